@@ -1,0 +1,39 @@
+// The command line, parsed into plain structs. This is the only file that
+// uses Boost.Program_options; nothing else sees it.
+#pragma once
+
+#include "net/cidr.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace geoblock::cli {
+
+enum class Command { Help, Version, Aggregate };
+
+struct AggregateArgs {
+  net::Families family = net::Families::Both;
+  std::vector<std::string> allow;       // --allow CIDR (repeatable)
+  std::vector<std::string> allow_files; // --allow-file FILE (repeatable)
+  std::vector<std::string> files;       // inputs; none means stdin
+  bool stats = false;
+  bool guard = false;                   // apply the disaster guard
+  int min_prefix_v4 = 0;                // guard thresholds (with --guard)
+  int min_prefix_v6 = 0;
+  std::optional<double> ipset_reduce;   // allowed growth in percent
+  std::size_t ipset_reduce_entries = 0; // ...or at least this many entries
+};
+
+struct Invocation {
+  Command command = Command::Help;
+  std::string help_text; // for Command::Help
+  bool quiet = false;
+  bool verbose = false;
+  AggregateArgs aggregate;
+};
+
+// Throws UsageError on anything it cannot accept.
+Invocation parse_command_line(int argc, const char* const* argv);
+
+} // namespace geoblock::cli

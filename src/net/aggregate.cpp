@@ -1,0 +1,164 @@
+#include "net/aggregate.hpp"
+
+#include <algorithm>
+#include <bitset>
+
+namespace geoblock::net {
+
+namespace {
+
+template <class A> int count_trailing_zeros(A v)
+{
+  if constexpr (sizeof(A) == 4) {
+    return v == 0 ? 32 : __builtin_ctz(v);
+  } else {
+    const auto lo = static_cast<std::uint64_t>(v);
+    if (lo != 0) {
+      return __builtin_ctzll(lo);
+    }
+    const auto hi = static_cast<std::uint64_t>(v >> 64);
+    return hi == 0 ? 128 : 64 + __builtin_ctzll(hi);
+  }
+}
+
+template <class A> int floor_log2(A v) // v > 0
+{
+  if constexpr (sizeof(A) == 4) {
+    return 31 - __builtin_clz(v);
+  } else {
+    const auto hi = static_cast<std::uint64_t>(v >> 64);
+    if (hi != 0) {
+      return 127 - __builtin_clzll(hi);
+    }
+    return 63 - __builtin_clzll(static_cast<std::uint64_t>(v));
+  }
+}
+
+} // namespace
+
+template <class A> std::vector<Range<A>> merge_ranges(std::vector<Prefix<A>> nets)
+{
+  std::vector<Range<A>> out;
+  if (nets.empty()) {
+    return out;
+  }
+  // Sorting by (address, length) puts a covering network before the
+  // networks it contains, so one sweep suffices.
+  std::sort(nets.begin(), nets.end());
+  Range<A> cur{nets[0].first(), nets[0].last()};
+  for (std::size_t i = 1; i < nets.size(); ++i) {
+    const A first = nets[i].first();
+    const A last = nets[i].last();
+    // Overlap or adjacency; cur.last + 1 cannot overflow here because
+    // first > cur.last would be impossible when cur.last is the top.
+    if (first <= cur.last || first == static_cast<A>(cur.last + 1)) {
+      if (last > cur.last) {
+        cur.last = last;
+      }
+      if (cur.last == static_cast<A>(~A{0})) {
+        // Nothing can follow the top of the address space.
+        break;
+      }
+    } else {
+      out.push_back(cur);
+      cur = {first, last};
+    }
+  }
+  out.push_back(cur);
+  return out;
+}
+
+template <class A> void split_range(Range<A> r, std::vector<Prefix<A>>& out)
+{
+  A first = r.first;
+  for (;;) {
+    // The largest aligned block starting at `first` that fits.
+    int k = count_trailing_zeros(first);
+    const A span = static_cast<A>(r.last - first); // size - 1
+    if (span != static_cast<A>(~A{0})) {
+      k = std::min(k, floor_log2(static_cast<A>(span + 1)));
+    }
+    out.push_back({first, static_cast<std::uint8_t>(kBits<A> - k)});
+    const A block_last = static_cast<A>(first | static_cast<A>(~mask<A>(kBits<A> - k)));
+    if (block_last >= r.last) {
+      return;
+    }
+    first = static_cast<A>(block_last + 1);
+  }
+}
+
+template <class A> std::vector<Prefix<A>> aggregate(std::vector<Prefix<A>> nets)
+{
+  std::vector<Prefix<A>> out;
+  for (const Range<A>& r : merge_ranges(std::move(nets))) {
+    split_range(r, out);
+  }
+  return out;
+}
+
+template <class A>
+std::vector<Prefix<A>> subtract(std::vector<Prefix<A>> blocked, std::vector<Prefix<A>> allowed)
+{
+  const std::vector<Range<A>> b = merge_ranges(std::move(blocked));
+  const std::vector<Range<A>> a = merge_ranges(std::move(allowed));
+  std::vector<Prefix<A>> out;
+  std::size_t j = 0;
+  for (Range<A> r : b) {
+    // Skip allowed ranges wholly below this one.
+    while (j < a.size() && a[j].last < r.first) {
+      ++j;
+    }
+    std::size_t k = j;
+    bool done = false;
+    while (k < a.size() && a[k].first <= r.last) {
+      if (a[k].first > r.first) {
+        split_range(Range<A>{r.first, static_cast<A>(a[k].first - 1)}, out);
+      }
+      if (a[k].last >= r.last) {
+        done = true;
+        break;
+      }
+      r.first = static_cast<A>(a[k].last + 1);
+      ++k;
+    }
+    if (!done) {
+      split_range(r, out);
+    }
+  }
+  return out;
+}
+
+template <class A> u128 address_count(const std::vector<Prefix<A>>& nets)
+{
+  u128 total = 0;
+  for (const Prefix<A>& p : nets) {
+    if (p.len == 0 && sizeof(A) == 16) {
+      return ~u128{0};
+    }
+    const u128 n = u128{1} << (kBits<A> - p.len);
+    total = total + n < total ? ~u128{0} : total + n;
+  }
+  return total;
+}
+
+template <class A> int distinct_prefix_lengths(const std::vector<Prefix<A>>& nets)
+{
+  std::bitset<129> seen;
+  for (const Prefix<A>& p : nets) {
+    seen.set(p.len);
+  }
+  return static_cast<int>(seen.count());
+}
+
+#define GEOBLOCK_INSTANTIATE(A)                                                                    \
+  template std::vector<Range<A>> merge_ranges(std::vector<Prefix<A>>);                             \
+  template void split_range(Range<A>, std::vector<Prefix<A>>&);                                    \
+  template std::vector<Prefix<A>> aggregate(std::vector<Prefix<A>>);                               \
+  template std::vector<Prefix<A>> subtract(std::vector<Prefix<A>>, std::vector<Prefix<A>>);        \
+  template u128 address_count(const std::vector<Prefix<A>>&);                                      \
+  template int distinct_prefix_lengths(const std::vector<Prefix<A>>&);
+
+GEOBLOCK_INSTANTIATE(std::uint32_t)
+GEOBLOCK_INSTANTIATE(u128)
+
+} // namespace geoblock::net

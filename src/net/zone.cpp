@@ -1,0 +1,180 @@
+#include "net/zone.hpp"
+
+#include "core/error.hpp"
+
+#include <cstring>
+
+namespace geoblock::net {
+
+ZoneStats& ZoneStats::operator+=(const ZoneStats& o)
+{
+  lines += o.lines;
+  networks += o.networks;
+  host_bits += o.host_bits;
+  v4 += o.v4;
+  v6 += o.v6;
+  return *this;
+}
+
+namespace {
+
+bool is_blank(char c)
+{
+  return c == ' ' || c == '\t';
+}
+
+std::string_view trim(std::string_view s)
+{
+  while (!s.empty() && is_blank(s.front())) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (is_blank(s.back()) || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+// Parses a decimal prefix length of at most `bits`; -1 when invalid.
+int parse_len(std::string_view s, int bits)
+{
+  if (s.empty() || s.size() > 3 || (s.size() > 1 && s[0] == '0')) {
+    return -1;
+  }
+  int v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') {
+      return -1;
+    }
+    v = v * 10 + (c - '0');
+  }
+  return v <= bits ? v : -1;
+}
+
+enum class Outcome { V4, V6, Bad };
+
+struct Parsed {
+  Outcome outcome = Outcome::Bad;
+  bool host_bits = false;
+  const char* problem = "";
+};
+
+// The one network parser behind zones and single networks.
+Parsed parse_one(std::string_view text, NetList& out)
+{
+  Parsed r;
+  const std::size_t slash = text.find('/');
+  const std::string_view addr = text.substr(0, slash);
+  const std::string_view len_text = slash == std::string_view::npos ? std::string_view{} : text.substr(slash + 1);
+  const bool has_len = slash != std::string_view::npos;
+  if (addr.find(':') == std::string_view::npos) {
+    const auto a = parse_v4(addr);
+    if (!a) {
+      r.problem = addr.find_first_not_of("0123456789.") == std::string_view::npos ? "invalid IPv4 address"
+                                                                                  : "not a network";
+      return r;
+    }
+    const int len = has_len ? parse_len(len_text, 32) : 32;
+    if (len < 0) {
+      r.problem = "invalid IPv4 prefix length";
+      return r;
+    }
+    const std::uint32_t net = *a & mask<std::uint32_t>(len);
+    r.host_bits = net != *a;
+    out.v4.push_back({net, static_cast<std::uint8_t>(len)});
+    r.outcome = Outcome::V4;
+    return r;
+  }
+  const auto a = parse_v6(addr);
+  if (!a) {
+    r.problem = "invalid IPv6 address";
+    return r;
+  }
+  const int len = has_len ? parse_len(len_text, 128) : 128;
+  if (len < 0) {
+    r.problem = "invalid IPv6 prefix length";
+    return r;
+  }
+  const u128 net = *a & mask<u128>(len);
+  r.host_bits = net != *a;
+  out.v6.push_back({net, static_cast<std::uint8_t>(len)});
+  r.outcome = Outcome::V6;
+  return r;
+}
+
+} // namespace
+
+bool parse_network(std::string_view text, NetList& out, std::string* problem)
+{
+  const Parsed p = parse_one(trim(text), out);
+  if (p.outcome == Outcome::Bad && problem) {
+    *problem = p.problem;
+  }
+  return p.outcome != Outcome::Bad;
+}
+
+ZoneStats parse_zone(std::string_view text, const std::string& source, const ZoneOptions& options, NetList& out)
+{
+  ZoneStats stats;
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  while (p < end) {
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+    const char* line_end = nl ? nl : end;
+    std::string_view raw(p, static_cast<std::size_t>(line_end - p));
+    p = nl ? nl + 1 : end;
+    ++stats.lines;
+
+    std::string_view line = raw;
+    if (const std::size_t hash = line.find('#'); hash != std::string_view::npos) {
+      line = line.substr(0, hash);
+    }
+    line = trim(line);
+    if (line.empty()) {
+      continue;
+    }
+    if (line.find_first_of(" \t") != std::string_view::npos) {
+      throw ParseError(source, stats.lines, std::string(trim(raw)), "more than one field on the line");
+    }
+    const Parsed r = parse_one(line, out);
+    if (r.outcome == Outcome::Bad) {
+      if (raw.find('\0') != std::string_view::npos) {
+        throw ParseError(source, stats.lines, std::string(trim(raw)), "binary data (NUL byte)");
+      }
+      const bool html = line.front() == '<';
+      throw ParseError(source, stats.lines, std::string(trim(raw)), html ? "HTML, not a zone file" : r.problem);
+    }
+    const Family family = r.outcome == Outcome::V4 ? Family::V4 : Family::V6;
+    const int len = family == Family::V4 ? out.v4.back().len : out.v6.back().len;
+    if (!includes(options.families, family)) {
+      if (family == Family::V4) {
+        out.v4.pop_back();
+      } else {
+        out.v6.pop_back();
+      }
+      throw ParseError(source,
+                       stats.lines,
+                       std::string(line),
+                       std::string(family_name(family)) + " network in an "
+                         + (family == Family::V4 ? "IPv6" : "IPv4") + "-only source");
+    }
+    const int min = family == Family::V4 ? options.min_prefix_v4 : options.min_prefix_v6;
+    if (min > 0 && len < min) {
+      if (family == Family::V4) {
+        out.v4.pop_back();
+      } else {
+        out.v6.pop_back();
+      }
+      throw ParseError(source,
+                       stats.lines,
+                       std::string(line),
+                       "refusing /" + std::to_string(len) + ": shorter than the minimum /" + std::to_string(min)
+                         + " (min-prefix-" + family_key(family) + ")");
+    }
+    ++stats.networks;
+    stats.host_bits += r.host_bits ? 1 : 0;
+    ++(family == Family::V4 ? stats.v4 : stats.v6);
+  }
+  return stats;
+}
+
+} // namespace geoblock::net
