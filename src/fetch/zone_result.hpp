@@ -1,0 +1,44 @@
+// What every zone source (HTTP fetcher with its cache, offline bundle,
+// MaxMind CSV zip) hands the rest of the program: one result per country
+// and family, with its networks as read (not aggregated) and where they
+// came from.
+#pragma once
+
+#include "net/cidr.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace geoblock::fetch {
+
+enum class Origin {
+  Downloaded,  // fresh data, validated and cached in this run
+  NotModified, // the cached copy is current (304, or a 200 with the same hash)
+  StaleCache,  // this run failed for this zone; the last good cached copy is used
+  Failed,      // failed and no cached copy exists: no data for this zone
+  Absent,      // legitimately empty or missing upstream (e.g. no IPv6 space)
+  Local,       // read from a local source (bundle, MaxMind zip)
+};
+
+const char* origin_name(Origin o); // "downloaded", "not modified", "stale cache", ...
+
+struct ZoneResult {
+  std::string country; // lower-case ISO 3166-1 alpha-2 code
+  net::Family family = net::Family::V4;
+  Origin origin = Origin::Failed;
+  net::NetList nets;               // the networks as read (one family filled)
+  std::size_t lines = 0;           // lines of the zone as read
+  std::string location;            // URL, cache path or bundle member
+  std::string error;               // why StaleCache / Failed / Absent
+  std::int64_t fetched_at = 0;     // unix time of the last successful fetch (0: unknown)
+  std::int64_t last_modified = 0;  // unix time the data changed upstream (0: unknown)
+  std::uint64_t bytes = 0;         // body bytes transferred in this run
+  std::string sha256;              // of the zone body used
+
+  bool usable() const { return origin != Origin::Failed; }
+  std::size_t networks() const { return nets.size(); }
+};
+
+} // namespace geoblock::fetch
