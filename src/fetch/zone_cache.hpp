@@ -1,0 +1,102 @@
+// The on-disk cache of zones: the last good copy of every country and family,
+// with what is needed for conditional GETs and for `status`.
+//
+// Layout under the cache directory (created on first write, mode 0755):
+//   DIR/v4/cc.zone        last good IPv4 zone of country cc (lower case),
+//                         byte for byte as served; validated before it was stored
+//   DIR/v4/cc.meta        its metadata, "key=value" lines (see ZoneMeta)
+//   DIR/v6/cc.zone        the same for IPv6
+//   DIR/v6/cc.meta
+//   DIR/v4/MD5SUM         the upstream checksum list of the directory, as served
+//   DIR/v4/MD5SUM.meta    (and DIR/v6/...), metadata like a zone's
+// A zone that is legitimately absent upstream (404 or empty, never had data)
+// has an empty cc.zone and "absent=1" in its meta.
+//
+// Every file is replaced atomically (util::AtomicFile: temp file in the same
+// directory, fsync, rename), the body before its meta. A crash between the
+// two leaves a complete, validated body whose hash no longer matches its
+// meta: readers treat the meta's ETag/Last-Modified as unusable (the next
+// fetch is unconditional) but the body is still good data.
+//
+// Readers other than the fetcher (status, export) use list() and
+// read_body(); only the fetcher writes.
+#pragma once
+
+#include "net/cidr.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace geoblock::fetch {
+
+struct ZoneMeta {
+  std::string country;               // lower-case ISO 3166-1 alpha-2 ("MD5SUM" for a checksum list)
+  net::Family family = net::Family::V4;
+  std::string url;                   // where the body came from
+  std::string etag;                  // ETag header as sent (quotes included); empty if none
+  std::string last_modified_http;    // Last-Modified header text, echoed in If-Modified-Since
+  std::int64_t last_modified = 0;    // unix time the data changed upstream (0: unknown)
+  std::int64_t fetched_at = 0;       // unix time of the last successful fetch (200 or 304)
+  std::int64_t changed_at = 0;       // unix time the cached body last changed
+  std::uint64_t size = 0;            // body bytes
+  std::string sha256;                // hex, of the body
+  std::string md5;                   // hex, of the body (compared with upstream MD5SUM)
+  std::size_t networks = 0;          // networks in the body
+  std::size_t lines = 0;             // lines in the body
+  bool absent = false;               // legitimately empty/missing upstream
+};
+
+// Age in whole days of `t` at `now` (0 when t is unknown or in the future).
+std::int64_t age_days(std::int64_t t, std::int64_t now);
+
+// True when the zone's data is older than `stale_after_days`: upstream did
+// not change it for that long (last_modified) or we could not fetch it for
+// that long (fetched_at). stale_after_days <= 0 disables the check.
+bool is_stale(const ZoneMeta& meta, std::int64_t now, int stale_after_days);
+
+class ZoneCache {
+public:
+  // Does not touch the disk; the directory is created by the first store().
+  explicit ZoneCache(std::string dir);
+
+  const std::string& dir() const { return m_dir; }
+
+  // Paths of a zone's body and metadata (they may not exist).
+  std::string zone_path(const std::string& country, net::Family family) const;
+  std::string meta_path(const std::string& country, net::Family family) const;
+  // The cached upstream MD5SUM list of a family's directory.
+  std::string md5sum_path(net::Family family) const;
+
+  // The zone's metadata, or nothing when there is none or it is unreadable.
+  std::optional<ZoneMeta> read_meta(const std::string& country, net::Family family) const;
+
+  // The cached body of `meta`'s zone. Nothing (and `problem` says why) when
+  // the body is missing; `hash_ok` tells whether it matches meta.sha256.
+  std::optional<std::string>
+  read_body(const ZoneMeta& meta, bool* hash_ok = nullptr, std::string* problem = nullptr) const;
+
+  // Stores a validated body and its metadata atomically (body first).
+  // meta.size, sha256 and md5 are computed here from `body`. Throws Error
+  // naming the file on I/O failure.
+  void store(ZoneMeta meta, std::string_view body) const;
+
+  // Rewrites only the metadata (e.g. fetched_at after a 304).
+  void store_meta(const ZoneMeta& meta) const;
+
+  // Every cached zone (checksum lists excluded), sorted by family (v4
+  // first) then country. Reads only the .meta files.
+  std::vector<ZoneMeta> list() const;
+
+private:
+  std::string m_dir;
+};
+
+// The "key=value" text of a .meta file, and back. parse_meta returns nothing
+// on a malformed file.
+std::string format_meta(const ZoneMeta& meta);
+std::optional<ZoneMeta> parse_meta(std::string_view text);
+
+} // namespace geoblock::fetch
