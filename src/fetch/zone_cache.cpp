@@ -1,0 +1,256 @@
+#include "fetch/zone_cache.hpp"
+
+#include "core/error.hpp"
+#include "util/atomic_file.hpp"
+#include "util/digest.hpp"
+#include "util/file.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <dirent.h>
+#include <memory>
+
+namespace geoblock::fetch {
+
+namespace {
+
+constexpr std::string_view k_meta_suffix = ".meta";
+constexpr std::string_view k_md5sum = "MD5SUM";
+
+std::string family_dir(const std::string& dir, net::Family family)
+{
+  return dir + "/" + net::family_key(family);
+}
+
+template <class T> bool parse_number(std::string_view text, T& out)
+{
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+// Header values come from the network: keep them on one line.
+std::string one_line(const std::string& s)
+{
+  std::string out;
+  for (char c : s) {
+    if (c != '\n' && c != '\r') {
+      out += c;
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+std::int64_t age_days(std::int64_t t, std::int64_t now)
+{
+  if (t <= 0 || t > now) {
+    return 0;
+  }
+  return (now - t) / 86400;
+}
+
+bool is_stale(const ZoneMeta& meta, std::int64_t now, int stale_after_days)
+{
+  if (stale_after_days <= 0) {
+    return false;
+  }
+  const std::int64_t limit = stale_after_days;
+  return (meta.last_modified > 0 && age_days(meta.last_modified, now) >= limit) ||
+         (meta.fetched_at > 0 && age_days(meta.fetched_at, now) >= limit);
+}
+
+std::string format_meta(const ZoneMeta& m)
+{
+  std::string s;
+  auto put = [&s](const char* key, const std::string& value) {
+    s += key;
+    s += '=';
+    s += one_line(value);
+    s += '\n';
+  };
+  put("country", m.country);
+  put("family", net::family_key(m.family));
+  put("url", m.url);
+  put("etag", m.etag);
+  put("last_modified_http", m.last_modified_http);
+  put("last_modified", std::to_string(m.last_modified));
+  put("fetched_at", std::to_string(m.fetched_at));
+  put("changed_at", std::to_string(m.changed_at));
+  put("size", std::to_string(m.size));
+  put("sha256", m.sha256);
+  put("md5", m.md5);
+  put("networks", std::to_string(m.networks));
+  put("lines", std::to_string(m.lines));
+  put("absent", m.absent ? "1" : "0");
+  return s;
+}
+
+std::optional<ZoneMeta> parse_meta(std::string_view text)
+{
+  ZoneMeta m;
+  bool have_country = false;
+  bool have_family = false;
+  while (!text.empty()) {
+    const auto nl = text.find('\n');
+    const std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    if (line.empty()) {
+      continue;
+    }
+    const auto eq = line.find('=');
+    if (eq == std::string_view::npos) {
+      return std::nullopt;
+    }
+    const std::string_view key = line.substr(0, eq);
+    const std::string_view value = line.substr(eq + 1);
+    bool ok = true;
+    if (key == "country") {
+      m.country = value;
+      have_country = !value.empty();
+    } else if (key == "family") {
+      have_family = value == "v4" || value == "v6";
+      m.family = value == "v6" ? net::Family::V6 : net::Family::V4;
+    } else if (key == "url") {
+      m.url = value;
+    } else if (key == "etag") {
+      m.etag = value;
+    } else if (key == "last_modified_http") {
+      m.last_modified_http = value;
+    } else if (key == "last_modified") {
+      ok = parse_number(value, m.last_modified);
+    } else if (key == "fetched_at") {
+      ok = parse_number(value, m.fetched_at);
+    } else if (key == "changed_at") {
+      ok = parse_number(value, m.changed_at);
+    } else if (key == "size") {
+      ok = parse_number(value, m.size);
+    } else if (key == "sha256") {
+      m.sha256 = value;
+    } else if (key == "md5") {
+      m.md5 = value;
+    } else if (key == "networks") {
+      ok = parse_number(value, m.networks);
+    } else if (key == "lines") {
+      ok = parse_number(value, m.lines);
+    } else if (key == "absent") {
+      m.absent = value == "1";
+    }
+    // Unknown keys are ignored: a newer version may add some.
+    if (!ok) {
+      return std::nullopt;
+    }
+  }
+  if (!have_country || !have_family) {
+    return std::nullopt;
+  }
+  return m;
+}
+
+ZoneCache::ZoneCache(std::string dir) : m_dir(std::move(dir))
+{
+  while (m_dir.size() > 1 && m_dir.back() == '/') {
+    m_dir.pop_back();
+  }
+}
+
+std::string ZoneCache::zone_path(const std::string& country, net::Family family) const
+{
+  if (country == k_md5sum) {
+    return md5sum_path(family);
+  }
+  return family_dir(m_dir, family) + "/" + country + ".zone";
+}
+
+std::string ZoneCache::meta_path(const std::string& country, net::Family family) const
+{
+  if (country == k_md5sum) {
+    return md5sum_path(family) + std::string(k_meta_suffix);
+  }
+  return family_dir(m_dir, family) + "/" + country + std::string(k_meta_suffix);
+}
+
+std::string ZoneCache::md5sum_path(net::Family family) const
+{
+  return family_dir(m_dir, family) + "/" + std::string(k_md5sum);
+}
+
+std::optional<ZoneMeta> ZoneCache::read_meta(const std::string& country, net::Family family) const
+{
+  std::string text;
+  try {
+    text = util::read_file(meta_path(country, family));
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+  auto meta = parse_meta(text);
+  // A meta copied to the wrong place describes another zone: ignore it.
+  if (!meta || meta->country != country || meta->family != family) {
+    return std::nullopt;
+  }
+  return meta;
+}
+
+std::optional<std::string> ZoneCache::read_body(const ZoneMeta& meta, bool* hash_ok, std::string* problem) const
+{
+  std::string body;
+  try {
+    body = util::read_file(zone_path(meta.country, meta.family));
+  } catch (const Error& e) {
+    if (problem) {
+      *problem = e.what();
+    }
+    if (hash_ok) {
+      *hash_ok = false;
+    }
+    return std::nullopt;
+  }
+  if (hash_ok) {
+    *hash_ok = body.size() == meta.size && util::sha256_hex(body) == meta.sha256;
+  }
+  return body;
+}
+
+void ZoneCache::store(ZoneMeta meta, std::string_view body) const
+{
+  util::make_dirs(family_dir(m_dir, meta.family));
+  meta.size = body.size();
+  meta.sha256 = util::sha256_hex(body);
+  meta.md5 = util::md5_hex(body);
+  util::write_file_atomic(zone_path(meta.country, meta.family), body);
+  store_meta(meta);
+}
+
+void ZoneCache::store_meta(const ZoneMeta& meta) const
+{
+  util::make_dirs(family_dir(m_dir, meta.family));
+  util::write_file_atomic(meta_path(meta.country, meta.family), format_meta(meta));
+}
+
+std::vector<ZoneMeta> ZoneCache::list() const
+{
+  std::vector<ZoneMeta> zones;
+  for (const net::Family family : {net::Family::V4, net::Family::V6}) {
+    const std::string dir = family_dir(m_dir, family);
+    std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
+    if (!d) {
+      continue;
+    }
+    std::vector<std::string> names;
+    while (const dirent* e = ::readdir(d.get())) {
+      const std::string_view name = e->d_name;
+      if (name.size() == 2 + k_meta_suffix.size() && name.substr(2) == k_meta_suffix && name[0] != '.') {
+        names.emplace_back(name.substr(0, 2));
+      }
+    }
+    std::sort(names.begin(), names.end());
+    for (const std::string& cc : names) {
+      if (auto meta = read_meta(cc, family)) {
+        zones.push_back(std::move(*meta));
+      }
+    }
+  }
+  return zones;
+}
+
+} // namespace geoblock::fetch

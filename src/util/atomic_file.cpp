@@ -1,0 +1,124 @@
+#include "util/atomic_file.hpp"
+
+#include "core/error.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace geoblock::util {
+
+namespace {
+
+std::string dir_of(const std::string& path)
+{
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) {
+    return ".";
+  }
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+[[noreturn]] void fail(const std::string& path, const char* what)
+{
+  throw Error(path + ": cannot " + what + ": " + std::strerror(errno));
+}
+
+} // namespace
+
+AtomicFile::AtomicFile(std::string path, unsigned mode) : m_path(std::move(path)), m_mode(mode)
+{
+  // Same directory as the target, so rename() is atomic (one file system).
+  const auto slash = m_path.rfind('/');
+  const std::string base = slash == std::string::npos ? m_path : m_path.substr(slash + 1);
+  m_tmp_path = dir_of(m_path) + "/." + base + ".tmp.XXXXXX";
+  m_fd = ::mkostemp(m_tmp_path.data(), O_CLOEXEC);
+  if (m_fd < 0) {
+    fail(m_path, "create a temporary file");
+  }
+}
+
+AtomicFile::~AtomicFile()
+{
+  if (m_fd >= 0) {
+    ::close(m_fd);
+    ::unlink(m_tmp_path.c_str());
+  }
+}
+
+void AtomicFile::write(std::string_view data)
+{
+  if (m_fd < 0) {
+    throw Error(m_path + ": write after commit");
+  }
+  while (!data.empty()) {
+    const ssize_t n = ::write(m_fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      fail(m_path, "write");
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+void AtomicFile::commit()
+{
+  if (m_fd < 0) {
+    throw Error(m_path + ": committed twice");
+  }
+  // fsync before rename: otherwise a crash can leave the new name pointing
+  // at an empty or partial file on some file systems.
+  if (::fchmod(m_fd, static_cast<mode_t>(m_mode)) != 0 || ::fsync(m_fd) != 0) {
+    fail(m_path, "write");
+  }
+  if (::close(m_fd) != 0) {
+    m_fd = -1;
+    ::unlink(m_tmp_path.c_str());
+    fail(m_path, "write");
+  }
+  m_fd = -1;
+  if (::rename(m_tmp_path.c_str(), m_path.c_str()) != 0) {
+    const int saved = errno;
+    ::unlink(m_tmp_path.c_str());
+    errno = saved;
+    fail(m_path, "replace");
+  }
+  // Make the rename itself durable.
+  const int dfd = ::open(dir_of(m_path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+void write_file_atomic(const std::string& path, std::string_view data, unsigned mode)
+{
+  AtomicFile f(path, mode);
+  f.write(data);
+  f.commit();
+}
+
+void make_dirs(const std::string& dir, unsigned mode)
+{
+  if (dir.empty()) {
+    return;
+  }
+  std::size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = dir.find('/', pos + 1);
+    const std::string part = dir.substr(0, pos);
+    if (::mkdir(part.c_str(), static_cast<mode_t>(mode)) != 0 && errno != EEXIST) {
+      fail(part, "create directory");
+    }
+  }
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    throw Error(dir + ": not a directory");
+  }
+}
+
+} // namespace geoblock::util
