@@ -29,6 +29,13 @@ int run(int argc, const char* const* argv)
       return 0;
     case Command::Aggregate:
       return static_cast<int>(run_aggregate(inv.aggregate));
+    case Command::Update:
+    case Command::Status:
+    case Command::Restore:
+    case Command::Remove:
+    case Command::Check:
+    case Command::Export:
+      return static_cast<int>(run_configured(inv));
     }
     return 0;
   } catch (const Error& e) {

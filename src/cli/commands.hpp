@@ -8,4 +8,8 @@ namespace geoblock::cli {
 
 ExitCode run_aggregate(const AggregateArgs& args);
 
+// update, status, restore, remove, check, export: the commands that work on
+// the configured countries and firewall.
+ExitCode run_configured(const Invocation& inv);
+
 } // namespace geoblock::cli

@@ -5,7 +5,9 @@
 
 #include <boost/program_options.hpp>
 
+#include <fstream>
 #include <sstream>
+#include <sys/stat.h>
 
 namespace po = boost::program_options;
 
@@ -18,7 +20,18 @@ const char* const k_usage = R"(Usage: geoblock [--quiet|--verbose] COMMAND [OPTI
 Keeps a Linux firewall's country blocklist current.
 
 Commands:
+  update      fetch the zones, aggregate them and apply them (root);
+              --dry-run shows what would change and needs no root
+  status      what the kernel enforces now and the last update
+  restore     re-apply from the cache alone, no network (boot)
+  remove      take the block away (rules, then sets)
+  check       is an address blocked, by which country and network
+  export      write the cached zones into a zip bundle
   aggregate   merge and collapse CIDR lists into the minimal equivalent set
+
+Configuration: /etc/geoblock/geoblock.conf (--config FILE); every key is
+also an option of the same name. Exit codes: 0 ok, 1 runtime failure,
+2 usage or configuration error, 3 refused for safety, 4 partial.
 
 Run 'geoblock COMMAND --help' for a command's options.
 )";
@@ -97,6 +110,198 @@ void parse_aggregate(const std::vector<std::string>& args, Invocation& inv)
   inv.verbose = vm.count("verbose") > 0;
 }
 
+
+po::options_description config_options(Config& c)
+{
+  po::options_description d("Configuration (also keys of the config file)");
+  d.add_options()
+    ("countries", po::value(&c.countries)->value_name("CODES"), "countries to block, e.g. \"cn ru\" (overrides countries-file)")
+    ("countries-file", po::value(&c.countries_file)->value_name("FILE")->default_value(c.countries_file), "one ISO 3166-1 code per line")
+    ("source", po::value(&c.source)->value_name("SOURCE")->default_value(c.source), "http, bundle:/path.zip or maxmind:/path.zip")
+    ("base-url", po::value(&c.base_url)->value_name("URL")->default_value(c.base_url), "ipdeny-style mirror (http, https, file)")
+    ("family", po::value(&c.family)->value_name("v4|v6|both")->default_value(c.family), "address families to block")
+    ("set-name", po::value(&c.set_name)->value_name("NAME")->default_value(c.set_name), "ipset base name (<name>-v4, <name>-v6)")
+    ("chain", po::value(&c.chain)->value_name("[TABLE:]CHAIN"), "where the DROP rule goes (repeatable; default raw:PREROUTING)")
+    ("policy", po::value(&c.policy)->value_name("block|allow-only")->default_value(c.policy), "block the listed countries, or allow only them")
+    ("baseline", po::value(&c.baseline)->value_name("FILE"), "iptables-save ruleset restored with the rule in one step")
+    ("baseline6", po::value(&c.baseline6)->value_name("FILE"), "the same for ip6tables")
+    ("keep-chain", po::value(&c.keep_chain)->value_name("PATTERN"), "chains kept across a baseline restore (repeatable; default f2b-*, DOCKER*)")
+    ("allow", po::value(&c.allow)->value_name("CIDR"), "never block this network (repeatable)")
+    ("allowlist-file", po::value(&c.allowlist_file)->value_name("FILE"), "never block the networks listed in FILE")
+    ("cache-dir", po::value(&c.cache_dir)->value_name("DIR")->default_value(c.cache_dir), "downloaded zones (last good copies)")
+    ("state-dir", po::value(&c.state_dir)->value_name("DIR")->default_value(c.state_dir), "state of the last successful update")
+    ("lock-file", po::value(&c.lock_file)->value_name("FILE")->default_value(c.lock_file), "process lock")
+    ("lock-wait", po::value(&c.lock_wait)->value_name("SECONDS")->default_value(c.lock_wait), "how long to wait for another run")
+    ("metrics-file", po::value(&c.metrics_file)->value_name("FILE"), "Prometheus textfile-collector output")
+    ("ca-bundle", po::value(&c.ca_bundle)->value_name("FILE"), "CA certificates for https (verification is always on)")
+    ("max-shrink", po::value(&c.max_shrink)->value_name("FRACTION")->default_value(c.max_shrink, "0.5"), "refuse a set that shrinks by more than this")
+    ("min-prefix-v4", po::value(&c.min_prefix_v4)->value_name("N")->default_value(c.min_prefix_v4), "refuse IPv4 prefixes shorter than /N")
+    ("min-prefix-v6", po::value(&c.min_prefix_v6)->value_name("N")->default_value(c.min_prefix_v6), "refuse IPv6 prefixes shorter than /N")
+    ("block-local", po::value(&c.block_local)->value_name("BOOL")->default_value(c.block_local), "allow zones to block private/local ranges")
+    ("parallel", po::value(&c.parallel)->value_name("N")->default_value(c.parallel), "downloads at once")
+    ("timeout", po::value(&c.timeout)->value_name("SECONDS")->default_value(c.timeout), "total time per download")
+    ("connect-timeout", po::value(&c.connect_timeout)->value_name("SECONDS")->default_value(c.connect_timeout), "time to connect")
+    ("retries", po::value(&c.retries)->value_name("N")->default_value(c.retries), "retries on timeouts and 5xx")
+    ("stale-days", po::value(&c.stale_days)->value_name("DAYS")->default_value(c.stale_days), "warn when data is older than this")
+    ("geoname-fallback", po::value(&c.geoname_fallback)->value_name("none|registered")->default_value(c.geoname_fallback), "MaxMind: use registered_country_geoname_id when geoname_id is empty");
+  return d;
+}
+
+// Line of the first use of each key in a config file, so that errors can
+// name it (Boost's parser does not report lines).
+std::map<std::string, int> index_keys(const std::string& path)
+{
+  std::map<std::string, int> lines;
+  std::ifstream in(path);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    const auto start = line.find_first_not_of(" \t");
+    if (start == std::string::npos || line[start] == '#' || line[start] == '[') {
+      continue;
+    }
+    const auto eq = line.find('=');
+    std::string key = line.substr(start, eq == std::string::npos ? std::string::npos : eq - start);
+    while (!key.empty() && (key.back() == ' ' || key.back() == '\t' || key.back() == '\r')) {
+      key.pop_back();
+    }
+    lines.emplace(key, n);
+  }
+  return lines;
+}
+
+// Parses the command line of a command that reads the configuration.
+void parse_configured(const std::string& command,
+                      const std::string& usage,
+                      po::options_description& specific,
+                      const po::positional_options_description& pos,
+                      const std::vector<std::string>& args,
+                      Invocation& inv)
+{
+  Config& c = inv.config;
+  std::string config_file = k_default_config;
+  po::options_description general("General");
+  general.add_options()("config,c", po::value(&config_file)->value_name("FILE"), "configuration file (default /etc/geoblock/geoblock.conf)");
+  po::options_description conf = config_options(c);
+  po::options_description all;
+  all.add(specific).add(general).add(common_options()).add(conf);
+
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+  if (vm.count("help")) {
+    inv.command = Command::Help;
+    inv.help_text = help_of(usage, all);
+    return;
+  }
+  for (const auto& [key, value] : vm) {
+    if (!value.defaulted()) {
+      c.origins.from_command_line.push_back(key);
+    }
+  }
+  c.config_given = vm.count("config") > 0;
+  config_file = c.config_given ? vm["config"].as<std::string>() : std::string(k_default_config);
+  c.config_file = config_file;
+
+  struct stat st {};
+  const bool exists = ::stat(config_file.c_str(), &st) == 0;
+  if (!exists && c.config_given) {
+    throw ConfigError(config_file + ": configuration file not found");
+  }
+  if (exists) {
+    if (!S_ISREG(st.st_mode)) {
+      throw ConfigError(config_file + ": not a regular file");
+    }
+    std::ifstream in(config_file);
+    if (!in) {
+      throw ConfigError(config_file + ": cannot read the configuration file");
+    }
+    c.origins.config_path = config_file;
+    c.origins.lines = index_keys(config_file);
+    try {
+      po::store(po::parse_config_file(in, conf, false), vm);
+    } catch (const po::error_with_option_name& e) {
+      std::string key = e.get_option_name();
+      while (!key.empty() && key.front() == '-') {
+        key.erase(0, 1);
+      }
+      const auto it = c.origins.lines.find(key);
+      const std::string where = config_file + (it != c.origins.lines.end() ? ":" + std::to_string(it->second) : "");
+      std::string what = e.what();
+      if (dynamic_cast<const po::unknown_option*>(&e)) {
+        what = "unknown key '" + key + "'";
+      }
+      throw ConfigError(where + ": " + what);
+    } catch (const po::error& e) {
+      throw ConfigError(config_file + ": " + e.what());
+    }
+  }
+  po::notify(vm);
+  inv.quiet = vm.count("quiet") > 0;
+  inv.verbose = vm.count("verbose") > 0;
+  (void)command;
+}
+
+void parse_run_command(const std::string& command, const std::vector<std::string>& args, Invocation& inv)
+{
+  RunArgs& r = inv.run;
+  po::options_description d("Options");
+  po::positional_options_description pos;
+  std::string usage;
+  if (command == "update") {
+    inv.command = Command::Update;
+    usage = "Usage: geoblock update [--dry-run [--json]] [--offline] [--force] [OPTIONS]\n\n"
+            "Fetches the configured countries' zones, aggregates them and makes the\n"
+            "firewall enforce them (needs root). With --dry-run, shows per country\n"
+            "what was read and what would change, and needs no root.\n";
+    d.add_options()("dry-run,n", po::bool_switch(&r.dry_run), "do everything but apply")(
+      "json", po::bool_switch(&r.json), "with --dry-run: print one JSON document")(
+      "offline", po::bool_switch(&r.offline), "use the cache only, no network")(
+      "force", po::bool_switch(&r.force), "apply past the safety refusals");
+  } else if (command == "status") {
+    inv.command = Command::Status;
+    usage = "Usage: geoblock status [--json] [OPTIONS]\n\n"
+            "Shows what the kernel enforces now, the last update and the cache.\n";
+    d.add_options()("json", po::bool_switch(&r.json), "print one JSON document");
+  } else if (command == "restore") {
+    inv.command = Command::Restore;
+    usage = "Usage: geoblock restore [--force] [OPTIONS]\n\n"
+            "Re-applies the last good data from the cache alone, with no network:\n"
+            "what the boot unit runs before saved firewall rules are loaded.\n";
+    r.offline = true;
+    d.add_options()("force", po::bool_switch(&r.force), "apply past the safety refusals");
+  } else if (command == "remove") {
+    inv.command = Command::Remove;
+    usage = "Usage: geoblock remove [OPTIONS]\n\nDeletes geoblock's rules, then its sets.\n";
+  } else if (command == "check") {
+    inv.command = Command::Check;
+    usage = "Usage: geoblock check [OPTIONS] ADDRESS...\n\n"
+            "Tells whether each address is blocked, by which country's list and\n"
+            "network, or allowed (allowlist, local network). Reads the cache.\n";
+    d.add_options()("address", po::value(&r.addresses)->value_name("ADDRESS"), "addresses to check");
+    pos.add("address", -1);
+  } else if (command == "export") {
+    inv.command = Command::Export;
+    usage = "Usage: geoblock export --output FILE.zip [OPTIONS]\n\n"
+            "Writes the cached zones of the configured countries into a zip bundle\n"
+            "for air-gapped hosts (source = bundle:/path/FILE.zip).\n";
+    d.add_options()("output,o", po::value(&r.output)->value_name("FILE"), "the zip to write");
+  }
+  parse_configured(command, usage, d, pos, args, inv);
+  if (inv.command == Command::Help) {
+    return;
+  }
+  if (r.json && !r.dry_run && inv.command == Command::Update) {
+    throw UsageError("update: --json goes with --dry-run");
+  }
+  if (inv.command == Command::Check && r.addresses.empty()) {
+    throw UsageError("check: no address given");
+  }
+  if (inv.command == Command::Export && r.output.empty()) {
+    throw UsageError("export: --output FILE is required");
+  }
+}
+
 } // namespace
 
 Invocation parse_command_line(int argc, const char* const* argv)
@@ -135,6 +340,9 @@ Invocation parse_command_line(int argc, const char* const* argv)
     if (command == "aggregate") {
       inv.command = Command::Aggregate;
       parse_aggregate(rest, inv);
+    } else if (command == "update" || command == "status" || command == "restore" || command == "remove"
+               || command == "check" || command == "export") {
+      parse_run_command(command, rest, inv);
     } else if (command == "help") {
       inv.command = Command::Help;
       inv.help_text = k_usage;

@@ -2,6 +2,7 @@
 // uses Boost.Program_options; nothing else sees it.
 #pragma once
 
+#include "cli/config.hpp"
 #include "net/cidr.hpp"
 
 #include <optional>
@@ -10,7 +11,7 @@
 
 namespace geoblock::cli {
 
-enum class Command { Help, Version, Aggregate };
+enum class Command { Help, Version, Aggregate, Update, Status, Restore, Remove, Check, Export };
 
 struct AggregateArgs {
   net::Families family = net::Families::Both;
@@ -25,12 +26,24 @@ struct AggregateArgs {
   std::size_t ipset_reduce_entries = 0; // ...or at least this many entries
 };
 
+// Flags of the commands that work on the configured firewall.
+struct RunArgs {
+  bool dry_run = false;  // update --dry-run
+  bool json = false;     // update --dry-run --json, status --json
+  bool offline = false;  // use the cache only
+  bool force = false;    // past the safety refusals
+  std::vector<std::string> addresses; // check ADDRESS...
+  std::string output;                 // export --output FILE
+};
+
 struct Invocation {
   Command command = Command::Help;
   std::string help_text; // for Command::Help
   bool quiet = false;
   bool verbose = false;
   AggregateArgs aggregate;
+  RunArgs run;
+  Config config; // read for every command but aggregate
 };
 
 // Throws UsageError on anything it cannot accept.

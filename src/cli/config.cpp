@@ -1,0 +1,245 @@
+#include "cli/config.hpp"
+
+#include "core/country.hpp"
+#include "core/error.hpp"
+#include "net/zone.hpp"
+#include "util/file.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace geoblock::cli {
+
+std::string KeyOrigins::where(const std::string& key) const
+{
+  if (std::find(from_command_line.begin(), from_command_line.end(), key) != from_command_line.end()) {
+    return "option '--" + key + "'";
+  }
+  const auto it = lines.find(key);
+  if (it != lines.end()) {
+    return config_path + ":" + std::to_string(it->second) + ": key '" + key + "'";
+  }
+  return "default of '" + key + "'";
+}
+
+namespace {
+
+// A file that decides what root's firewall does must not be writable by
+// anybody but root.
+void check_permissions(const std::string& path, const std::string& what)
+{
+  if (geteuid() != 0) {
+    return;
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return; // reported by whoever reads it
+  }
+  if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    throw ConfigError(path + ": refusing " + what + " writable by others than root (owner uid "
+                      + std::to_string(st.st_uid) + ", mode " + [&] {
+                          char buf[8];
+                          std::snprintf(buf, sizeof buf, "%04o", st.st_mode & 07777);
+                          return std::string(buf);
+                        }() + "); fix with: chown root: " + path + " && chmod go-w " + path);
+  }
+}
+
+std::vector<std::string> split_codes(const std::string& text)
+{
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : text) {
+    if (c == ',' || c == ' ' || c == '\t' || c == ';') {
+      if (!cur.empty()) {
+        out.push_back(cur);
+        cur.clear();
+      }
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) {
+    out.push_back(cur);
+  }
+  return out;
+}
+
+void check_range(const KeyOrigins& o, const std::string& key, long value, long lo, long hi)
+{
+  if (value < lo || value > hi) {
+    throw ConfigError(o.where(key) + ": expected a number from " + std::to_string(lo) + " to " + std::to_string(hi)
+                      + ", got " + std::to_string(value));
+  }
+}
+
+} // namespace
+
+std::vector<std::string> parse_countries_file(const std::string& text, const std::string& source)
+{
+  std::vector<std::string> codes;
+  std::size_t line_no = 0;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t nl = text.find('\n', start);
+    if (nl == std::string::npos) {
+      nl = text.size();
+    }
+    std::string line = text.substr(start, nl - start);
+    start = nl + 1;
+    ++line_no;
+    if (const auto hash = line.find('#'); hash != std::string::npos) {
+      line.erase(hash);
+    }
+    for (const std::string& code : split_codes(line)) {
+      std::string c = code;
+      if (!c.empty() && c.back() == '\r') {
+        c.pop_back();
+      }
+      if (c.empty()) {
+        continue;
+      }
+      std::string normal;
+      std::string problem;
+      if (!normalize_country(c, normal, &problem)) {
+        throw ConfigError(source + ":" + std::to_string(line_no) + ": " + problem);
+      }
+      codes.push_back(normal);
+    }
+    if (nl == text.size()) {
+      break;
+    }
+  }
+  return codes;
+}
+
+Settings validate(const Config& raw, bool need_countries)
+{
+  Settings s;
+  s.raw = raw;
+  const KeyOrigins& o = raw.origins;
+
+  if (!raw.origins.config_path.empty()) {
+    check_permissions(raw.origins.config_path, "a configuration file");
+  }
+
+  // Countries: the `countries` key wins over the file.
+  std::vector<std::string> codes;
+  if (!raw.countries.empty()) {
+    for (const std::string& c : split_codes(raw.countries)) {
+      std::string normal;
+      std::string problem;
+      if (!normalize_country(c, normal, &problem)) {
+        throw ConfigError(o.where("countries") + ": " + problem);
+      }
+      codes.push_back(normal);
+    }
+  } else if (need_countries) {
+    std::string text;
+    try {
+      text = util::read_file(raw.countries_file);
+    } catch (const Error& e) {
+      throw ConfigError(o.where("countries-file") + ": " + e.what());
+    }
+    check_permissions(raw.countries_file, "a countries file");
+    codes = parse_countries_file(text, raw.countries_file);
+  }
+  for (const std::string& c : codes) {
+    if (std::find(s.countries.begin(), s.countries.end(), c) == s.countries.end()) {
+      s.countries.push_back(c);
+    }
+  }
+  if (need_countries && s.countries.empty()) {
+    throw ConfigError((raw.countries.empty() ? raw.countries_file : o.where("countries"))
+                      + ": no countries listed; nothing to block");
+  }
+
+  const auto fam = net::parse_families(raw.family);
+  if (!fam) {
+    throw ConfigError(o.where("family") + ": expected v4, v6 or both, got '" + raw.family + "'");
+  }
+  s.families = *fam;
+
+  if (raw.policy == "block") {
+    s.allow_only = false;
+  } else if (raw.policy == "allow-only") {
+    s.allow_only = true;
+  } else {
+    throw ConfigError(o.where("policy") + ": expected block or allow-only, got '" + raw.policy + "'");
+  }
+
+  if (raw.source == "http" || raw.source.empty()) {
+    s.source_kind = Settings::SourceKind::Http;
+  } else if (raw.source.rfind("bundle:", 0) == 0 && raw.source.size() > 7) {
+    s.source_kind = Settings::SourceKind::Bundle;
+    s.source_path = raw.source.substr(7);
+  } else if (raw.source.rfind("maxmind:", 0) == 0 && raw.source.size() > 8) {
+    s.source_kind = Settings::SourceKind::Maxmind;
+    s.source_path = raw.source.substr(8);
+  } else {
+    throw ConfigError(o.where("source") + ": expected http, bundle:/path.zip or maxmind:/path.zip, got '"
+                      + raw.source + "'");
+  }
+  if (raw.base_url.rfind("http://", 0) != 0 && raw.base_url.rfind("https://", 0) != 0
+      && raw.base_url.rfind("file://", 0) != 0) {
+    throw ConfigError(o.where("base-url") + ": expected an http://, https:// or file:// URL, got '" + raw.base_url
+                      + "'");
+  }
+
+  if (raw.set_name.empty() || raw.set_name.size() > 24
+      || raw.set_name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+           != std::string::npos) {
+    // "<name>-v4-new" must fit ipset's 31 characters.
+    throw ConfigError(o.where("set-name") + ": expected 1 to 24 letters, digits, '_' or '-', got '" + raw.set_name
+                      + "'");
+  }
+  if (!(raw.max_shrink >= 0 && raw.max_shrink <= 1)) {
+    throw ConfigError(o.where("max-shrink") + ": expected a fraction from 0 to 1, got "
+                      + std::to_string(raw.max_shrink));
+  }
+  check_range(o, "min-prefix-v4", raw.min_prefix_v4, 1, 32);
+  check_range(o, "min-prefix-v6", raw.min_prefix_v6, 1, 128);
+  check_range(o, "parallel", raw.parallel, 1, 64);
+  check_range(o, "timeout", raw.timeout, 1, 3600);
+  check_range(o, "connect-timeout", raw.connect_timeout, 1, 600);
+  check_range(o, "retries", raw.retries, 0, 20);
+  check_range(o, "stale-days", raw.stale_days, 1, 3650);
+  check_range(o, "lock-wait", raw.lock_wait, 0, 3600);
+  if (raw.geoname_fallback != "none" && raw.geoname_fallback != "registered") {
+    throw ConfigError(o.where("geoname-fallback") + ": expected none or registered, got '" + raw.geoname_fallback
+                      + "'");
+  }
+
+  for (const std::string& cidr : raw.allow) {
+    std::string problem;
+    if (!net::parse_network(cidr, s.allow, &problem)) {
+      throw ConfigError(o.where("allow") + ": " + problem + ": '" + cidr + "'");
+    }
+  }
+  if (!raw.allowlist_file.empty()) {
+    std::string text;
+    try {
+      text = util::read_file(raw.allowlist_file);
+    } catch (const Error& e) {
+      throw ConfigError(o.where("allowlist-file") + ": " + e.what());
+    }
+    check_permissions(raw.allowlist_file, "an allowlist file");
+    try {
+      net::parse_zone(text, raw.allowlist_file, net::ZoneOptions{}, s.allow);
+    } catch (const ParseError& e) {
+      throw ConfigError(e.what());
+    }
+  }
+  for (const std::string* f : {&raw.baseline, &raw.baseline6}) {
+    if (!f->empty() && ::access(f->c_str(), R_OK) != 0) {
+      throw ConfigError(o.where(f == &raw.baseline ? "baseline" : "baseline6") + ": " + *f + ": "
+                        + std::strerror(errno));
+    }
+  }
+  return s;
+}
+
+} // namespace geoblock::cli

@@ -1,0 +1,87 @@
+// The configuration: /etc/geoblock/geoblock.conf (or --config FILE), every
+// key also a command-line option of the same name; the command line wins.
+// Values are validated here, with errors that name the file, line and key
+// (or the command-line option).
+#pragma once
+
+#include "net/cidr.hpp"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace geoblock::cli {
+
+inline constexpr const char* k_default_config = "/etc/geoblock/geoblock.conf";
+inline constexpr const char* k_default_countries_file = "/etc/geoblock/countries.cfg";
+
+// Where each key's value came from, for error messages.
+struct KeyOrigins {
+  std::string config_path;            // the file read (may be empty)
+  std::map<std::string, int> lines;   // key -> line of its first use in the file
+  std::vector<std::string> from_command_line;
+
+  // "geoblock.conf:12: key 'family'" or "option '--family'".
+  std::string where(const std::string& key) const;
+};
+
+// Raw values as the parser delivers them (strings where validation needs
+// a line number).
+struct Config {
+  std::string config_file = k_default_config;
+  bool config_given = false;
+
+  std::string countries;      // "cn ru,kp" (overrides countries-file)
+  std::string countries_file = k_default_countries_file;
+  std::string base_url = "https://www.ipdeny.com";
+  std::string source = "http"; // http | bundle:/path.zip | maxmind:/path.zip
+  std::string family = "both";
+  std::string set_name = "geoblock";
+  std::vector<std::string> chain;      // default decided by the applier
+  std::string policy = "block";        // block | allow-only
+  std::string baseline;
+  std::string baseline6;
+  std::vector<std::string> keep_chain; // default f2b-*, DOCKER*
+  std::vector<std::string> allow;
+  std::string allowlist_file;
+  std::string cache_dir = "/var/cache/geoblock";
+  std::string state_dir = "/var/lib/geoblock";
+  std::string lock_file = "/run/geoblock.lock";
+  std::string metrics_file;
+  std::string ca_bundle;
+  double max_shrink = 0.5;
+  int min_prefix_v4 = 4;
+  int min_prefix_v6 = 10;
+  bool block_local = false;
+  int parallel = 8;
+  int timeout = 60;
+  int connect_timeout = 15;
+  int retries = 3;
+  int stale_days = 60;
+  int lock_wait = 60;
+  std::string geoname_fallback = "registered"; // MaxMind: none | registered
+
+  KeyOrigins origins;
+};
+
+// The validated, typed view the commands use.
+struct Settings {
+  Config raw;
+  std::vector<std::string> countries; // lower-case, unique, validated
+  net::Families families = net::Families::Both;
+  net::NetList allow;                 // allow + allowlist-file
+  bool allow_only = false;
+  enum class SourceKind { Http, Bundle, Maxmind } source_kind = SourceKind::Http;
+  std::string source_path;            // for bundle / maxmind
+};
+
+// Validates `raw` (countries and their file, family, policy, allowlist,
+// numbers, file permissions when running as root). Throws ConfigError.
+// `need_countries` is false for commands that work without a list.
+Settings validate(const Config& raw, bool need_countries);
+
+// Parses a countries file's text: one or more codes per line, '#' comments.
+std::vector<std::string> parse_countries_file(const std::string& text, const std::string& source);
+
+} // namespace geoblock::cli
