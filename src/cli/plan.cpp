@@ -1,0 +1,294 @@
+#include "cli/plan.hpp"
+
+#include "net/aggregate.hpp"
+#include "net/local.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace geoblock::cli {
+
+namespace {
+
+template <class A>
+void diff(const std::vector<net::Prefix<A>>& want, std::vector<net::Prefix<A>> live, std::size_t& added,
+          std::size_t& removed)
+{
+  std::sort(live.begin(), live.end());
+  std::vector<net::Prefix<A>> tmp;
+  std::set_difference(want.begin(), want.end(), live.begin(), live.end(), std::back_inserter(tmp));
+  added = tmp.size();
+  tmp.clear();
+  std::set_difference(live.begin(), live.end(), want.begin(), want.end(), std::back_inserter(tmp));
+  removed = tmp.size();
+}
+
+std::string origin_text(const ZoneRow& z)
+{
+  if (!z.present) {
+    return "-";
+  }
+  std::string s = fetch::origin_name(z.origin);
+  if (z.origin == fetch::Origin::StaleCache && z.age_days >= 0) {
+    s += " (" + std::to_string(z.age_days) + " d old)";
+  }
+  return s;
+}
+
+std::string pad(const std::string& s, std::size_t width, bool right)
+{
+  if (s.size() >= width) {
+    return s;
+  }
+  const std::string fill(width - s.size(), ' ');
+  return right ? fill + s : s + fill;
+}
+
+util::Json zone_json(const ZoneRow& z)
+{
+  if (!z.present) {
+    return util::Json();
+  }
+  util::Json j = util::Json::object();
+  j.set("source", fetch::origin_name(z.origin));
+  j.set("networks", z.networks);
+  j.set("aggregated", z.aggregated);
+  j.set("age_days", z.age_days >= 0 ? util::Json(static_cast<long long>(z.age_days)) : util::Json());
+  j.set("error", z.error.empty() ? util::Json() : util::Json(z.error));
+  return j;
+}
+
+} // namespace
+
+Plan make_plan(const std::vector<fetch::ZoneResult>& zones, const Settings& settings, std::int64_t now)
+{
+  Plan plan;
+  net::NetList all;
+  for (const std::string& country : settings.countries) {
+    CountryRow row;
+    row.country = country;
+    plan.rows.push_back(row);
+  }
+  for (const fetch::ZoneResult& z : zones) {
+    auto it = std::find_if(plan.rows.begin(), plan.rows.end(), [&](const CountryRow& r) { return r.country == z.country; });
+    if (it == plan.rows.end()) {
+      plan.rows.push_back(CountryRow{z.country, {}, {}});
+      it = plan.rows.end() - 1;
+    }
+    ZoneRow& row = z.family == net::Family::V4 ? it->v4 : it->v6;
+    row.present = true;
+    row.origin = z.origin;
+    row.error = z.error;
+    const std::int64_t when = z.last_modified ? z.last_modified : z.fetched_at;
+    row.age_days = when > 0 && when <= now ? (now - when) / 86400 : -1;
+    if (z.family == net::Family::V4) {
+      row.networks = z.nets.v4.size();
+      row.aggregated = net::aggregate(z.nets.v4).size();
+      plan.networks_v4 += row.networks;
+      all.v4.insert(all.v4.end(), z.nets.v4.begin(), z.nets.v4.end());
+    } else {
+      row.networks = z.nets.v6.size();
+      row.aggregated = net::aggregate(z.nets.v6).size();
+      plan.networks_v6 += row.networks;
+      all.v6.insert(all.v6.end(), z.nets.v6.begin(), z.nets.v6.end());
+    }
+    if (z.origin == fetch::Origin::Failed) {
+      ++plan.failed;
+      plan.warnings.push_back(z.country + " " + net::family_name(z.family) + ": no data: " + z.error);
+    } else if (z.origin == fetch::Origin::StaleCache) {
+      ++plan.stale;
+      plan.warnings.push_back(z.country + " " + net::family_name(z.family)
+                              + ": using the last good cached copy: " + z.error);
+    }
+    if (z.origin != fetch::Origin::NotModified && z.origin != fetch::Origin::Absent) {
+      plan.all_unchanged = false;
+    }
+    if (!settings.raw.block_local && !settings.allow_only && net::touches_local(z.nets)) {
+      plan.warnings.push_back(z.country + " " + net::family_name(z.family)
+                              + ": the zone contains private or local networks; they are not blocked");
+    }
+  }
+  if (settings.allow_only) {
+    plan.target.v4 = net::aggregate(std::move(all.v4));
+    plan.target.v6 = net::aggregate(std::move(all.v6));
+  } else {
+    net::NetList exempt = settings.allow;
+    if (!settings.raw.block_local) {
+      const net::NetList& local = net::local_networks();
+      exempt.v4.insert(exempt.v4.end(), local.v4.begin(), local.v4.end());
+      exempt.v6.insert(exempt.v6.end(), local.v6.begin(), local.v6.end());
+    }
+    plan.target.v4 = net::subtract(std::move(all.v4), std::move(exempt.v4));
+    plan.target.v6 = net::subtract(std::move(all.v6), std::move(exempt.v6));
+  }
+  if (!net::includes(settings.families, net::Family::V4)) {
+    plan.target.v4.clear();
+  }
+  if (!net::includes(settings.families, net::Family::V6)) {
+    plan.target.v6.clear();
+  }
+  return plan;
+}
+
+void compare_with_live(Plan& plan, const net::NetList& live, bool v4_exists, bool v6_exists)
+{
+  plan.live_readable = true;
+  plan.live_v4 = live.v4.size();
+  plan.live_v6 = live.v6.size();
+  diff(plan.target.v4, live.v4, plan.added_v4, plan.removed_v4);
+  diff(plan.target.v6, live.v6, plan.added_v6, plan.removed_v6);
+  // A set that does not exist yet must be created even when empty.
+  if (!v4_exists && net::includes(net::Families::Both, net::Family::V4) && !plan.target.v4.empty()) {
+    plan.added_v4 = std::max<std::size_t>(plan.added_v4, 1);
+  }
+  if (!v6_exists && !plan.target.v6.empty()) {
+    plan.added_v6 = std::max<std::size_t>(plan.added_v6, 1);
+  }
+}
+
+std::string format_report(const Plan& plan, const Settings& settings, bool dry_run)
+{
+  std::string out;
+  const bool v4 = net::includes(settings.families, net::Family::V4);
+  const bool v6 = net::includes(settings.families, net::Family::V6);
+  out += pad("COUNTRY", 8, false);
+  if (v4) {
+    out += pad("IPv4", 9, true) + pad("AGGR", 9, true) + "  " + pad("IPv4 SOURCE", 24, false);
+  }
+  if (v6) {
+    out += pad("IPv6", 9, true) + pad("AGGR", 9, true) + "  " + pad("IPv6 SOURCE", 24, false);
+  }
+  while (!out.empty() && out.back() == ' ') {
+    out.pop_back();
+  }
+  out += '\n';
+  for (const CountryRow& r : plan.rows) {
+    std::string line = pad(r.country, 8, false);
+    if (v4) {
+      line += pad(std::to_string(r.v4.networks), 9, true) + pad(std::to_string(r.v4.aggregated), 9, true) + "  "
+              + pad(origin_text(r.v4), 24, false);
+    }
+    if (v6) {
+      line += pad(std::to_string(r.v6.networks), 9, true) + pad(std::to_string(r.v6.aggregated), 9, true) + "  "
+              + pad(origin_text(r.v6), 24, false);
+    }
+    while (!line.empty() && line.back() == ' ') {
+      line.pop_back();
+    }
+    out += line + '\n';
+  }
+  std::string total = pad("total", 8, false);
+  if (v4) {
+    total += pad(std::to_string(plan.networks_v4), 9, true) + pad(std::to_string(plan.target.v4.size()), 9, true)
+             + "  " + pad("", 24, false);
+  }
+  if (v6) {
+    total += pad(std::to_string(plan.networks_v6), 9, true) + pad(std::to_string(plan.target.v6.size()), 9, true);
+  }
+  while (!total.empty() && total.back() == ' ') {
+    total.pop_back();
+  }
+  out += total + '\n';
+  out += "(total AGGR: all countries merged, minus the allowlist";
+  out += settings.raw.block_local ? ")\n" : " and local networks)\n";
+  const std::string set = settings.raw.set_name;
+  const char* verb = dry_run ? "would " : "";
+  if (plan.live_readable) {
+    if (v4) {
+      out += set + "-v4: " + std::to_string(plan.target.v4.size()) + " entries; live " + std::to_string(plan.live_v4)
+             + "; " + verb + "add " + std::to_string(plan.added_v4) + ", " + verb + "remove "
+             + std::to_string(plan.removed_v4) + '\n';
+    }
+    if (v6) {
+      out += set + "-v6: " + std::to_string(plan.target.v6.size()) + " entries; live " + std::to_string(plan.live_v6)
+             + "; " + verb + "add " + std::to_string(plan.added_v6) + ", " + verb + "remove "
+             + std::to_string(plan.removed_v6) + '\n';
+    }
+  } else {
+    if (v4) {
+      out += set + "-v4: " + std::to_string(plan.target.v4.size()) + " entries\n";
+    }
+    if (v6) {
+      out += set + "-v6: " + std::to_string(plan.target.v6.size()) + " entries\n";
+    }
+    out += "live sets: not compared\n";
+  }
+  return out;
+}
+
+util::Json report_json(const Plan& plan, const Settings& settings, bool dry_run, std::int64_t now)
+{
+  util::Json doc = util::Json::object();
+  doc.set("dry_run", dry_run);
+  doc.set("time", static_cast<long long>(now));
+  doc.set("policy", settings.allow_only ? "allow-only" : "block");
+  doc.set("set_name", settings.raw.set_name);
+  util::Json countries = util::Json::array();
+  for (const CountryRow& r : plan.rows) {
+    util::Json c = util::Json::object();
+    c.set("country", r.country);
+    c.set("v4", zone_json(r.v4));
+    c.set("v6", zone_json(r.v6));
+    countries.push(std::move(c));
+  }
+  doc.set("countries", std::move(countries));
+  util::Json totals = util::Json::object();
+  for (const net::Family f : {net::Family::V4, net::Family::V6}) {
+    if (!net::includes(settings.families, f)) {
+      continue;
+    }
+    const bool is4 = f == net::Family::V4;
+    util::Json t = util::Json::object();
+    t.set("networks", is4 ? plan.networks_v4 : plan.networks_v6);
+    t.set("entries", is4 ? plan.target.v4.size() : plan.target.v6.size());
+    if (plan.live_readable) {
+      t.set("live_entries", is4 ? plan.live_v4 : plan.live_v6);
+      t.set("added", is4 ? plan.added_v4 : plan.added_v6);
+      t.set("removed", is4 ? plan.removed_v4 : plan.removed_v6);
+    }
+    totals.set(net::family_key(f), std::move(t));
+  }
+  doc.set("totals", std::move(totals));
+  doc.set("live_compared", plan.live_readable);
+  util::Json warnings = util::Json::array();
+  for (const std::string& w : plan.warnings) {
+    warnings.push(w);
+  }
+  doc.set("warnings", std::move(warnings));
+  doc.set("failed_zones", plan.failed);
+  doc.set("stale_zones", plan.stale);
+  return doc;
+}
+
+std::string format_metrics(const util::Json& state)
+{
+  std::string out;
+  out += "# HELP geoblock_last_success_timestamp_seconds Time of the last successful update.\n";
+  out += "# TYPE geoblock_last_success_timestamp_seconds gauge\n";
+  out += "geoblock_last_success_timestamp_seconds " + std::to_string(state.get("time").as_int()) + "\n";
+  out += "# HELP geoblock_set_entries Entries in the live set.\n# TYPE geoblock_set_entries gauge\n";
+  for (const auto& [family, t] : state.get("totals").members()) {
+    out += "geoblock_set_entries{family=\"" + family + "\"} " + std::to_string(t.get("entries").as_int()) + "\n";
+  }
+  out += "# HELP geoblock_zone_networks Networks in a country's zone as read.\n# TYPE geoblock_zone_networks gauge\n";
+  std::string ages = "# HELP geoblock_zone_age_days Age of a zone's data in days (-1: unknown).\n"
+                     "# TYPE geoblock_zone_age_days gauge\n";
+  std::string ok = "# HELP geoblock_zone_fresh 1 when the zone was fetched or confirmed in the last update.\n"
+                   "# TYPE geoblock_zone_fresh gauge\n";
+  for (const util::Json& c : state.get("countries").items()) {
+    for (const char* family : {"v4", "v6"}) {
+      const util::Json& z = c.get(family);
+      if (z.is_null()) {
+        continue;
+      }
+      const std::string labels = "{country=\"" + c.get("country").as_string() + "\",family=\"" + family + "\"}";
+      out += "geoblock_zone_networks" + labels + " " + std::to_string(z.get("networks").as_int()) + "\n";
+      ages += "geoblock_zone_age_days" + labels + " " + std::to_string(z.get("age_days").as_int(-1)) + "\n";
+      const std::string src = z.get("source").as_string();
+      ok += "geoblock_zone_fresh" + labels + " " + (src == "downloaded" || src == "not modified" || src == "local" || src == "absent" ? "1" : "0") + "\n";
+    }
+  }
+  return out + ages + ok;
+}
+
+} // namespace geoblock::cli

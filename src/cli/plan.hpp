@@ -1,0 +1,78 @@
+// From the zones every source returns to what the kernel should hold, and
+// the report of it: the step between fetching and applying. A dry run stops
+// after this; nothing here needs root or touches the kernel.
+#pragma once
+
+#include "cli/config.hpp"
+#include "fetch/zone_result.hpp"
+#include "net/cidr.hpp"
+#include "util/json.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace geoblock::cli {
+
+struct ZoneRow {
+  fetch::Origin origin = fetch::Origin::Failed;
+  bool present = false;         // the family was requested
+  std::size_t networks = 0;     // as read
+  std::size_t aggregated = 0;   // after collapsing this zone alone
+  std::int64_t age_days = -1;   // of the data (-1: unknown)
+  std::string error;
+};
+
+struct CountryRow {
+  std::string country;
+  ZoneRow v4;
+  ZoneRow v6;
+};
+
+// What the live sets hold, when they can be read.
+struct LiveSets {
+  bool readable = false;
+  std::string why_not;           // when not readable
+  std::optional<net::NetList> members;
+  bool v4_exists = false;
+  bool v6_exists = false;
+};
+
+struct Plan {
+  std::vector<CountryRow> rows;
+  net::NetList target;             // what the sets should hold, aggregated
+  std::size_t networks_v4 = 0;     // all zones, as read
+  std::size_t networks_v6 = 0;
+  std::vector<std::string> warnings;
+  std::size_t failed = 0;          // zones with no data at all
+  std::size_t stale = 0;           // zones on a stale cache
+  bool all_unchanged = true;       // every zone not modified (or absent)
+  // Against the live sets, when readable.
+  bool live_readable = false;
+  std::size_t live_v4 = 0, live_v6 = 0;
+  std::size_t added_v4 = 0, removed_v4 = 0, added_v6 = 0, removed_v6 = 0;
+
+  bool changes_live() const { return added_v4 + removed_v4 + added_v6 + removed_v6 > 0; }
+};
+
+// Collapses the zones per family, takes out the allowlist and (unless
+// block-local) the local networks, with a warning naming each country whose
+// zone contained local networks. In allow-only mode the target is the
+// allowed countries' networks (allowlist and local networks are accepted by
+// separate rules instead).
+Plan make_plan(const std::vector<fetch::ZoneResult>& zones, const Settings& settings, std::int64_t now);
+
+// Fills the difference against the live sets.
+void compare_with_live(Plan& plan, const net::NetList& live_members, bool v4_exists, bool v6_exists);
+
+// The human report (a table per country, totals, the difference).
+std::string format_report(const Plan& plan, const Settings& settings, bool dry_run);
+
+// The same as one JSON document.
+util::Json report_json(const Plan& plan, const Settings& settings, bool dry_run, std::int64_t now);
+
+// A Prometheus textfile-collector rendering of the state document.
+std::string format_metrics(const util::Json& state);
+
+} // namespace geoblock::cli
