@@ -34,6 +34,55 @@ template <class A> int floor_log2(A v) // v > 0
   }
 }
 
+// LSD radix sort of IPv4 networks by address: three stable counting passes
+// of 11 bits. For the half a million networks of a world list this is
+// several times faster than a comparison sort; passes in which every
+// address has the same digit are skipped.
+void radix_sort(std::vector<Prefix<std::uint32_t>>& nets)
+{
+  constexpr int k_bits = 11;
+  constexpr std::size_t k_buckets = std::size_t{1} << k_bits;
+  std::vector<Prefix<std::uint32_t>> tmp(nets.size());
+  std::vector<std::size_t> count(k_buckets);
+  for (int shift = 0; shift < 32; shift += k_bits) {
+    std::fill(count.begin(), count.end(), 0);
+    for (const auto& p : nets) {
+      ++count[(p.addr >> shift) & (k_buckets - 1)];
+    }
+    if (count[(nets[0].addr >> shift) & (k_buckets - 1)] == nets.size()) {
+      continue;
+    }
+    std::size_t sum = 0;
+    for (std::size_t& c : count) {
+      const std::size_t n = c;
+      c = sum;
+      sum += n;
+    }
+    for (const auto& p : nets) {
+      tmp[count[(p.addr >> shift) & (k_buckets - 1)]++] = p;
+    }
+    nets.swap(tmp);
+  }
+}
+
+// Orders networks by address only: the sweep in merge_ranges takes the
+// furthest end among equal starts, so the order of ties does not matter.
+template <class A> void sort_by_address(std::vector<Prefix<A>>& nets)
+{
+  const auto by_address = [](const Prefix<A>& x, const Prefix<A>& y) { return x.addr < y.addr; };
+  // A single country's zone usually arrives sorted.
+  if (std::is_sorted(nets.begin(), nets.end(), by_address)) {
+    return;
+  }
+  if constexpr (sizeof(A) == 4) {
+    if (nets.size() >= 256) {
+      radix_sort(nets);
+      return;
+    }
+  }
+  std::sort(nets.begin(), nets.end(), by_address);
+}
+
 } // namespace
 
 template <class A> std::vector<Range<A>> merge_ranges(std::vector<Prefix<A>> nets)
@@ -42,9 +91,7 @@ template <class A> std::vector<Range<A>> merge_ranges(std::vector<Prefix<A>> net
   if (nets.empty()) {
     return out;
   }
-  // Sorting by (address, length) puts a covering network before the
-  // networks it contains, so one sweep suffices.
-  std::sort(nets.begin(), nets.end());
+  sort_by_address(nets);
   Range<A> cur{nets[0].first(), nets[0].last()};
   for (std::size_t i = 1; i < nets.size(); ++i) {
     const A first = nets[i].first();

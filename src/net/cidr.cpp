@@ -101,21 +101,6 @@ std::optional<u128> parse_v6(std::string_view text)
     if (count == 8) {
       return std::nullopt;
     }
-    // A trailing dotted quad fills the last two groups.
-    const std::size_t rest = text.find_first_of(":.", i);
-    if (rest != std::string_view::npos && text[rest] == '.') {
-      if (count > 6) {
-        return std::nullopt;
-      }
-      const auto v4 = parse_v4(text.substr(i));
-      if (!v4) {
-        return std::nullopt;
-      }
-      groups[count++] = static_cast<std::uint16_t>(*v4 >> 16);
-      groups[count++] = static_cast<std::uint16_t>(*v4 & 0xffff);
-      i = n;
-      break;
-    }
     unsigned value = 0;
     const std::size_t start = i;
     while (i < n && i - start < 5) {
@@ -125,6 +110,22 @@ std::optional<u128> parse_v6(std::string_view text)
       }
       value = (value << 4) | static_cast<unsigned>(h);
       ++i;
+    }
+    // A '.' right after the digits means this is the trailing dotted quad,
+    // which fills the last two groups. (Noticing it here rather than
+    // searching ahead keeps the parse to one pass over the text.)
+    if (i < n && text[i] == '.') {
+      if (count > 6) {
+        return std::nullopt;
+      }
+      const auto v4 = parse_v4(text.substr(start));
+      if (!v4) {
+        return std::nullopt;
+      }
+      groups[count++] = static_cast<std::uint16_t>(*v4 >> 16);
+      groups[count++] = static_cast<std::uint16_t>(*v4 & 0xffff);
+      i = n;
+      break;
     }
     const std::size_t digits = i - start;
     if (digits == 0 || digits > 4) {

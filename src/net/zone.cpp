@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace geoblock::net {
@@ -101,6 +102,144 @@ Parsed parse_one(std::string_view text, NetList& out)
   return r;
 }
 
+// --- The fast path -------------------------------------------------------
+//
+// Zone files are almost entirely lines in one canonical form
+// ("1.2.0.0/16\n", "2001:db8::/32\n"). Recognising exactly that form in one
+// pass over the bytes, with no searches and no allocation, is what makes the
+// parser fast. Anything else, and every error, is left to the general path
+// (parse_one and parse_zone's loop), which alone defines what is accepted:
+// the fast path only accepts lines the general path accepts with the same
+// result (the fuzz target and the tests check both against each other).
+
+bool is_digit(char c)
+{
+  return static_cast<unsigned char>(c - '0') < 10;
+}
+
+// A decimal octet without leading zeros; a following digit is left for the
+// caller to reject (it expects '.', '/' or the line end).
+bool fast_octet(const char*& p, const char* end, std::uint32_t& v)
+{
+  if (p == end || !is_digit(*p)) {
+    return false;
+  }
+  v = static_cast<std::uint32_t>(*p++ - '0');
+  if (v == 0) {
+    return true;
+  }
+  for (int k = 0; k < 2 && p != end && is_digit(*p); ++k) {
+    v = v * 10 + static_cast<std::uint32_t>(*p++ - '0');
+  }
+  return v <= 255;
+}
+
+// An optional "/len" (no leading zeros, at most `bits`); none means `bits`.
+bool fast_len(const char*& p, const char* end, int bits, int& len)
+{
+  len = bits;
+  if (p == end || *p != '/') {
+    return true;
+  }
+  ++p;
+  if (p == end || !is_digit(*p)) {
+    return false;
+  }
+  len = *p++ - '0';
+  if (len != 0) {
+    while (p != end && is_digit(*p) && len <= bits) {
+      len = len * 10 + (*p++ - '0');
+    }
+  }
+  return len <= bits;
+}
+
+// The start of the next line if `p` is at the end of this one ("\n",
+// "\r\n" or the end of the text); nullptr otherwise.
+const char* fast_eol(const char* p, const char* end)
+{
+  if (p == end) {
+    return end;
+  }
+  if (*p == '\n') {
+    return p + 1;
+  }
+  if (*p == '\r' && p + 1 != end && p[1] == '\n') {
+    return p + 2;
+  }
+  return nullptr;
+}
+
+// Grows `v` for the rest of the text in one step rather than by repeated
+// doubling (fewer copies, a lower peak); `line_bytes` is a typical line
+// length, an underestimate only costs address space.
+template <class T> void reserve_for(std::vector<T>& v, std::size_t rest_bytes, std::size_t line_bytes)
+{
+  if (v.size() == v.capacity()) {
+    v.reserve(std::max(v.size() + rest_bytes / line_bytes + 1, 2 * v.capacity()));
+  }
+}
+
+template <class A>
+bool fast_accept(A addr, int len, const ZoneOptions& options, const char* rest, const char* end, NetList& out, ZoneStats& stats)
+{
+  constexpr Family family = kFamily<A>;
+  const int min = family == Family::V4 ? options.min_prefix_v4 : options.min_prefix_v6;
+  if (!includes(options.families, family) || (min > 0 && len < min)) {
+    return false; // the general path reports it
+  }
+  const A net = addr & mask<A>(len);
+  auto& list = out.of<A>();
+  reserve_for(list, static_cast<std::size_t>(end - rest), family == Family::V4 ? 12 : 16);
+  list.push_back({net, static_cast<std::uint8_t>(len)});
+  ++stats.networks;
+  stats.host_bits += net != addr ? 1 : 0;
+  ++(family == Family::V4 ? stats.v4 : stats.v6);
+  return true;
+}
+
+// Parses one line in canonical form starting at `p`; returns the start of
+// the next line, or nullptr (nothing appended) when the line needs the
+// general path.
+const char* fast_line(const char* p, const char* end, const ZoneOptions& options, NetList& out, ZoneStats& stats)
+{
+  const char* q = p;
+  std::uint32_t a = 0;
+  bool v4 = true;
+  for (int k = 0; k < 4 && v4; ++k) {
+    std::uint32_t octet = 0;
+    if ((k > 0 && (q == end || *q++ != '.')) || !fast_octet(q, end, octet)) {
+      v4 = false;
+    }
+    a = (a << 8) | octet;
+  }
+  int len = 0;
+  if (v4) {
+    const char* next = nullptr;
+    if (fast_len(q, end, 32, len) && (next = fast_eol(q, end)) != nullptr
+        && fast_accept<std::uint32_t>(a, len, options, next, end, out, stats)) {
+      return next;
+    }
+    return nullptr;
+  }
+  // IPv6: hex digits and colons up to the '/' or the line end; a dotted
+  // quad or anything unusual goes to the general path.
+  q = p;
+  while (q != end && (*q == ':' || is_digit(*q) || static_cast<unsigned char>((*q | 0x20) - 'a') < 6)) {
+    ++q;
+  }
+  if (q == p) {
+    return nullptr;
+  }
+  const auto a6 = parse_v6(std::string_view(p, static_cast<std::size_t>(q - p)));
+  const char* next = nullptr;
+  if (a6 && fast_len(q, end, 128, len) && (next = fast_eol(q, end)) != nullptr
+      && fast_accept<u128>(*a6, len, options, next, end, out, stats)) {
+    return next;
+  }
+  return nullptr;
+}
+
 } // namespace
 
 bool parse_network(std::string_view text, NetList& out, std::string* problem)
@@ -118,11 +257,15 @@ ZoneStats parse_zone(std::string_view text, const std::string& source, const Zon
   const char* p = text.data();
   const char* const end = p + text.size();
   while (p < end) {
+    ++stats.lines;
+    if (const char* next = fast_line(p, end, options, out, stats)) {
+      p = next;
+      continue;
+    }
     const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
     const char* line_end = nl ? nl : end;
     std::string_view raw(p, static_cast<std::size_t>(line_end - p));
     p = nl ? nl + 1 : end;
-    ++stats.lines;
 
     std::string_view line = raw;
     if (const std::size_t hash = line.find('#'); hash != std::string_view::npos) {
