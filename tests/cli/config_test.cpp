@@ -1,0 +1,180 @@
+// Bad configuration: every error path gives its one-line message naming the
+// file, line and key, exits with 2, and changes nothing on disk.
+#include "support/temp_dir.hpp"
+#include "util/subprocess.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <unistd.h>
+
+using geoblock::test::TempDir;
+
+namespace {
+
+geoblock::util::RunResult geoblock_run(std::vector<std::string> args)
+{
+  args.insert(args.begin(), GEOBLOCK_BINARY);
+  return geoblock::util::run(args, {}, std::chrono::seconds(30));
+}
+
+class BadConfig : public ::testing::Test {
+protected:
+  // A config whose state and cache directories must stay absent: any
+  // command that fails on configuration must not create them.
+  std::string config(const std::string& extra)
+  {
+    return dir.write("geoblock.conf",
+                     "cache-dir = " + dir / "cache" + "\nstate-dir = " + dir / "state" + "\nlock-file = "
+                       + dir / "lock" + "\n" + extra);
+  }
+  void expect_usage_error(const std::vector<std::string>& args, const std::string& message)
+  {
+    const auto r = geoblock_run(args);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find("geoblock: error: " + message), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir / "cache"));
+    EXPECT_FALSE(std::filesystem::exists(dir / "state"));
+  }
+  TempDir dir;
+};
+
+TEST_F(BadConfig, UnknownKeyNamesFileAndLine)
+{
+  const std::string conf = config("countries = cn\nfamly = v4\n");
+  expect_usage_error({"update", "--dry-run", "--config", conf}, conf + ":5: unknown key 'famly'");
+}
+
+TEST_F(BadConfig, BadFamilyNamesLineAndKey)
+{
+  const std::string conf = config("countries = cn\n\nfamily = v5\n");
+  expect_usage_error({"update", "--dry-run", "--config", conf},
+                     conf + ":6: key 'family': expected v4, v6 or both, got 'v5'");
+}
+
+TEST_F(BadConfig, BadNumberNamesLine)
+{
+  const std::string conf = config("countries = cn\nparallel = many\n");
+  expect_usage_error({"update", "--dry-run", "--config", conf}, conf + ":5: ");
+}
+
+TEST_F(BadConfig, OutOfRangeNumber)
+{
+  const std::string conf = config("countries = cn\nmin-prefix-v4 = 40\n");
+  expect_usage_error({"update", "--dry-run", "--config", conf},
+                     conf + ":5: key 'min-prefix-v4': expected a number from 1 to 32, got 40");
+}
+
+TEST_F(BadConfig, UnknownCountryInConfig)
+{
+  const std::string conf = config("countries = cn xx\n");
+  expect_usage_error({"update", "--dry-run", "--config", conf}, conf + ":4: key 'countries': ");
+}
+
+TEST_F(BadConfig, UnknownCountryInCountriesFileNamesItsLine)
+{
+  const std::string list = dir.write("countries.cfg", "# blocked\ncn\nru\nzz\n");
+  const std::string conf = config("countries-file = " + list + "\n");
+  expect_usage_error({"update", "--dry-run", "--config", conf}, list + ":4: ");
+}
+
+TEST_F(BadConfig, MissingCountriesFile)
+{
+  const std::string conf = config("countries-file = " + dir / "nope.cfg" + "\n");
+  expect_usage_error({"update", "--dry-run", "--config", conf}, conf + ":4: key 'countries-file': ");
+}
+
+TEST_F(BadConfig, EmptyCountriesFile)
+{
+  const std::string list = dir.write("countries.cfg", "# nothing yet\n\n");
+  const std::string conf = config("countries-file = " + list + "\n");
+  expect_usage_error({"update", "--dry-run", "--config", conf}, list + ": no countries listed");
+}
+
+TEST_F(BadConfig, MissingConfigGivenExplicitly)
+{
+  expect_usage_error({"update", "--dry-run", "--config", dir / "missing.conf"},
+                     dir / "missing.conf" + ": configuration file not found");
+}
+
+TEST_F(BadConfig, BadAllowNetwork)
+{
+  const std::string conf = config("countries = cn\nallow = 10.0.0.0/33\n");
+  expect_usage_error({"update", "--dry-run", "--config", conf}, conf + ":5: key 'allow': invalid IPv4 prefix length");
+}
+
+TEST_F(BadConfig, BadAllowlistFileLine)
+{
+  const std::string list = dir.write("allow.txt", "198.51.100.0/24\nnot-a-net\n");
+  const std::string conf = config("countries = cn\nallowlist-file = " + list + "\n");
+  expect_usage_error({"update", "--dry-run", "--config", conf}, list + ":2: not a network: 'not-a-net'");
+}
+
+TEST_F(BadConfig, BadSourceAndPolicyAndSetName)
+{
+  expect_usage_error({"update", "--dry-run", "--config", config("countries = cn\nsource = ftp://x\n")},
+                     dir / "geoblock.conf" + ":5: key 'source': ");
+  expect_usage_error({"update", "--dry-run", "--config", config("countries = cn\npolicy = deny\n")},
+                     dir / "geoblock.conf" + ":5: key 'policy': ");
+  expect_usage_error({"update", "--dry-run", "--config", config("countries = cn\nset-name = a b\n")},
+                     dir / "geoblock.conf" + ":5: key 'set-name': ");
+}
+
+TEST_F(BadConfig, CommandLineOptionIsNamedAsSuch)
+{
+  const std::string conf = config("countries = cn\n");
+  expect_usage_error({"update", "--dry-run", "--config", conf, "--family", "v7"},
+                     "option '--family': expected v4, v6 or both");
+}
+
+TEST_F(BadConfig, ConfigWritableByOthersIsRefusedForRoot)
+{
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "the ownership check applies only when running as root";
+  }
+  const std::string conf = config("countries = cn\n");
+  ::chmod(conf.c_str(), 0666);
+  expect_usage_error({"update", "--dry-run", "--config", conf}, conf + ": refusing a configuration file writable");
+}
+
+TEST_F(BadConfig, CountriesFileWritableByOthersIsRefusedForRoot)
+{
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "the ownership check applies only when running as root";
+  }
+  const std::string list = dir.write("countries.cfg", "cn\n", 0664);
+  const std::string conf = config("countries-file = " + list + "\n");
+  expect_usage_error({"update", "--dry-run", "--config", conf}, list + ": refusing a countries file writable");
+}
+
+TEST(CommandLine, UsageErrorsExitWith2)
+{
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+         {"frobnicate"}, {}, {"update", "--no-such-option"}, {"update", "--json"}, {"check", "--config", "/dev/null"},
+         {"aggregate", "--family", "v5"}}) {
+    const auto r = geoblock_run(args);
+    EXPECT_EQ(r.exit_code, 2) << testing::PrintToString(args) << r.err;
+    EXPECT_EQ(r.err.rfind("geoblock: error: ", 0), 0u) << r.err;
+  }
+}
+
+TEST(CommandLine, HelpListsEveryCommandAndKey)
+{
+  const auto top = geoblock_run({"--help"});
+  ASSERT_EQ(top.exit_code, 0);
+  for (const char* cmd : {"update", "status", "restore", "remove", "check", "export", "aggregate"}) {
+    EXPECT_NE(top.out.find(std::string("  ") + cmd), std::string::npos) << cmd;
+  }
+  const auto update = geoblock_run({"update", "--help"});
+  ASSERT_EQ(update.exit_code, 0);
+  for (const char* key : {"--countries", "--countries-file", "--base-url", "--family", "--set-name", "--chain",
+                          "--policy", "--baseline", "--baseline6", "--allow", "--allowlist-file", "--cache-dir",
+                          "--state-dir", "--max-shrink", "--min-prefix-v4", "--min-prefix-v6", "--block-local",
+                          "--parallel", "--timeout", "--retries", "--metrics-file", "--dry-run", "--json",
+                          "--offline", "--force", "--config"}) {
+    EXPECT_NE(update.out.find(key), std::string::npos) << key;
+  }
+}
+
+} // namespace
