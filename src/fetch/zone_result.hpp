@@ -36,6 +36,7 @@ struct ZoneResult {
   std::int64_t last_modified = 0;  // unix time the data changed upstream (0: unknown)
   std::uint64_t bytes = 0;         // body bytes transferred in this run
   std::string sha256;              // of the zone body used
+  bool stale = false;              // data older than the configured age (feed may have stopped)
 
   bool usable() const { return origin != Origin::Failed; }
   std::size_t networks() const { return nets.size(); }

@@ -1,0 +1,675 @@
+#include "fetch/fetcher.hpp"
+
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "fetch/http_client.hpp"
+#include "util/digest.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <optional>
+#include <unistd.h>
+#include <unordered_map>
+
+namespace geoblock::fetch {
+
+namespace {
+
+constexpr const char* k_md5sum = "MD5SUM";
+
+const char* family_path(net::Family family)
+{
+  return family == net::Family::V4 ? "ipblocks/data/countries/" : "ipv6/ipaddresses/blocks/";
+}
+
+std::string base_of(std::string base)
+{
+  while (!base.empty() && base.back() == '/') {
+    base.pop_back();
+  }
+  return base;
+}
+
+std::string format_time(std::int64_t t)
+{
+  if (t <= 0) {
+    return "unknown";
+  }
+  const std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
+  return buf;
+}
+
+std::string format_bytes(std::uint64_t n)
+{
+  char buf[32];
+  if (n >= (1u << 20)) {
+    std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(n) / (1u << 20));
+  } else if (n >= 1024) {
+    std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(n) / 1024);
+  } else {
+    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(n));
+  }
+  return buf;
+}
+
+// "<md5>  name" lines (md5sum's output; "*name" for binary mode too).
+using Md5List = std::unordered_map<std::string, std::string>;
+
+std::optional<Md5List> parse_md5sum(std::string_view text)
+{
+  Md5List list;
+  while (!text.empty()) {
+    const auto nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    if (!line.empty() && line.back() == '\r') {
+      line.remove_suffix(1);
+    }
+    if (line.empty()) {
+      continue;
+    }
+    if (line.size() < 34 || line[32] != ' ' || (line[33] != ' ' && line[33] != '*')) {
+      return std::nullopt;
+    }
+    std::string md5(line.substr(0, 32));
+    for (char& c : md5) {
+      if (c >= 'A' && c <= 'F') {
+        c = static_cast<char>(c - 'A' + 'a');
+      }
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+        return std::nullopt;
+      }
+    }
+    list[std::string(line.substr(34))] = std::move(md5);
+  }
+  return list;
+}
+
+struct Job {
+  std::string country;
+  net::Family family = net::Family::V4;
+  std::string url;
+  std::optional<ZoneMeta> meta;
+  std::optional<std::string> cached_body;
+  bool cache_ok = false; // body present and matching its recorded hash
+};
+
+bool had_data(const Job& job)
+{
+  return job.meta && !job.meta->absent && job.meta->networks > 0;
+}
+
+std::string label(const Job& job)
+{
+  return job.country + " " + net::family_name(job.family);
+}
+
+// Validation before anything is cached or used. Fills `nets` and `stats`;
+// on rejection returns false with a message naming country, URL and line.
+bool validate(std::string_view body, const Job& job, const FetchOptions& options, net::NetList& nets,
+              net::ZoneStats& stats, std::string& problem)
+{
+  const std::string source = label(job) + " " + job.url;
+  const auto first = body.find_first_not_of(" \t\r\n");
+  if (first != std::string_view::npos && body[first] == '<') {
+    problem = source + ":1: an HTML page, not a zone (an error page or a captive portal?)";
+    return false;
+  }
+  if (!body.empty() && body.back() != '\n') {
+    std::size_t line = 1;
+    for (char c : body) {
+      line += c == '\n';
+    }
+    problem = source + ":" + std::to_string(line) + ": truncated: the last line has no newline";
+    return false;
+  }
+  net::ZoneOptions zone_options;
+  zone_options.families = job.family == net::Family::V4 ? net::Families::V4 : net::Families::V6;
+  zone_options.min_prefix_v4 = options.min_prefix_v4;
+  zone_options.min_prefix_v6 = options.min_prefix_v6;
+  try {
+    net::NetList parsed;
+    stats = net::parse_zone(body, source, zone_options, parsed);
+    nets = std::move(parsed);
+  } catch (const ParseError& e) {
+    problem = e.what();
+    return false;
+  }
+  return true;
+}
+
+class Progress {
+public:
+  Progress(ProgressMode mode, std::size_t total) : m_total(total)
+  {
+    if (mode == ProgressMode::Auto) {
+      mode = (isatty(STDERR_FILENO) && log::level() != log::Level::Quiet) ? ProgressMode::Terminal
+                                                                           : ProgressMode::Lines;
+    }
+    m_mode = mode;
+  }
+
+  void done(const HttpResponse& r)
+  {
+    ++m_done;
+    m_bytes += r.bytes;
+    m_not_modified += r.status == 304;
+    if (m_mode != ProgressMode::Terminal) {
+      return;
+    }
+    // Redraw at most ten times a second: a terminal is slow at 500 updates.
+    const auto now = std::chrono::steady_clock::now();
+    if (m_done != m_total && now - m_drawn < std::chrono::milliseconds(100)) {
+      return;
+    }
+    m_drawn = now;
+    std::fprintf(stderr, "\rgeoblock: fetching %zu/%zu, %s, %zu not modified\033[K", m_done, m_total,
+                 format_bytes(m_bytes).c_str(), m_not_modified);
+    std::fflush(stderr);
+    m_line_shown = true;
+  }
+
+  void finish()
+  {
+    if (m_line_shown) {
+      std::fputs("\r\033[K", stderr);
+      std::fflush(stderr);
+    }
+  }
+
+  bool quiet() const { return m_mode == ProgressMode::Quiet; }
+
+private:
+  ProgressMode m_mode;
+  std::size_t m_total;
+  std::size_t m_done = 0;
+  std::size_t m_not_modified = 0;
+  std::uint64_t m_bytes = 0;
+  bool m_line_shown = false;
+  std::chrono::steady_clock::time_point m_drawn{};
+};
+
+class Run {
+public:
+  Run(const FetchOptions& options, std::int64_t now) : m_options(options), m_cache(options.cache_dir), m_now(now) {}
+
+  Job make_job(const std::string& country, net::Family family)
+  {
+    Job job;
+    job.country = country;
+    job.family = family;
+    job.url = zone_url(m_options.base_url, country, family);
+    job.meta = m_cache.read_meta(country, family);
+    if (job.meta) {
+      job.cached_body = m_cache.read_body(*job.meta, &job.cache_ok);
+    }
+    return job;
+  }
+
+  // The last good copy, after this run failed for the zone.
+  ZoneResult fallback(const Job& job, const std::string& error)
+  {
+    ZoneResult r = base_result(job);
+    r.error = error;
+    if (job.meta && job.meta->absent) {
+      r.origin = Origin::Absent;
+      return r;
+    }
+    std::string problem = "no cached copy";
+    if (job.cached_body) {
+      net::ZoneStats stats;
+      if (validate(*job.cached_body, job, m_options, r.nets, stats, problem)) {
+        r.origin = Origin::StaleCache;
+        r.lines = stats.lines;
+        r.sha256 = util::sha256_hex(*job.cached_body);
+        log::warning(label(job) + ": " + error + "; using the cached copy fetched " +
+                     format_time(job.meta->fetched_at));
+        return r;
+      }
+      problem = "the cached copy is unusable: " + problem;
+    }
+    r.origin = Origin::Failed;
+    r.error += "; " + problem;
+    log::warning(label(job) + ": " + r.error);
+    return r;
+  }
+
+  ZoneResult from_cache(const Job& job, ZoneMeta meta)
+  {
+    ZoneResult r = base_result(job);
+    net::ZoneStats stats;
+    std::string problem;
+    if (!validate(*job.cached_body, job, m_options, r.nets, stats, problem)) {
+      return fallback(job, "the cached copy is unusable: " + problem);
+    }
+    r.origin = Origin::NotModified;
+    r.lines = stats.lines;
+    r.sha256 = meta.sha256;
+    r.fetched_at = meta.fetched_at;
+    r.last_modified = meta.last_modified;
+    return r;
+  }
+
+  ZoneResult absent(const Job& job, const std::string& why, const std::string& url)
+  {
+    ZoneMeta meta;
+    meta.country = job.country;
+    meta.family = job.family;
+    meta.url = url;
+    meta.fetched_at = m_now;
+    meta.changed_at = job.meta && job.meta->absent ? job.meta->changed_at : m_now;
+    meta.absent = true;
+    m_cache.store(meta, "");
+    ZoneResult r = base_result(job);
+    r.origin = Origin::Absent;
+    r.error = why;
+    r.fetched_at = m_now;
+    return r;
+  }
+
+  ZoneResult process(const Job& job, const HttpResponse& resp, const Md5List* md5, bool directory_exists)
+  {
+    if (!resp.ok()) {
+      return fallback(job, "cannot fetch " + job.url + ": " + resp.error);
+    }
+    if (resp.status == 404) {
+      if (had_data(job)) {
+        return fallback(job, "not found (HTTP 404) at " + job.url + ", but it had " +
+                               std::to_string(job.meta->networks) + " networks before: suspicious, kept out");
+      }
+      if (!directory_exists) {
+        return fallback(job, "not found (HTTP 404) at " + job.url +
+                               ", and nothing else of this family was found there: is the base URL right?");
+      }
+      return absent(job, "not published upstream (HTTP 404 at " + job.url + ")", job.url);
+    }
+    if (resp.status == 304) {
+      if (!job.cache_ok) {
+        return fallback(job, "unexpected 304 Not Modified from " + job.url + " without a valid cached copy");
+      }
+      ZoneMeta meta = *job.meta;
+      refresh(meta, resp);
+      m_cache.store_meta(meta);
+      return from_cache(job, meta);
+    }
+    if (resp.status != 200) {
+      return fallback(job, "HTTP " + std::to_string(resp.status) + " from " + job.url);
+    }
+
+    const std::string& body = resp.body;
+    const std::string sha = util::sha256_hex(body);
+    if (job.cache_ok && job.meta && !job.meta->absent && sha == job.meta->sha256) {
+      // The server ignored the conditional (or file://): same bytes, unchanged.
+      ZoneMeta meta = *job.meta;
+      refresh(meta, resp);
+      m_cache.store_meta(meta);
+      ZoneResult r = from_cache(job, meta);
+      r.bytes = resp.bytes;
+      return r;
+    }
+
+    ZoneResult r = base_result(job);
+    r.bytes = resp.bytes;
+    net::ZoneStats stats;
+    std::string problem;
+    if (!validate(body, job, m_options, r.nets, stats, problem)) {
+      ZoneResult f = fallback(job, "rejected: " + problem);
+      f.bytes = resp.bytes;
+      return f;
+    }
+    if (stats.networks == 0) {
+      if (had_data(job)) {
+        ZoneResult f = fallback(job, "empty zone at " + job.url + ", but it had " +
+                                       std::to_string(job.meta->networks) + " networks before: suspicious shrink, kept out");
+        f.bytes = resp.bytes;
+        return f;
+      }
+      ZoneResult a = absent(job, "empty upstream (" + job.url + ")", job.url);
+      a.bytes = resp.bytes;
+      return a;
+    }
+    if (md5) {
+      const auto it = md5->find(job.country + ".zone");
+      if (it != md5->end()) {
+        const std::string got = util::md5_hex(body);
+        if (got != it->second) {
+          ZoneResult f = fallback(job, "rejected: " + job.url + ": MD5 " + got + " differs from MD5SUM's " +
+                                         it->second + " (corrupted or substituted in transit?)");
+          f.bytes = resp.bytes;
+          return f;
+        }
+      } else {
+        log::verbose(label(job) + ": not listed in MD5SUM; not checksum-verified");
+      }
+    }
+
+    ZoneMeta meta;
+    meta.country = job.country;
+    meta.family = job.family;
+    meta.url = job.url;
+    meta.changed_at = m_now;
+    refresh(meta, resp);
+    meta.networks = stats.networks;
+    meta.lines = stats.lines;
+    m_cache.store(meta, body);
+
+    r.origin = Origin::Downloaded;
+    r.lines = stats.lines;
+    r.sha256 = sha;
+    r.fetched_at = meta.fetched_at;
+    r.last_modified = meta.last_modified;
+    return r;
+  }
+
+  ZoneResult offline(const Job& job)
+  {
+    if (job.meta && job.meta->absent) {
+      ZoneResult r = base_result(job);
+      r.origin = Origin::Absent;
+      r.error = "absent upstream when last fetched";
+      return r;
+    }
+    if (!job.cached_body) {
+      ZoneResult r = base_result(job);
+      r.origin = Origin::Failed;
+      r.error = "no cached copy of " + label(job) + " in " + m_options.cache_dir + " (offline)";
+      log::warning(r.error);
+      return r;
+    }
+    ZoneResult r = from_cache(job, *job.meta);
+    r.location = m_cache.zone_path(job.country, job.family);
+    return r;
+  }
+
+  // Staleness is a failure mode of its own: a feed that silently stops.
+  void check_age(ZoneResult& r, const Job& job)
+  {
+    const auto meta = m_cache.read_meta(job.country, job.family);
+    if (!meta || meta->absent || !is_stale(*meta, m_now, m_options.stale_after_days)) {
+      return;
+    }
+    r.stale = true;
+    std::string why;
+    const std::int64_t limit = m_options.stale_after_days;
+    if (meta->last_modified > 0 && age_days(meta->last_modified, m_now) >= limit) {
+      why = "upstream data unchanged for " + std::to_string(age_days(meta->last_modified, m_now)) +
+            " days (Last-Modified " + format_time(meta->last_modified) + ")";
+    }
+    if (meta->fetched_at > 0 && age_days(meta->fetched_at, m_now) >= limit) {
+      why += why.empty() ? "" : ", ";
+      why += "last successful fetch " + std::to_string(age_days(meta->fetched_at, m_now)) + " days ago";
+    }
+    log::warning(label(job) + ": stale data: " + why + "; the feed may have stopped updating");
+  }
+
+  std::optional<Md5List> md5_list(const HttpResponse& resp, net::Family family, const std::string& url)
+  {
+    auto meta = m_cache.read_meta(k_md5sum, family);
+    if (!resp.ok()) {
+      log::warning(std::string(net::family_name(family)) + ": cannot fetch " + url + ": " + resp.error +
+                   "; downloads are not checksum-verified");
+      return std::nullopt;
+    }
+    if (resp.status == 304 && meta) {
+      bool ok = false;
+      if (auto body = m_cache.read_body(*meta, &ok); body && ok) {
+        refresh(*meta, resp);
+        m_cache.store_meta(*meta);
+        return parse_md5sum(*body);
+      }
+      return std::nullopt;
+    }
+    if (resp.status != 200) {
+      log::verbose(std::string(net::family_name(family)) + ": no MD5SUM at " + url + " (HTTP " +
+                   std::to_string(resp.status) + "); downloads are not checksum-verified");
+      return std::nullopt;
+    }
+    auto list = parse_md5sum(resp.body);
+    if (!list) {
+      log::warning(url + ": not an MD5SUM file; downloads are not checksum-verified");
+      return std::nullopt;
+    }
+    ZoneMeta fresh;
+    fresh.country = k_md5sum;
+    fresh.family = family;
+    fresh.url = url;
+    fresh.changed_at = m_now;
+    refresh(fresh, resp);
+    fresh.lines = list->size();
+    m_cache.store(fresh, resp.body);
+    return list;
+  }
+
+  HttpRequest request_for(const std::string& url, const std::optional<ZoneMeta>& meta, bool cache_ok) const
+  {
+    HttpRequest req;
+    req.url = url;
+    // Conditionals only when the cached body is intact: a 304 must never
+    // make us reuse a body we do not have.
+    if (meta && cache_ok && !meta->absent) {
+      req.etag = meta->etag;
+      req.last_modified = meta->last_modified_http;
+    }
+    return req;
+  }
+
+  const ZoneCache& cache() const { return m_cache; }
+
+private:
+  ZoneResult base_result(const Job& job) const
+  {
+    ZoneResult r;
+    r.country = job.country;
+    r.family = job.family;
+    r.location = job.url;
+    if (job.meta) {
+      r.fetched_at = job.meta->fetched_at;
+      r.last_modified = job.meta->last_modified;
+    }
+    return r;
+  }
+
+  void refresh(ZoneMeta& meta, const HttpResponse& resp) const
+  {
+    meta.fetched_at = m_now;
+    if (!resp.etag.empty()) {
+      meta.etag = resp.etag;
+    }
+    if (!resp.last_modified_http.empty()) {
+      meta.last_modified_http = resp.last_modified_http;
+    }
+    if (resp.last_modified > 0) {
+      meta.last_modified = resp.last_modified;
+    }
+  }
+
+  const FetchOptions& m_options;
+  ZoneCache m_cache;
+  std::int64_t m_now;
+};
+
+std::vector<net::Family> family_list(net::Families families)
+{
+  std::vector<net::Family> list;
+  for (const net::Family f : {net::Family::V4, net::Family::V6}) {
+    if (net::includes(families, f)) {
+      list.push_back(f);
+    }
+  }
+  return list;
+}
+
+} // namespace
+
+std::string zone_url(const std::string& base_url, const std::string& country, net::Family family)
+{
+  return base_of(base_url) + "/" + family_path(family) + country + ".zone";
+}
+
+std::string md5sum_url(const std::string& base_url, net::Family family)
+{
+  return base_of(base_url) + "/" + family_path(family) + k_md5sum;
+}
+
+std::vector<ZoneResult> fetch_zones(const std::vector<std::string>& countries, net::Families families,
+                                    const FetchOptions& options)
+{
+  const auto started = std::chrono::steady_clock::now();
+  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  Run run(options, now);
+  const std::vector<net::Family> fams = family_list(families);
+
+  std::vector<Job> jobs;
+  for (const net::Family f : fams) {
+    for (const std::string& cc : countries) {
+      jobs.push_back(run.make_job(cc, f));
+    }
+  }
+
+  std::vector<ZoneResult> results;
+  results.reserve(jobs.size());
+  if (options.offline) {
+    for (const Job& job : jobs) {
+      results.push_back(run.offline(job));
+      run.check_age(results.back(), job);
+    }
+    return results;
+  }
+
+  // One batch: the MD5SUM of each family first, then every zone.
+  std::vector<HttpRequest> requests;
+  std::vector<std::string> md5_urls;
+  if (options.verify_md5sum) {
+    for (const net::Family f : fams) {
+      md5_urls.push_back(md5sum_url(options.base_url, f));
+      auto meta = run.cache().read_meta(k_md5sum, f);
+      bool ok = false;
+      if (meta) {
+        run.cache().read_body(*meta, &ok);
+      }
+      requests.push_back(run.request_for(md5_urls.back(), meta, ok));
+    }
+  }
+  const std::size_t first_zone = requests.size();
+  for (const Job& job : jobs) {
+    requests.push_back(run.request_for(job.url, job.meta, job.cache_ok));
+  }
+
+  HttpOptions http;
+  http.parallel = options.parallel;
+  http.connect_timeout_ms = options.connect_timeout_ms;
+  http.timeout_ms = options.timeout_ms;
+  http.retries = options.retries;
+  http.retry_delay_ms = options.retry_delay_ms;
+  http.max_bytes = options.max_zone_bytes;
+  http.ca_bundle = options.ca_bundle;
+
+  Progress progress(options.progress, requests.size());
+  std::vector<HttpResponse> responses;
+  try {
+    responses = http_get_all(requests, http, [&progress](std::size_t, const HttpResponse& r) { progress.done(r); });
+  } catch (...) {
+    progress.finish();
+    throw;
+  }
+  progress.finish();
+
+  std::vector<std::optional<Md5List>> md5(fams.size());
+  std::vector<bool> directory_exists(fams.size(), false);
+  for (std::size_t i = 0; i < md5_urls.size(); ++i) {
+    md5[i] = run.md5_list(responses[i], fams[i], md5_urls[i]);
+    directory_exists[i] = md5[i].has_value();
+  }
+  for (std::size_t j = 0; j < jobs.size(); ++j) {
+    const long status = responses[first_zone + j].status;
+    if (status == 200 || status == 304) {
+      directory_exists[j / countries.size()] = true;
+    }
+  }
+
+  for (std::size_t j = 0; j < jobs.size(); ++j) {
+    const std::size_t fi = j / countries.size();
+    const Md5List* list = md5[fi] ? &*md5[fi] : nullptr;
+    results.push_back(run.process(jobs[j], responses[first_zone + j], list, directory_exists[fi]));
+    run.check_age(results.back(), jobs[j]);
+    const ZoneResult& r = results.back();
+    log::verbose(label(jobs[j]) + ": " + origin_name(r.origin) + ", " + std::to_string(r.networks()) +
+                 " networks" + (r.bytes ? ", " + format_bytes(r.bytes) : std::string()));
+  }
+
+  if (!progress.quiet()) {
+    const FetchSummary s = summarize(results);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    char took[32];
+    std::snprintf(took, sizeof took, "%.2f s", secs);
+    log::info("fetched " + std::to_string(s.zones) + " zones from " + base_of(options.base_url) + " in " + took +
+              ": " + std::to_string(s.downloaded) + " downloaded (" + format_bytes(s.bytes) + "), " +
+              std::to_string(s.not_modified) + " not modified, " + std::to_string(s.stale_cache) +
+              " stale cache, " + std::to_string(s.failed) + " failed, " + std::to_string(s.absent) + " absent");
+  }
+  return results;
+}
+
+FetchSummary summarize(const std::vector<ZoneResult>& results)
+{
+  FetchSummary s;
+  for (const ZoneResult& r : results) {
+    ++s.zones;
+    s.bytes += r.bytes;
+    s.stale_data += r.stale;
+    switch (r.origin) {
+    case Origin::Downloaded:
+      ++s.downloaded;
+      break;
+    case Origin::NotModified:
+    case Origin::Local:
+      ++s.not_modified;
+      break;
+    case Origin::StaleCache:
+      ++s.stale_cache;
+      break;
+    case Origin::Failed:
+      ++s.failed;
+      break;
+    case Origin::Absent:
+      ++s.absent;
+      break;
+    }
+  }
+  return s;
+}
+
+bool nothing_changed(const std::vector<ZoneResult>& results)
+{
+  for (const ZoneResult& r : results) {
+    if (r.origin != Origin::NotModified && r.origin != Origin::Absent) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::vector<CacheEntry> cache_status(const std::string& cache_dir, int stale_after_days, std::int64_t now)
+{
+  const ZoneCache cache(cache_dir);
+  std::vector<CacheEntry> entries;
+  for (ZoneMeta& meta : cache.list()) {
+    CacheEntry e;
+    bool ok = false;
+    cache.read_body(meta, &ok);
+    e.body_ok = ok;
+    e.age_days = age_days(meta.last_modified > 0 ? meta.last_modified : meta.fetched_at, now);
+    e.fetched_days_ago = age_days(meta.fetched_at, now);
+    e.stale = !meta.absent && is_stale(meta, now, stale_after_days);
+    e.meta = std::move(meta);
+    entries.push_back(std::move(e));
+  }
+  return entries;
+}
+
+} // namespace geoblock::fetch

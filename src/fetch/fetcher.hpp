@@ -1,0 +1,94 @@
+// The fetcher: turns validated country codes into validated zones, using
+// and refreshing the cache (zone_cache.hpp), and never leaves the caller
+// with less than the last good data.
+//
+// Upstream layout (ipdeny.com, and any mirror of it under base_url):
+//   BASE/ipblocks/data/countries/cc.zone     IPv4 zone of country cc (lower case)
+//   BASE/ipblocks/data/countries/MD5SUM      "<md5>  cc.zone" lines
+//   BASE/ipv6/ipaddresses/blocks/cc.zone     IPv6 zone
+//   BASE/ipv6/ipaddresses/blocks/MD5SUM
+// See docs/fetch.md.
+#pragma once
+
+#include "fetch/zone_cache.hpp"
+#include "fetch/zone_result.hpp"
+#include "net/cidr.hpp"
+#include "net/zone.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace geoblock::fetch {
+
+enum class ProgressMode {
+  Auto,     // Terminal when stderr is a terminal and the log level is not quiet, else Lines
+  Terminal, // one live line on stderr (zones done / total, bytes, 304s), then the summary
+  Lines,    // log lines: a summary line; per-zone lines with --verbose (cron, journald)
+  Quiet,    // warnings and errors only (what log::set_level allows)
+};
+
+inline constexpr const char* k_default_base_url = "https://www.ipdeny.com";
+inline constexpr const char* k_default_cache_dir = "/var/cache/geoblock";
+
+struct FetchOptions {
+  std::string base_url = k_default_base_url; // http://, https:// or file://; no trailing slash needed
+  std::string cache_dir = k_default_cache_dir;
+  int parallel = 8;
+  long connect_timeout_ms = 10'000;
+  long timeout_ms = 60'000;        // per attempt
+  int retries = 3;                 // on timeouts, cut connections, 5xx (never 4xx)
+  long retry_delay_ms = 1'000;     // first backoff, doubling, with jitter
+  std::uint64_t max_zone_bytes = 8u << 20;
+  std::string ca_bundle;           // TLS trust anchors; verification is always on
+  int stale_after_days = 60;       // warn when data is older; <= 0: never
+  int min_prefix_v4 = net::k_default_min_prefix_v4; // disaster guard for validation
+  int min_prefix_v6 = net::k_default_min_prefix_v6;
+  bool offline = false;            // cache only, no network
+  bool verify_md5sum = true;       // check downloads against upstream MD5SUM when published
+  ProgressMode progress = ProgressMode::Auto;
+};
+
+// The URL of a zone, and of a family's MD5SUM, under `base_url`.
+std::string zone_url(const std::string& base_url, const std::string& country, net::Family family);
+std::string md5sum_url(const std::string& base_url, net::Family family);
+
+// Fetches every country x family (v4 zones first, then v6, countries in the
+// given order) and returns one result per zone, in that order. `countries`
+// must already be validated (parse_countries). Never throws for one zone's
+// failure: that zone becomes StaleCache (last good copy, with `error`) or
+// Failed (no copy at all); a zone missing or empty upstream that never had
+// data is Absent. Throws Error only for problems that affect every zone
+// (the cache directory cannot be written, libcurl cannot start).
+// In offline mode the cache is read and validated: NotModified, Absent or
+// Failed ("no cached copy").
+// Logs warnings for failed, rejected and stale zones (log.hpp) and shows
+// progress per options.progress.
+std::vector<ZoneResult> fetch_zones(const std::vector<std::string>& countries, net::Families families,
+                                    const FetchOptions& options);
+
+struct FetchSummary {
+  std::size_t zones = 0, downloaded = 0, not_modified = 0, stale_cache = 0, failed = 0, absent = 0;
+  std::size_t stale_data = 0; // zones whose data is older than stale_after_days
+  std::uint64_t bytes = 0;    // body bytes transferred
+};
+FetchSummary summarize(const std::vector<ZoneResult>& results);
+
+// True when no zone has new data and none failed: every result is
+// NotModified or Absent, so an `update` can say "nothing changed".
+bool nothing_changed(const std::vector<ZoneResult>& results);
+
+// One cached zone for `status`: its metadata and derived facts.
+struct CacheEntry {
+  ZoneMeta meta;
+  std::int64_t age_days = 0;         // since last_modified upstream (fetched_at if unknown)
+  std::int64_t fetched_days_ago = 0; // since the last successful fetch
+  bool stale = false;                // older than stale_after_days
+  bool body_ok = false;              // body present and matching its recorded SHA-256
+};
+
+// Every cached zone under `cache_dir`, v4 then v6, by country; `now` is
+// unix time. Verifies each body's hash (reads the bodies).
+std::vector<CacheEntry> cache_status(const std::string& cache_dir, int stale_after_days, std::int64_t now);
+
+} // namespace geoblock::fetch

@@ -1,0 +1,344 @@
+#include "fetch/http_client.hpp"
+
+#include "core/error.hpp"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string_view>
+
+namespace geoblock::fetch {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct MultiDeleter {
+  void operator()(CURLM* m) const { curl_multi_cleanup(m); }
+};
+struct EasyDeleter {
+  void operator()(CURL* e) const { curl_easy_cleanup(e); }
+};
+struct SlistDeleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+using MultiPtr = std::unique_ptr<CURLM, MultiDeleter>;
+using EasyPtr = std::unique_ptr<CURL, EasyDeleter>;
+using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
+
+void global_init()
+{
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+      throw FetchError("cannot initialise libcurl");
+    }
+  });
+}
+
+bool starts_with_nocase(std::string_view s, std::string_view prefix)
+{
+  if (s.size() < prefix.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    const auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
+    if (lower(s[i]) != lower(prefix[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view s)
+{
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+// One request's state across its attempts.
+struct Transfer {
+  std::size_t index = 0;
+  const HttpRequest* request = nullptr;
+  HttpResponse response;
+  EasyPtr easy;
+  SlistPtr headers;
+  char error_buffer[CURL_ERROR_SIZE] = {};
+  std::uint64_t max_bytes = 0;
+  bool file_url = false;
+  Clock::time_point not_before{};
+};
+
+size_t on_body(char* data, size_t size, size_t count, void* user)
+{
+  auto* t = static_cast<Transfer*>(user);
+  const size_t n = size * count;
+  // Enforced while receiving: a huge or endless body never fills memory.
+  if (t->response.body.size() + n > t->max_bytes) {
+    t->response.too_large = true;
+    return 0; // makes libcurl abort the transfer with CURLE_WRITE_ERROR
+  }
+  t->response.body.append(data, n);
+  t->response.bytes += n;
+  return n;
+}
+
+size_t on_header(char* data, size_t size, size_t count, void* user)
+{
+  auto* t = static_cast<Transfer*>(user);
+  const size_t n = size * count;
+  const std::string_view line(data, n);
+  if (starts_with_nocase(line, "HTTP/")) {
+    // A new response (after a redirect or a 100): forget earlier headers.
+    t->response.etag.clear();
+    t->response.last_modified_http.clear();
+  } else if (starts_with_nocase(line, "etag:")) {
+    t->response.etag = trim(line.substr(5));
+  } else if (starts_with_nocase(line, "last-modified:")) {
+    t->response.last_modified_http = trim(line.substr(14));
+  }
+  return n;
+}
+
+void set(CURL* e, CURLoption option, long value)
+{
+  curl_easy_setopt(e, option, value);
+}
+
+void set(CURL* e, CURLoption option, const char* value)
+{
+  curl_easy_setopt(e, option, value);
+}
+
+void prepare(Transfer& t, const HttpOptions& options)
+{
+  t.easy.reset(curl_easy_init());
+  if (!t.easy) {
+    throw FetchError("cannot create a libcurl handle");
+  }
+  CURL* e = t.easy.get();
+  t.response.body.clear();
+  t.response.etag.clear();
+  t.response.last_modified_http.clear();
+  t.response.too_large = false;
+  t.error_buffer[0] = '\0';
+
+  set(e, CURLOPT_URL, t.request->url.c_str());
+  set(e, CURLOPT_PROTOCOLS_STR, "http,https,file");
+  set(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  set(e, CURLOPT_FOLLOWLOCATION, 1L);
+  set(e, CURLOPT_MAXREDIRS, 5L);
+  set(e, CURLOPT_NOSIGNAL, 1L);
+  set(e, CURLOPT_ERRORBUFFER, static_cast<const char*>(t.error_buffer));
+  set(e, CURLOPT_USERAGENT, options.user_agent.c_str());
+  set(e, CURLOPT_CONNECTTIMEOUT_MS, options.connect_timeout_ms);
+  set(e, CURLOPT_TIMEOUT_MS, options.timeout_ms);
+  set(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
+  // Wait for a multiplexed HTTP/2 stream rather than opening more connections.
+  set(e, CURLOPT_PIPEWAIT, 1L);
+  set(e, CURLOPT_ACCEPT_ENCODING, ""); // any encoding libcurl decodes; the limit applies to decoded bytes
+  set(e, CURLOPT_FILETIME, 1L);
+  // TLS verification is always on; only the trust anchors are configurable.
+  set(e, CURLOPT_SSL_VERIFYPEER, 1L);
+  set(e, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!options.ca_bundle.empty()) {
+    set(e, CURLOPT_CAINFO, options.ca_bundle.c_str());
+  }
+  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(t.max_bytes));
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, &t);
+
+  t.headers.reset();
+  if (!t.file_url) {
+    curl_slist* list = nullptr;
+    auto add = [&list](const std::string& header) {
+      curl_slist* grown = curl_slist_append(list, header.c_str());
+      if (!grown) {
+        curl_slist_free_all(list);
+        throw FetchError("out of memory building request headers");
+      }
+      list = grown;
+    };
+    if (!t.request->etag.empty()) {
+      add("If-None-Match: " + t.request->etag);
+    }
+    if (!t.request->last_modified.empty()) {
+      add("If-Modified-Since: " + t.request->last_modified);
+    }
+    t.headers.reset(list);
+    if (list) {
+      curl_easy_setopt(e, CURLOPT_HTTPHEADER, list);
+    }
+  }
+}
+
+// Fills status/error from a finished attempt. Returns true when another
+// attempt may help: timeouts, refused or cut connections, 5xx and 429.
+// Never for 4xx, a body over the limit or a missing file.
+bool finish(Transfer& t, CURLcode code)
+{
+  HttpResponse& r = t.response;
+  CURL* e = t.easy.get();
+  long status = 0;
+  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+  curl_off_t filetime = -1;
+  if (curl_easy_getinfo(e, CURLINFO_FILETIME_T, &filetime) == CURLE_OK && filetime > 0) {
+    r.last_modified = static_cast<std::int64_t>(filetime);
+  }
+  r.error.clear();
+  if (code == CURLE_OK) {
+    r.status = t.file_url ? 200 : status;
+    if (r.status < 200 || r.status >= 300) {
+      r.body.clear(); // an error page is not data
+    }
+    return r.status >= 500 || r.status == 429;
+  }
+  r.status = 0;
+  r.body.clear();
+  if (r.too_large || code == CURLE_FILESIZE_EXCEEDED) {
+    r.too_large = true;
+    r.error = "body larger than the limit of " + std::to_string(t.max_bytes) + " bytes";
+    return false;
+  }
+  if (t.file_url && (code == CURLE_FILE_COULDNT_READ_FILE || code == CURLE_REMOTE_FILE_NOT_FOUND)) {
+    r.status = 404;
+    return false;
+  }
+  r.error = t.error_buffer[0] ? t.error_buffer : curl_easy_strerror(code);
+  switch (code) {
+  case CURLE_UNSUPPORTED_PROTOCOL:
+  case CURLE_URL_MALFORMAT:
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_TOO_MANY_REDIRECTS:
+  case CURLE_FILE_COULDNT_READ_FILE:
+    return false;
+  default:
+    return true;
+  }
+}
+
+} // namespace
+
+std::vector<HttpResponse> http_get_all(const std::vector<HttpRequest>& requests, const HttpOptions& options,
+                                       const HttpDoneCallback& on_done, HttpStats* stats)
+{
+  global_init();
+  MultiPtr multi(curl_multi_init());
+  if (!multi) {
+    throw FetchError("cannot create a libcurl multi handle");
+  }
+  const long parallel = std::max(1, options.parallel);
+  curl_multi_setopt(multi.get(), CURLMOPT_MAX_HOST_CONNECTIONS, parallel);
+  curl_multi_setopt(multi.get(), CURLMOPT_MAXCONNECTS, parallel);
+
+  std::vector<Transfer> transfers(requests.size());
+  std::vector<std::size_t> waiting; // not started or waiting for a retry
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    transfers[i].index = i;
+    transfers[i].request = &requests[i];
+    transfers[i].max_bytes = options.max_bytes;
+    transfers[i].file_url = starts_with_nocase(requests[i].url, "file:");
+    waiting.push_back(i);
+  }
+  std::reverse(waiting.begin(), waiting.end()); // pop_back() takes them in order
+
+  std::minstd_rand rng(std::random_device{}());
+  std::uniform_real_distribution<double> jitter(0.5, 1.5);
+  HttpStats local;
+  std::size_t active = 0;
+
+  while (active > 0 || !waiting.empty()) {
+    const auto now = Clock::now();
+    // Start what is due, in request order, up to `parallel` at once.
+    for (auto it = waiting.end(); it != waiting.begin() && active < static_cast<std::size_t>(parallel);) {
+      --it;
+      Transfer& t = transfers[*it];
+      if (t.not_before > now) {
+        continue;
+      }
+      prepare(t, options);
+      if (curl_multi_add_handle(multi.get(), t.easy.get()) != CURLM_OK) {
+        throw FetchError("cannot start a transfer of " + t.request->url);
+      }
+      ++t.response.attempts;
+      ++local.transfers;
+      ++active;
+      it = waiting.erase(it);
+    }
+
+    int running = 0;
+    if (curl_multi_perform(multi.get(), &running) != CURLM_OK) {
+      throw FetchError("libcurl multi interface failed");
+    }
+    int queued = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi.get(), &queued)) {
+      if (msg->msg != CURLMSG_DONE) {
+        continue;
+      }
+      Transfer* t = nullptr;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
+      const CURLcode code = msg->data.result;
+      curl_multi_remove_handle(multi.get(), msg->easy_handle);
+      --active;
+      const bool retryable = finish(*t, code);
+      if (retryable && t->response.attempts <= options.retries) {
+        // Exponential backoff with jitter, so a fleet does not retry in step.
+        const double delay = static_cast<double>(options.retry_delay_ms) *
+                             static_cast<double>(1L << std::min(t->response.attempts - 1, 16)) * jitter(rng);
+        t->not_before = Clock::now() + std::chrono::milliseconds(static_cast<long>(delay));
+        t->easy.reset();
+        ++local.retries;
+        waiting.push_back(t->index);
+        continue;
+      }
+      if (!t->response.ok() && t->response.attempts > 1) {
+        t->response.error += " (after " + std::to_string(t->response.attempts) + " attempts)";
+      }
+      t->easy.reset();
+      t->headers.reset();
+      if (on_done) {
+        on_done(t->index, t->response);
+      }
+    }
+
+    if (active == 0 && waiting.empty()) {
+      break;
+    }
+    // Sleep until there is network activity, or the next retry is due.
+    int wait_ms = 1000;
+    const auto after = Clock::now();
+    for (const std::size_t i : waiting) {
+      const auto due = std::chrono::duration_cast<std::chrono::milliseconds>(transfers[i].not_before - after);
+      wait_ms = std::min<int>(wait_ms, std::max<int>(0, static_cast<int>(due.count())));
+    }
+    if (curl_multi_poll(multi.get(), nullptr, 0, wait_ms, nullptr) != CURLM_OK) {
+      throw FetchError("libcurl multi interface failed");
+    }
+  }
+
+  std::vector<HttpResponse> responses;
+  responses.reserve(transfers.size());
+  for (Transfer& t : transfers) {
+    local.bytes += t.response.bytes;
+    responses.push_back(std::move(t.response));
+  }
+  if (stats) {
+    *stats = local;
+  }
+  return responses;
+}
+
+} // namespace geoblock::fetch
