@@ -1,0 +1,86 @@
+# Installation layout (GNUInstallDirs) and the Debian package (CPack DEB).
+#
+#   prefix/sbin/geoblock                      the binary (top-level CMakeLists)
+#   prefix/lib/systemd/system/geoblock*.{service,timer}
+#   /etc/cron.d/geoblock                      inert on systemd hosts
+#   /etc/geoblock/geoblock.conf               all defaults, commented out
+#   prefix/share/doc/geoblock/operations.md
+#   prefix/share/doc/geoblock/examples/{geoblock.conf,countries.cfg}.example
+#
+# The units and the cron entry name /usr/sbin/geoblock; they are rewritten
+# at configure time to the configured sbin directory, so choose the prefix
+# when configuring (-DCMAKE_INSTALL_PREFIX=/usr for a system install and for
+# the package), not with "cmake --install --prefix".
+
+# cron only reads /etc/cron.d and the binary reads /etc/geoblock, whatever
+# the prefix, hence an absolute directory (DESTDIR still applies).
+set(GEOBLOCK_SYSCONFDIR "/etc" CACHE PATH "Directory holding cron.d/ and geoblock/ (absolute)")
+set(GEOBLOCK_SYSTEMD_UNITDIR "lib/systemd/system" CACHE STRING
+    "systemd system unit directory, relative to the prefix or absolute")
+
+set(_geoblock_sbin "${CMAKE_INSTALL_FULL_SBINDIR}/geoblock")
+set(_geoblock_docdir "${CMAKE_INSTALL_FULL_DOCDIR}")
+set(_geoblock_gen "${PROJECT_BINARY_DIR}/packaging")
+
+# Copies a file from the source tree into the build tree with the installed
+# paths substituted; re-runs at configure time when the source changes.
+function(geoblock_install_copy source destination)
+  set(src "${PROJECT_SOURCE_DIR}/${source}")
+  set_property(DIRECTORY "${PROJECT_SOURCE_DIR}" APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${src}")
+  file(READ "${src}" text)
+  string(REPLACE "/usr/sbin/geoblock" "${_geoblock_sbin}" text "${text}")
+  string(REPLACE "/usr/share/doc/geoblock" "${_geoblock_docdir}" text "${text}")
+  get_filename_component(name "${source}" NAME)
+  file(CONFIGURE OUTPUT "${_geoblock_gen}/${source}" CONTENT "${text}" @ONLY)
+  install(FILES "${_geoblock_gen}/${source}" DESTINATION "${destination}"
+          PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
+endfunction()
+
+foreach(unit geoblock.service geoblock.timer geoblock-restore.service)
+  geoblock_install_copy("systemd/${unit}" "${GEOBLOCK_SYSTEMD_UNITDIR}")
+endforeach()
+geoblock_install_copy(cron/geoblock "${GEOBLOCK_SYSCONFDIR}/cron.d")
+
+# The configuration file ships with every key commented out (the defaults);
+# countries.cfg does not ship: which countries to block is the
+# administrator's decision, and geoblock refuses to run without it.
+install(FILES geoblock.conf.example DESTINATION "${GEOBLOCK_SYSCONFDIR}/geoblock" RENAME geoblock.conf
+        PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
+install(FILES geoblock.conf.example countries.cfg.example DESTINATION "${CMAKE_INSTALL_DOCDIR}/examples")
+install(FILES docs/operations.md DESTINATION "${CMAKE_INSTALL_DOCDIR}")
+
+# --- Debian package: "cpack -G DEB" in the build directory -----------------
+set(CPACK_GENERATOR "DEB")
+set(CPACK_PACKAGE_NAME "geoblock")
+set(CPACK_PACKAGE_VERSION "${PROJECT_VERSION}")
+set(CPACK_PACKAGE_CONTACT "geoblock maintainers <root@localhost>" CACHE STRING "Maintainer of the Debian package")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "keeps a Linux firewall's country blocklist current")
+set(CPACK_PACKAGE_DESCRIPTION
+    "geoblock downloads per-country CIDR lists (ipdeny.com style, a zip bundle or\n"
+    "MaxMind GeoLite2 CSV), aggregates them, loads them into ipset hash:net sets\n"
+    "swapped in atomically, and installs one iptables DROP rule per family.\n"
+    "A systemd timer (or cron on other hosts) refreshes the lists monthly and a\n"
+    "boot unit restores them from the cache before the saved firewall loads.")
+string(REPLACE ";" "" CPACK_PACKAGE_DESCRIPTION "${CPACK_PACKAGE_DESCRIPTION}")
+# The package must live in /usr (Debian policy); see geoblock_cpack.cmake.
+set(CPACK_PACKAGING_INSTALL_PREFIX "${CMAKE_INSTALL_PREFIX}")
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SECTION "net")
+set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
+# Explicit rather than dpkg-shlibdeps, so the list is reviewed: the shared
+# libraries the binary links (tests/ops checks each is covered) and the
+# tools the applier runs.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS
+    "libc6, libstdc++6, libgcc-s1, libcurl4, libzip4, libboost-program-options1.74.0, libipset13, libssl3, ipset, iptables")
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "netfilter-persistent, cron")
+configure_file("${PROJECT_SOURCE_DIR}/cmake/debian/conffiles.in" "${_geoblock_gen}/debian/conffiles" @ONLY)
+configure_file("${PROJECT_SOURCE_DIR}/cmake/debian/postinst" "${_geoblock_gen}/debian/postinst" COPYONLY
+               FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE WORLD_READ WORLD_EXECUTE)
+configure_file("${PROJECT_SOURCE_DIR}/cmake/debian/postrm" "${_geoblock_gen}/debian/postrm" COPYONLY
+               FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE WORLD_READ WORLD_EXECUTE)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
+    "${_geoblock_gen}/debian/conffiles;${_geoblock_gen}/debian/postinst;${_geoblock_gen}/debian/postrm")
+set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+set(CPACK_PROJECT_CONFIG_FILE "${PROJECT_SOURCE_DIR}/cmake/geoblock_cpack.cmake")
+set(CPACK_STRIP_FILES ON)
+include(CPack)
