@@ -8,38 +8,53 @@
 #   prefix/share/doc/geoblock/examples/{geoblock.conf,countries.cfg}.example
 #
 # The units and the cron entry name /usr/sbin/geoblock; they are rewritten
-# at configure time to the configured sbin directory, so choose the prefix
-# when configuring (-DCMAKE_INSTALL_PREFIX=/usr for a system install and for
-# the package), not with "cmake --install --prefix".
-
+# at install time to the sbin directory under the prefix actually used
+# (cmake --install --prefix, or the package's /usr).
 # cron only reads /etc/cron.d and the binary reads /etc/geoblock, whatever
 # the prefix, hence an absolute directory (DESTDIR still applies).
 set(GEOBLOCK_SYSCONFDIR "/etc" CACHE PATH "Directory holding cron.d/ and geoblock/ (absolute)")
 set(GEOBLOCK_SYSTEMD_UNITDIR "lib/systemd/system" CACHE STRING
     "systemd system unit directory, relative to the prefix or absolute")
 
-set(_geoblock_sbin "${CMAKE_INSTALL_FULL_SBINDIR}/geoblock")
-set(_geoblock_docdir "${CMAKE_INSTALL_FULL_DOCDIR}")
-set(_geoblock_gen "${PROJECT_BINARY_DIR}/packaging")
-
-# Copies a file from the source tree into the build tree with the installed
-# paths substituted; re-runs at configure time when the source changes.
-function(geoblock_install_copy source destination)
-  set(src "${PROJECT_SOURCE_DIR}/${source}")
-  set_property(DIRECTORY "${PROJECT_SOURCE_DIR}" APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${src}")
-  file(READ "${src}" text)
-  string(REPLACE "/usr/sbin/geoblock" "${_geoblock_sbin}" text "${text}")
-  string(REPLACE "/usr/share/doc/geoblock" "${_geoblock_docdir}" text "${text}")
+# Installs a file from the source tree with the installed paths substituted.
+# The substitution runs at install time, so it sees the prefix given to
+# "cmake --install --prefix" or by cpack; the copy goes through a directory
+# of its own so that concurrent installs from one build tree do not race.
+function(geoblock_install_rewritten source destination)
+  if(IS_ABSOLUTE "${CMAKE_INSTALL_SBINDIR}")
+    set(sbin "${CMAKE_INSTALL_SBINDIR}")
+  else()
+    set(sbin "\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_SBINDIR}")
+  endif()
+  if(IS_ABSOLUTE "${CMAKE_INSTALL_DOCDIR}")
+    set(doc "${CMAKE_INSTALL_DOCDIR}")
+  else()
+    set(doc "\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_DOCDIR}")
+  endif()
+  if(IS_ABSOLUTE "${destination}")
+    set(dest "${destination}")
+  else()
+    set(dest "\${CMAKE_INSTALL_PREFIX}/${destination}")
+  endif()
   get_filename_component(name "${source}" NAME)
-  file(CONFIGURE OUTPUT "${_geoblock_gen}/${source}" CONTENT "${text}" @ONLY)
-  install(FILES "${_geoblock_gen}/${source}" DESTINATION "${destination}"
-          PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
+  install(CODE "
+    file(READ \"${PROJECT_SOURCE_DIR}/${source}\" geoblock_text)
+    string(REPLACE \"/usr/sbin/geoblock\" \"${sbin}/geoblock\" geoblock_text \"\${geoblock_text}\")
+    string(REPLACE \"/usr/share/doc/geoblock\" \"${doc}\" geoblock_text \"\${geoblock_text}\")
+    string(RANDOM LENGTH 12 geoblock_tag)
+    set(geoblock_tmp \"${PROJECT_BINARY_DIR}/packaging/install-\${geoblock_tag}\")
+    file(WRITE \"\${geoblock_tmp}/${name}\" \"\${geoblock_text}\")
+    file(INSTALL DESTINATION \"${dest}\" TYPE FILE
+         PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ
+         FILES \"\${geoblock_tmp}/${name}\")
+    file(REMOVE_RECURSE \"\${geoblock_tmp}\")
+  ")
 endfunction()
 
 foreach(unit geoblock.service geoblock.timer geoblock-restore.service)
-  geoblock_install_copy("systemd/${unit}" "${GEOBLOCK_SYSTEMD_UNITDIR}")
+  geoblock_install_rewritten("systemd/${unit}" "${GEOBLOCK_SYSTEMD_UNITDIR}")
 endforeach()
-geoblock_install_copy(cron/geoblock "${GEOBLOCK_SYSCONFDIR}/cron.d")
+geoblock_install_rewritten(cron/geoblock "${GEOBLOCK_SYSCONFDIR}/cron.d")
 
 # The configuration file ships with every key commented out (the defaults);
 # countries.cfg does not ship: which countries to block is the
@@ -62,8 +77,8 @@ set(CPACK_PACKAGE_DESCRIPTION
     "A systemd timer (or cron on other hosts) refreshes the lists monthly and a\n"
     "boot unit restores them from the cache before the saved firewall loads.")
 string(REPLACE ";" "" CPACK_PACKAGE_DESCRIPTION "${CPACK_PACKAGE_DESCRIPTION}")
-# The package must live in /usr (Debian policy); see geoblock_cpack.cmake.
-set(CPACK_PACKAGING_INSTALL_PREFIX "${CMAKE_INSTALL_PREFIX}")
+# Debian packages live in /usr whatever the build's own prefix.
+set(CPACK_PACKAGING_INSTALL_PREFIX "/usr")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION "net")
 set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
@@ -73,6 +88,7 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
     "libc6, libstdc++6, libgcc-s1, libcurl4, libzip4, libboost-program-options1.74.0, libipset13, libssl3, ipset, iptables")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "netfilter-persistent, cron")
+set(_geoblock_gen "${PROJECT_BINARY_DIR}/packaging")
 configure_file("${PROJECT_SOURCE_DIR}/cmake/debian/conffiles.in" "${_geoblock_gen}/debian/conffiles" @ONLY)
 configure_file("${PROJECT_SOURCE_DIR}/cmake/debian/postinst" "${_geoblock_gen}/debian/postinst" COPYONLY
                FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE WORLD_READ WORLD_EXECUTE)
@@ -81,6 +97,5 @@ configure_file("${PROJECT_SOURCE_DIR}/cmake/debian/postrm" "${_geoblock_gen}/deb
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     "${_geoblock_gen}/debian/conffiles;${_geoblock_gen}/debian/postinst;${_geoblock_gen}/debian/postrm")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
-set(CPACK_PROJECT_CONFIG_FILE "${PROJECT_SOURCE_DIR}/cmake/geoblock_cpack.cmake")
 set(CPACK_STRIP_FILES ON)
 include(CPack)
