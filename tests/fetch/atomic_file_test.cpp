@@ -1,0 +1,63 @@
+#include "core/error.hpp"
+#include "fetch_test_util.hpp"
+#include "util/atomic_file.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+namespace geoblock::test {
+namespace {
+
+std::size_t entries(const std::string& dir)
+{
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) {
+    ++n;
+  }
+  return n;
+}
+
+TEST(AtomicFile, CommitReplacesTheFileWithTheNewContent)
+{
+  TempDir dir;
+  const std::string path = dir.write("zone", "old\n");
+  util::AtomicFile f(path);
+  f.write("new ");
+  f.write("data\n");
+  EXPECT_EQ(slurp(path), "old\n"); // untouched until commit
+  f.commit();
+  EXPECT_EQ(slurp(path), "new data\n");
+  EXPECT_EQ(entries(dir.path()), 1u);
+}
+
+TEST(AtomicFile, AnUncommittedFileNeverReplacesTheOldOne)
+{
+  TempDir dir;
+  const std::string path = dir.write("zone", "last good\n");
+  try {
+    util::AtomicFile f(path);
+    f.write("half a zo");
+    throw std::runtime_error("download cut");
+  } catch (const std::runtime_error&) {
+  }
+  EXPECT_EQ(slurp(path), "last good\n");
+  EXPECT_EQ(entries(dir.path()), 1u) << "temporary file left behind";
+}
+
+TEST(AtomicFile, CreatesNewFilesAndDirectoriesAndNamesTheFileOnError)
+{
+  TempDir dir;
+  util::make_dirs(dir / "a/b/c");
+  util::write_file_atomic(dir / "a/b/c/new", "x");
+  EXPECT_EQ(slurp(dir / "a/b/c/new"), "x");
+  try {
+    util::AtomicFile f(dir / "missing/dir/file");
+    FAIL() << "created a file in a missing directory";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(dir / "missing/dir/file"), std::string::npos) << e.what();
+  }
+}
+
+} // namespace
+} // namespace geoblock::test
