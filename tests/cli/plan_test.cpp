@@ -1,0 +1,163 @@
+// The step between fetching and applying: what the sets should hold, and
+// the report of it.
+#include "cli/plan.hpp"
+#include "net/zone.hpp"
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using namespace geoblock;
+
+fetch::ZoneResult zone(const std::string& country, net::Family family, const std::string& text,
+                       fetch::Origin origin = fetch::Origin::Downloaded)
+{
+  fetch::ZoneResult z;
+  z.country = country;
+  z.family = family;
+  z.origin = origin;
+  net::parse_zone(text, country, net::ZoneOptions{}, z.nets);
+  return z;
+}
+
+cli::Settings settings(std::vector<std::string> countries)
+{
+  cli::Settings s;
+  s.countries = std::move(countries);
+  return s;
+}
+
+std::vector<std::string> strings(const std::vector<net::Prefix4>& nets)
+{
+  std::vector<std::string> out;
+  for (const auto& p : nets) {
+    out.push_back(net::to_string(p));
+  }
+  return out;
+}
+
+TEST(Plan, MergesCountriesAndCountsPerZone)
+{
+  const auto plan = cli::make_plan({zone("cn", net::Family::V4, "198.51.100.0/25\n198.51.100.128/25\n"),
+                                    zone("ru", net::Family::V4, "203.0.113.0/24\n")},
+                                   settings({"cn", "ru"}), 1000);
+  ASSERT_EQ(plan.rows.size(), 2u);
+  EXPECT_EQ(plan.rows[0].country, "cn");
+  EXPECT_EQ(plan.rows[0].v4.networks, 2u);
+  EXPECT_EQ(plan.rows[0].v4.aggregated, 1u);
+  EXPECT_EQ(plan.networks_v4, 3u);
+  EXPECT_EQ(strings(plan.target.v4), (std::vector<std::string>{"198.51.100.0/24", "203.0.113.0/24"}));
+  EXPECT_TRUE(plan.warnings.empty());
+}
+
+TEST(Plan, LocalNetworksAreSubtractedWithAWarningNamingTheCountry)
+{
+  const auto plan = cli::make_plan({zone("cn", net::Family::V4, "192.168.0.0/16\n10.0.0.0/7\n198.51.100.0/24\n"),
+                                    zone("ru", net::Family::V6, "fc00::/6\n2001:db8::/32\n")},
+                                   settings({"cn", "ru"}), 1000);
+  // 10.0.0.0/7 is 10/8 (private) and 11/8 (public): only 11/8 stays.
+  EXPECT_EQ(strings(plan.target.v4), (std::vector<std::string>{"11.0.0.0/8", "198.51.100.0/24"}));
+  // fc00::/6 spans fc00::/7 (unique local), fe80::/10 (link local) and
+  // ff00::/8 (multicast); what is left is fe00::/9 and fec0::/10.
+  std::vector<std::string> v6;
+  for (const auto& p : plan.target.v6) {
+    v6.push_back(net::to_string(p));
+  }
+  EXPECT_EQ(v6, (std::vector<std::string>{"2001:db8::/32", "fe00::/9", "fec0::/10"}));
+  ASSERT_EQ(plan.warnings.size(), 2u);
+  EXPECT_EQ(plan.warnings[0].rfind("cn IPv4: ", 0), 0u) << plan.warnings[0];
+  EXPECT_EQ(plan.warnings[1].rfind("ru IPv6: ", 0), 0u) << plan.warnings[1];
+}
+
+TEST(Plan, BlockLocalKeepsLocalNetworksWithoutWarning)
+{
+  auto s = settings({"cn"});
+  s.raw.block_local = true;
+  const auto plan = cli::make_plan({zone("cn", net::Family::V4, "192.168.0.0/16\n")}, s, 1000);
+  EXPECT_EQ(strings(plan.target.v4), (std::vector<std::string>{"192.168.0.0/16"}));
+  EXPECT_TRUE(plan.warnings.empty());
+}
+
+TEST(Plan, AllowlistIsSubtracted)
+{
+  auto s = settings({"cn"});
+  net::parse_network("198.51.100.64/26", s.allow);
+  const auto plan = cli::make_plan({zone("cn", net::Family::V4, "198.51.100.0/24\n")}, s, 1000);
+  EXPECT_EQ(strings(plan.target.v4),
+            (std::vector<std::string>{"198.51.100.0/26", "198.51.100.128/25"}));
+}
+
+TEST(Plan, AllowOnlyKeepsTheCountriesWhole)
+{
+  auto s = settings({"cn"});
+  s.allow_only = true;
+  net::parse_network("198.51.100.64/26", s.allow);
+  const auto plan = cli::make_plan({zone("cn", net::Family::V4, "198.51.100.0/24\n10.0.0.0/8\n")}, s, 1000);
+  EXPECT_EQ(strings(plan.target.v4), (std::vector<std::string>{"10.0.0.0/8", "198.51.100.0/24"}));
+}
+
+TEST(Plan, FamilyFilterDropsTheOtherFamily)
+{
+  auto s = settings({"cn"});
+  s.families = net::Families::V6;
+  const auto plan = cli::make_plan(
+    {zone("cn", net::Family::V4, "198.51.100.0/24\n"), zone("cn", net::Family::V6, "2001:db8::/32\n")}, s, 1000);
+  EXPECT_TRUE(plan.target.v4.empty());
+  EXPECT_EQ(plan.target.v6.size(), 1u);
+}
+
+TEST(Plan, StaleAndFailedZonesAreCountedAndReported)
+{
+  auto failed = zone("ru", net::Family::V4, "", fetch::Origin::Failed);
+  failed.error = "HTTP 500";
+  auto stale = zone("cn", net::Family::V4, "198.51.100.0/24\n", fetch::Origin::StaleCache);
+  stale.error = "timeout";
+  const std::int64_t now = 100 * 86400;
+  stale.fetched_at = now - 3 * 86400 - 60;
+  const auto plan = cli::make_plan({stale, failed}, settings({"cn", "ru"}), now);
+  EXPECT_EQ(plan.stale, 1u);
+  EXPECT_EQ(plan.failed, 1u);
+  EXPECT_FALSE(plan.all_unchanged);
+  EXPECT_EQ(plan.rows[0].v4.age_days, 3);
+  const std::string report = cli::format_report(plan, settings({"cn", "ru"}), true);
+  EXPECT_NE(report.find("stale cache (3 d old)"), std::string::npos) << report;
+  EXPECT_NE(report.find("failed"), std::string::npos) << report;
+}
+
+TEST(Plan, AllNotModifiedIsUnchanged)
+{
+  const auto plan = cli::make_plan({zone("cn", net::Family::V4, "198.51.100.0/24\n", fetch::Origin::NotModified),
+                                    zone("cn", net::Family::V6, "", fetch::Origin::Absent)},
+                                   settings({"cn"}), 1000);
+  EXPECT_TRUE(plan.all_unchanged);
+}
+
+TEST(Plan, DifferenceAgainstLiveSets)
+{
+  auto plan = cli::make_plan({zone("cn", net::Family::V4, "198.51.100.0/24\n203.0.113.0/25\n")},
+                             settings({"cn"}), 1000);
+  net::NetList live;
+  net::parse_network("198.51.100.0/24", live);
+  net::parse_network("203.0.113.128/25", live);
+  net::parse_network("203.0.113.200/32", live);
+  cli::compare_with_live(plan, live, true, false);
+  EXPECT_EQ(plan.added_v4, 1u);   // 203.0.113.0/25
+  EXPECT_EQ(plan.removed_v4, 2u); // 203.0.113.128/25 and the /32
+  EXPECT_TRUE(plan.changes_live());
+  const auto doc = cli::report_json(plan, settings({"cn"}), true, 1000);
+  EXPECT_EQ(doc.get("totals").get("v4").get("added").as_int(), 1);
+  EXPECT_EQ(doc.get("totals").get("v4").get("removed").as_int(), 2);
+  EXPECT_EQ(doc.get("totals").get("v4").get("entries").as_int(), 2);
+  EXPECT_EQ(doc.get("countries").items().at(0).get("v4").get("source").as_string(), "downloaded");
+}
+
+TEST(Plan, MetricsCarryTheStateFigures)
+{
+  const auto plan = cli::make_plan({zone("cn", net::Family::V4, "198.51.100.0/24\n")}, settings({"cn"}), 1000);
+  const std::string m = cli::format_metrics(cli::report_json(plan, settings({"cn"}), false, 1234));
+  EXPECT_NE(m.find("geoblock_last_success_timestamp_seconds 1234\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("geoblock_set_entries{family=\"v4\"} 1\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("geoblock_zone_networks{country=\"cn\",family=\"v4\"} 1\n"), std::string::npos) << m;
+}
+
+} // namespace
