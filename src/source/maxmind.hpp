@@ -1,0 +1,74 @@
+// MaxMind GeoLite2 Country CSV as a zone source, read straight from the
+// zip MaxMind distributes (GeoLite2-Country-CSV_YYYYMMDD.zip), without
+// extracting anything to disk.
+//
+// Members are found by base name whatever their folder
+// (GeoLite2-Country-CSV_20261124/...):
+//   GeoLite2-Country-Locations-en.csv   geoname_id -> country_iso_code
+//   GeoLite2-Country-Blocks-IPv4.csv    network, geoname_id,
+//   GeoLite2-Country-Blocks-IPv6.csv    registered_country_geoname_id, ...
+// Columns are found by their header name, so added or reordered columns
+// do not matter; quoted fields are parsed (RFC 4180).
+//
+// Which country a network counts for (GeonameFallback, the configuration
+// key geoname-fallback):
+//   Registered (default, "registered"): geoname_id, the country MaxMind
+//     locates the network in; when it is empty or names no country (a
+//     continent-level location), registered_country_geoname_id, the country
+//     the network is registered to. MaxMind leaves geoname_id empty on some
+//     rows (anonymous proxies, satellite providers, networks only known by
+//     registration); counting them by registration is what ipdeny.com's
+//     RIR-based lists do, so switching sources does not silently unblock them.
+//   None ("none"): geoname_id only; rows without a located country are skipped.
+// represented_country_geoname_id (e.g. a military base abroad) is never
+// used: it names whom the network serves, not where it is.
+//
+// Validation is as strict as for zone files: every network of every row
+// (whether its country is wanted or not) must parse, be of the file's
+// family and pass the min-prefix guard, and every geoname_id must be in the
+// locations file; otherwise ParseError names the zip, member and line.
+#pragma once
+
+#include "fetch/zone_result.hpp"
+#include "net/cidr.hpp"
+#include "net/zone.hpp"
+#include "source/zip_archive.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace geoblock::source {
+
+enum class GeonameFallback { Registered, None };
+
+// "registered" / "none"; nothing for anything else.
+std::optional<GeonameFallback> parse_geoname_fallback(std::string_view text);
+const char* geoname_fallback_name(GeonameFallback f);
+
+struct MaxmindOptions {
+  GeonameFallback fallback = GeonameFallback::Registered;
+  // Only min_prefix_v4/v6 are used; the family comes from the member.
+  net::ZoneOptions zone{net::Families::Both, net::k_default_min_prefix_v4, net::k_default_min_prefix_v6};
+  ZipLimits limits;
+};
+
+// One result per requested country and family, in the order of
+// `countries` (lower-case ISO codes), IPv4 before IPv6. An empty
+// `countries` means every country that has networks, sorted.
+//   origin     Local, or Absent when the data has no network for it
+//   nets       the networks of that family, as listed (not aggregated)
+//   lines      the rows that counted for it
+//   location   "ZIP:MEMBER" of the blocks file
+//   last_modified  the blocks member's time stamp in the zip
+//   fetched_at     the zip file's modification time
+//   bytes, sha256  0 / empty: the rows of all countries share one file
+// Throws Error or ParseError (naming the zip and member) when the zip or
+// any row is unusable: nothing is returned then.
+std::vector<fetch::ZoneResult> read_maxmind(const std::string& path,
+                                            const std::vector<std::string>& countries,
+                                            net::Families families,
+                                            const MaxmindOptions& options = {});
+
+} // namespace geoblock::source
