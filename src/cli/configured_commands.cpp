@@ -208,8 +208,10 @@ ExitCode update(const Invocation& inv, bool restore)
   for (const fetch::ZoneResult& z : zones) {
     usable += z.usable() ? 1 : 0;
   }
-  if (usable == 0) {
-    throw Error("no usable data for any configured zone; nothing applied");
+  if (usable == 0 || (plan.target.v4.empty() && plan.target.v6.empty())) {
+    // An empty set would silently lift the block (or, allow-only, block
+    // everyone): never the result of a download problem.
+    throw Error("no networks for any configured country (every zone failed or is absent); nothing applied");
   }
   const bool partial = plan.failed + plan.stale > 0;
 

@@ -108,6 +108,18 @@ Plan make_plan(const std::vector<fetch::ZoneResult>& zones, const Settings& sett
                               + ": the zone contains private or local networks; they are not blocked");
     }
   }
+  // A country absent upstream in every family it was asked for is not a
+  // legitimate "no IPv6 space": something is wrong with the code or the
+  // mirror.
+  for (const CountryRow& r : plan.rows) {
+    const bool any = r.v4.present || r.v6.present;
+    const bool v4_absent = !r.v4.present || r.v4.origin == fetch::Origin::Absent;
+    const bool v6_absent = !r.v6.present || r.v6.origin == fetch::Origin::Absent;
+    if (any && v4_absent && v6_absent) {
+      ++plan.failed;
+      plan.warnings.push_back(r.country + ": no zone upstream for any family (404 or empty); is the mirror complete?");
+    }
+  }
   if (settings.allow_only) {
     plan.target.v4 = net::aggregate(std::move(all.v4));
     plan.target.v6 = net::aggregate(std::move(all.v6));
