@@ -381,6 +381,10 @@ Prober::Counts Prober::stop()
   if (m_pid <= 0) {
     return counts;
   }
+  // A byte, not just closing: other children forked meanwhile may hold
+  // copies of the write end, so end-of-file would never come.
+  const char stop_byte = 's';
+  [[maybe_unused]] auto w = ::write(m_stop_fd, &stop_byte, 1);
   ::close(m_stop_fd);
   m_stop_fd = -1;
   pollfd p{m_result_fd, POLLIN, 0};

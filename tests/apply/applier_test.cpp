@@ -1,0 +1,314 @@
+// The update cycle against the real kernel: every test runs in network
+// namespaces of its own (real ipset, real iptables, real packets) and never
+// touches the host's firewall.
+#include "apply/applier.hpp"
+#include "core/error.hpp"
+#include "net/aggregate.hpp"
+#include "net/zone.hpp"
+#include "support/netns.hpp"
+#include "util/lock.hpp"
+#include "util/subprocess.hpp"
+
+#include <algorithm>
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace geoblock;
+using namespace geoblock::apply;
+using geoblock::test::in_fresh_netns;
+using geoblock::test::NamedNetns;
+using geoblock::test::run_checked;
+using geoblock::test::tcp_connect;
+using geoblock::test::TcpServer;
+
+namespace {
+
+net::NetList nets(std::initializer_list<const char*> texts)
+{
+  net::NetList raw;
+  for (const char* t : texts) {
+    if (!net::parse_network(t, raw)) {
+      throw std::runtime_error(std::string("bad test network ") + t);
+    }
+  }
+  net::NetList out;
+  out.v4 = net::aggregate(raw.v4);
+  out.v6 = net::aggregate(raw.v6);
+  return out;
+}
+
+// A private directory for lock and baseline files (never a fixed /tmp name).
+class TempDir {
+public:
+  TempDir()
+  {
+    std::string tmpl = ::testing::TempDir() + "gb-apply-XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) {
+      throw std::runtime_error("mkdtemp failed");
+    }
+    m_path = tmpl;
+  }
+  ~TempDir() { util::run({"rm", "-rf", "--", m_path}); }
+  const std::string& path() const { return m_path; }
+  std::string write(const std::string& name, const std::string& text) const
+  {
+    const std::string p = m_path + "/" + name;
+    std::ofstream(p) << text;
+    return p;
+  }
+
+private:
+  std::string m_path;
+};
+
+ApplyOptions options_in(const TempDir& dir)
+{
+  ApplyOptions o;
+  o.lock_path = dir.path() + "/geoblock.lock";
+  o.lock_wait = std::chrono::seconds(5);
+  o.ssh_connection = ""; // not the SSH session that runs the tests
+  return o;
+}
+
+template <class A> std::vector<net::Prefix<A>> sorted(std::vector<net::Prefix<A>> v)
+{
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+net::NetList members(const std::string& set)
+{
+  IpsetSession s;
+  net::NetList out;
+  s.list_members(set, out);
+  out.v4 = sorted(out.v4);
+  out.v6 = sorted(out.v6);
+  return out;
+}
+
+bool set_exists(const std::string& set)
+{
+  IpsetSession s;
+  return s.exists(set);
+}
+
+int count_lines_with(const std::string& text, const std::string& needle)
+{
+  int n = 0;
+  for (std::size_t pos = 0; (pos = text.find(needle, pos)) != std::string::npos; pos += needle.size()) {
+    ++n;
+  }
+  return n;
+}
+
+// A fresh layout needs a moment (neighbour discovery, forwarding being
+// switched on) before the first connection; bounded retries.
+bool eventually_connects(const NamedNetns& ns, const char* from, const char* to, int port)
+{
+  for (int i = 0; i < 10; ++i) {
+    if (tcp_connect(&ns, from, to, port, std::chrono::milliseconds(1000))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// host (the test's namespace) <-> client, v4 and v6, server on port 80.
+// The client has one address inside the blocked networks and one outside.
+struct InputLayout {
+  NamedNetns client;
+  InputLayout()
+  {
+    geoblock::test::link_veth(nullptr, "gb-h", {"198.51.100.1/24", "2001:db8:1::1/64"}, &client, "gb-c",
+                              {"198.51.100.10/24", "198.51.100.200/24", "2001:db8:1::10/64", "2001:db8:1::200/64"});
+  }
+};
+const char* const k_blocked4 = "198.51.100.10";
+const char* const k_allowed4 = "198.51.100.200";
+const char* const k_blocked6 = "2001:db8:1::10";
+const char* const k_allowed6 = "2001:db8:1::200";
+net::NetList blocklist()
+{
+  return nets({"198.51.100.0/28", "203.0.113.128/25", "2001:db8:1::/120", "2001:db8:ffff::/48"});
+}
+
+} // namespace
+
+TEST(Applier, CreatesThenSwapsSetsWithExactlyTheGivenMembers)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    TempDir dir;
+    const ApplyOptions o = options_in(dir);
+    const net::NetList first = nets({"198.51.100.0/24", "203.0.113.0/25", "2001:db8::/32"});
+    const ApplyReport r1 = apply::apply(first, o);
+    EXPECT_FALSE(r1.v4.existed);
+    EXPECT_EQ(r1.v4.entries, 2u);
+    EXPECT_EQ(r1.v6.entries, 1u);
+    EXPECT_EQ(members("geoblock-v4").v4, first.v4);
+    EXPECT_EQ(members("geoblock-v6").v6, first.v6);
+
+    // Entries that left the list are gone after the next run, new ones are in.
+    const net::NetList second = nets({"203.0.113.0/24", "192.0.2.7", "2001:db8:5::/48"});
+    const ApplyReport r2 = apply::apply(second, o);
+    EXPECT_TRUE(r2.v4.existed);
+    EXPECT_EQ(r2.v4.previous_entries, 2u);
+    EXPECT_EQ(members("geoblock-v4").v4, second.v4);
+    EXPECT_EQ(members("geoblock-v6").v6, second.v6);
+    EXPECT_FALSE(set_exists("geoblock-v4-new"));
+    EXPECT_FALSE(set_exists("geoblock-v6-new"));
+
+    const LiveState live = read_live_state(o, true);
+    ASSERT_TRUE(live.v4.header.has_value());
+    EXPECT_EQ(live.v4.header->entries, second.v4.size());
+    EXPECT_EQ(live.v4.header->references, 1u); // the rule
+    EXPECT_EQ(sorted(live.v6.members.v6), second.v6);
+    ASSERT_EQ(live.v4.hooks.size(), 1u);
+    EXPECT_EQ(to_string(live.v4.hooks[0].hook), "raw:PREROUTING");
+    EXPECT_EQ(live.v4.hooks[0].rules, 1);
+  });
+}
+
+TEST(Applier, RepeatedAppliesKeepExactlyOneRulePerFamilyAndChain)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    o.chains = {parse_hook("raw:PREROUTING"), parse_hook("INPUT"), parse_hook("FORWARD")};
+    for (int i = 0; i < 3; ++i) {
+      const ApplyReport r = apply::apply(blocklist(), o);
+      EXPECT_EQ(r.v4.rules, i == 0 ? "updated" : "unchanged");
+    }
+    const std::string v4 = run_checked({"iptables-save"});
+    const std::string v6 = run_checked({"ip6tables-save"});
+    EXPECT_EQ(count_lines_with(v4, "-A PREROUTING -m set --match-set geoblock-v4 src -j DROP\n"), 1) << v4;
+    EXPECT_EQ(count_lines_with(v4, "-A INPUT -m set --match-set geoblock-v4 src -j DROP\n"), 1) << v4;
+    EXPECT_EQ(count_lines_with(v4, "-A FORWARD -m set --match-set geoblock-v4 src -j DROP\n"), 1) << v4;
+    EXPECT_EQ(count_lines_with(v6, "--match-set geoblock-v6 src -j DROP\n"), 3) << v6;
+  });
+}
+
+TEST(Applier, BlocksPacketsFromListedNetworksThroughInput)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    InputLayout net;
+    TcpServer s4(nullptr, "0.0.0.0", 80);
+    TcpServer s6(nullptr, "::", 80);
+    // Before: everyone gets through.
+    EXPECT_TRUE(eventually_connects(net.client, k_blocked4, "198.51.100.1", 80));
+    EXPECT_TRUE(eventually_connects(net.client, k_blocked6, "2001:db8:1::1", 80));
+
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    o.chains = {parse_hook("INPUT")};
+    apply::apply(blocklist(), o);
+    EXPECT_FALSE(tcp_connect(&net.client, k_blocked4, "198.51.100.1", 80, std::chrono::milliseconds(500)));
+    EXPECT_TRUE(tcp_connect(&net.client, k_allowed4, "198.51.100.1", 80));
+    EXPECT_FALSE(tcp_connect(&net.client, k_blocked6, "2001:db8:1::1", 80, std::chrono::milliseconds(500)));
+    EXPECT_TRUE(tcp_connect(&net.client, k_allowed6, "2001:db8:1::1", 80));
+  });
+}
+
+// The seed's port-forwarding layout: client -> gateway (this namespace,
+// DNAT 7070 -> web:80) -> web server namespace.
+struct ForwardLayout {
+  NamedNetns client;
+  NamedNetns web;
+  ForwardLayout()
+  {
+    geoblock::test::link_veth(nullptr, "gb-out", {"198.51.100.1/24", "2001:db8:1::1/64"}, &client, "gb-c",
+                              {"198.51.100.10/24", "198.51.100.200/24", "2001:db8:1::10/64", "2001:db8:1::200/64"});
+    geoblock::test::link_veth(nullptr, "gb-in", {"203.0.113.1/24", "2001:db8:2::1/64"}, &web, "gb-w",
+                              {"203.0.113.2/24", "2001:db8:2::2/64"});
+    web.exec({"ip", "-4", "route", "add", "default", "via", "203.0.113.1"});
+    web.exec({"ip", "-6", "route", "add", "default", "via", "2001:db8:2::1"});
+    run_checked({"sysctl", "-q", "-w", "net.ipv4.ip_forward=1"});
+    run_checked({"sysctl", "-q", "-w", "net.ipv6.conf.all.forwarding=1"});
+    run_checked({"iptables", "-w", "-t", "nat", "-A", "PREROUTING", "-p", "tcp", "--dport", "7070", "-j", "DNAT",
+                 "--to-destination", "203.0.113.2:80"});
+    run_checked({"ip6tables", "-w", "-t", "nat", "-A", "PREROUTING", "-p", "tcp", "--dport", "7070", "-j", "DNAT",
+                 "--to-destination", "[2001:db8:2::2]:80"});
+  }
+};
+
+TEST(Applier, BlocksPortForwardedPacketsThroughForwardAndRawPrerouting)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    ForwardLayout net;
+    TcpServer s4(&net.web, "0.0.0.0", 80);
+    TcpServer s6(&net.web, "::", 80);
+    EXPECT_TRUE(eventually_connects(net.client, k_blocked4, "198.51.100.1", 7070));
+    EXPECT_TRUE(eventually_connects(net.client, k_blocked6, "2001:db8:1::1", 7070));
+
+    TempDir dir;
+    for (const char* chain : {"FORWARD", "raw:PREROUTING"}) {
+      SCOPED_TRACE(chain);
+      ApplyOptions o = options_in(dir);
+      o.chains = {parse_hook(chain)};
+      apply::apply(blocklist(), o);
+      EXPECT_FALSE(tcp_connect(&net.client, k_blocked4, "198.51.100.1", 7070, std::chrono::milliseconds(500)));
+      EXPECT_TRUE(tcp_connect(&net.client, k_allowed4, "198.51.100.1", 7070));
+      EXPECT_FALSE(tcp_connect(&net.client, k_blocked6, "2001:db8:1::1", 7070, std::chrono::milliseconds(500)));
+      EXPECT_TRUE(tcp_connect(&net.client, k_allowed6, "2001:db8:1::1", 7070));
+      apply::remove(o);
+      EXPECT_TRUE(tcp_connect(&net.client, k_blocked4, "198.51.100.1", 7070));
+    }
+  });
+}
+
+TEST(Applier, InputAloneMissesPortForwardedTraffic)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    ForwardLayout net;
+    TcpServer s4(&net.web, "0.0.0.0", 80);
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    o.chains = {parse_hook("INPUT")};
+    apply::apply(blocklist(), o);
+    // Why the default is raw:PREROUTING: a rule in INPUT never sees it.
+    EXPECT_TRUE(tcp_connect(&net.client, k_blocked4, "198.51.100.1", 7070));
+  });
+}
+
+TEST(Applier, NoBlockedConnectionGetsThroughWhileSetsAreSwapped)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    InputLayout net;
+    TcpServer s4(nullptr, "0.0.0.0", 80);
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    // Two lists that both block .10 and neither blocks .200, with enough
+    // other entries that a fill takes a while.
+    net::NetList a = nets({"198.51.100.0/28"});
+    net::NetList b = nets({"198.51.100.8/29"});
+    for (std::uint32_t i = 0; i < 20000; ++i) {
+      // Every other /24 of 10/8 and 11/8, so that nothing merges.
+      a.v4.push_back(net::Prefix4{0x0a000000u + (i << 9), 24});
+      b.v4.push_back(net::Prefix4{0x0b000000u + (i << 9), 24});
+    }
+    a.v4 = net::aggregate(a.v4);
+    b.v4 = net::aggregate(b.v4);
+    apply::apply(a, o);
+    ASSERT_TRUE(eventually_connects(net.client, k_allowed4, "198.51.100.1", 80));
+    geoblock::test::Prober blocked(&net.client, k_blocked4, "198.51.100.1", 80, std::chrono::milliseconds(300));
+    geoblock::test::Prober allowed(&net.client, k_allowed4, "198.51.100.1", 80, std::chrono::milliseconds(1000));
+    for (int i = 0; i < 20; ++i) {
+      apply::apply(i % 2 == 0 ? b : a, o);
+    }
+    const auto nb = blocked.stop();
+    const auto na = allowed.stop();
+    EXPECT_EQ(nb.connected, 0);
+    EXPECT_GT(nb.failed, 0);
+    EXPECT_EQ(na.failed, 0);
+    EXPECT_GT(na.connected, 0);
+  });
+}
