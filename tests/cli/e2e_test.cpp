@@ -100,7 +100,8 @@ struct World {
   {
     return dir.write("geoblock.conf", "countries = cn ru\nbase-url = " + nginx->base_url() + "\ncache-dir = "
                                         + dir / "cache" + "\nstate-dir = " + dir / "state" + "\nlock-file = "
-                                        + dir / "lock" + "\nretries = 0\ntimeout = 10\n" + extra);
+                                        + dir / "lock" + "\nmetrics-file = " + dir / "geoblock.prom"
+                                        + "\nretries = 0\ntimeout = 10\n" + extra);
   }
 
   bool connects(const std::string& from, const std::string& to) const
@@ -172,6 +173,12 @@ TEST(EndToEnd, UpdateNothingChangedChangeStatusCheckRemove)
     ASSERT_EQ(r.exit_code, 0) << r.err;
     w.expect_blocking(true);
     EXPECT_NE(test::run_checked({"ipset", "list", "geoblock-v4"}).find("198.51.100.0/25"), std::string::npos);
+    {
+      std::ifstream in(w.dir / "geoblock.prom");
+      const std::string prom((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      EXPECT_NE(prom.find("geoblock_set_entries{family=\"v4\"} 2\n"), std::string::npos) << prom;
+      EXPECT_NE(prom.find("geoblock_zone_networks{country=\"cn\",family=\"v4\"} 2\n"), std::string::npos) << prom;
+    }
 
     // A second update does nothing: only 304s, no body.
     w.nginx->clear_access_log();
