@@ -8,12 +8,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <vector>
 
 namespace geoblock::test {
@@ -34,34 +34,33 @@ inline void spit(const std::string& path, const std::string& data)
   out << data;
 }
 
-// Runs argv (no shell); returns the exit status (-1 if it did not exit).
-inline int run_argv(const std::vector<std::string>& argv)
+// Writes a small ipdeny-style mirror of k_mirror_countries under `dest`
+// (zones of a few hundred networks each, and both MD5SUM files). Generated
+// here rather than with scripts/make-zones, which takes seconds per run.
+inline void write_mirror(const std::string& dest)
 {
-  std::vector<char*> args;
-  for (const auto& a : argv) {
-    args.push_back(const_cast<char*>(a.c_str()));
+  for (const net::Family f : {net::Family::V4, net::Family::V6}) {
+    const std::string dir = dest + (f == net::Family::V4 ? "/ipblocks/data/countries" : "/ipv6/ipaddresses/blocks");
+    std::filesystem::create_directories(dir);
+    std::string sums;
+    for (std::size_t c = 0; c < k_mirror_countries.size(); ++c) {
+      std::string zone;
+      const std::size_t count = 200 + 150 * c;
+      for (std::size_t i = 0; i < count; ++i) {
+        if (f == net::Family::V4) {
+          zone += std::to_string(20 + c) + "." + std::to_string(i / 8) + "." + std::to_string((i % 8) * 32) + ".0/19\n";
+        } else {
+          char line[64];
+          std::snprintf(line, sizeof line, "2a0%zu:%zx::/32\n", c + 1, i + 1);
+          zone += line;
+        }
+      }
+      const std::string name = k_mirror_countries[c] + ".zone";
+      spit(dir + "/" + name, zone);
+      sums += util::md5_hex(zone) + "  " + name + "\n";
+    }
+    spit(dir + "/MD5SUM", sums);
   }
-  args.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-// Generates an ipdeny-style mirror of a few countries under `dir` with
-// scripts/make-zones (from Debian's tor-geoipdb).
-inline bool make_mirror(const std::string& dir, const std::vector<std::string>& countries = k_mirror_countries)
-{
-  std::string list;
-  for (const auto& c : countries) {
-    list += (list.empty() ? "" : ",") + c;
-  }
-  return run_argv({"/usr/bin/python3", std::string(GEOBLOCK_SOURCE_DIR) + "/scripts/make-zones", dir, "--countries",
-                   list}) == 0;
 }
 
 inline std::string mirror_zone(const std::string& mirror, const std::string& cc, net::Family f)
@@ -87,7 +86,11 @@ inline void update_md5sum(const std::string& mirror, const std::string& cc, net:
   if (std::filesystem::exists(zone)) {
     out += util::md5_hex(slurp(zone)) + "  " + cc + ".zone\n";
   }
+  // nginx's ETag and Last-Modified have one-second resolution: make sure
+  // the rewritten list looks changed even within the same second.
+  const auto mtime = std::filesystem::last_write_time(sums);
   spit(sums, out);
+  std::filesystem::last_write_time(sums, mtime + std::chrono::seconds(2));
 }
 
 inline fetch::FetchOptions loopback_options(const std::string& base_url, const std::string& cache_dir)
