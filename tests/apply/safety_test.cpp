@@ -1,0 +1,440 @@
+// Faults, refusals and coexistence with other tools, against the real
+// kernel in private network namespaces.
+#include "apply/applier.hpp"
+#include "core/error.hpp"
+#include "net/aggregate.hpp"
+#include "net/zone.hpp"
+#include "support/netns.hpp"
+#include "util/lock.hpp"
+#include "util/subprocess.hpp"
+
+#include <algorithm>
+#include <csignal>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace geoblock;
+using namespace geoblock::apply;
+using geoblock::test::in_fresh_netns;
+using geoblock::test::NamedNetns;
+using geoblock::test::run_checked;
+using geoblock::test::tcp_connect;
+using geoblock::test::TcpServer;
+
+namespace {
+
+net::NetList nets(std::initializer_list<const char*> texts)
+{
+  net::NetList raw;
+  for (const char* t : texts) {
+    if (!net::parse_network(t, raw)) {
+      throw std::runtime_error(std::string("bad test network ") + t);
+    }
+  }
+  net::NetList out;
+  out.v4 = net::aggregate(raw.v4);
+  out.v6 = net::aggregate(raw.v6);
+  return out;
+}
+
+class TempDir {
+public:
+  TempDir()
+  {
+    std::string tmpl = ::testing::TempDir() + "gb-safety-XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) {
+      throw std::runtime_error("mkdtemp failed");
+    }
+    m_path = tmpl;
+  }
+  ~TempDir() { util::run({"rm", "-rf", "--", m_path}); }
+  const std::string& path() const { return m_path; }
+  std::string write(const std::string& name, const std::string& text) const
+  {
+    const std::string p = m_path + "/" + name;
+    std::ofstream(p) << text;
+    return p;
+  }
+
+private:
+  std::string m_path;
+};
+
+ApplyOptions options_in(const TempDir& dir)
+{
+  ApplyOptions o;
+  o.lock_path = dir.path() + "/geoblock.lock";
+  o.lock_wait = std::chrono::seconds(5);
+  o.ssh_connection = "";
+  return o;
+}
+
+std::vector<net::Prefix4> live_v4(const std::string& set = "geoblock-v4")
+{
+  IpsetSession s;
+  net::NetList out;
+  s.list_members(set, out);
+  std::sort(out.v4.begin(), out.v4.end());
+  return out.v4;
+}
+
+bool set_exists(const std::string& set)
+{
+  IpsetSession s;
+  return s.exists(set);
+}
+
+bool eventually_connects(const NamedNetns& ns, const char* from, const char* to, int port)
+{
+  for (int i = 0; i < 10; ++i) {
+    if (tcp_connect(&ns, from, to, port, std::chrono::milliseconds(1000))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+const net::NetList k_old = nets({"198.51.100.0/28", "203.0.113.0/24"});
+const net::NetList k_new = nets({"198.51.100.0/27", "203.0.113.0/25"});
+
+} // namespace
+
+TEST(Faults, FailureBetweenFillAndSwapLeavesTheLiveSetIntact)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    o.families = net::Families::V4;
+    apply::apply(k_old, o);
+    o.on_stage = [](std::string_view stage) {
+      if (stage == "filled geoblock-v4-new") {
+        throw Error("injected failure");
+      }
+    };
+    EXPECT_THROW(apply::apply(k_new, o), Error);
+    EXPECT_EQ(live_v4(), k_old.v4);
+    EXPECT_FALSE(set_exists("geoblock-v4-new"));
+    o.on_stage = nullptr;
+    apply::apply(k_new, o);
+    EXPECT_EQ(live_v4(), k_new.v4);
+  });
+}
+
+TEST(Faults, ProcessKilledBetweenFillAndSwapIsRecoveredByTheNextRun)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    o.families = net::Families::V4;
+    apply::apply(k_old, o);
+    std::fflush(stdout);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      o.on_stage = [](std::string_view stage) {
+        if (stage == "filled geoblock-v4-new") {
+          ::raise(SIGKILL);
+        }
+      };
+      apply::apply(k_new, o);
+      ::_exit(0);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status));
+    // The crash left a filled temporary set; the live one never changed.
+    EXPECT_TRUE(set_exists("geoblock-v4-new"));
+    EXPECT_EQ(live_v4(), k_old.v4);
+    const LiveState state = read_live_state(o, false);
+    EXPECT_TRUE(state.v4.leftover_temp);
+    // The lock died with the process: the next run goes ahead and cleans up.
+    apply::apply(k_new, o);
+    EXPECT_EQ(live_v4(), k_new.v4);
+    EXPECT_FALSE(set_exists("geoblock-v4-new"));
+  });
+}
+
+TEST(Faults, BaselineWithASyntaxErrorChangesNothingAndNamesTheLine)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    o.families = net::Families::V4;
+    apply::apply(k_old, o);
+    run_checked({"iptables", "-w", "-A", "INPUT", "-s", "192.0.2.1", "-j", "DROP"});
+    const std::string before = run_checked({"iptables-save"});
+
+    o.baseline = dir.write("bad-match.rules", "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT "
+                                              "[0:0]\n-A INPUT -p tcp -m nosuchmatch --dport 22 -j ACCEPT\nCOMMIT\n");
+    try {
+      apply::apply(k_new, o);
+      ADD_FAILURE() << "a broken baseline was accepted";
+    } catch (const RulesError& e) {
+      EXPECT_NE(std::string(e.what()).find("baseline " + o.baseline + ":5: iptables-restore --test refused"),
+                std::string::npos)
+        << e.what();
+    }
+    o.baseline = dir.write("bad-structure.rules", "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\n");
+    try {
+      apply::apply(k_new, o);
+      ADD_FAILURE() << "a baseline without COMMIT was accepted";
+    } catch (const RulesError& e) {
+      EXPECT_NE(std::string(e.what()).find(o.baseline + ":4:"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(live_v4(), k_old.v4);
+    EXPECT_EQ(run_checked({"iptables-save"}).substr(before.find('\n')), before.substr(before.find('\n')));
+  });
+}
+
+TEST(Faults, MissingIptablesBinaryIsAClearErrorBeforeAnyChange)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    o.iptables = dir.path() + "/no-such/iptables";
+    try {
+      apply::apply(k_old, o);
+      ADD_FAILURE() << "no error";
+    } catch (const RulesError& e) {
+      EXPECT_EQ(std::string(e.what()),
+                o.iptables + "-save not found: install the iptables package (needed for the IPv4 rule)");
+    }
+    EXPECT_FALSE(set_exists("geoblock-v4"));
+    EXPECT_FALSE(set_exists("geoblock-v6"));
+  });
+}
+
+TEST(Coexistence, Fail2banChainSurvivesABaselineRestoreAndStillDrops)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    NamedNetns client;
+    geoblock::test::link_veth(nullptr, "gb-h", {"198.51.100.1/24"}, &client, "gb-c",
+                              {"198.51.100.10/24", "198.51.100.77/24", "198.51.100.200/24"});
+    TcpServer server(nullptr, "0.0.0.0", 80);
+    ASSERT_TRUE(eventually_connects(client, "198.51.100.77", "198.51.100.1", 80));
+    // What fail2ban does: its own chain, a ban in it, a jump from INPUT.
+    run_checked({"iptables", "-w", "-N", "f2b-http"});
+    run_checked({"iptables", "-w", "-A", "f2b-http", "-s", "198.51.100.77/32", "-j", "DROP"});
+    run_checked({"iptables", "-w", "-A", "f2b-http", "-j", "RETURN"});
+    run_checked({"iptables", "-w", "-I", "INPUT", "1", "-p", "tcp", "--dport", "80", "-j", "f2b-http"});
+    EXPECT_FALSE(tcp_connect(&client, "198.51.100.77", "198.51.100.1", 80, std::chrono::milliseconds(500)));
+
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    o.families = net::Families::V4;
+    o.chains = {parse_hook("raw:PREROUTING"), parse_hook("INPUT")};
+    // The saved ruleset knows nothing of fail2ban.
+    o.baseline = dir.write("iptables.BACKUP", "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT "
+                                              "[0:0]\n-A INPUT -s 192.0.2.0/24 -j DROP\nCOMMIT\n");
+    const ApplyReport r = apply::apply(nets({"198.51.100.0/28"}), o);
+    EXPECT_EQ(r.v4.rules, "restored with baseline " + o.baseline);
+
+    const std::string saved = run_checked({"iptables-save", "-t", "filter"});
+    EXPECT_NE(saved.find("-A f2b-http -s 198.51.100.77/32 -j DROP"), std::string::npos) << saved;
+    EXPECT_NE(saved.find("-A INPUT -p tcp -m tcp --dport 80 -j f2b-http"), std::string::npos) << saved;
+    EXPECT_NE(saved.find("-A INPUT -s 192.0.2.0/24 -j DROP"), std::string::npos) << saved;
+    EXPECT_FALSE(tcp_connect(&client, "198.51.100.77", "198.51.100.1", 80, std::chrono::milliseconds(500)));
+    EXPECT_FALSE(tcp_connect(&client, "198.51.100.10", "198.51.100.1", 80, std::chrono::milliseconds(500)));
+    EXPECT_TRUE(tcp_connect(&client, "198.51.100.200", "198.51.100.1", 80));
+
+    // Applying again is idempotent: still one rule per hook, one jump.
+    apply::apply(nets({"198.51.100.0/28"}), o);
+    const std::string again = run_checked({"iptables-save"});
+    std::size_t rules = 0;
+    for (std::size_t p = 0; (p = again.find("--match-set geoblock-v4 src -j DROP", p)) != std::string::npos; ++p) {
+      ++rules;
+    }
+    EXPECT_EQ(rules, 2u) << again;
+    EXPECT_EQ(again.find("-j f2b-http"), again.rfind("-j f2b-http")) << again;
+  });
+}
+
+TEST(Safety, RefusesToBlockTheSshSessionsOwnAddressUnlessForced)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    o.ssh_connection = "198.51.100.5 50022 198.51.100.1 22";
+    try {
+      apply::apply(k_old, o);
+      ADD_FAILURE() << "no refusal";
+    } catch (const SafetyError& e) {
+      EXPECT_EQ(e.code(), ExitCode::Safety);
+      EXPECT_STREQ(e.what(), "refusing to apply: the SSH session's client address 198.51.100.5 would be blocked "
+                             "(add it to the allowlist, or use --force)");
+    }
+    EXPECT_FALSE(set_exists("geoblock-v4"));
+    // An address outside the list, or an IPv4-mapped one inside it.
+    o.ssh_connection = "::ffff:198.51.100.5 50022 ::ffff:198.51.100.1 22";
+    EXPECT_THROW(apply::apply(k_old, o), SafetyError);
+    o.ssh_connection = "192.0.2.1 50022 198.51.100.1 22";
+    EXPECT_NO_THROW(apply::apply(k_old, o));
+    // Allow-only: the client must be in the allowed countries or allowlist.
+    o.policy = Policy::AllowOnly;
+    EXPECT_THROW(apply::apply(k_old, o), SafetyError);
+    o.allowlist = nets({"192.0.2.0/24"});
+    EXPECT_NO_THROW(apply::apply(k_old, o));
+    o.allowlist = {};
+    o.force = true;
+    EXPECT_NO_THROW(apply::apply(k_old, o));
+  });
+}
+
+TEST(Safety, RefusesASuspiciousShrinkUnlessForced)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    o.families = net::Families::V4;
+    net::NetList big;
+    for (std::uint32_t i = 0; i < 100; ++i) {
+      big.v4.push_back(net::Prefix4{0x0a000000u + (i << 9), 24});
+    }
+    apply::apply(big, o);
+    net::NetList small;
+    small.v4.assign(big.v4.begin(), big.v4.begin() + 40);
+    try {
+      apply::apply(small, o);
+      ADD_FAILURE() << "no refusal";
+    } catch (const SafetyError& e) {
+      EXPECT_STREQ(e.what(), "refusing to shrink set geoblock-v4 from 100 to 40 entries (-60%, more than max-shrink "
+                             "50%); use --force if this is intended");
+    }
+    EXPECT_EQ(live_v4().size(), 100u);
+    net::NetList fine;
+    fine.v4.assign(big.v4.begin(), big.v4.begin() + 50);
+    EXPECT_NO_THROW(apply::apply(fine, o));
+    o.force = true;
+    EXPECT_NO_THROW(apply::apply(small, o));
+    EXPECT_EQ(live_v4().size(), 40u);
+  });
+}
+
+TEST(Remove, DeletesGeoblockRulesAndSetsAndLeavesTheRestIntact)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    o.chains = {parse_hook("raw:PREROUTING"), parse_hook("INPUT")};
+    run_checked({"ipset", "create", "other", "hash:ip"});
+    run_checked({"iptables", "-w", "-A", "INPUT", "-m", "set", "--match-set", "other", "src", "-j", "DROP"});
+    run_checked({"iptables", "-w", "-t", "raw", "-A", "PREROUTING", "-s", "192.0.2.1", "-j", "DROP"});
+    run_checked({"ip6tables", "-w", "-A", "INPUT", "-s", "2001:db8::1", "-j", "DROP"});
+    const std::string v4_before = run_checked({"iptables-save"});
+    apply::apply(k_old, o);
+    const RemoveReport r = apply::remove(o);
+    EXPECT_EQ(r.rules_removed_v4, 2);
+    EXPECT_EQ(r.rules_removed_v6, 2);
+    EXPECT_TRUE(r.set_removed_v4);
+    EXPECT_TRUE(r.set_removed_v6);
+    EXPECT_FALSE(set_exists("geoblock-v4"));
+    EXPECT_FALSE(set_exists("geoblock-v6"));
+    EXPECT_TRUE(set_exists("other"));
+    const std::string v4_after = run_checked({"iptables-save"});
+    EXPECT_EQ(v4_after.find("geoblock"), std::string::npos) << v4_after;
+    EXPECT_NE(v4_after.find("-A INPUT -m set --match-set other src -j DROP"), std::string::npos);
+    EXPECT_NE(v4_after.find("-A PREROUTING -s 192.0.2.1/32 -j DROP"), std::string::npos);
+    EXPECT_NE(run_checked({"ip6tables-save"}).find("-A INPUT -s 2001:db8::1/128 -j DROP"), std::string::npos);
+    // Removing again is not an error.
+    const RemoveReport again = apply::remove(o);
+    EXPECT_FALSE(again.set_removed_v4);
+    EXPECT_EQ(again.rules_removed_v4, 0);
+  });
+}
+
+TEST(Sizing, HalfAMillionEntriesFitBecauseMaxelemIsSizedFromTheList)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    o.families = net::Families::V4;
+    net::NetList world;
+    for (std::uint32_t i = 0; i < 500000; ++i) {
+      world.v4.push_back(net::Prefix4{0x10000000u + (i << 1), 32}); // every other address: nothing merges
+    }
+    const ApplyReport r = apply::apply(world, o);
+    EXPECT_EQ(r.v4.entries, 500000u);
+    const LiveState live = read_live_state(o, false);
+    ASSERT_TRUE(live.v4.header.has_value());
+    EXPECT_EQ(live.v4.header->entries, 500000u);
+    EXPECT_GE(live.v4.header->maxelem, 500000u);
+    EXPECT_GT(live.v4.header->maxelem, 65536u);
+  });
+}
+
+TEST(Sizing, SlashZeroIsSplitIntoTwoHalves)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    const ApplyReport r = apply::apply(nets({"0.0.0.0/0", "::/0"}), o);
+    EXPECT_EQ(r.v4.entries, 2u);
+    EXPECT_EQ(r.v6.entries, 2u);
+    EXPECT_EQ(live_v4(), (std::vector<net::Prefix4>{{0u, 1}, {0x80000000u, 1}}));
+  });
+}
+
+TEST(Lock, SecondRunWaitsThenExitsWithAClearMessageAndChangesNothing)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    o.lock_wait = std::chrono::milliseconds(400);
+    util::FileLock held(o.lock_path, std::chrono::milliseconds(0));
+    std::fflush(stdout);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      try {
+        apply::apply(k_old, o);
+        ::_exit(1);
+      } catch (const Error& e) {
+        const std::string want = "another geoblock run holds the lock " + o.lock_path + "; gave up after waiting 0.4 s";
+        ::_exit(e.what() == want ? 0 : 2);
+      }
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    EXPECT_FALSE(set_exists("geoblock-v4"));
+  });
+}
+
+TEST(AllowOnly, AcceptsListedCountriesAllowlistAndRepliesAndDropsTheRest)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    NamedNetns client;
+    geoblock::test::link_veth(nullptr, "gb-h", {"198.51.100.1/24"}, &client, "gb-c",
+                              {"198.51.100.10/24", "198.51.100.50/24", "198.51.100.200/24"});
+    TcpServer server(nullptr, "0.0.0.0", 80);
+    TcpServer client_server(&client, "0.0.0.0", 8080);
+    ASSERT_TRUE(eventually_connects(client, "198.51.100.200", "198.51.100.1", 80));
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    o.families = net::Families::V4;
+    o.policy = Policy::AllowOnly;
+    o.chains = {parse_hook("raw:PREROUTING")};
+    EXPECT_THROW(apply::apply(nets({"198.51.100.0/28"}), o), ConfigError); // raw has no conntrack
+    o.chains = {};
+    o.allowlist = nets({"198.51.100.50"});
+    apply::apply(nets({"198.51.100.0/28"}), o);
+    EXPECT_TRUE(tcp_connect(&client, "198.51.100.10", "198.51.100.1", 80));  // listed country
+    EXPECT_TRUE(tcp_connect(&client, "198.51.100.50", "198.51.100.1", 80));  // allowlist
+    EXPECT_FALSE(tcp_connect(&client, "198.51.100.200", "198.51.100.1", 80, std::chrono::milliseconds(500)));
+    // Replies to the host's own connections still come back.
+    EXPECT_TRUE(tcp_connect(nullptr, "198.51.100.1", "198.51.100.200", 8080));
+    EXPECT_TRUE(tcp_connect(nullptr, "127.0.0.1", "127.0.0.1", 80));
+  });
+}
