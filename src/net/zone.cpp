@@ -275,16 +275,16 @@ ZoneStats parse_zone(std::string_view text, const std::string& source, const Zon
     if (line.empty()) {
       continue;
     }
-    if (line.find_first_of(" \t") != std::string_view::npos) {
-      throw ParseError(source, stats.lines, std::string(trim(raw)), "more than one field on the line");
-    }
-    const Parsed r = parse_one(line, out);
+    const bool several = line.find_first_of(" \t") != std::string_view::npos;
+    const Parsed r = several ? Parsed{} : parse_one(line, out);
     if (r.outcome == Outcome::Bad) {
-      if (raw.find('\0') != std::string_view::npos) {
-        throw ParseError(source, stats.lines, std::string(trim(raw)), "binary data (NUL byte)");
-      }
-      const bool html = line.front() == '<';
-      throw ParseError(source, stats.lines, std::string(trim(raw)), html ? "HTML, not a zone file" : r.problem);
+      // Name the likeliest cause: an error page or a binary file served in
+      // place of the zone says more than "not a network".
+      const char* problem = line.front() == '<'                      ? "HTML, not a zone file"
+                            : raw.find('\0') != std::string_view::npos ? "binary data (NUL byte)"
+                            : several                                 ? "more than one field on the line"
+                                                                      : r.problem;
+      throw ParseError(source, stats.lines, std::string(trim(raw)), problem);
     }
     const Family family = r.outcome == Outcome::V4 ? Family::V4 : Family::V6;
     const int len = family == Family::V4 ? out.v4.back().len : out.v6.back().len;
