@@ -209,14 +209,16 @@ void FaultServer::serve(int fd)
       out += name + ": " + value + "\r\n";
     }
     const bool has_body = reply.status != 304 && reply.status != 204;
-    if (has_body) {
+    if (has_body && reply.content_length) {
       out += "Content-Length: " + std::to_string(reply.body.size()) + "\r\n";
+    } else if (has_body) {
+      out += "Connection: close\r\n";
     }
     out += "\r\n";
 
     switch (reply.mode) {
     case FaultReply::Mode::Normal:
-      if (!send_all(fd, out) || (has_body && !send_all(fd, reply.body))) {
+      if (!send_all(fd, out) || (has_body && !send_all(fd, reply.body)) || !reply.content_length) {
         return;
       }
       break;
@@ -241,6 +243,9 @@ void FaultServer::serve(int fd)
         if (stopping() || peer_closed(fd) || !send_all(fd, std::string_view(&c, 1))) {
           return;
         }
+      }
+      if (!reply.content_length) {
+        return;
       }
       break;
     }

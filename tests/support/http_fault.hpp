@@ -27,6 +27,7 @@ struct FaultReply {
   std::string body;
   std::map<std::string, std::string> headers; // extra response headers
   std::chrono::milliseconds interval{200};
+  bool content_length = true; // false: no Content-Length, the body ends when the connection closes
 };
 
 struct FaultRequest {

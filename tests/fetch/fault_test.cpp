@@ -1,0 +1,319 @@
+// The fetcher against our own fault-injecting server: what nginx will not do
+// on request. Each fault must give the right error, leave the last good
+// cached copy untouched, and end (timeouts are short, retries few).
+#include "fetch/fetcher.hpp"
+#include "fetch_test_util.hpp"
+#include "support/http_fault.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+namespace geoblock::test {
+namespace {
+
+using fetch::Origin;
+using net::Family;
+using Mode = FaultReply::Mode;
+
+const std::string k_good = "192.0.2.0/24\n198.51.100.0/25\n198.51.100.128/25\n203.0.113.0/24\n";
+const std::string k_zone_path = "/ipblocks/data/countries/nz.zone";
+
+class FaultFetch : public ::testing::Test {
+protected:
+  FaultFetch()
+    : server([this](const FaultRequest& r) { return handle(r); }),
+      options(loopback_options(server.base_url(), dir / "cache"))
+  {
+    options.timeout_ms = 1'000;
+    options.retries = 2;
+  }
+
+  FaultReply handle(const FaultRequest& r)
+  {
+    if (r.path.ends_with("/MD5SUM")) {
+      FaultReply sums;
+      sums.body = util::md5_hex(k_good) + "  nz.zone\n";
+      return sums;
+    }
+    if (faulty) {
+      std::lock_guard lock(mutex);
+      return fault(r);
+    }
+    FaultReply good;
+    good.body = k_good;
+    good.headers["ETag"] = "\"v1\"";
+    good.headers["Last-Modified"] = "Tue, 24 Nov 2026 10:00:00 GMT";
+    return good;
+  }
+
+  void set_fault(std::function<FaultReply(const FaultRequest&)> f)
+  {
+    std::lock_guard lock(mutex);
+    fault = std::move(f);
+    faulty = true;
+  }
+
+  fetch::ZoneResult fetch_nz()
+  {
+    auto results = fetch::fetch_zones({"nz"}, net::Families::V4, options);
+    EXPECT_EQ(results.size(), 1u);
+    return results.empty() ? fetch::ZoneResult{} : results[0];
+  }
+
+  // A first, good run: the cache holds the last good copy.
+  void prime()
+  {
+    const auto r = fetch_nz();
+    ASSERT_EQ(r.origin, Origin::Downloaded) << r.error;
+    cached_zone = slurp(cache_zone());
+    cached_meta = slurp(cache_meta());
+    ASSERT_EQ(cached_zone, k_good);
+  }
+
+  std::string cache_zone() const { return fetch::ZoneCache(options.cache_dir).zone_path("nz", Family::V4); }
+  std::string cache_meta() const { return fetch::ZoneCache(options.cache_dir).meta_path("nz", Family::V4); }
+
+  // The fault kept the last good copy, used it, and changed nothing on disk.
+  void expect_last_good_kept(const fetch::ZoneResult& r)
+  {
+    EXPECT_EQ(r.origin, Origin::StaleCache) << r.error;
+    EXPECT_EQ(r.networks(), 4u);
+    EXPECT_NE(r.error.find("nz"), std::string::npos) << r.error;
+    EXPECT_EQ(slurp(cache_zone()), cached_zone);
+    EXPECT_EQ(slurp(cache_meta()), cached_meta);
+  }
+
+  TempDir dir;
+  std::mutex mutex;
+  std::function<FaultReply(const FaultRequest&)> fault;
+  std::atomic<bool> faulty{false};
+  FaultServer server;
+  fetch::FetchOptions options;
+  std::string cached_zone;
+  std::string cached_meta;
+};
+
+FaultReply status(int code, std::string body = "")
+{
+  FaultReply r;
+  r.status = code;
+  r.body = std::move(body);
+  return r;
+}
+
+TEST_F(FaultFetch, ServerErrorIsRetriedAndThenSucceeds)
+{
+  set_fault([](const FaultRequest& r) {
+    if (r.hit == 1) {
+      return status(500, "oops");
+    }
+    FaultReply ok;
+    ok.body = k_good;
+    return ok;
+  });
+  const auto r = fetch_nz();
+  EXPECT_EQ(r.origin, Origin::Downloaded) << r.error;
+  EXPECT_EQ(r.networks(), 4u);
+  EXPECT_EQ(server.hits(k_zone_path), 2);
+}
+
+TEST_F(FaultFetch, PersistentServerErrorGivesUpAfterTheRetries)
+{
+  prime();
+  set_fault([](const FaultRequest&) { return status(503); });
+  const int before = server.hits(k_zone_path);
+  const auto r = fetch_nz();
+  expect_last_good_kept(r);
+  EXPECT_NE(r.error.find("HTTP 503"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find(k_zone_path), std::string::npos) << r.error;
+  EXPECT_EQ(server.hits(k_zone_path) - before, options.retries + 1);
+}
+
+TEST_F(FaultFetch, ClientErrorIsNotRetried)
+{
+  prime();
+  set_fault([](const FaultRequest&) { return status(403, "go away"); });
+  const int before = server.hits(k_zone_path);
+  const auto r = fetch_nz();
+  expect_last_good_kept(r);
+  EXPECT_NE(r.error.find("HTTP 403"), std::string::npos) << r.error;
+  EXPECT_EQ(server.hits(k_zone_path) - before, 1);
+}
+
+TEST_F(FaultFetch, HangingServerTimesOut)
+{
+  prime();
+  set_fault([](const FaultRequest&) {
+    FaultReply r;
+    r.mode = Mode::Hang;
+    return r;
+  });
+  options.retries = 1;
+  const auto r = fetch_nz();
+  expect_last_good_kept(r);
+  EXPECT_NE(r.error.find("timed out"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("after 2 attempts"), std::string::npos) << r.error;
+}
+
+TEST_F(FaultFetch, ConnectionCutMidBodyIsRetriedThenKeepsTheCache)
+{
+  prime();
+  set_fault([](const FaultRequest&) {
+    FaultReply r;
+    r.mode = Mode::Cut;
+    r.body = k_good + k_good;
+    return r;
+  });
+  const int before = server.hits(k_zone_path);
+  const auto r = fetch_nz();
+  expect_last_good_kept(r);
+  EXPECT_EQ(server.hits(k_zone_path) - before, options.retries + 1);
+}
+
+TEST_F(FaultFetch, BodyOverTheSizeLimitIsRefusedWithoutRetry)
+{
+  prime();
+  options.max_zone_bytes = 1'000;
+  for (const bool announced : {true, false}) {
+    set_fault([announced](const FaultRequest&) {
+      FaultReply r;
+      for (int i = 0; i < 1'000; ++i) {
+        r.body += "198.51.100.0/24\n";
+      }
+      r.content_length = announced;
+      return r;
+    });
+    const int before = server.hits(k_zone_path);
+    const auto r = fetch_nz();
+    expect_last_good_kept(r);
+    EXPECT_NE(r.error.find("larger than the limit of 1000 bytes"), std::string::npos) << r.error;
+    EXPECT_EQ(server.hits(k_zone_path) - before, 1);
+  }
+}
+
+TEST_F(FaultFetch, HtmlPageServedWith200IsRejected)
+{
+  prime();
+  set_fault([](const FaultRequest&) {
+    return status(200, "<!DOCTYPE html>\n<html><body>Please log in to the hotel Wi-Fi</body></html>\n");
+  });
+  const auto r = fetch_nz();
+  expect_last_good_kept(r);
+  EXPECT_NE(r.error.find("HTML"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find(server.base_url() + k_zone_path + ":1:"), std::string::npos) << r.error;
+}
+
+TEST_F(FaultFetch, InvalidZonesAreRejectedNamingCountryUrlAndLine)
+{
+  prime();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+    {"192.0.2.0/24\n2001:db8::/32\n", ".zone:2: "},           // wrong family
+    {"192.0.2.0/24\n0.0.0.0/1\n", ".zone:2: "},               // disastrous prefix
+    {"192.0.2.0/24\n198.51.100.0/2", ".zone:2: truncated"},   // cut last line
+    {"192.0.2.0/24\nhello world\n", ".zone:2: "},             // garbage
+  };
+  for (const auto& [body, where] : cases) {
+    set_fault([body = body](const FaultRequest&) { return status(200, body); });
+    const auto r = fetch_nz();
+    expect_last_good_kept(r);
+    EXPECT_NE(r.error.find("nz IPv4 " + server.base_url() + k_zone_path), std::string::npos) << r.error;
+    EXPECT_NE(r.error.find(where), std::string::npos) << body << " -> " << r.error;
+  }
+}
+
+TEST_F(FaultFetch, NotFoundCountryIsAbsentWhenTheDirectoryExists)
+{
+  set_fault([](const FaultRequest&) { return status(404, "<html>not found</html>"); });
+  const auto r = fetch_nz();
+  EXPECT_EQ(r.origin, Origin::Absent) << r.error;
+  EXPECT_TRUE(r.usable());
+  EXPECT_TRUE(r.nets.empty());
+  EXPECT_NE(r.error.find("404"), std::string::npos) << r.error;
+  EXPECT_TRUE(fetch::nothing_changed({r}));
+}
+
+TEST_F(FaultFetch, SlowlorisTrickleIsCutByTheTotalTimeout)
+{
+  prime();
+  set_fault([](const FaultRequest&) {
+    FaultReply r;
+    r.mode = Mode::Trickle;
+    r.body = k_good + k_good + k_good;
+    r.interval = std::chrono::milliseconds(100);
+    return r;
+  });
+  options.retries = 0;
+  const auto r = fetch_nz();
+  expect_last_good_kept(r);
+  EXPECT_NE(r.error.find("timed out"), std::string::npos) << r.error;
+}
+
+TEST_F(FaultFetch, FailureWithoutAnyCacheIsFailed)
+{
+  set_fault([](const FaultRequest&) { return status(500); });
+  options.retries = 0;
+  const auto r = fetch_nz();
+  EXPECT_EQ(r.origin, Origin::Failed);
+  EXPECT_FALSE(r.usable());
+  EXPECT_NE(r.error.find("no cached copy"), std::string::npos) << r.error;
+  EXPECT_FALSE(fetch::nothing_changed({r}));
+}
+
+TEST_F(FaultFetch, ConditionalHeadersAreSentAndA304ReusesTheCache)
+{
+  prime();
+  std::string etag, since;
+  set_fault([&etag, &since](const FaultRequest& r) {
+    etag = r.headers.count("if-none-match") ? r.headers.at("if-none-match") : "";
+    since = r.headers.count("if-modified-since") ? r.headers.at("if-modified-since") : "";
+    return status(304);
+  });
+  const auto r = fetch_nz();
+  EXPECT_EQ(r.origin, Origin::NotModified) << r.error;
+  EXPECT_EQ(r.bytes, 0u);
+  EXPECT_EQ(r.networks(), 4u);
+  EXPECT_EQ(etag, "\"v1\"");
+  EXPECT_EQ(since, "Tue, 24 Nov 2026 10:00:00 GMT");
+}
+
+TEST_F(FaultFetch, ServerIgnoringConditionalsStillCountsAsUnchanged)
+{
+  prime();
+  set_fault([](const FaultRequest&) { return status(200, k_good); });
+  const auto r = fetch_nz();
+  EXPECT_EQ(r.origin, Origin::NotModified) << r.error;
+  EXPECT_EQ(r.bytes, k_good.size());
+  EXPECT_TRUE(fetch::nothing_changed({r}));
+}
+
+TEST_F(FaultFetch, ParallelTransfersAreBounded)
+{
+  std::atomic<int> in_flight{0};
+  std::atomic<int> peak{0};
+  set_fault([&](const FaultRequest&) {
+    const int now = ++in_flight;
+    int seen = peak.load();
+    while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    --in_flight;
+    return status(200, k_good);
+  });
+  options.parallel = 3;
+  const std::vector<std::string> countries = {"de", "fr", "it", "es", "pt", "nl", "be", "lu", "at", "ch"};
+  const auto results = fetch::fetch_zones(countries, net::Families::V4, options);
+  ASSERT_EQ(results.size(), countries.size());
+  for (const auto& r : results) {
+    // Only nz is in this server's MD5SUM, so the others are not verified.
+    EXPECT_EQ(r.origin, Origin::Downloaded) << r.country << " " << r.error;
+  }
+  EXPECT_LE(peak.load(), 3);
+  EXPECT_GE(peak.load(), 1);
+}
+
+} // namespace
+} // namespace geoblock::test
