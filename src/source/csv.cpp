@@ -12,7 +12,8 @@ namespace {
 
 constexpr std::size_t k_chunk = std::size_t{1} << 16;
 
-std::string_view first_line(std::string_view text)
+std::string_view
+first_line(std::string_view text)
 {
   const std::size_t nl = text.find('\n');
   text = text.substr(0, nl);
@@ -29,20 +30,22 @@ CsvReader::CsvReader(Source source, std::string name) : m_source(std::move(sourc
   m_buf.resize(k_chunk * 4);
 }
 
-CsvReader CsvReader::from_string(std::string_view text, std::string name)
+CsvReader
+CsvReader::from_string(std::string_view text, std::string name)
 {
   auto offset = std::make_shared<std::size_t>(0);
   return CsvReader(
-    [text, offset](char* buf, std::size_t n) {
-      const std::size_t k = std::min(n, text.size() - *offset);
-      std::memcpy(buf, text.data() + *offset, k);
-      *offset += k;
-      return k;
-    },
-    std::move(name));
+      [text, offset](char* buf, std::size_t n) {
+        const std::size_t k = std::min(n, text.size() - *offset);
+        std::memcpy(buf, text.data() + *offset, k);
+        *offset += k;
+        return k;
+      },
+      std::move(name));
 }
 
-bool CsvReader::refill()
+bool
+CsvReader::refill()
 {
   if (m_eof) {
     return false;
@@ -70,7 +73,8 @@ bool CsvReader::refill()
   return true;
 }
 
-bool CsvReader::next(std::vector<std::string_view>& fields)
+bool
+CsvReader::next(std::vector<std::string_view>& fields)
 {
   for (;;) {
     fields.clear();
@@ -117,7 +121,8 @@ bool CsvReader::next(std::vector<std::string_view>& fields)
   }
 }
 
-bool CsvReader::parse_quoted(std::vector<std::string_view>& fields)
+bool
+CsvReader::parse_quoted(std::vector<std::string_view>& fields)
 {
   enum class State { Start, Unquoted, Quoted, AfterQuote };
   const char* const b = m_buf.data();
@@ -128,8 +133,8 @@ bool CsvReader::parse_quoted(std::vector<std::string_view>& fields)
   m_scratch.clear();
   m_bounds.clear();
   auto fail = [&](const char* problem, bool at_start = false) {
-    throw ParseError(m_name, m_next_line + (at_start ? 0 : newlines), std::string(first_line({b + m_pos, end - m_pos})),
-                     problem);
+    throw ParseError(m_name, m_next_line + (at_start ? 0 : newlines),
+                     std::string(first_line({b + m_pos, end - m_pos})), problem);
   };
   bool done = false;
   while (!done) {
@@ -209,7 +214,8 @@ bool CsvReader::parse_quoted(std::vector<std::string_view>& fields)
   return true;
 }
 
-std::size_t CsvReader::column(const std::vector<std::string_view>& header, std::string_view column) const
+std::size_t
+CsvReader::column(const std::vector<std::string_view>& header, std::string_view column) const
 {
   for (std::size_t i = 0; i < header.size(); ++i) {
     if (header[i] == column) {

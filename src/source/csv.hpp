@@ -57,7 +57,7 @@ private:
   std::size_t m_line = 0;      // line of the last record
   std::size_t m_next_line = 1; // line of the next record
   std::string_view m_raw;
-  std::string m_scratch;       // unquoted copies of quoted records
+  std::string m_scratch; // unquoted copies of quoted records
   std::vector<std::size_t> m_bounds;
 };
 

@@ -34,23 +34,27 @@ struct Data {
   std::unordered_map<std::uint32_t, int> slot_of_geoname; // slot or k_no_country
 };
 
-bool parse_id(std::string_view s, std::uint32_t& out)
+bool
+parse_id(std::string_view s, std::uint32_t& out)
 {
   const char* end = s.data() + s.size();
   const auto r = std::from_chars(s.data(), end, out);
   return !s.empty() && r.ec == std::errc{} && r.ptr == end;
 }
 
-const ZipEntry& member(const ZipReader& zip, std::string_view base)
+const ZipEntry&
+member(const ZipReader& zip, std::string_view base)
 {
   const ZipEntry* e = zip.find_base_name(base);
   if (!e) {
-    throw Error(zip.path() + ": no " + std::string(base) + " in the zip (not a GeoLite2 Country CSV archive?)");
+    throw Error(zip.path() + ": no " + std::string(base) +
+                " in the zip (not a GeoLite2 Country CSV archive?)");
   }
   return *e;
 }
 
-void read_locations(const ZipReader& zip, const ZipLimits& limits, Data& data)
+void
+read_locations(const ZipReader& zip, const ZipLimits& limits, Data& data)
 {
   const ZipEntry& entry = member(zip, k_locations);
   const std::string text = zip.read(entry, limits);
@@ -74,8 +78,8 @@ void read_locations(const ZipReader& zip, const ZipLimits& limits, Data& data)
     const std::string_view code = row[code_col];
     int slot = k_no_country;
     if (!code.empty()) {
-      if (code.size() != 2 || !std::isalpha(static_cast<unsigned char>(code[0]))
-          || !std::isalpha(static_cast<unsigned char>(code[1]))) {
+      if (code.size() != 2 || !std::isalpha(static_cast<unsigned char>(code[0])) ||
+          !std::isalpha(static_cast<unsigned char>(code[1]))) {
         throw ParseError(csv.name(), csv.line(), std::string(csv.raw()), "invalid country_iso_code");
       }
       std::string lower(code);
@@ -97,7 +101,8 @@ void read_locations(const ZipReader& zip, const ZipLimits& limits, Data& data)
 
 // Reads one blocks file, appending each row's network to its country.
 template <class A>
-void read_blocks(const ZipReader& zip, const MaxmindOptions& options, Data& data)
+void
+read_blocks(const ZipReader& zip, const MaxmindOptions& options, Data& data)
 {
   constexpr net::Family family = net::kFamily<A>;
   const ZipEntry& entry = member(zip, family == net::Family::V4 ? k_blocks_v4 : k_blocks_v6);
@@ -149,13 +154,13 @@ void read_blocks(const ZipReader& zip, const MaxmindOptions& options, Data& data
       fail(problem);
     }
     if (out.of<A>().size() == before) {
-      fail(std::string(net::family_name(family == net::Family::V4 ? net::Family::V6 : net::Family::V4))
-           + " network in an " + net::family_name(family) + "-only source");
+      fail(std::string(net::family_name(family == net::Family::V4 ? net::Family::V6 : net::Family::V4)) +
+           " network in an " + net::family_name(family) + "-only source");
     }
     const int len = out.of<A>().back().len;
     if (min_prefix > 0 && len < min_prefix) {
-      fail("refusing /" + std::to_string(len) + ": shorter than the minimum /" + std::to_string(min_prefix)
-           + " (min-prefix-" + net::family_key(family) + ")");
+      fail("refusing /" + std::to_string(len) + ": shorter than the minimum /" + std::to_string(min_prefix) +
+           " (min-prefix-" + net::family_key(family) + ")");
     }
     if (country) {
       ++(family == net::Family::V4 ? country->rows4 : country->rows6);
@@ -165,7 +170,8 @@ void read_blocks(const ZipReader& zip, const MaxmindOptions& options, Data& data
   }
 }
 
-std::int64_t file_mtime(const std::string& path)
+std::int64_t
+file_mtime(const std::string& path)
 {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 ? static_cast<std::int64_t>(st.st_mtime) : 0;
@@ -173,7 +179,8 @@ std::int64_t file_mtime(const std::string& path)
 
 } // namespace
 
-std::optional<GeonameFallback> parse_geoname_fallback(std::string_view text)
+std::optional<GeonameFallback>
+parse_geoname_fallback(std::string_view text)
 {
   if (text == "registered") {
     return GeonameFallback::Registered;
@@ -184,15 +191,15 @@ std::optional<GeonameFallback> parse_geoname_fallback(std::string_view text)
   return std::nullopt;
 }
 
-const char* geoname_fallback_name(GeonameFallback f)
+const char*
+geoname_fallback_name(GeonameFallback f)
 {
   return f == GeonameFallback::None ? "none" : "registered";
 }
 
-std::vector<fetch::ZoneResult> read_maxmind(const std::string& path,
-                                            const std::vector<std::string>& countries,
-                                            net::Families families,
-                                            const MaxmindOptions& options)
+std::vector<fetch::ZoneResult>
+read_maxmind(const std::string& path, const std::vector<std::string>& countries, net::Families families,
+             const MaxmindOptions& options)
 {
   const ZipReader zip(path);
   Data data;
@@ -239,7 +246,8 @@ std::vector<fetch::ZoneResult> read_maxmind(const std::string& path,
   std::vector<fetch::ZoneResult> results;
   for (const std::string& code : order) {
     const auto it = data.slot_of_code.find(code);
-    Country* c = it == data.slot_of_code.end() ? nullptr : &data.countries[static_cast<std::size_t>(it->second)];
+    Country* c =
+        it == data.slot_of_code.end() ? nullptr : &data.countries[static_cast<std::size_t>(it->second)];
     for (const net::Family family : {net::Family::V4, net::Family::V6}) {
       if (!net::includes(families, family)) {
         continue;

@@ -67,8 +67,7 @@ struct MaxmindOptions {
 // Throws Error or ParseError (naming the zip and member) when the zip or
 // any row is unusable: nothing is returned then.
 std::vector<fetch::ZoneResult> read_maxmind(const std::string& path,
-                                            const std::vector<std::string>& countries,
-                                            net::Families families,
+                                            const std::vector<std::string>& countries, net::Families families,
                                             const MaxmindOptions& options = {});
 
 } // namespace geoblock::source

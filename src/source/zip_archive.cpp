@@ -11,7 +11,8 @@ namespace geoblock::source {
 
 namespace {
 
-std::string libzip_error(int code)
+std::string
+libzip_error(int code)
 {
   zip_error_t error;
   zip_error_init_with_code(&error, code);
@@ -20,21 +21,25 @@ std::string libzip_error(int code)
   return text;
 }
 
-std::string mib(std::uint64_t bytes)
+std::string
+size_text(std::uint64_t bytes)
 {
-  return std::to_string(bytes >> 20) + " MiB";
+  return bytes >= (std::uint64_t{1} << 20) ? std::to_string(bytes >> 20) + " MiB"
+                                           : std::to_string(bytes) + " bytes";
 }
 
 } // namespace
 
-std::string_view ZipEntry::base_name() const
+std::string_view
+ZipEntry::base_name() const
 {
   std::string_view n = name;
   const std::size_t slash = n.rfind('/');
   return slash == std::string_view::npos ? n : n.substr(slash + 1);
 }
 
-bool is_safe_member_name(std::string_view name)
+bool
+is_safe_member_name(std::string_view name)
 {
   if (name.empty() || name.front() == '/') {
     return false;
@@ -66,7 +71,8 @@ bool is_safe_member_name(std::string_view name)
 
 // ---------------------------------------------------------------- reading
 
-void ZipReader::Close::operator()(zip* z) const
+void
+ZipReader::Close::operator()(zip* z) const
 {
   // Read-only: nothing to write back, so discard (zip_close could fail).
   zip_discard(z);
@@ -102,8 +108,8 @@ ZipReader::ZipReader(const std::string& path) : m_path(path)
     zip_stat_t st;
     zip_stat_init(&st);
     // ENC_RAW: the name exactly as stored, so checks see what an extractor would.
-    if (zip_stat_index(z, i, ZIP_FL_ENC_RAW, &st) != 0 || !(st.valid & ZIP_STAT_NAME)
-        || !(st.valid & ZIP_STAT_SIZE) || !(st.valid & ZIP_STAT_COMP_SIZE)) {
+    if (zip_stat_index(z, i, ZIP_FL_ENC_RAW, &st) != 0 || !(st.valid & ZIP_STAT_NAME) ||
+        !(st.valid & ZIP_STAT_SIZE) || !(st.valid & ZIP_STAT_COMP_SIZE)) {
       throw Error(path + ": corrupt zip archive: cannot read member " + std::to_string(i));
     }
     ZipEntry e;
@@ -129,7 +135,8 @@ ZipReader::ZipReader(ZipReader&&) noexcept = default;
 ZipReader& ZipReader::operator=(ZipReader&&) noexcept = default;
 ZipReader::~ZipReader() = default;
 
-const ZipEntry* ZipReader::find(std::string_view name) const
+const ZipEntry*
+ZipReader::find(std::string_view name) const
 {
   for (const ZipEntry& e : m_entries) {
     if (e.name == name) {
@@ -139,14 +146,15 @@ const ZipEntry* ZipReader::find(std::string_view name) const
   return nullptr;
 }
 
-const ZipEntry* ZipReader::find_base_name(std::string_view base) const
+const ZipEntry*
+ZipReader::find_base_name(std::string_view base) const
 {
   const ZipEntry* found = nullptr;
   for (const ZipEntry& e : m_entries) {
     if (!e.directory() && e.base_name() == base) {
       if (found) {
-        throw Error(m_path + ": two members are named " + std::string(base) + ": '" + found->name + "' and '"
-                    + e.name + "'");
+        throw Error(m_path + ": two members are named " + std::string(base) + ": '" + found->name +
+                    "' and '" + e.name + "'");
       }
       found = &e;
     }
@@ -154,15 +162,19 @@ const ZipEntry* ZipReader::find_base_name(std::string_view base) const
   return found;
 }
 
-ZipMemberStream ZipReader::open(const ZipEntry& entry, const ZipLimits& limits) const
+ZipMemberStream
+ZipReader::open(const ZipEntry& entry, const ZipLimits& limits) const
 {
   const std::string name = m_path + ":" + entry.name;
   if (entry.size > limits.max_member_bytes) {
-    throw Error(name + ": member too large: " + mib(entry.size) + " declared, limit " + mib(limits.max_member_bytes));
+    throw Error(name + ": member too large: " + size_text(entry.size) + " declared, limit " +
+                size_text(limits.max_member_bytes));
   }
-  if (entry.size > limits.ratio_floor && entry.size / std::max<std::uint64_t>(entry.compressed, 1) > limits.max_ratio) {
-    throw Error(name + ": refusing a likely zip bomb: " + std::to_string(entry.size) + " bytes compressed into "
-                + std::to_string(entry.compressed) + " (ratio over " + std::to_string(limits.max_ratio) + ")");
+  if (entry.size > limits.ratio_floor &&
+      entry.size / std::max<std::uint64_t>(entry.compressed, 1) > limits.max_ratio) {
+    throw Error(name + ": refusing a likely zip bomb: " + std::to_string(entry.size) +
+                " bytes compressed into " + std::to_string(entry.compressed) + " (ratio over " +
+                std::to_string(limits.max_ratio) + ")");
   }
   zip_file_t* f = zip_fopen_index(m_zip.get(), entry.index, 0);
   if (!f) {
@@ -171,7 +183,8 @@ ZipMemberStream ZipReader::open(const ZipEntry& entry, const ZipLimits& limits) 
   return ZipMemberStream(f, name, entry.size);
 }
 
-std::string ZipReader::read(const ZipEntry& entry, const ZipLimits& limits) const
+std::string
+ZipReader::read(const ZipEntry& entry, const ZipLimits& limits) const
 {
   ZipMemberStream in = open(entry, limits);
   std::string data;
@@ -194,16 +207,13 @@ std::string ZipReader::read(const ZipEntry& entry, const ZipLimits& limits) cons
 }
 
 ZipMemberStream::ZipMemberStream(zip_file* file, std::string name, std::uint64_t size)
-  : m_file(file), m_name(std::move(name)), m_size(size)
+    : m_file(file), m_name(std::move(name)), m_size(size)
 {
 }
 
 ZipMemberStream::ZipMemberStream(ZipMemberStream&& other) noexcept
-  : m_file(other.m_file),
-    m_name(std::move(other.m_name)),
-    m_size(other.m_size),
-    m_done(other.m_done),
-    m_finished(other.m_finished)
+    : m_file(other.m_file), m_name(std::move(other.m_name)), m_size(other.m_size), m_done(other.m_done),
+      m_finished(other.m_finished)
 {
   other.m_file = nullptr;
 }
@@ -215,7 +225,8 @@ ZipMemberStream::~ZipMemberStream()
   }
 }
 
-std::size_t ZipMemberStream::read(char* buf, std::size_t n)
+std::size_t
+ZipMemberStream::read(char* buf, std::size_t n)
 {
   if (m_finished || n == 0) {
     return 0;
@@ -242,8 +253,8 @@ std::size_t ZipMemberStream::read(char* buf, std::size_t n)
     throw Error(m_name + ": corrupt member: " + zip_file_strerror(m_file));
   }
   if (r == 0) {
-    throw Error(m_name + ": truncated member: " + std::to_string(m_done) + " of " + std::to_string(m_size)
-                + " declared bytes");
+    throw Error(m_name + ": truncated member: " + std::to_string(m_done) + " of " + std::to_string(m_size) +
+                " declared bytes");
   }
   m_done += static_cast<std::uint64_t>(r);
   return static_cast<std::size_t>(r);
@@ -267,7 +278,8 @@ ZipWriter::~ZipWriter()
   }
 }
 
-void ZipWriter::add(const std::string& name, std::string data, std::int64_t mtime, Compression compression)
+void
+ZipWriter::add(const std::string& name, std::string data, std::int64_t mtime, Compression compression)
 {
   if (!m_zip) {
     throw Error(m_path + ": zip archive already written");
@@ -288,13 +300,14 @@ void ZipWriter::add(const std::string& name, std::string data, std::int64_t mtim
   }
   const auto i = static_cast<zip_uint64_t>(index);
   const bool deflate = compression == Compression::Deflate;
-  if (zip_set_file_compression(m_zip, i, deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE, deflate ? 9 : 0) != 0
-      || zip_file_set_mtime(m_zip, i, static_cast<time_t>(mtime), 0) != 0) {
+  if (zip_set_file_compression(m_zip, i, deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE, deflate ? 9 : 0) != 0 ||
+      zip_file_set_mtime(m_zip, i, static_cast<time_t>(mtime), 0) != 0) {
     throw Error(m_path + ":" + name + ": " + zip_strerror(m_zip));
   }
 }
 
-void ZipWriter::commit()
+void
+ZipWriter::commit()
 {
   if (!m_zip) {
     throw Error(m_path + ": zip archive already written");

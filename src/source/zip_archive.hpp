@@ -33,10 +33,10 @@ struct ZipLimits {
 
 struct ZipEntry {
   std::uint64_t index = 0;
-  std::string name;            // full name inside the archive, '/'-separated
-  std::uint64_t size = 0;      // declared uncompressed size
+  std::string name;       // full name inside the archive, '/'-separated
+  std::uint64_t size = 0; // declared uncompressed size
   std::uint64_t compressed = 0;
-  std::int64_t mtime = 0;      // unix time (zip stores local time, 2 s steps)
+  std::int64_t mtime = 0; // unix time (zip stores local time, 2 s steps)
   bool directory() const { return !name.empty() && name.back() == '/'; }
   // The last component of the name ("a/b/c.csv" -> "c.csv").
   std::string_view base_name() const;

@@ -16,17 +16,18 @@ namespace {
 using Records = std::vector<std::vector<std::string>>;
 
 // Reads all records, feeding the reader `chunk` bytes at a time.
-Records read_all(const std::string& text, std::size_t chunk = 1 << 20, std::vector<std::size_t>* lines = nullptr)
+Records
+read_all(const std::string& text, std::size_t chunk = 1 << 20, std::vector<std::size_t>* lines = nullptr)
 {
   std::size_t offset = 0;
   CsvReader csv(
-    [&](char* buf, std::size_t n) {
-      const std::size_t k = std::min({n, chunk, text.size() - offset});
-      std::memcpy(buf, text.data() + offset, k);
-      offset += k;
-      return k;
-    },
-    "test.csv");
+      [&](char* buf, std::size_t n) {
+        const std::size_t k = std::min({n, chunk, text.size() - offset});
+        std::memcpy(buf, text.data() + offset, k);
+        offset += k;
+        return k;
+      },
+      "test.csv");
   Records out;
   std::vector<std::string_view> fields;
   while (csv.next(fields)) {
@@ -38,7 +39,8 @@ Records read_all(const std::string& text, std::size_t chunk = 1 << 20, std::vect
   return out;
 }
 
-std::string error_of(const std::string& text)
+std::string
+error_of(const std::string& text)
 {
   try {
     read_all(text);

@@ -25,21 +25,23 @@ using testing::HasSubstr;
 
 namespace {
 
-const std::string k_locations_header =
-  "geoname_id,locale_code,continent_code,continent_name,country_iso_code,country_name,is_in_european_union\n";
-const std::string k_blocks_header = "network,geoname_id,registered_country_geoname_id,represented_country_geoname_id,"
-                                    "is_anonymous_proxy,is_satellite_provider,is_anycast\n";
+const std::string k_locations_header = "geoname_id,locale_code,continent_code,continent_name,country_iso_"
+                                       "code,country_name,is_in_european_union\n";
+const std::string k_blocks_header =
+    "network,geoname_id,registered_country_geoname_id,represented_country_geoname_id,"
+    "is_anonymous_proxy,is_satellite_provider,is_anycast\n";
 
 // Real GeoLite2 geoname ids and names, quoting as MaxMind does.
-const std::string k_locations = k_locations_header + "6255148,en,EU,Europe,,,0\n"
-                                                     "2750405,en,EU,Europe,NL,Netherlands,1\n"
-                                                     "7626844,en,NA,\"North America\",BQ,\"Bonaire, Sint Eustatius, and Saba\",0\n"
-                                                     "2921044,en,EU,Europe,DE,Germany,1\n"
-                                                     "6252001,en,NA,\"North America\",US,\"United States\",0\n";
+const std::string k_locations = k_locations_header +
+                                "6255148,en,EU,Europe,,,0\n"
+                                "2750405,en,EU,Europe,NL,Netherlands,1\n"
+                                "7626844,en,NA,\"North America\",BQ,\"Bonaire, Sint Eustatius, and Saba\",0\n"
+                                "2921044,en,EU,Europe,DE,Germany,1\n"
+                                "6252001,en,NA,\"North America\",US,\"United States\",0\n";
 
 const std::string k_blocks_v4 = k_blocks_header + "198.51.100.0/25,2750405,2750405,,0,0,0\n"
                                                   "198.51.100.128/25,7626844,2750405,,0,0,0\n"
-                                                  "203.0.113.0/26,,2921044,,1,0,0\n"      // no located country
+                                                  "203.0.113.0/26,,2921044,,1,0,0\n" // no located country
                                                   "203.0.113.64/26,6255148,2750405,,0,0,0\n" // a continent
                                                   "203.0.113.128/25,6252001,6252001,2921044,0,0,0\n";
 
@@ -51,7 +53,8 @@ struct Member {
   std::string text;
 };
 
-std::string make_zip(const TempDir& dir, const std::vector<Member>& members, const std::string& name = "geo.zip")
+std::string
+make_zip(const TempDir& dir, const std::vector<Member>& members, const std::string& name = "geo.zip")
 {
   const std::string path = dir.path(name);
   ZipWriter w(path);
@@ -62,9 +65,10 @@ std::string make_zip(const TempDir& dir, const std::vector<Member>& members, con
   return path;
 }
 
-std::vector<Member> geolite(const std::string& folder = "GeoLite2-Country-CSV_20261124/",
-                            const std::string& blocks_v4 = k_blocks_v4, const std::string& blocks_v6 = k_blocks_v6,
-                            const std::string& locations = k_locations)
+std::vector<Member>
+geolite(const std::string& folder = "GeoLite2-Country-CSV_20261124/",
+        const std::string& blocks_v4 = k_blocks_v4, const std::string& blocks_v6 = k_blocks_v6,
+        const std::string& locations = k_locations)
 {
   return {{folder + "COPYRIGHT.txt", "test\n"},
           {folder + "GeoLite2-Country-Locations-en.csv", locations},
@@ -72,7 +76,9 @@ std::vector<Member> geolite(const std::string& folder = "GeoLite2-Country-CSV_20
           {folder + "GeoLite2-Country-Blocks-IPv6.csv", blocks_v6}};
 }
 
-template <class A> std::vector<std::string> texts(const std::vector<geoblock::net::Prefix<A>>& nets)
+template <class A>
+std::vector<std::string>
+texts(const std::vector<geoblock::net::Prefix<A>>& nets)
 {
   std::vector<std::string> out;
   for (const auto& p : nets) {
@@ -81,7 +87,8 @@ template <class A> std::vector<std::string> texts(const std::vector<geoblock::ne
   return out;
 }
 
-const ZoneResult& find(const std::vector<ZoneResult>& rs, const std::string& country, geoblock::net::Family f)
+const ZoneResult&
+find(const std::vector<ZoneResult>& rs, const std::string& country, geoblock::net::Family f)
 {
   for (const ZoneResult& r : rs) {
     if (r.country == country && r.family == f) {
@@ -91,7 +98,8 @@ const ZoneResult& find(const std::vector<ZoneResult>& rs, const std::string& cou
   throw std::runtime_error("no result for " + country);
 }
 
-std::string error_of(const std::function<void()>& f)
+std::string
+error_of(const std::function<void()>& f)
 {
   try {
     f();
@@ -123,7 +131,8 @@ TEST(Maxmind, CountsNetworksByLocationFallingBackToRegisteredCountry)
   // The continent-located row counts for its registered country.
   EXPECT_THAT(texts(nl.nets.v4), ElementsAre("198.51.100.0/25", "203.0.113.64/26"));
   EXPECT_EQ(nl.lines, 2u);
-  EXPECT_THAT(nl.location, HasSubstr("geo.zip:GeoLite2-Country-CSV_20261124/GeoLite2-Country-Blocks-IPv4.csv"));
+  EXPECT_THAT(nl.location,
+              HasSubstr("geo.zip:GeoLite2-Country-CSV_20261124/GeoLite2-Country-Blocks-IPv4.csv"));
   EXPECT_GT(nl.last_modified, 0);
   EXPECT_GT(nl.fetched_at, 0);
   // Located in BQ, registered in NL: it is BQ's.
@@ -222,12 +231,15 @@ TEST(Maxmind, BadRowsAreRefusedNamingMemberAndLine)
 TEST(Maxmind, BadLocationsAreRefused)
 {
   TempDir dir;
-  const std::string zip = make_zip(dir, geolite("G/", k_blocks_v4, k_blocks_v6, k_locations + "12,en,EU,Europe,NLD,X,0\n"));
+  const std::string zip =
+      make_zip(dir, geolite("G/", k_blocks_v4, k_blocks_v6, k_locations + "12,en,EU,Europe,NLD,X,0\n"));
   EXPECT_THAT(error_of([&] { read_maxmind(zip, {"nl"}, Families::V4); }),
               HasSubstr("G/GeoLite2-Country-Locations-en.csv:7: invalid country_iso_code"));
   TempDir dir2;
-  const std::string zip2 = make_zip(dir2, geolite("G/", k_blocks_v4, k_blocks_v6, "geoname_id,country_name\n1,X\n"));
-  EXPECT_THAT(error_of([&] { read_maxmind(zip2, {"nl"}, Families::V4); }), HasSubstr("no column 'country_iso_code'"));
+  const std::string zip2 =
+      make_zip(dir2, geolite("G/", k_blocks_v4, k_blocks_v6, "geoname_id,country_name\n1,X\n"));
+  EXPECT_THAT(error_of([&] { read_maxmind(zip2, {"nl"}, Families::V4); }),
+              HasSubstr("no column 'country_iso_code'"));
 }
 
 TEST(Maxmind, RefusesWhatIsNotAGeoLite2Zip)
@@ -274,8 +286,9 @@ TEST(Maxmind, GeneratedGeoLite2ZipMatchesTheZonesOfTheSameData)
   ASSERT_EQ(rs.size(), 6u);
   for (const ZoneResult& r : rs) {
     const bool v4 = r.family == V4;
-    const std::string zone = dir.path("zones/") + (v4 ? "ipblocks/data/countries/" : "ipv6/ipaddresses/blocks/")
-                             + r.country + ".zone";
+    const std::string zone = dir.path("zones/") +
+                             (v4 ? "ipblocks/data/countries/" : "ipv6/ipaddresses/blocks/") + r.country +
+                             ".zone";
     geoblock::net::NetList expected;
     geoblock::net::parse_zone(geoblock::util::read_file(zone), zone, {}, expected);
     ASSERT_EQ(r.origin, Origin::Local) << r.country;

@@ -16,7 +16,8 @@ using testing::HasSubstr;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f)
+std::string
+error_of(const std::function<void()>& f)
 {
   try {
     f();
@@ -26,12 +27,13 @@ std::string error_of(const std::function<void()>& f)
   return "no error";
 }
 
-std::string sample_text(std::size_t lines)
+std::string
+sample_text(std::size_t lines)
 {
   std::string s;
   for (std::size_t i = 0; i < lines; ++i) {
-    s += "10." + std::to_string(i / 65536 % 256) + "." + std::to_string(i / 256 % 256) + "." + std::to_string(i % 256)
-         + "/32\n";
+    s += "10." + std::to_string(i / 65536 % 256) + "." + std::to_string(i / 256 % 256) + "." +
+         std::to_string(i % 256) + "/32\n";
   }
   return s;
 }
@@ -103,8 +105,8 @@ TEST(ZipArchive, SafeMemberNames)
   for (const char* ok : {"a", "a/b.csv", "GeoLite2-Country-CSV_20261124/", "zones/v4/cn.zone", "a..b"}) {
     EXPECT_TRUE(is_safe_member_name(ok)) << ok;
   }
-  for (const char* bad : {"", "/etc/passwd", "../x", "a/../../x", "a/..", "./a", "a//b", "a\\..\\b", "C:x",
-                          "a\nb"}) {
+  for (const char* bad :
+       {"", "/etc/passwd", "../x", "a/../../x", "a/..", "./a", "a//b", "a\\..\\b", "C:x", "a\nb"}) {
     EXPECT_FALSE(is_safe_member_name(bad)) << bad;
   }
 }
@@ -133,7 +135,8 @@ TEST(ZipArchive, RefusesDuplicateNames)
     w.commit();
   }
   geoblock::test::rename_member(path, "b.txt", "a.txt");
-  EXPECT_THAT(error_of([&] { ZipReader z(path); }), HasSubstr("dup.zip: corrupt zip archive: two members have the same name"));
+  EXPECT_THAT(error_of([&] { ZipReader z(path); }),
+              HasSubstr("dup.zip: corrupt zip archive: two members have the same name"));
 }
 
 TEST(ZipArchive, RefusesWhatIsNotAZip)
@@ -160,7 +163,8 @@ TEST(ZipArchive, RefusesACorruptCentralDirectory)
               HasSubstr("cd.zip: corrupt zip archive: the central directory does not match the members"));
   geoblock::test::write_bytes(path, good);
   geoblock::test::misplace_local_header(path, "b.txt");
-  EXPECT_THAT(error_of([&] { ZipReader z(path); }), HasSubstr("cd.zip: not a zip archive or its central directory is corrupt"));
+  EXPECT_THAT(error_of([&] { ZipReader z(path); }),
+              HasSubstr("cd.zip: not a zip archive or its central directory is corrupt"));
 }
 
 TEST(ZipArchive, RefusesATruncatedArchive)
@@ -220,7 +224,8 @@ TEST(ZipArchive, RefusesDamagedData)
   }
   geoblock::test::flip_data_byte(path, "zone.txt", 2);
   ZipReader z(path);
-  EXPECT_THAT(error_of([&] { z.read(*z.find("zone.txt"), {}); }), HasSubstr("crc.zip:zone.txt: corrupt member"));
+  EXPECT_THAT(error_of([&] { z.read(*z.find("zone.txt"), {}); }),
+              HasSubstr("crc.zip:zone.txt: corrupt member"));
 }
 
 TEST(ZipArchive, RefusesHighCompressionRatioBeforeInflating)
@@ -233,7 +238,8 @@ TEST(ZipArchive, RefusesHighCompressionRatioBeforeInflating)
     w.commit();
   }
   ZipReader z(path);
-  EXPECT_THAT(error_of([&] { z.open(*z.find("zeros"), {}); }), HasSubstr("ratio.zip:zeros: refusing a likely zip bomb"));
+  EXPECT_THAT(error_of([&] { z.open(*z.find("zeros"), {}); }),
+              HasSubstr("ratio.zip:zeros: refusing a likely zip bomb"));
   ZipLimits lax;
   lax.max_ratio = 1u << 20;
   EXPECT_EQ(z.read(*z.find("zeros"), lax).size(), std::size_t{8} << 20);
@@ -251,7 +257,8 @@ TEST(ZipArchive, RefusesOversizedMembers)
   ZipReader z(path);
   ZipLimits small;
   small.max_member_bytes = 1000;
-  EXPECT_THAT(error_of([&] { z.open(*z.find("zone.txt"), small); }), HasSubstr("big.zip:zone.txt: member too large"));
+  EXPECT_THAT(error_of([&] { z.open(*z.find("zone.txt"), small); }),
+              HasSubstr("big.zip:zone.txt: member too large"));
 }
 
 TEST(ZipArchive, FindBaseNameRefusesAmbiguity)

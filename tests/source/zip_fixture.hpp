@@ -42,7 +42,8 @@ private:
   std::string m_path;
 };
 
-inline void write_bytes(const std::string& path, const std::string& data)
+inline void
+write_bytes(const std::string& path, const std::string& data)
 {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(data.data(), static_cast<std::streamsize>(data.size()));
@@ -51,14 +52,16 @@ inline void write_bytes(const std::string& path, const std::string& data)
   }
 }
 
-inline std::string read_bytes(const std::string& path)
+inline std::string
+read_bytes(const std::string& path)
 {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 // Runs argv (no shell); returns the exit status, -1 if it did not exit.
-inline int run_program(const std::vector<std::string>& argv, const std::string& stdout_path = "/dev/null")
+inline int
+run_program(const std::vector<std::string>& argv, const std::string& stdout_path = "/dev/null")
 {
   const pid_t pid = ::fork();
   if (pid == 0) {
@@ -81,19 +84,22 @@ inline int run_program(const std::vector<std::string>& argv, const std::string& 
 }
 
 // Little-endian fields of the zip format (APPNOTE 4.3.7 and 4.3.12).
-inline std::uint32_t get32(const std::string& b, std::size_t at)
+inline std::uint32_t
+get32(const std::string& b, std::size_t at)
 {
-  return static_cast<std::uint32_t>(static_cast<unsigned char>(b[at]))
-         | static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + 1])) << 8
-         | static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + 2])) << 16
-         | static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + 3])) << 24;
+  return static_cast<std::uint32_t>(static_cast<unsigned char>(b[at])) |
+         static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + 1])) << 8 |
+         static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + 2])) << 16 |
+         static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + 3])) << 24;
 }
-inline std::uint16_t get16(const std::string& b, std::size_t at)
+inline std::uint16_t
+get16(const std::string& b, std::size_t at)
 {
-  return static_cast<std::uint16_t>(static_cast<unsigned char>(b[at])
-                                    | static_cast<unsigned char>(b[at + 1]) << 8);
+  return static_cast<std::uint16_t>(static_cast<unsigned char>(b[at]) | static_cast<unsigned char>(b[at + 1])
+                                                                            << 8);
 }
-inline void put32(std::string& b, std::size_t at, std::uint32_t v)
+inline void
+put32(std::string& b, std::size_t at, std::uint32_t v)
 {
   for (int i = 0; i < 4; ++i) {
     b[at + i] = static_cast<char>(v >> (8 * i));
@@ -107,7 +113,8 @@ struct MemberHeaders {
   std::size_t central = std::string::npos;
 };
 
-inline MemberHeaders find_member(const std::string& b, const std::string& name)
+inline MemberHeaders
+find_member(const std::string& b, const std::string& name)
 {
   MemberHeaders h;
   for (std::size_t at = 0; at + 46 <= b.size(); ++at) {
@@ -128,7 +135,8 @@ inline MemberHeaders find_member(const std::string& b, const std::string& name)
 
 // Rewrites a member's declared uncompressed size in both headers, so that
 // the archive stays self-consistent and only reading reveals the lie.
-inline void set_declared_size(const std::string& path, const std::string& name, std::uint32_t size)
+inline void
+set_declared_size(const std::string& path, const std::string& name, std::uint32_t size)
 {
   std::string b = read_bytes(path);
   const MemberHeaders h = find_member(b, name);
@@ -138,7 +146,8 @@ inline void set_declared_size(const std::string& path, const std::string& name, 
 }
 
 // Renames a member in both headers (same length), e.g. to "../../x".
-inline void rename_member(const std::string& path, const std::string& from, const std::string& to)
+inline void
+rename_member(const std::string& path, const std::string& from, const std::string& to)
 {
   if (from.size() != to.size()) {
     throw std::runtime_error("rename_member needs names of equal length");
@@ -152,7 +161,8 @@ inline void rename_member(const std::string& path, const std::string& from, cons
 
 // Changes the central directory's record of a member (its CRC) without
 // touching the local header.
-inline void corrupt_central_directory(const std::string& path, const std::string& name)
+inline void
+corrupt_central_directory(const std::string& path, const std::string& name)
 {
   std::string b = read_bytes(path);
   const MemberHeaders h = find_member(b, name);
@@ -161,7 +171,8 @@ inline void corrupt_central_directory(const std::string& path, const std::string
 }
 
 // Points a member's central directory record at a wrong local header offset.
-inline void misplace_local_header(const std::string& path, const std::string& name)
+inline void
+misplace_local_header(const std::string& path, const std::string& name)
 {
   std::string b = read_bytes(path);
   const MemberHeaders h = find_member(b, name);
@@ -170,7 +181,8 @@ inline void misplace_local_header(const std::string& path, const std::string& na
 }
 
 // Flips one byte of a member's compressed data.
-inline void flip_data_byte(const std::string& path, const std::string& name, std::size_t offset = 0)
+inline void
+flip_data_byte(const std::string& path, const std::string& name, std::size_t offset = 0)
 {
   std::string b = read_bytes(path);
   const MemberHeaders h = find_member(b, name);
