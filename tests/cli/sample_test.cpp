@@ -1,0 +1,77 @@
+// The README's first command: `geoblock update --dry-run` on the bundled
+// sample, offline, and without root.
+#include "cli/config.hpp"
+#include "util/file.hpp"
+#include "util/json.hpp"
+#include "util/subprocess.hpp"
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+namespace {
+
+using namespace geoblock;
+
+std::vector<std::string> sample_countries()
+{
+  const std::string path = std::string(GEOBLOCK_SOURCE_DIR) + "/tests/data/sample/countries.cfg";
+  return cli::parse_countries_file(util::read_file(path), path);
+}
+
+util::RunResult run_from_source_dir(std::vector<std::string> argv)
+{
+  // The sample configuration uses paths relative to the repository.
+  if (::chdir(GEOBLOCK_SOURCE_DIR) != 0) {
+    ADD_FAILURE() << "cannot enter " << GEOBLOCK_SOURCE_DIR;
+  }
+  return util::run(argv, {}, std::chrono::seconds(60));
+}
+
+TEST(Sample, DryRunPrintsEveryCountryOfTheSample)
+{
+  const auto countries = sample_countries();
+  ASSERT_GE(countries.size(), 3u);
+  const auto r = run_from_source_dir({GEOBLOCK_BINARY, "update", "--dry-run", "--config", "tests/data/sample/geoblock.conf"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const std::string& cc : countries) {
+    EXPECT_NE(r.out.find("\n" + cc + " "), std::string::npos) << cc << " missing from\n" << r.out;
+  }
+  EXPECT_NE(r.out.find("\ntotal "), std::string::npos) << r.out;
+}
+
+TEST(Sample, DryRunNeedsNoRoot)
+{
+  if (geteuid() != 0) {
+    // Already unprivileged: the test above proved it.
+    GTEST_SKIP() << "running unprivileged already; DryRunPrintsEveryCountryOfTheSample covers this";
+  }
+  if (!util::program_exists("setpriv")) {
+    GTEST_SKIP() << "setpriv (util-linux) is missing";
+  }
+  const auto r = run_from_source_dir({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", GEOBLOCK_BINARY,
+                                      "update", "--dry-run", "--json", "--config", "tests/data/sample/geoblock.conf"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const util::Json doc = util::Json::parse(r.out, "dry-run output");
+  EXPECT_FALSE(doc.get("live_compared").as_bool()); // an unprivileged user cannot read the sets
+  EXPECT_EQ(doc.get("countries").items().size(), sample_countries().size());
+  for (const util::Json& c : doc.get("countries").items()) {
+    EXPECT_GT(c.get("v4").get("networks").as_int(), 0) << c.get("country").as_string();
+    EXPECT_LE(c.get("v4").get("aggregated").as_int(), c.get("v4").get("networks").as_int());
+  }
+  EXPECT_GT(doc.get("totals").get("v4").get("entries").as_int(), 0);
+}
+
+TEST(Sample, RealUpdateWithoutRootIsRefusedWithAHint)
+{
+  if (geteuid() != 0 || !util::program_exists("setpriv")) {
+    GTEST_SKIP() << "needs root to drop privileges with setpriv";
+  }
+  const auto r = run_from_source_dir({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", GEOBLOCK_BINARY,
+                                      "update", "--config", "tests/data/sample/geoblock.conf"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("needs root"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--dry-run"), std::string::npos) << r.err;
+}
+
+} // namespace
