@@ -262,6 +262,15 @@ read_bundle(const std::string& path, const std::vector<std::string>& countries, 
   manifest_limits.max_member_bytes = k_max_manifest;
   const std::vector<Entry> entries = parse_manifest(zip.read(*manifest_entry, manifest_limits), path);
 
+  std::uint64_t total = 0;
+  for (const ZipEntry& m : zip.entries()) {
+    total += std::min(m.size, options.limits.max_total_bytes + 1);
+  }
+  if (total > options.limits.max_total_bytes) {
+    throw Error(path + ": bundle too large: its members declare more than " +
+                std::to_string(options.limits.max_total_bytes) + " bytes in total");
+  }
+
   // Members and manifest must agree exactly: nothing missing, nothing extra.
   std::map<std::string, const Entry*, std::less<>> by_file;
   for (const Entry& e : entries) {

@@ -5,7 +5,6 @@
 #include <zip.h>
 
 #include <algorithm>
-#include <set>
 
 namespace geoblock::source {
 
@@ -102,7 +101,6 @@ ZipReader::ZipReader(const std::string& path) : m_path(path)
   if (count < 0) {
     throw Error(path + ": cannot list the zip archive");
   }
-  std::set<std::string, std::less<>> names;
   m_entries.reserve(static_cast<std::size_t>(count));
   for (zip_uint64_t i = 0; i < static_cast<zip_uint64_t>(count); ++i) {
     zip_stat_t st;
@@ -124,7 +122,7 @@ ZipReader::ZipReader(const std::string& path) : m_path(path)
     if ((st.valid & ZIP_STAT_ENCRYPTION_METHOD) && st.encryption_method != ZIP_EM_NONE) {
       throw Error(path + ":" + e.name + ": encrypted members are not supported");
     }
-    if (!names.insert(e.name).second) {
+    if (!m_index.emplace(e.name, m_entries.size()).second) {
       throw Error(path + ": corrupt zip archive: two members have the same name ('" + e.name + "')");
     }
     m_entries.push_back(std::move(e));
@@ -138,12 +136,8 @@ ZipReader::~ZipReader() = default;
 const ZipEntry*
 ZipReader::find(std::string_view name) const
 {
-  for (const ZipEntry& e : m_entries) {
-    if (e.name == name) {
-      return &e;
-    }
-  }
-  return nullptr;
+  const auto it = m_index.find(name);
+  return it == m_index.end() ? nullptr : &m_entries[it->second];
 }
 
 const ZipEntry*

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -29,6 +30,9 @@ struct ZipLimits {
   // Zone and CSV text compresses 4-10 times with deflate.
   std::uint64_t max_ratio = 100;
   std::uint64_t ratio_floor = std::uint64_t{1} << 20;
+  // Sum of the declared sizes of all members of an archive read whole
+  // (a bundle).
+  std::uint64_t max_total_bytes = std::uint64_t{1} << 30;
 };
 
 struct ZipEntry {
@@ -102,6 +106,7 @@ private:
   std::string m_path;
   std::unique_ptr<zip, Close> m_zip;
   std::vector<ZipEntry> m_entries;
+  std::map<std::string, std::size_t, std::less<>> m_index; // name -> m_entries index
 };
 
 enum class Compression { Deflate, Store };

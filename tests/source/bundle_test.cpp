@@ -306,6 +306,9 @@ TEST(Bundle, RefusesZipBombsAndOversizedMembers)
   BundleOptions small;
   small.limits.max_member_bytes = 40;
   EXPECT_THAT(read_error(path3, small), HasSubstr("big.zip:zones/v4/cn.zone: member too large"));
+  BundleOptions total;
+  total.limits.max_total_bytes = 100;
+  EXPECT_THAT(read_error(path3, total), HasSubstr("big.zip: bundle too large"));
 }
 
 TEST(Bundle, RefusesACorruptArchive)
