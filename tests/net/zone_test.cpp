@@ -2,6 +2,7 @@
 // and the one-line error each kind of bad input gets.
 #include "core/error.hpp"
 #include "net_test_util.hpp"
+#include "zone_reference.hpp"
 
 #include <random>
 
@@ -244,56 +245,6 @@ TEST(ParseNetwork, SingleNetworks)
   EXPECT_EQ(out.size(), 2u);
 }
 
-// The zone rules written out plainly on top of parse_network: parse_zone,
-// with its fast path for canonical lines, must agree with it on every input.
-struct Reference {
-  bool ok = true;
-  std::size_t error_line = 0;
-  NetList nets;
-};
-
-Reference reference_zone(const std::string& text, const ZoneOptions& options)
-{
-  Reference r;
-  std::size_t line_no = 0;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    std::size_t nl = text.find('\n', start);
-    if (nl == std::string::npos) {
-      nl = text.size();
-    }
-    std::string line = text.substr(start, nl - start);
-    start = nl + 1;
-    ++line_no;
-    line = line.substr(0, line.find('#'));
-    while (!line.empty() && (line.back() == ' ' || line.back() == '\t' || line.back() == '\r')) {
-      line.pop_back();
-    }
-    line.erase(0, line.find_first_not_of(" \t") == std::string::npos ? line.size() : line.find_first_not_of(" \t"));
-    if (line.empty()) {
-      continue;
-    }
-    NetList one;
-    bool good = line.find_first_of(" \t") == std::string::npos && net::parse_network(line, one);
-    if (good && !one.v4.empty()) {
-      good = includes(options.families, net::Family::V4)
-             && (options.min_prefix_v4 == 0 || one.v4[0].len >= options.min_prefix_v4);
-    }
-    if (good && !one.v6.empty()) {
-      good = includes(options.families, net::Family::V6)
-             && (options.min_prefix_v6 == 0 || one.v6[0].len >= options.min_prefix_v6);
-    }
-    if (!good) {
-      r.ok = false;
-      r.error_line = line_no;
-      return r;
-    }
-    r.nets.v4.insert(r.nets.v4.end(), one.v4.begin(), one.v4.end());
-    r.nets.v6.insert(r.nets.v6.end(), one.v6.begin(), one.v6.end());
-  }
-  return r;
-}
-
 TEST(ParseZone, AgreesWithTheLineByLineReferenceOnMutatedInput)
 {
   const unsigned seed = 4242;
@@ -331,7 +282,7 @@ TEST(ParseZone, AgreesWithTheLineByLineReferenceOnMutatedInput)
       }
     }
     for (const ZoneOptions& opt : options) {
-      const Reference want = reference_zone(text, opt);
+      const ZoneReference want = reference_zone(text, opt);
       NetList got;
       std::size_t error_line = 0;
       try {
