@@ -1,0 +1,145 @@
+// Helper for bench/apply.sh (built by it against libgeoblock_core.a):
+//   apply_bench cycle LIST SET      runs geoblock's update cycle on the
+//                                   networks in LIST (one CIDR a line, e.g.
+//                                   `geoblock aggregate` output); prints the
+//                                   seconds apply() took
+//   apply_bench udp-send DST PORT SECONDS SRC
+//                                   sends 64-byte UDP datagrams with sendmmsg
+//   apply_bench udp-recv ADDR PORT SECONDS
+//                                   prints datagrams received per second
+#include "apply/applier.hpp"
+#include "net/zone.hpp"
+#include "util/file.hpp"
+
+#include <arpa/inet.h>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <netinet/in.h>
+#include <string>
+#include <sys/socket.h>
+#include <unistd.h>
+
+using namespace geoblock;
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0)
+{
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+int cycle(const char* list, const char* set)
+{
+  net::NetList nets;
+  net::parse_zone(util::read_file(list), list, net::ZoneOptions{}, nets);
+  apply::ApplyOptions o;
+  o.set_name = set;
+  o.families = nets.v6.empty() ? net::Families::V4 : nets.v4.empty() ? net::Families::V6 : net::Families::Both;
+  o.lock_path = std::string(list) + ".lock";
+  o.ssh_connection = "";
+  o.force = true;
+  const auto t0 = std::chrono::steady_clock::now();
+  apply::apply(nets, o);
+  std::printf("%.4f\n", seconds_since(t0));
+  return 0;
+}
+
+int udp_send(const char* dst, int port, double secs, const char* src)
+{
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in s{};
+  s.sin_family = AF_INET;
+  ::inet_pton(AF_INET, src, &s.sin_addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&s), sizeof s) != 0) {
+    std::perror("bind");
+    return 1;
+  }
+  sockaddr_in d{};
+  d.sin_family = AF_INET;
+  d.sin_port = htons(static_cast<std::uint16_t>(port));
+  ::inet_pton(AF_INET, dst, &d.sin_addr);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&d), sizeof d) != 0) {
+    std::perror("connect");
+    return 1;
+  }
+  constexpr int k_batch = 64;
+  char payload[64] = {};
+  iovec iov[k_batch];
+  mmsghdr msgs[k_batch];
+  std::memset(msgs, 0, sizeof msgs);
+  for (int i = 0; i < k_batch; ++i) {
+    iov[i] = {payload, sizeof payload};
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  long sent = 0;
+  while (seconds_since(t0) < secs) {
+    const int n = ::sendmmsg(fd, msgs, k_batch, 0);
+    if (n > 0) {
+      sent += n;
+    }
+  }
+  std::printf("%ld\n", sent);
+  return 0;
+}
+
+int udp_recv(const char* addr, int port, double secs)
+{
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  const int big = 8 << 20;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  ::inet_pton(AF_INET, addr, &a.sin_addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    std::perror("bind");
+    return 1;
+  }
+  timeval tv{0, 200000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char buf[2048];
+  // Count from the first datagram on, for `secs` seconds.
+  long got = 0;
+  std::chrono::steady_clock::time_point t0;
+  const auto start = std::chrono::steady_clock::now();
+  while (got == 0 && seconds_since(start) < 10) {
+    if (::recv(fd, buf, sizeof buf, 0) > 0) {
+      got = 1;
+      t0 = std::chrono::steady_clock::now();
+    }
+  }
+  while (got > 0 && seconds_since(t0) < secs) {
+    if (::recv(fd, buf, sizeof buf, 0) > 0) {
+      ++got;
+    }
+  }
+  std::printf("%.0f\n", got / secs);
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+  try {
+    const std::string mode = argc > 1 ? argv[1] : "";
+    if (mode == "cycle" && argc == 4) {
+      return cycle(argv[2], argv[3]);
+    }
+    if (mode == "udp-send" && argc == 6) {
+      return udp_send(argv[2], std::atoi(argv[3]), std::atof(argv[4]), argv[5]);
+    }
+    if (mode == "udp-recv" && argc == 5) {
+      return udp_recv(argv[2], std::atoi(argv[3]), std::atof(argv[4]));
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "apply_bench: %s\n", e.what());
+    return 1;
+  }
+  std::fprintf(stderr, "usage: see the comment at the top of bench/apply_bench.cpp\n");
+  return 2;
+}
