@@ -376,9 +376,18 @@ RestoreText build_ensure(const Ruleset& live, const RuleSpec& spec)
   for (const auto& name : tables) {
     RestoreText section;
     const Table* t = live.table(name);
-    if (spec.policy == Policy::AllowOnly) {
+    std::vector<std::string> body_now;
+    if (t != nullptr) {
+      for (const auto& r : t->rules) {
+        if (r.chain == spec.own_chain) {
+          body_now.push_back(r.body);
+        }
+      }
+    }
+    const bool body_ok = t != nullptr && t->chain(spec.own_chain) != nullptr && body_now == own_chain_rules(spec);
+    if (spec.policy == Policy::AllowOnly && !body_ok) {
       // Declaring an existing chain under --noflush empties it: the body is
-      // rewritten whole every time, so a changed allowlist takes effect.
+      // rewritten whole, so a changed allowlist takes effect.
       section.add(":" + spec.own_chain + " - [0:0]", k_geoblock);
       for (const auto& r : own_chain_rules(spec)) {
         section.add("-A " + spec.own_chain + " " + r, k_geoblock);

@@ -199,6 +199,16 @@ TEST(Ensure, AllowOnlyRewritesItsChainWithTheAllowlist)
   EXPECT_EQ(count(l, "-A geoblock-allow -s 192.0.2.0/24 -j RETURN"), 1);
   EXPECT_EQ(l[l.size() - 3], "-A geoblock-allow -j DROP");
   EXPECT_EQ(count(l, "-I INPUT 1 -j geoblock-allow"), 1);
+
+  // Once in place, nothing to do; a changed allowlist rewrites the chain.
+  std::string live = "*filter\n:INPUT ACCEPT [0:0]\n:geoblock-allow - [0:0]\n-A INPUT -j geoblock-allow\n";
+  for (const auto& r : own_chain_rules(spec)) {
+    live += "-A geoblock-allow " + r + "\n";
+  }
+  live += "COMMIT\n";
+  EXPECT_TRUE(build_ensure(parse_ruleset(live, "live"), spec).text.empty());
+  spec.allowlist = {"192.0.2.0/25"};
+  EXPECT_EQ(count(lines(build_ensure(parse_ruleset(live, "live"), spec).text), "-A geoblock-allow -s 192.0.2.0/25 -j RETURN"), 1);
 }
 
 TEST(Remove, DeletesOnlyGeoblockRules)

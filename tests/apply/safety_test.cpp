@@ -429,7 +429,8 @@ TEST(AllowOnly, AcceptsListedCountriesAllowlistAndRepliesAndDropsTheRest)
     EXPECT_THROW(apply::apply(nets({"198.51.100.0/28"}), o), ConfigError); // raw has no conntrack
     o.chains = {};
     o.allowlist = nets({"198.51.100.50"});
-    apply::apply(nets({"198.51.100.0/28"}), o);
+    EXPECT_EQ(apply::apply(nets({"198.51.100.0/28"}), o).v4.rules, "updated");
+    EXPECT_EQ(apply::apply(nets({"198.51.100.0/28"}), o).v4.rules, "unchanged");
     EXPECT_TRUE(tcp_connect(&client, "198.51.100.10", "198.51.100.1", 80));  // listed country
     EXPECT_TRUE(tcp_connect(&client, "198.51.100.50", "198.51.100.1", 80));  // allowlist
     EXPECT_FALSE(tcp_connect(&client, "198.51.100.200", "198.51.100.1", 80, std::chrono::milliseconds(500)));
