@@ -65,6 +65,52 @@ void radix_sort(std::vector<Prefix<std::uint32_t>>& nets)
   }
 }
 
+// IPv6 networks are 32 bytes each, too big to move around in several radix
+// passes. One in-place bucketing pass (American flag sort) on the 16 bits
+// below the highest bit in which the addresses differ splits them into
+// small groups that std::sort then orders within the cache.
+void bucket_sort(std::vector<Prefix<u128>>& nets)
+{
+  constexpr int k_bits = 16;
+  constexpr std::size_t k_buckets = std::size_t{1} << k_bits;
+  u128 differ = 0;
+  for (const auto& p : nets) {
+    differ |= p.addr ^ nets[0].addr;
+  }
+  const int top = floor_log2(differ); // differ != 0: the input is not sorted
+  const int shift = std::max(0, top + 1 - k_bits);
+  const auto bucket = [shift](const Prefix<u128>& p) {
+    return static_cast<std::size_t>(p.addr >> shift) & (k_buckets - 1);
+  };
+  std::vector<std::size_t> end(k_buckets);
+  for (const auto& p : nets) {
+    ++end[bucket(p)];
+  }
+  std::vector<std::size_t> next(k_buckets);
+  std::size_t sum = 0;
+  for (std::size_t b = 0; b < k_buckets; ++b) {
+    next[b] = sum;
+    sum += end[b];
+    end[b] = sum;
+  }
+  for (std::size_t b = 0; b < k_buckets; ++b) {
+    while (next[b] < end[b]) {
+      const std::size_t d = bucket(nets[next[b]]);
+      if (d == b) {
+        ++next[b];
+      } else {
+        std::swap(nets[next[b]], nets[next[d]++]);
+      }
+    }
+  }
+  const auto by_address = [](const Prefix<u128>& x, const Prefix<u128>& y) { return x.addr < y.addr; };
+  std::size_t start = 0;
+  for (std::size_t b = 0; b < k_buckets; ++b) {
+    std::sort(nets.begin() + static_cast<std::ptrdiff_t>(start), nets.begin() + static_cast<std::ptrdiff_t>(end[b]), by_address);
+    start = end[b];
+  }
+}
+
 // Orders networks by address only: the sweep in merge_ranges takes the
 // furthest end among equal starts, so the order of ties does not matter.
 template <class A> void sort_by_address(std::vector<Prefix<A>>& nets)
@@ -74,11 +120,13 @@ template <class A> void sort_by_address(std::vector<Prefix<A>>& nets)
   if (std::is_sorted(nets.begin(), nets.end(), by_address)) {
     return;
   }
-  if constexpr (sizeof(A) == 4) {
-    if (nets.size() >= 256) {
+  if (nets.size() >= 256) {
+    if constexpr (sizeof(A) == 4) {
       radix_sort(nets);
-      return;
+    } else {
+      bucket_sort(nets);
     }
+    return;
   }
   std::sort(nets.begin(), nets.end(), by_address);
 }

@@ -134,6 +134,82 @@ bool fast_octet(const char*& p, const char* end, std::uint32_t& v)
   return v <= 255;
 }
 
+int hex_digit(char c)
+{
+  if (is_digit(c)) {
+    return c - '0';
+  }
+  const unsigned lower = static_cast<unsigned char>((c | 0x20) - 'a');
+  return lower < 6 ? static_cast<int>(lower) + 10 : -1;
+}
+
+// An IPv6 address in the grammar of parse_v6 minus the trailing dotted
+// quad, read in one pass: groups of 1-4 hex digits, at most one "::"
+// standing for at least one zero group. Stops at the first character that
+// cannot continue the address and leaves `p` there.
+bool fast_v6(const char*& p, const char* end, u128& out)
+{
+  std::uint16_t groups[8] = {};
+  int count = 0;
+  int gap = -1; // where "::" stands
+  const char* q = p;
+  if (q != end && *q == ':') {
+    if (q + 1 == end || q[1] != ':') {
+      return false;
+    }
+    gap = 0;
+    q += 2;
+  }
+  bool after_gap = gap == 0;
+  for (;;) {
+    unsigned value = 0;
+    int digits = 0;
+    for (int h = 0; q != end && digits < 5 && (h = hex_digit(*q)) >= 0; ++q, ++digits) {
+      value = (value << 4) | static_cast<unsigned>(h);
+    }
+    if (digits == 0) {
+      if (!after_gap) {
+        return false; // a lone ':' at the end, or nothing at all
+      }
+      break;
+    }
+    if (digits > 4 || count == 8) {
+      return false;
+    }
+    groups[count++] = static_cast<std::uint16_t>(value);
+    after_gap = false;
+    if (q == end || *q != ':') {
+      break;
+    }
+    ++q;
+    if (q != end && *q == ':') {
+      if (gap >= 0) {
+        return false;
+      }
+      gap = count;
+      after_gap = true;
+      ++q;
+    }
+  }
+  if (q != end && *q == '.') {
+    return false; // a dotted quad: the general path
+  }
+  if (gap < 0 ? count != 8 : count > 7) {
+    return false;
+  }
+  std::uint64_t half[2] = {0, 0};
+  const int zeros = 8 - count;
+  for (int k = 0, slot = 0; k < count; ++k, ++slot) {
+    if (k == gap) {
+      slot += zeros;
+    }
+    half[slot / 4] |= std::uint64_t{groups[k]} << (16 * (3 - slot % 4));
+  }
+  out = (u128{half[0]} << 64) | half[1];
+  p = q;
+  return true;
+}
+
 // An optional "/len" (no leading zeros, at most `bits`); none means `bits`.
 bool fast_len(const char*& p, const char* end, int bits, int& len)
 {
@@ -222,19 +298,15 @@ const char* fast_line(const char* p, const char* end, const ZoneOptions& options
     }
     return nullptr;
   }
-  // IPv6: hex digits and colons up to the '/' or the line end; a dotted
-  // quad or anything unusual goes to the general path.
+  // IPv6 without a dotted quad; anything unusual goes to the general path.
   q = p;
-  while (q != end && (*q == ':' || is_digit(*q) || static_cast<unsigned char>((*q | 0x20) - 'a') < 6)) {
-    ++q;
-  }
-  if (q == p) {
+  u128 a6 = 0;
+  if (!fast_v6(q, end, a6)) {
     return nullptr;
   }
-  const auto a6 = parse_v6(std::string_view(p, static_cast<std::size_t>(q - p)));
   const char* next = nullptr;
-  if (a6 && fast_len(q, end, 128, len) && (next = fast_eol(q, end)) != nullptr
-      && fast_accept<u128>(*a6, len, options, next, end, out, stats)) {
+  if (fast_len(q, end, 128, len) && (next = fast_eol(q, end)) != nullptr
+      && fast_accept<u128>(a6, len, options, next, end, out, stats)) {
     return next;
   }
   return nullptr;
