@@ -439,3 +439,32 @@ TEST(AllowOnly, AcceptsListedCountriesAllowlistAndRepliesAndDropsTheRest)
     EXPECT_TRUE(tcp_connect(nullptr, "127.0.0.1", "127.0.0.1", 80));
   });
 }
+
+TEST(Faults, NoAccessToTheIpsetModuleIsAClearError)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    // Without CAP_NET_ADMIN the kernel refuses ipset's netlink messages just
+    // as it does when the ip_set module is missing: the same one-line error.
+    std::fflush(stdout);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) {
+        ::_exit(3);
+      }
+      try {
+        IpsetSession session;
+        ::_exit(1);
+      } catch (const IpsetError& e) {
+        std::printf("%s\n", e.what());
+        std::fflush(stdout);
+        const std::string want = "ipset: cannot talk to the kernel's ip_set module (is it loaded, are you root?): ";
+        ::_exit(std::string(e.what()).rfind(want, 0) == 0 ? 0 : 2);
+      }
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+  });
+}
