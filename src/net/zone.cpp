@@ -3,6 +3,8 @@
 #include "core/error.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
 #include <cstring>
 
 namespace geoblock::net {
@@ -134,13 +136,22 @@ bool fast_octet(const char*& p, const char* end, std::uint32_t& v)
   return v <= 255;
 }
 
+// The value of a hex digit, -1 for any other byte: one table load per
+// character in the hottest loop of IPv6 parsing.
+constexpr std::array<std::int8_t, 256> k_hex_value = [] {
+  std::array<std::int8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    t[c] = c >= '0' && c <= '9'   ? static_cast<std::int8_t>(c - '0')
+           : c >= 'a' && c <= 'f' ? static_cast<std::int8_t>(c - 'a' + 10)
+           : c >= 'A' && c <= 'F' ? static_cast<std::int8_t>(c - 'A' + 10)
+                                  : std::int8_t{-1};
+  }
+  return t;
+}();
+
 int hex_digit(char c)
 {
-  if (is_digit(c)) {
-    return c - '0';
-  }
-  const unsigned lower = static_cast<unsigned char>((c | 0x20) - 'a');
-  return lower < 6 ? static_cast<int>(lower) + 10 : -1;
+  return k_hex_value[static_cast<unsigned char>(c)];
 }
 
 // An IPv6 address in the grammar of parse_v6 minus the trailing dotted
