@@ -55,7 +55,7 @@ sample_zones()
 std::string
 write_sample(const TempDir& dir, const std::string& name = "zones.zip")
 {
-  const std::string path = dir.path(name);
+  const std::string path = (dir / name);
   write_bundle(path, sample_zones(), k_created);
   return path;
 }
@@ -212,7 +212,7 @@ TEST(Bundle, ManifestRecordsFormatCreationAndPerFileFacts)
 TEST(Bundle, WriteRefusesInvalidZonesAndKeepsTheOldFile)
 {
   TempDir dir;
-  const std::string path = dir.path("zones.zip");
+  const std::string path = (dir / "zones.zip");
   geoblock::test::write_bytes(path, "old");
   auto refuse = [&](std::string body, geoblock::net::Family family, const std::string& expected) {
     auto zones = sample_zones();
@@ -320,8 +320,8 @@ TEST(Bundle, RefusesACorruptArchive)
   const std::string path2 = write_sample(dir, "crc.zip");
   geoblock::test::flip_data_byte(path2, "zones/v6/cn.zone", 3);
   EXPECT_THAT(read_error(path2), HasSubstr("crc.zip:zones/v6/cn.zone: corrupt member"));
-  geoblock::test::write_bytes(dir.path("html.zip"), "<html>not found</html>");
-  EXPECT_THAT(read_error(dir.path("html.zip")), HasSubstr("html.zip: not a zip archive"));
+  geoblock::test::write_bytes((dir / "html.zip"), "<html>not found</html>");
+  EXPECT_THAT(read_error((dir / "html.zip")), HasSubstr("html.zip: not a zip archive"));
 }
 
 TEST(Bundle, RefusesABadManifest)
@@ -375,7 +375,7 @@ TEST(Bundle, ZonesAreValidatedLikeDownloads)
 TEST(Bundle, ExportWritesTheCachedZones)
 {
   TempDir dir;
-  const geoblock::fetch::ZoneCache cache(dir.path("cache"));
+  const geoblock::fetch::ZoneCache cache((dir / "cache"));
   auto store = [&](const std::string& cc, geoblock::net::Family f, const std::string& body, bool absent) {
     geoblock::fetch::ZoneMeta meta;
     meta.country = cc;
@@ -391,7 +391,7 @@ TEST(Bundle, ExportWritesTheCachedZones)
   store("aq", V6, "", true);
   store("lu", V4, k_lu4, false);
 
-  const std::string out = dir.path("export.zip");
+  const std::string out = (dir / "export.zip");
   const auto summary = geoblock::source::export_bundle(cache, {"cn", "aq"}, Families::V6, out, k_created);
   EXPECT_EQ(summary.zones, 1u);
   EXPECT_EQ(summary.absent, 1u);
@@ -408,7 +408,7 @@ TEST(Bundle, ExportWritesTheCachedZones)
   EXPECT_EQ(read_bundle(out, {"lu"}, Families::V4)[0].nets.v4.size(), 1u);
 
   // A configured country that was never fetched: nothing is written.
-  const std::string none = dir.path("none.zip");
+  const std::string none = (dir / "none.zip");
   EXPECT_THAT(error_of([&] {
                 geoblock::source::export_bundle(cache, {"cn", "ru"}, Families::Both, none, k_created);
               }),

@@ -56,7 +56,7 @@ struct Member {
 std::string
 make_zip(const TempDir& dir, const std::vector<Member>& members, const std::string& name = "geo.zip")
 {
-  const std::string path = dir.path(name);
+  const std::string path = (dir / name);
   ZipWriter w(path);
   for (const Member& m : members) {
     w.add(m.name, m.text, 1764000000);
@@ -271,22 +271,22 @@ TEST(Maxmind, GeneratedGeoLite2ZipMatchesTheZonesOfTheSameData)
       }
     }
     ASSERT_FALSE(kept.empty()) << file;
-    geoblock::test::write_bytes(dir.path(file), kept);
+    geoblock::test::write_bytes((dir / file), kept);
   }
   const std::string scripts = std::string(GEOBLOCK_SOURCE_DIR) + "/scripts/";
-  const std::vector<std::string> input = {"--geoip", dir.path("geoip"), "--geoip6", dir.path("geoip6")};
-  std::vector<std::string> geolite2 = {scripts + "make-geolite2", dir.path("geo")};
-  std::vector<std::string> zones = {scripts + "make-zones", dir.path("zones")};
+  const std::vector<std::string> input = {"--geoip", (dir / "geoip"), "--geoip6", (dir / "geoip6")};
+  std::vector<std::string> geolite2 = {scripts + "make-geolite2", (dir / "geo")};
+  std::vector<std::string> zones = {scripts + "make-zones", (dir / "zones")};
   geolite2.insert(geolite2.end(), input.begin(), input.end());
   zones.insert(zones.end(), input.begin(), input.end());
   ASSERT_EQ(geoblock::test::run_program(geolite2), 0);
   ASSERT_EQ(geoblock::test::run_program(zones), 0);
-  const std::string zip = dir.path("geo/GeoLite2-Country-CSV_20261124.zip");
+  const std::string zip = (dir / "geo/GeoLite2-Country-CSV_20261124.zip");
   const auto rs = read_maxmind(zip, {"lu", "is", "mt"}, Families::Both);
   ASSERT_EQ(rs.size(), 6u);
   for (const ZoneResult& r : rs) {
     const bool v4 = r.family == V4;
-    const std::string zone = dir.path("zones/") +
+    const std::string zone = (dir / "zones/") +
                              (v4 ? "ipblocks/data/countries/" : "ipv6/ipaddresses/blocks/") + r.country +
                              ".zone";
     geoblock::net::NetList expected;

@@ -43,7 +43,7 @@ sample_text(std::size_t lines)
 TEST(ZipArchive, WritesAndReadsMembersBack)
 {
   TempDir dir;
-  const std::string path = dir.path("a.zip");
+  const std::string path = (dir / "a.zip");
   const std::string text = sample_text(5000);
   {
     ZipWriter w(path);
@@ -67,7 +67,7 @@ TEST(ZipArchive, WritesAndReadsMembersBack)
 TEST(ZipArchive, StreamingReadGivesTheSameBytes)
 {
   TempDir dir;
-  const std::string path = dir.path("a.zip");
+  const std::string path = (dir / "a.zip");
   const std::string text = sample_text(20000);
   {
     ZipWriter w(path);
@@ -91,7 +91,7 @@ TEST(ZipArchive, StreamingReadGivesTheSameBytes)
 TEST(ZipArchive, UncommittedWriterLeavesTheOldFile)
 {
   TempDir dir;
-  const std::string path = dir.path("a.zip");
+  const std::string path = (dir / "a.zip");
   geoblock::test::write_bytes(path, "old");
   {
     ZipWriter w(path);
@@ -114,7 +114,7 @@ TEST(ZipArchive, SafeMemberNames)
 TEST(ZipArchive, RefusesPathTraversalNames)
 {
   TempDir dir;
-  const std::string path = dir.path("evil.zip");
+  const std::string path = (dir / "evil.zip");
   {
     ZipWriter w(path);
     w.add("zones/v4/cn.zone", "1.0.0.0/24\n", 0);
@@ -127,7 +127,7 @@ TEST(ZipArchive, RefusesPathTraversalNames)
 TEST(ZipArchive, RefusesDuplicateNames)
 {
   TempDir dir;
-  const std::string path = dir.path("dup.zip");
+  const std::string path = (dir / "dup.zip");
   {
     ZipWriter w(path);
     w.add("a.txt", "one", 0);
@@ -142,15 +142,15 @@ TEST(ZipArchive, RefusesDuplicateNames)
 TEST(ZipArchive, RefusesWhatIsNotAZip)
 {
   TempDir dir;
-  geoblock::test::write_bytes(dir.path("html.zip"), "<html><body>404</body></html>\n");
-  EXPECT_THAT(error_of([&] { ZipReader z(dir.path("html.zip")); }), HasSubstr("html.zip: not a zip archive"));
-  EXPECT_THAT(error_of([&] { ZipReader z(dir.path("none.zip")); }), HasSubstr("none.zip: cannot open"));
+  geoblock::test::write_bytes((dir / "html.zip"), "<html><body>404</body></html>\n");
+  EXPECT_THAT(error_of([&] { ZipReader z((dir / "html.zip")); }), HasSubstr("html.zip: not a zip archive"));
+  EXPECT_THAT(error_of([&] { ZipReader z((dir / "none.zip")); }), HasSubstr("none.zip: cannot open"));
 }
 
 TEST(ZipArchive, RefusesACorruptCentralDirectory)
 {
   TempDir dir;
-  const std::string path = dir.path("cd.zip");
+  const std::string path = (dir / "cd.zip");
   {
     ZipWriter w(path);
     w.add("a.txt", sample_text(100), 0);
@@ -170,7 +170,7 @@ TEST(ZipArchive, RefusesACorruptCentralDirectory)
 TEST(ZipArchive, RefusesATruncatedArchive)
 {
   TempDir dir;
-  const std::string path = dir.path("cut.zip");
+  const std::string path = (dir / "cut.zip");
   {
     ZipWriter w(path);
     w.add("a.txt", sample_text(1000), 0);
@@ -184,7 +184,7 @@ TEST(ZipArchive, RefusesATruncatedArchive)
 TEST(ZipArchive, RefusesAMemberInflatingBeyondItsDeclaredSize)
 {
   TempDir dir;
-  const std::string path = dir.path("bomb.zip");
+  const std::string path = (dir / "bomb.zip");
   const std::string text = sample_text(10000);
   {
     ZipWriter w(path);
@@ -201,7 +201,7 @@ TEST(ZipArchive, RefusesAMemberInflatingBeyondItsDeclaredSize)
 TEST(ZipArchive, RefusesAMemberShorterThanDeclared)
 {
   TempDir dir;
-  const std::string path = dir.path("short.zip");
+  const std::string path = (dir / "short.zip");
   const std::string text = sample_text(100);
   {
     ZipWriter w(path);
@@ -216,7 +216,7 @@ TEST(ZipArchive, RefusesAMemberShorterThanDeclared)
 TEST(ZipArchive, RefusesDamagedData)
 {
   TempDir dir;
-  const std::string path = dir.path("crc.zip");
+  const std::string path = (dir / "crc.zip");
   {
     ZipWriter w(path);
     w.add("zone.txt", "1.0.0.0/24\n2.0.0.0/24\n", 0, Compression::Store);
@@ -231,7 +231,7 @@ TEST(ZipArchive, RefusesDamagedData)
 TEST(ZipArchive, RefusesHighCompressionRatioBeforeInflating)
 {
   TempDir dir;
-  const std::string path = dir.path("ratio.zip");
+  const std::string path = (dir / "ratio.zip");
   {
     ZipWriter w(path);
     w.add("zeros", std::string(8 << 20, '\0'), 0);
@@ -248,7 +248,7 @@ TEST(ZipArchive, RefusesHighCompressionRatioBeforeInflating)
 TEST(ZipArchive, RefusesOversizedMembers)
 {
   TempDir dir;
-  const std::string path = dir.path("big.zip");
+  const std::string path = (dir / "big.zip");
   {
     ZipWriter w(path);
     w.add("zone.txt", sample_text(1000), 0);
@@ -264,7 +264,7 @@ TEST(ZipArchive, RefusesOversizedMembers)
 TEST(ZipArchive, FindBaseNameRefusesAmbiguity)
 {
   TempDir dir;
-  const std::string path = dir.path("two.zip");
+  const std::string path = (dir / "two.zip");
   {
     ZipWriter w(path);
     w.add("a/x.csv", "1", 0);

@@ -1,8 +1,10 @@
-// Helpers for the source tests: a private temporary directory, files, and
+// Helpers for the source tests: files, a child process, and
 // byte-level surgery on zip archives to build the malicious ones (lying
 // sizes, renamed members, a damaged central directory) that no honest
 // writer produces.
 #pragma once
+
+#include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
 
@@ -18,29 +20,6 @@
 #include <vector>
 
 namespace geoblock::test {
-
-class TempDir {
-public:
-  TempDir()
-  {
-    std::string templ = (std::filesystem::temp_directory_path() / "geoblock-source-XXXXXX").string();
-    if (!::mkdtemp(templ.data())) {
-      throw std::runtime_error("mkdtemp failed");
-    }
-    m_path = templ;
-  }
-  ~TempDir()
-  {
-    std::error_code ec;
-    std::filesystem::remove_all(m_path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string path(const std::string& name = {}) const { return name.empty() ? m_path : m_path + "/" + name; }
-
-private:
-  std::string m_path;
-};
 
 inline void
 write_bytes(const std::string& path, const std::string& data)
