@@ -264,7 +264,11 @@ public:
     meta.fetched_at = m_now;
     meta.changed_at = job.meta && job.meta->absent ? job.meta->changed_at : m_now;
     meta.absent = true;
-    m_cache.store(meta, "");
+    if (job.meta && job.meta->absent) {
+      m_fetched[job.family == net::Family::V4 ? 0 : 1].push_back(job.country);
+    } else {
+      m_cache.store(meta, "");
+    }
     ZoneResult r = base_result(job);
     r.origin = Origin::Absent;
     r.error = why;
@@ -293,8 +297,7 @@ public:
         return fallback(job, "unexpected 304 Not Modified from " + job.url + " without a valid cached copy");
       }
       ZoneMeta meta = *job.meta;
-      refresh(meta, resp);
-      m_cache.store_meta(meta);
+      keep(meta, resp);
       return from_cache(job, meta);
     }
     if (resp.status != 200) {
@@ -306,8 +309,7 @@ public:
     if (job.cache_ok && job.meta && !job.meta->absent && sha == job.meta->sha256) {
       // The server ignored the conditional (or file://): same bytes, unchanged.
       ZoneMeta meta = *job.meta;
-      refresh(meta, resp);
-      m_cache.store_meta(meta);
+      keep(meta, resp);
       ZoneResult r = from_cache(job, meta);
       r.bytes = resp.bytes;
       return r;
@@ -356,7 +358,7 @@ public:
     refresh(meta, resp);
     meta.networks = stats.networks;
     meta.lines = stats.lines;
-    m_cache.store(meta, body);
+    m_cache.store(meta, body, &m_batch);
 
     r.origin = Origin::Downloaded;
     r.lines = stats.lines;
@@ -418,8 +420,7 @@ public:
     if (resp.status == 304 && meta) {
       bool ok = false;
       if (auto body = m_cache.read_body(*meta, &ok); body && ok) {
-        refresh(*meta, resp);
-        m_cache.store_meta(*meta);
+        keep(*meta, resp);
         return parse_md5sum(*body);
       }
       return std::nullopt;
@@ -460,6 +461,15 @@ public:
 
   const ZoneCache& cache() const { return m_cache; }
 
+  // Writes what this run stored (one sync for all new zones) and the fetch
+  // times of the unchanged ones.
+  void commit()
+  {
+    m_batch.commit();
+    m_cache.record_fetched(net::Family::V4, m_fetched[0], m_now);
+    m_cache.record_fetched(net::Family::V6, m_fetched[1], m_now);
+  }
+
 private:
   ZoneResult base_result(const Job& job) const
   {
@@ -472,6 +482,21 @@ private:
       r.last_modified = job.meta->last_modified;
     }
     return r;
+  }
+
+  // Unchanged data: rewrite the meta only when the validators changed,
+  // otherwise just note the fetch time. Rewriting (and fsyncing) every meta
+  // on an all-304 run would cost more than the whole network exchange.
+  void keep(ZoneMeta& meta, const HttpResponse& resp)
+  {
+    const ZoneMeta before = meta;
+    refresh(meta, resp);
+    if (meta.etag != before.etag || meta.last_modified_http != before.last_modified_http ||
+        meta.last_modified != before.last_modified) {
+      m_cache.store_meta(meta);
+    } else {
+      m_fetched[meta.family == net::Family::V4 ? 0 : 1].push_back(meta.country);
+    }
   }
 
   void refresh(ZoneMeta& meta, const HttpResponse& resp) const
@@ -491,6 +516,8 @@ private:
   const FetchOptions& m_options;
   ZoneCache m_cache;
   std::int64_t m_now;
+  std::vector<std::string> m_fetched[2]; // unchanged zones fetched in this run, per family
+  util::AtomicBatch m_batch;             // new zones of this run
 };
 
 std::vector<net::Family> family_list(net::Families families)
@@ -596,8 +623,11 @@ std::vector<ZoneResult> fetch_zones(const std::vector<std::string>& countries, n
     const std::size_t fi = j / countries.size();
     const Md5List* list = md5[fi] ? &*md5[fi] : nullptr;
     results.push_back(run.process(jobs[j], responses[first_zone + j], list, directory_exists[fi]));
-    run.check_age(results.back(), jobs[j]);
-    const ZoneResult& r = results.back();
+  }
+  run.commit();
+  for (std::size_t j = 0; j < jobs.size(); ++j) {
+    ZoneResult& r = results[j];
+    run.check_age(r, jobs[j]);
     log::verbose(label(jobs[j]) + ": " + origin_name(r.origin) + ", " + std::to_string(r.networks()) +
                  " networks" + (r.bytes ? ", " + format_bytes(r.bytes) : std::string()));
   }

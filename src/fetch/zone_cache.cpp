@@ -154,6 +154,31 @@ ZoneCache::ZoneCache(std::string dir) : m_dir(std::move(dir))
   }
 }
 
+void ZoneCache::make_family_dir(net::Family family) const
+{
+  bool& made = m_dir_made[family == net::Family::V4 ? 0 : 1];
+  if (!made) {
+    util::make_dirs(family_dir(m_dir, family));
+    made = true;
+  }
+}
+
+ZoneCache::~ZoneCache()
+{
+  sync();
+}
+
+void ZoneCache::sync() const
+{
+  for (const net::Family family : {net::Family::V4, net::Family::V6}) {
+    bool& dirty = m_dirty[family == net::Family::V4 ? 0 : 1];
+    if (dirty) {
+      util::sync_dir(family_dir(m_dir, family));
+      dirty = false;
+    }
+  }
+}
+
 std::string ZoneCache::zone_path(const std::string& country, net::Family family) const
 {
   if (country == k_md5sum) {
@@ -188,7 +213,66 @@ std::optional<ZoneMeta> ZoneCache::read_meta(const std::string& country, net::Fa
   if (!meta || meta->country != country || meta->family != family) {
     return std::nullopt;
   }
+  meta->fetched_at = std::max(meta->fetched_at, fetched_time(country, family));
   return meta;
+}
+
+std::int64_t ZoneCache::fetched_time(const std::string& country, net::Family family) const
+{
+  const int f = family == net::Family::V4 ? 0 : 1;
+  if (!m_fetched_loaded[f]) {
+    m_fetched_loaded[f] = true;
+    m_fetched[f].clear();
+    std::string text;
+    try {
+      text = util::read_file(family_dir(m_dir, family) + "/FETCHED");
+    } catch (const Error&) {
+      return 0;
+    }
+    std::string_view rest = text;
+    while (!rest.empty()) {
+      const auto nl = rest.find('\n');
+      const std::string_view line = rest.substr(0, nl);
+      rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+      const auto sp = line.find(' ');
+      std::int64_t t = 0;
+      if (sp != std::string_view::npos && parse_number(line.substr(sp + 1), t)) {
+        m_fetched[f].emplace_back(line.substr(0, sp), t);
+      }
+    }
+  }
+  for (const auto& [cc, t] : m_fetched[f]) {
+    if (cc == country) {
+      return t;
+    }
+  }
+  return 0;
+}
+
+void ZoneCache::record_fetched(net::Family family, const std::vector<std::string>& countries, std::int64_t when) const
+{
+  if (countries.empty()) {
+    return;
+  }
+  const int f = family == net::Family::V4 ? 0 : 1;
+  fetched_time("", family); // load
+  auto& entries = m_fetched[f];
+  for (const std::string& cc : countries) {
+    const auto it = std::find_if(entries.begin(), entries.end(), [&cc](const auto& e) { return e.first == cc; });
+    if (it == entries.end()) {
+      entries.emplace_back(cc, when);
+    } else {
+      it->second = when;
+    }
+  }
+  std::sort(entries.begin(), entries.end());
+  std::string text;
+  for (const auto& [cc, t] : entries) {
+    text += cc + " " + std::to_string(t) + "\n";
+  }
+  make_family_dir(family);
+  m_dirty[f] = true;
+  util::write_file_atomic(family_dir(m_dir, family) + "/FETCHED", text, 0644, util::AtomicFile::DirSync::Deferred);
 }
 
 std::optional<std::string> ZoneCache::read_body(const ZoneMeta& meta, bool* hash_ok, std::string* problem) const
@@ -211,20 +295,28 @@ std::optional<std::string> ZoneCache::read_body(const ZoneMeta& meta, bool* hash
   return body;
 }
 
-void ZoneCache::store(ZoneMeta meta, std::string_view body) const
+void ZoneCache::store(ZoneMeta meta, std::string_view body, util::AtomicBatch* batch) const
 {
-  util::make_dirs(family_dir(m_dir, meta.family));
+  make_family_dir(meta.family);
   meta.size = body.size();
   meta.sha256 = util::sha256_hex(body);
   meta.md5 = util::md5_hex(body);
-  util::write_file_atomic(zone_path(meta.country, meta.family), body);
+  if (batch) {
+    batch->add(zone_path(meta.country, meta.family), body);
+    batch->add(meta_path(meta.country, meta.family), format_meta(meta));
+    return;
+  }
+  m_dirty[meta.family == net::Family::V4 ? 0 : 1] = true;
+  util::write_file_atomic(zone_path(meta.country, meta.family), body, 0644, util::AtomicFile::DirSync::Deferred);
   store_meta(meta);
 }
 
 void ZoneCache::store_meta(const ZoneMeta& meta) const
 {
-  util::make_dirs(family_dir(m_dir, meta.family));
-  util::write_file_atomic(meta_path(meta.country, meta.family), format_meta(meta));
+  make_family_dir(meta.family);
+  m_dirty[meta.family == net::Family::V4 ? 0 : 1] = true;
+  util::write_file_atomic(meta_path(meta.country, meta.family), format_meta(meta), 0644,
+                          util::AtomicFile::DirSync::Deferred);
 }
 
 std::vector<ZoneMeta> ZoneCache::list() const

@@ -9,6 +9,10 @@
 //   DIR/v6/cc.meta
 //   DIR/v4/MD5SUM         the upstream checksum list of the directory, as served
 //   DIR/v4/MD5SUM.meta    (and DIR/v6/...), metadata like a zone's
+//   DIR/v4/FETCHED        "cc unix-time" lines: the last successful fetch of
+//                         zones whose data did not change (304 or same bytes),
+//                         one file per family and run instead of a rewrite of
+//                         every .meta; read_meta() folds it into fetched_at
 // A zone that is legitimately absent upstream (404 or empty, never had data)
 // has an empty cc.zone and "absent=1" in its meta.
 //
@@ -23,6 +27,7 @@
 #pragma once
 
 #include "net/cidr.hpp"
+#include "util/atomic_file.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -61,6 +66,12 @@ class ZoneCache {
 public:
   // Does not touch the disk; the directory is created by the first store().
   explicit ZoneCache(std::string dir);
+  ~ZoneCache(); // sync()
+  ZoneCache(const ZoneCache&) = delete;
+  ZoneCache& operator=(const ZoneCache&) = delete;
+
+  // Makes the renames of earlier store()/store_meta() calls durable.
+  void sync() const;
 
   const std::string& dir() const { return m_dir; }
 
@@ -80,18 +91,33 @@ public:
 
   // Stores a validated body and its metadata atomically (body first).
   // meta.size, sha256 and md5 are computed here from `body`. Throws Error
-  // naming the file on I/O failure.
-  void store(ZoneMeta meta, std::string_view body) const;
+  // naming the file on I/O failure. Data is fsynced before each rename; the
+  // directories are fsynced by sync() or the destructor, once per run
+  // rather than once per file. With a `batch`, the files are only added to
+  // it and change when the caller commits the batch (one sync for all).
+  void store(ZoneMeta meta, std::string_view body, util::AtomicBatch* batch = nullptr) const;
 
-  // Rewrites only the metadata (e.g. fetched_at after a 304).
+  // Rewrites only the metadata (e.g. new ETag after a 304).
   void store_meta(const ZoneMeta& meta) const;
+
+  // Records `when` as the last successful fetch of these zones of `family`
+  // (countries, or "MD5SUM") in one atomic write of DIR/<family>/FETCHED.
+  void record_fetched(net::Family family, const std::vector<std::string>& countries, std::int64_t when) const;
 
   // Every cached zone (checksum lists excluded), sorted by family (v4
   // first) then country. Reads only the .meta files.
   std::vector<ZoneMeta> list() const;
 
 private:
+  std::int64_t fetched_time(const std::string& country, net::Family family) const;
+  void make_family_dir(net::Family family) const;
+
   std::string m_dir;
+  // FETCHED of each family, loaded on first use (not thread-safe).
+  mutable std::vector<std::pair<std::string, std::int64_t>> m_fetched[2];
+  mutable bool m_fetched_loaded[2] = {false, false};
+  mutable bool m_dirty[2] = {false, false}; // renames not yet made durable
+  mutable bool m_dir_made[2] = {false, false};
 };
 
 // The "key=value" text of a .meta file, and back. parse_meta returns nothing

@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -65,7 +66,7 @@ void AtomicFile::write(std::string_view data)
   }
 }
 
-void AtomicFile::commit()
+void AtomicFile::commit(DirSync dir_sync)
 {
   if (m_fd < 0) {
     throw Error(m_path + ": committed twice");
@@ -87,19 +88,95 @@ void AtomicFile::commit()
     errno = saved;
     fail(m_path, "replace");
   }
-  // Make the rename itself durable.
-  const int dfd = ::open(dir_of(m_path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_sync == DirSync::Now) {
+    sync_dir(dir_of(m_path)); // make the rename itself durable
+  }
+}
+
+AtomicBatch::~AtomicBatch()
+{
+  for (const Pending& p : m_files) {
+    ::unlink(p.tmp_path.c_str());
+  }
+}
+
+void AtomicBatch::add(const std::string& path, std::string_view data, unsigned mode)
+{
+  const auto slash = path.rfind('/');
+  const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  std::string tmp = dir_of(path) + "/." + base + ".tmp.XXXXXX";
+  // Closed right away: a batch of a thousand files must not hold a thousand
+  // descriptors. syncfs() in commit() needs none of them.
+  const int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+  if (fd < 0) {
+    fail(path, "create a temporary file");
+  }
+  m_files.push_back({tmp, path});
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      ::close(fd);
+      fail(path, "write");
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  if (::fchmod(fd, static_cast<mode_t>(mode)) != 0 || ::close(fd) != 0) {
+    fail(path, "write");
+  }
+}
+
+void AtomicBatch::commit()
+{
+  if (m_files.empty()) {
+    return;
+  }
+  // Data first, for all files at once: renames must never expose data that
+  // is not on disk yet.
+  const std::string first_dir = dir_of(m_files.front().path);
+  const int dfd = ::open(first_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) {
+    fail(first_dir, "open directory");
+  }
+  const int synced = ::syncfs(dfd);
+  ::close(dfd);
+  if (synced != 0) {
+    fail(first_dir, "sync");
+  }
+  std::vector<std::string> dirs;
+  // On a failure the destructor unlinks the temporaries not yet renamed
+  // (unlinking the renamed ones' old names is a harmless ENOENT).
+  for (const Pending& p : m_files) {
+    if (::rename(p.tmp_path.c_str(), p.path.c_str()) != 0) {
+      fail(p.path, "replace");
+    }
+    const std::string dir = dir_of(p.path);
+    if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) {
+      dirs.push_back(dir);
+    }
+  }
+  m_files.clear();
+  for (const std::string& dir : dirs) {
+    sync_dir(dir);
+  }
+}
+
+void sync_dir(const std::string& dir)
+{
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);
     ::close(dfd);
   }
 }
 
-void write_file_atomic(const std::string& path, std::string_view data, unsigned mode)
+void write_file_atomic(const std::string& path, std::string_view data, unsigned mode, AtomicFile::DirSync dir_sync)
 {
   AtomicFile f(path, mode);
   f.write(data);
-  f.commit();
+  f.commit(dir_sync);
 }
 
 void make_dirs(const std::string& dir, unsigned mode)

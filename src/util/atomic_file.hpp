@@ -7,6 +7,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace geoblock::util {
 
@@ -23,7 +24,11 @@ public:
   void write(std::string_view data);
 
   // Makes the data the content of `path`. Throws Error naming the file.
-  void commit();
+  // With DirSync::Deferred the directory is not fsynced: the caller does it
+  // once (sync_dir) after several commits; until then a crash may bring
+  // back the old file, never a torn one.
+  enum class DirSync { Now, Deferred };
+  void commit(DirSync dir_sync = DirSync::Now);
 
   const std::string& path() const { return m_path; }
 
@@ -35,7 +40,40 @@ private:
 };
 
 // Convenience: replaces `path` with `data` atomically.
-void write_file_atomic(const std::string& path, std::string_view data, unsigned mode = 0644);
+void write_file_atomic(const std::string& path, std::string_view data, unsigned mode = 0644,
+                       AtomicFile::DirSync dir_sync = AtomicFile::DirSync::Now);
+
+// Several files replaced in one step, for when one fsync per file would
+// dominate the run (a cold cache of 500 zones: seconds instead of a fraction
+// of one). add() writes each file's data to a temporary file in its target's
+// directory; commit() makes them all durable with one syncfs(2), renames
+// them in the order added, and fsyncs their directories. Until commit() no
+// target changes; the destructor removes the temporaries of an uncommitted
+// batch. A crash during the renames leaves each file old or new, never torn.
+class AtomicBatch {
+public:
+  AtomicBatch() = default;
+  ~AtomicBatch();
+  AtomicBatch(const AtomicBatch&) = delete;
+  AtomicBatch& operator=(const AtomicBatch&) = delete;
+
+  // Throws Error naming `path` on failure.
+  void add(const std::string& path, std::string_view data, unsigned mode = 0644);
+  // Throws Error naming the file or directory on failure.
+  void commit();
+  bool empty() const { return m_files.empty(); }
+
+private:
+  struct Pending {
+    std::string tmp_path;
+    std::string path;
+  };
+  std::vector<Pending> m_files;
+};
+
+// fsyncs a directory, making renames in it durable. Errors are ignored
+// (some file systems refuse fsync on directories).
+void sync_dir(const std::string& dir);
 
 // Creates `dir` and its missing parents (like mkdir -p). Throws Error.
 void make_dirs(const std::string& dir, unsigned mode = 0755);

@@ -61,3 +61,43 @@ TEST(AtomicFile, CreatesNewFilesAndDirectoriesAndNamesTheFileOnError)
 
 } // namespace
 } // namespace geoblock::test
+
+namespace geoblock::test {
+namespace {
+
+TEST(AtomicBatch, CommitReplacesEveryFileAndLeavesNoTemporaries)
+{
+  TempDir dir;
+  util::make_dirs(dir / "v4");
+  util::make_dirs(dir / "v6");
+  dir.write("v4/cn.zone", "old\n");
+  util::AtomicBatch batch;
+  batch.add(dir / "v4/cn.zone", "new v4\n");
+  batch.add(dir / "v6/cn.zone", "new v6\n");
+  EXPECT_EQ(slurp(dir / "v4/cn.zone"), "old\n"); // nothing changes before commit
+  EXPECT_FALSE(std::filesystem::exists(dir / "v6/cn.zone"));
+  batch.commit();
+  EXPECT_TRUE(batch.empty());
+  EXPECT_EQ(slurp(dir / "v4/cn.zone"), "new v4\n");
+  EXPECT_EQ(slurp(dir / "v6/cn.zone"), "new v6\n");
+  EXPECT_EQ(entries(dir / "v4"), 1u);
+  EXPECT_EQ(entries(dir / "v6"), 1u);
+}
+
+TEST(AtomicBatch, AnUncommittedBatchChangesNothing)
+{
+  TempDir dir;
+  dir.write("cn.zone", "last good\n");
+  {
+    util::AtomicBatch batch;
+    batch.add(dir / "cn.zone", "half");
+    batch.add(dir / "us.zone", "new");
+  }
+  EXPECT_EQ(slurp(dir / "cn.zone"), "last good\n");
+  EXPECT_EQ(entries(dir.path()), 1u) << "temporary files left behind";
+  util::AtomicBatch batch;
+  EXPECT_THROW(batch.add(dir / "missing/cn.zone", "x"), Error);
+}
+
+} // namespace
+} // namespace geoblock::test

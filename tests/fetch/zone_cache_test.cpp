@@ -124,3 +124,28 @@ TEST(ZoneCache, StatusReportsAgeSizeHashAndDamage)
 
 } // namespace
 } // namespace geoblock::test
+
+namespace geoblock::test {
+namespace {
+
+TEST(ZoneCache, RecordedFetchTimesShowInTheMetadata)
+{
+  TempDir dir;
+  const ZoneCache cache(dir.path());
+  ZoneMeta m = sample("nz", net::Family::V4);
+  m.fetched_at = 1'000;
+  cache.store(m, "192.0.2.0/24\n");
+  cache.record_fetched(net::Family::V4, {"nz", "MD5SUM"}, 5'000);
+  EXPECT_EQ(cache.read_meta("nz", net::Family::V4)->fetched_at, 5'000);
+  EXPECT_EQ(ZoneCache(dir.path()).read_meta("nz", net::Family::V4)->fetched_at, 5'000);
+  EXPECT_EQ(ZoneCache(dir.path()).list().at(0).fetched_at, 5'000);
+  cache.record_fetched(net::Family::V4, {"nz"}, 7'000);
+  EXPECT_EQ(ZoneCache(dir.path()).read_meta("nz", net::Family::V4)->fetched_at, 7'000);
+  // A later full store wins over an older record.
+  m.fetched_at = 9'000;
+  cache.store(m, "192.0.2.0/24\n");
+  EXPECT_EQ(ZoneCache(dir.path()).read_meta("nz", net::Family::V4)->fetched_at, 9'000);
+}
+
+} // namespace
+} // namespace geoblock::test
