@@ -25,18 +25,22 @@ using namespace geoblock;
 
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point t0)
+double
+seconds_since(std::chrono::steady_clock::time_point t0)
 {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-int cycle(const char* list, const char* set)
+int
+cycle(const char* list, const char* set)
 {
   net::NetList nets;
   net::parse_zone(util::read_file(list), list, net::ZoneOptions{}, nets);
   apply::ApplyOptions o;
   o.set_name = set;
-  o.families = nets.v6.empty() ? net::Families::V4 : nets.v4.empty() ? net::Families::V6 : net::Families::Both;
+  o.families = nets.v6.empty()   ? net::Families::V4
+               : nets.v4.empty() ? net::Families::V6
+                                 : net::Families::Both;
   o.lock_path = std::string(list) + ".lock";
   o.ssh_connection = "";
   o.force = true;
@@ -46,7 +50,8 @@ int cycle(const char* list, const char* set)
   return 0;
 }
 
-int udp_send(const char* dst, int port, double secs, const char* src)
+int
+udp_send(const char* dst, int port, double secs, const char* src)
 {
   const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
   sockaddr_in s{};
@@ -86,7 +91,8 @@ int udp_send(const char* dst, int port, double secs, const char* src)
   return 0;
 }
 
-int udp_recv(const char* addr, int port, double secs)
+int
+udp_recv(const char* addr, int port, double secs)
 {
   const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
   const int big = 8 << 20;
@@ -123,7 +129,8 @@ int udp_recv(const char* addr, int port, double secs)
 
 } // namespace
 
-int main(int argc, char** argv)
+int
+main(int argc, char** argv)
 {
   try {
     const std::string mode = argc > 1 ? argv[1] : "";

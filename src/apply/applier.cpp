@@ -13,7 +13,9 @@ namespace geoblock::apply {
 
 namespace {
 
-template <class A> bool covers(const std::vector<net::Prefix<A>>& nets, A addr)
+template <class A>
+bool
+covers(const std::vector<net::Prefix<A>>& nets, A addr)
 {
   for (const auto& p : nets) {
     if (p.contains(addr)) {
@@ -23,14 +25,16 @@ template <class A> bool covers(const std::vector<net::Prefix<A>>& nets, A addr)
   return false;
 }
 
-std::string percent(double fraction)
+std::string
+percent(double fraction)
 {
   std::ostringstream s;
   s << std::lround(fraction * 100) << "%";
   return s.str();
 }
 
-void stage(const ApplyOptions& options, const std::string& what)
+void
+stage(const ApplyOptions& options, const std::string& what)
 {
   log::verbose(what);
   if (options.on_stage) {
@@ -38,17 +42,20 @@ void stage(const ApplyOptions& options, const std::string& what)
   }
 }
 
-std::vector<Hook> hooks_of(const ApplyOptions& options)
+std::vector<Hook>
+hooks_of(const ApplyOptions& options)
 {
   return options.chains.empty() ? default_chains(options.policy) : options.chains;
 }
 
-std::string own_chain_of(const ApplyOptions& options)
+std::string
+own_chain_of(const ApplyOptions& options)
 {
   return options.set_name + "-allow";
 }
 
-void validate(const ApplyOptions& options)
+void
+validate(const ApplyOptions& options)
 {
   if (options.set_name.empty() || options.set_name.size() + 7 > k_max_set_name ||
       options.set_name.find_first_of(" \t\n\"'") != std::string::npos) {
@@ -69,7 +76,8 @@ void validate(const ApplyOptions& options)
   }
 }
 
-RuleSpec spec_for(const ApplyOptions& options, net::Family family)
+RuleSpec
+spec_for(const ApplyOptions& options, net::Family family)
 {
   RuleSpec spec;
   spec.family = family;
@@ -89,20 +97,23 @@ RuleSpec spec_for(const ApplyOptions& options, net::Family family)
   return spec;
 }
 
-Xtables xtables_for(const ApplyOptions& options, net::Family family)
+Xtables
+xtables_for(const ApplyOptions& options, net::Family family)
 {
   return Xtables(family, family == net::Family::V4 ? options.iptables : options.ip6tables);
 }
 
-const std::string& baseline_of(const ApplyOptions& options, net::Family family)
+const std::string&
+baseline_of(const ApplyOptions& options, net::Family family)
 {
   return family == net::Family::V4 ? options.baseline : options.baseline6;
 }
 
 // A warning when Docker's chain exists but no configured hook sees the
 // traffic that goes to containers.
-void docker_warning(const Ruleset& live, const std::vector<Hook>& hooks, net::Family family,
-                    std::vector<std::string>& warnings)
+void
+docker_warning(const Ruleset& live, const std::vector<Hook>& hooks, net::Family family,
+               std::vector<std::string>& warnings)
 {
   const Table* filter = live.table("filter");
   if (filter == nullptr || filter->chain("DOCKER-USER") == nullptr) {
@@ -119,8 +130,9 @@ void docker_warning(const Ruleset& live, const std::vector<Hook>& hooks, net::Fa
 }
 
 template <class A>
-void update_set(IpsetSession& session, const std::vector<net::Prefix<A>>& nets, const ApplyOptions& options,
-                FamilyReport& report)
+void
+update_set(IpsetSession& session, const std::vector<net::Prefix<A>>& nets, const ApplyOptions& options,
+           FamilyReport& report)
 {
   const net::Family family = net::kFamily<A>;
   const std::string& live = report.set;
@@ -168,7 +180,8 @@ void update_set(IpsetSession& session, const std::vector<net::Prefix<A>>& nets, 
 
 } // namespace
 
-std::vector<Hook> default_chains(Policy policy)
+std::vector<Hook>
+default_chains(Policy policy)
 {
   if (policy == Policy::AllowOnly) {
     return {Hook{"mangle", "PREROUTING"}};
@@ -176,12 +189,14 @@ std::vector<Hook> default_chains(Policy policy)
   return {Hook{"raw", "PREROUTING"}};
 }
 
-std::string set_name_for(const std::string& base, net::Family family)
+std::string
+set_name_for(const std::string& base, net::Family family)
 {
   return base + (family == net::Family::V4 ? "-v4" : "-v6");
 }
 
-void check_ssh_lockout(const net::NetList& aggregated, const ApplyOptions& options)
+void
+check_ssh_lockout(const net::NetList& aggregated, const ApplyOptions& options)
 {
   if (options.force) {
     return;
@@ -201,7 +216,8 @@ void check_ssh_lockout(const net::NetList& aggregated, const ApplyOptions& optio
   if (!v4) {
     v6 = net::parse_v6(client);
     if (!v6) {
-      log::warning("cannot read the client address in SSH_CONNECTION ('" + conn + "'); lock-out check skipped");
+      log::warning("cannot read the client address in SSH_CONNECTION ('" + conn +
+                   "'); lock-out check skipped");
       return;
     }
     // An IPv4 client seen through an IPv6 socket: ::ffff:a.b.c.d.
@@ -224,8 +240,9 @@ void check_ssh_lockout(const net::NetList& aggregated, const ApplyOptions& optio
   }
 }
 
-void check_shrink(net::Family family, std::uint64_t live_entries, std::uint64_t new_entries,
-                  const ApplyOptions& options)
+void
+check_shrink(net::Family family, std::uint64_t live_entries, std::uint64_t new_entries,
+             const ApplyOptions& options)
 {
   if (options.force || live_entries == 0 || new_entries >= live_entries) {
     return;
@@ -239,7 +256,8 @@ void check_shrink(net::Family family, std::uint64_t live_entries, std::uint64_t 
   }
 }
 
-ApplyReport apply(const net::NetList& aggregated, const ApplyOptions& options)
+ApplyReport
+apply(const net::NetList& aggregated, const ApplyOptions& options)
 {
   validate(options);
   util::FileLock lock(options.lock_path, options.lock_wait);
@@ -329,7 +347,8 @@ ApplyReport apply(const net::NetList& aggregated, const ApplyOptions& options)
     const RuleSpec spec = spec_for(options, f);
     const Ruleset live = xt.save();
     if (const auto& base = baselines[f == net::Family::V4 ? 0 : 1]) {
-      const RestoreText text = build_baseline_restore(*base, live, spec, options.keep_chains, WithOwnRules::Yes);
+      const RestoreText text =
+          build_baseline_restore(*base, live, spec, options.keep_chains, WithOwnRules::Yes);
       // iptables-restore commits table by table: test the whole input first
       // so that a failure cannot leave one table restored and another not.
       xt.restore(text, Xtables::Flush::Tables, Xtables::Mode::Test);
@@ -349,7 +368,8 @@ ApplyReport apply(const net::NetList& aggregated, const ApplyOptions& options)
   return report;
 }
 
-LiveState read_live_state(const ApplyOptions& options, bool with_members)
+LiveState
+read_live_state(const ApplyOptions& options, bool with_members)
 {
   LiveState state;
   IpsetSession session;
@@ -382,7 +402,8 @@ LiveState read_live_state(const ApplyOptions& options, bool with_members)
   return state;
 }
 
-RemoveReport remove(const ApplyOptions& options)
+RemoveReport
+remove(const ApplyOptions& options)
 {
   validate(options);
   util::FileLock lock(options.lock_path, options.lock_wait);

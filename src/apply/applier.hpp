@@ -74,12 +74,12 @@ std::string set_name_for(const std::string& base, net::Family family);
 
 struct FamilyReport {
   bool enabled = false;
-  std::string set;                     // "geoblock-v4"
-  bool existed = false;                // a live set was replaced (else created)
-  std::uint64_t previous_entries = 0;  // entries of the replaced set
-  std::uint64_t entries = 0;           // entries now in the kernel (a /0 counts 2)
-  SetSizing sizing;                    // maxelem / hashsize of the new set
-  std::string rules;                   // "unchanged", "inserted in raw:PREROUTING", "restored with baseline FILE"
+  std::string set;                    // "geoblock-v4"
+  bool existed = false;               // a live set was replaced (else created)
+  std::uint64_t previous_entries = 0; // entries of the replaced set
+  std::uint64_t entries = 0;          // entries now in the kernel (a /0 counts 2)
+  SetSizing sizing;                   // maxelem / hashsize of the new set
+  std::string rules; // "unchanged", "inserted in raw:PREROUTING", "restored with baseline FILE"
 };
 
 struct ApplyReport {

@@ -21,7 +21,8 @@ namespace geoblock::apply {
 
 namespace {
 
-std::string trim(std::string s)
+std::string
+trim(std::string s)
 {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) {
     s.pop_back();
@@ -29,7 +30,8 @@ std::string trim(std::string s)
   return s;
 }
 
-std::uint32_t next_pow2(std::uint64_t v)
+std::uint32_t
+next_pow2(std::uint64_t v)
 {
   std::uint64_t p = 1;
   while (p < v) {
@@ -38,7 +40,8 @@ std::uint32_t next_pow2(std::uint64_t v)
   return static_cast<std::uint32_t>(p);
 }
 
-std::uint64_t number_after(const std::string& text, const std::string& key)
+std::uint64_t
+number_after(const std::string& text, const std::string& key)
 {
   const auto at = text.find(key);
   if (at == std::string::npos) {
@@ -47,7 +50,8 @@ std::uint64_t number_after(const std::string& text, const std::string& key)
   return std::strtoull(text.c_str() + at + key.size(), nullptr, 10);
 }
 
-std::string word_after(const std::string& text, const std::string& key)
+std::string
+word_after(const std::string& text, const std::string& key)
 {
   const auto at = text.find(key);
   if (at == std::string::npos) {
@@ -58,12 +62,14 @@ std::string word_after(const std::string& text, const std::string& key)
   return text.substr(start, end == std::string::npos ? std::string::npos : end - start);
 }
 
-void set_address(union nf_inet_addr& out, std::uint32_t a)
+void
+set_address(union nf_inet_addr& out, std::uint32_t a)
 {
   out.ip = htonl(a);
 }
 
-void set_address(union nf_inet_addr& out, net::u128 a)
+void
+set_address(union nf_inet_addr& out, net::u128 a)
 {
   for (int i = 0; i < 4; ++i) {
     out.ip6[i] = htonl(static_cast<std::uint32_t>(a >> (96 - 32 * i)));
@@ -72,7 +78,8 @@ void set_address(union nf_inet_addr& out, net::u128 a)
 
 } // namespace
 
-SetSizing size_for(std::size_t entries)
+SetSizing
+size_for(std::size_t entries)
 {
   SetSizing s;
   const std::uint64_t wanted = entries + entries / 4;
@@ -81,7 +88,8 @@ SetSizing size_for(std::size_t entries)
   return s;
 }
 
-int IpsetSession::collect_output(struct ::ipset_session*, void* self, const char* fmt, ...)
+int
+IpsetSession::collect_output(struct ::ipset_session*, void* self, const char* fmt, ...)
 {
   auto* me = static_cast<IpsetSession*>(self);
   va_list args;
@@ -116,7 +124,8 @@ IpsetSession::IpsetSession()
     const std::string msg = trim(ipset_session_report_msg(m_session));
     ipset_session_fini(m_session);
     m_session = nullptr;
-    throw IpsetError("ipset: cannot talk to the kernel's ip_set module (is it loaded, are you root?): " + msg);
+    throw IpsetError("ipset: cannot talk to the kernel's ip_set module (is it loaded, are you root?): " +
+                     msg);
   }
   ipset_session_report_reset(m_session);
 }
@@ -128,7 +137,8 @@ IpsetSession::~IpsetSession()
   }
 }
 
-void IpsetSession::fail(const std::string& what)
+void
+IpsetSession::fail(const std::string& what)
 {
   std::string msg = trim(ipset_session_report_msg(m_session));
   ipset_session_report_reset(m_session);
@@ -138,7 +148,8 @@ void IpsetSession::fail(const std::string& what)
   throw IpsetError("ipset: " + what + ": " + msg);
 }
 
-std::string IpsetSession::list_text(const std::string& name, bool header_only, bool names_only)
+std::string
+IpsetSession::list_text(const std::string& name, bool header_only, bool names_only)
 {
   m_output.clear();
   ipset_session_report_reset(m_session);
@@ -163,7 +174,8 @@ std::string IpsetSession::list_text(const std::string& name, bool header_only, b
   return text;
 }
 
-std::vector<std::string> IpsetSession::set_names()
+std::vector<std::string>
+IpsetSession::set_names()
 {
   const std::string text = list_text({}, false, true);
   std::vector<std::string> names;
@@ -181,7 +193,8 @@ std::vector<std::string> IpsetSession::set_names()
   return names;
 }
 
-bool IpsetSession::exists(const std::string& name)
+bool
+IpsetSession::exists(const std::string& name)
 {
   for (const auto& n : set_names()) {
     if (n == name) {
@@ -191,7 +204,8 @@ bool IpsetSession::exists(const std::string& name)
   return false;
 }
 
-std::optional<SetHeader> IpsetSession::header(const std::string& name)
+std::optional<SetHeader>
+IpsetSession::header(const std::string& name)
 {
   if (!exists(name)) {
     return std::nullopt;
@@ -209,7 +223,8 @@ std::optional<SetHeader> IpsetSession::header(const std::string& name)
   return h;
 }
 
-void IpsetSession::list_members(const std::string& name, net::NetList& out)
+void
+IpsetSession::list_members(const std::string& name, net::NetList& out)
 {
   const std::string text = list_text(name, false, false);
   const auto members = text.find("Members:\n");
@@ -232,7 +247,8 @@ void IpsetSession::list_members(const std::string& name, net::NetList& out)
   }
 }
 
-void IpsetSession::create(const std::string& name, net::Family family, SetSizing sizing)
+void
+IpsetSession::create(const std::string& name, net::Family family, SetSizing sizing)
 {
   ipset_session_report_reset(m_session);
   const std::uint8_t proto = family == net::Family::V4 ? NFPROTO_IPV4 : NFPROTO_IPV6;
@@ -249,7 +265,8 @@ void IpsetSession::create(const std::string& name, net::Family family, SetSizing
   }
 }
 
-bool IpsetSession::destroy(const std::string& name)
+bool
+IpsetSession::destroy(const std::string& name)
 {
   if (!exists(name)) {
     return false;
@@ -262,7 +279,8 @@ bool IpsetSession::destroy(const std::string& name)
   return true;
 }
 
-void IpsetSession::swap(const std::string& a, const std::string& b)
+void
+IpsetSession::swap(const std::string& a, const std::string& b)
 {
   ipset_session_report_reset(m_session);
   ipset_session_data_set(m_session, IPSET_SETNAME, a.c_str());
@@ -272,7 +290,8 @@ void IpsetSession::swap(const std::string& a, const std::string& b)
   }
 }
 
-void IpsetSession::rename(const std::string& from, const std::string& to)
+void
+IpsetSession::rename(const std::string& from, const std::string& to)
 {
   ipset_session_report_reset(m_session);
   ipset_session_data_set(m_session, IPSET_SETNAME, from.c_str());
@@ -283,7 +302,8 @@ void IpsetSession::rename(const std::string& from, const std::string& to)
 }
 
 template <class A>
-std::size_t IpsetSession::add_impl(const std::string& name, const std::vector<net::Prefix<A>>& nets)
+std::size_t
+IpsetSession::add_impl(const std::string& name, const std::vector<net::Prefix<A>>& nets)
 {
   ipset_session_report_reset(m_session);
   // Look the set's type up once; the per-entry loop then only fills the
@@ -324,7 +344,8 @@ std::size_t IpsetSession::add_impl(const std::string& name, const std::vector<ne
   std::uint32_t lineno = 0;
   for (const auto& p : *entries) {
     ++lineno;
-    union nf_inet_addr addr {};
+    union nf_inet_addr addr {
+    };
     set_address(addr, p.addr);
     const std::uint8_t cidr = p.len;
     ipset_session_data_set(m_session, IPSET_SETNAME, name.c_str());
@@ -352,15 +373,18 @@ std::size_t IpsetSession::add_impl(const std::string& name, const std::vector<ne
       which = " " + net::to_string((*entries)[line - 1]);
     }
   }
-  throw IpsetError("ipset: cannot add" + which + " to set " + name + ": " + (msg.empty() ? "unknown error" : msg));
+  throw IpsetError("ipset: cannot add" + which + " to set " + name + ": " +
+                   (msg.empty() ? "unknown error" : msg));
 }
 
-std::size_t IpsetSession::add(const std::string& name, const std::vector<net::Prefix4>& nets)
+std::size_t
+IpsetSession::add(const std::string& name, const std::vector<net::Prefix4>& nets)
 {
   return add_impl(name, nets);
 }
 
-std::size_t IpsetSession::add(const std::string& name, const std::vector<net::Prefix6>& nets)
+std::size_t
+IpsetSession::add(const std::string& name, const std::vector<net::Prefix6>& nets)
 {
   return add_impl(name, nets);
 }

@@ -22,8 +22,8 @@ inline constexpr std::size_t k_max_set_name = 31;
 // What `ipset list -terse` shows about a set.
 struct SetHeader {
   std::string name;
-  std::string type;     // "hash:net"
-  std::string family;   // "inet" / "inet6"
+  std::string type;   // "hash:net"
+  std::string family; // "inet" / "inet6"
   std::uint64_t hashsize = 0;
   std::uint64_t maxelem = 0;
   std::uint64_t memory = 0;     // bytes ("Size in memory")

@@ -14,14 +14,16 @@ namespace {
 
 const char* const k_tables[] = {"raw", "mangle", "filter", "nat", "security"};
 
-bool is_builtin(const std::string& chain)
+bool
+is_builtin(const std::string& chain)
 {
   static const char* const builtins[] = {"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"};
   return std::any_of(std::begin(builtins), std::end(builtins), [&](const char* b) { return chain == b; });
 }
 
 // The chain a rule jumps or goes to, or "".
-std::string target_of(const std::string& body)
+std::string
+target_of(const std::string& body)
 {
   const auto words = split_rule(body);
   for (std::size_t i = 0; i + 1 < words.size(); ++i) {
@@ -32,7 +34,8 @@ std::string target_of(const std::string& body)
   return {};
 }
 
-std::string trim(std::string_view s)
+std::string
+trim(std::string_view s)
 {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
     s.remove_suffix(1);
@@ -47,7 +50,8 @@ const Origin k_geoblock{"geoblock", 0};
 
 } // namespace
 
-Hook parse_hook(std::string_view text)
+Hook
+parse_hook(std::string_view text)
 {
   std::string table = "filter";
   std::string chain(text);
@@ -64,12 +68,14 @@ Hook parse_hook(std::string_view text)
   return {table, chain};
 }
 
-std::string to_string(const Hook& hook)
+std::string
+to_string(const Hook& hook)
 {
   return hook.table == "filter" ? hook.chain : hook.table + ":" + hook.chain;
 }
 
-const ChainDecl* Table::chain(const std::string& chain_name) const
+const ChainDecl*
+Table::chain(const std::string& chain_name) const
 {
   for (const auto& c : chains) {
     if (c.name == chain_name) {
@@ -79,7 +85,8 @@ const ChainDecl* Table::chain(const std::string& chain_name) const
   return nullptr;
 }
 
-const Table* Ruleset::table(const std::string& table_name) const
+const Table*
+Ruleset::table(const std::string& table_name) const
 {
   for (const auto& t : tables) {
     if (t.name == table_name) {
@@ -89,7 +96,8 @@ const Table* Ruleset::table(const std::string& table_name) const
   return nullptr;
 }
 
-std::vector<std::string> split_rule(std::string_view body)
+std::vector<std::string>
+split_rule(std::string_view body)
 {
   std::vector<std::string> words;
   std::string word;
@@ -125,7 +133,8 @@ std::vector<std::string> split_rule(std::string_view body)
   return words;
 }
 
-Ruleset parse_ruleset(std::string_view text, const std::string& source)
+Ruleset
+parse_ruleset(std::string_view text, const std::string& source)
 {
   Ruleset rs;
   Table* current = nullptr;
@@ -174,8 +183,8 @@ Ruleset parse_ruleset(std::string_view text, const std::string& source)
       if (current->chain(words[0]) != nullptr) {
         fail("chain '" + words[0] + "' declared twice");
       }
-      current->chains.push_back(
-        ChainDecl{words[0], words.size() > 1 ? words[1] : "-", words.size() > 2 ? words[2] : "[0:0]", origin});
+      current->chains.push_back(ChainDecl{words[0], words.size() > 1 ? words[1] : "-",
+                                          words.size() > 2 ? words[2] : "[0:0]", origin});
     } else if (line.rfind("-A ", 0) == 0 || line.rfind("--append ", 0) == 0) {
       const auto rest = trim(std::string_view(line).substr(line.find(' ') + 1));
       const auto space = rest.find(' ');
@@ -183,7 +192,8 @@ Ruleset parse_ruleset(std::string_view text, const std::string& source)
       if (current->chain(chain) == nullptr) {
         fail("rule for undeclared chain '" + chain + "'");
       }
-      current->rules.push_back(RuleLine{chain, space == std::string::npos ? "" : trim(rest.substr(space)), origin});
+      current->rules.push_back(
+          RuleLine{chain, space == std::string::npos ? "" : trim(rest.substr(space)), origin});
     } else {
       fail("not an iptables-save line: '" + line + "'");
     }
@@ -195,7 +205,8 @@ Ruleset parse_ruleset(std::string_view text, const std::string& source)
   return rs;
 }
 
-std::string hook_rule(const RuleSpec& spec)
+std::string
+hook_rule(const RuleSpec& spec)
 {
   if (spec.policy == Policy::AllowOnly) {
     return "-j " + spec.own_chain;
@@ -203,15 +214,16 @@ std::string hook_rule(const RuleSpec& spec)
   return "-m set --match-set " + spec.set + " src -j DROP";
 }
 
-std::vector<std::string> own_chain_rules(const RuleSpec& spec)
+std::vector<std::string>
+own_chain_rules(const RuleSpec& spec)
 {
   // Order matters: loopback and replies first (cheap, and they keep the
   // host's own connections alive), then the allowed countries, then the
   // allowlist, then the drop.
   std::vector<std::string> rules = {
-    "-i lo -j RETURN",
-    "-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN",
-    "-m set --match-set " + spec.set + " src -j RETURN",
+      "-i lo -j RETURN",
+      "-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN",
+      "-m set --match-set " + spec.set + " src -j RETURN",
   };
   for (const auto& net : spec.allowlist) {
     rules.push_back("-s " + net + " -j RETURN");
@@ -220,7 +232,8 @@ std::vector<std::string> own_chain_rules(const RuleSpec& spec)
   return rules;
 }
 
-bool is_own_rule(const RuleSpec& spec, const RuleLine& rule)
+bool
+is_own_rule(const RuleSpec& spec, const RuleLine& rule)
 {
   if (!spec.own_chain.empty() && (rule.chain == spec.own_chain || target_of(rule.body) == spec.own_chain)) {
     return true;
@@ -234,13 +247,15 @@ bool is_own_rule(const RuleSpec& spec, const RuleLine& rule)
   return false;
 }
 
-bool matches_any(const std::string& name, const std::vector<std::string>& patterns)
+bool
+matches_any(const std::string& name, const std::vector<std::string>& patterns)
 {
   return std::any_of(patterns.begin(), patterns.end(),
                      [&](const std::string& p) { return ::fnmatch(p.c_str(), name.c_str(), 0) == 0; });
 }
 
-int count_hook_rule(const Ruleset& live, const RuleSpec& spec, const Hook& hook)
+int
+count_hook_rule(const Ruleset& live, const RuleSpec& spec, const Hook& hook)
 {
   const Table* t = live.table(hook.table);
   if (t == nullptr) {
@@ -252,14 +267,16 @@ int count_hook_rule(const Ruleset& live, const RuleSpec& spec, const Hook& hook)
   }));
 }
 
-void RestoreText::add(const std::string& line, Origin origin)
+void
+RestoreText::add(const std::string& line, Origin origin)
 {
   text += line;
   text += '\n';
   origins.push_back(std::move(origin));
 }
 
-std::string RestoreText::describe_line(std::size_t line) const
+std::string
+RestoreText::describe_line(std::size_t line) const
 {
   if (line == 0 || line > origins.size()) {
     return "line " + std::to_string(line) + " of the generated input";
@@ -271,8 +288,9 @@ std::string RestoreText::describe_line(std::size_t line) const
   return o.source + ":" + std::to_string(o.line);
 }
 
-RestoreText build_baseline_restore(const Ruleset& baseline, const Ruleset& live, const RuleSpec& spec,
-                                   const std::vector<std::string>& keep, WithOwnRules own)
+RestoreText
+build_baseline_restore(const Ruleset& baseline, const Ruleset& live, const RuleSpec& spec,
+                       const std::vector<std::string>& keep, WithOwnRules own)
 {
   auto kept = [&](const std::string& chain) { return !is_builtin(chain) && matches_any(chain, keep); };
 
@@ -344,7 +362,8 @@ RestoreText build_baseline_restore(const Ruleset& baseline, const Ruleset& live,
       }
     }
     for (const auto& r : now.rules) {
-      if (!kept(r.chain) && kept(target_of(r.body)) && declared.count(r.chain) != 0 && !is_own_rule(spec, r)) {
+      if (!kept(r.chain) && kept(target_of(r.body)) && declared.count(r.chain) != 0 &&
+          !is_own_rule(spec, r)) {
         out.add("-A " + r.chain + " " + r.body, r.origin);
       }
     }
@@ -363,7 +382,8 @@ RestoreText build_baseline_restore(const Ruleset& baseline, const Ruleset& live,
   return out;
 }
 
-RestoreText build_ensure(const Ruleset& live, const RuleSpec& spec)
+RestoreText
+build_ensure(const Ruleset& live, const RuleSpec& spec)
 {
   RestoreText out;
   std::vector<std::string> tables;
@@ -384,7 +404,8 @@ RestoreText build_ensure(const Ruleset& live, const RuleSpec& spec)
         }
       }
     }
-    const bool body_ok = t != nullptr && t->chain(spec.own_chain) != nullptr && body_now == own_chain_rules(spec);
+    const bool body_ok =
+        t != nullptr && t->chain(spec.own_chain) != nullptr && body_now == own_chain_rules(spec);
     if (spec.policy == Policy::AllowOnly && !body_ok) {
       // Declaring an existing chain under --noflush empties it: the body is
       // rewritten whole, so a changed allowlist takes effect.
@@ -436,7 +457,8 @@ RestoreText build_ensure(const Ruleset& live, const RuleSpec& spec)
   return out;
 }
 
-RestoreText build_remove(const Ruleset& live, const RuleSpec& spec)
+RestoreText
+build_remove(const Ruleset& live, const RuleSpec& spec)
 {
   RestoreText out;
   for (const auto& t : live.tables) {
@@ -462,11 +484,12 @@ RestoreText build_remove(const Ruleset& live, const RuleSpec& spec)
 }
 
 Xtables::Xtables(net::Family family, std::string command, std::chrono::milliseconds timeout)
-  : m_family(family), m_save(command + "-save"), m_restore(command + "-restore"), m_timeout(timeout)
+    : m_family(family), m_save(command + "-save"), m_restore(command + "-restore"), m_timeout(timeout)
 {
 }
 
-void Xtables::require() const
+void
+Xtables::require() const
 {
   for (const auto* program : {&m_save, &m_restore}) {
     if (!util::program_exists(*program)) {
@@ -476,7 +499,8 @@ void Xtables::require() const
   }
 }
 
-Ruleset Xtables::save() const
+Ruleset
+Xtables::save() const
 {
   util::RunResult r;
   try {
@@ -490,7 +514,8 @@ Ruleset Xtables::save() const
   return parse_ruleset(r.out, "live ruleset");
 }
 
-void Xtables::restore(const RestoreText& text, Flush flush, Mode mode) const
+void
+Xtables::restore(const RestoreText& text, Flush flush, Mode mode) const
 {
   std::vector<std::string> argv = {m_restore, "--wait"};
   if (flush == Flush::None) {
@@ -530,7 +555,8 @@ void Xtables::restore(const RestoreText& text, Flush flush, Mode mode) const
   if (reason.empty() || r.timed_out || r.signal != 0) {
     reason = r.describe();
   }
-  throw RulesError(where + m_restore + (mode == Mode::Test ? " --test" : "") + " refused the rules: " + reason);
+  throw RulesError(where + m_restore + (mode == Mode::Test ? " --test" : "") +
+                   " refused the rules: " + reason);
 }
 
 } // namespace geoblock::apply

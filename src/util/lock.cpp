@@ -35,8 +35,7 @@ FileLock::FileLock(const std::string& path, std::chrono::milliseconds wait) : m_
       const auto secs = std::chrono::duration_cast<std::chrono::duration<double>>(wait).count();
       char waited[32];
       std::snprintf(waited, sizeof waited, "%g", secs);
-      throw Error("another geoblock run holds the lock " + path + "; gave up after waiting " + waited +
-                  " s");
+      throw Error("another geoblock run holds the lock " + path + "; gave up after waiting " + waited + " s");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

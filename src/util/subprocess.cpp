@@ -46,7 +46,8 @@ private:
   int m_fd = -1;
 };
 
-void make_pipe(Fd& read_end, Fd& write_end)
+void
+make_pipe(Fd& read_end, Fd& write_end)
 {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
@@ -56,7 +57,8 @@ void make_pipe(Fd& read_end, Fd& write_end)
   write_end.reset(fds[1]);
 }
 
-std::string first_line(const std::string& s)
+std::string
+first_line(const std::string& s)
 {
   std::string line = s.substr(0, s.find('\n'));
   while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
@@ -67,7 +69,8 @@ std::string first_line(const std::string& s)
 
 } // namespace
 
-std::string RunResult::describe() const
+std::string
+RunResult::describe() const
 {
   std::string text;
   if (timed_out) {
@@ -84,7 +87,8 @@ std::string RunResult::describe() const
   return text;
 }
 
-bool program_exists(const std::string& program)
+bool
+program_exists(const std::string& program)
 {
   if (program.find('/') != std::string::npos) {
     return ::access(program.c_str(), X_OK) == 0;
@@ -103,7 +107,8 @@ bool program_exists(const std::string& program)
   return false;
 }
 
-RunResult run(const std::vector<std::string>& argv, const std::string& input, std::chrono::milliseconds timeout)
+RunResult
+run(const std::vector<std::string>& argv, const std::string& input, std::chrono::milliseconds timeout)
 {
   if (argv.empty()) {
     throw Error("internal error: empty command line");
@@ -182,7 +187,7 @@ RunResult run(const std::vector<std::string>& argv, const std::string& input, st
       fds[nfds++] = {err_r.get(), POLLIN, 0};
     }
     const auto left =
-      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       result.timed_out = true;
       break;

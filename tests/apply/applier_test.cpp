@@ -27,7 +27,8 @@ using geoblock::test::TcpServer;
 
 namespace {
 
-net::NetList nets(std::initializer_list<const char*> texts)
+net::NetList
+nets(std::initializer_list<const char*> texts)
 {
   net::NetList raw;
   for (const char* t : texts) {
@@ -65,7 +66,8 @@ private:
   std::string m_path;
 };
 
-ApplyOptions options_in(const TempDir& dir)
+ApplyOptions
+options_in(const TempDir& dir)
 {
   ApplyOptions o;
   o.lock_path = dir.path() + "/geoblock.lock";
@@ -74,13 +76,16 @@ ApplyOptions options_in(const TempDir& dir)
   return o;
 }
 
-template <class A> std::vector<net::Prefix<A>> sorted(std::vector<net::Prefix<A>> v)
+template <class A>
+std::vector<net::Prefix<A>>
+sorted(std::vector<net::Prefix<A>> v)
 {
   std::sort(v.begin(), v.end());
   return v;
 }
 
-net::NetList members(const std::string& set)
+net::NetList
+members(const std::string& set)
 {
   IpsetSession s;
   net::NetList out;
@@ -90,13 +95,15 @@ net::NetList members(const std::string& set)
   return out;
 }
 
-bool set_exists(const std::string& set)
+bool
+set_exists(const std::string& set)
 {
   IpsetSession s;
   return s.exists(set);
 }
 
-int count_lines_with(const std::string& text, const std::string& needle)
+int
+count_lines_with(const std::string& text, const std::string& needle)
 {
   int n = 0;
   for (std::size_t pos = 0; (pos = text.find(needle, pos)) != std::string::npos; pos += needle.size()) {
@@ -107,7 +114,8 @@ int count_lines_with(const std::string& text, const std::string& needle)
 
 // A fresh layout needs a moment (neighbour discovery, forwarding being
 // switched on) before the first connection; bounded retries.
-bool eventually_connects(const NamedNetns& ns, const char* from, const char* to, int port)
+bool
+eventually_connects(const NamedNetns& ns, const char* from, const char* to, int port)
 {
   for (int i = 0; i < 10; ++i) {
     if (tcp_connect(&ns, from, to, port, std::chrono::milliseconds(1000))) {
@@ -123,15 +131,17 @@ struct InputLayout {
   NamedNetns client;
   InputLayout()
   {
-    geoblock::test::link_veth(nullptr, "gb-h", {"198.51.100.1/24", "2001:db8:1::1/64"}, &client, "gb-c",
-                              {"198.51.100.10/24", "198.51.100.200/24", "2001:db8:1::10/64", "2001:db8:1::200/64"});
+    geoblock::test::link_veth(
+        nullptr, "gb-h", {"198.51.100.1/24", "2001:db8:1::1/64"}, &client, "gb-c",
+        {"198.51.100.10/24", "198.51.100.200/24", "2001:db8:1::10/64", "2001:db8:1::200/64"});
   }
 };
 const char* const k_blocked4 = "198.51.100.10";
 const char* const k_allowed4 = "198.51.100.200";
 const char* const k_blocked6 = "2001:db8:1::10";
 const char* const k_allowed6 = "2001:db8:1::200";
-net::NetList blocklist()
+net::NetList
+blocklist()
 {
   return nets({"198.51.100.0/28", "203.0.113.128/25", "2001:db8:1::/120", "2001:db8:ffff::/48"});
 }
@@ -222,18 +232,19 @@ struct ForwardLayout {
   NamedNetns web;
   ForwardLayout()
   {
-    geoblock::test::link_veth(nullptr, "gb-out", {"198.51.100.1/24", "2001:db8:1::1/64"}, &client, "gb-c",
-                              {"198.51.100.10/24", "198.51.100.200/24", "2001:db8:1::10/64", "2001:db8:1::200/64"});
+    geoblock::test::link_veth(
+        nullptr, "gb-out", {"198.51.100.1/24", "2001:db8:1::1/64"}, &client, "gb-c",
+        {"198.51.100.10/24", "198.51.100.200/24", "2001:db8:1::10/64", "2001:db8:1::200/64"});
     geoblock::test::link_veth(nullptr, "gb-in", {"203.0.113.1/24", "2001:db8:2::1/64"}, &web, "gb-w",
                               {"203.0.113.2/24", "2001:db8:2::2/64"});
     web.exec({"ip", "-4", "route", "add", "default", "via", "203.0.113.1"});
     web.exec({"ip", "-6", "route", "add", "default", "via", "2001:db8:2::1"});
     run_checked({"sysctl", "-q", "-w", "net.ipv4.ip_forward=1"});
     run_checked({"sysctl", "-q", "-w", "net.ipv6.conf.all.forwarding=1"});
-    run_checked({"iptables", "-w", "-t", "nat", "-A", "PREROUTING", "-p", "tcp", "--dport", "7070", "-j", "DNAT",
-                 "--to-destination", "203.0.113.2:80"});
-    run_checked({"ip6tables", "-w", "-t", "nat", "-A", "PREROUTING", "-p", "tcp", "--dport", "7070", "-j", "DNAT",
-                 "--to-destination", "[2001:db8:2::2]:80"});
+    run_checked({"iptables", "-w", "-t", "nat", "-A", "PREROUTING", "-p", "tcp", "--dport", "7070", "-j",
+                 "DNAT", "--to-destination", "203.0.113.2:80"});
+    run_checked({"ip6tables", "-w", "-t", "nat", "-A", "PREROUTING", "-p", "tcp", "--dport", "7070", "-j",
+                 "DNAT", "--to-destination", "[2001:db8:2::2]:80"});
   }
 };
 
@@ -253,9 +264,11 @@ TEST(Applier, BlocksPortForwardedPacketsThroughForwardAndRawPrerouting)
       ApplyOptions o = options_in(dir);
       o.chains = {parse_hook(chain)};
       apply::apply(blocklist(), o);
-      EXPECT_FALSE(tcp_connect(&net.client, k_blocked4, "198.51.100.1", 7070, std::chrono::milliseconds(500)));
+      EXPECT_FALSE(
+          tcp_connect(&net.client, k_blocked4, "198.51.100.1", 7070, std::chrono::milliseconds(500)));
       EXPECT_TRUE(tcp_connect(&net.client, k_allowed4, "198.51.100.1", 7070));
-      EXPECT_FALSE(tcp_connect(&net.client, k_blocked6, "2001:db8:1::1", 7070, std::chrono::milliseconds(500)));
+      EXPECT_FALSE(
+          tcp_connect(&net.client, k_blocked6, "2001:db8:1::1", 7070, std::chrono::milliseconds(500)));
       EXPECT_TRUE(tcp_connect(&net.client, k_allowed6, "2001:db8:1::1", 7070));
       apply::remove(o);
       EXPECT_TRUE(tcp_connect(&net.client, k_blocked4, "198.51.100.1", 7070));
@@ -302,13 +315,15 @@ TEST(Applier, NoBlockedConnectionGetsThroughWhileSetsAreSwapped)
     // A witness ahead of the DROP rule: counts packets from the allowed
     // address that the live set would match. A wrong match during a swap
     // shows up here even if TCP's retransmission hides it from the prober.
-    run_checked({"iptables", "-w", "-t", "raw", "-A", "PREROUTING", "-s", k_allowed4, "-m", "set", "--match-set",
-                 "geoblock-v4", "src"});
+    run_checked({"iptables", "-w", "-t", "raw", "-A", "PREROUTING", "-s", k_allowed4, "-m", "set",
+                 "--match-set", "geoblock-v4", "src"});
     ASSERT_TRUE(eventually_connects(net.client, k_allowed4, "198.51.100.1", 80));
-    geoblock::test::Prober blocked(&net.client, k_blocked4, "198.51.100.1", 80, std::chrono::milliseconds(100));
+    geoblock::test::Prober blocked(&net.client, k_blocked4, "198.51.100.1", 80,
+                                   std::chrono::milliseconds(100));
     // 3 s lets TCP retransmit a SYN once: on a loaded 2-core machine a
     // packet can be late for reasons that have nothing to do with sets.
-    geoblock::test::Prober allowed(&net.client, k_allowed4, "198.51.100.1", 80, std::chrono::milliseconds(3000));
+    geoblock::test::Prober allowed(&net.client, k_allowed4, "198.51.100.1", 80,
+                                   std::chrono::milliseconds(3000));
     for (int i = 0; i < 20; ++i) {
       apply::apply(i % 2 == 0 ? b : a, o);
     }
@@ -319,7 +334,8 @@ TEST(Applier, NoBlockedConnectionGetsThroughWhileSetsAreSwapped)
     EXPECT_EQ(nb.connected, 0);
     EXPECT_GT(nb.failed, 0);
     EXPECT_EQ(na.failed, 0);
-    const std::string counters = run_checked({"iptables", "-w", "-t", "raw", "-L", "PREROUTING", "-v", "-x", "-n"});
+    const std::string counters =
+        run_checked({"iptables", "-w", "-t", "raw", "-L", "PREROUTING", "-v", "-x", "-n"});
     const auto witness = counters.find(k_allowed4);
     ASSERT_NE(witness, std::string::npos) << counters;
     const auto line_start = counters.rfind('\n', witness) + 1;

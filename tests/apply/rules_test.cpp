@@ -11,7 +11,8 @@ using namespace geoblock::apply;
 
 namespace {
 
-RuleSpec block_spec(std::vector<Hook> hooks = {Hook{"raw", "PREROUTING"}})
+RuleSpec
+block_spec(std::vector<Hook> hooks = {Hook{"raw", "PREROUTING"}})
 {
   RuleSpec spec;
   spec.set = "geoblock-v4";
@@ -52,7 +53,8 @@ const char* const k_baseline = R"(*filter
 COMMIT
 )";
 
-std::vector<std::string> lines(const std::string& text)
+std::vector<std::string>
+lines(const std::string& text)
 {
   std::vector<std::string> out;
   std::size_t start = 0;
@@ -64,7 +66,8 @@ std::vector<std::string> lines(const std::string& text)
   return out;
 }
 
-int count(const std::vector<std::string>& v, const std::string& line)
+int
+count(const std::vector<std::string>& v, const std::string& line)
 {
   return static_cast<int>(std::count(v.begin(), v.end(), line));
 }
@@ -106,7 +109,7 @@ TEST(Ruleset, StructureErrorsNameTheFileAndLine)
   }
   EXPECT_THROW(parse_ruleset("*filter\n:INPUT ACCEPT [0:0]\n", "f"), RulesError);      // no COMMIT
   EXPECT_THROW(parse_ruleset("*filter\n-A INPUT -j DROP\nCOMMIT\n", "f"), RulesError); // undeclared
-  EXPECT_THROW(parse_ruleset("-A INPUT -j DROP\n", "f"), RulesError);                 // no table
+  EXPECT_THROW(parse_ruleset("-A INPUT -j DROP\n", "f"), RulesError);                  // no table
   EXPECT_THROW(parse_ruleset("*nosuch\nCOMMIT\n", "f"), RulesError);
 }
 
@@ -118,9 +121,10 @@ TEST(Ruleset, SplitsQuotedWords)
 
 TEST(BaselineRestore, KeepsLiveFail2banAndDockerChainsAndPutsTheRuleFirst)
 {
-  const RestoreText out = build_baseline_restore(parse_ruleset(k_baseline, "baseline b"), parse_ruleset(k_live, "live"),
-                                                 block_spec({Hook{"raw", "PREROUTING"}, Hook{"filter", "INPUT"}}),
-                                                 {"f2b-*", "DOCKER*"}, WithOwnRules::Yes);
+  const RestoreText out =
+      build_baseline_restore(parse_ruleset(k_baseline, "baseline b"), parse_ruleset(k_live, "live"),
+                             block_spec({Hook{"raw", "PREROUTING"}, Hook{"filter", "INPUT"}}),
+                             {"f2b-*", "DOCKER*"}, WithOwnRules::Yes);
   const auto l = lines(out.text);
   // The baseline's policy, its own rule, and the live fail2ban ban (not the
   // stale one saved in the baseline).
@@ -137,7 +141,8 @@ TEST(BaselineRestore, KeepsLiveFail2banAndDockerChainsAndPutsTheRuleFirst)
   const std::string rule = "-m set --match-set geoblock-v4 src -j DROP";
   EXPECT_EQ(count(l, "-A PREROUTING " + rule), 1);
   EXPECT_EQ(count(l, "-A INPUT " + rule), 1);
-  const auto first_input = std::find_if(l.begin(), l.end(), [](const std::string& s) { return s.rfind("-A INPUT ", 0) == 0; });
+  const auto first_input =
+      std::find_if(l.begin(), l.end(), [](const std::string& s) { return s.rfind("-A INPUT ", 0) == 0; });
   EXPECT_EQ(*first_input, "-A INPUT " + rule);
   EXPECT_EQ(count(l, "*raw"), 1);
   EXPECT_EQ(count(l, "COMMIT"), 2);
@@ -148,15 +153,16 @@ TEST(BaselineRestore, KeepsLiveFail2banAndDockerChainsAndPutsTheRuleFirst)
 
 TEST(BaselineRestore, WithoutOwnRulesLeavesGeoblockOut)
 {
-  const RestoreText out = build_baseline_restore(parse_ruleset(k_baseline, "b"), parse_ruleset(k_live, "live"),
-                                                 block_spec(), {"f2b-*"}, WithOwnRules::No);
+  const RestoreText out =
+      build_baseline_restore(parse_ruleset(k_baseline, "b"), parse_ruleset(k_live, "live"), block_spec(),
+                             {"f2b-*"}, WithOwnRules::No);
   EXPECT_EQ(out.text.find("geoblock"), std::string::npos) << out.text;
 }
 
 TEST(BaselineRestore, MissingDockerUserChainIsAClearError)
 {
-  EXPECT_THROW(build_baseline_restore(parse_ruleset(k_baseline, "b"), Ruleset{}, block_spec({Hook{"filter", "DOCKER-USER"}}),
-                                      {}, WithOwnRules::Yes),
+  EXPECT_THROW(build_baseline_restore(parse_ruleset(k_baseline, "b"), Ruleset{},
+                                      block_spec({Hook{"filter", "DOCKER-USER"}}), {}, WithOwnRules::Yes),
                RulesError);
 }
 
@@ -170,19 +176,21 @@ TEST(Ensure, InsertsOnceAndThenHasNothingToDo)
   EXPECT_EQ(count_hook_rule(live, spec, Hook{"raw", "PREROUTING"}), 1);
   EXPECT_EQ(count_hook_rule(live, spec, Hook{"filter", "FORWARD"}), 0);
 
-  const Ruleset done = parse_ruleset("*raw\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m set --match-set geoblock-v4 src "
-                                     "-j DROP\nCOMMIT\n*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD -m set --match-set "
-                                     "geoblock-v4 src -j DROP\n-A FORWARD -j ACCEPT\nCOMMIT\n",
-                                     "live");
+  const Ruleset done =
+      parse_ruleset("*raw\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m set --match-set geoblock-v4 src "
+                    "-j DROP\nCOMMIT\n*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD -m set --match-set "
+                    "geoblock-v4 src -j DROP\n-A FORWARD -j ACCEPT\nCOMMIT\n",
+                    "live");
   EXPECT_TRUE(build_ensure(done, spec).text.empty());
 }
 
 TEST(Ensure, RemovesDuplicatesAndMisplacedCopies)
 {
   const RuleSpec spec = block_spec({Hook{"filter", "INPUT"}});
-  const Ruleset live = parse_ruleset("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\n-A INPUT -m set --match-set "
-                                     "geoblock-v4 src -j DROP\n-A INPUT -m set --match-set geoblock-v4 src -j DROP\nCOMMIT\n",
-                                     "live");
+  const Ruleset live =
+      parse_ruleset("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\n-A INPUT -m set --match-set "
+                    "geoblock-v4 src -j DROP\n-A INPUT -m set --match-set geoblock-v4 src -j DROP\nCOMMIT\n",
+                    "live");
   const auto l = lines(build_ensure(live, spec).text);
   EXPECT_EQ(count(l, "-D INPUT -m set --match-set geoblock-v4 src -j DROP"), 2);
   EXPECT_EQ(count(l, "-I INPUT 1 -m set --match-set geoblock-v4 src -j DROP"), 1);
@@ -208,14 +216,17 @@ TEST(Ensure, AllowOnlyRewritesItsChainWithTheAllowlist)
   live += "COMMIT\n";
   EXPECT_TRUE(build_ensure(parse_ruleset(live, "live"), spec).text.empty());
   spec.allowlist = {"192.0.2.0/25"};
-  EXPECT_EQ(count(lines(build_ensure(parse_ruleset(live, "live"), spec).text), "-A geoblock-allow -s 192.0.2.0/25 -j RETURN"), 1);
+  EXPECT_EQ(count(lines(build_ensure(parse_ruleset(live, "live"), spec).text),
+                  "-A geoblock-allow -s 192.0.2.0/25 -j RETURN"),
+            1);
 }
 
 TEST(Remove, DeletesOnlyGeoblockRules)
 {
   RuleSpec spec = block_spec();
   const auto l = lines(build_remove(parse_ruleset(k_live, "live"), spec).text);
-  EXPECT_EQ(l, (std::vector<std::string>{"*raw", "-D PREROUTING -m set --match-set geoblock-v4 src -j DROP", "COMMIT"}));
+  EXPECT_EQ(l, (std::vector<std::string>{"*raw", "-D PREROUTING -m set --match-set geoblock-v4 src -j DROP",
+                                         "COMMIT"}));
   EXPECT_TRUE(build_remove(parse_ruleset(k_baseline, "b"), spec).text.empty());
 }
 

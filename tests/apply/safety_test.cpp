@@ -25,7 +25,8 @@ using geoblock::test::TcpServer;
 
 namespace {
 
-net::NetList nets(std::initializer_list<const char*> texts)
+net::NetList
+nets(std::initializer_list<const char*> texts)
 {
   net::NetList raw;
   for (const char* t : texts) {
@@ -62,7 +63,8 @@ private:
   std::string m_path;
 };
 
-ApplyOptions options_in(const TempDir& dir)
+ApplyOptions
+options_in(const TempDir& dir)
 {
   ApplyOptions o;
   o.lock_path = dir.path() + "/geoblock.lock";
@@ -71,7 +73,8 @@ ApplyOptions options_in(const TempDir& dir)
   return o;
 }
 
-std::vector<net::Prefix4> live_v4(const std::string& set = "geoblock-v4")
+std::vector<net::Prefix4>
+live_v4(const std::string& set = "geoblock-v4")
 {
   IpsetSession s;
   net::NetList out;
@@ -80,13 +83,15 @@ std::vector<net::Prefix4> live_v4(const std::string& set = "geoblock-v4")
   return out.v4;
 }
 
-bool set_exists(const std::string& set)
+bool
+set_exists(const std::string& set)
 {
   IpsetSession s;
   return s.exists(set);
 }
 
-bool eventually_connects(const NamedNetns& ns, const char* from, const char* to, int port)
+bool
+eventually_connects(const NamedNetns& ns, const char* from, const char* to, int port)
 {
   for (int i = 0; i < 10; ++i) {
     if (tcp_connect(&ns, from, to, port, std::chrono::milliseconds(1000))) {
@@ -168,15 +173,16 @@ TEST(Faults, BaselineWithASyntaxErrorChangesNothingAndNamesTheLine)
     run_checked({"iptables", "-w", "-A", "INPUT", "-s", "192.0.2.1", "-j", "DROP"});
     const std::string before = run_checked({"iptables-save"});
 
-    o.baseline = dir.write("bad-match.rules", "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT "
-                                              "[0:0]\n-A INPUT -p tcp -m nosuchmatch --dport 22 -j ACCEPT\nCOMMIT\n");
+    o.baseline =
+        dir.write("bad-match.rules", "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT "
+                                     "[0:0]\n-A INPUT -p tcp -m nosuchmatch --dport 22 -j ACCEPT\nCOMMIT\n");
     try {
       apply::apply(k_new, o);
       ADD_FAILURE() << "a broken baseline was accepted";
     } catch (const RulesError& e) {
       EXPECT_NE(std::string(e.what()).find("baseline " + o.baseline + ":5: iptables-restore --test refused"),
                 std::string::npos)
-        << e.what();
+          << e.what();
     }
     o.baseline = dir.write("bad-structure.rules", "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\n");
     try {
@@ -230,8 +236,9 @@ TEST(Coexistence, Fail2banChainSurvivesABaselineRestoreAndStillDrops)
     o.families = net::Families::V4;
     o.chains = {parse_hook("raw:PREROUTING"), parse_hook("INPUT")};
     // The saved ruleset knows nothing of fail2ban.
-    o.baseline = dir.write("iptables.BACKUP", "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT "
-                                              "[0:0]\n-A INPUT -s 192.0.2.0/24 -j DROP\nCOMMIT\n");
+    o.baseline =
+        dir.write("iptables.BACKUP", "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT "
+                                     "[0:0]\n-A INPUT -s 192.0.2.0/24 -j DROP\nCOMMIT\n");
     const ApplyReport r = apply::apply(nets({"198.51.100.0/28"}), o);
     EXPECT_EQ(r.v4.rules, "restored with baseline " + o.baseline);
 
@@ -247,7 +254,8 @@ TEST(Coexistence, Fail2banChainSurvivesABaselineRestoreAndStillDrops)
     apply::apply(nets({"198.51.100.0/28"}), o);
     const std::string again = run_checked({"iptables-save"});
     std::size_t rules = 0;
-    for (std::size_t p = 0; (p = again.find("--match-set geoblock-v4 src -j DROP", p)) != std::string::npos; ++p) {
+    for (std::size_t p = 0; (p = again.find("--match-set geoblock-v4 src -j DROP", p)) != std::string::npos;
+         ++p) {
       ++rules;
     }
     EXPECT_EQ(rules, 2u) << again;
@@ -267,8 +275,9 @@ TEST(Safety, RefusesToBlockTheSshSessionsOwnAddressUnlessForced)
       ADD_FAILURE() << "no refusal";
     } catch (const SafetyError& e) {
       EXPECT_EQ(e.code(), ExitCode::Safety);
-      EXPECT_STREQ(e.what(), "refusing to apply: the SSH session's client address 198.51.100.5 would be blocked "
-                             "(add it to the allowlist, or use --force)");
+      EXPECT_STREQ(e.what(),
+                   "refusing to apply: the SSH session's client address 198.51.100.5 would be blocked "
+                   "(add it to the allowlist, or use --force)");
     }
     EXPECT_FALSE(set_exists("geoblock-v4"));
     // An address outside the list, or an IPv4-mapped one inside it.
@@ -305,8 +314,9 @@ TEST(Safety, RefusesASuspiciousShrinkUnlessForced)
       apply::apply(small, o);
       ADD_FAILURE() << "no refusal";
     } catch (const SafetyError& e) {
-      EXPECT_STREQ(e.what(), "refusing to shrink set geoblock-v4 from 100 to 40 entries (-60%, more than max-shrink "
-                             "50%); use --force if this is intended");
+      EXPECT_STREQ(e.what(),
+                   "refusing to shrink set geoblock-v4 from 100 to 40 entries (-60%, more than max-shrink "
+                   "50%); use --force if this is intended");
     }
     EXPECT_EQ(live_v4().size(), 100u);
     net::NetList fine;
@@ -400,7 +410,8 @@ TEST(Lock, SecondRunWaitsThenExitsWithAClearMessageAndChangesNothing)
         apply::apply(k_old, o);
         ::_exit(1);
       } catch (const Error& e) {
-        const std::string want = "another geoblock run holds the lock " + o.lock_path + "; gave up after waiting 0.4 s";
+        const std::string want =
+            "another geoblock run holds the lock " + o.lock_path + "; gave up after waiting 0.4 s";
         ::_exit(e.what() == want ? 0 : 2);
       }
     }
@@ -431,8 +442,8 @@ TEST(AllowOnly, AcceptsListedCountriesAllowlistAndRepliesAndDropsTheRest)
     o.allowlist = nets({"198.51.100.50"});
     EXPECT_EQ(apply::apply(nets({"198.51.100.0/28"}), o).v4.rules, "updated");
     EXPECT_EQ(apply::apply(nets({"198.51.100.0/28"}), o).v4.rules, "unchanged");
-    EXPECT_TRUE(tcp_connect(&client, "198.51.100.10", "198.51.100.1", 80));  // listed country
-    EXPECT_TRUE(tcp_connect(&client, "198.51.100.50", "198.51.100.1", 80));  // allowlist
+    EXPECT_TRUE(tcp_connect(&client, "198.51.100.10", "198.51.100.1", 80)); // listed country
+    EXPECT_TRUE(tcp_connect(&client, "198.51.100.50", "198.51.100.1", 80)); // allowlist
     EXPECT_FALSE(tcp_connect(&client, "198.51.100.200", "198.51.100.1", 80, std::chrono::milliseconds(500)));
     // Replies to the host's own connections still come back.
     EXPECT_TRUE(tcp_connect(nullptr, "198.51.100.1", "198.51.100.200", 8080));
@@ -458,7 +469,8 @@ TEST(Faults, NoAccessToTheIpsetModuleIsAClearError)
       } catch (const IpsetError& e) {
         std::printf("%s\n", e.what());
         std::fflush(stdout);
-        const std::string want = "ipset: cannot talk to the kernel's ip_set module (is it loaded, are you root?): ";
+        const std::string want =
+            "ipset: cannot talk to the kernel's ip_set module (is it loaded, are you root?): ";
         ::_exit(std::string(e.what()).rfind(want, 0) == 0 ? 0 : 2);
       }
     }

@@ -13,7 +13,8 @@ using namespace geoblock;
 
 namespace {
 
-std::string make_temp_dir()
+std::string
+make_temp_dir()
 {
   std::string tmpl = ::testing::TempDir() + "gb-lock-XXXXXX";
   if (::mkdtemp(tmpl.data()) == nullptr) {
@@ -81,7 +82,8 @@ TEST(FileLock, SecondHolderWaitsThenGivesUpWithAClearMessage)
       util::FileLock second(path, std::chrono::milliseconds(300));
       ::_exit(0);
     } catch (const Error& e) {
-      const std::string want = "another geoblock run holds the lock " + path + "; gave up after waiting 0.3 s";
+      const std::string want =
+          "another geoblock run holds the lock " + path + "; gave up after waiting 0.3 s";
       ::_exit(want == e.what() ? 7 : 8);
     }
   }

@@ -25,7 +25,8 @@ namespace {
 std::atomic<int> g_counter{0};
 
 // Waits for `pid` at most `timeout`; kills it after that. Exit code or -1.
-int wait_bounded(pid_t pid, std::chrono::milliseconds timeout)
+int
+wait_bounded(pid_t pid, std::chrono::milliseconds timeout)
 {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   int status = 0;
@@ -47,7 +48,8 @@ int wait_bounded(pid_t pid, std::chrono::milliseconds timeout)
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-void enter(const NamedNetns* ns)
+void
+enter(const NamedNetns* ns)
 {
   if (ns == nullptr) {
     return;
@@ -62,7 +64,8 @@ void enter(const NamedNetns* ns)
   ::close(fd);
 }
 
-bool parse_sockaddr(const std::string& addr, int port, sockaddr_storage& out, socklen_t& len)
+bool
+parse_sockaddr(const std::string& addr, int port, sockaddr_storage& out, socklen_t& len)
 {
   std::memset(&out, 0, sizeof out);
   auto* in4 = reinterpret_cast<sockaddr_in*>(&out);
@@ -83,7 +86,8 @@ bool parse_sockaddr(const std::string& addr, int port, sockaddr_storage& out, so
 }
 
 // One attempt in the calling process: 1 connected, 0 not.
-int connect_once(const std::string& from, const std::string& to, int port, std::chrono::milliseconds timeout)
+int
+connect_once(const std::string& from, const std::string& to, int port, std::chrono::milliseconds timeout)
 {
   sockaddr_storage src{}, dst{};
   socklen_t src_len = 0, dst_len = 0;
@@ -120,7 +124,8 @@ int connect_once(const std::string& from, const std::string& to, int port, std::
 
 } // namespace
 
-std::string netns_unavailable()
+std::string
+netns_unavailable()
 {
   if (::geteuid() != 0) {
     return "needs root to create network namespaces (run the tests as root; CI does)";
@@ -138,7 +143,8 @@ std::string netns_unavailable()
   return {};
 }
 
-void in_fresh_netns(const std::function<void()>& body, std::chrono::seconds timeout)
+void
+in_fresh_netns(const std::function<void()>& body, std::chrono::seconds timeout)
 {
   std::fflush(stdout);
   std::fflush(stderr);
@@ -169,7 +175,8 @@ void in_fresh_netns(const std::function<void()>& body, std::chrono::seconds time
                      << (code == -1 ? " or was killed after the time limit" : "");
 }
 
-std::string run_checked(const std::vector<std::string>& argv, const std::string& input)
+std::string
+run_checked(const std::vector<std::string>& argv, const std::string& input)
 {
   const util::RunResult r = util::run(argv, input, std::chrono::seconds(60));
   if (!r.ok()) {
@@ -211,14 +218,16 @@ NamedNetns::~NamedNetns()
   }
 }
 
-std::string NamedNetns::exec(const std::vector<std::string>& argv) const
+std::string
+NamedNetns::exec(const std::vector<std::string>& argv) const
 {
   std::vector<std::string> full = {"ip", "netns", "exec", m_name};
   full.insert(full.end(), argv.begin(), argv.end());
   return run_checked(full);
 }
 
-int run_in(const NamedNetns* ns, const std::function<int()>& fn, std::chrono::milliseconds timeout)
+int
+run_in(const NamedNetns* ns, const std::function<int()>& fn, std::chrono::milliseconds timeout)
 {
   std::fflush(stdout);
   std::fflush(stderr);
@@ -239,8 +248,9 @@ int run_in(const NamedNetns* ns, const std::function<int()>& fn, std::chrono::mi
   return wait_bounded(pid, timeout);
 }
 
-void link_veth(const NamedNetns* a, const std::string& a_if, const std::vector<std::string>& a_addrs,
-               const NamedNetns* b, const std::string& b_if, const std::vector<std::string>& b_addrs)
+void
+link_veth(const NamedNetns* a, const std::string& a_if, const std::vector<std::string>& a_addrs,
+          const NamedNetns* b, const std::string& b_if, const std::vector<std::string>& b_addrs)
 {
   // Create both ends here, then move each into its namespace: "ip link add
   // ... netns" resolves names relative to the caller's namespace.
@@ -268,12 +278,13 @@ void link_veth(const NamedNetns* a, const std::string& a_if, const std::vector<s
   setup(b, b_if, b_addrs);
 }
 
-bool tcp_connect(const NamedNetns* ns, const std::string& from, const std::string& to, int port,
-                 std::chrono::milliseconds timeout)
+bool
+tcp_connect(const NamedNetns* ns, const std::string& from, const std::string& to, int port,
+            std::chrono::milliseconds timeout)
 {
   return run_in(
-           ns, [&] { return connect_once(from, to, port, timeout) == 1 ? 0 : 1; },
-           timeout + std::chrono::seconds(10)) == 0;
+             ns, [&] { return connect_once(from, to, port, timeout) == 1 ? 0 : 1; },
+             timeout + std::chrono::seconds(10)) == 0;
 }
 
 TcpServer::TcpServer(const NamedNetns* ns, const std::string& addr, int port)
@@ -380,7 +391,8 @@ Prober::Prober(const NamedNetns* ns, const std::string& from, const std::string&
   m_result_fd = result_pipe[0];
 }
 
-Prober::Counts Prober::stop()
+Prober::Counts
+Prober::stop()
 {
   Counts counts;
   if (m_pid <= 0) {

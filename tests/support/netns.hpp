@@ -28,7 +28,7 @@ std::string netns_unavailable();
 
 #define GEOBLOCK_REQUIRE_NETNS()                                                                             \
   do {                                                                                                       \
-    if (const std::string why_ = ::geoblock::test::netns_unavailable(); !why_.empty()) {                    \
+    if (const std::string why_ = ::geoblock::test::netns_unavailable(); !why_.empty()) {                     \
       GTEST_SKIP() << why_;                                                                                  \
     }                                                                                                        \
   } while (0)
@@ -38,7 +38,8 @@ std::string netns_unavailable();
 // process the body starts see a private firewall. Failed expectations and
 // exceptions in the child fail the calling test; the child is killed after
 // `timeout`.
-void in_fresh_netns(const std::function<void()>& body, std::chrono::seconds timeout = std::chrono::seconds(150));
+void in_fresh_netns(const std::function<void()>& body,
+                    std::chrono::seconds timeout = std::chrono::seconds(150));
 
 // Runs argv (no shell), returns its standard output; throws
 // std::runtime_error with its standard error when it fails.
