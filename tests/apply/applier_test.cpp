@@ -343,3 +343,27 @@ TEST(Applier, NoBlockedConnectionGetsThroughWhileSetsAreSwapped)
     EXPECT_GT(na.connected, 0);
   });
 }
+
+TEST(Applier, WarnsWhenDockerUserExistsButForwardedTrafficIsNotCovered)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    o.families = net::Families::V4;
+    o.chains = {parse_hook("DOCKER-USER")};
+    EXPECT_THROW(apply::apply(blocklist(), o), RulesError); // no Docker, no chain
+    run_checked({"iptables", "-w", "-N", "DOCKER-USER"});
+    run_checked({"iptables", "-w", "-A", "FORWARD", "-j", "DOCKER-USER"});
+    o.chains = {parse_hook("INPUT")};
+    const ApplyReport r = apply::apply(blocklist(), o);
+    ASSERT_EQ(r.warnings.size(), 1u);
+    EXPECT_NE(r.warnings[0].find("chain DOCKER-USER exists"), std::string::npos) << r.warnings[0];
+    o.chains = {parse_hook("INPUT"), parse_hook("DOCKER-USER")};
+    EXPECT_TRUE(apply::apply(blocklist(), o).warnings.empty());
+    EXPECT_NE(
+        run_checked({"iptables-save"}).find("-A DOCKER-USER -m set --match-set geoblock-v4 src -j DROP"),
+        std::string::npos);
+    EXPECT_TRUE(read_live_state(o, false).warnings.empty());
+  });
+}
