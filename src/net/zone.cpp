@@ -334,9 +334,12 @@ bool parse_network(std::string_view text, NetList& out, std::string* problem)
   return p.outcome != Outcome::Bad;
 }
 
-ZoneStats parse_zone(std::string_view text, const std::string& source, const ZoneOptions& options, NetList& out)
+namespace {
+
+// Parses the lines of `text`, counting on from `stats` (so that line
+// numbers continue across the pieces of a ZoneReader).
+void parse_lines(std::string_view text, const std::string& source, const ZoneOptions& options, NetList& out, ZoneStats& stats)
 {
-  ZoneStats stats;
   const char* p = text.data();
   const char* const end = p + text.size();
   while (p < end) {
@@ -400,7 +403,68 @@ ZoneStats parse_zone(std::string_view text, const std::string& source, const Zon
     stats.host_bits += r.host_bits ? 1 : 0;
     ++(family == Family::V4 ? stats.v4 : stats.v6);
   }
+}
+
+template <class T> void reserve_ahead(std::vector<T>& v, std::size_t entries)
+{
+  if (v.capacity() - v.size() < entries) {
+    v.reserve(std::max(v.size() + entries, 2 * v.capacity()));
+  }
+}
+
+} // namespace
+
+ZoneStats parse_zone(std::string_view text, const std::string& source, const ZoneOptions& options, NetList& out)
+{
+  ZoneStats stats;
+  parse_lines(text, source, options, out, stats);
   return stats;
+}
+
+ZoneReader::ZoneReader(std::string source, const ZoneOptions& options, NetList& out, std::size_t expected_bytes)
+  : m_source(std::move(source)), m_options(options), m_out(out)
+{
+  // Address space only: pages the networks never reach are never touched.
+  if (expected_bytes > 0) {
+    if (includes(options.families, Family::V4)) {
+      reserve_ahead(out.v4, expected_bytes / 12 + 1);
+    }
+    if (includes(options.families, Family::V6)) {
+      reserve_ahead(out.v6, expected_bytes / 16 + 1);
+    }
+  }
+}
+
+void ZoneReader::feed(std::string_view chunk)
+{
+  if (!m_carry.empty()) {
+    // Complete the line begun in an earlier piece.
+    const std::size_t nl = chunk.find('\n');
+    if (nl == std::string_view::npos) {
+      m_carry.append(chunk);
+      return;
+    }
+    m_carry.append(chunk.substr(0, nl + 1));
+    parse_lines(m_carry, m_source, m_options, m_out, m_stats);
+    m_carry.clear();
+    chunk.remove_prefix(nl + 1);
+  }
+  const std::size_t last_nl = chunk.rfind('\n');
+  if (last_nl == std::string_view::npos) {
+    m_carry.assign(chunk);
+    return;
+  }
+  parse_lines(chunk.substr(0, last_nl + 1), m_source, m_options, m_out, m_stats);
+  m_carry.assign(chunk.substr(last_nl + 1));
+}
+
+ZoneStats ZoneReader::finish()
+{
+  if (!m_carry.empty()) {
+    parse_lines(m_carry, m_source, m_options, m_out, m_stats);
+    m_carry.clear();
+  }
+  return m_stats;
 }
 
 } // namespace geoblock::net

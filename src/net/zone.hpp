@@ -50,6 +50,27 @@ struct ZoneStats {
 // in error messages (a file name, "<stdin>", "cn IPv4 https://...").
 ZoneStats parse_zone(std::string_view text, const std::string& source, const ZoneOptions& options, NetList& out);
 
+// Parses a zone that arrives in pieces (a file read block by block), so
+// that the whole text never has to be in memory: the same rules, line
+// numbers and errors as parse_zone on the concatenated pieces. Pieces may
+// split lines anywhere. `expected_bytes` (e.g. the file size; 0 if unknown)
+// lets the network lists grow once instead of by doubling. Throws
+// ParseError from feed() or finish(); after that the reader is spent.
+class ZoneReader {
+public:
+  ZoneReader(std::string source, const ZoneOptions& options, NetList& out, std::size_t expected_bytes = 0);
+  void feed(std::string_view chunk);
+  // Parses a last line without a final newline; returns the statistics.
+  ZoneStats finish();
+
+private:
+  std::string m_source;
+  ZoneOptions m_options;
+  NetList& m_out;
+  ZoneStats m_stats;
+  std::string m_carry; // the unfinished last line of the pieces so far
+};
+
 // Parses a single network ("10.0.0.0/8", "2001:db8::/32", a bare address).
 // Returns false and fills `problem` when it is not one.
 bool parse_network(std::string_view text, NetList& out, std::string* problem = nullptr);

@@ -4,7 +4,8 @@
 // zone. Checked on every input:
 //  - parse_zone (fast path included) agrees with the plain line-by-line
 //    rules (tests/net/zone_reference.hpp): same verdict, same error line,
-//    same networks; it throws nothing but ParseError;
+//    same networks; it throws nothing but ParseError; ZoneReader given
+//    the text in two pieces agrees too;
 //  - every parsed network formats and parses back to itself;
 //  - aggregate is idempotent and keeps the address count;
 //  - subtract(A, B) is disjoint from B and together with B covers A and B;
@@ -97,6 +98,16 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
     return 0;
   }
   if (nets.v4 != want.nets.v4 || nets.v6 != want.nets.v6) {
+    fail();
+  }
+  // The same text in two pieces, split where the second byte says.
+  net::NetList pieces;
+  net::ZoneReader reader("fuzz", options, pieces);
+  const std::size_t cut = size > 1 ? data[1] % text.size() : 0;
+  reader.feed(std::string_view(text).substr(0, cut));
+  reader.feed(std::string_view(text).substr(cut));
+  const net::ZoneStats stats = reader.finish();
+  if (pieces.v4 != nets.v4 || pieces.v6 != nets.v6 || stats.networks != nets.size()) {
     fail();
   }
   check_family(nets.v4);

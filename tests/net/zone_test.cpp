@@ -230,6 +230,56 @@ TEST(ParseZone, ErrorLeavesNoRefusedNetworkBehind)
   EXPECT_EQ(str(out.v4), "1.0.0.0/8");
 }
 
+// What ZoneReader makes of `text` fed in pieces of at most `piece` bytes:
+// the networks as text, or the error message.
+std::string read_in_pieces(const std::string& text, std::size_t piece, const ZoneOptions& options, ZoneStats* stats)
+{
+  NetList out;
+  try {
+    net::ZoneReader reader("zone", options, out, text.size());
+    for (std::size_t at = 0; at < text.size(); at += piece) {
+      reader.feed(std::string_view(text).substr(at, piece));
+    }
+    *stats = reader.finish();
+  } catch (const ParseError& e) {
+    return e.what();
+  }
+  return str(out.v4) + " | " + str(out.v6);
+}
+
+TEST(ZoneReader, PiecesGiveTheSameResultAsTheWhole)
+{
+  const std::string good = "# zone\r\n1.2.3.0/24\r\n\n  5.6.7.8 # host\n2001:db8::/32\n10.0.0.0/8";
+  const std::string bad = "1.2.3.0/24\n2001:db8::/32\n\n1.2.3.256/24\n5.0.0.0/8\n";
+  for (const std::string& text : {good, bad, std::string(""), std::string("\n\n"), std::string("9.9.9.9")}) {
+    ZoneStats whole_stats;
+    const std::string whole = [&] {
+      NetList out;
+      try {
+        whole_stats = net::parse_zone(text, "zone", {}, out);
+      } catch (const ParseError& e) {
+        return std::string(e.what());
+      }
+      return str(out.v4) + " | " + str(out.v6);
+    }();
+    for (std::size_t piece : {std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{7}, std::size_t{4096}}) {
+      ZoneStats stats;
+      EXPECT_EQ(read_in_pieces(text, piece, {}, &stats), whole) << "pieces of " << piece;
+      if (whole.rfind("zone:", 0) == 0) {
+        continue; // an error: no statistics to compare
+      }
+      EXPECT_EQ(stats.lines, whole_stats.lines);
+      EXPECT_EQ(stats.networks, whole_stats.networks);
+      EXPECT_EQ(stats.v4, whole_stats.v4);
+      EXPECT_EQ(stats.v6, whole_stats.v6);
+    }
+  }
+  ZoneStats stats;
+  EXPECT_EQ(read_in_pieces(bad, 5, {}, &stats), "zone:4: invalid IPv4 address: '1.2.3.256/24'");
+  EXPECT_EQ(read_in_pieces("1.2.3.0/24\n0.0.0.0/0\n", 3, {Families::Both, 4, 10}, &stats),
+            "zone:2: refusing /0: shorter than the minimum /4 (min-prefix-v4): '0.0.0.0/0'");
+}
+
 TEST(ParseNetwork, SingleNetworks)
 {
   NetList out;
