@@ -240,3 +240,78 @@ TEST_F(NginxFetch, FileUrlsWorkAndUnchangedFilesCountAsNotModified)
 
 } // namespace
 } // namespace geoblock::test
+
+namespace geoblock::test {
+namespace {
+
+TEST(NginxTls, VerificationIsAlwaysOnAndHttp2IsUsedWhereOffered)
+{
+  if (!NginxServer::available()) {
+    GTEST_SKIP() << "nginx is not installed (scripts/setup installs nginx-light)";
+  }
+  TempDir dir;
+  const auto [cert, key] = make_self_signed_cert(dir.path());
+  if (cert.empty()) {
+    GTEST_SKIP() << "openssl cannot create a test certificate";
+  }
+  write_mirror(dir / "mirror");
+  std::filesystem::create_directories(dir / "nginx");
+  NginxServer server(dir / "mirror", dir / "nginx", cert, key);
+  auto options = loopback_options(server.base_url(), dir / "cache");
+
+  // A self-signed certificate the client was not told about: refused, not retried.
+  auto results = fetch::fetch_zones({"nz"}, net::Families::V4, options);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].origin, fetch::Origin::Failed);
+  EXPECT_NE(results[0].error.find("certificate"), std::string::npos) << results[0].error;
+  EXPECT_TRUE(server.access_log().empty()) << "a request went through an unverified connection";
+
+  // Trusted through ca_bundle: downloaded over HTTP/2.
+  options.ca_bundle = cert;
+  results = fetch::fetch_zones({"nz", "li"}, net::Families::Both, options);
+  for (const auto& r : results) {
+    EXPECT_EQ(r.origin, fetch::Origin::Downloaded) << r.country << " " << r.error;
+  }
+  const auto log = server.access_log();
+  ASSERT_FALSE(log.empty());
+  for (const auto& e : log) {
+    EXPECT_EQ(e.protocol, "HTTP/2.0") << e.uri;
+  }
+}
+
+TEST(FetchProgress, LogLinesGiveOneSummaryAndQuietGivesNone)
+{
+  if (!NginxServer::available()) {
+    GTEST_SKIP() << "nginx is not installed (scripts/setup installs nginx-light)";
+  }
+  TempDir dir;
+  write_mirror(dir / "mirror");
+  std::filesystem::create_directories(dir / "nginx");
+  NginxServer server(dir / "mirror", dir / "nginx");
+  auto options = loopback_options(server.base_url(), dir / "cache");
+
+  options.progress = fetch::ProgressMode::Lines;
+  ::testing::internal::CaptureStderr();
+  fetch::fetch_zones(k_mirror_countries, net::Families::Both, options);
+  const std::string lines = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(lines.find("geoblock: fetched 8 zones from " + server.base_url()), std::string::npos) << lines;
+  EXPECT_NE(lines.find("8 downloaded"), std::string::npos) << lines;
+  EXPECT_EQ(lines.find('\r'), std::string::npos) << "terminal control in log lines";
+
+  options.progress = fetch::ProgressMode::Quiet;
+  ::testing::internal::CaptureStderr();
+  const auto results = fetch::fetch_zones(k_mirror_countries, net::Families::Both, options);
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+  EXPECT_TRUE(fetch::nothing_changed(results));
+
+  options.progress = fetch::ProgressMode::Terminal;
+  ::testing::internal::CaptureStderr();
+  fetch::fetch_zones(k_mirror_countries, net::Families::Both, options);
+  const std::string terminal = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(terminal.find("\rgeoblock: fetching 10/10"), std::string::npos) << terminal;
+  EXPECT_NE(terminal.find(" not modified"), std::string::npos) << terminal;
+  EXPECT_NE(terminal.find("\r\033[K"), std::string::npos) << "progress line not cleared";
+}
+
+} // namespace
+} // namespace geoblock::test

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <fcntl.h>
 #include <fstream>
 #include <netinet/in.h>
 #include <sstream>
@@ -45,6 +46,35 @@ bool wait_exit(pid_t pid, int timeout_ms)
 
 } // namespace
 
+std::pair<std::string, std::string> make_self_signed_cert(const std::string& dir)
+{
+  const std::string cert = dir + "/cert.pem";
+  const std::string key = dir + "/key.pem";
+  const char* openssl = "/usr/bin/openssl";
+  if (::access(openssl, X_OK) != 0) {
+    return {};
+  }
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    return {};
+  }
+  if (pid == 0) {
+    const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    ::dup2(null, STDOUT_FILENO);
+    ::dup2(null, STDERR_FILENO);
+    execl(openssl, openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+          "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-days", "2", "-keyout", key.c_str(),
+          "-out", cert.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return {};
+  }
+  return {cert, key};
+}
+
 int free_port()
 {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -82,7 +112,8 @@ bool NginxServer::available()
   return ::access(k_nginx, X_OK) == 0;
 }
 
-NginxServer::NginxServer(std::string root, std::string work_dir) : m_root(std::move(root)), m_work(std::move(work_dir))
+NginxServer::NginxServer(std::string root, std::string work_dir, std::string tls_cert, std::string tls_key)
+  : m_root(std::move(root)), m_work(std::move(work_dir)), m_tls_cert(std::move(tls_cert)), m_tls_key(std::move(tls_key))
 {
   ::mkdir((m_work + "/tmp").c_str(), 0700);
   // A port taken between free_port() and nginx's bind makes nginx exit:
@@ -98,7 +129,7 @@ NginxServer::NginxServer(std::string root, std::string work_dir) : m_root(std::m
           << "error_log " << m_work << "/error.log warn;\n"
           << "events { worker_connections 1024; }\n"
           << "http {\n"
-          << "  log_format plain '$request_method $uri $status $body_bytes_sent';\n"
+          << "  log_format plain '$request_method $uri $status $body_bytes_sent $server_protocol';\n"
           << "  access_log " << m_work << "/access.log plain;\n"
           << "  client_body_temp_path " << t << "/body;\n"
           << "  proxy_temp_path " << t << "/proxy;\n"
@@ -108,7 +139,8 @@ NginxServer::NginxServer(std::string root, std::string work_dir) : m_root(std::m
           << "  default_type text/plain;\n"
           << "  keepalive_requests 10000;\n"
           << "  server {\n"
-          << "    listen 127.0.0.1:" << m_port << ";\n"
+          << "    listen 127.0.0.1:" << m_port << (m_tls_cert.empty() ? "" : " ssl http2") << ";\n"
+          << (m_tls_cert.empty() ? "" : "    ssl_certificate " + m_tls_cert + ";\n    ssl_certificate_key " + m_tls_key + ";\n")
           << "    root " << m_root << ";\n"
           << "    location / { }\n"
           << "  }\n"
@@ -159,7 +191,7 @@ std::vector<AccessLogEntry> NginxServer::access_log() const
   while (std::getline(in, line)) {
     std::istringstream fields(line);
     AccessLogEntry e;
-    if (fields >> e.method >> e.uri >> e.status >> e.body_bytes) {
+    if (fields >> e.method >> e.uri >> e.status >> e.body_bytes >> e.protocol) {
       entries.push_back(e);
     }
   }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <sys/types.h>
 #include <vector>
 
@@ -15,13 +16,15 @@ struct AccessLogEntry {
   std::string uri;
   int status = 0;
   long body_bytes = 0; // $body_bytes_sent
+  std::string protocol; // "HTTP/1.1", "HTTP/2.0"
 };
 
 class NginxServer {
 public:
   // Serves `root`; keeps its config and logs in `work_dir` (must exist).
+  // With a certificate and key (PEM files), serves HTTPS with HTTP/2.
   // Throws std::runtime_error when nginx cannot be started.
-  NginxServer(std::string root, std::string work_dir);
+  NginxServer(std::string root, std::string work_dir, std::string tls_cert = "", std::string tls_key = "");
   ~NginxServer();
   NginxServer(const NginxServer&) = delete;
   NginxServer& operator=(const NginxServer&) = delete;
@@ -30,7 +33,10 @@ public:
   static bool available();
 
   int port() const { return m_port; }
-  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(m_port); }
+  std::string base_url() const
+  {
+    return (m_tls_cert.empty() ? "http://127.0.0.1:" : "https://127.0.0.1:") + std::to_string(m_port);
+  }
 
   // Every request served so far, oldest first (the access log).
   std::vector<AccessLogEntry> access_log() const;
@@ -42,9 +48,16 @@ public:
 private:
   std::string m_root;
   std::string m_work;
+  std::string m_tls_cert;
+  std::string m_tls_key;
   int m_port = 0;
   pid_t m_pid = -1;
 };
+
+// Writes a self-signed certificate for 127.0.0.1 and its key into `dir`
+// (with the openssl tool, no shell) and returns {cert, key}; empty paths when
+// openssl is missing or fails.
+std::pair<std::string, std::string> make_self_signed_cert(const std::string& dir);
 
 // A free TCP port on 127.0.0.1 (bound and released; a tiny race remains).
 int free_port();
