@@ -34,32 +34,37 @@ template <class A> int floor_log2(A v) // v > 0
   }
 }
 
-// LSD radix sort of IPv4 networks by address: three stable counting passes
-// of 11 bits. For the half a million networks of a world list this is
-// several times faster than a comparison sort; passes in which every
-// address has the same digit are skipped.
+// LSD radix sort of IPv4 networks by address: three stable scatter passes
+// of 11 bits, their histograms counted together in one read. For the half a
+// million networks of a world list this is several times faster than a
+// comparison sort; passes in which every address has the same digit are
+// skipped.
 void radix_sort(std::vector<Prefix<std::uint32_t>>& nets)
 {
   constexpr int k_bits = 11;
+  constexpr int k_passes = 3;
   constexpr std::size_t k_buckets = std::size_t{1} << k_bits;
-  std::vector<Prefix<std::uint32_t>> tmp(nets.size());
-  std::vector<std::size_t> count(k_buckets);
-  for (int shift = 0; shift < 32; shift += k_bits) {
-    std::fill(count.begin(), count.end(), 0);
-    for (const auto& p : nets) {
-      ++count[(p.addr >> shift) & (k_buckets - 1)];
+  std::vector<std::uint32_t> count(k_passes * k_buckets); // n < 2^32: checked by the caller
+  for (const auto& p : nets) {
+    for (int pass = 0; pass < k_passes; ++pass) {
+      ++count[pass * k_buckets + ((p.addr >> (pass * k_bits)) & (k_buckets - 1))];
     }
-    if (count[(nets[0].addr >> shift) & (k_buckets - 1)] == nets.size()) {
+  }
+  std::vector<Prefix<std::uint32_t>> tmp(nets.size());
+  for (int pass = 0; pass < k_passes; ++pass) {
+    const int shift = pass * k_bits;
+    std::uint32_t* const c = count.data() + pass * k_buckets;
+    if (c[(nets[0].addr >> shift) & (k_buckets - 1)] == nets.size()) {
       continue;
     }
-    std::size_t sum = 0;
-    for (std::size_t& c : count) {
-      const std::size_t n = c;
-      c = sum;
+    std::uint32_t sum = 0;
+    for (std::size_t b = 0; b < k_buckets; ++b) {
+      const std::uint32_t n = c[b];
+      c[b] = sum;
       sum += n;
     }
     for (const auto& p : nets) {
-      tmp[count[(p.addr >> shift) & (k_buckets - 1)]++] = p;
+      tmp[c[(p.addr >> shift) & (k_buckets - 1)]++] = p;
     }
     nets.swap(tmp);
   }
@@ -122,7 +127,11 @@ template <class A> void sort_by_address(std::vector<Prefix<A>>& nets)
   }
   if (nets.size() >= 256) {
     if constexpr (sizeof(A) == 4) {
-      radix_sort(nets);
+      if (nets.size() < (std::size_t{1} << 32)) {
+        radix_sort(nets);
+        return;
+      }
+      std::sort(nets.begin(), nets.end(), by_address);
     } else {
       bucket_sort(nets);
     }

@@ -121,7 +121,7 @@ bool is_digit(char c)
 
 // A decimal octet without leading zeros; a following digit is left for the
 // caller to reject (it expects '.', '/' or the line end).
-bool fast_octet(const char*& p, const char* end, std::uint32_t& v)
+[[gnu::always_inline]] inline bool fast_octet(const char*& p, const char* end, std::uint32_t& v)
 {
   if (p == end || !is_digit(*p)) {
     return false;
@@ -222,7 +222,7 @@ bool fast_v6(const char*& p, const char* end, u128& out)
 }
 
 // An optional "/len" (no leading zeros, at most `bits`); none means `bits`.
-bool fast_len(const char*& p, const char* end, int bits, int& len)
+[[gnu::always_inline]] inline bool fast_len(const char*& p, const char* end, int bits, int& len)
 {
   len = bits;
   if (p == end || *p != '/') {
@@ -243,7 +243,7 @@ bool fast_len(const char*& p, const char* end, int bits, int& len)
 
 // The start of the next line if `p` is at the end of this one ("\n",
 // "\r\n" or the end of the text); nullptr otherwise.
-const char* fast_eol(const char* p, const char* end)
+[[gnu::always_inline]] inline const char* fast_eol(const char* p, const char* end)
 {
   if (p == end) {
     return end;
