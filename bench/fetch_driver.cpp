@@ -9,7 +9,8 @@
 #include <exception>
 #include <string>
 
-int main(int argc, char** argv)
+int
+main(int argc, char** argv)
 {
   using namespace geoblock;
   try {
@@ -30,8 +31,8 @@ int main(int argc, char** argv)
     const auto countries = parse_countries({argv[3]});
     const auto results = fetch::fetch_zones(countries, net::Families::Both, options);
     const auto s = fetch::summarize(results);
-    std::printf("zones=%zu downloaded=%zu not_modified=%zu stale=%zu failed=%zu absent=%zu bytes=%llu\n", s.zones,
-                s.downloaded, s.not_modified, s.stale_cache, s.failed, s.absent,
+    std::printf("zones=%zu downloaded=%zu not_modified=%zu stale=%zu failed=%zu absent=%zu bytes=%llu\n",
+                s.zones, s.downloaded, s.not_modified, s.stale_cache, s.failed, s.absent,
                 static_cast<unsigned long long>(s.bytes));
     return s.failed + s.stale_cache == 0 ? 0 : 1;
   } catch (const std::exception& e) {

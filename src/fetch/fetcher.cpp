@@ -18,12 +18,14 @@ namespace {
 
 constexpr const char* k_md5sum = "MD5SUM";
 
-const char* family_path(net::Family family)
+const char*
+family_path(net::Family family)
 {
   return family == net::Family::V4 ? "ipblocks/data/countries/" : "ipv6/ipaddresses/blocks/";
 }
 
-std::string base_of(std::string base)
+std::string
+base_of(std::string base)
 {
   while (!base.empty() && base.back() == '/') {
     base.pop_back();
@@ -31,7 +33,8 @@ std::string base_of(std::string base)
   return base;
 }
 
-std::string format_time(std::int64_t t)
+std::string
+format_time(std::int64_t t)
 {
   if (t <= 0) {
     return "unknown";
@@ -44,7 +47,8 @@ std::string format_time(std::int64_t t)
   return buf;
 }
 
-std::string format_bytes(std::uint64_t n)
+std::string
+format_bytes(std::uint64_t n)
 {
   char buf[32];
   if (n >= (1u << 20)) {
@@ -60,7 +64,8 @@ std::string format_bytes(std::uint64_t n)
 // "<md5>  name" lines (md5sum's output; "*name" for binary mode too).
 using Md5List = std::unordered_map<std::string, std::string>;
 
-std::optional<Md5List> parse_md5sum(std::string_view text)
+std::optional<Md5List>
+parse_md5sum(std::string_view text)
 {
   Md5List list;
   while (!text.empty()) {
@@ -99,20 +104,23 @@ struct Job {
   bool cache_ok = false; // body present and matching its recorded hash
 };
 
-bool had_data(const Job& job)
+bool
+had_data(const Job& job)
 {
   return job.meta && !job.meta->absent && job.meta->networks > 0;
 }
 
-std::string label(const Job& job)
+std::string
+label(const Job& job)
 {
   return job.country + " " + net::family_name(job.family);
 }
 
 // Validation before anything is cached or used. Fills `nets` and `stats`;
 // on rejection returns false with a message naming country, URL and line.
-bool validate(std::string_view body, const Job& job, const FetchOptions& options, net::NetList& nets,
-              net::ZoneStats& stats, std::string& problem)
+bool
+validate(std::string_view body, const Job& job, const FetchOptions& options, net::NetList& nets,
+         net::ZoneStats& stats, std::string& problem)
 {
   const std::string source = label(job) + " " + job.url;
   const auto first = body.find_first_not_of(" \t\r\n");
@@ -149,7 +157,7 @@ public:
   {
     if (mode == ProgressMode::Auto) {
       mode = (isatty(STDERR_FILENO) && log::level() != log::Level::Quiet) ? ProgressMode::Terminal
-                                                                           : ProgressMode::Lines;
+                                                                          : ProgressMode::Lines;
     }
     m_mode = mode;
   }
@@ -196,7 +204,10 @@ private:
 
 class Run {
 public:
-  Run(const FetchOptions& options, std::int64_t now) : m_options(options), m_cache(options.cache_dir), m_now(now) {}
+  Run(const FetchOptions& options, std::int64_t now)
+      : m_options(options), m_cache(options.cache_dir), m_now(now)
+  {
+  }
 
   Job make_job(const std::string& country, net::Family family)
   {
@@ -284,11 +295,12 @@ public:
     if (resp.status == 404) {
       if (had_data(job)) {
         return fallback(job, "not found (HTTP 404) at " + job.url + ", but it had " +
-                               std::to_string(job.meta->networks) + " networks before: suspicious, kept out");
+                                 std::to_string(job.meta->networks) +
+                                 " networks before: suspicious, kept out");
       }
       if (!directory_exists) {
         return fallback(job, "not found (HTTP 404) at " + job.url +
-                               ", and nothing else of this family was found there: is the base URL right?");
+                                 ", and nothing else of this family was found there: is the base URL right?");
       }
       return absent(job, "not published upstream (HTTP 404 at " + job.url + ")", job.url);
     }
@@ -326,8 +338,9 @@ public:
     }
     if (stats.networks == 0) {
       if (had_data(job)) {
-        ZoneResult f = fallback(job, "empty zone at " + job.url + ", but it had " +
-                                       std::to_string(job.meta->networks) + " networks before: suspicious shrink, kept out");
+        ZoneResult f =
+            fallback(job, "empty zone at " + job.url + ", but it had " + std::to_string(job.meta->networks) +
+                              " networks before: suspicious shrink, kept out");
         f.bytes = resp.bytes;
         return f;
       }
@@ -341,7 +354,7 @@ public:
         const std::string got = util::md5_hex(body);
         if (got != it->second) {
           ZoneResult f = fallback(job, "rejected: " + job.url + ": MD5 " + got + " differs from MD5SUM's " +
-                                         it->second + " (corrupted or substituted in transit?)");
+                                           it->second + " (corrupted or substituted in transit?)");
           f.bytes = resp.bytes;
           return f;
         }
@@ -520,7 +533,8 @@ private:
   util::AtomicBatch m_batch;             // new zones of this run
 };
 
-std::vector<net::Family> family_list(net::Families families)
+std::vector<net::Family>
+family_list(net::Families families)
 {
   std::vector<net::Family> list;
   for (const net::Family f : {net::Family::V4, net::Family::V6}) {
@@ -533,18 +547,20 @@ std::vector<net::Family> family_list(net::Families families)
 
 } // namespace
 
-std::string zone_url(const std::string& base_url, const std::string& country, net::Family family)
+std::string
+zone_url(const std::string& base_url, const std::string& country, net::Family family)
 {
   return base_of(base_url) + "/" + family_path(family) + country + ".zone";
 }
 
-std::string md5sum_url(const std::string& base_url, net::Family family)
+std::string
+md5sum_url(const std::string& base_url, net::Family family)
 {
   return base_of(base_url) + "/" + family_path(family) + k_md5sum;
 }
 
-std::vector<ZoneResult> fetch_zones(const std::vector<std::string>& countries, net::Families families,
-                                    const FetchOptions& options)
+std::vector<ZoneResult>
+fetch_zones(const std::vector<std::string>& countries, net::Families families, const FetchOptions& options)
 {
   const auto started = std::chrono::steady_clock::now();
   const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
@@ -599,7 +615,8 @@ std::vector<ZoneResult> fetch_zones(const std::vector<std::string>& countries, n
   Progress progress(options.progress, requests.size());
   std::vector<HttpResponse> responses;
   try {
-    responses = http_get_all(requests, http, [&progress](std::size_t, const HttpResponse& r) { progress.done(r); });
+    responses =
+        http_get_all(requests, http, [&progress](std::size_t, const HttpResponse& r) { progress.done(r); });
   } catch (...) {
     progress.finish();
     throw;
@@ -637,15 +654,17 @@ std::vector<ZoneResult> fetch_zones(const std::vector<std::string>& countries, n
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     char took[32];
     std::snprintf(took, sizeof took, "%.2f s", secs);
-    log::info("fetched " + std::to_string(s.zones) + " zones from " + base_of(options.base_url) + " in " + took +
-              ": " + std::to_string(s.downloaded) + " downloaded (" + format_bytes(s.bytes) + "), " +
+    log::info("fetched " + std::to_string(s.zones) + " zones from " + base_of(options.base_url) + " in " +
+              took + ": " + std::to_string(s.downloaded) + " downloaded (" + format_bytes(s.bytes) + "), " +
               std::to_string(s.not_modified) + " not modified, " + std::to_string(s.stale_cache) +
-              " stale cache, " + std::to_string(s.failed) + " failed, " + std::to_string(s.absent) + " absent");
+              " stale cache, " + std::to_string(s.failed) + " failed, " + std::to_string(s.absent) +
+              " absent");
   }
   return results;
 }
 
-FetchSummary summarize(const std::vector<ZoneResult>& results)
+FetchSummary
+summarize(const std::vector<ZoneResult>& results)
 {
   FetchSummary s;
   for (const ZoneResult& r : results) {
@@ -674,7 +693,8 @@ FetchSummary summarize(const std::vector<ZoneResult>& results)
   return s;
 }
 
-bool nothing_changed(const std::vector<ZoneResult>& results)
+bool
+nothing_changed(const std::vector<ZoneResult>& results)
 {
   for (const ZoneResult& r : results) {
     if (r.origin != Origin::NotModified && r.origin != Origin::Absent) {
@@ -684,7 +704,8 @@ bool nothing_changed(const std::vector<ZoneResult>& results)
   return true;
 }
 
-std::vector<CacheEntry> cache_status(const std::string& cache_dir, int stale_after_days, std::int64_t now)
+std::vector<CacheEntry>
+cache_status(const std::string& cache_dir, int stale_after_days, std::int64_t now)
 {
   const ZoneCache cache(cache_dir);
   std::vector<CacheEntry> entries;

@@ -36,16 +36,16 @@ struct FetchOptions {
   std::string cache_dir = k_default_cache_dir;
   int parallel = 8;
   long connect_timeout_ms = 10'000;
-  long timeout_ms = 60'000;        // per attempt
-  int retries = 3;                 // on timeouts, cut connections, 5xx (never 4xx)
-  long retry_delay_ms = 1'000;     // first backoff, doubling, with jitter
+  long timeout_ms = 60'000;    // per attempt
+  int retries = 3;             // on timeouts, cut connections, 5xx (never 4xx)
+  long retry_delay_ms = 1'000; // first backoff, doubling, with jitter
   std::uint64_t max_zone_bytes = 8u << 20;
-  std::string ca_bundle;           // TLS trust anchors; verification is always on
-  int stale_after_days = 60;       // warn when data is older; <= 0: never
+  std::string ca_bundle;                            // TLS trust anchors; verification is always on
+  int stale_after_days = 60;                        // warn when data is older; <= 0: never
   int min_prefix_v4 = net::k_default_min_prefix_v4; // disaster guard for validation
   int min_prefix_v6 = net::k_default_min_prefix_v6;
-  bool offline = false;            // cache only, no network
-  bool verify_md5sum = true;       // check downloads against upstream MD5SUM when published
+  bool offline = false;      // cache only, no network
+  bool verify_md5sum = true; // check downloads against upstream MD5SUM when published
   ProgressMode progress = ProgressMode::Auto;
 };
 

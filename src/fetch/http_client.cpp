@@ -30,7 +30,8 @@ using MultiPtr = std::unique_ptr<CURLM, MultiDeleter>;
 using EasyPtr = std::unique_ptr<CURL, EasyDeleter>;
 using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
 
-void global_init()
+void
+global_init()
 {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -40,7 +41,8 @@ void global_init()
   });
 }
 
-bool starts_with_nocase(std::string_view s, std::string_view prefix)
+bool
+starts_with_nocase(std::string_view s, std::string_view prefix)
 {
   if (s.size() < prefix.size()) {
     return false;
@@ -54,7 +56,8 @@ bool starts_with_nocase(std::string_view s, std::string_view prefix)
   return true;
 }
 
-std::string_view trim(std::string_view s)
+std::string_view
+trim(std::string_view s)
 {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
     s.remove_prefix(1);
@@ -78,7 +81,8 @@ struct Transfer {
   Clock::time_point not_before{};
 };
 
-size_t on_body(char* data, size_t size, size_t count, void* user)
+size_t
+on_body(char* data, size_t size, size_t count, void* user)
 {
   auto* t = static_cast<Transfer*>(user);
   const size_t n = size * count;
@@ -92,7 +96,8 @@ size_t on_body(char* data, size_t size, size_t count, void* user)
   return n;
 }
 
-size_t on_header(char* data, size_t size, size_t count, void* user)
+size_t
+on_header(char* data, size_t size, size_t count, void* user)
 {
   auto* t = static_cast<Transfer*>(user);
   const size_t n = size * count;
@@ -109,17 +114,20 @@ size_t on_header(char* data, size_t size, size_t count, void* user)
   return n;
 }
 
-void set(CURL* e, CURLoption option, long value)
+void
+set(CURL* e, CURLoption option, long value)
 {
   curl_easy_setopt(e, option, value);
 }
 
-void set(CURL* e, CURLoption option, const char* value)
+void
+set(CURL* e, CURLoption option, const char* value)
 {
   curl_easy_setopt(e, option, value);
 }
 
-void prepare(Transfer& t, const HttpOptions& options)
+void
+prepare(Transfer& t, const HttpOptions& options)
 {
   t.easy.reset(curl_easy_init());
   if (!t.easy) {
@@ -187,7 +195,8 @@ void prepare(Transfer& t, const HttpOptions& options)
 // Fills status/error from a finished attempt. Returns true when another
 // attempt may help: timeouts, refused or cut connections, 5xx and 429.
 // Never for 4xx, a body over the limit or a missing file.
-bool finish(Transfer& t, CURLcode code)
+bool
+finish(Transfer& t, CURLcode code)
 {
   HttpResponse& r = t.response;
   CURL* e = t.easy.get();
@@ -232,8 +241,9 @@ bool finish(Transfer& t, CURLcode code)
 
 } // namespace
 
-std::vector<HttpResponse> http_get_all(const std::vector<HttpRequest>& requests, const HttpOptions& options,
-                                       const HttpDoneCallback& on_done, HttpStats* stats)
+std::vector<HttpResponse>
+http_get_all(const std::vector<HttpRequest>& requests, const HttpOptions& options,
+             const HttpDoneCallback& on_done, HttpStats* stats)
 {
   global_init();
   MultiPtr multi(curl_multi_init());

@@ -12,13 +12,13 @@
 namespace geoblock::fetch {
 
 struct HttpOptions {
-  int parallel = 8;                       // transfers at once (at least 1)
-  long connect_timeout_ms = 10'000;       // per attempt
-  long timeout_ms = 60'000;               // whole transfer, per attempt
-  int retries = 3;                        // extra attempts after the first (timeouts, cuts, 5xx, 429)
-  long retry_delay_ms = 1'000;            // first backoff; doubles each retry, +-50% jitter
-  std::uint64_t max_bytes = 8u << 20;     // body limit, enforced while receiving
-  std::string ca_bundle;                  // CA file for TLS; empty: the system's. Verification is always on.
+  int parallel = 8;                   // transfers at once (at least 1)
+  long connect_timeout_ms = 10'000;   // per attempt
+  long timeout_ms = 60'000;           // whole transfer, per attempt
+  int retries = 3;                    // extra attempts after the first (timeouts, cuts, 5xx, 429)
+  long retry_delay_ms = 1'000;        // first backoff; doubles each retry, +-50% jitter
+  std::uint64_t max_bytes = 8u << 20; // body limit, enforced while receiving
+  std::string ca_bundle;              // CA file for TLS; empty: the system's. Verification is always on.
   std::string user_agent = "geoblock";
 };
 
@@ -33,14 +33,14 @@ struct HttpResponse {
   // give 200, or 404 when the file does not exist. 0: no complete response
   // (then `error` says why).
   long status = 0;
-  std::string body;               // complete body of a 2xx (empty otherwise or on error)
-  std::string etag;               // response headers, empty if absent
+  std::string body; // complete body of a 2xx (empty otherwise or on error)
+  std::string etag; // response headers, empty if absent
   std::string last_modified_http;
   std::int64_t last_modified = 0; // unix time from Last-Modified or the file's mtime (0: unknown)
   std::string error;              // non-empty: the transfer failed (timeout, cut, too large, ...)
   bool too_large = false;         // the body exceeded max_bytes
   int attempts = 0;
-  std::uint64_t bytes = 0;        // body bytes received, all attempts together
+  std::uint64_t bytes = 0; // body bytes received, all attempts together
 
   bool ok() const { return error.empty() && status != 0; }
 };
@@ -48,7 +48,7 @@ struct HttpResponse {
 struct HttpStats {
   std::size_t transfers = 0; // attempts made
   std::size_t retries = 0;
-  std::uint64_t bytes = 0;   // body bytes received
+  std::uint64_t bytes = 0; // body bytes received
 };
 
 // Called on the calling thread as each request finishes (after its last

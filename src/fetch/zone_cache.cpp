@@ -17,19 +17,23 @@ namespace {
 constexpr std::string_view k_meta_suffix = ".meta";
 constexpr std::string_view k_md5sum = "MD5SUM";
 
-std::string family_dir(const std::string& dir, net::Family family)
+std::string
+family_dir(const std::string& dir, net::Family family)
 {
   return dir + "/" + net::family_key(family);
 }
 
-template <class T> bool parse_number(std::string_view text, T& out)
+template <class T>
+bool
+parse_number(std::string_view text, T& out)
 {
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
   return ec == std::errc() && end == text.data() + text.size();
 }
 
 // Header values come from the network: keep them on one line.
-std::string one_line(const std::string& s)
+std::string
+one_line(const std::string& s)
 {
   std::string out;
   for (char c : s) {
@@ -42,7 +46,8 @@ std::string one_line(const std::string& s)
 
 } // namespace
 
-std::int64_t age_days(std::int64_t t, std::int64_t now)
+std::int64_t
+age_days(std::int64_t t, std::int64_t now)
 {
   if (t <= 0 || t > now) {
     return 0;
@@ -50,7 +55,8 @@ std::int64_t age_days(std::int64_t t, std::int64_t now)
   return (now - t) / 86400;
 }
 
-bool is_stale(const ZoneMeta& meta, std::int64_t now, int stale_after_days)
+bool
+is_stale(const ZoneMeta& meta, std::int64_t now, int stale_after_days)
 {
   if (stale_after_days <= 0) {
     return false;
@@ -60,7 +66,8 @@ bool is_stale(const ZoneMeta& meta, std::int64_t now, int stale_after_days)
          (meta.fetched_at > 0 && age_days(meta.fetched_at, now) >= limit);
 }
 
-std::string format_meta(const ZoneMeta& m)
+std::string
+format_meta(const ZoneMeta& m)
 {
   std::string s;
   auto put = [&s](const char* key, const std::string& value) {
@@ -86,7 +93,8 @@ std::string format_meta(const ZoneMeta& m)
   return s;
 }
 
-std::optional<ZoneMeta> parse_meta(std::string_view text)
+std::optional<ZoneMeta>
+parse_meta(std::string_view text)
 {
   ZoneMeta m;
   bool have_country = false;
@@ -154,7 +162,8 @@ ZoneCache::ZoneCache(std::string dir) : m_dir(std::move(dir))
   }
 }
 
-void ZoneCache::make_family_dir(net::Family family) const
+void
+ZoneCache::make_family_dir(net::Family family) const
 {
   bool& made = m_dir_made[family == net::Family::V4 ? 0 : 1];
   if (!made) {
@@ -168,7 +177,8 @@ ZoneCache::~ZoneCache()
   sync();
 }
 
-void ZoneCache::sync() const
+void
+ZoneCache::sync() const
 {
   for (const net::Family family : {net::Family::V4, net::Family::V6}) {
     bool& dirty = m_dirty[family == net::Family::V4 ? 0 : 1];
@@ -179,7 +189,8 @@ void ZoneCache::sync() const
   }
 }
 
-std::string ZoneCache::zone_path(const std::string& country, net::Family family) const
+std::string
+ZoneCache::zone_path(const std::string& country, net::Family family) const
 {
   if (country == k_md5sum) {
     return md5sum_path(family);
@@ -187,7 +198,8 @@ std::string ZoneCache::zone_path(const std::string& country, net::Family family)
   return family_dir(m_dir, family) + "/" + country + ".zone";
 }
 
-std::string ZoneCache::meta_path(const std::string& country, net::Family family) const
+std::string
+ZoneCache::meta_path(const std::string& country, net::Family family) const
 {
   if (country == k_md5sum) {
     return md5sum_path(family) + std::string(k_meta_suffix);
@@ -195,12 +207,14 @@ std::string ZoneCache::meta_path(const std::string& country, net::Family family)
   return family_dir(m_dir, family) + "/" + country + std::string(k_meta_suffix);
 }
 
-std::string ZoneCache::md5sum_path(net::Family family) const
+std::string
+ZoneCache::md5sum_path(net::Family family) const
 {
   return family_dir(m_dir, family) + "/" + std::string(k_md5sum);
 }
 
-std::optional<ZoneMeta> ZoneCache::read_meta(const std::string& country, net::Family family) const
+std::optional<ZoneMeta>
+ZoneCache::read_meta(const std::string& country, net::Family family) const
 {
   std::string text;
   try {
@@ -217,7 +231,8 @@ std::optional<ZoneMeta> ZoneCache::read_meta(const std::string& country, net::Fa
   return meta;
 }
 
-std::int64_t ZoneCache::fetched_time(const std::string& country, net::Family family) const
+std::int64_t
+ZoneCache::fetched_time(const std::string& country, net::Family family) const
 {
   const int f = family == net::Family::V4 ? 0 : 1;
   if (!m_fetched_loaded[f]) {
@@ -249,7 +264,9 @@ std::int64_t ZoneCache::fetched_time(const std::string& country, net::Family fam
   return 0;
 }
 
-void ZoneCache::record_fetched(net::Family family, const std::vector<std::string>& countries, std::int64_t when) const
+void
+ZoneCache::record_fetched(net::Family family, const std::vector<std::string>& countries,
+                          std::int64_t when) const
 {
   if (countries.empty()) {
     return;
@@ -258,7 +275,8 @@ void ZoneCache::record_fetched(net::Family family, const std::vector<std::string
   fetched_time("", family); // load
   auto& entries = m_fetched[f];
   for (const std::string& cc : countries) {
-    const auto it = std::find_if(entries.begin(), entries.end(), [&cc](const auto& e) { return e.first == cc; });
+    const auto it =
+        std::find_if(entries.begin(), entries.end(), [&cc](const auto& e) { return e.first == cc; });
     if (it == entries.end()) {
       entries.emplace_back(cc, when);
     } else {
@@ -272,10 +290,12 @@ void ZoneCache::record_fetched(net::Family family, const std::vector<std::string
   }
   make_family_dir(family);
   m_dirty[f] = true;
-  util::write_file_atomic(family_dir(m_dir, family) + "/FETCHED", text, 0644, util::AtomicFile::DirSync::Deferred);
+  util::write_file_atomic(family_dir(m_dir, family) + "/FETCHED", text, 0644,
+                          util::AtomicFile::DirSync::Deferred);
 }
 
-std::optional<std::string> ZoneCache::read_body(const ZoneMeta& meta, bool* hash_ok, std::string* problem) const
+std::optional<std::string>
+ZoneCache::read_body(const ZoneMeta& meta, bool* hash_ok, std::string* problem) const
 {
   std::string body;
   try {
@@ -295,7 +315,8 @@ std::optional<std::string> ZoneCache::read_body(const ZoneMeta& meta, bool* hash
   return body;
 }
 
-void ZoneCache::store(ZoneMeta meta, std::string_view body, util::AtomicBatch* batch) const
+void
+ZoneCache::store(ZoneMeta meta, std::string_view body, util::AtomicBatch* batch) const
 {
   make_family_dir(meta.family);
   meta.size = body.size();
@@ -307,11 +328,13 @@ void ZoneCache::store(ZoneMeta meta, std::string_view body, util::AtomicBatch* b
     return;
   }
   m_dirty[meta.family == net::Family::V4 ? 0 : 1] = true;
-  util::write_file_atomic(zone_path(meta.country, meta.family), body, 0644, util::AtomicFile::DirSync::Deferred);
+  util::write_file_atomic(zone_path(meta.country, meta.family), body, 0644,
+                          util::AtomicFile::DirSync::Deferred);
   store_meta(meta);
 }
 
-void ZoneCache::store_meta(const ZoneMeta& meta) const
+void
+ZoneCache::store_meta(const ZoneMeta& meta) const
 {
   make_family_dir(meta.family);
   m_dirty[meta.family == net::Family::V4 ? 0 : 1] = true;
@@ -319,7 +342,8 @@ void ZoneCache::store_meta(const ZoneMeta& meta) const
                           util::AtomicFile::DirSync::Deferred);
 }
 
-std::vector<ZoneMeta> ZoneCache::list() const
+std::vector<ZoneMeta>
+ZoneCache::list() const
 {
   std::vector<ZoneMeta> zones;
   for (const net::Family family : {net::Family::V4, net::Family::V6}) {

@@ -38,20 +38,20 @@
 namespace geoblock::fetch {
 
 struct ZoneMeta {
-  std::string country;               // lower-case ISO 3166-1 alpha-2 ("MD5SUM" for a checksum list)
+  std::string country; // lower-case ISO 3166-1 alpha-2 ("MD5SUM" for a checksum list)
   net::Family family = net::Family::V4;
-  std::string url;                   // where the body came from
-  std::string etag;                  // ETag header as sent (quotes included); empty if none
-  std::string last_modified_http;    // Last-Modified header text, echoed in If-Modified-Since
-  std::int64_t last_modified = 0;    // unix time the data changed upstream (0: unknown)
-  std::int64_t fetched_at = 0;       // unix time of the last successful fetch (200 or 304)
-  std::int64_t changed_at = 0;       // unix time the cached body last changed
-  std::uint64_t size = 0;            // body bytes
-  std::string sha256;                // hex, of the body
-  std::string md5;                   // hex, of the body (compared with upstream MD5SUM)
-  std::size_t networks = 0;          // networks in the body
-  std::size_t lines = 0;             // lines in the body
-  bool absent = false;               // legitimately empty/missing upstream
+  std::string url;                // where the body came from
+  std::string etag;               // ETag header as sent (quotes included); empty if none
+  std::string last_modified_http; // Last-Modified header text, echoed in If-Modified-Since
+  std::int64_t last_modified = 0; // unix time the data changed upstream (0: unknown)
+  std::int64_t fetched_at = 0;    // unix time of the last successful fetch (200 or 304)
+  std::int64_t changed_at = 0;    // unix time the cached body last changed
+  std::uint64_t size = 0;         // body bytes
+  std::string sha256;             // hex, of the body
+  std::string md5;                // hex, of the body (compared with upstream MD5SUM)
+  std::size_t networks = 0;       // networks in the body
+  std::size_t lines = 0;          // lines in the body
+  bool absent = false;            // legitimately empty/missing upstream
 };
 
 // Age in whole days of `t` at `now` (0 when t is unknown or in the future).
@@ -86,8 +86,8 @@ public:
 
   // The cached body of `meta`'s zone. Nothing (and `problem` says why) when
   // the body is missing; `hash_ok` tells whether it matches meta.sha256.
-  std::optional<std::string>
-  read_body(const ZoneMeta& meta, bool* hash_ok = nullptr, std::string* problem = nullptr) const;
+  std::optional<std::string> read_body(const ZoneMeta& meta, bool* hash_ok = nullptr,
+                                       std::string* problem = nullptr) const;
 
   // Stores a validated body and its metadata atomically (body first).
   // meta.size, sha256 and md5 are computed here from `body`. Throws Error

@@ -28,15 +28,15 @@ struct ZoneResult {
   std::string country; // lower-case ISO 3166-1 alpha-2 code
   net::Family family = net::Family::V4;
   Origin origin = Origin::Failed;
-  net::NetList nets;               // the networks as read (one family filled)
-  std::size_t lines = 0;           // lines of the zone as read
-  std::string location;            // URL, cache path or bundle member
-  std::string error;               // why StaleCache / Failed / Absent
-  std::int64_t fetched_at = 0;     // unix time of the last successful fetch (0: unknown)
-  std::int64_t last_modified = 0;  // unix time the data changed upstream (0: unknown)
-  std::uint64_t bytes = 0;         // body bytes transferred in this run
-  std::string sha256;              // of the zone body used
-  bool stale = false;              // data older than the configured age (feed may have stopped)
+  net::NetList nets;              // the networks as read (one family filled)
+  std::size_t lines = 0;          // lines of the zone as read
+  std::string location;           // URL, cache path or bundle member
+  std::string error;              // why StaleCache / Failed / Absent
+  std::int64_t fetched_at = 0;    // unix time of the last successful fetch (0: unknown)
+  std::int64_t last_modified = 0; // unix time the data changed upstream (0: unknown)
+  std::uint64_t bytes = 0;        // body bytes transferred in this run
+  std::string sha256;             // of the zone body used
+  bool stale = false;             // data older than the configured age (feed may have stopped)
 
   bool usable() const { return origin != Origin::Failed; }
   std::size_t networks() const { return nets.size(); }

@@ -13,7 +13,8 @@ namespace geoblock::util {
 
 namespace {
 
-std::string dir_of(const std::string& path)
+std::string
+dir_of(const std::string& path)
 {
   const auto slash = path.rfind('/');
   if (slash == std::string::npos) {
@@ -22,7 +23,8 @@ std::string dir_of(const std::string& path)
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-[[noreturn]] void fail(const std::string& path, const char* what)
+[[noreturn]] void
+fail(const std::string& path, const char* what)
 {
   throw Error(path + ": cannot " + what + ": " + std::strerror(errno));
 }
@@ -49,7 +51,8 @@ AtomicFile::~AtomicFile()
   }
 }
 
-void AtomicFile::write(std::string_view data)
+void
+AtomicFile::write(std::string_view data)
 {
   if (m_fd < 0) {
     throw Error(m_path + ": write after commit");
@@ -66,7 +69,8 @@ void AtomicFile::write(std::string_view data)
   }
 }
 
-void AtomicFile::commit(DirSync dir_sync)
+void
+AtomicFile::commit(DirSync dir_sync)
 {
   if (m_fd < 0) {
     throw Error(m_path + ": committed twice");
@@ -100,7 +104,8 @@ AtomicBatch::~AtomicBatch()
   }
 }
 
-void AtomicBatch::add(const std::string& path, std::string_view data, unsigned mode)
+void
+AtomicBatch::add(const std::string& path, std::string_view data, unsigned mode)
 {
   const auto slash = path.rfind('/');
   const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
@@ -128,7 +133,8 @@ void AtomicBatch::add(const std::string& path, std::string_view data, unsigned m
   }
 }
 
-void AtomicBatch::commit()
+void
+AtomicBatch::commit()
 {
   if (m_files.empty()) {
     return;
@@ -163,7 +169,8 @@ void AtomicBatch::commit()
   }
 }
 
-void sync_dir(const std::string& dir)
+void
+sync_dir(const std::string& dir)
 {
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
@@ -172,14 +179,16 @@ void sync_dir(const std::string& dir)
   }
 }
 
-void write_file_atomic(const std::string& path, std::string_view data, unsigned mode, AtomicFile::DirSync dir_sync)
+void
+write_file_atomic(const std::string& path, std::string_view data, unsigned mode, AtomicFile::DirSync dir_sync)
 {
   AtomicFile f(path, mode);
   f.write(data);
   f.commit(dir_sync);
 }
 
-void make_dirs(const std::string& dir, unsigned mode)
+void
+make_dirs(const std::string& dir, unsigned mode)
 {
   if (dir.empty()) {
     return;

@@ -8,7 +8,8 @@ namespace geoblock::util {
 
 namespace {
 
-std::string digest_hex(const EVP_MD* md, std::string_view data)
+std::string
+digest_hex(const EVP_MD* md, std::string_view data)
 {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -27,12 +28,14 @@ std::string digest_hex(const EVP_MD* md, std::string_view data)
 
 } // namespace
 
-std::string sha256_hex(std::string_view data)
+std::string
+sha256_hex(std::string_view data)
 {
   return digest_hex(EVP_sha256(), data);
 }
 
-std::string md5_hex(std::string_view data)
+std::string
+md5_hex(std::string_view data)
 {
   return digest_hex(EVP_md5(), data);
 }

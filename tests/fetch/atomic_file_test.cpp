@@ -9,7 +9,8 @@
 namespace geoblock::test {
 namespace {
 
-std::size_t entries(const std::string& dir)
+std::size_t
+entries(const std::string& dir)
 {
   std::size_t n = 0;
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) {

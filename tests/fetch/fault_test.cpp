@@ -25,8 +25,8 @@ const std::string k_zone_path = "/ipblocks/data/countries/nz.zone";
 class FaultFetch : public ::testing::Test {
 protected:
   FaultFetch()
-    : server([this](const FaultRequest& r) { return handle(r); }),
-      options(loopback_options(server.base_url(), dir / "cache"))
+      : server([this](const FaultRequest& r) { return handle(r); }),
+        options(loopback_options(server.base_url(), dir / "cache"))
   {
     options.timeout_ms = 1'000;
     options.retries = 2;
@@ -97,7 +97,8 @@ protected:
   std::string cached_meta;
 };
 
-FaultReply status(int code, std::string body = "")
+FaultReply
+status(int code, std::string body = "")
 {
   FaultReply r;
   r.status = code;
@@ -211,10 +212,10 @@ TEST_F(FaultFetch, InvalidZonesAreRejectedNamingCountryUrlAndLine)
 {
   prime();
   const std::vector<std::pair<std::string, std::string>> cases = {
-    {"192.0.2.0/24\n2001:db8::/32\n", ".zone:2: "},           // wrong family
-    {"192.0.2.0/24\n0.0.0.0/1\n", ".zone:2: "},               // disastrous prefix
-    {"192.0.2.0/24\n198.51.100.0/2", ".zone:2: truncated"},   // cut last line
-    {"192.0.2.0/24\nhello world\n", ".zone:2: "},             // garbage
+      {"192.0.2.0/24\n2001:db8::/32\n", ".zone:2: "},         // wrong family
+      {"192.0.2.0/24\n0.0.0.0/1\n", ".zone:2: "},             // disastrous prefix
+      {"192.0.2.0/24\n198.51.100.0/2", ".zone:2: truncated"}, // cut last line
+      {"192.0.2.0/24\nhello world\n", ".zone:2: "},           // garbage
   };
   for (const auto& [body, where] : cases) {
     set_fault([body = body](const FaultRequest&) { return status(200, body); });

@@ -9,8 +9,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <filesystem>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -20,7 +20,8 @@ namespace geoblock::test {
 
 inline const std::vector<std::string> k_mirror_countries = {"is", "li", "nz", "va"};
 
-inline std::string slurp(const std::string& path)
+inline std::string
+slurp(const std::string& path)
 {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream s;
@@ -28,7 +29,8 @@ inline std::string slurp(const std::string& path)
   return s.str();
 }
 
-inline void spit(const std::string& path, const std::string& data)
+inline void
+spit(const std::string& path, const std::string& data)
 {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << data;
@@ -37,10 +39,12 @@ inline void spit(const std::string& path, const std::string& data)
 // Writes a small ipdeny-style mirror of k_mirror_countries under `dest`
 // (zones of a few hundred networks each, and both MD5SUM files). Generated
 // here rather than with scripts/make-zones, which takes seconds per run.
-inline void write_mirror(const std::string& dest)
+inline void
+write_mirror(const std::string& dest)
 {
   for (const net::Family f : {net::Family::V4, net::Family::V6}) {
-    const std::string dir = dest + (f == net::Family::V4 ? "/ipblocks/data/countries" : "/ipv6/ipaddresses/blocks");
+    const std::string dir =
+        dest + (f == net::Family::V4 ? "/ipblocks/data/countries" : "/ipv6/ipaddresses/blocks");
     std::filesystem::create_directories(dir);
     std::string sums;
     for (std::size_t c = 0; c < k_mirror_countries.size(); ++c) {
@@ -48,7 +52,8 @@ inline void write_mirror(const std::string& dest)
       const std::size_t count = 200 + 150 * c;
       for (std::size_t i = 0; i < count; ++i) {
         if (f == net::Family::V4) {
-          zone += std::to_string(20 + c) + "." + std::to_string(i / 8) + "." + std::to_string((i % 8) * 32) + ".0/19\n";
+          zone += std::to_string(20 + c) + "." + std::to_string(i / 8) + "." + std::to_string((i % 8) * 32) +
+                  ".0/19\n";
         } else {
           char line[64];
           std::snprintf(line, sizeof line, "2a0%zu:%zx::/32\n", c + 1, i + 1);
@@ -63,14 +68,17 @@ inline void write_mirror(const std::string& dest)
   }
 }
 
-inline std::string mirror_zone(const std::string& mirror, const std::string& cc, net::Family f)
+inline std::string
+mirror_zone(const std::string& mirror, const std::string& cc, net::Family f)
 {
-  return mirror + (f == net::Family::V4 ? "/ipblocks/data/countries/" : "/ipv6/ipaddresses/blocks/") + cc + ".zone";
+  return mirror + (f == net::Family::V4 ? "/ipblocks/data/countries/" : "/ipv6/ipaddresses/blocks/") + cc +
+         ".zone";
 }
 
 // Rewrites the MD5SUM entry of `cc` in the mirror to match its zone file
 // (or drops it when the file is gone), like upstream does on an update.
-inline void update_md5sum(const std::string& mirror, const std::string& cc, net::Family f)
+inline void
+update_md5sum(const std::string& mirror, const std::string& cc, net::Family f)
 {
   const std::string zone = mirror_zone(mirror, cc, f);
   const std::string sums = zone.substr(0, zone.rfind('/')) + "/MD5SUM";
@@ -93,7 +101,8 @@ inline void update_md5sum(const std::string& mirror, const std::string& cc, net:
   std::filesystem::last_write_time(sums, mtime + std::chrono::seconds(2));
 }
 
-inline fetch::FetchOptions loopback_options(const std::string& base_url, const std::string& cache_dir)
+inline fetch::FetchOptions
+loopback_options(const std::string& base_url, const std::string& cache_dir)
 {
   fetch::FetchOptions o;
   o.base_url = base_url;
@@ -106,8 +115,8 @@ inline fetch::FetchOptions loopback_options(const std::string& base_url, const s
   return o;
 }
 
-inline const fetch::ZoneResult* find_result(const std::vector<fetch::ZoneResult>& results, const std::string& cc,
-                                            net::Family f)
+inline const fetch::ZoneResult*
+find_result(const std::vector<fetch::ZoneResult>& results, const std::string& cc, net::Family f)
 {
   for (const auto& r : results) {
     if (r.country == cc && r.family == f) {

@@ -29,7 +29,10 @@ protected:
     options = loopback_options(server->base_url(), m_dir / "cache");
   }
 
-  std::vector<fetch::ZoneResult> fetch_all() { return fetch::fetch_zones(k_mirror_countries, net::Families::Both, options); }
+  std::vector<fetch::ZoneResult> fetch_all()
+  {
+    return fetch::fetch_zones(k_mirror_countries, net::Families::Both, options);
+  }
 
   // Zone requests in the access log (MD5SUM requests excluded).
   std::vector<AccessLogEntry> zone_requests() const
@@ -85,7 +88,8 @@ TEST_F(NginxFetch, TouchingOneZoneTransfersOnlyThatZone)
 {
   fetch_all();
   const std::string touched = mirror_zone(mirror, "li", Family::V4);
-  std::filesystem::last_write_time(touched, std::filesystem::last_write_time(touched) + std::chrono::hours(1));
+  std::filesystem::last_write_time(touched,
+                                   std::filesystem::last_write_time(touched) + std::chrono::hours(1));
   server->clear_access_log();
 
   const auto results = fetch_all();
@@ -172,13 +176,14 @@ TEST_F(NginxFetch, WrongBaseUrlIsAFailureNotAnAbsentCountry)
   EXPECT_EQ(results[0].origin, Origin::Failed);
   EXPECT_NE(results[0].error.find("404"), std::string::npos) << results[0].error;
   EXPECT_NE(results[0].error.find("/no-such-mirror/ipblocks/data/countries/nz.zone"), std::string::npos)
-    << results[0].error;
+      << results[0].error;
 }
 
 TEST_F(NginxFetch, OldDataIsReportedStale)
 {
   const std::string zone = mirror_zone(mirror, "li", Family::V4);
-  std::filesystem::last_write_time(zone, std::filesystem::file_time_type::clock::now() - std::chrono::hours(24 * 90));
+  std::filesystem::last_write_time(zone, std::filesystem::file_time_type::clock::now() -
+                                             std::chrono::hours(24 * 90));
   options.stale_after_days = 60;
   auto results = fetch_all();
   EXPECT_TRUE(find_result(results, "li", Family::V4)->stale);

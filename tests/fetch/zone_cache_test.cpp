@@ -10,7 +10,8 @@ namespace {
 using fetch::ZoneCache;
 using fetch::ZoneMeta;
 
-ZoneMeta sample(const std::string& cc, net::Family f)
+ZoneMeta
+sample(const std::string& cc, net::Family f)
 {
   ZoneMeta m;
   m.country = cc;

@@ -15,7 +15,8 @@ namespace {
 
 constexpr int k_tick_ms = 20;
 
-const char* reason(int status)
+const char*
+reason(int status)
 {
   switch (status) {
   case 200:
@@ -37,7 +38,8 @@ const char* reason(int status)
 
 // Sends everything unless the peer is gone. MSG_NOSIGNAL: a closed peer
 // must not kill the test with SIGPIPE.
-bool send_all(int fd, std::string_view data)
+bool
+send_all(int fd, std::string_view data)
 {
   while (!data.empty()) {
     const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
@@ -53,7 +55,8 @@ bool send_all(int fd, std::string_view data)
 }
 
 // True when the peer closed the connection (or it broke).
-bool peer_closed(int fd)
+bool
+peer_closed(int fd)
 {
   pollfd p{fd, POLLIN | POLLRDHUP, 0};
   if (::poll(&p, 1, 0) <= 0) {
@@ -94,7 +97,8 @@ FaultServer::~FaultServer()
   stop();
 }
 
-void FaultServer::stop()
+void
+FaultServer::stop()
 {
   if (m_stop.exchange(true)) {
     return;
@@ -113,20 +117,23 @@ void FaultServer::stop()
   }
 }
 
-std::vector<FaultRequest> FaultServer::requests() const
+std::vector<FaultRequest>
+FaultServer::requests() const
 {
   std::lock_guard lock(m_mutex);
   return m_requests;
 }
 
-int FaultServer::hits(const std::string& path) const
+int
+FaultServer::hits(const std::string& path) const
 {
   std::lock_guard lock(m_mutex);
   const auto it = m_hits.find(path);
   return it == m_hits.end() ? 0 : it->second;
 }
 
-void FaultServer::accept_loop()
+void
+FaultServer::accept_loop()
 {
   while (!stopping()) {
     pollfd p{m_listen, POLLIN, 0};
@@ -145,7 +152,8 @@ void FaultServer::accept_loop()
   }
 }
 
-void FaultServer::serve(int fd)
+void
+FaultServer::serve(int fd)
 {
   std::string buffer;
   // Keep-alive: several requests per connection, as libcurl reuses them.
@@ -182,7 +190,8 @@ void FaultServer::serve(int fd)
     req.path = request_line.substr(sp1 + 1, sp2 - sp1 - 1);
     while (pos != std::string::npos && pos < head.size()) {
       const std::size_t next = head.find("\r\n", pos + 2);
-      const std::string line = head.substr(pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
+      const std::string line =
+          head.substr(pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
       const auto colon = line.find(':');
       if (colon != std::string::npos) {
         std::string name = line.substr(0, colon);

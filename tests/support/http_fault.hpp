@@ -34,7 +34,7 @@ struct FaultRequest {
   std::string method;
   std::string path;
   std::map<std::string, std::string> headers; // names lower case
-  int hit = 0; // 1 for the first request of this path, 2 for the second, ...
+  int hit = 0;                                // 1 for the first request of this path, 2 for the second, ...
 };
 
 class FaultServer {

@@ -21,7 +21,8 @@ namespace {
 
 constexpr const char* k_nginx = "/usr/sbin/nginx";
 
-sockaddr_in loopback(int port)
+sockaddr_in
+loopback(int port)
 {
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -31,7 +32,8 @@ sockaddr_in loopback(int port)
 }
 
 // Waits for `pid` at most `timeout_ms`; true when it exited.
-bool wait_exit(pid_t pid, int timeout_ms)
+bool
+wait_exit(pid_t pid, int timeout_ms)
 {
   for (int waited = 0; waited <= timeout_ms; waited += 10) {
     int status = 0;
@@ -46,7 +48,8 @@ bool wait_exit(pid_t pid, int timeout_ms)
 
 } // namespace
 
-std::pair<std::string, std::string> make_self_signed_cert(const std::string& dir)
+std::pair<std::string, std::string>
+make_self_signed_cert(const std::string& dir)
 {
   const std::string cert = dir + "/cert.pem";
   const std::string key = dir + "/key.pem";
@@ -62,9 +65,9 @@ std::pair<std::string, std::string> make_self_signed_cert(const std::string& dir
     const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
     ::dup2(null, STDOUT_FILENO);
     ::dup2(null, STDERR_FILENO);
-    execl(openssl, openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-          "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-days", "2", "-keyout", key.c_str(),
-          "-out", cert.c_str(), static_cast<char*>(nullptr));
+    execl(openssl, openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+          "-nodes", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-days", "2",
+          "-keyout", key.c_str(), "-out", cert.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   int status = 0;
@@ -75,7 +78,8 @@ std::pair<std::string, std::string> make_self_signed_cert(const std::string& dir
   return {cert, key};
 }
 
-int free_port()
+int
+free_port()
 {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -92,7 +96,8 @@ int free_port()
   return ntohs(a.sin_port);
 }
 
-bool wait_for_port(int port, int timeout_ms)
+bool
+wait_for_port(int port, int timeout_ms)
 {
   for (int waited = 0; waited <= timeout_ms; waited += 20) {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -107,13 +112,15 @@ bool wait_for_port(int port, int timeout_ms)
   return false;
 }
 
-bool NginxServer::available()
+bool
+NginxServer::available()
 {
   return ::access(k_nginx, X_OK) == 0;
 }
 
 NginxServer::NginxServer(std::string root, std::string work_dir, std::string tls_cert, std::string tls_key)
-  : m_root(std::move(root)), m_work(std::move(work_dir)), m_tls_cert(std::move(tls_cert)), m_tls_key(std::move(tls_key))
+    : m_root(std::move(root)), m_work(std::move(work_dir)), m_tls_cert(std::move(tls_cert)),
+      m_tls_key(std::move(tls_key))
 {
   ::mkdir((m_work + "/tmp").c_str(), 0700);
   // A port taken between free_port() and nginx's bind makes nginx exit:
@@ -140,7 +147,9 @@ NginxServer::NginxServer(std::string root, std::string work_dir, std::string tls
           << "  keepalive_requests 10000;\n"
           << "  server {\n"
           << "    listen 127.0.0.1:" << m_port << (m_tls_cert.empty() ? "" : " ssl http2") << ";\n"
-          << (m_tls_cert.empty() ? "" : "    ssl_certificate " + m_tls_cert + ";\n    ssl_certificate_key " + m_tls_key + ";\n")
+          << (m_tls_cert.empty()
+                  ? ""
+                  : "    ssl_certificate " + m_tls_cert + ";\n    ssl_certificate_key " + m_tls_key + ";\n")
           << "    root " << m_root << ";\n"
           << "    location / { }\n"
           << "  }\n"
@@ -170,7 +179,8 @@ NginxServer::~NginxServer()
   stop();
 }
 
-void NginxServer::stop()
+void
+NginxServer::stop()
 {
   if (m_pid <= 0) {
     return;
@@ -183,7 +193,8 @@ void NginxServer::stop()
   m_pid = -1;
 }
 
-std::vector<AccessLogEntry> NginxServer::access_log() const
+std::vector<AccessLogEntry>
+NginxServer::access_log() const
 {
   std::vector<AccessLogEntry> entries;
   std::ifstream in(m_work + "/access.log");
@@ -198,7 +209,8 @@ std::vector<AccessLogEntry> NginxServer::access_log() const
   return entries;
 }
 
-void NginxServer::clear_access_log() const
+void
+NginxServer::clear_access_log() const
 {
   // nginx keeps the file open with O_APPEND: truncating in place works.
   ::truncate((m_work + "/access.log").c_str(), 0);

@@ -5,8 +5,8 @@
 #pragma once
 
 #include <string>
-#include <utility>
 #include <sys/types.h>
+#include <utility>
 #include <vector>
 
 namespace geoblock::test {
@@ -15,7 +15,7 @@ struct AccessLogEntry {
   std::string method;
   std::string uri;
   int status = 0;
-  long body_bytes = 0; // $body_bytes_sent
+  long body_bytes = 0;  // $body_bytes_sent
   std::string protocol; // "HTTP/1.1", "HTTP/2.0"
 };
 
