@@ -147,7 +147,8 @@ prepare(Transfer& t, const HttpOptions& options)
   set(e, CURLOPT_MAXREDIRS, 5L);
   set(e, CURLOPT_NOSIGNAL, 1L);
   set(e, CURLOPT_ERRORBUFFER, static_cast<const char*>(t.error_buffer));
-  set(e, CURLOPT_USERAGENT, options.user_agent.c_str());
+  set(e, CURLOPT_USERAGENT,
+      options.user_agent.empty() ? "geoblock/" GEOBLOCK_VERSION : options.user_agent.c_str());
   set(e, CURLOPT_CONNECTTIMEOUT_MS, options.connect_timeout_ms);
   set(e, CURLOPT_TIMEOUT_MS, options.timeout_ms);
   set(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));

@@ -19,7 +19,7 @@ struct HttpOptions {
   long retry_delay_ms = 1'000;        // first backoff; doubles each retry, +-50% jitter
   std::uint64_t max_bytes = 8u << 20; // body limit, enforced while receiving
   std::string ca_bundle;              // CA file for TLS; empty: the system's. Verification is always on.
-  std::string user_agent = "geoblock";
+  std::string user_agent;             // empty: "geoblock/<version>"
 };
 
 struct HttpRequest {

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <set>
 
 namespace geoblock::test {
 namespace {
@@ -82,6 +83,21 @@ TEST_F(NginxFetch, FirstRunDownloadsEverythingAndSecondRunOnlyGets304s)
     EXPECT_EQ(e.body_bytes, 0) << e.uri;
   }
   EXPECT_EQ(fetch::summarize(second).bytes, 0u);
+}
+
+TEST_F(NginxFetch, ConnectionsAreReusedUpToTheParallelLimit)
+{
+  options.parallel = 2;
+  const auto results = fetch_all();
+  for (const auto& r : results) {
+    EXPECT_EQ(r.origin, Origin::Downloaded) << r.country << " " << r.error;
+  }
+  std::set<long> connections;
+  for (const auto& e : server->access_log()) {
+    connections.insert(e.connection);
+  }
+  EXPECT_EQ(server->access_log().size(), results.size() + 2);
+  EXPECT_LE(connections.size(), 2u);
 }
 
 TEST_F(NginxFetch, TouchingOneZoneTransfersOnlyThatZone)

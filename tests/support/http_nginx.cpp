@@ -136,7 +136,8 @@ NginxServer::NginxServer(std::string root, std::string work_dir, std::string tls
           << "error_log " << m_work << "/error.log warn;\n"
           << "events { worker_connections 1024; }\n"
           << "http {\n"
-          << "  log_format plain '$request_method $uri $status $body_bytes_sent $server_protocol';\n"
+          << "  log_format plain '$request_method $uri $status $body_bytes_sent $server_protocol "
+             "$connection';\n"
           << "  access_log " << m_work << "/access.log plain;\n"
           << "  client_body_temp_path " << t << "/body;\n"
           << "  proxy_temp_path " << t << "/proxy;\n"
@@ -202,7 +203,7 @@ NginxServer::access_log() const
   while (std::getline(in, line)) {
     std::istringstream fields(line);
     AccessLogEntry e;
-    if (fields >> e.method >> e.uri >> e.status >> e.body_bytes >> e.protocol) {
+    if (fields >> e.method >> e.uri >> e.status >> e.body_bytes >> e.protocol >> e.connection) {
       entries.push_back(e);
     }
   }

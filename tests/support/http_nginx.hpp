@@ -17,6 +17,7 @@ struct AccessLogEntry {
   int status = 0;
   long body_bytes = 0;  // $body_bytes_sent
   std::string protocol; // "HTTP/1.1", "HTTP/2.0"
+  long connection = 0;  // nginx's connection serial number ($connection)
 };
 
 class NginxServer {
