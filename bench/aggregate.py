@@ -8,8 +8,9 @@ IPv6 and the largest single country (us, both families), built from
 Debian's tor-geoipdb by scripts/make-zones into a temporary directory
 (or taken from MIRROR, a tree scripts/make-zones wrote). For each input
 it checks that all tools print the same networks, then prints the best
-wall time of N runs, the peak RSS and the ratios to iprange (IPv4) or to
-Python (IPv6, which iprange does not do).
+wall time of N runs, the best CPU time (user + system; steadier than wall
+time on a busy machine), the peak RSS and the ratios to iprange (IPv4) or
+to Python (IPv6, which iprange does not do).
 
 iprange takes a line it cannot parse for a host name and resolves it, so
 when run as root the whole benchmark re-executes itself inside a fresh
@@ -39,8 +40,9 @@ sys.stdout.write(''.join(str(n) + '\n' for n in ipaddress.collapse_addresses(net
 
 
 def measure(argv, out_path, runs):
-    """Runs argv `runs` times with stdout to out_path; (best wall s, max RSS KB)."""
+    """Runs argv `runs` times with stdout to out_path; (best wall s, best CPU s, max RSS KB)."""
     best = None
+    best_cpu = None
     peak = 0
     for _ in range(runs):
         with open(out_path, "wb") as out:
@@ -56,9 +58,11 @@ def measure(argv, out_path, runs):
             wall = time.perf_counter() - start
         if os.waitstatus_to_exitcode(status) != 0:
             sys.exit(f"bench: {' '.join(argv)} failed with status {os.waitstatus_to_exitcode(status)}")
+        cpu = usage.ru_utime + usage.ru_stime
         best = wall if best is None else min(best, wall)
+        best_cpu = cpu if best_cpu is None else min(best_cpu, cpu)
         peak = max(peak, usage.ru_maxrss)
-    return best, peak
+    return best, best_cpu, peak
 
 
 def normalized(path):
@@ -109,7 +113,8 @@ def main():
             ("us IPv6", os.path.join(data, "ipv6", "ipaddresses", "blocks", "us.zone"), 6),
         ]
         print(f"geoblock: {args.geoblock}; best of {args.runs} runs (Python: 1 run)\n")
-        header = f"{'input':<11} {'lines':>8} {'out':>6} | {'tool':<9} {'wall s':>8} {'RSS MB':>7} | {'time ratio':>10} {'RSS ratio':>9}"
+        header = (f"{'input':<11} {'lines':>8} {'out':>6} | {'tool':<9} {'wall s':>8} {'CPU s':>7} {'RSS MB':>7} | "
+                  f"{'time ratio':>10} {'CPU ratio':>9} {'RSS ratio':>9}")
         print(header)
         print("-" * len(header))
         failed = False
@@ -129,13 +134,14 @@ def main():
             base_tool = "iprange" if "iprange" in results else "python"
             agree = all(o == outs["geoblock"] for o in outs.values())
             failed = failed or not agree
-            for tool, (wall, rss) in results.items():
+            for tool, (wall, cpu, rss) in results.items():
                 ratio = ""
                 if tool != base_tool:
-                    ratio = f"{wall / results[base_tool][0]:>10.3f} {rss / results[base_tool][1]:>9.2f}"
+                    base_wall, base_cpu, base_rss = results[base_tool]
+                    ratio = f"{wall / base_wall:>10.3f} {cpu / max(base_cpu, 1e-6):>9.3f} {rss / base_rss:>9.2f}"
                 first = tool == "geoblock"
                 print(f"{label if first else '':<11} {lines if first else '':>8} {len(outs['geoblock']) if first else '':>6} | "
-                      f"{tool:<9} {wall:>8.3f} {rss / 1024:>7.1f} | {ratio}")
+                      f"{tool:<9} {wall:>8.3f} {cpu:>7.3f} {rss / 1024:>7.1f} | {ratio}")
             print(f"{'':<11} {'':>8} {'':>6} | results {'agree' if agree else 'DISAGREE'} ({', '.join(outs)}); ratios vs {base_tool}")
         if failed:
             sys.exit("bench: the tools disagree")
