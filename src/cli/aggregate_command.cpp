@@ -48,8 +48,10 @@ std::string summary(const char* family, std::size_t in, const std::vector<net::P
   if constexpr (sizeof(A) == 4) {
     s += net::u128_to_string(addresses);
   } else {
-    s += addresses == ~net::u128{0} ? std::string("2^128") : net::u128_to_string(addresses);
-    s += " (/64s: " + net::u128_to_string(addresses >> 64) + ")";
+    // address_count saturates at 2^128 - 1, which only ::/0 reaches.
+    const bool everything = addresses == ~net::u128{0};
+    s += everything ? std::string("2^128") : net::u128_to_string(addresses);
+    s += " (/64s: " + (everything ? std::string("2^64") : net::u128_to_string(addresses >> 64)) + ")";
   }
   return s;
 }
@@ -67,9 +69,13 @@ ExitCode run_aggregate(const AggregateArgs& args)
   net::NetList input;
   const std::vector<std::string> files = args.files.empty() ? std::vector<std::string>{"-"} : args.files;
   for (const std::string& file : files) {
-    const std::string name = file == "-" ? "<stdin>" : file;
-    const std::string text = util::read_file(file);
-    const net::ZoneStats st = net::parse_zone(text, name, zone_options, input);
+    // Block by block: world IPv4 is 10 MB of text for 5 MB of networks,
+    // and the text need never be held whole.
+    util::InputFile in(file);
+    const std::string& name = in.name();
+    net::ZoneReader reader(name, zone_options, input, in.size_hint());
+    in.for_each_chunk([&](std::string_view piece) { reader.feed(piece); });
+    const net::ZoneStats st = reader.finish();
     if (args.stats) {
       log::info("stats: " + name + ": lines " + std::to_string(st.lines) + ", networks "
                 + std::to_string(st.networks) + " (IPv4 " + std::to_string(st.v4) + ", IPv6 "

@@ -7,59 +7,61 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <vector>
 
 namespace geoblock::util {
 
-namespace {
-
-std::string read_fd(int fd, const std::string& name)
+InputFile::InputFile(const std::string& path) : m_name(path == "-" ? "<stdin>" : path)
 {
-  std::string data;
-  struct stat st {};
-  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-    data.reserve(static_cast<std::size_t>(st.st_size));
+  if (path == "-") {
+    m_fd = STDIN_FILENO;
+    return;
   }
-  char buf[1 << 16];
+  m_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (m_fd < 0) {
+    throw Error(path + ": cannot open: " + std::strerror(errno));
+  }
+  m_owned = true;
+}
+
+InputFile::~InputFile()
+{
+  if (m_owned) {
+    ::close(m_fd);
+  }
+}
+
+std::size_t InputFile::size_hint() const
+{
+  struct stat st {};
+  return fstat(m_fd, &st) == 0 && S_ISREG(st.st_mode) ? static_cast<std::size_t>(st.st_size) : 0;
+}
+
+void InputFile::for_each_chunk(const std::function<void(std::string_view)>& sink, std::size_t chunk)
+{
+  std::vector<char> buf(chunk);
   for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
+    const ssize_t n = ::read(m_fd, buf.data(), buf.size());
     if (n == 0) {
-      break;
+      return;
     }
     if (n < 0) {
       if (errno == EINTR) {
         continue;
       }
-      throw Error(name + ": cannot read: " + std::strerror(errno));
+      throw Error(m_name + ": cannot read: " + std::strerror(errno));
     }
-    data.append(buf, static_cast<std::size_t>(n));
+    sink(std::string_view(buf.data(), static_cast<std::size_t>(n)));
   }
-  return data;
 }
-
-} // namespace
 
 std::string read_file(const std::string& path)
 {
-  if (path == "-") {
-    return read_fd(STDIN_FILENO, "<stdin>");
-  }
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    throw Error(path + ": cannot open: " + std::strerror(errno));
-  }
-  try {
-    std::string data = read_fd(fd, path);
-    ::close(fd);
-    return data;
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
-}
-
-std::string read_stream(std::FILE* f, const std::string& name)
-{
-  return read_fd(fileno(f), name);
+  InputFile in(path);
+  std::string data;
+  data.reserve(in.size_hint());
+  in.for_each_chunk([&](std::string_view piece) { data.append(piece); }, std::size_t{1} << 16);
+  return data;
 }
 
 } // namespace geoblock::util

@@ -1,16 +1,40 @@
-// Whole-file reading with errors that name the file.
+// Whole-file and chunked reading with errors that name the file.
 #pragma once
 
+#include <cstddef>
 #include <cstdio>
+#include <functional>
 #include <string>
+#include <string_view>
 
 namespace geoblock::util {
+
+// An open input file ("-" is standard input, which is not closed).
+class InputFile {
+public:
+  // Throws Error naming the file and the system's reason.
+  explicit InputFile(const std::string& path);
+  ~InputFile();
+  InputFile(const InputFile&) = delete;
+  InputFile& operator=(const InputFile&) = delete;
+
+  // "<stdin>" or the path, for messages.
+  const std::string& name() const { return m_name; }
+  // The size of a regular file, else 0: a hint for reserving.
+  std::size_t size_hint() const;
+  // Feeds the rest of the file to `sink` in pieces of at most `chunk`
+  // bytes, so a large input is never held whole. Throws Error on a read
+  // error.
+  void for_each_chunk(const std::function<void(std::string_view)>& sink, std::size_t chunk = std::size_t{1} << 18);
+
+private:
+  std::string m_name;
+  int m_fd = -1;
+  bool m_owned = false;
+};
 
 // Reads all of `path` ("-" means standard input). Throws Error naming the
 // file and the system's reason.
 std::string read_file(const std::string& path);
-
-// Reads all of an open stream.
-std::string read_stream(std::FILE* f, const std::string& name);
 
 } // namespace geoblock::util
