@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdlib>
+#include "apply_test_util.hpp"
+
 #include <fstream>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -19,6 +21,7 @@
 
 using namespace geoblock;
 using namespace geoblock::apply;
+using namespace geoblock::test;
 using geoblock::test::in_fresh_netns;
 using geoblock::test::NamedNetns;
 using geoblock::test::run_checked;
@@ -26,81 +29,6 @@ using geoblock::test::tcp_connect;
 using geoblock::test::TcpServer;
 
 namespace {
-
-net::NetList
-nets(std::initializer_list<const char*> texts)
-{
-  net::NetList raw;
-  for (const char* t : texts) {
-    if (!net::parse_network(t, raw)) {
-      throw std::runtime_error(std::string("bad test network ") + t);
-    }
-  }
-  net::NetList out;
-  out.v4 = net::aggregate(raw.v4);
-  out.v6 = net::aggregate(raw.v6);
-  return out;
-}
-
-// A private directory for lock and baseline files (never a fixed /tmp name).
-class TempDir {
-public:
-  TempDir()
-  {
-    std::string tmpl = ::testing::TempDir() + "gb-apply-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp failed");
-    }
-    m_path = tmpl;
-  }
-  ~TempDir() { util::run({"rm", "-rf", "--", m_path}); }
-  const std::string& path() const { return m_path; }
-  std::string write(const std::string& name, const std::string& text) const
-  {
-    const std::string p = m_path + "/" + name;
-    std::ofstream(p) << text;
-    return p;
-  }
-
-private:
-  std::string m_path;
-};
-
-ApplyOptions
-options_in(const TempDir& dir)
-{
-  ApplyOptions o;
-  o.lock_path = dir.path() + "/geoblock.lock";
-  o.lock_wait = std::chrono::seconds(5);
-  o.ssh_connection = ""; // not the SSH session that runs the tests
-  return o;
-}
-
-template <class A>
-std::vector<net::Prefix<A>>
-sorted(std::vector<net::Prefix<A>> v)
-{
-  std::sort(v.begin(), v.end());
-  return v;
-}
-
-net::NetList
-members(const std::string& set)
-{
-  IpsetSession s;
-  net::NetList out;
-  s.list_members(set, out);
-  out.v4 = sorted(out.v4);
-  out.v6 = sorted(out.v6);
-  return out;
-}
-
-bool
-set_exists(const std::string& set)
-{
-  IpsetSession s;
-  return s.exists(set);
-}
 
 int
 count_lines_with(const std::string& text, const std::string& needle)
@@ -110,19 +38,6 @@ count_lines_with(const std::string& text, const std::string& needle)
     ++n;
   }
   return n;
-}
-
-// A fresh layout needs a moment (neighbour discovery, forwarding being
-// switched on) before the first connection; bounded retries.
-bool
-eventually_connects(const NamedNetns& ns, const char* from, const char* to, int port)
-{
-  for (int i = 0; i < 10; ++i) {
-    if (tcp_connect(&ns, from, to, port, std::chrono::milliseconds(1000))) {
-      return true;
-    }
-  }
-  return false;
 }
 
 // host (the test's namespace) <-> client, v4 and v6, server on port 80.

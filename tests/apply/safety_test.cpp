@@ -12,11 +12,14 @@
 #include <csignal>
 #include <fstream>
 #include <gtest/gtest.h>
+#include "apply_test_util.hpp"
+
 #include <sys/wait.h>
 #include <unistd.h>
 
 using namespace geoblock;
 using namespace geoblock::apply;
+using namespace geoblock::test;
 using geoblock::test::in_fresh_netns;
 using geoblock::test::NamedNetns;
 using geoblock::test::run_checked;
@@ -25,80 +28,10 @@ using geoblock::test::TcpServer;
 
 namespace {
 
-net::NetList
-nets(std::initializer_list<const char*> texts)
-{
-  net::NetList raw;
-  for (const char* t : texts) {
-    if (!net::parse_network(t, raw)) {
-      throw std::runtime_error(std::string("bad test network ") + t);
-    }
-  }
-  net::NetList out;
-  out.v4 = net::aggregate(raw.v4);
-  out.v6 = net::aggregate(raw.v6);
-  return out;
-}
-
-class TempDir {
-public:
-  TempDir()
-  {
-    std::string tmpl = ::testing::TempDir() + "gb-safety-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp failed");
-    }
-    m_path = tmpl;
-  }
-  ~TempDir() { util::run({"rm", "-rf", "--", m_path}); }
-  const std::string& path() const { return m_path; }
-  std::string write(const std::string& name, const std::string& text) const
-  {
-    const std::string p = m_path + "/" + name;
-    std::ofstream(p) << text;
-    return p;
-  }
-
-private:
-  std::string m_path;
-};
-
-ApplyOptions
-options_in(const TempDir& dir)
-{
-  ApplyOptions o;
-  o.lock_path = dir.path() + "/geoblock.lock";
-  o.lock_wait = std::chrono::seconds(5);
-  o.ssh_connection = "";
-  return o;
-}
-
 std::vector<net::Prefix4>
 live_v4(const std::string& set = "geoblock-v4")
 {
-  IpsetSession s;
-  net::NetList out;
-  s.list_members(set, out);
-  std::sort(out.v4.begin(), out.v4.end());
-  return out.v4;
-}
-
-bool
-set_exists(const std::string& set)
-{
-  IpsetSession s;
-  return s.exists(set);
-}
-
-bool
-eventually_connects(const NamedNetns& ns, const char* from, const char* to, int port)
-{
-  for (int i = 0; i < 10; ++i) {
-    if (tcp_connect(&ns, from, to, port, std::chrono::milliseconds(1000))) {
-      return true;
-    }
-  }
-  return false;
+  return members(set).v4;
 }
 
 const net::NetList k_old = nets({"198.51.100.0/28", "203.0.113.0/24"});
