@@ -23,6 +23,7 @@ using geoblock::source::read_bundle;
 using geoblock::source::write_bundle;
 using geoblock::source::ZipReader;
 using geoblock::source::ZipWriter;
+using geoblock::test::error_of;
 using geoblock::test::TempDir;
 using geoblock::util::Json;
 using testing::ElementsAre;
@@ -118,17 +119,6 @@ texts(const std::vector<geoblock::net::Prefix<A>>& nets)
     out.push_back(geoblock::net::to_string(p));
   }
   return out;
-}
-
-std::string
-error_of(const std::function<void()>& f)
-{
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 std::string

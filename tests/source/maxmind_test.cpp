@@ -19,6 +19,7 @@ using geoblock::source::GeonameFallback;
 using geoblock::source::MaxmindOptions;
 using geoblock::source::read_maxmind;
 using geoblock::source::ZipWriter;
+using geoblock::test::error_of;
 using geoblock::test::TempDir;
 using testing::ElementsAre;
 using testing::HasSubstr;
@@ -96,17 +97,6 @@ find(const std::vector<ZoneResult>& rs, const std::string& country, geoblock::ne
     }
   }
   throw std::runtime_error("no result for " + country);
-}
-
-std::string
-error_of(const std::function<void()>& f)
-{
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 constexpr auto V4 = geoblock::net::Family::V4;

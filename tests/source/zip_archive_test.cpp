@@ -11,21 +11,11 @@ using geoblock::source::is_safe_member_name;
 using geoblock::source::ZipLimits;
 using geoblock::source::ZipReader;
 using geoblock::source::ZipWriter;
+using geoblock::test::error_of;
 using geoblock::test::TempDir;
 using testing::HasSubstr;
 
 namespace {
-
-std::string
-error_of(const std::function<void()>& f)
-{
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 std::string
 sample_text(std::size_t lines)

@@ -4,6 +4,7 @@
 // writer produces.
 #pragma once
 
+#include "core/error.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <string>
 #include <sys/wait.h>
@@ -168,6 +170,18 @@ flip_data_byte(const std::string& path, const std::string& name, std::size_t off
   const std::size_t data = h.local + 30 + get16(b, h.local + 26) + get16(b, h.local + 28);
   b[data + offset] = static_cast<char>(b[data + offset] ^ 0x20);
   write_bytes(path, b);
+}
+
+// The one-line message of the geoblock::Error that `f` throws, or "no error".
+inline std::string
+error_of(const std::function<void()>& f)
+{
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
 }
 
 } // namespace geoblock::test
