@@ -14,6 +14,7 @@
 #include "source/maxmind.hpp"
 #include "util/atomic_file.hpp"
 #include "util/file.hpp"
+#include "util/temp_dir.hpp"
 
 #include <cstdio>
 #include <ctime>
@@ -99,30 +100,6 @@ bool writable_dir(const std::string& dir)
   return !p.empty() && ::access(p.c_str(), W_OK) == 0;
 }
 
-// A private cache for a dry run by a user who cannot write the real one.
-class ScratchDir {
-public:
-  ScratchDir()
-  {
-    const char* base = std::getenv("TMPDIR");
-    std::string templ = std::string(base && *base ? base : "/tmp") + "/geoblock-dry-run-XXXXXX";
-    if (!::mkdtemp(templ.data())) {
-      throw Error("cannot create a temporary directory for the dry run");
-    }
-    m_path = templ;
-  }
-  ~ScratchDir()
-  {
-    std::error_code ec;
-    std::filesystem::remove_all(m_path, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const std::string& path() const { return m_path; }
-
-private:
-  std::string m_path;
-};
 
 std::vector<fetch::ZoneResult> load_zones(const Settings& s, bool offline, const std::string& cache_dir)
 {
@@ -191,10 +168,10 @@ ExitCode update(const Invocation& inv, bool restore)
 
   // A dry run by a user who cannot write the cache downloads into a
   // private directory instead: it must work without root.
-  std::optional<ScratchDir> scratch;
+  std::optional<util::TempDir> scratch;
   std::string cache_dir = s.raw.cache_dir;
   if (s.source_kind == Settings::SourceKind::Http && dry_run && !inv.run.offline && !writable_dir(cache_dir)) {
-    scratch.emplace();
+    scratch.emplace("geoblock-dry-run");
     log::info("cache-dir " + cache_dir + " is not writable; the dry run downloads into a temporary directory");
     cache_dir = scratch->path();
   }

@@ -1,25 +1,19 @@
-// A private temporary directory (mkdtemp), removed with its contents when
-// the object goes away.
+// A private temporary directory for a test (util::TempDir), with a helper
+// to write files into it.
 #pragma once
+
+#include "util/temp_dir.hpp"
 
 #include <string>
 
 namespace geoblock::test {
 
-class TempDir {
+class TempDir : public util::TempDir {
 public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return m_path; }
-  std::string operator/(const std::string& name) const { return m_path + "/" + name; }
-  // Writes `content` to `name` (relative to the directory); returns the path.
+  TempDir() : util::TempDir("geoblock-test") {}
+  // Writes `content` to `name` (relative to the directory, parents
+  // created); returns the path.
   std::string write(const std::string& name, const std::string& content, unsigned mode = 0644) const;
-
-private:
-  std::string m_path;
 };
 
 } // namespace geoblock::test
