@@ -20,11 +20,6 @@
 using namespace geoblock;
 using namespace geoblock::apply;
 using namespace geoblock::test;
-using geoblock::test::in_fresh_netns;
-using geoblock::test::NamedNetns;
-using geoblock::test::run_checked;
-using geoblock::test::tcp_connect;
-using geoblock::test::TcpServer;
 
 namespace {
 
