@@ -172,8 +172,7 @@ std::map<std::string, int> index_keys(const std::string& path)
 }
 
 // Parses the command line of a command that reads the configuration.
-void parse_configured(const std::string& command,
-                      const std::string& usage,
+void parse_configured(const std::string& usage,
                       po::options_description& specific,
                       const po::positional_options_description& pos,
                       const std::vector<std::string>& args,
@@ -239,7 +238,6 @@ void parse_configured(const std::string& command,
   po::notify(vm);
   inv.quiet = vm.count("quiet") > 0;
   inv.verbose = vm.count("verbose") > 0;
-  (void)command;
 }
 
 void parse_run_command(const std::string& command, const std::vector<std::string>& args, Invocation& inv)
@@ -287,7 +285,7 @@ void parse_run_command(const std::string& command, const std::vector<std::string
             "for air-gapped hosts (source = bundle:/path/FILE.zip).\n";
     d.add_options()("output,o", po::value(&r.output)->value_name("FILE"), "the zip to write");
   }
-  parse_configured(command, usage, d, pos, args, inv);
+  parse_configured(usage, d, pos, args, inv);
   if (inv.command == Command::Help) {
     return;
   }

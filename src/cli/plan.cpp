@@ -150,7 +150,7 @@ void compare_with_live(Plan& plan, const net::NetList& live, bool v4_exists, boo
   diff(plan.target.v4, live.v4, plan.added_v4, plan.removed_v4);
   diff(plan.target.v6, live.v6, plan.added_v6, plan.removed_v6);
   // A set that does not exist yet must be created even when empty.
-  if (!v4_exists && net::includes(net::Families::Both, net::Family::V4) && !plan.target.v4.empty()) {
+  if (!v4_exists && !plan.target.v4.empty()) {
     plan.added_v4 = std::max<std::size_t>(plan.added_v4, 1);
   }
   if (!v6_exists && !plan.target.v6.empty()) {

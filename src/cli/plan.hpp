@@ -9,7 +9,6 @@
 #include "util/json.hpp"
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,14 +29,6 @@ struct CountryRow {
   ZoneRow v6;
 };
 
-// What the live sets hold, when they can be read.
-struct LiveSets {
-  bool readable = false;
-  std::string why_not;           // when not readable
-  std::optional<net::NetList> members;
-  bool v4_exists = false;
-  bool v6_exists = false;
-};
 
 struct Plan {
   std::vector<CountryRow> rows;
