@@ -328,12 +328,17 @@ http_get_all(const std::vector<HttpRequest>& requests, const HttpOptions& option
     if (active == 0 && waiting.empty()) {
       break;
     }
-    // Sleep until there is network activity, or the next retry is due.
+    // Sleep until there is network activity, or the next retry is due. A
+    // waiting request matters only when a slot is free to start it: with
+    // every slot busy, its due time (the epoch for one never started) would
+    // turn the poll into a busy loop.
     int wait_ms = 1000;
-    const auto after = Clock::now();
-    for (const std::size_t i : waiting) {
-      const auto due = std::chrono::duration_cast<std::chrono::milliseconds>(transfers[i].not_before - after);
-      wait_ms = std::min<int>(wait_ms, std::max<int>(0, static_cast<int>(due.count())));
+    if (active < static_cast<std::size_t>(parallel)) {
+      const auto after = Clock::now();
+      for (const std::size_t i : waiting) {
+        const auto due = std::chrono::duration_cast<std::chrono::milliseconds>(transfers[i].not_before - after);
+        wait_ms = std::min<int>(wait_ms, std::max<int>(0, static_cast<int>(due.count())));
+      }
     }
     if (curl_multi_poll(multi.get(), nullptr, 0, wait_ms, nullptr) != CURLM_OK) {
       throw FetchError("libcurl multi interface failed");
