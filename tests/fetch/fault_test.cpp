@@ -2,6 +2,7 @@
 // on request. Each fault must give the right error, leave the last good
 // cached copy untouched, and end (timeouts are short, retries few).
 #include "fetch/fetcher.hpp"
+#include "fetch/http_client.hpp"
 #include "fetch_test_util.hpp"
 #include "support/http_fault.hpp"
 
@@ -9,6 +10,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <ctime>
 #include <mutex>
 #include <thread>
 
@@ -39,9 +42,15 @@ protected:
       sums.body = util::md5_hex(k_good) + "  nz.zone\n";
       return sums;
     }
-    if (faulty) {
+    // Called outside the lock: handlers run on the server's connection
+    // threads at once, as a real server's would.
+    std::function<FaultReply(const FaultRequest&)> f;
+    {
       std::lock_guard lock(mutex);
-      return fault(r);
+      f = fault;
+    }
+    if (f) {
+      return f(r);
     }
     FaultReply good;
     good.body = k_good;
@@ -54,7 +63,6 @@ protected:
   {
     std::lock_guard lock(mutex);
     fault = std::move(f);
-    faulty = true;
   }
 
   fetch::ZoneResult fetch_nz()
@@ -90,7 +98,6 @@ protected:
   TempDir dir;
   std::mutex mutex;
   std::function<FaultReply(const FaultRequest&)> fault;
-  std::atomic<bool> faulty{false};
   FaultServer server;
   fetch::FetchOptions options;
   std::string cached_zone;
@@ -291,29 +298,83 @@ TEST_F(FaultFetch, ServerIgnoringConditionalsStillCountsAsUnchanged)
   EXPECT_TRUE(fetch::nothing_changed({r}));
 }
 
-TEST_F(FaultFetch, ParallelTransfersAreBounded)
+TEST_F(FaultFetch, ParallelTransfersAreBoundedAndUsed)
 {
-  std::atomic<int> in_flight{0};
-  std::atomic<int> peak{0};
+  // Each handler holds its request until `parallel` requests are in flight
+  // (or every request has arrived), so the peak is exactly the bound when
+  // the client keeps that many going, whatever the machine's load; a client
+  // that stays below it makes the handlers wait out their bounded deadline
+  // and the peak shows it.
+  const std::vector<std::string> countries = {"de", "fr", "it", "es", "pt", "nl", "be", "lu", "at", "ch"};
+  options.parallel = 3;
+  options.verify_md5sum = false;
+  std::mutex m;
+  std::condition_variable cv;
+  int in_flight = 0;
+  int arrived = 0;
+  int peak = 0;
   set_fault([&](const FaultRequest&) {
-    const int now = ++in_flight;
-    int seen = peak.load();
-    while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+    std::unique_lock lock(m);
+    if (++arrived == 1) {
+      // Until a first response shows that the server speaks HTTP/1.1, not
+      // HTTP/2, libcurl waits for it (PIPEWAIT) instead of opening more
+      // connections: the first request is answered at once.
+      return status(200, k_good);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    peak = std::max(peak, ++in_flight);
+    cv.notify_all();
+    cv.wait_for(lock, std::chrono::seconds(5), [&] {
+      return in_flight >= options.parallel || arrived == static_cast<int>(countries.size());
+    });
     --in_flight;
     return status(200, k_good);
   });
-  options.parallel = 3;
-  const std::vector<std::string> countries = {"de", "fr", "it", "es", "pt", "nl", "be", "lu", "at", "ch"};
   const auto results = fetch::fetch_zones(countries, net::Families::V4, options);
   ASSERT_EQ(results.size(), countries.size());
   for (const auto& r : results) {
-    // Only nz is in this server's MD5SUM, so the others are not verified.
     EXPECT_EQ(r.origin, Origin::Downloaded) << r.country << " " << r.error;
   }
-  EXPECT_LE(peak.load(), 3);
-  EXPECT_GE(peak.load(), 1);
+  std::lock_guard lock(m);
+  EXPECT_EQ(peak, options.parallel);
+}
+
+// CPU time of the calling thread, where libcurl's multi loop runs.
+std::chrono::duration<double>
+thread_cpu_time()
+{
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+TEST(HttpClient, WaitingOnSlowServersSleepsInsteadOfSpinning)
+{
+  // 12 slow responses (5 bytes, one every 60 ms: about 0.3 s each) with 2
+  // at once: about 1.8 s of waiting, with 10 requests queued behind the
+  // busy slots all along. Waiting costs next to no CPU; a loop that polls
+  // without sleeping burns the whole 1.8 s.
+  FaultServer server([](const FaultRequest&) {
+    FaultReply r;
+    r.mode = FaultReply::Mode::Trickle;
+    r.body = "1.2.3";
+    r.interval = std::chrono::milliseconds(60);
+    return r;
+  });
+  std::vector<fetch::HttpRequest> requests;
+  for (int i = 0; i < 12; ++i) {
+    requests.push_back({server.base_url() + "/slow/" + std::to_string(i), "", ""});
+  }
+  fetch::HttpOptions options;
+  options.parallel = 2;
+  options.retries = 0;
+  const auto before = thread_cpu_time();
+  const auto responses = fetch::http_get_all(requests, options);
+  const auto cpu = thread_cpu_time() - before;
+  for (const auto& r : responses) {
+    EXPECT_EQ(r.status, 200) << r.error;
+    EXPECT_EQ(r.body, "1.2.3");
+  }
+  EXPECT_LT(cpu.count(), 0.4) << "CPU seconds spent waiting on 12 slow responses";
 }
 
 } // namespace
