@@ -563,7 +563,7 @@ std::vector<ZoneResult>
 fetch_zones(const std::vector<std::string>& countries, net::Families families, const FetchOptions& options)
 {
   const auto started = std::chrono::steady_clock::now();
-  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  const std::int64_t now = options.clock();
   Run run(options, now);
   const std::vector<net::Family> fams = family_list(families);
 

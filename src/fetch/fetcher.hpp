@@ -14,6 +14,7 @@
 #include "fetch/zone_result.hpp"
 #include "net/cidr.hpp"
 #include "net/zone.hpp"
+#include "util/clock.hpp"
 
 #include <cstdint>
 #include <string>
@@ -47,6 +48,7 @@ struct FetchOptions {
   bool offline = false;      // cache only, no network
   bool verify_md5sum = true; // check downloads against upstream MD5SUM when published
   ProgressMode progress = ProgressMode::Auto;
+  util::UnixClock clock = util::system_unix_time; // "now" for data ages and fetch times
 };
 
 // The URL of a zone, and of a family's MD5SUM, under `base_url`.

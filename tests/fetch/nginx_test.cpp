@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <chrono>
 #include <filesystem>
 #include <set>
@@ -197,9 +200,15 @@ TEST_F(NginxFetch, WrongBaseUrlIsAFailureNotAnAbsentCountry)
 
 TEST_F(NginxFetch, OldDataIsReportedStale)
 {
-  const std::string zone = mirror_zone(mirror, "li", Family::V4);
-  std::filesystem::last_write_time(zone, std::filesystem::file_time_type::clock::now() -
-                                             std::chrono::hours(24 * 90));
+  // The clock is set, not read: li's data is 90 days old, nz's one day.
+  const std::int64_t now = 1'795'000'000; // 2026-11-18
+  const auto mtime = [](const std::string& path, std::int64_t unix_time) {
+    const timespec times[2] = {{unix_time, 0}, {unix_time, 0}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0) << path;
+  };
+  mtime(mirror_zone(mirror, "li", Family::V4), now - 90 * 86400);
+  mtime(mirror_zone(mirror, "nz", Family::V4), now - 86400);
+  options.clock = [now] { return now; };
   options.stale_after_days = 60;
   auto results = fetch_all();
   EXPECT_TRUE(find_result(results, "li", Family::V4)->stale);

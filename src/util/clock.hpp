@@ -1,0 +1,16 @@
+// The wall clock, behind a function so that tests can set the time instead
+// of waiting for it to pass.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+namespace geoblock::util {
+
+// Returns the current unix time in seconds.
+using UnixClock = std::function<std::int64_t()>;
+
+// The system's clock (time(2)).
+std::int64_t system_unix_time();
+
+} // namespace geoblock::util
