@@ -72,17 +72,4 @@ set_exists(const std::string& set)
   return s.exists(set);
 }
 
-// A fresh layout needs a moment (neighbour discovery, forwarding being
-// switched on) before the first connection; bounded retries.
-inline bool
-eventually_connects(const NamedNetns& ns, const char* from, const char* to, int port)
-{
-  for (int i = 0; i < 10; ++i) {
-    if (tcp_connect(&ns, from, to, port, std::chrono::milliseconds(1000))) {
-      return true;
-    }
-  }
-  return false;
-}
-
 } // namespace geoblock::test

@@ -3,8 +3,10 @@
 #include <arpa/inet.h>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <csignal>
 #include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <netinet/in.h>
 #include <sstream>
@@ -96,20 +98,63 @@ free_port()
   return ntohs(a.sin_port);
 }
 
-bool
-wait_for_port(int port, int timeout_ms)
+namespace {
+
+// The inode of the socket listening on 127.0.0.1:port, from /proc/net/tcp
+// (0: none).
+unsigned long
+listening_inode(int port)
 {
-  for (int waited = 0; waited <= timeout_ms; waited += 20) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a = loopback(port);
-    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    ::close(fd);
-    if (ok) {
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  char local[32];
+  std::snprintf(local, sizeof local, "0100007F:%04X", port);
+  std::getline(in, line); // header
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string slot, addr, remote, state, queues, timer, retrans, uid, timeout;
+    unsigned long inode = 0;
+    if (f >> slot >> addr >> remote >> state >> queues >> timer >> retrans >> uid >> timeout >> inode &&
+        addr == local && state == "0A") {
+      return inode;
+    }
+  }
+  return 0;
+}
+
+// True when process `pid` holds the socket with this inode.
+bool
+holds_socket(pid_t pid, unsigned long inode)
+{
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  const std::string want = "socket:[" + std::to_string(inode) + "]";
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    std::error_code lec;
+    if (std::filesystem::read_symlink(e.path(), lec).string() == want) {
       return true;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return false;
+}
+
+} // namespace
+
+WaitResult
+wait_for_listener(pid_t pid, int port, int timeout_ms)
+{
+  for (int waited = 0; waited <= timeout_ms; waited += 10) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      return WaitResult::Exited;
+    }
+    const unsigned long inode = listening_inode(port);
+    if (inode != 0 && holds_socket(pid, inode)) {
+      return WaitResult::Listening;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return WaitResult::TimedOut;
 }
 
 bool
@@ -167,10 +212,16 @@ NginxServer::NginxServer(std::string root, std::string work_dir, std::string tls
       _exit(127);
     }
     m_pid = pid;
-    if (wait_for_port(m_port, 5000)) {
+    switch (wait_for_listener(m_pid, m_port, 10'000)) {
+    case WaitResult::Listening:
       return;
+    case WaitResult::Exited: // most likely the port was taken after free_port(): another one
+      m_pid = -1;
+      break;
+    case WaitResult::TimedOut:
+      stop();
+      break;
     }
-    stop();
   }
   throw std::runtime_error("cannot start nginx (see " + m_work + "/error.log)");
 }

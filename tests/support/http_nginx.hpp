@@ -60,10 +60,15 @@ private:
 // openssl is missing or fails.
 std::pair<std::string, std::string> make_self_signed_cert(const std::string& dir);
 
-// A free TCP port on 127.0.0.1 (bound and released; a tiny race remains).
+// A free TCP port on 127.0.0.1 (bound and released: another process may
+// take it before the server binds it, so servers started on it are watched
+// with wait_for_listener and started again on another port if they exit).
 int free_port();
 
-// Waits (bounded by `timeout_ms`) until 127.0.0.1:port accepts connections.
-bool wait_for_port(int port, int timeout_ms);
+enum class WaitResult { Listening, Exited, TimedOut };
+// Waits (bounded by `timeout_ms`) until process `pid` itself listens on
+// 127.0.0.1:port (a listener of another process does not count), or exits
+// (then it is reaped).
+WaitResult wait_for_listener(pid_t pid, int port, int timeout_ms);
 
 } // namespace geoblock::test

@@ -287,6 +287,34 @@ tcp_connect(const NamedNetns* ns, const std::string& from, const std::string& to
              timeout + std::chrono::seconds(10)) == 0;
 }
 
+bool
+eventually_connects(const NamedNetns* ns, const std::string& from, const std::string& to, int port, int attempts)
+{
+  for (int i = 0; i < attempts; ++i) {
+    if (tcp_connect(ns, from, to, port, std::chrono::milliseconds(1000))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string
+saved_rules(const std::vector<std::string>& argv)
+{
+  const std::string text = run_checked(argv);
+  std::string out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    end = end == std::string::npos ? text.size() : end + 1;
+    if (text[start] != '#') {
+      out.append(text, start, end - start);
+    }
+    start = end;
+  }
+  return out;
+}
+
 TcpServer::TcpServer(const NamedNetns* ns, const std::string& addr, int port)
 {
   int ready[2];
