@@ -15,7 +15,7 @@ namespace geoblock::cli {
 
 namespace {
 
-const char* const k_usage = R"(Usage: geoblock [--quiet|--verbose] COMMAND [OPTIONS]
+const char* const k_usage = R"(Usage: geoblock [OPTIONS] COMMAND [OPTIONS]
 
 Keeps a Linux firewall's country blocklist current.
 
@@ -33,7 +33,9 @@ Configuration: /etc/geoblock/geoblock.conf (--config FILE); every key is
 also an option of the same name. Exit codes: 0 ok, 1 runtime failure,
 2 usage or configuration error, 3 refused for safety, 4 partial.
 
-Run 'geoblock COMMAND --help' for a command's options.
+Options go before or after the command: 'geoblock --config FILE update'
+is 'geoblock update --config FILE'. Run 'geoblock COMMAND --help' for a
+command's options.
 )";
 
 po::options_description common_options()
@@ -51,10 +53,8 @@ std::string help_of(const std::string& usage, const po::options_description& d)
   return s.str();
 }
 
-void parse_aggregate(const std::vector<std::string>& args, Invocation& inv)
+po::options_description aggregate_options(AggregateArgs& a, std::string& family)
 {
-  AggregateArgs& a = inv.aggregate;
-  std::string family = "both";
   po::options_description d("Options");
   d.add_options()("family", po::value(&family)->value_name("v4|v6|both"), "families to print (default both)")(
     "allow", po::value(&a.allow)->value_name("CIDR"), "subtract this network (repeatable)")(
@@ -74,6 +74,14 @@ void parse_aggregate(const std::vector<std::string>& args, Invocation& inv)
     po::value(&a.ipset_reduce_entries)->value_name("N"),
     "with --ipset-reduce: allow at least N entries in all")(
     "file", po::value(&a.files)->value_name("FILE"), "input files ('-' or none: standard input)");
+  return d;
+}
+
+void parse_aggregate(const std::vector<std::string>& args, Invocation& inv)
+{
+  AggregateArgs& a = inv.aggregate;
+  std::string family = "both";
+  po::options_description d = aggregate_options(a, family);
   d.add(common_options());
   po::positional_options_description pos;
   pos.add("file", -1);
@@ -300,15 +308,43 @@ void parse_run_command(const std::string& command, const std::vector<std::string
   }
 }
 
+// True when `arg` (before the command) names an option that takes its
+// value from the next argument: "--config FILE", "-c FILE", "--chain X".
+// Throws UsageError for an option no command knows.
+bool takes_separate_value(const std::string& arg)
+{
+  const bool is_long = arg.rfind("--", 0) == 0;
+  const std::string name = is_long ? arg.substr(2, arg.find('=') - 2) : arg.substr(0, 2);
+  Config scratch;
+  Invocation aggregate;
+  std::string file;
+  po::options_description general;
+  general.add_options()("config,c", po::value(&file), "");
+  // "--config=FILE" and "-cFILE" carry their value.
+  const bool attached = is_long ? arg.find('=') != std::string::npos : arg.size() > 2;
+  // Searched one by one: update's and aggregate's --family are different options.
+  const po::options_description known[] = {config_options(scratch), aggregate_options(aggregate.aggregate, file),
+                                           common_options(), general};
+  for (const po::options_description& k : known) {
+    if (const po::option_description* d = k.find_nothrow(name, false)) {
+      return !attached && d->semantic()->min_tokens() > 0;
+    }
+  }
+  throw UsageError("unknown option '" + arg + "' (see 'geoblock --help')");
+}
+
 } // namespace
 
 Invocation parse_command_line(int argc, const char* const* argv)
 {
   Invocation inv;
   std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);
-  // Global flags may come before the command.
+  // Options may come before the command as well as after it ("geoblock
+  // --config FILE update", as with git, systemctl and ip): they are passed
+  // on to the command's parser, ahead of its own arguments.
+  std::vector<std::string> leading;
   std::size_t i = 0;
-  for (; i < args.size() && args[i].rfind("-", 0) == 0; ++i) {
+  for (; i < args.size() && args[i].rfind("-", 0) == 0 && args[i] != "-" && args[i] != "--"; ++i) {
     const std::string& a = args[i];
     if (a == "--help" || a == "-h") {
       inv.command = Command::Help;
@@ -319,21 +355,20 @@ Invocation parse_command_line(int argc, const char* const* argv)
       inv.command = Command::Version;
       return inv;
     }
-    if (a == "--quiet" || a == "-q") {
-      inv.quiet = true;
-    } else if (a == "--verbose" || a == "-v") {
-      inv.verbose = true;
-    } else {
-      throw UsageError("unknown option '" + a + "' (see 'geoblock --help')");
+    leading.push_back(a);
+    if (takes_separate_value(a)) {
+      if (i + 1 == args.size()) {
+        throw UsageError("option '" + a + "' needs a value (see 'geoblock --help')");
+      }
+      leading.push_back(args[++i]);
     }
   }
   if (i == args.size()) {
     throw UsageError("no command given (see 'geoblock --help')");
   }
   const std::string command = args[i];
-  const std::vector<std::string> rest(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
-  const bool quiet = inv.quiet;
-  const bool verbose = inv.verbose;
+  std::vector<std::string> rest = std::move(leading);
+  rest.insert(rest.end(), args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
   try {
     if (command == "aggregate") {
       inv.command = Command::Aggregate;
@@ -350,8 +385,6 @@ Invocation parse_command_line(int argc, const char* const* argv)
   } catch (const po::error& e) {
     throw UsageError(command + ": " + e.what());
   }
-  inv.quiet = inv.quiet || quiet;
-  inv.verbose = inv.verbose || verbose;
   if (inv.quiet && inv.verbose) {
     throw UsageError("--quiet and --verbose exclude each other");
   }

@@ -51,6 +51,22 @@ TEST(Sample, DryRunPrintsEveryCountryOfTheSample)
   EXPECT_NE(r.out.find("\ntotal "), std::string::npos) << r.out;
 }
 
+TEST(Sample, ConfigBeforeTheCommandGivesTheSameReport)
+{
+  // What a new user types first; it used to say "unknown option '--config'".
+  const auto before = run_from_source_dir(
+      {GEOBLOCK_BINARY, "--config", "tests/data/sample/geoblock.conf", "update", "--dry-run", "--json"});
+  const auto after = run_from_source_dir(
+      {GEOBLOCK_BINARY, "update", "--dry-run", "--json", "--config", "tests/data/sample/geoblock.conf"});
+  ASSERT_EQ(before.exit_code, 0) << before.err;
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  const util::Json a = util::Json::parse(before.out, "dry-run output");
+  const util::Json b = util::Json::parse(after.out, "dry-run output");
+  EXPECT_EQ(a.get("countries").items().size(), sample_countries().size());
+  EXPECT_EQ(a.get("totals").get("v4").get("entries").as_int(), b.get("totals").get("v4").get("entries").as_int());
+  EXPECT_EQ(a.get("totals").get("v6").get("entries").as_int(), b.get("totals").get("v6").get("entries").as_int());
+}
+
 TEST(Sample, DryRunNeedsNoRoot)
 {
   if (geteuid() != 0) {
