@@ -1,9 +1,13 @@
 #include "apply/applier.hpp"
 
+#include "apply/converge.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "util/file.hpp"
 #include "util/lock.hpp"
+#include "util/subprocess.hpp"
+
+#include <algorithm>
 
 #include <cmath>
 #include <cstdlib>
@@ -42,59 +46,42 @@ stage(const ApplyOptions& options, const std::string& what)
   }
 }
 
-std::vector<Hook>
-hooks_of(const ApplyOptions& options)
-{
-  return options.chains.empty() ? default_chains(options.policy) : options.chains;
-}
-
-std::string
-own_chain_of(const ApplyOptions& options)
-{
-  return options.set_name + "-allow";
-}
-
 void
-validate(const ApplyOptions& options)
+validate_options(const ApplyOptions& options)
 {
-  if (options.set_name.empty() || options.set_name.size() + 7 > k_max_set_name ||
-      options.set_name.find_first_of(" \t\n\"'") != std::string::npos) {
-    throw ConfigError("set name '" + options.set_name + "' must be 1.." + std::to_string(k_max_set_name - 7) +
-                      " characters without blanks or quotes (the kernel allows " +
-                      std::to_string(k_max_set_name) + " for '<name>-v4-new')");
-  }
+  validate(static_cast<const RulesConfig&>(options));
   if (!(options.max_shrink >= 0.0 && options.max_shrink <= 1.0)) {
     throw ConfigError("max-shrink must be between 0 and 1");
   }
-  if (options.policy == Policy::AllowOnly) {
-    for (const auto& h : hooks_of(options)) {
-      if (h.table == "raw") {
-        throw ConfigError("policy allow-only needs connection tracking to accept replies: use "
-                          "mangle:PREROUTING, INPUT or FORWARD instead of raw:PREROUTING");
-      }
-    }
-  }
 }
 
-RuleSpec
-spec_for(const ApplyOptions& options, net::Family family)
+std::optional<util::FileLock>
+lock_for(const ApplyOptions& options)
 {
-  RuleSpec spec;
-  spec.family = family;
-  spec.policy = options.policy;
-  spec.set = set_name_for(options.set_name, family);
-  spec.own_chain = own_chain_of(options);
-  spec.hooks = hooks_of(options);
-  if (family == net::Family::V4) {
-    for (const auto& p : options.allowlist.v4) {
-      spec.allowlist.push_back(net::to_string(p));
-    }
-  } else {
-    for (const auto& p : options.allowlist.v6) {
-      spec.allowlist.push_back(net::to_string(p));
+  std::optional<util::FileLock> lock;
+  if (!options.lock_path.empty()) {
+    lock.emplace(options.lock_path, options.lock_wait);
+  }
+  return lock;
+}
+
+std::vector<ChainState>
+chains_of(const FirewallState& state, net::Family family)
+{
+  std::vector<ChainState> out;
+  for (const auto& c : state.chains) {
+    if (c.family == family) {
+      out.push_back(c);
     }
   }
-  return spec;
+  return out;
+}
+
+bool
+same_members(const SetState& want, const SetState* have)
+{
+  return have != nullptr && have->members_known && have->members.v4 == want.members.v4 &&
+         have->members.v6 == want.members.v6;
 }
 
 Xtables
@@ -180,21 +167,6 @@ update_set(IpsetSession& session, const std::vector<net::Prefix<A>>& nets, const
 
 } // namespace
 
-std::vector<Hook>
-default_chains(Policy policy)
-{
-  if (policy == Policy::AllowOnly) {
-    return {Hook{"mangle", "PREROUTING"}};
-  }
-  return {Hook{"raw", "PREROUTING"}};
-}
-
-std::string
-set_name_for(const std::string& base, net::Family family)
-{
-  return base + (family == net::Family::V4 ? "-v4" : "-v6");
-}
-
 void
 check_ssh_lockout(const net::NetList& aggregated, const ApplyOptions& options)
 {
@@ -259,24 +231,15 @@ check_shrink(net::Family family, std::uint64_t live_entries, std::uint64_t new_e
 ApplyReport
 apply(const net::NetList& aggregated, const ApplyOptions& options)
 {
-  validate(options);
-  util::FileLock lock(options.lock_path, options.lock_wait);
+  validate_options(options);
+  const auto lock = lock_for(options);
   const net::Family families[] = {net::Family::V4, net::Family::V6};
   auto enabled = [&](net::Family f) { return net::includes(options.families, f); };
+  const FirewallState desired = desired_state(aggregated, options);
+  const Ownership own = ownership_of(options);
 
   ApplyReport report;
   auto fam = [&](net::Family f) -> FamilyReport& { return f == net::Family::V4 ? report.v4 : report.v6; };
-  auto count = [&](net::Family f) {
-    std::uint64_t n = f == net::Family::V4 ? aggregated.v4.size() : aggregated.v6.size();
-    // A /0 is two kernel entries.
-    if (f == net::Family::V4 && !aggregated.v4.empty() && aggregated.v4.front().len == 0) {
-      ++n;
-    }
-    if (f == net::Family::V6 && !aggregated.v6.empty() && aggregated.v6.front().len == 0) {
-      ++n;
-    }
-    return n;
-  };
 
   // Everything that can be checked is checked before the first change.
   std::optional<Ruleset> baselines[2];
@@ -287,83 +250,100 @@ apply(const net::NetList& aggregated, const ApplyOptions& options)
     xtables_for(options, f).require();
     if (!baseline_of(options, f).empty()) {
       const std::string& file = baseline_of(options, f);
-      baselines[f == net::Family::V4 ? 0 : 1] = parse_ruleset(util::read_file(file), "baseline " + file);
+      baselines[net::family_index(f)] = parse_ruleset(util::read_file(file), "baseline " + file);
     }
   }
   check_ssh_lockout(aggregated, options);
 
+  const LiveState before = read_live_state(options, true);
+  report.changes = diff(desired, before.state);
+  for (const auto& w : before.warnings) {
+    log::warning(w);
+  }
+  report.warnings = before.warnings;
   IpsetSession session;
-  for (const auto f : families) {
-    FamilyReport& r = fam(f);
-    r.enabled = enabled(f);
-    r.set = set_name_for(options.set_name, f);
-    if (!r.enabled) {
-      continue;
-    }
+  for (const SetState& want : desired.sets) {
+    FamilyReport& r = fam(want.family);
+    r.enabled = true;
+    r.set = want.name;
     if (const auto h = session.header(r.set)) {
-      const std::string want = f == net::Family::V4 ? "inet" : "inet6";
-      if (h->type != "hash:net" || h->family != want) {
+      const std::string type = want.family == net::Family::V4 ? "inet" : "inet6";
+      if (h->type != "hash:net" || h->family != type) {
         throw IpsetError("ipset: set " + r.set + " exists as " + h->type + " family " + h->family +
-                         ", not hash:net family " + want + "; remove it or choose another set name");
+                         ", not hash:net family " + type + "; remove it or choose another set name");
       }
       r.existed = true;
       r.previous_entries = h->entries;
     }
-    check_shrink(f, r.previous_entries, count(f), options);
+    r.entries = r.previous_entries;
+    check_shrink(want.family, r.previous_entries, want.entries, options);
   }
 
   for (const auto f : families) {
-    if (!enabled(f)) {
-      continue;
-    }
-    const Xtables xt = xtables_for(options, f);
-    const Ruleset live = xt.save();
-    docker_warning(live, hooks_of(options), f, report.warnings);
-    if (const auto& base = baselines[f == net::Family::V4 ? 0 : 1]) {
-      // The sets may not exist yet, so the dry run leaves geoblock's rule
+    if (const auto& base = baselines[net::family_index(f)]) {
+      // The sets may not exist yet, so the dry run leaves geoblock's rules
       // out; it still catches every error in the baseline itself.
-      const RuleSpec spec = spec_for(options, f);
-      xt.restore(build_baseline_restore(*base, live, spec, options.keep_chains, WithOwnRules::No),
+      const Xtables xt = xtables_for(options, f);
+      xt.restore(build_baseline_restore(*base, xt.save(), chains_of(desired, f), own, options.keep_chains,
+                                        WithOwnRules::No),
                  Xtables::Flush::Tables, Xtables::Mode::Test);
     }
   }
-  for (const auto& w : report.warnings) {
-    log::warning(w);
-  }
   stage(options, "checked");
 
-  if (enabled(net::Family::V4)) {
-    update_set(session, aggregated.v4, options, report.v4);
-  }
-  if (enabled(net::Family::V6)) {
-    update_set(session, aggregated.v6, options, report.v6);
+  // Sets before rules: a rule naming a missing set cannot load.
+  for (const SetState& want : desired.sets) {
+    if (same_members(want, before.state.set(want.name))) {
+      if (session.destroy(want.name + "-new")) {
+        log::warning("removed set " + want.name + "-new left over by an interrupted run");
+      }
+      continue;
+    }
+    FamilyReport& r = fam(want.family);
+    r.set_replaced = true;
+    if (want.family == net::Family::V4) {
+      update_set(session, want.members.v4, options, r);
+    } else {
+      update_set(session, want.members.v6, options, r);
+    }
   }
 
   for (const auto f : families) {
-    if (!enabled(f)) {
-      continue;
-    }
     const Xtables xt = xtables_for(options, f);
-    const RuleSpec spec = spec_for(options, f);
+    if (!enabled(f) && !util::program_exists(xt.save_program())) {
+      continue; // nothing of geoblock's can be there
+    }
     const Ruleset live = xt.save();
-    if (const auto& base = baselines[f == net::Family::V4 ? 0 : 1]) {
-      const RestoreText text =
-          build_baseline_restore(*base, live, spec, options.keep_chains, WithOwnRules::Yes);
+    const std::vector<ChainState> want = chains_of(desired, f);
+    if (const auto& base = baselines[net::family_index(f)]) {
+      const RestoreText text = build_baseline_restore(*base, live, want, own, options.keep_chains, WithOwnRules::Yes);
       // iptables-restore commits table by table: test the whole input first
       // so that a failure cannot leave one table restored and another not.
       xt.restore(text, Xtables::Flush::Tables, Xtables::Mode::Test);
       xt.restore(text, Xtables::Flush::Tables, Xtables::Mode::Commit);
-      fam(f).rules = "restored with baseline " + baseline_of(options, f);
-    } else {
-      const RestoreText text = build_ensure(live, spec);
-      if (text.origins.empty()) {
-        fam(f).rules = "unchanged";
-      } else {
-        xt.restore(text, Xtables::Flush::None, Xtables::Mode::Commit);
-        fam(f).rules = "updated";
-      }
+      fam(f).baseline_restored = true;
+    } else if (const RestoreText text = build_converge(live, want, own); !text.origins.empty()) {
+      xt.restore(text, Xtables::Flush::None, Xtables::Mode::Commit);
     }
     stage(options, std::string("rules ") + net::family_name(f));
+  }
+
+  // What the configuration no longer asks for: sets of a disabled family or
+  // of an earlier set name (no rule names them any more).
+  for (const SetState& have : before.state.sets) {
+    if (desired.set(have.name) == nullptr) {
+      session.destroy(have.name);
+      stage(options, "removed " + have.name);
+    }
+  }
+
+  // Read back and compare: what the kernel enforces must be what the
+  // configuration says.
+  const LiveState after = read_live_state(options, true);
+  const std::vector<std::string> left = diff(desired, after.state);
+  if (!left.empty()) {
+    throw Error("after applying, the live firewall still differs from the configuration: " + left.front() +
+                (left.size() > 1 ? " (and " + std::to_string(left.size() - 1) + " more)" : ""));
   }
   return report;
 }
@@ -371,69 +351,90 @@ apply(const net::NetList& aggregated, const ApplyOptions& options)
 LiveState
 read_live_state(const ApplyOptions& options, bool with_members)
 {
-  LiveState state;
+  LiveState live;
+  const Ownership own = ownership_of(options);
   IpsetSession session;
-  for (const auto f : {net::Family::V4, net::Family::V6}) {
-    LiveFamily& lf = f == net::Family::V4 ? state.v4 : state.v6;
-    lf.enabled = net::includes(options.families, f);
-    lf.set = set_name_for(options.set_name, f);
-    if (!lf.enabled) {
+  for (const std::string& name : own.sets) {
+    const auto h = session.header(name);
+    if (session.exists(name + "-new")) {
+      live.leftover_temp.push_back(name + "-new");
+    }
+    if (!h) {
       continue;
     }
-    lf.header = session.header(lf.set);
-    lf.leftover_temp = session.exists(lf.set + "-new");
-    if (lf.header && with_members) {
-      session.list_members(lf.set, lf.members);
+    SetState s;
+    s.name = name;
+    s.family = h->family == "inet6" ? net::Family::V6 : net::Family::V4;
+    s.entries = h->entries;
+    s.memory = h->memory;
+    s.references = h->references;
+    s.maxelem = h->maxelem;
+    s.members_known = with_members;
+    if (with_members) {
+      session.list_members(name, s.members);
+      std::sort(s.members.v4.begin(), s.members.v4.end());
+      std::sort(s.members.v6.begin(), s.members.v6.end());
     }
+    live.state.sets.push_back(std::move(s));
+  }
+  for (const auto f : {net::Family::V4, net::Family::V6}) {
+    bool& known = f == net::Family::V4 ? live.state.rules_known_v4 : live.state.rules_known_v6;
     const Xtables xt = xtables_for(options, f);
-    try {
-      xt.require();
-      const Ruleset live = xt.save();
-      const RuleSpec spec = spec_for(options, f);
-      for (const auto& h : spec.hooks) {
-        lf.hooks.push_back(HookState{h, count_hook_rule(live, spec, h)});
+    const bool enabled = net::includes(options.families, f);
+    if (!util::program_exists(xt.save_program())) {
+      known = !enabled;
+      if (enabled) {
+        live.warnings.push_back(xt.save_program() + " not found: install the iptables package (needed for the " +
+                                net::family_name(f) + " rules)");
       }
-      lf.rules_known = true;
-      docker_warning(live, spec.hooks, f, state.warnings);
+      continue;
+    }
+    try {
+      const Ruleset rules = xt.save();
+      for (auto& c : owned_chains(rules, f, own)) {
+        live.state.chains.push_back(std::move(c));
+      }
+      if (enabled) {
+        docker_warning(rules, hooks_of(options), f, live.warnings);
+      }
     } catch (const RulesError& e) {
-      state.warnings.push_back(e.what());
+      known = false;
+      live.warnings.push_back(e.what());
     }
   }
-  return state;
+  return live;
 }
 
 RemoveReport
 remove(const ApplyOptions& options)
 {
-  validate(options);
-  util::FileLock lock(options.lock_path, options.lock_wait);
+  validate_options(options);
+  const auto lock = lock_for(options);
   RemoveReport report;
-  const net::Family families[] = {net::Family::V4, net::Family::V6};
+  const Ownership own = ownership_of(options);
   // Rules first: a set that a rule still names cannot be destroyed.
-  for (const auto f : families) {
-    if (!net::includes(options.families, f)) {
+  for (const auto f : {net::Family::V4, net::Family::V6}) {
+    const Xtables xt = xtables_for(options, f);
+    if (!util::program_exists(xt.save_program())) {
       continue;
     }
-    const Xtables xt = xtables_for(options, f);
-    xt.require();
-    const RestoreText text = build_remove(xt.save(), spec_for(options, f));
+    const Ruleset live = xt.save();
+    int removed = 0;
+    for (const auto& c : owned_chains(live, f, own)) {
+      removed += static_cast<int>(c.rules.size());
+    }
+    const RestoreText text = build_converge(live, {}, own);
     if (!text.origins.empty()) {
       xt.restore(text, Xtables::Flush::None, Xtables::Mode::Commit);
-    }
-    int removed = 0;
-    for (std::size_t pos = 0; (pos = text.text.find("\n-D ", pos)) != std::string::npos; ++pos) {
-      ++removed;
     }
     (f == net::Family::V4 ? report.rules_removed_v4 : report.rules_removed_v6) = removed;
   }
   IpsetSession session;
-  for (const auto f : families) {
-    if (!net::includes(options.families, f)) {
-      continue;
-    }
-    const std::string set = set_name_for(options.set_name, f);
+  for (const std::string& set : own.sets) {
     session.destroy(set + "-new");
-    (f == net::Family::V4 ? report.set_removed_v4 : report.set_removed_v6) = session.destroy(set);
+    if (session.destroy(set)) {
+      report.sets_removed.push_back(set);
+    }
   }
   return report;
 }

@@ -13,6 +13,7 @@
 
 #include "apply/ipset_session.hpp"
 #include "apply/rules.hpp"
+#include "apply/state.hpp"
 #include "net/cidr.hpp"
 
 #include <chrono>
@@ -25,29 +26,23 @@
 
 namespace geoblock::apply {
 
-struct ApplyOptions {
-  // Sets are "<set_name>-v4" / "<set_name>-v6", filled as "<...>-new";
-  // allow-only's chain is "<set_name>-allow". At most 24 characters.
-  std::string set_name = "geoblock";
-  net::Families families = net::Families::Both;
-  Policy policy = Policy::Block;
-  // Where the rule goes; empty means default_chains(policy).
-  std::vector<Hook> chains;
-  // iptables-save files restored together with the rule ("" = none: the
-  // rule is then ensured without touching anything else).
+struct ApplyOptions : RulesConfig {
+  // iptables-save files restored together with geoblock's rules ("" =
+  // none: geoblock's rules are then converged without touching anything
+  // else).
   std::string baseline;
   std::string baseline6;
   // Chains (glob patterns) a baseline restore takes from the live ruleset,
   // with the jumps into them, so fail2ban's bans and Docker's networking
-  // survive. geoblock's own rules and chain are always handled.
+  // survive. geoblock's own rules and chains are always handled.
   std::vector<std::string> keep_chains = {"f2b-*", "DOCKER*"};
-  // allow-only: networks accepted whatever their country.
-  net::NetList allowlist;
   // Refuse when a family's new set is smaller than the live one by more
   // than this fraction (0.5 = 50%).
   double max_shrink = 0.5;
   // Skip the safety refusals (SSH lock-out, shrink).
   bool force = false;
+  // Taken for the apply; empty when the caller holds the lock for its
+  // whole run (the CLI does: fetch, apply and state under one lock).
   std::string lock_path = "/run/geoblock.lock";
   std::chrono::milliseconds lock_wait = std::chrono::seconds(60);
   // Program name prefixes; "-save" / "-restore" are appended.
@@ -62,67 +57,55 @@ struct ApplyOptions {
   std::function<void(std::string_view stage)> on_stage;
 };
 
-// The default places of the rule. Block: raw:PREROUTING, before routing
-// and before connection tracking, so it covers INPUT, FORWARD (port
-// forwards, Docker) and spares conntrack under a flood. Allow-only needs
-// conntrack (to accept replies), so it uses mangle:PREROUTING, which still
-// covers both INPUT and FORWARD.
-std::vector<Hook> default_chains(Policy policy);
-
-// "geoblock" -> "geoblock-v4" / "geoblock-v6".
-std::string set_name_for(const std::string& base, net::Family family);
-
 struct FamilyReport {
   bool enabled = false;
   std::string set;                    // "geoblock-v4"
-  bool existed = false;               // a live set was replaced (else created)
-  std::uint64_t previous_entries = 0; // entries of the replaced set
+  bool existed = false;               // a live set was there before
+  bool set_replaced = false;          // its members differed: filled and swapped (or created)
+  std::uint64_t previous_entries = 0; // entries of the live set before
   std::uint64_t entries = 0;          // entries now in the kernel (a /0 counts 2)
-  SetSizing sizing;                   // maxelem / hashsize of the new set
-  std::string rules; // "unchanged", "inserted in raw:PREROUTING", "restored with baseline FILE"
+  SetSizing sizing;                   // maxelem / hashsize of a new set
+  bool baseline_restored = false;     // the baseline was restored with the rules
 };
 
 struct ApplyReport {
   FamilyReport v4;
   FamilyReport v6;
+  std::vector<std::string> changes;  // diff(desired, live) before the apply: what it changed
   std::vector<std::string> warnings; // also logged as they happen
 };
 
-// The whole update cycle for `aggregated` (sorted, disjoint networks, e.g.
-// from net::aggregate). Needs root. Throws SafetyError (exit code 3) for the
-// refusals, ConfigError for bad options, RulesError / IpsetError / Error
-// for failures, each one line naming the set, file or line involved.
+// Makes the kernel enforce desired_state(aggregated, options) (sorted,
+// disjoint networks, e.g. from net::aggregate): sets whose members differ
+// are filled and swapped, geoblock's rules converged (or restored with the
+// baseline), whatever geoblock owns that is no longer configured removed,
+// then the live state is read back and compared (a difference is an
+// Error). Needs root. Throws SafetyError (exit code 3) for the refusals,
+// ConfigError for bad options, RulesError / IpsetError / Error for
+// failures, each one line naming the set, file or line involved.
 ApplyReport apply(const net::NetList& aggregated, const ApplyOptions& options);
 
-// What is in the kernel now, for `status` and dry-run diffs.
-struct HookState {
-  Hook hook;
-  int rules = 0; // copies of geoblock's rule in that chain (1 is right)
-};
-struct LiveFamily {
-  bool enabled = false;
-  std::string set;
-  std::optional<SetHeader> header; // nothing when the set does not exist
-  net::NetList members;            // filled when asked for
-  bool leftover_temp = false;      // "<set>-new" from an interrupted run
-  bool rules_known = false;        // false when iptables-save could not run
-  std::vector<HookState> hooks;
-};
+// What is in the kernel now: geoblock's sets and rules (for the current
+// set name and the previous ones), for `status`, dry-run diffs and the
+// check after an apply.
 struct LiveState {
-  LiveFamily v4;
-  LiveFamily v6;
-  std::vector<std::string> warnings; // e.g. DOCKER-USER not covered
+  FirewallState state;
+  std::vector<std::string> leftover_temp; // "<set>-new" sets of an interrupted run
+  std::vector<std::string> warnings;      // e.g. DOCKER-USER not covered
 };
+// Reads the sets with their members when `with_members` (else entries
+// only). Throws IpsetError when the sets cannot be read (no root, no
+// module); a family whose iptables-save cannot run has its rules unknown.
 LiveState read_live_state(const ApplyOptions& options, bool with_members);
 
 struct RemoveReport {
   int rules_removed_v4 = 0;
   int rules_removed_v6 = 0;
-  bool set_removed_v4 = false;
-  bool set_removed_v6 = false;
+  std::vector<std::string> sets_removed;
 };
-// Deletes geoblock's rules, then its sets (both enabled families), leaving
-// the rest of the firewall untouched.
+// Deletes geoblock's rules and chains, then its sets (both families, the
+// current set name and the previous ones), leaving the rest of the
+// firewall untouched.
 RemoveReport remove(const ApplyOptions& options);
 
 // The safety checks apply() runs, exposed for dry runs: throw SafetyError

@@ -1,11 +1,12 @@
-// The firewall side: parsing iptables-save text, building the one
-// iptables-restore transaction that puts geoblock's rule in place, and
-// running iptables-save / iptables-restore (by argv, always with --wait).
+// The iptables side: parsing iptables-save text, the restore input with the
+// origin of each line, and running iptables-save / iptables-restore (by
+// argv, always with --wait). What to write is decided in converge.hpp.
 #pragma once
 
 #include "net/cidr.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +47,8 @@ struct RuleLine {
   std::string chain;
   std::string body; // the rule after "-A CHAIN "
   Origin origin;
+  std::uint64_t packets = 0; // counters, when saved with -c ("[packets:bytes] -A ...")
+  std::uint64_t bytes = 0;
 };
 struct Table {
   std::string name;
@@ -67,28 +70,14 @@ Ruleset parse_ruleset(std::string_view text, const std::string& source);
 // Splits a rule into words the way iptables-save quotes them.
 std::vector<std::string> split_rule(std::string_view body);
 
-// What geoblock owns in one family's firewall.
-struct RuleSpec {
-  net::Family family = net::Family::V4;
-  Policy policy = Policy::Block;
-  std::string set;       // the live set, "geoblock-v4"
-  std::string own_chain; // allow-only's chain, "geoblock-allow"
-  std::vector<Hook> hooks;
-  std::vector<std::string> allowlist; // allow-only: networks always accepted
-};
-
-// The rule geoblock puts in each hook, as iptables-save prints it:
-// "-m set --match-set geoblock-v4 src -j DROP" or "-j geoblock-allow".
-std::string hook_rule(const RuleSpec& spec);
-// allow-only: the body of the own chain, in order.
-std::vector<std::string> own_chain_rules(const RuleSpec& spec);
-// True for rules geoblock manages: in its own chain, matching its set, or
-// jumping to its own chain.
-bool is_own_rule(const RuleSpec& spec, const RuleLine& rule);
-// How often hook_rule(spec) sits in `hook` of `live`.
-int count_hook_rule(const Ruleset& live, const RuleSpec& spec, const Hook& hook);
 // True when `name` matches one of the glob patterns (fnmatch).
 bool matches_any(const std::string& name, const std::vector<std::string>& patterns);
+
+// True for the chains every table is born with (PREROUTING, INPUT, ...).
+bool is_builtin(const std::string& chain);
+
+// The chain a rule jumps or goes to, or "".
+std::string target_of(const std::string& body);
 
 // iptables-restore input plus, for each of its lines, where it came from.
 struct RestoreText {
@@ -98,28 +87,6 @@ struct RestoreText {
   // "baseline /etc/x:12" for an iptables-restore "line: N" message.
   std::string describe_line(std::size_t line) const;
 };
-
-enum class WithOwnRules { No, Yes };
-
-// Baseline mode: a full restore (flushing each table it names) of the
-// baseline's tables plus the tables of the hooks (taken from `live` when the
-// baseline lacks them), in which chains matching `keep` (and the jumps into
-// them from other chains) come from `live`, geoblock's earlier rules are
-// dropped, and, with WithOwnRules::Yes, geoblock's rules are put first.
-// Throws RulesError when a hook chain does not exist (e.g. DOCKER-USER
-// without Docker).
-RestoreText build_baseline_restore(const Ruleset& baseline, const Ruleset& live, const RuleSpec& spec,
-                                   const std::vector<std::string>& keep, WithOwnRules own);
-
-// No-baseline mode: --noflush input that leaves everything else alone and
-// makes hook_rule(spec) appear exactly once, first, in each hook (inserting
-// or deleting duplicates), rewriting allow-only's own chain. Empty when
-// there is nothing to do.
-RestoreText build_ensure(const Ruleset& live, const RuleSpec& spec);
-
-// --noflush input deleting every geoblock rule and its own chain. Empty
-// when there is nothing to delete.
-RestoreText build_remove(const Ruleset& live, const RuleSpec& spec);
 
 // iptables-save / iptables-restore for one family, run by argv.
 class Xtables {
@@ -131,7 +98,7 @@ public:
 
   // Throws RulesError when the save or restore program cannot be found.
   void require() const;
-  // The live ruleset (all tables).
+  // The live ruleset (all tables), with the rules' counters.
   Ruleset save() const;
 
   enum class Flush { Tables, None };

@@ -76,6 +76,77 @@ void check_range(const KeyOrigins& o, const std::string& key, long value, long l
   }
 }
 
+// The typed rule configuration; each value's error names its key.
+apply::RulesConfig validate_rules(const Config& raw, const Settings& s)
+{
+  const KeyOrigins& o = raw.origins;
+  apply::RulesConfig r;
+  r.set_name = raw.set_name;
+  r.families = s.families;
+  r.policy = s.allow_only ? apply::Policy::AllowOnly : apply::Policy::Block;
+  const auto at = [&o](const std::string& key, auto&& parse) {
+    try {
+      return parse();
+    } catch (const ConfigError& e) {
+      throw ConfigError(o.where(key) + ": " + e.what());
+    }
+  };
+  for (const std::string& c : raw.chain) {
+    r.chains.push_back(at("chain", [&] { return apply::parse_hook(c); }));
+  }
+  for (const std::string& i : raw.interface) {
+    if (!apply::valid_interface(i)) {
+      throw ConfigError(o.where("interface") + ": '" + i
+                        + "' is not an interface name (1 to 15 letters, digits, '-', '_', '.', '@'; '+' at the end "
+                          "matches any suffix)");
+    }
+    r.interfaces.push_back(i);
+  }
+  for (const std::string& p : raw.ports) {
+    const auto more = at("ports", [&] { return apply::parse_ports(p); });
+    r.ports.insert(r.ports.end(), more.begin(), more.end());
+  }
+  for (const std::string& p : raw.except_ports) {
+    const auto more = at("except-ports", [&] { return apply::parse_ports(p); });
+    r.except_ports.insert(r.except_ports.end(), more.begin(), more.end());
+  }
+  if (!r.ports.empty() && !r.except_ports.empty()) {
+    throw ConfigError(o.where("except-ports") + ": ports and except-ports exclude each other (block only some "
+                                                "ports, or all but some)");
+  }
+  if (raw.match == "all" || raw.match == "new") {
+    r.match = raw.match == "new" ? apply::Match::New : apply::Match::All;
+  } else {
+    throw ConfigError(o.where("match") + ": expected all or new, got '" + raw.match + "'");
+  }
+  if (raw.direction == "in") {
+    r.direction = apply::Direction::In;
+  } else if (raw.direction == "out") {
+    r.direction = apply::Direction::Out;
+  } else if (raw.direction == "both") {
+    r.direction = apply::Direction::Both;
+  } else {
+    throw ConfigError(o.where("direction") + ": expected in, out or both, got '" + raw.direction + "'");
+  }
+  r.log = raw.log;
+  if (raw.log_prefix.size() > 29 || raw.log_prefix.find_first_of("\"\n\r\\") != std::string::npos) {
+    throw ConfigError(o.where("log-prefix") + ": at most 29 characters, without quotes, backslashes or line breaks");
+  }
+  r.log_prefix = raw.log_prefix;
+  r.log_rate = at("log-rate", [&] { return apply::parse_rate(raw.log_rate); });
+  for (const apply::Hook& h : apply::hooks_of(r)) {
+    if (h.table == "raw" && r.match == apply::Match::New) {
+      throw ConfigError(o.where("match") + ": match new needs connection tracking, which runs after the raw "
+                                           "table: use mangle:PREROUTING, INPUT or FORWARD as chain");
+    }
+    if (h.table == "raw" && r.policy == apply::Policy::AllowOnly) {
+      throw ConfigError(o.where("chain") + ": policy allow-only needs connection tracking to accept replies: "
+                                           "use mangle:PREROUTING, INPUT or FORWARD instead of raw:PREROUTING");
+    }
+  }
+  return r;
+}
+
 } // namespace
 
 std::vector<std::string> parse_countries_file(const std::string& text, const std::string& source)
@@ -189,6 +260,8 @@ Settings validate(const Config& raw, bool need_countries)
                       + "'");
   }
 
+  s.rules = validate_rules(raw, s);
+
   if (raw.set_name.empty() || raw.set_name.size() > 24
       || raw.set_name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
            != std::string::npos) {
@@ -233,6 +306,7 @@ Settings validate(const Config& raw, bool need_countries)
       throw ConfigError(e.what());
     }
   }
+  s.rules.allowlist = s.allow;
   for (const std::string* f : {&raw.baseline, &raw.baseline6}) {
     if (!f->empty() && ::access(f->c_str(), R_OK) != 0) {
       throw ConfigError(o.where(f == &raw.baseline ? "baseline" : "baseline6") + ": " + *f + ": "

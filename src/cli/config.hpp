@@ -4,6 +4,7 @@
 // (or the command-line option).
 #pragma once
 
+#include "apply/state.hpp"
 #include "net/cidr.hpp"
 
 #include <map>
@@ -61,6 +62,15 @@ struct Config {
   int stale_days = 60;
   int lock_wait = 60;
   std::string geoname_fallback = "registered"; // MaxMind: none | registered
+  // Rule shapes.
+  std::vector<std::string> interface;    // block only packets on these interfaces
+  std::vector<std::string> ports;        // PROTO:PORT[-PORT] lists: only these destination ports
+  std::vector<std::string> except_ports; // all but these destination ports
+  std::string match = "all";             // all | new
+  std::string direction = "in";          // in | out | both
+  bool log = false;
+  std::string log_prefix = "geoblock: ";
+  std::string log_rate = "10/minute";
 
   KeyOrigins origins;
 };
@@ -74,6 +84,7 @@ struct Settings {
   bool allow_only = false;
   enum class SourceKind { Http, Bundle, Maxmind } source_kind = SourceKind::Http;
   std::string source_path;            // for bundle / maxmind
+  apply::RulesConfig rules;           // set name, chains, policy and the rule shapes, typed
 };
 
 // Validates `raw` (countries and their file, family, policy, allowlist,

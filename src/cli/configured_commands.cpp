@@ -13,7 +13,9 @@
 #include "source/bundle.hpp"
 #include "source/maxmind.hpp"
 #include "util/atomic_file.hpp"
+#include "util/digest.hpp"
 #include "util/file.hpp"
+#include "util/lock.hpp"
 #include "util/temp_dir.hpp"
 
 #include <cstdio>
@@ -59,21 +61,31 @@ fetch::FetchOptions fetch_options(const Settings& s, bool offline)
   return o;
 }
 
-apply::ApplyOptions apply_options(const Settings& s, bool force)
+std::string state_path(const Settings& s)
+{
+  return s.raw.state_dir + "/state.json";
+}
+
+// The last state document, or null when there is none (or it is unreadable:
+// then a warning, and the run goes on as after a first install).
+util::Json read_state(const Settings& s)
+{
+  const std::string path = state_path(s);
+  if (!std::filesystem::exists(path)) {
+    return util::Json();
+  }
+  try {
+    return util::Json::parse(util::read_file(path), path);
+  } catch (const Error& e) {
+    log::warning(std::string(e.what()) + " (ignored)");
+    return util::Json();
+  }
+}
+
+apply::ApplyOptions apply_options(const Settings& s, bool force, const util::Json& last_state)
 {
   apply::ApplyOptions o;
-  o.set_name = s.raw.set_name;
-  o.families = s.families;
-  o.policy = s.allow_only ? apply::Policy::AllowOnly : apply::Policy::Block;
-  for (const std::string& c : s.raw.chain) {
-    o.chains.push_back(apply::parse_hook(c));
-  }
-  o.baseline = s.raw.baseline;
-  o.baseline6 = s.raw.baseline6;
-  if (!s.raw.keep_chain.empty()) {
-    o.keep_chains = s.raw.keep_chain;
-  }
-  o.allowlist = s.allow;
+  static_cast<apply::RulesConfig&>(o) = s.rules;
   if (s.allow_only && !s.raw.block_local) {
     // Local networks are never blocked: in allow-only mode that means
     // accepting them.
@@ -81,14 +93,63 @@ apply::ApplyOptions apply_options(const Settings& s, bool force)
     o.allowlist.v4.insert(o.allowlist.v4.end(), local.v4.begin(), local.v4.end());
     o.allowlist.v6.insert(o.allowlist.v6.end(), local.v6.begin(), local.v6.end());
   }
+  // Set names used before are geoblock's too: what is left of them goes.
+  for (const util::Json& name : last_state.get("set_names").items()) {
+    o.previous_set_names.push_back(name.as_string());
+  }
+  o.baseline = s.raw.baseline;
+  o.baseline6 = s.raw.baseline6;
+  if (!s.raw.keep_chain.empty()) {
+    o.keep_chains = s.raw.keep_chain;
+  }
   o.max_shrink = s.raw.max_shrink;
   o.force = force;
-  o.lock_path = s.raw.lock_file;
-  o.lock_wait = std::chrono::seconds(s.raw.lock_wait);
+  o.lock_path.clear(); // the command holds the lock for its whole run
   if (log::level() == log::Level::Verbose) {
     o.on_stage = [](std::string_view stage) { log::verbose(std::string(stage)); };
   }
   return o;
+}
+
+// The run's lock: fetch, cache writes, the decision, the apply, state and
+// metrics all happen under it. A dry run takes it where it can (it writes
+// the cache), and goes on without it where it cannot (an unprivileged user).
+std::optional<util::FileLock> take_lock(const Settings& s, bool required)
+{
+  std::optional<util::FileLock> lock;
+  const std::string dir = std::filesystem::path(s.raw.lock_file).parent_path().string();
+  if (required || ::access(dir.empty() ? "." : dir.c_str(), W_OK) == 0) {
+    lock.emplace(s.raw.lock_file, std::chrono::seconds(s.raw.lock_wait));
+  }
+  return lock;
+}
+
+// SHA-256 of each configured baseline file, as recorded with what was
+// applied; a changed file is a difference to apply.
+util::Json baseline_digests(const Settings& s)
+{
+  util::Json d = util::Json::object();
+  if (!s.raw.baseline.empty()) {
+    d.set("v4", util::sha256_hex(util::read_file(s.raw.baseline)));
+  }
+  if (!s.raw.baseline6.empty()) {
+    d.set("v6", util::sha256_hex(util::read_file(s.raw.baseline6)));
+  }
+  return d;
+}
+
+std::vector<std::string> baseline_drift(const Settings& s, const util::Json& last_state)
+{
+  std::vector<std::string> out;
+  const util::Json now = baseline_digests(s);
+  const util::Json& then = last_state.get("baseline_sha256");
+  for (const char* f : {"v4", "v6"}) {
+    const std::string file = std::string(f) == "v4" ? s.raw.baseline : s.raw.baseline6;
+    if (!file.empty() && now.get(f).as_string() != then.get(f).as_string()) {
+      out.push_back("baseline " + file + ": changed since it was last applied");
+    }
+  }
+  return out;
 }
 
 bool writable_dir(const std::string& dir)
@@ -124,27 +185,6 @@ std::vector<fetch::ZoneResult> load_zones(const Settings& s, bool offline, const
   return {};
 }
 
-bool rules_in_place(const apply::LiveFamily& f)
-{
-  if (!f.enabled) {
-    return true;
-  }
-  if (!f.rules_known || f.hooks.empty()) {
-    return false;
-  }
-  for (const apply::HookState& h : f.hooks) {
-    if (h.rules != 1) {
-      return false;
-    }
-  }
-  return true;
-}
-
-std::string state_path(const Settings& s)
-{
-  return s.raw.state_dir + "/state.json";
-}
-
 void write_state(const Settings& s, util::Json state)
 {
   util::make_dirs(s.raw.state_dir, 0755);
@@ -156,6 +196,31 @@ void write_state(const Settings& s, util::Json state)
   }
 }
 
+// The state document of a successful update: the report, what geoblock
+// owns now, and what the kernel counted.
+void record(const Settings& s, Plan& plan, bool restore, bool partial, std::int64_t now,
+            const apply::FirewallState& live)
+{
+  util::Json state = report_json(plan, s, false, now);
+  state.set("command", restore ? "restore" : "update");
+  state.set("partial", partial);
+  util::Json names = util::Json::array();
+  names.push(s.raw.set_name);
+  state.set("set_names", std::move(names));
+  state.set("baseline_sha256", baseline_digests(s));
+  state.set("in_sync", true);
+  util::Json dropped = util::Json::object();
+  for (const net::Family f : {net::Family::V4, net::Family::V6}) {
+    const apply::Counters c = live.dropped(f);
+    util::Json j = util::Json::object();
+    j.set("packets", c.packets);
+    j.set("bytes", c.bytes);
+    dropped.set(net::family_key(f), std::move(j));
+  }
+  state.set("dropped", std::move(dropped));
+  write_state(s, std::move(state));
+}
+
 ExitCode update(const Invocation& inv, bool restore)
 {
   const Settings s = validate(inv.config, true);
@@ -164,6 +229,7 @@ ExitCode update(const Invocation& inv, bool restore)
     throw UsageError(std::string(restore ? "restore" : "update")
                      + " changes the firewall and needs root; 'geoblock update --dry-run' shows what it would do");
   }
+  const auto lock = take_lock(s, !dry_run);
   const std::int64_t now = now_seconds();
 
   // A dry run by a user who cannot write the cache downloads into a
@@ -192,20 +258,32 @@ ExitCode update(const Invocation& inv, bool restore)
   }
   const bool partial = plan.failed + plan.stale > 0;
 
-  // The live sets, when they can be read (root, ipset module present).
-  const apply::ApplyOptions ao = apply_options(s, inv.run.force);
+  // The desired state against the live one, when it can be read (root,
+  // ipset module present).
+  const util::Json last_state = read_state(s);
+  const apply::ApplyOptions ao = apply_options(s, inv.run.force, last_state);
+  const apply::FirewallState desired = apply::desired_state(plan.target, ao);
   std::optional<apply::LiveState> live;
   try {
     live = apply::read_live_state(ao, true);
-    net::NetList members;
-    members.v4 = live->v4.members.v4;
-    members.v6 = live->v6.members.v6;
-    compare_with_live(plan, members, live->v4.header.has_value(), live->v6.header.has_value());
+    const auto members = [&](net::Family f) {
+      const apply::SetState* set = live->state.set(apply::set_name_for(s.raw.set_name, f));
+      return set ? set->members : net::NetList{};
+    };
+    net::NetList both;
+    both.v4 = members(net::Family::V4).v4;
+    both.v6 = members(net::Family::V6).v6;
+    compare_with_live(plan, both, live->state.set(apply::set_name_for(s.raw.set_name, net::Family::V4)) != nullptr,
+                      live->state.set(apply::set_name_for(s.raw.set_name, net::Family::V6)) != nullptr);
+    plan.changes = apply::diff(desired, live->state);
+    for (const std::string& d : baseline_drift(s, last_state)) {
+      plan.changes.push_back(d);
+    }
   } catch (const Error& e) {
     if (!dry_run) {
       throw;
     }
-    log::verbose(std::string("live sets not compared: ") + e.what());
+    log::verbose(std::string("live firewall not compared: ") + e.what());
   }
 
   if (dry_run) {
@@ -213,11 +291,10 @@ ExitCode update(const Invocation& inv, bool restore)
     if (live) {
       try {
         apply::check_ssh_lockout(plan.target, ao);
-        if (live->v4.header) {
-          apply::check_shrink(net::Family::V4, live->v4.header->entries, plan.target.v4.size(), ao);
-        }
-        if (live->v6.header) {
-          apply::check_shrink(net::Family::V6, live->v6.header->entries, plan.target.v6.size(), ao);
+        for (const apply::SetState& want : desired.sets) {
+          if (const apply::SetState* have = live->state.set(want.name)) {
+            apply::check_shrink(want.family, have->entries, want.entries, ao);
+          }
         }
       } catch (const SafetyError& e) {
         plan.warnings.push_back(std::string("update would refuse: ") + e.what());
@@ -232,29 +309,31 @@ ExitCode update(const Invocation& inv, bool restore)
     return partial ? ExitCode::Partial : ExitCode::Ok;
   }
 
-  const bool rules_ok = live && rules_in_place(live->v4) && rules_in_place(live->v6);
-  if (live && plan.live_readable && !plan.changes_live() && rules_ok
-      && (!net::includes(s.families, net::Family::V4) || live->v4.header)
-      && (!net::includes(s.families, net::Family::V6) || live->v6.header)) {
+  if (plan.changes.empty()) {
     if (plan.all_unchanged) {
-      log::info("nothing changed: every zone is current and the live sets hold exactly this data");
-      return ExitCode::Ok;
+      log::info("nothing changed: every zone is current and the live firewall is exactly as configured");
+    } else {
+      log::info("the live firewall already enforces exactly this data and configuration; nothing to apply");
     }
-    log::info("the live sets already hold exactly this data; nothing to apply");
   } else {
+    for (const std::string& c : plan.changes) {
+      log::verbose("to apply: " + c);
+    }
     const apply::ApplyReport report = apply::apply(plan.target, ao);
     for (const apply::FamilyReport* f : {&report.v4, &report.v6}) {
       if (f->enabled) {
-        log::info(f->set + ": " + std::to_string(f->entries) + " entries ("
-                  + (f->existed ? "was " + std::to_string(f->previous_entries) : std::string("new set")) + "), rules "
-                  + f->rules);
+        log::info(f->set + ": " + std::to_string(f->entries) + " entries"
+                  + (!f->set_replaced ? " (unchanged)"
+                     : f->existed     ? " (was " + std::to_string(f->previous_entries) + ")"
+                                      : " (new set)")
+                  + (f->baseline_restored ? ", restored with the baseline" : ""));
       }
     }
+    log::info("applied " + std::to_string(report.changes.size()) + " difference(s); the live firewall now "
+              "equals the configuration");
   }
-  util::Json state = report_json(plan, s, false, now);
-  state.set("command", restore ? "restore" : "update");
-  state.set("partial", partial);
-  write_state(s, std::move(state));
+  // What the kernel holds now (counters included) goes into the state.
+  record(s, plan, restore, partial, now, apply::read_live_state(ao, false).state);
   log::info(std::string(restore ? "restored" : "updated") + ": " + std::to_string(plan.target.v4.size())
             + " IPv4 and " + std::to_string(plan.target.v6.size()) + " IPv6 entries from "
             + std::to_string(s.countries.size()) + " countries"
@@ -267,70 +346,157 @@ std::string age_text(std::int64_t days)
   return days < 0 ? std::string("unknown") : std::to_string(days) + " d";
 }
 
+// The desired state from the cache (no network), or nothing when the
+// cache has no data for the configured countries.
+std::optional<apply::FirewallState> desired_from_cache(const Settings& s, const apply::ApplyOptions& ao,
+                                                       std::int64_t now)
+{
+  if (s.countries.empty()) {
+    return std::nullopt;
+  }
+  const log::Level was = log::level();
+  log::set_level(log::Level::Quiet); // the cache's warnings belong to update, not status
+  std::vector<fetch::ZoneResult> zones;
+  try {
+    zones = load_zones(s, true, s.raw.cache_dir);
+  } catch (const Error&) {
+    log::set_level(was);
+    return std::nullopt;
+  }
+  log::set_level(was);
+  const Plan plan = make_plan(zones, s, now);
+  if (plan.target.v4.empty() && plan.target.v6.empty()) {
+    return std::nullopt;
+  }
+  return apply::desired_state(plan.target, ao);
+}
+
 ExitCode status(const Invocation& inv)
 {
-  const Settings s = validate(inv.config, false);
+  Settings s;
+  try {
+    s = validate(inv.config, true);
+  } catch (const ConfigError&) {
+    s = validate(inv.config, false); // no countries: the kernel and the cache, without drift
+  }
   const std::int64_t now = now_seconds();
-  const apply::ApplyOptions ao = apply_options(s, false);
+  util::Json last_state = read_state(s);
+  const apply::ApplyOptions ao = apply_options(s, false, last_state);
   util::Json doc = util::Json::object();
   std::string text;
+  std::optional<bool> in_sync;
+  std::vector<std::string> drift;
 
   util::Json kernel = util::Json::object();
   try {
-    const apply::LiveState live = apply::read_live_state(ao, false);
-    for (const apply::LiveFamily* f : {&live.v4, &live.v6}) {
-      if (!f->enabled) {
+    const apply::LiveState live = apply::read_live_state(ao, true);
+    const auto desired = desired_from_cache(s, ao, now);
+    for (const net::Family f : {net::Family::V4, net::Family::V6}) {
+      if (!net::includes(s.families, f)) {
         continue;
       }
+      const std::string set = apply::set_name_for(s.raw.set_name, f);
+      const apply::SetState* have = live.state.set(set);
       util::Json j = util::Json::object();
-      j.set("set", f->set);
-      j.set("exists", f->header.has_value());
-      if (f->header) {
-        j.set("entries", f->header->entries);
-        j.set("memory_bytes", f->header->memory);
-        j.set("references", f->header->references);
-        j.set("maxelem", f->header->maxelem);
-        text += f->set + ": " + std::to_string(f->header->entries) + " entries, "
-                + std::to_string(f->header->memory / 1024) + " KiB, " + std::to_string(f->header->references)
-                + " references, maxelem " + std::to_string(f->header->maxelem) + "\n";
+      j.set("set", set);
+      j.set("exists", have != nullptr);
+      if (have) {
+        j.set("entries", have->entries);
+        j.set("memory_bytes", have->memory);
+        j.set("references", have->references);
+        j.set("maxelem", have->maxelem);
+        text += set + ": " + std::to_string(have->entries) + " entries, " + std::to_string(have->memory / 1024)
+                + " KiB, " + std::to_string(have->references) + " references, maxelem "
+                + std::to_string(have->maxelem) + "\n";
       } else {
-        text += f->set + ": absent\n";
+        text += set + ": absent\n";
       }
-      util::Json hooks = util::Json::array();
-      for (const apply::HookState& h : f->hooks) {
+      const apply::Counters dropped = live.state.dropped(f);
+      j.set("dropped_packets", dropped.packets);
+      j.set("dropped_bytes", dropped.bytes);
+      text += "  dropped: " + std::to_string(dropped.packets) + " packets, " + std::to_string(dropped.bytes)
+              + " bytes\n";
+      util::Json rules = util::Json::array();
+      const bool known = f == net::Family::V4 ? live.state.rules_known_v4 : live.state.rules_known_v6;
+      for (const apply::Hook& h : apply::hooks_of(ao)) {
+        const apply::ChainState* c = live.state.chain(f, h.table, h.chain);
+        const apply::ChainState* want = desired ? desired->chain(f, h.table, h.chain) : nullptr;
+        const bool ok = want && apply::diff_chain(*want, c).empty();
         util::Json hj = util::Json::object();
-        hj.set("chain", apply::to_string(h.hook));
-        hj.set("rules", h.rules);
-        hooks.push(std::move(hj));
-        text += "  rule in " + apply::to_string(h.hook) + ": "
-                + (h.rules == 1   ? std::string("present")
-                   : h.rules == 0 ? std::string("MISSING")
-                                  : std::to_string(h.rules) + " copies") + "\n";
+        hj.set("chain", apply::to_string(h));
+        hj.set("rules", c ? c->rules.size() : 0);
+        if (desired) {
+          hj.set("in_sync", ok);
+        }
+        rules.push(std::move(hj));
+        if (known) {
+          text += "  rules in " + apply::to_string(h) + ": "
+                  + (c == nullptr ? std::string("MISSING")
+                     : !desired   ? std::to_string(c->rules.size()) + " of geoblock's"
+                     : ok         ? std::string("present")
+                                  : std::string("NOT AS CONFIGURED"))
+                  + "\n";
+        }
       }
-      if (!f->rules_known) {
+      if (!known) {
         text += "  rules: unknown (iptables-save could not run)\n";
       }
-      if (f->leftover_temp) {
-        text += "  leftover " + f->set + "-new from an interrupted run (the next update removes it)\n";
+      for (const std::string& t : live.leftover_temp) {
+        if (t.rfind(set, 0) == 0) {
+          text += "  leftover " + t + " from an interrupted run (the next update removes it)\n";
+        }
       }
-      j.set("rules_known", f->rules_known);
-      j.set("rules", std::move(hooks));
-      j.set("leftover_temp", f->leftover_temp);
-      kernel.set(f == &live.v4 ? "v4" : "v6", std::move(j));
+      j.set("rules_known", known);
+      j.set("rules", std::move(rules));
+      kernel.set(net::family_key(f), std::move(j));
     }
     for (const std::string& w : live.warnings) {
       log::warning(w);
     }
+    if (desired) {
+      drift = apply::diff(*desired, live.state);
+      for (const std::string& d : baseline_drift(s, last_state)) {
+        drift.push_back(d);
+      }
+      in_sync = drift.empty();
+      text += drift.empty() ? "live firewall: in sync with the configuration\n"
+                            : "live firewall: DIFFERS from the configuration ('geoblock update' repairs it):\n";
+      for (const std::string& d : drift) {
+        text += "  " + d + "\n";
+      }
+    } else {
+      text += "live firewall: not compared (no cached data for the configured countries)\n";
+    }
     doc.set("kernel", std::move(kernel));
+    if (!s.raw.metrics_file.empty() && !last_state.is_null() && in_sync && geteuid() == 0) {
+      // Monitoring reads the metrics file: keep its drift and counters
+      // current.
+      last_state.set("in_sync", *in_sync);
+      util::Json counters = util::Json::object();
+      for (const net::Family f : {net::Family::V4, net::Family::V6}) {
+        util::Json c = util::Json::object();
+        c.set("packets", live.state.dropped(f).packets);
+        c.set("bytes", live.state.dropped(f).bytes);
+        counters.set(net::family_key(f), std::move(c));
+      }
+      last_state.set("dropped", std::move(counters));
+      util::write_file_atomic(s.raw.metrics_file, format_metrics(last_state), 0644);
+    }
   } catch (const Error& e) {
     text += std::string("kernel: not readable: ") + e.what() + "\n";
     doc.set("kernel", util::Json());
     doc.set("kernel_error", e.what());
   }
+  doc.set("in_sync", in_sync ? util::Json(*in_sync) : util::Json());
+  util::Json drift_json = util::Json::array();
+  for (const std::string& d : drift) {
+    drift_json.push(d);
+  }
+  doc.set("drift", std::move(drift_json));
 
   const std::string path = state_path(s);
-  if (std::filesystem::exists(path)) {
-    const util::Json state = util::Json::parse(util::read_file(path), path);
+  if (!last_state.is_null()) {
+    const util::Json& state = last_state;
     const std::int64_t when = state.get("time").as_int();
     text += "last update: " + std::to_string((now - when) / 86400) + " d ago (" + state.get("command").as_string("update")
             + (state.get("partial").as_bool() ? ", partial" : "") + ")\n";
@@ -377,7 +543,7 @@ ExitCode status(const Invocation& inv)
     doc.set("cache", std::move(cache));
   }
   print(inv.run.json ? doc.dump(2) : text);
-  return ExitCode::Ok;
+  return in_sync && !*in_sync ? ExitCode::Drift : ExitCode::Ok;
 }
 
 ExitCode remove_command(const Invocation& inv)
@@ -386,10 +552,14 @@ ExitCode remove_command(const Invocation& inv)
   if (geteuid() != 0) {
     throw UsageError("remove changes the firewall and needs root");
   }
-  const apply::RemoveReport r = apply::remove(apply_options(s, false));
+  const auto lock = take_lock(s, true);
+  const apply::RemoveReport r = apply::remove(apply_options(s, false, read_state(s)));
+  std::string sets;
+  for (const std::string& name : r.sets_removed) {
+    sets += (sets.empty() ? "" : ", ") + name;
+  }
   log::info("removed " + std::to_string(r.rules_removed_v4) + " IPv4 and " + std::to_string(r.rules_removed_v6)
-            + " IPv6 rules; sets removed: " + (r.set_removed_v4 ? "v4 " : "") + (r.set_removed_v6 ? "v6" : "")
-            + (!r.set_removed_v4 && !r.set_removed_v6 ? "none" : ""));
+            + " IPv6 rules; sets removed: " + (sets.empty() ? "none" : sets));
   return ExitCode::Ok;
 }
 

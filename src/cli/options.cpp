@@ -151,6 +151,14 @@ po::options_description config_options(Config& c)
     ("connect-timeout", po::value(&c.connect_timeout)->value_name("SECONDS")->default_value(c.connect_timeout), "time to connect")
     ("retries", po::value(&c.retries)->value_name("N")->default_value(c.retries), "retries on timeouts and 5xx")
     ("stale-days", po::value(&c.stale_days)->value_name("DAYS")->default_value(c.stale_days), "warn when data is older than this")
+    ("interface", po::value(&c.interface)->value_name("NAME"), "block only packets arriving on this interface (repeatable)")
+    ("ports", po::value(&c.ports)->value_name("PROTO:PORT[-PORT]"), "block only these destination ports (repeatable, comma lists; tcp, udp, sctp)")
+    ("except-ports", po::value(&c.except_ports)->value_name("PROTO:PORT[-PORT]"), "block all but these destination ports")
+    ("match", po::value(&c.match)->value_name("all|new")->default_value(c.match), "drop every packet, or only those opening connections")
+    ("direction", po::value(&c.direction)->value_name("in|out|both")->default_value(c.direction), "block incoming, outgoing (reject) or both")
+    ("log", po::value(&c.log)->value_name("BOOL")->default_value(c.log), "log dropped packets (rate-limited)")
+    ("log-prefix", po::value(&c.log_prefix)->value_name("TEXT")->default_value(c.log_prefix), "prefix of the kernel log line")
+    ("log-rate", po::value(&c.log_rate)->value_name("N/UNIT")->default_value(c.log_rate), "at most this many log lines (second, minute, hour, day)")
     ("geoname-fallback", po::value(&c.geoname_fallback)->value_name("none|registered")->default_value(c.geoname_fallback), "MaxMind: use registered_country_geoname_id when geoname_id is empty");
   return d;
 }

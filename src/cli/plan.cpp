@@ -225,6 +225,16 @@ std::string format_report(const Plan& plan, const Settings& settings, bool dry_r
     }
     out += "live sets: not compared\n";
   }
+  if (plan.live_readable) {
+    if (plan.changes.empty()) {
+      out += "live firewall: as configured; nothing to apply\n";
+    } else {
+      out += std::string("live firewall: ") + (dry_run ? "an update would change" : "changed") + ":\n";
+      for (const std::string& c : plan.changes) {
+        out += "  " + c + "\n";
+      }
+    }
+  }
   return out;
 }
 
@@ -262,6 +272,13 @@ util::Json report_json(const Plan& plan, const Settings& settings, bool dry_run,
   }
   doc.set("totals", std::move(totals));
   doc.set("live_compared", plan.live_readable);
+  if (plan.live_readable) {
+    util::Json changes = util::Json::array();
+    for (const std::string& c : plan.changes) {
+      changes.push(c);
+    }
+    doc.set("changes", std::move(changes));
+  }
   util::Json warnings = util::Json::array();
   for (const std::string& w : plan.warnings) {
     warnings.push(w);
@@ -299,6 +316,21 @@ std::string format_metrics(const util::Json& state)
       const std::string src = z.get("source").as_string();
       ok += "geoblock_zone_fresh" + labels + " " + (src == "downloaded" || src == "not modified" || src == "local" || src == "absent" ? "1" : "0") + "\n";
     }
+  }
+  if (!state.get("in_sync").is_null()) {
+    out += "# HELP geoblock_in_sync 1 when the live firewall equals the configuration.\n# TYPE geoblock_in_sync gauge\n";
+    out += std::string("geoblock_in_sync ") + (state.get("in_sync").as_bool() ? "1" : "0") + "\n";
+  }
+  if (state.get("dropped").is_object()) {
+    std::string packets = "# HELP geoblock_dropped_packets_total Packets dropped or rejected by geoblock's rules.\n"
+                          "# TYPE geoblock_dropped_packets_total counter\n";
+    std::string bytes = "# HELP geoblock_dropped_bytes_total Bytes dropped or rejected by geoblock's rules.\n"
+                        "# TYPE geoblock_dropped_bytes_total counter\n";
+    for (const auto& [family, c] : state.get("dropped").members()) {
+      packets += "geoblock_dropped_packets_total{family=\"" + family + "\"} " + std::to_string(c.get("packets").as_int()) + "\n";
+      bytes += "geoblock_dropped_bytes_total{family=\"" + family + "\"} " + std::to_string(c.get("bytes").as_int()) + "\n";
+    }
+    out += packets + bytes;
   }
   return out + ages + ok;
 }

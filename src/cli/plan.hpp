@@ -44,6 +44,10 @@ struct Plan {
   std::size_t live_v4 = 0, live_v6 = 0;
   std::size_t added_v4 = 0, removed_v4 = 0, added_v6 = 0, removed_v6 = 0;
 
+  // Every difference of the live firewall from the configuration (sets,
+  // rules, chains, baseline), when readable; empty: nothing to apply.
+  std::vector<std::string> changes;
+
   bool changes_live() const { return added_v4 + removed_v4 + added_v6 + removed_v6 > 0; }
 };
 

@@ -17,6 +17,7 @@ enum class ExitCode : int {
   Usage = 2,    // usage or configuration error
   Safety = 3,   // refused for safety (override with --force)
   Partial = 4,  // applied, but some countries were stale or failed
+  Drift = 5,    // status: the live firewall differs from the configuration
 };
 
 class Error : public std::runtime_error {

@@ -24,6 +24,8 @@ enum class Families { V4, V6, Both };
 
 const char* family_name(Family f); // "IPv4" / "IPv6"
 const char* family_key(Family f);  // "v4" / "v6"
+// 0 for IPv4, 1 for IPv6: an index into per-family arrays.
+constexpr std::size_t family_index(Family f) { return f == Family::V4 ? 0 : 1; }
 std::optional<Families> parse_families(std::string_view text);
 inline bool includes(Families fs, Family f)
 {

@@ -83,13 +83,17 @@ TEST(Applier, CreatesThenSwapsSetsWithExactlyTheGivenMembers)
     EXPECT_FALSE(set_exists("geoblock-v6-new"));
 
     const LiveState live = read_live_state(o, true);
-    ASSERT_TRUE(live.v4.header.has_value());
-    EXPECT_EQ(live.v4.header->entries, second.v4.size());
-    EXPECT_EQ(live.v4.header->references, 1u); // the rule
-    EXPECT_EQ(sorted(live.v6.members.v6), second.v6);
-    ASSERT_EQ(live.v4.hooks.size(), 1u);
-    EXPECT_EQ(to_string(live.v4.hooks[0].hook), "raw:PREROUTING");
-    EXPECT_EQ(live.v4.hooks[0].rules, 1);
+    const SetState* v4 = live.state.set("geoblock-v4");
+    ASSERT_NE(v4, nullptr);
+    EXPECT_EQ(v4->entries, second.v4.size());
+    EXPECT_EQ(v4->references, 1u); // the rule
+    ASSERT_NE(live.state.set("geoblock-v6"), nullptr);
+    EXPECT_EQ(live.state.set("geoblock-v6")->members.v6, second.v6);
+    const ChainState* raw = live.state.chain(net::Family::V4, "raw", "PREROUTING");
+    ASSERT_NE(raw, nullptr);
+    EXPECT_EQ(raw->rules.size(), 1u);
+    EXPECT_EQ(raw->positions, std::vector<std::size_t>{0});
+    EXPECT_TRUE(diff(desired_state(second, o), live.state).empty());
   });
 }
 
@@ -102,14 +106,14 @@ TEST(Applier, RepeatedAppliesKeepExactlyOneRulePerFamilyAndChain)
     o.chains = {parse_hook("raw:PREROUTING"), parse_hook("INPUT"), parse_hook("FORWARD")};
     for (int i = 0; i < 3; ++i) {
       const ApplyReport r = apply::apply(blocklist(), o);
-      EXPECT_EQ(r.v4.rules, i == 0 ? "updated" : "unchanged");
+      EXPECT_EQ(r.changes.empty(), i > 0) << i;
     }
     const std::string v4 = run_checked({"iptables-save"});
     const std::string v6 = run_checked({"ip6tables-save"});
-    EXPECT_EQ(count_lines_with(v4, "-A PREROUTING -m set --match-set geoblock-v4 src -j DROP\n"), 1) << v4;
-    EXPECT_EQ(count_lines_with(v4, "-A INPUT -m set --match-set geoblock-v4 src -j DROP\n"), 1) << v4;
-    EXPECT_EQ(count_lines_with(v4, "-A FORWARD -m set --match-set geoblock-v4 src -j DROP\n"), 1) << v4;
-    EXPECT_EQ(count_lines_with(v6, "--match-set geoblock-v6 src -j DROP\n"), 3) << v6;
+    EXPECT_EQ(count_lines_with(v4, "-A PREROUTING -m set --match-set geoblock-v4 src -m comment --comment geoblock -j DROP\n"), 1) << v4;
+    EXPECT_EQ(count_lines_with(v4, "-A INPUT -m set --match-set geoblock-v4 src -m comment --comment geoblock -j DROP\n"), 1) << v4;
+    EXPECT_EQ(count_lines_with(v4, "-A FORWARD -m set --match-set geoblock-v4 src -m comment --comment geoblock -j DROP\n"), 1) << v4;
+    EXPECT_EQ(count_lines_with(v6, "--match-set geoblock-v6 src -m comment --comment geoblock -j DROP\n"), 3) << v6;
   });
 }
 
@@ -272,7 +276,7 @@ TEST(Applier, WarnsWhenDockerUserExistsButForwardedTrafficIsNotCovered)
     o.chains = {parse_hook("INPUT"), parse_hook("DOCKER-USER")};
     EXPECT_TRUE(apply::apply(blocklist(), o).warnings.empty());
     EXPECT_NE(
-        run_checked({"iptables-save"}).find("-A DOCKER-USER -m set --match-set geoblock-v4 src -j DROP"),
+        run_checked({"iptables-save"}).find("-A DOCKER-USER -m set --match-set geoblock-v4 src -m comment --comment geoblock -j DROP"),
         std::string::npos);
     EXPECT_TRUE(read_live_state(o, false).warnings.empty());
   });
