@@ -178,3 +178,36 @@ TEST(CommandLine, HelpListsEveryCommandAndKey)
 }
 
 } // namespace
+
+namespace {
+
+TEST_F(BadConfig, RuleShapeValuesNameFileLineAndKey)
+{
+  struct Case {
+    std::string line;
+    std::string message; // after "<conf>:5: key '<key>': "
+  };
+  const std::vector<Case> cases = {
+      {"ports = icmp:1", "key 'ports': 'icmp:1': unknown protocol 'icmp' (tcp, udp or sctp)"},
+      {"ports = tcp:0", "key 'ports': 'tcp:0': port 0 is outside 1..65535"},
+      {"ports = tcp:70000", "key 'ports': 'tcp:70000': port 70000 is outside 1..65535"},
+      {"ports = tcp:90-80", "key 'ports': 'tcp:90-80': reversed range 90-80"},
+      {"except-ports = 22", "key 'except-ports': '22': expected PROTO:PORT[-PORT], e.g. tcp:22"},
+      {"log-rate = 10/fortnight", "key 'log-rate': '10/fortnight': unknown unit 'fortnight'"},
+      {"log-rate = many", "key 'log-rate': 'many': expected N/second"},
+      {"interface = eth0/1", "key 'interface': 'eth0/1' is not an interface name"},
+      {"interface = averyveryverylongname", "key 'interface': 'averyveryverylongname' is not an interface name"},
+      {"match = some", "key 'match': expected all or new, got 'some'"},
+      {"direction = sideways", "key 'direction': expected in, out or both, got 'sideways'"},
+      {"match = new\nchain = raw:PREROUTING", "key 'match': match new needs connection tracking"},
+  };
+  for (const Case& c : cases) {
+    const std::string conf = config("countries = cn\n" + c.line + "\n");
+    expect_usage_error({"update", "--dry-run", "--config", conf}, conf + ":5: " + c.message);
+  }
+  const std::string both = config("countries = cn\nports = tcp:22\nexcept-ports = tcp:80\n");
+  expect_usage_error({"update", "--dry-run", "--config", both},
+                     both + ":6: key 'except-ports': ports and except-ports exclude each other");
+}
+
+} // namespace

@@ -1,0 +1,290 @@
+// Convergence, as an administrator meets it: one namespace walked through a
+// sequence of configuration changes with the real binary, real ipset and
+// iptables and real packets. After each `update` the firewall holds exactly
+// what the configuration asks for (nothing left over, geoblock's rules
+// first and once) and probes from a listed and an unlisted source get the
+// right answer. The mirror is a file:// tree: no server needed.
+#include "support/netns.hpp"
+#include "support/temp_dir.hpp"
+#include "util/lock.hpp"
+#include "util/subprocess.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace {
+
+using namespace geoblock;
+using test::NamedNetns;
+
+constexpr const char* k_host = "198.51.100.1";
+constexpr const char* k_listed = "198.51.100.10";    // in cn's 198.51.100.0/25
+constexpr const char* k_unlisted = "198.51.100.200"; // in no zone
+constexpr const char* k_host6 = "2001:db8:ffff::1";
+constexpr const char* k_listed6 = "2001:db8:1::10";
+
+util::RunResult geoblock_run(const std::vector<std::string>& args)
+{
+  std::vector<std::string> argv{GEOBLOCK_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return util::run(argv, {}, std::chrono::seconds(60));
+}
+
+std::vector<std::string> lines_with(const std::string& text, const std::string& needle)
+{
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(needle) != std::string::npos) {
+      out.push_back(line);
+    }
+  }
+  return out;
+}
+
+struct Host {
+  test::TempDir dir;
+  NamedNetns client;
+  std::unique_ptr<test::TcpServer> web;
+  std::unique_ptr<test::TcpServer> ssh;
+  std::unique_ptr<test::TcpServer> web6;
+
+  Host()
+  {
+    const std::string v4 = dir / "mirror/ipblocks/data/countries";
+    const std::string v6 = dir / "mirror/ipv6/ipaddresses/blocks";
+    std::filesystem::create_directories(v4);
+    std::filesystem::create_directories(v6);
+    std::ofstream(v4 + "/cn.zone") << "198.51.100.0/25\n";
+    std::ofstream(v6 + "/cn.zone") << "2001:db8:1::/48\n";
+    test::link_veth(nullptr, "gbh", {std::string(k_host) + "/24", std::string(k_host6) + "/32"}, &client, "gbc",
+                    {std::string(k_listed) + "/24", std::string(k_unlisted) + "/24", std::string(k_listed6) + "/32"});
+    web = std::make_unique<test::TcpServer>(nullptr, "0.0.0.0", 80);
+    ssh = std::make_unique<test::TcpServer>(nullptr, "0.0.0.0", 22);
+    web6 = std::make_unique<test::TcpServer>(nullptr, "::", 80);
+  }
+
+  std::string config(const std::string& extra)
+  {
+    return dir.write("geoblock.conf", "countries = cn\nbase-url = file://" + dir / "mirror" + "\ncache-dir = "
+                                        + dir / "cache" + "\nstate-dir = " + dir / "state" + "\nlock-file = "
+                                        + dir / "lock" + "\nlock-wait = 1\n" + extra);
+  }
+
+  // update, then status must say "in sync".
+  void update(const std::string& extra)
+  {
+    const std::string conf = config(extra);
+    const auto r = geoblock_run({"update", "--config", conf});
+    ASSERT_EQ(r.exit_code, 0) << extra << "\n" << r.err;
+    const auto st = geoblock_run({"status", "--config", conf});
+    EXPECT_EQ(st.exit_code, 0) << extra << "\n" << st.out << st.err;
+    EXPECT_NE(st.out.find("live firewall: in sync"), std::string::npos) << extra << "\n" << st.out;
+  }
+
+  bool blocked(const char* from, int port = 80) const
+  {
+    return !test::tcp_connect(&client, from, k_host, port, std::chrono::milliseconds(500));
+  }
+  bool reachable(const char* from, int port = 80) const { return test::eventually_connects(&client, from, k_host, port); }
+};
+
+// geoblock's rules in `save` output, as "-A CHAIN body" lines.
+std::vector<std::string> ours(const std::string& save)
+{
+  return lines_with(save, "--comment geoblock");
+}
+
+// True when the first rule of `chain` in `save` is geoblock's.
+bool first_is_ours(const std::string& save, const std::string& chain)
+{
+  const auto rules = lines_with(save, "-A " + chain + " ");
+  return !rules.empty() && rules.front().find("--comment geoblock") != std::string::npos;
+}
+
+std::string sets()
+{
+  return test::run_checked({"ipset", "list", "-n"});
+}
+
+TEST(Converge, EveryConfigurationChangeEndsInExactlyTheConfiguredFirewall)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  test::in_fresh_netns(
+      [] {
+        Host h;
+        ASSERT_TRUE(h.reachable(k_listed));
+
+        // 1. The default: raw:PREROUTING, both families.
+        h.update("");
+        std::string v4 = test::saved_rules({"iptables-save"});
+        std::string v6 = test::saved_rules({"ip6tables-save"});
+        EXPECT_EQ(ours(v4), std::vector<std::string>{"-A PREROUTING -m set --match-set geoblock-v4 src -m comment "
+                                                     "--comment geoblock -j DROP"});
+        EXPECT_EQ(ours(v6).size(), 1u) << v6;
+        EXPECT_EQ(sets(), "geoblock-v4\ngeoblock-v6\n");
+        EXPECT_TRUE(h.blocked(k_listed));
+        EXPECT_TRUE(h.reachable(k_unlisted));
+
+        // 2. chain INPUT: the raw rule goes (it used to stay).
+        h.update("chain = INPUT\n");
+        v4 = test::saved_rules({"iptables-save"});
+        EXPECT_EQ(ours(v4), std::vector<std::string>{"-A INPUT -m set --match-set geoblock-v4 src -m comment --comment "
+                                                     "geoblock -j DROP"});
+        EXPECT_TRUE(h.blocked(k_listed));
+
+        // 3. chain FORWARD: nothing in INPUT any more, so local services are open.
+        h.update("chain = FORWARD\n");
+        v4 = test::saved_rules({"iptables-save"});
+        ASSERT_EQ(ours(v4).size(), 1u) << v4;
+        EXPECT_EQ(ours(v4)[0].rfind("-A FORWARD ", 0), 0u) << v4;
+        EXPECT_TRUE(h.reachable(k_listed));
+
+        // 4. allow-only with an allowlist, then a changed allowlist (it used
+        // to keep the old one).
+        h.update("chain = INPUT\npolicy = allow-only\nallow = 192.0.2.0/24\n");
+        v4 = test::saved_rules({"iptables-save"});
+        EXPECT_TRUE(first_is_ours(v4, "INPUT")) << v4;
+        EXPECT_EQ(lines_with(v4, "-A geoblock-allow -s 192.0.2.0/24").size(), 1u) << v4;
+        EXPECT_TRUE(h.reachable(k_listed));
+        EXPECT_TRUE(h.blocked(k_unlisted));
+        h.update("chain = INPUT\npolicy = allow-only\nallow = 198.51.100.192/26\n");
+        v4 = test::saved_rules({"iptables-save"});
+        EXPECT_TRUE(lines_with(v4, "192.0.2.0/24").empty()) << v4;
+        EXPECT_EQ(lines_with(v4, "-A geoblock-allow -s 198.51.100.192/26").size(), 1u) << v4;
+        EXPECT_TRUE(h.reachable(k_unlisted));
+
+        // 5. Back to block: the allow chain goes (it used to stay).
+        h.update("chain = INPUT\n");
+        v4 = test::saved_rules({"iptables-save"});
+        EXPECT_TRUE(lines_with(v4, "geoblock-allow").empty()) << v4;
+        EXPECT_EQ(ours(v4).size(), 1u) << v4;
+
+        // 6. family v4: the IPv6 rule and set go.
+        h.update("chain = INPUT\nfamily = v4\n");
+        EXPECT_TRUE(ours(test::saved_rules({"ip6tables-save"})).empty());
+        EXPECT_EQ(sets(), "geoblock-v4\n");
+        EXPECT_TRUE(test::eventually_connects(&h.client, k_listed6, k_host6, 80));
+
+        // 7. interface: the block holds on the interface named, not on another.
+        h.update("chain = INPUT\nfamily = v4\ninterface = gbh\n");
+        EXPECT_EQ(lines_with(test::saved_rules({"iptables-save"}), "-A INPUT -i gbh ").size(), 1u);
+        EXPECT_TRUE(h.blocked(k_listed));
+        h.update("chain = INPUT\nfamily = v4\ninterface = gbx\n");
+        EXPECT_TRUE(h.reachable(k_listed));
+
+        // 8. ports: only SSH is closed to the listed country.
+        h.update("chain = INPUT\nfamily = v4\nports = tcp:22\n");
+        EXPECT_TRUE(h.blocked(k_listed, 22));
+        EXPECT_TRUE(h.reachable(k_listed, 80));
+
+        // 9. except-ports: everything but the web is closed.
+        h.update("chain = INPUT\nfamily = v4\nexcept-ports = tcp:80\n");
+        EXPECT_TRUE(h.blocked(k_listed, 22));
+        EXPECT_TRUE(h.reachable(k_listed, 80));
+        EXPECT_TRUE(h.reachable(k_unlisted, 22));
+
+        // 10. match new: the host's own connection to a listed address gets
+        // its replies; with match all it does not.
+        test::TcpServer remote(&h.client, k_listed, 8080);
+        h.update("family = v4\nmatch = new\n");
+        EXPECT_EQ(lines_with(test::saved_rules({"iptables-save"}), "-A PREROUTING -m conntrack --ctstate NEW").size(), 1u);
+        EXPECT_TRUE(h.blocked(k_listed));
+        EXPECT_TRUE(test::eventually_connects(nullptr, k_host, k_listed, 8080));
+        h.update("family = v4\n");
+        EXPECT_FALSE(test::tcp_connect(nullptr, k_host, k_listed, 8080, std::chrono::milliseconds(500)));
+
+        // 11. direction both: the host cannot open connections to the listed
+        // country either (rejected, so it fails at once), but can elsewhere.
+        test::TcpServer other(&h.client, k_unlisted, 8080);
+        h.update("family = v4\nchain = INPUT\ndirection = both\n");
+        v4 = test::saved_rules({"iptables-save"});
+        EXPECT_TRUE(first_is_ours(v4, "OUTPUT")) << v4;
+        EXPECT_TRUE(first_is_ours(v4, "FORWARD")) << v4;
+        EXPECT_FALSE(test::tcp_connect(nullptr, k_host, k_listed, 8080, std::chrono::milliseconds(500)));
+        EXPECT_TRUE(test::eventually_connects(nullptr, k_host, k_unlisted, 8080));
+
+        // 12. log: a rate-limited LOG in front of the drop.
+        h.update("family = v4\nchain = INPUT\nlog = true\n");
+        v4 = test::saved_rules({"iptables-save"});
+        EXPECT_EQ(lines_with(v4, "-A geoblock-drop -m limit --limit 10/min").size(), 1u) << v4;
+        EXPECT_TRUE(lines_with(v4, "-A OUTPUT").empty()) << v4;
+        EXPECT_TRUE(h.blocked(k_listed));
+
+        // 13. set-name: the old set, chain and rules go.
+        h.update("family = v4\nchain = INPUT\nset-name = other\n");
+        v4 = test::saved_rules({"iptables-save"});
+        EXPECT_EQ(sets(), "other-v4\n");
+        EXPECT_TRUE(lines_with(v4, "geoblock-").empty()) << v4;
+        EXPECT_EQ(ours(v4), std::vector<std::string>{"-A INPUT -m set --match-set other-v4 src -m comment --comment "
+                                                     "geoblock -j DROP"});
+        EXPECT_TRUE(h.blocked(k_listed));
+
+        // remove: nothing of geoblock's is left.
+        ASSERT_EQ(geoblock_run({"remove", "--config", h.config("set-name = other\n")}).exit_code, 0);
+        EXPECT_EQ(sets(), "");
+        EXPECT_TRUE(ours(test::saved_rules({"iptables-save"})).empty());
+      },
+      std::chrono::seconds(280));
+}
+
+TEST(Converge, DriftIsReportedWithExitFiveAndRepairedByTheNextUpdate)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  test::in_fresh_netns([] {
+    Host h;
+    h.update("chain = INPUT\n");
+    const std::string conf = h.config("chain = INPUT\n");
+    // A hand-made duplicate below a foreign ACCEPT, then the rule above it
+    // deleted by hand.
+    const std::string rule = "-m set --match-set geoblock-v4 src -m comment --comment geoblock -j DROP";
+    test::run_checked({"iptables", "-w", "-A", "INPUT", "-s", "203.0.113.0/24", "-j", "ACCEPT"});
+    test::run_checked({"sh", "-c", "iptables -w -A INPUT " + rule});
+    auto st = geoblock_run({"status", "--config", conf});
+    EXPECT_EQ(st.exit_code, 5) << st.out << st.err;
+    EXPECT_NE(st.out.find("duplicate rule in INPUT (IPv4): " + rule), std::string::npos) << st.out;
+    // update keeps the top one and removes the lower copy: [geoblock, ACCEPT].
+    ASSERT_EQ(geoblock_run({"update", "--config", conf}).exit_code, 0);
+    auto input = lines_with(test::saved_rules({"iptables-save"}), "-A INPUT ");
+    EXPECT_EQ(input, (std::vector<std::string>{"-A INPUT " + rule, "-A INPUT -s 203.0.113.0/24 -j ACCEPT"}));
+
+    test::run_checked({"iptables", "-w", "-D", "INPUT", "1"});
+    st = geoblock_run({"status", "--json", "--config", conf});
+    EXPECT_EQ(st.exit_code, 5);
+    EXPECT_NE(st.out.find("\"in_sync\": false"), std::string::npos) << st.out;
+    EXPECT_NE(st.out.find("rule missing in INPUT (IPv4)"), std::string::npos) << st.out;
+    EXPECT_TRUE(h.reachable(k_listed));
+    ASSERT_EQ(geoblock_run({"update", "--config", conf}).exit_code, 0);
+    input = lines_with(test::saved_rules({"iptables-save"}), "-A INPUT ");
+    EXPECT_EQ(input, (std::vector<std::string>{"-A INPUT " + rule, "-A INPUT -s 203.0.113.0/24 -j ACCEPT"}));
+    EXPECT_TRUE(h.blocked(k_listed));
+    st = geoblock_run({"status", "--json", "--config", conf});
+    EXPECT_EQ(st.exit_code, 0) << st.out;
+    EXPECT_NE(st.out.find("\"in_sync\": true"), std::string::npos) << st.out;
+  });
+}
+
+TEST(Converge, TheLockCoversTheWholeRunFromTheFirstFetch)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  test::in_fresh_netns([] {
+    Host h;
+    const std::string conf = h.config("");
+    // Another run (here: this test) holds the lock: the second run must
+    // not even fetch, and must change nothing.
+    {
+      util::FileLock held(h.dir / "lock", std::chrono::milliseconds(0));
+      const auto r = geoblock_run({"update", "--config", conf});
+      EXPECT_EQ(r.exit_code, 1) << r.err;
+      EXPECT_NE(r.err.find("another geoblock run holds"), std::string::npos) << r.err;
+      EXPECT_FALSE(std::filesystem::exists(h.dir / "cache")) << "fetched before taking the lock";
+      EXPECT_EQ(sets(), "");
+    }
+    ASSERT_EQ(geoblock_run({"update", "--config", conf}).exit_code, 0);
+  });
+}
+
+} // namespace
