@@ -2,12 +2,14 @@
 
 #include "core/error.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -55,6 +57,25 @@ make_pipe(Fd& read_end, Fd& write_end)
   }
   read_end.reset(fds[0]);
   write_end.reset(fds[1]);
+}
+
+// Closes descriptors first..last. Runs between fork and exec, so only
+// async-signal-safe calls. Without close_range (kernels before 5.9: ENOSYS;
+// a seccomp filter: EPERM) each one up to RLIMIT_NOFILE is closed instead.
+void
+close_fds(unsigned first, unsigned last)
+{
+  if (first > last || ::close_range(first, last, 0) == 0) {
+    return;
+  }
+  rlimit limit{};
+  rlim_t end = 1u << 20; // the kernel's default ceiling (fs.nr_open)
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    end = limit.rlim_cur;
+  }
+  for (rlim_t fd = first; fd <= last && fd < end; ++fd) {
+    ::close(static_cast<int>(fd));
+  }
 }
 
 std::string
@@ -135,6 +156,14 @@ run(const std::vector<std::string>& argv, const std::string& input, std::chrono:
     ::dup2(in_r.get(), 0);
     ::dup2(out_w.get(), 1);
     ::dup2(err_w.get(), 2);
+    // Libraries open descriptors without O_CLOEXEC (libipset its netlink
+    // socket): close all but 0, 1, 2 and the exec error pipe, which is
+    // needed until execvp and closes itself (O_CLOEXEC) when it succeeds.
+    const auto keep = static_cast<unsigned>(exec_w.get());
+    if (keep > 3) {
+      close_fds(3, keep - 1);
+    }
+    close_fds(std::max(keep + 1, 3u), ~0u);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);

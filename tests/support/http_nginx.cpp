@@ -3,8 +3,8 @@
 #include <arpa/inet.h>
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
 #include <csignal>
+#include <cstdio>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
@@ -265,7 +265,9 @@ void
 NginxServer::clear_access_log() const
 {
   // nginx keeps the file open with O_APPEND: truncating in place works.
-  ::truncate((m_work + "/access.log").c_str(), 0);
+  if (::truncate((m_work + "/access.log").c_str(), 0) != 0) {
+    throw std::runtime_error("cannot truncate " + m_work + "/access.log");
+  }
 }
 
 } // namespace geoblock::test
