@@ -332,7 +332,18 @@ TEST(Bundle, RefusesABadManifest)
 
   const std::string path3 = write_sample(dir, "json.zip");
   tamper(path3, [](auto& m) { m["manifest.json"] = "{\"format\": \"geoblock-bundle\", "; });
-  EXPECT_THAT(read_error(path3), HasSubstr("json.zip:manifest.json"));
+  EXPECT_THAT(read_error(path3), HasSubstr("json.zip:manifest.json:1:31: invalid JSON: "));
+
+  // Readers disagree on which of two equal keys counts: refused.
+  const std::string path5 = write_sample(dir, "dup.zip");
+  tamper(path5, [](auto& m) {
+    std::string& text = m["manifest.json"];
+    const std::string format = "\"format\": \"geoblock-bundle\",";
+    ASSERT_NE(text.find("\n  " + format + "\n"), std::string::npos) << text;
+    text.replace(text.find(format), format.size(), format + " \"format\": \"other\",");
+  });
+  EXPECT_THAT(read_error(path5),
+              HasSubstr("dup.zip:manifest.json:2:32: invalid JSON: duplicate key \"format\""));
 
   const std::string path4 = write_sample(dir, "count.zip");
   tamper(path4, [](auto& m) { edit_manifest_zone(m, 0, "networks", 4); });
