@@ -267,6 +267,39 @@ TEST(Converge, DriftIsReportedWithExitFiveAndRepairedByTheNextUpdate)
   });
 }
 
+// "dropped_packets": N of a family in status --json.
+long long dropped_packets(const std::string& json, const std::string& family)
+{
+  const auto at = json.find("\"" + family + "\": {");
+  const auto key = json.find("\"dropped_packets\": ", at);
+  return at == std::string::npos || key == std::string::npos ? -1 : std::stoll(json.substr(key + 19));
+}
+
+TEST(Converge, CountersSurviveAnUpdateThatLeavesTheRuleAsItIs)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  test::in_fresh_netns([] {
+    Host h;
+    const std::string conf = h.config("chain = INPUT\nmetrics-file = " + h.dir / "geoblock.prom" + "\n");
+    ASSERT_EQ(geoblock_run({"update", "--config", conf}).exit_code, 0);
+    EXPECT_TRUE(h.blocked(k_listed));
+    auto st = geoblock_run({"status", "--json", "--config", conf});
+    const long long before = dropped_packets(st.out, "v4");
+    EXPECT_GT(before, 0) << st.out;
+    // New data (the set is swapped), the same rule: the count goes on.
+    std::ofstream(h.dir / "mirror/ipblocks/data/countries/cn.zone", std::ios::trunc)
+        << "198.51.100.0/25\n203.0.113.0/24\n";
+    ASSERT_EQ(geoblock_run({"update", "--config", conf}).exit_code, 0);
+    EXPECT_NE(test::run_checked({"ipset", "list", "geoblock-v4"}).find("203.0.113.0/24"), std::string::npos);
+    st = geoblock_run({"status", "--json", "--config", conf});
+    EXPECT_GE(dropped_packets(st.out, "v4"), before) << st.out;
+    std::ifstream in(h.dir / "geoblock.prom");
+    const std::string prom((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(prom.find("geoblock_in_sync 1\n"), std::string::npos) << prom;
+    EXPECT_NE(prom.find("geoblock_dropped_packets_total{family=\"v4\"} "), std::string::npos) << prom;
+  });
+}
+
 TEST(Converge, TheLockCoversTheWholeRunFromTheFirstFetch)
 {
   GEOBLOCK_REQUIRE_NETNS();
