@@ -12,12 +12,6 @@ namespace {
 const Origin k_geoblock{"geoblock", 0};
 const char* const k_table_order[] = {"raw", "mangle", "filter", "nat", "security"};
 
-bool
-same_rule(const std::string& a, const std::string& b)
-{
-  return a == b || split_rule(a) == split_rule(b);
-}
-
 // Table names in the kernel's usual order.
 std::vector<std::string>
 ordered(const std::set<std::string>& names)

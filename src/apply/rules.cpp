@@ -132,6 +132,12 @@ split_rule(std::string_view body)
   return words;
 }
 
+bool
+same_rule(const std::string& a, const std::string& b)
+{
+  return a == b || split_rule(a) == split_rule(b);
+}
+
 Ruleset
 parse_ruleset(std::string_view text, const std::string& source)
 {

@@ -69,6 +69,8 @@ Ruleset parse_ruleset(std::string_view text, const std::string& source);
 
 // Splits a rule into words the way iptables-save quotes them.
 std::vector<std::string> split_rule(std::string_view body);
+// True when two rule bodies are the same words (quoting aside).
+bool same_rule(const std::string& a, const std::string& b);
 
 // True when `name` matches one of the glob patterns (fnmatch).
 bool matches_any(const std::string& name, const std::vector<std::string>& patterns);

@@ -257,12 +257,6 @@ private:
 };
 
 bool
-same_rule(const std::string& a, const std::string& b)
-{
-  return a == b || split_rule(a) == split_rule(b);
-}
-
-bool
 same_rules(const std::vector<std::string>& a, const std::vector<std::string>& b)
 {
   if (a.size() != b.size()) {
