@@ -267,6 +267,32 @@ TEST(Converge, DriftIsReportedWithExitFiveAndRepairedByTheNextUpdate)
   });
 }
 
+TEST(Converge, AllowOnlyRestrictsOnlyTheConfiguredPorts)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  test::in_fresh_netns([] {
+    Host h;
+    // ports: only SSH is limited to the allowed country.
+    h.update("family = v4\nchain = INPUT\npolicy = allow-only\nports = tcp:22\n");
+    EXPECT_TRUE(h.reachable(k_listed, 22));
+    EXPECT_TRUE(h.blocked(k_unlisted, 22));
+    EXPECT_TRUE(h.reachable(k_unlisted, 80));
+    // except-ports: everything is limited but the web.
+    h.update("family = v4\nchain = INPUT\npolicy = allow-only\nexcept-ports = tcp:80\n");
+    EXPECT_TRUE(h.reachable(k_unlisted, 80));
+    EXPECT_TRUE(h.blocked(k_unlisted, 22));
+    EXPECT_TRUE(h.reachable(k_listed, 22));
+    const std::string v4 = test::saved_rules({"iptables-save"});
+    EXPECT_TRUE(first_is_ours(v4, "INPUT")) << v4;
+    // The ports open to all come last, just before the drop.
+    const auto chain = lines_with(v4, "-A geoblock-allow ");
+    ASSERT_GE(chain.size(), 2u) << v4;
+    EXPECT_EQ(chain[chain.size() - 2],
+              "-A geoblock-allow -p tcp -m multiport --dports 80 -m comment --comment geoblock -j RETURN");
+    EXPECT_EQ(chain.back(), "-A geoblock-allow -m comment --comment geoblock -j DROP");
+  });
+}
+
 // "dropped_packets": N of a family in status --json.
 long long dropped_packets(const std::string& json, const std::string& family)
 {
