@@ -339,12 +339,13 @@ apply(const net::NetList& aggregated, const ApplyOptions& options)
 
   // Read back and compare: what the kernel enforces must be what the
   // configuration says.
-  const LiveState after = read_live_state(options, true);
+  LiveState after = read_live_state(options, true);
   const std::vector<std::string> left = diff(desired, after.state);
   if (!left.empty()) {
     throw Error("after applying, the live firewall still differs from the configuration: " + left.front() +
                 (left.size() > 1 ? " (and " + std::to_string(left.size() - 1) + " more)" : ""));
   }
+  report.live = std::move(after.state);
   return report;
 }
 

@@ -72,6 +72,7 @@ struct ApplyReport {
   FamilyReport v4;
   FamilyReport v6;
   std::vector<std::string> changes;  // diff(desired, live) before the apply: what it changed
+  FirewallState live;                // read back after the apply (equal to the desired state)
   std::vector<std::string> warnings; // also logged as they happen
 };
 

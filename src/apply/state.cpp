@@ -87,12 +87,6 @@ reject_target(net::Family family)
                                    : "REJECT --reject-with icmp6-port-unreachable";
 }
 
-std::string
-family_label(net::Family family)
-{
-  return net::family_name(family);
-}
-
 class Builder {
 public:
   Builder(FirewallState& state, const RulesConfig& config, net::Family family)
@@ -435,17 +429,26 @@ hooks_of(const RulesConfig& config)
 }
 
 void
-validate(const RulesConfig& config)
+check_set_name(const std::string& name)
 {
-  if (config.set_name.empty() || config.set_name.size() > 24 ||
-      config.set_name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
-          std::string::npos) {
+  if (name.empty() || name.size() > 24 ||
+      name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != std::string::npos) {
     // "<name>-v4-new" must fit ipset's 31 characters.
-    throw ConfigError("set name '" + config.set_name + "': expected 1 to 24 letters, digits, '_' or '-'");
+    throw ConfigError("expected 1 to 24 letters, digits, '_' or '-', got '" + name + "'");
   }
+}
+
+void
+check_ports(const RulesConfig& config)
+{
   if (!config.ports.empty() && !config.except_ports.empty()) {
-    throw ConfigError("ports and except-ports exclude each other: block only some ports, or all but some");
+    throw ConfigError("ports and except-ports exclude each other (block only some ports, or all but some)");
   }
+}
+
+void
+check_hooks(const RulesConfig& config)
+{
   for (const auto& h : hooks_of(config)) {
     if (h.table != "raw") {
       continue;
@@ -459,10 +462,29 @@ validate(const RulesConfig& config)
                         "mangle:PREROUTING, INPUT or FORWARD instead of raw:PREROUTING");
     }
   }
+}
+
+void
+check_interface(const std::string& name)
+{
+  if (!valid_interface(name)) {
+    throw ConfigError("'" + name + "' is not an interface name (1 to 15 letters, digits, '-', '_', '.', '@'; "
+                                   "'+' at the end matches any suffix)");
+  }
+}
+
+void
+validate(const RulesConfig& config)
+{
+  try {
+    check_set_name(config.set_name);
+  } catch (const ConfigError& e) {
+    throw ConfigError(std::string("set name: ") + e.what());
+  }
+  check_ports(config);
+  check_hooks(config);
   for (const auto& i : config.interfaces) {
-    if (!valid_interface(i)) {
-      throw ConfigError("'" + i + "' is not an interface name");
-    }
+    check_interface(i);
   }
 }
 
@@ -528,7 +550,7 @@ ownership_of(const RulesConfig& config)
 std::string
 ChainState::where() const
 {
-  return to_string(Hook{table, chain}) + " (" + family_label(family) + ")";
+  return to_string(Hook{table, chain}) + " (" + net::family_name(family) + ")";
 }
 
 const SetState*
@@ -679,7 +701,7 @@ diff(const FirewallState& desired, const FirewallState& live)
     if (!(f == net::Family::V4 ? live.rules_known_v4 : live.rules_known_v6) &&
         std::any_of(desired.chains.begin(), desired.chains.end(),
                     [f](const ChainState& c) { return c.family == f; })) {
-      out.push_back(std::string("rules (") + family_label(f) + "): cannot be read");
+      out.push_back(std::string("rules (") + net::family_name(f) + "): cannot be read");
     }
   }
   return out;

@@ -85,8 +85,16 @@ struct RulesConfig {
 std::vector<Hook> default_chains(Policy policy, Match match = Match::All);
 std::vector<Hook> hooks_of(const RulesConfig& config);
 
-// Throws ConfigError for combinations that cannot work (raw with conntrack,
-// ports with except-ports, a bad set name).
+// Each throws ConfigError with the problem (the caller names the key):
+// a set name other than 1..24 letters, digits, '_', '-';
+void check_set_name(const std::string& name);
+// ports together with except-ports;
+void check_ports(const RulesConfig& config);
+// raw:PREROUTING with allow-only or match new (both need conntrack);
+void check_hooks(const RulesConfig& config);
+// a name valid_interface() refuses.
+void check_interface(const std::string& name);
+// All of the above.
 void validate(const RulesConfig& config);
 
 // "geoblock" -> "geoblock-v4" / "geoblock-v6".

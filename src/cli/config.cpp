@@ -94,12 +94,9 @@ apply::RulesConfig validate_rules(const Config& raw, const Settings& s)
   for (const std::string& c : raw.chain) {
     r.chains.push_back(at("chain", [&] { return apply::parse_hook(c); }));
   }
+  at("set-name", [&] { apply::check_set_name(raw.set_name); });
   for (const std::string& i : raw.interface) {
-    if (!apply::valid_interface(i)) {
-      throw ConfigError(o.where("interface") + ": '" + i
-                        + "' is not an interface name (1 to 15 letters, digits, '-', '_', '.', '@'; '+' at the end "
-                          "matches any suffix)");
-    }
+    at("interface", [&] { apply::check_interface(i); });
     r.interfaces.push_back(i);
   }
   for (const std::string& p : raw.ports) {
@@ -110,10 +107,7 @@ apply::RulesConfig validate_rules(const Config& raw, const Settings& s)
     const auto more = at("except-ports", [&] { return apply::parse_ports(p); });
     r.except_ports.insert(r.except_ports.end(), more.begin(), more.end());
   }
-  if (!r.ports.empty() && !r.except_ports.empty()) {
-    throw ConfigError(o.where("except-ports") + ": ports and except-ports exclude each other (block only some "
-                                                "ports, or all but some)");
-  }
+  at("except-ports", [&] { apply::check_ports(r); });
   if (raw.match == "all" || raw.match == "new") {
     r.match = raw.match == "new" ? apply::Match::New : apply::Match::All;
   } else {
@@ -134,16 +128,7 @@ apply::RulesConfig validate_rules(const Config& raw, const Settings& s)
   }
   r.log_prefix = raw.log_prefix;
   r.log_rate = at("log-rate", [&] { return apply::parse_rate(raw.log_rate); });
-  for (const apply::Hook& h : apply::hooks_of(r)) {
-    if (h.table == "raw" && r.match == apply::Match::New) {
-      throw ConfigError(o.where("match") + ": match new needs connection tracking, which runs after the raw "
-                                           "table: use mangle:PREROUTING, INPUT or FORWARD as chain");
-    }
-    if (h.table == "raw" && r.policy == apply::Policy::AllowOnly) {
-      throw ConfigError(o.where("chain") + ": policy allow-only needs connection tracking to accept replies: "
-                                           "use mangle:PREROUTING, INPUT or FORWARD instead of raw:PREROUTING");
-    }
-  }
+  at(r.policy == apply::Policy::AllowOnly ? "chain" : "match", [&] { apply::check_hooks(r); });
   return r;
 }
 
@@ -262,13 +247,6 @@ Settings validate(const Config& raw, bool need_countries)
 
   s.rules = validate_rules(raw, s);
 
-  if (raw.set_name.empty() || raw.set_name.size() > 24
-      || raw.set_name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
-           != std::string::npos) {
-    // "<name>-v4-new" must fit ipset's 31 characters.
-    throw ConfigError(o.where("set-name") + ": expected 1 to 24 letters, digits, '_' or '-', got '" + raw.set_name
-                      + "'");
-  }
   if (!(raw.max_shrink >= 0 && raw.max_shrink <= 1)) {
     throw ConfigError(o.where("max-shrink") + ": expected a fraction from 0 to 1, got "
                       + std::to_string(raw.max_shrink));

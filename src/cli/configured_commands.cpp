@@ -309,6 +309,8 @@ ExitCode update(const Invocation& inv, bool restore)
     return partial ? ExitCode::Partial : ExitCode::Ok;
   }
 
+  // What the kernel holds now (counters included) goes into the state.
+  apply::FirewallState now_live = std::move(live->state);
   if (plan.changes.empty()) {
     if (plan.all_unchanged) {
       log::info("nothing changed: every zone is current and the live firewall is exactly as configured");
@@ -319,7 +321,7 @@ ExitCode update(const Invocation& inv, bool restore)
     for (const std::string& c : plan.changes) {
       log::verbose("to apply: " + c);
     }
-    const apply::ApplyReport report = apply::apply(plan.target, ao);
+    apply::ApplyReport report = apply::apply(plan.target, ao);
     for (const apply::FamilyReport* f : {&report.v4, &report.v6}) {
       if (f->enabled) {
         log::info(f->set + ": " + std::to_string(f->entries) + " entries"
@@ -331,9 +333,9 @@ ExitCode update(const Invocation& inv, bool restore)
     }
     log::info("applied " + std::to_string(report.changes.size()) + " difference(s); the live firewall now "
               "equals the configuration");
+    now_live = std::move(report.live);
   }
-  // What the kernel holds now (counters included) goes into the state.
-  record(s, plan, restore, partial, now, apply::read_live_state(ao, false).state);
+  record(s, plan, restore, partial, now, now_live);
   log::info(std::string(restore ? "restored" : "updated") + ": " + std::to_string(plan.target.v4.size())
             + " IPv4 and " + std::to_string(plan.target.v6.size()) + " IPv6 entries from "
             + std::to_string(s.countries.size()) + " countries"
