@@ -3,6 +3,7 @@
 #include "apply/converge.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "util/digest.hpp"
 #include "util/file.hpp"
 #include "util/lock.hpp"
 #include "util/subprocess.hpp"
@@ -394,6 +395,16 @@ read_live_state(const ApplyOptions& options, bool with_members)
       const Ruleset rules = xt.save();
       for (auto& c : owned_chains(rules, f, own)) {
         live.state.chains.push_back(std::move(c));
+      }
+      if (enabled && !baseline_of(options, f).empty()) {
+        const std::string& file = baseline_of(options, f);
+        try {
+          const Ruleset base = parse_ruleset(util::read_file(file), "baseline " + file);
+          live.state.baseline_digest[net::family_index(f)] =
+              util::sha256_hex(baseline_managed_text(rules, base, own, options.keep_chains));
+        } catch (const Error& e) {
+          live.warnings.push_back(e.what()); // apply refuses it with the same message
+        }
       }
       if (enabled) {
         docker_warning(rules, hooks_of(options), f, live.warnings);

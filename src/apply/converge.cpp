@@ -288,4 +288,30 @@ build_baseline_restore(const Ruleset& baseline, const Ruleset& live, const std::
   return out;
 }
 
+std::string
+baseline_managed_text(const Ruleset& live, const Ruleset& baseline, const Ownership& own,
+                      const std::vector<std::string>& keep)
+{
+  auto kept = [&](const std::string& chain) { return !is_builtin(chain) && matches_any(chain, keep); };
+  std::string out;
+  for (const auto& b : baseline.tables) {
+    const Table* t = live.table(b.name);
+    out += "*" + b.name + "\n";
+    if (t == nullptr) {
+      continue;
+    }
+    for (const auto& c : t->chains) {
+      if (!kept(c.name) && !own.owns_chain(c.name)) {
+        out += ":" + c.name + " " + c.policy + "\n";
+      }
+    }
+    for (const auto& r : t->rules) {
+      if (!kept(r.chain) && !kept(target_of(r.body)) && !own.owns(r)) {
+        out += "-A " + r.chain + " " + r.body + "\n";
+      }
+    }
+  }
+  return out;
+}
+
 } // namespace geoblock::apply

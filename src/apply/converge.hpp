@@ -40,4 +40,12 @@ RestoreText build_baseline_restore(const Ruleset& baseline, const Ruleset& live,
                                    const std::vector<ChainState>& desired, const Ownership& own,
                                    const std::vector<std::string>& keep, WithOwnRules with_own);
 
+// What a baseline restore decides in `live`: for each table of the
+// baseline, the chains' policies and rules, without geoblock's rules and
+// chains and without the kept chains and the jumps into them (fail2ban's
+// bans and Docker's rules may change at any time). As text, one line each,
+// without counters: equal texts mean nobody changed what the baseline set.
+std::string baseline_managed_text(const Ruleset& live, const Ruleset& baseline, const Ownership& own,
+                                  const std::vector<std::string>& keep);
+
 } // namespace geoblock::apply

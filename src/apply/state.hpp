@@ -154,6 +154,10 @@ struct FirewallState {
   // Live state only: whether each family's rules could be read.
   bool rules_known_v4 = true;
   bool rules_known_v6 = true;
+  // Live state only, per family (net::family_index): SHA-256 of what a
+  // configured baseline manages in the live ruleset
+  // (baseline_managed_text), empty without a baseline.
+  std::string baseline_digest[2];
 
   const SetState* set(const std::string& name) const;
   const ChainState* chain(net::Family family, const std::string& table, const std::string& chain) const;

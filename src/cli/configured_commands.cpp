@@ -138,15 +138,25 @@ util::Json baseline_digests(const Settings& s)
   return d;
 }
 
-std::vector<std::string> baseline_drift(const Settings& s, const util::Json& last_state)
+// A baseline is in force when its file is the one last applied and the
+// tables it manages hold what that restore left (nobody edited them since).
+std::vector<std::string> baseline_drift(const Settings& s, const util::Json& last_state,
+                                        const apply::FirewallState& live)
 {
   std::vector<std::string> out;
   const util::Json now = baseline_digests(s);
-  const util::Json& then = last_state.get("baseline_sha256");
-  for (const char* f : {"v4", "v6"}) {
-    const std::string file = std::string(f) == "v4" ? s.raw.baseline : s.raw.baseline6;
-    if (!file.empty() && now.get(f).as_string() != then.get(f).as_string()) {
+  for (const net::Family f : {net::Family::V4, net::Family::V6}) {
+    const char* key = net::family_key(f);
+    const std::string& file = f == net::Family::V4 ? s.raw.baseline : s.raw.baseline6;
+    if (file.empty()) {
+      continue;
+    }
+    if (now.get(key).as_string() != last_state.get("baseline_sha256").get(key).as_string()) {
       out.push_back("baseline " + file + ": changed since it was last applied");
+    } else if (live.baseline_digest[net::family_index(f)]
+               != last_state.get("baseline_live_sha256").get(key).as_string()) {
+      out.push_back("baseline " + file + ": the live " + net::family_name(f)
+                    + " rules it manages were changed since it was restored");
     }
   }
   return out;
@@ -208,6 +218,13 @@ void record(const Settings& s, Plan& plan, bool restore, bool partial, std::int6
   names.push(s.raw.set_name);
   state.set("set_names", std::move(names));
   state.set("baseline_sha256", baseline_digests(s));
+  util::Json managed = util::Json::object();
+  for (const net::Family f : {net::Family::V4, net::Family::V6}) {
+    if (!live.baseline_digest[net::family_index(f)].empty()) {
+      managed.set(net::family_key(f), live.baseline_digest[net::family_index(f)]);
+    }
+  }
+  state.set("baseline_live_sha256", std::move(managed));
   state.set("in_sync", true);
   util::Json dropped = util::Json::object();
   for (const net::Family f : {net::Family::V4, net::Family::V6}) {
@@ -276,7 +293,7 @@ ExitCode update(const Invocation& inv, bool restore)
     compare_with_live(plan, both, live->state.set(apply::set_name_for(s.raw.set_name, net::Family::V4)) != nullptr,
                       live->state.set(apply::set_name_for(s.raw.set_name, net::Family::V6)) != nullptr);
     plan.changes = apply::diff(desired, live->state);
-    for (const std::string& d : baseline_drift(s, last_state)) {
+    for (const std::string& d : baseline_drift(s, last_state, live->state)) {
       plan.changes.push_back(d);
     }
   } catch (const Error& e) {
@@ -457,7 +474,7 @@ ExitCode status(const Invocation& inv)
     }
     if (desired) {
       drift = apply::diff(*desired, live.state);
-      for (const std::string& d : baseline_drift(s, last_state)) {
+      for (const std::string& d : baseline_drift(s, last_state, live.state)) {
         drift.push_back(d);
       }
       in_sync = drift.empty();

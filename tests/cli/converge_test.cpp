@@ -4,6 +4,7 @@
 // what the configuration asks for (nothing left over, geoblock's rules
 // first and once) and probes from a listed and an unlisted source get the
 // right answer. The mirror is a file:// tree: no server needed.
+#include "support/http_fault.hpp"
 #include "support/netns.hpp"
 #include "support/temp_dir.hpp"
 #include "util/lock.hpp"
@@ -14,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 namespace {
 
@@ -343,6 +345,134 @@ TEST(Converge, TheLockCoversTheWholeRunFromTheFirstFetch)
       EXPECT_EQ(sets(), "");
     }
     ASSERT_EQ(geoblock_run({"update", "--config", conf}).exit_code, 0);
+  });
+}
+
+TEST(Converge, BaselineWithRuleShapesKeepsFail2banAndItsEditsAreDrift)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  test::in_fresh_netns([] {
+    Host h;
+    // fail2ban's way: its own chain, a ban in it, a jump from INPUT.
+    test::run_checked({"iptables", "-w", "-N", "f2b-web"});
+    test::run_checked({"iptables", "-w", "-A", "f2b-web", "-s", "198.51.100.200/32", "-j", "DROP"});
+    test::run_checked({"iptables", "-w", "-I", "INPUT", "1", "-p", "tcp", "--dport", "80", "-j", "f2b-web"});
+    const std::string baseline = h.dir.write(
+        "rules.v4", "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+                    "-A INPUT -s 192.0.2.0/24 -j DROP\nCOMMIT\n");
+    const std::string extra = "family = v4\nchain = INPUT\nports = tcp:22\nbaseline = " + baseline + "\n";
+    h.update(extra);
+    std::string v4 = test::saved_rules({"iptables-save"});
+    EXPECT_TRUE(first_is_ours(v4, "INPUT")) << v4;
+    EXPECT_EQ(lines_with(v4, "-A INPUT -s 192.0.2.0/24 -j DROP").size(), 1u) << v4;
+    EXPECT_TRUE(h.blocked(k_listed, 22));
+    EXPECT_TRUE(h.reachable(k_listed, 80));
+    EXPECT_TRUE(h.blocked(k_unlisted, 80)); // fail2ban's ban survived the restore
+    EXPECT_TRUE(h.reachable(k_unlisted, 22));
+
+    // fail2ban bans more: not drift. A hand-made rule in the baselined
+    // table: drift, and the next update restores the baseline.
+    test::run_checked({"iptables", "-w", "-I", "f2b-web", "1", "-s", "198.51.100.201/32", "-j", "DROP"});
+    const std::string conf = h.config(extra);
+    auto st = geoblock_run({"status", "--config", conf});
+    EXPECT_EQ(st.exit_code, 0) << st.out << st.err;
+    test::run_checked({"iptables", "-w", "-A", "INPUT", "-s", "203.0.113.0/24", "-j", "ACCEPT"});
+    st = geoblock_run({"status", "--config", conf});
+    EXPECT_EQ(st.exit_code, 5) << st.out << st.err;
+    EXPECT_NE(st.out.find("baseline " + baseline + ": the live IPv4 rules it manages were changed"), std::string::npos)
+        << st.out;
+    h.update(extra);
+    v4 = test::saved_rules({"iptables-save"});
+    EXPECT_TRUE(lines_with(v4, "203.0.113.0/24").empty()) << v4;
+    EXPECT_EQ(lines_with(v4, "-A f2b-web -s 198.51.100.201/32 -j DROP").size(), 1u) << v4;
+
+    // An edited baseline file is a difference too.
+    std::ofstream(baseline, std::ios::trunc) << "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
+                                                ":OUTPUT ACCEPT [0:0]\n-A INPUT -s 192.0.2.0/25 -j DROP\nCOMMIT\n";
+    st = geoblock_run({"status", "--config", conf});
+    EXPECT_EQ(st.exit_code, 5) << st.out;
+    EXPECT_NE(st.out.find("baseline " + baseline + ": changed since it was last applied"), std::string::npos) << st.out;
+    h.update(extra);
+    EXPECT_EQ(lines_with(test::saved_rules({"iptables-save"}), "-A INPUT -s 192.0.2.0/25 -j DROP").size(), 1u);
+  });
+}
+
+TEST(Converge, AllowOnlyWithInterfaceDirectionBothAndLog)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  test::in_fresh_netns([] {
+    Host h;
+    test::TcpServer listed_server(&h.client, k_listed, 8080);
+    test::TcpServer unlisted_server(&h.client, k_unlisted, 8080);
+    h.update("family = v4\nchain = INPUT\npolicy = allow-only\ninterface = gbh\ndirection = both\nlog = true\n");
+    const std::string v4 = test::saved_rules({"iptables-save"});
+    EXPECT_EQ(lines_with(v4, "-A INPUT -i gbh -m comment --comment geoblock -j geoblock-allow").size(), 1u) << v4;
+    EXPECT_EQ(lines_with(v4, "-A OUTPUT -o gbh -m comment --comment geoblock -j geoblock-allow-out").size(), 1u) << v4;
+    EXPECT_EQ(lines_with(v4, "-j LOG --log-prefix").size(), 2u) << v4; // in front of each chain's verdict
+    // In: only the allowed country gets through.
+    EXPECT_TRUE(h.reachable(k_listed));
+    EXPECT_TRUE(h.blocked(k_unlisted));
+    // Out: the host reaches the allowed country only.
+    EXPECT_TRUE(test::eventually_connects(nullptr, k_host, k_listed, 8080));
+    EXPECT_FALSE(test::tcp_connect(nullptr, k_host, k_unlisted, 8080, std::chrono::milliseconds(500)));
+    // Loopback is another interface: untouched.
+    EXPECT_TRUE(test::eventually_connects(nullptr, "127.0.0.1", "127.0.0.1", 80));
+  });
+}
+
+TEST(Converge, TwoConcurrentRunsDoNotInterleave)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  test::in_fresh_netns([] {
+    Host h;
+    // cn trickles (about a second), ru answers at once. Run A (cn) starts
+    // first; run B (ru) starts while A is downloading. Without the lock
+    // around the whole run, B would fetch ru while A still fetches cn.
+    test::FaultServer mirror([](const test::FaultRequest& r) {
+      test::FaultReply reply;
+      if (r.path.find("/ipblocks/data/countries/cn.zone") != std::string::npos) {
+        reply.mode = test::FaultReply::Mode::Trickle;
+        reply.body = "198.51.100.0/25\n";
+        reply.interval = std::chrono::milliseconds(60);
+      } else if (r.path.find("/ipblocks/data/countries/ru.zone") != std::string::npos) {
+        reply.body = "203.0.113.0/24\n";
+      } else {
+        reply.status = 404;
+      }
+      return reply;
+    });
+    const std::string base = "base-url = " + mirror.base_url() + "\nfamily = v4\nlock-wait = 60\nretries = 0\n";
+    const std::string conf_a = h.dir.write("a.conf", "countries = cn\ncache-dir = " + h.dir / "cache" + "\nstate-dir = "
+                                                         + h.dir / "state" + "\nlock-file = " + h.dir / "lock\n" + base);
+    const std::string conf_b = h.dir.write("b.conf", "countries = ru\ncache-dir = " + h.dir / "cache" + "\nstate-dir = "
+                                                         + h.dir / "state" + "\nlock-file = " + h.dir / "lock\n" + base);
+    util::RunResult a;
+    std::thread run_a([&] { a = geoblock_run({"update", "--config", conf_a}); });
+    // B starts once A's download is under way (bounded wait).
+    for (int i = 0; i < 500 && mirror.hits("/ipblocks/data/countries/cn.zone") == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_EQ(mirror.hits("/ipblocks/data/countries/cn.zone"), 1) << "run A never fetched";
+    const util::RunResult b = geoblock_run({"update", "--config", conf_b});
+    run_a.join();
+    EXPECT_EQ(a.exit_code, 0) << a.err;
+    EXPECT_EQ(b.exit_code, 0) << b.err;
+    // Every request of A came before the first of B.
+    const auto requests = mirror.requests();
+    std::size_t last_a = 0;
+    std::size_t first_b = requests.size();
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      if (requests[i].path.find("cn.zone") != std::string::npos) {
+        last_a = i;
+      }
+      if (requests[i].path.find("ru.zone") != std::string::npos && first_b == requests.size()) {
+        first_b = i;
+      }
+    }
+    ASSERT_LT(first_b, requests.size()) << "run B never fetched";
+    EXPECT_LT(last_a, first_b);
+    // B ran last: the firewall holds what B's configuration asks for.
+    EXPECT_NE(test::run_checked({"ipset", "list", "geoblock-v4"}).find("203.0.113.0/24"), std::string::npos);
   });
 }
 
