@@ -51,8 +51,10 @@ void
 validate_options(const ApplyOptions& options)
 {
   validate(static_cast<const RulesConfig&>(options));
-  if (!(options.max_shrink >= 0.0 && options.max_shrink <= 1.0)) {
-    throw ConfigError("max-shrink must be between 0 and 1");
+  try {
+    check_max_shrink(options.max_shrink);
+  } catch (const ConfigError& e) {
+    throw ConfigError(std::string("max-shrink: ") + e.what());
   }
 }
 
@@ -167,6 +169,14 @@ update_set(IpsetSession& session, const std::vector<net::Prefix<A>>& nets, const
 }
 
 } // namespace
+
+void
+check_max_shrink(double fraction)
+{
+  if (!(fraction >= 0.0 && fraction <= 1.0)) {
+    throw ConfigError("expected a fraction from 0 to 1, got " + std::to_string(fraction));
+  }
+}
 
 void
 check_ssh_lockout(const net::NetList& aggregated, const ApplyOptions& options)

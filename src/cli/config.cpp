@@ -1,5 +1,7 @@
 #include "cli/config.hpp"
 
+#include "apply/applier.hpp"
+
 #include "core/country.hpp"
 #include "core/error.hpp"
 #include "net/zone.hpp"
@@ -247,9 +249,10 @@ Settings validate(const Config& raw, bool need_countries)
 
   s.rules = validate_rules(raw, s);
 
-  if (!(raw.max_shrink >= 0 && raw.max_shrink <= 1)) {
-    throw ConfigError(o.where("max-shrink") + ": expected a fraction from 0 to 1, got "
-                      + std::to_string(raw.max_shrink));
+  try {
+    apply::check_max_shrink(raw.max_shrink);
+  } catch (const ConfigError& e) {
+    throw ConfigError(o.where("max-shrink") + ": " + e.what());
   }
   check_range(o, "min-prefix-v4", raw.min_prefix_v4, 1, 32);
   check_range(o, "min-prefix-v6", raw.min_prefix_v6, 1, 128);

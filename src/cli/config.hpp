@@ -5,6 +5,7 @@
 #pragma once
 
 #include "apply/state.hpp"
+#include "fetch/http_client.hpp"
 #include "net/cidr.hpp"
 
 #include <map>
@@ -57,7 +58,7 @@ struct Config {
   bool block_local = false;
   int parallel = 8;
   int timeout = 60;
-  int connect_timeout = 15;
+  int connect_timeout = static_cast<int>(fetch::k_default_connect_timeout_ms / 1000);
   int retries = 3;
   int stale_days = 60;
   int lock_wait = 60;

@@ -1,5 +1,6 @@
 #include "cli/plan.hpp"
 
+#include "fetch/fetcher.hpp"
 #include "net/aggregate.hpp"
 #include "net/local.hpp"
 
@@ -63,6 +64,7 @@ util::Json zone_json(const ZoneRow& z)
 Plan make_plan(const std::vector<fetch::ZoneResult>& zones, const Settings& settings, std::int64_t now)
 {
   Plan plan;
+  plan.all_unchanged = fetch::nothing_changed(zones);
   net::NetList all;
   for (const std::string& country : settings.countries) {
     CountryRow row;
@@ -99,9 +101,6 @@ Plan make_plan(const std::vector<fetch::ZoneResult>& zones, const Settings& sett
       ++plan.stale;
       plan.warnings.push_back(z.country + " " + net::family_name(z.family)
                               + ": using the last good cached copy: " + z.error);
-    }
-    if (z.origin != fetch::Origin::NotModified && z.origin != fetch::Origin::Absent) {
-      plan.all_unchanged = false;
     }
     if (!settings.raw.block_local && !settings.allow_only && net::touches_local(z.nets)) {
       plan.warnings.push_back(z.country + " " + net::family_name(z.family)

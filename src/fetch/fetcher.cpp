@@ -276,7 +276,7 @@ public:
     meta.changed_at = job.meta && job.meta->absent ? job.meta->changed_at : m_now;
     meta.absent = true;
     if (job.meta && job.meta->absent) {
-      m_fetched[job.family == net::Family::V4 ? 0 : 1].push_back(job.country);
+      m_fetched[net::family_index(job.family)].push_back(job.country);
     } else {
       m_cache.store(meta, "");
     }
@@ -508,7 +508,7 @@ private:
         meta.last_modified != before.last_modified) {
       m_cache.store_meta(meta);
     } else {
-      m_fetched[meta.family == net::Family::V4 ? 0 : 1].push_back(meta.country);
+      m_fetched[net::family_index(meta.family)].push_back(meta.country);
     }
   }
 

@@ -10,6 +10,7 @@
 // See docs/fetch.md.
 #pragma once
 
+#include "fetch/http_client.hpp"
 #include "fetch/zone_cache.hpp"
 #include "fetch/zone_result.hpp"
 #include "net/cidr.hpp"
@@ -36,7 +37,7 @@ struct FetchOptions {
   std::string base_url = k_default_base_url; // http://, https:// or file://; no trailing slash needed
   std::string cache_dir = k_default_cache_dir;
   int parallel = 8;
-  long connect_timeout_ms = 10'000;
+  long connect_timeout_ms = k_default_connect_timeout_ms;
   long timeout_ms = 60'000;    // per attempt
   int retries = 3;             // on timeouts, cut connections, 5xx (never 4xx)
   long retry_delay_ms = 1'000; // first backoff, doubling, with jitter

@@ -165,7 +165,7 @@ ZoneCache::ZoneCache(std::string dir) : m_dir(std::move(dir))
 void
 ZoneCache::make_family_dir(net::Family family) const
 {
-  bool& made = m_dir_made[family == net::Family::V4 ? 0 : 1];
+  bool& made = m_dir_made[net::family_index(family)];
   if (!made) {
     util::make_dirs(family_dir(m_dir, family));
     made = true;
@@ -181,7 +181,7 @@ void
 ZoneCache::sync() const
 {
   for (const net::Family family : {net::Family::V4, net::Family::V6}) {
-    bool& dirty = m_dirty[family == net::Family::V4 ? 0 : 1];
+    bool& dirty = m_dirty[net::family_index(family)];
     if (dirty) {
       util::sync_dir(family_dir(m_dir, family));
       dirty = false;
@@ -234,7 +234,7 @@ ZoneCache::read_meta(const std::string& country, net::Family family) const
 std::int64_t
 ZoneCache::fetched_time(const std::string& country, net::Family family) const
 {
-  const int f = family == net::Family::V4 ? 0 : 1;
+  const std::size_t f = net::family_index(family);
   if (!m_fetched_loaded[f]) {
     m_fetched_loaded[f] = true;
     m_fetched[f].clear();
@@ -271,7 +271,7 @@ ZoneCache::record_fetched(net::Family family, const std::vector<std::string>& co
   if (countries.empty()) {
     return;
   }
-  const int f = family == net::Family::V4 ? 0 : 1;
+  const std::size_t f = net::family_index(family);
   fetched_time("", family); // load
   auto& entries = m_fetched[f];
   for (const std::string& cc : countries) {
@@ -327,7 +327,7 @@ ZoneCache::store(ZoneMeta meta, std::string_view body, util::AtomicBatch* batch)
     batch->add(meta_path(meta.country, meta.family), format_meta(meta));
     return;
   }
-  m_dirty[meta.family == net::Family::V4 ? 0 : 1] = true;
+  m_dirty[net::family_index(meta.family)] = true;
   util::write_file_atomic(zone_path(meta.country, meta.family), body, 0644,
                           util::AtomicFile::DirSync::Deferred);
   store_meta(meta);
@@ -337,7 +337,7 @@ void
 ZoneCache::store_meta(const ZoneMeta& meta) const
 {
   make_family_dir(meta.family);
-  m_dirty[meta.family == net::Family::V4 ? 0 : 1] = true;
+  m_dirty[net::family_index(meta.family)] = true;
   util::write_file_atomic(meta_path(meta.country, meta.family), format_meta(meta), 0644,
                           util::AtomicFile::DirSync::Deferred);
 }
