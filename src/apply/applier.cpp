@@ -171,6 +171,18 @@ update_set(IpsetSession& session, const std::vector<net::Prefix<A>>& nets, const
 } // namespace
 
 void
+check_safety(const net::NetList& aggregated, const FirewallState& desired, const FirewallState& live,
+             const ApplyOptions& options)
+{
+  check_ssh_lockout(aggregated, options);
+  for (const SetState& want : desired.sets) {
+    if (const SetState* have = live.set(want.name)) {
+      check_shrink(want.family, have->entries, want.entries, options);
+    }
+  }
+}
+
+void
 check_max_shrink(double fraction)
 {
   if (!(fraction >= 0.0 && fraction <= 1.0)) {

@@ -112,6 +112,11 @@ RemoveReport remove(const ApplyOptions& options);
 // The safety checks apply() runs, exposed for dry runs: throw SafetyError
 // with a one-line reason (never when options.force).
 void check_ssh_lockout(const net::NetList& aggregated, const ApplyOptions& options);
+// Both, against `live`, for every set of `desired`: what every backend's
+// apply must pass (the commands run it before apply, and a dry run reports
+// it as a warning).
+void check_safety(const net::NetList& aggregated, const FirewallState& desired, const FirewallState& live,
+                  const ApplyOptions& options);
 // Throws ConfigError (the problem) unless 0 <= fraction <= 1.
 void check_max_shrink(double fraction);
 void check_shrink(net::Family family, std::uint64_t live_entries, std::uint64_t new_entries,

@@ -1,15 +1,27 @@
 // One function per command; each returns the process exit code.
 #pragma once
 
+#include "apply/backend.hpp"
 #include "cli/options.hpp"
 #include "core/error.hpp"
+#include "util/clock.hpp"
 
 namespace geoblock::cli {
 
 ExitCode run_aggregate(const AggregateArgs& args);
 
+// What the configured commands act on, behind narrow interfaces so that
+// the whole flow runs against fakes in tests (unprivileged, in memory).
+struct Environment {
+  apply::Backend& backend;
+  util::UnixClock clock = util::system_unix_time;
+  bool privileged = false; // may change the firewall (root)
+};
+
 // update, status, restore, remove, check, export: the commands that work on
-// the configured countries and firewall.
+// the configured countries and firewall. The first form runs them on this
+// host (the iptables backend, the system clock, root when euid is 0).
 ExitCode run_configured(const Invocation& inv);
+ExitCode run_configured(const Invocation& inv, Environment& env);
 
 } // namespace geoblock::cli

@@ -27,11 +27,6 @@ namespace geoblock::cli {
 
 namespace {
 
-std::int64_t now_seconds()
-{
-  return static_cast<std::int64_t>(std::time(nullptr));
-}
-
 void print(const std::string& text)
 {
   std::fwrite(text.data(), 1, text.size(), stdout);
@@ -238,16 +233,16 @@ void record(const Settings& s, Plan& plan, bool restore, bool partial, std::int6
   write_state(s, std::move(state));
 }
 
-ExitCode update(const Invocation& inv, bool restore)
+ExitCode update(const Invocation& inv, Environment& env, bool restore)
 {
   const Settings s = validate(inv.config, true);
   const bool dry_run = inv.run.dry_run;
-  if (!dry_run && geteuid() != 0) {
+  if (!dry_run && !env.privileged) {
     throw UsageError(std::string(restore ? "restore" : "update")
                      + " changes the firewall and needs root; 'geoblock update --dry-run' shows what it would do");
   }
   const auto lock = take_lock(s, !dry_run);
-  const std::int64_t now = now_seconds();
+  const std::int64_t now = env.clock();
 
   // A dry run by a user who cannot write the cache downloads into a
   // private directory instead: it must work without root.
@@ -282,7 +277,7 @@ ExitCode update(const Invocation& inv, bool restore)
   const apply::FirewallState desired = apply::desired_state(plan.target, ao);
   std::optional<apply::LiveState> live;
   try {
-    live = apply::read_live_state(ao, true);
+    live = env.backend.read(ao, true);
     const auto members = [&](net::Family f) {
       const apply::SetState* set = live->state.set(apply::set_name_for(s.raw.set_name, f));
       return set ? set->members : net::NetList{};
@@ -307,12 +302,7 @@ ExitCode update(const Invocation& inv, bool restore)
     // Show what apply would refuse, without refusing.
     if (live) {
       try {
-        apply::check_ssh_lockout(plan.target, ao);
-        for (const apply::SetState& want : desired.sets) {
-          if (const apply::SetState* have = live->state.set(want.name)) {
-            apply::check_shrink(want.family, have->entries, want.entries, ao);
-          }
-        }
+        apply::check_safety(plan.target, desired, live->state, ao);
       } catch (const SafetyError& e) {
         plan.warnings.push_back(std::string("update would refuse: ") + e.what());
         log::warning(std::string("update would refuse: ") + e.what());
@@ -338,7 +328,8 @@ ExitCode update(const Invocation& inv, bool restore)
     for (const std::string& c : plan.changes) {
       log::verbose("to apply: " + c);
     }
-    apply::ApplyReport report = apply::apply(plan.target, ao);
+    apply::check_safety(plan.target, desired, now_live, ao);
+    apply::ApplyReport report = env.backend.apply(plan.target, ao);
     for (const apply::FamilyReport* f : {&report.v4, &report.v6}) {
       if (f->enabled) {
         log::info(f->set + ": " + std::to_string(f->entries) + " entries"
@@ -390,7 +381,7 @@ std::optional<apply::FirewallState> desired_from_cache(const Settings& s, const 
   return apply::desired_state(plan.target, ao);
 }
 
-ExitCode status(const Invocation& inv)
+ExitCode status(const Invocation& inv, Environment& env)
 {
   Settings s;
   try {
@@ -398,7 +389,7 @@ ExitCode status(const Invocation& inv)
   } catch (const ConfigError&) {
     s = validate(inv.config, false); // no countries: the kernel and the cache, without drift
   }
-  const std::int64_t now = now_seconds();
+  const std::int64_t now = env.clock();
   util::Json last_state = read_state(s);
   const apply::ApplyOptions ao = apply_options(s, false, last_state);
   util::Json doc = util::Json::object();
@@ -408,7 +399,7 @@ ExitCode status(const Invocation& inv)
 
   util::Json kernel = util::Json::object();
   try {
-    const apply::LiveState live = apply::read_live_state(ao, true);
+    const apply::LiveState live = env.backend.read(ao, true);
     const auto desired = desired_from_cache(s, ao, now);
     for (const net::Family f : {net::Family::V4, net::Family::V6}) {
       if (!net::includes(s.families, f)) {
@@ -487,7 +478,7 @@ ExitCode status(const Invocation& inv)
       text += "live firewall: not compared (no cached data for the configured countries)\n";
     }
     doc.set("kernel", std::move(kernel));
-    if (!s.raw.metrics_file.empty() && !last_state.is_null() && in_sync && geteuid() == 0) {
+    if (!s.raw.metrics_file.empty() && !last_state.is_null() && in_sync && env.privileged) {
       // Monitoring reads the metrics file: keep its drift and counters
       // current.
       last_state.set("in_sync", *in_sync);
@@ -565,14 +556,14 @@ ExitCode status(const Invocation& inv)
   return in_sync && !*in_sync ? ExitCode::Drift : ExitCode::Ok;
 }
 
-ExitCode remove_command(const Invocation& inv)
+ExitCode remove_command(const Invocation& inv, Environment& env)
 {
   const Settings s = validate(inv.config, false);
-  if (geteuid() != 0) {
+  if (!env.privileged) {
     throw UsageError("remove changes the firewall and needs root");
   }
   const auto lock = take_lock(s, true);
-  const apply::RemoveReport r = apply::remove(apply_options(s, false, read_state(s)));
+  const apply::RemoveReport r = env.backend.remove(apply_options(s, false, read_state(s)));
   std::string sets;
   for (const std::string& name : r.sets_removed) {
     sets += (sets.empty() ? "" : ", ") + name;
@@ -641,13 +632,13 @@ ExitCode check(const Invocation& inv)
   return missing ? ExitCode::Partial : ExitCode::Ok;
 }
 
-ExitCode export_command(const Invocation& inv)
+ExitCode export_command(const Invocation& inv, Environment& env)
 {
   const Settings s = validate(inv.config, true);
   source::BundleOptions o;
   o.zone = zone_options(s);
   const source::ExportSummary r =
-    source::export_bundle(fetch::ZoneCache(s.raw.cache_dir), s.countries, s.families, inv.run.output, now_seconds(), o);
+    source::export_bundle(fetch::ZoneCache(s.raw.cache_dir), s.countries, s.families, inv.run.output, env.clock(), o);
   log::info("exported " + std::to_string(r.zones) + " zones (" + std::to_string(r.absent) + " absent upstream, "
             + std::to_string(r.bytes) + " bytes) to " + inv.run.output);
   return ExitCode::Ok;
@@ -655,24 +646,31 @@ ExitCode export_command(const Invocation& inv)
 
 } // namespace
 
-ExitCode run_configured(const Invocation& inv)
+ExitCode run_configured(const Invocation& inv, Environment& env)
 {
   switch (inv.command) {
   case Command::Update:
-    return update(inv, false);
+    return update(inv, env, false);
   case Command::Restore:
-    return update(inv, true);
+    return update(inv, env, true);
   case Command::Status:
-    return status(inv);
+    return status(inv, env);
   case Command::Remove:
-    return remove_command(inv);
+    return remove_command(inv, env);
   case Command::Check:
     return check(inv);
   case Command::Export:
-    return export_command(inv);
+    return export_command(inv, env);
   default:
     throw UsageError("not a configured command");
   }
+}
+
+ExitCode run_configured(const Invocation& inv)
+{
+  const auto backend = apply::make_iptables_backend();
+  Environment env{*backend, util::system_unix_time, geteuid() == 0};
+  return run_configured(inv, env);
 }
 
 } // namespace geoblock::cli

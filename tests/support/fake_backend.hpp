@@ -1,0 +1,64 @@
+// An in-memory firewall for the command flow's tests (ninja's DiskInterface
+// style): it holds a FirewallState as "the kernel", applies by becoming the
+// desired state, and counts what it was asked. With it, update, status,
+// restore and remove run unprivileged and fast; the namespace tests prove
+// the real backend.
+#pragma once
+
+#include "apply/backend.hpp"
+#include "core/error.hpp"
+
+#include <string>
+#include <vector>
+
+namespace geoblock::test {
+
+class FakeBackend final : public apply::Backend {
+public:
+  apply::FirewallState live;        // what the "kernel" holds
+  int reads = 0, applies = 0, removes = 0;
+  std::string read_error;           // non-empty: read() throws Error with it
+  apply::ApplyOptions last_options; // of the last apply or remove
+
+  const char* name() const override { return "fake"; }
+
+  apply::LiveState read(const apply::ApplyOptions&, bool with_members) override
+  {
+    ++reads;
+    if (!read_error.empty()) {
+      throw Error(read_error);
+    }
+    apply::LiveState l;
+    l.state = live;
+    for (auto& s : l.state.sets) {
+      s.members_known = with_members;
+    }
+    return l;
+  }
+
+  apply::ApplyReport apply(const net::NetList& aggregated, const apply::ApplyOptions& options) override
+  {
+    ++applies;
+    last_options = options;
+    const apply::FirewallState desired = apply::desired_state(aggregated, options);
+    apply::ApplyReport r;
+    r.changes = apply::diff(desired, live);
+    live = desired;
+    r.live = live;
+    return r;
+  }
+
+  apply::RemoveReport remove(const apply::ApplyOptions& options) override
+  {
+    ++removes;
+    last_options = options;
+    apply::RemoveReport r;
+    for (const auto& s : live.sets) {
+      r.sets_removed.push_back(s.name);
+    }
+    live = {};
+    return r;
+  }
+};
+
+} // namespace geoblock::test
