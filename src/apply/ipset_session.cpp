@@ -1,6 +1,7 @@
 #include "apply/ipset_session.hpp"
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 #include "net/zone.hpp"
 
 #include <algorithm>
@@ -20,15 +21,6 @@
 namespace geoblock::apply {
 
 namespace {
-
-std::string
-trim(std::string s)
-{
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) {
-    s.pop_back();
-  }
-  return s;
-}
 
 std::uint32_t
 next_pow2(std::uint64_t v)
@@ -121,7 +113,7 @@ IpsetSession::IpsetSession()
   // Talk to the kernel once now, so a missing ip_set module or missing
   // privileges show up as one clear error before any work is done.
   if (ipset_cmd(m_session, IPSET_CMD_NONE, 0) != 0) {
-    const std::string msg = trim(ipset_session_report_msg(m_session));
+    const std::string msg = std::string(text::trim(ipset_session_report_msg(m_session)));
     ipset_session_fini(m_session);
     m_session = nullptr;
     throw IpsetError("ipset: cannot talk to the kernel's ip_set module (is it loaded, are you root?): " +
@@ -140,7 +132,7 @@ IpsetSession::~IpsetSession()
 void
 IpsetSession::fail(const std::string& what)
 {
-  std::string msg = trim(ipset_session_report_msg(m_session));
+  std::string msg = std::string(text::trim(ipset_session_report_msg(m_session)));
   ipset_session_report_reset(m_session);
   if (msg.empty()) {
     msg = "unknown error";
@@ -179,16 +171,11 @@ IpsetSession::set_names()
 {
   const std::string text = list_text({}, false, true);
   std::vector<std::string> names;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    auto end = text.find('\n', start);
-    if (end == std::string::npos) {
-      end = text.size();
+  text::Lines lines(text);
+  for (std::string_view line; lines.next(line);) {
+    if (!line.empty()) {
+      names.emplace_back(line);
     }
-    if (end > start) {
-      names.push_back(text.substr(start, end - start));
-    }
-    start = end + 1;
   }
   return names;
 }
@@ -231,19 +218,13 @@ IpsetSession::list_members(const std::string& name, net::NetList& out)
   if (members == std::string::npos) {
     throw IpsetError("ipset: unexpected listing of set " + name + " (no member list)");
   }
-  std::size_t start = members + 9;
-  while (start < text.size()) {
-    auto end = text.find('\n', start);
-    if (end == std::string::npos) {
-      end = text.size();
-    }
-    const std::string_view line(text.data() + start, end - start);
+  text::Lines lines(std::string_view(text).substr(members + 9));
+  for (std::string_view line; lines.next(line);) {
     std::string problem;
     if (!line.empty() && !net::parse_network(line, out, &problem)) {
       throw IpsetError("ipset: set " + name + " holds an entry geoblock cannot read: '" + std::string(line) +
                        "' (" + problem + ")");
     }
-    start = end + 1;
   }
 }
 
@@ -363,7 +344,7 @@ IpsetSession::add_impl(const std::string& name, const std::vector<net::Prefix<A>
     return entries->size();
   }
   // "Error in line N: ..." names the entry the kernel refused.
-  const std::string msg = trim(ipset_session_report_msg(m_session));
+  const std::string msg = std::string(text::trim(ipset_session_report_msg(m_session)));
   ipset_session_report_reset(m_session);
   std::string which;
   const auto at = msg.find("Error in line ");

@@ -1,6 +1,7 @@
 #include "apply/rules.hpp"
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 #include "util/subprocess.hpp"
 
 #include <algorithm>
@@ -16,17 +17,6 @@ namespace {
 
 const char* const k_tables[] = {"raw", "mangle", "filter", "nat", "security"};
 
-std::string
-trim(std::string_view s)
-{
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
-    s.remove_suffix(1);
-  }
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  return std::string(s);
-}
 
 } // namespace
 
@@ -144,18 +134,13 @@ parse_ruleset(std::string_view text, const std::string& source)
   Ruleset rs;
   Table* current = nullptr;
   std::size_t lineno = 0;
-  std::size_t start = 0;
   auto fail = [&](const std::string& problem) {
     throw RulesError(source + ":" + std::to_string(lineno) + ": " + problem);
   };
-  while (start < text.size()) {
-    auto end = text.find('\n', start);
-    if (end == std::string_view::npos) {
-      end = text.size();
-    }
-    ++lineno;
-    const std::string full = trim(text.substr(start, end - start));
-    start = end + 1;
+  text::Lines lines(text);
+  for (std::string_view raw; lines.next(raw);) {
+    lineno = lines.number();
+    const std::string full(text::trim(raw));
     if (full.empty() || full[0] == '#') {
       continue;
     }
@@ -170,7 +155,7 @@ parse_ruleset(std::string_view text, const std::string& source)
           std::sscanf(line.c_str(), "[%" SCNu64 ":%" SCNu64 "]", &packets, &bytes) != 2) {
         fail("malformed counters in '" + line + "'");
       }
-      line = trim(std::string_view(line).substr(close + 2));
+      line = std::string(text::trim(std::string_view(line).substr(close + 2)));
     }
     if (line[0] == '*') {
       if (current != nullptr) {
@@ -203,14 +188,15 @@ parse_ruleset(std::string_view text, const std::string& source)
       current->chains.push_back(ChainDecl{words[0], words.size() > 1 ? words[1] : "-",
                                           words.size() > 2 ? words[2] : "[0:0]", origin});
     } else if (line.rfind("-A ", 0) == 0 || line.rfind("--append ", 0) == 0) {
-      const auto rest = trim(std::string_view(line).substr(line.find(' ') + 1));
+      const std::string rest(text::trim(std::string_view(line).substr(line.find(' ') + 1)));
       const auto space = rest.find(' ');
       const std::string chain = rest.substr(0, space);
       if (current->chain(chain) == nullptr) {
         fail("rule for undeclared chain '" + chain + "'");
       }
       current->rules.push_back(
-          RuleLine{chain, space == std::string::npos ? "" : trim(rest.substr(space)), origin, packets, bytes});
+          RuleLine{chain, space == std::string::npos ? "" : std::string(text::trim(std::string_view(rest).substr(space))),
+                   origin, packets, bytes});
     } else {
       fail("not an iptables-save line: '" + line + "'");
     }

@@ -1,6 +1,7 @@
 #include "apply/state.hpp"
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -27,18 +28,6 @@ parse_port(std::string_view text, const std::string& whole)
     throw ConfigError("'" + whole + "': port " + std::string(text) + " is outside 1..65535");
   }
   return value;
-}
-
-std::string
-trimmed(std::string_view s)
-{
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return std::string(s);
 }
 
 // "-p tcp -m multiport --dports 22,80:90" for each protocol, at most 15
@@ -327,7 +316,7 @@ parse_ports(const std::string& text)
     if (comma == std::string::npos) {
       comma = text.size();
     }
-    const std::string item = trimmed(std::string_view(text).substr(start, comma - start));
+    const std::string item(text::trim(std::string_view(text).substr(start, comma - start)));
     start = comma + 1;
     if (item.empty()) {
       if (comma == text.size()) {

@@ -4,6 +4,7 @@
 
 #include "core/country.hpp"
 #include "core/error.hpp"
+#include "core/text.hpp"
 #include "net/zone.hpp"
 #include "util/file.hpp"
 
@@ -139,19 +140,9 @@ apply::RulesConfig validate_rules(const Config& raw, const Settings& s)
 std::vector<std::string> parse_countries_file(const std::string& text, const std::string& source)
 {
   std::vector<std::string> codes;
-  std::size_t line_no = 0;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    std::size_t nl = text.find('\n', start);
-    if (nl == std::string::npos) {
-      nl = text.size();
-    }
-    std::string line = text.substr(start, nl - start);
-    start = nl + 1;
-    ++line_no;
-    if (const auto hash = line.find('#'); hash != std::string::npos) {
-      line.erase(hash);
-    }
+  text::Lines lines(text);
+  for (std::string_view raw; lines.next(raw);) {
+    std::string line(raw.substr(0, raw.find('#')));
     for (const std::string& code : split_codes(line)) {
       std::string c = code;
       if (!c.empty() && c.back() == '\r') {
@@ -163,12 +154,9 @@ std::vector<std::string> parse_countries_file(const std::string& text, const std
       std::string normal;
       std::string problem;
       if (!normalize_country(c, normal, &problem)) {
-        throw ConfigError(source + ":" + std::to_string(line_no) + ": " + problem);
+        throw ConfigError(source + ":" + std::to_string(lines.number()) + ": " + problem);
       }
       codes.push_back(normal);
-    }
-    if (nl == text.size()) {
-      break;
     }
   }
   return codes;

@@ -1,6 +1,7 @@
 #include "fetch/zone_cache.hpp"
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 #include "util/atomic_file.hpp"
 #include "util/digest.hpp"
 #include "util/file.hpp"
@@ -99,10 +100,8 @@ parse_meta(std::string_view text)
   ZoneMeta m;
   bool have_country = false;
   bool have_family = false;
-  while (!text.empty()) {
-    const auto nl = text.find('\n');
-    const std::string_view line = text.substr(0, nl);
-    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+  text::Lines lines(text);
+  for (std::string_view line; lines.next(line);) {
     if (line.empty()) {
       continue;
     }
@@ -244,11 +243,8 @@ ZoneCache::fetched_time(const std::string& country, net::Family family) const
     } catch (const Error&) {
       return 0;
     }
-    std::string_view rest = text;
-    while (!rest.empty()) {
-      const auto nl = rest.find('\n');
-      const std::string_view line = rest.substr(0, nl);
-      rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+    text::Lines lines(text);
+    for (std::string_view line; lines.next(line);) {
       const auto sp = line.find(' ');
       std::int64_t t = 0;
       if (sp != std::string_view::npos && parse_number(line.substr(sp + 1), t)) {
