@@ -6,6 +6,7 @@
 
 #include "apply/applier.hpp"
 #include "cli/plan.hpp"
+#include "cli/status.hpp"
 #include "core/log.hpp"
 #include "fetch/fetcher.hpp"
 #include "net/local.hpp"
@@ -203,11 +204,19 @@ void write_state(const Settings& s, util::Json state)
 
 // The state document of a successful update: the report, what geoblock
 // owns now, and what the kernel counted.
-void record(const Settings& s, Plan& plan, bool restore, bool partial, std::int64_t now,
+// update fetches; restore (the boot unit) uses the cache alone.
+enum class Mode { Update, Restore };
+
+const char* name_of(Mode mode)
+{
+  return mode == Mode::Restore ? "restore" : "update";
+}
+
+void record(const Settings& s, Plan& plan, Mode mode, bool partial, std::int64_t now,
             const apply::FirewallState& live)
 {
   util::Json state = report_json(plan, s, false, now);
-  state.set("command", restore ? "restore" : "update");
+  state.set("command", name_of(mode));
   state.set("partial", partial);
   util::Json names = util::Json::array();
   names.push(s.raw.set_name);
@@ -233,12 +242,12 @@ void record(const Settings& s, Plan& plan, bool restore, bool partial, std::int6
   write_state(s, std::move(state));
 }
 
-ExitCode update(const Invocation& inv, Environment& env, bool restore)
+ExitCode update(const Invocation& inv, Environment& env, Mode mode)
 {
   const Settings s = validate(inv.config, true);
   const bool dry_run = inv.run.dry_run;
   if (!dry_run && !env.privileged) {
-    throw UsageError(std::string(restore ? "restore" : "update")
+    throw UsageError(std::string(name_of(mode))
                      + " changes the firewall and needs root; 'geoblock update --dry-run' shows what it would do");
   }
   const auto lock = take_lock(s, !dry_run);
@@ -254,7 +263,7 @@ ExitCode update(const Invocation& inv, Environment& env, bool restore)
     cache_dir = scratch->path();
   }
 
-  const std::vector<fetch::ZoneResult> zones = load_zones(s, inv.run.offline || restore, cache_dir);
+  const std::vector<fetch::ZoneResult> zones = load_zones(s, inv.run.offline || mode == Mode::Restore, cache_dir);
   Plan plan = make_plan(zones, s, now);
   for (const std::string& w : plan.warnings) {
     log::warning(w);
@@ -343,17 +352,12 @@ ExitCode update(const Invocation& inv, Environment& env, bool restore)
               "equals the configuration");
     now_live = std::move(report.live);
   }
-  record(s, plan, restore, partial, now, now_live);
-  log::info(std::string(restore ? "restored" : "updated") + ": " + std::to_string(plan.target.v4.size())
+  record(s, plan, mode, partial, now, now_live);
+  log::info(std::string(mode == Mode::Restore ? "restored" : "updated") + ": " + std::to_string(plan.target.v4.size())
             + " IPv4 and " + std::to_string(plan.target.v6.size()) + " IPv6 entries from "
             + std::to_string(s.countries.size()) + " countries"
             + (partial ? "; some zones were stale or failed (see warnings)" : ""));
   return partial ? ExitCode::Partial : ExitCode::Ok;
-}
-
-std::string age_text(std::int64_t days)
-{
-  return days < 0 ? std::string("unknown") : std::to_string(days) + " d";
 }
 
 // The desired state from the cache (no network), or nothing when the
@@ -381,6 +385,73 @@ std::optional<apply::FirewallState> desired_from_cache(const Settings& s, const 
   return apply::desired_state(plan.target, ao);
 }
 
+// Keeps the metrics file's drift and counters current for monitoring,
+// which reads that file rather than running status.
+void refresh_metrics(const Settings& s, util::Json last_state, bool in_sync, const apply::FirewallState& live)
+{
+  last_state.set("in_sync", in_sync);
+  util::Json counters = util::Json::object();
+  for (const net::Family f : {net::Family::V4, net::Family::V6}) {
+    util::Json c = util::Json::object();
+    c.set("packets", live.dropped(f).packets);
+    c.set("bytes", live.dropped(f).bytes);
+    counters.set(net::family_key(f), std::move(c));
+  }
+  last_state.set("dropped", std::move(counters));
+  util::write_file_atomic(s.raw.metrics_file, format_metrics(last_state), 0644);
+}
+
+// The kernel's side of status: geoblock's sets and rules per family, and
+// the drift against the desired state when the cache allows computing it.
+void gather_kernel(const Settings& s, const apply::ApplyOptions& ao, const util::Json& last_state,
+                   Environment& env, StatusReport& r)
+{
+  const apply::LiveState live = env.backend.read(ao, true);
+  const auto desired = desired_from_cache(s, ao, r.now);
+  for (const net::Family f : {net::Family::V4, net::Family::V6}) {
+    if (!net::includes(s.families, f)) {
+      continue;
+    }
+    FamilyStatus fs;
+    fs.family = f;
+    fs.set = apply::set_name_for(s.raw.set_name, f);
+    if (const apply::SetState* have = live.state.set(fs.set)) {
+      fs.live_set = *have;
+      fs.live_set->members = {}; // not reported
+    }
+    fs.dropped = live.state.dropped(f);
+    fs.rules_known = f == net::Family::V4 ? live.state.rules_known_v4 : live.state.rules_known_v6;
+    for (const apply::Hook& h : apply::hooks_of(ao)) {
+      const apply::ChainState* c = live.state.chain(f, h.table, h.chain);
+      ChainStatus cs{h, c ? c->rules.size() : 0, std::nullopt};
+      if (desired) {
+        const apply::ChainState* want = desired->chain(f, h.table, h.chain);
+        cs.in_sync = want && apply::diff_chain(*want, c).empty();
+      }
+      fs.chains.push_back(cs);
+    }
+    for (const std::string& t : live.leftover_temp) {
+      if (t.rfind(fs.set, 0) == 0) {
+        fs.leftovers.push_back(t);
+      }
+    }
+    r.families.push_back(std::move(fs));
+  }
+  for (const std::string& w : live.warnings) {
+    log::warning(w);
+  }
+  if (desired) {
+    r.drift = apply::diff(*desired, live.state);
+    for (const std::string& d : baseline_drift(s, last_state, live.state)) {
+      r.drift.push_back(d);
+    }
+    r.in_sync = r.drift.empty();
+    if (!s.raw.metrics_file.empty() && !last_state.is_null() && env.privileged) {
+      refresh_metrics(s, last_state, *r.in_sync, live.state);
+    }
+  }
+}
+
 ExitCode status(const Invocation& inv, Environment& env)
 {
   Settings s;
@@ -389,171 +460,23 @@ ExitCode status(const Invocation& inv, Environment& env)
   } catch (const ConfigError&) {
     s = validate(inv.config, false); // no countries: the kernel and the cache, without drift
   }
-  const std::int64_t now = env.clock();
-  util::Json last_state = read_state(s);
-  const apply::ApplyOptions ao = apply_options(s, false, last_state);
-  util::Json doc = util::Json::object();
-  std::string text;
-  std::optional<bool> in_sync;
-  std::vector<std::string> drift;
-
-  util::Json kernel = util::Json::object();
+  StatusReport r;
+  r.now = env.clock();
+  r.state_path = state_path(s);
+  r.last_update = read_state(s);
+  const apply::ApplyOptions ao = apply_options(s, false, r.last_update);
   try {
-    const apply::LiveState live = env.backend.read(ao, true);
-    const auto desired = desired_from_cache(s, ao, now);
-    for (const net::Family f : {net::Family::V4, net::Family::V6}) {
-      if (!net::includes(s.families, f)) {
-        continue;
-      }
-      const std::string set = apply::set_name_for(s.raw.set_name, f);
-      const apply::SetState* have = live.state.set(set);
-      util::Json j = util::Json::object();
-      j.set("set", set);
-      j.set("exists", have != nullptr);
-      if (have) {
-        j.set("entries", have->entries);
-        j.set("memory_bytes", have->memory);
-        j.set("references", have->references);
-        j.set("maxelem", have->maxelem);
-        text += set + ": " + std::to_string(have->entries) + " entries, " + std::to_string(have->memory / 1024)
-                + " KiB, " + std::to_string(have->references) + " references, maxelem "
-                + std::to_string(have->maxelem) + "\n";
-      } else {
-        text += set + ": absent\n";
-      }
-      const apply::Counters dropped = live.state.dropped(f);
-      j.set("dropped_packets", dropped.packets);
-      j.set("dropped_bytes", dropped.bytes);
-      text += "  dropped: " + std::to_string(dropped.packets) + " packets, " + std::to_string(dropped.bytes)
-              + " bytes\n";
-      util::Json rules = util::Json::array();
-      const bool known = f == net::Family::V4 ? live.state.rules_known_v4 : live.state.rules_known_v6;
-      for (const apply::Hook& h : apply::hooks_of(ao)) {
-        const apply::ChainState* c = live.state.chain(f, h.table, h.chain);
-        const apply::ChainState* want = desired ? desired->chain(f, h.table, h.chain) : nullptr;
-        const bool ok = want && apply::diff_chain(*want, c).empty();
-        util::Json hj = util::Json::object();
-        hj.set("chain", apply::to_string(h));
-        hj.set("rules", c ? c->rules.size() : 0);
-        if (desired) {
-          hj.set("in_sync", ok);
-        }
-        rules.push(std::move(hj));
-        if (known) {
-          text += "  rules in " + apply::to_string(h) + ": "
-                  + (c == nullptr ? std::string("MISSING")
-                     : !desired   ? std::to_string(c->rules.size()) + " of geoblock's"
-                     : ok         ? std::string("present")
-                                  : std::string("NOT AS CONFIGURED"))
-                  + "\n";
-        }
-      }
-      if (!known) {
-        text += "  rules: unknown (iptables-save could not run)\n";
-      }
-      for (const std::string& t : live.leftover_temp) {
-        if (t.rfind(set, 0) == 0) {
-          text += "  leftover " + t + " from an interrupted run (the next update removes it)\n";
-        }
-      }
-      j.set("rules_known", known);
-      j.set("rules", std::move(rules));
-      kernel.set(net::family_key(f), std::move(j));
-    }
-    for (const std::string& w : live.warnings) {
-      log::warning(w);
-    }
-    if (desired) {
-      drift = apply::diff(*desired, live.state);
-      for (const std::string& d : baseline_drift(s, last_state, live.state)) {
-        drift.push_back(d);
-      }
-      in_sync = drift.empty();
-      text += drift.empty() ? "live firewall: in sync with the configuration\n"
-                            : "live firewall: DIFFERS from the configuration ('geoblock update' repairs it):\n";
-      for (const std::string& d : drift) {
-        text += "  " + d + "\n";
-      }
-    } else {
-      text += "live firewall: not compared (no cached data for the configured countries)\n";
-    }
-    doc.set("kernel", std::move(kernel));
-    if (!s.raw.metrics_file.empty() && !last_state.is_null() && in_sync && env.privileged) {
-      // Monitoring reads the metrics file: keep its drift and counters
-      // current.
-      last_state.set("in_sync", *in_sync);
-      util::Json counters = util::Json::object();
-      for (const net::Family f : {net::Family::V4, net::Family::V6}) {
-        util::Json c = util::Json::object();
-        c.set("packets", live.state.dropped(f).packets);
-        c.set("bytes", live.state.dropped(f).bytes);
-        counters.set(net::family_key(f), std::move(c));
-      }
-      last_state.set("dropped", std::move(counters));
-      util::write_file_atomic(s.raw.metrics_file, format_metrics(last_state), 0644);
-    }
+    gather_kernel(s, ao, r.last_update, env, r);
   } catch (const Error& e) {
-    text += std::string("kernel: not readable: ") + e.what() + "\n";
-    doc.set("kernel", util::Json());
-    doc.set("kernel_error", e.what());
+    r.kernel_error = e.what();
+    r.families.clear();
   }
-  doc.set("in_sync", in_sync ? util::Json(*in_sync) : util::Json());
-  util::Json drift_json = util::Json::array();
-  for (const std::string& d : drift) {
-    drift_json.push(d);
-  }
-  doc.set("drift", std::move(drift_json));
-
-  const std::string path = state_path(s);
-  if (!last_state.is_null()) {
-    const util::Json& state = last_state;
-    const std::int64_t when = state.get("time").as_int();
-    text += "last update: " + std::to_string((now - when) / 86400) + " d ago (" + state.get("command").as_string("update")
-            + (state.get("partial").as_bool() ? ", partial" : "") + ")\n";
-    for (const util::Json& c : state.get("countries").items()) {
-      std::string line = "  " + c.get("country").as_string();
-      for (const char* f : {"v4", "v6"}) {
-        const util::Json& z = c.get(f);
-        if (!z.is_null()) {
-          line += std::string("  ") + f + " " + std::to_string(z.get("networks").as_int()) + " networks ("
-                  + z.get("source").as_string() + ")";
-        }
-      }
-      text += line + "\n";
-    }
-    doc.set("last_update", state);
-  } else {
-    text += "last update: none recorded (" + path + ")\n";
-    doc.set("last_update", util::Json());
-  }
-
   if (s.source_kind == Settings::SourceKind::Http) {
-    util::Json cache = util::Json::array();
-    std::size_t stale = 0;
-    const auto entries = fetch::cache_status(s.raw.cache_dir, s.raw.stale_days, now);
-    for (const fetch::CacheEntry& e : entries) {
-      util::Json j = util::Json::object();
-      j.set("country", e.meta.country);
-      j.set("family", net::family_key(e.meta.family));
-      j.set("networks", e.meta.networks);
-      j.set("age_days", static_cast<long long>(e.age_days));
-      j.set("fetched_days_ago", static_cast<long long>(e.fetched_days_ago));
-      j.set("stale", e.stale);
-      j.set("body_ok", e.body_ok);
-      cache.push(std::move(j));
-      if (e.stale || !e.body_ok) {
-        ++stale;
-        text += "  cache " + e.meta.country + " " + net::family_key(e.meta.family) + ": data "
-                + age_text(e.age_days) + " old, fetched " + age_text(e.fetched_days_ago) + " ago"
-                + (e.body_ok ? "" : ", BODY MISSING OR CORRUPT") + "\n";
-      }
-    }
-    text += "cache: " + std::to_string(entries.size()) + " zones in " + s.raw.cache_dir + ", "
-            + std::to_string(stale) + " stale (older than " + std::to_string(s.raw.stale_days) + " d) or damaged\n";
-    doc.set("cache", std::move(cache));
+    r.cache = CacheStatus{s.raw.cache_dir, s.raw.stale_days,
+                          fetch::cache_status(s.raw.cache_dir, s.raw.stale_days, r.now)};
   }
-  print(inv.run.json ? doc.dump(2) : text);
-  return in_sync && !*in_sync ? ExitCode::Drift : ExitCode::Ok;
+  print(inv.run.json ? status_json(r).dump(2) : status_text(r));
+  return r.in_sync && !*r.in_sync ? ExitCode::Drift : ExitCode::Ok;
 }
 
 ExitCode remove_command(const Invocation& inv, Environment& env)
@@ -650,9 +573,9 @@ ExitCode run_configured(const Invocation& inv, Environment& env)
 {
   switch (inv.command) {
   case Command::Update:
-    return update(inv, env, false);
+    return update(inv, env, Mode::Update);
   case Command::Restore:
-    return update(inv, env, true);
+    return update(inv, env, Mode::Restore);
   case Command::Status:
     return status(inv, env);
   case Command::Remove:
