@@ -4,6 +4,7 @@
 #include "net/zone.hpp"
 
 #include <boost/program_options.hpp>
+#include <boost/version.hpp>
 
 #include <fstream>
 #include <sstream>
@@ -397,6 +398,13 @@ Invocation parse_command_line(int argc, const char* const* argv)
     throw UsageError("--quiet and --verbose exclude each other");
   }
   return inv;
+}
+
+std::string
+boost_version()
+{
+  return "Boost.Program_options " + std::to_string(BOOST_VERSION / 100000) + "." +
+         std::to_string(BOOST_VERSION / 100 % 1000) + "." + std::to_string(BOOST_VERSION % 100);
 }
 
 } // namespace geoblock::cli

@@ -49,4 +49,8 @@ struct Invocation {
 // Throws UsageError on anything it cannot accept.
 Invocation parse_command_line(int argc, const char* const* argv);
 
+// "Boost.Program_options 1.74.0", the version built against (for geoblock
+// --version).
+std::string boost_version();
+
 } // namespace geoblock::cli
