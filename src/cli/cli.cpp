@@ -46,6 +46,7 @@ int run(int argc, const char* const* argv)
     log::set_level(inv.quiet ? log::Level::Quiet : inv.verbose ? log::Level::Verbose : log::Level::Normal);
     switch (inv.command) {
     case Command::Help:
+    case Command::Complete:
       std::fputs(inv.help_text.c_str(), stdout);
       return 0;
     case Command::Version:
