@@ -6,6 +6,7 @@
 #   /etc/geoblock/geoblock.conf               all defaults, commented out
 #   prefix/share/doc/geoblock/operations.md
 #   prefix/share/doc/geoblock/examples/{geoblock.conf,countries.cfg}.example
+#   prefix/share/bash-completion/completions/geoblock
 #
 # The units and the cron entry name /usr/sbin/geoblock; they are rewritten
 # at install time to the sbin directory under the prefix actually used
@@ -63,6 +64,8 @@ install(FILES geoblock.conf.example DESTINATION "${GEOBLOCK_SYSCONFDIR}/geoblock
         PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
 install(FILES geoblock.conf.example countries.cfg.example DESTINATION "${CMAKE_INSTALL_DOCDIR}/examples")
 install(FILES docs/operations.md DESTINATION "${CMAKE_INSTALL_DOCDIR}")
+# bash-completion loads completions/<command> the first time it is needed.
+install(FILES completion/geoblock DESTINATION "${CMAKE_INSTALL_DATADIR}/bash-completion/completions")
 
 # --- Debian package: "cpack -G DEB" in the build directory -----------------
 set(CPACK_GENERATOR "DEB")

@@ -18,6 +18,11 @@
 #include <libipset/session.h>
 #include <libipset/types.h>
 
+// Set by CMake from pkg-config (libipset's headers carry no version).
+#ifndef GEOBLOCK_LIBIPSET_VERSION
+#define GEOBLOCK_LIBIPSET_VERSION "unknown"
+#endif
+
 namespace geoblock::apply {
 
 namespace {
@@ -368,6 +373,12 @@ std::size_t
 IpsetSession::add(const std::string& name, const std::vector<net::Prefix6>& nets)
 {
   return add_impl(name, nets);
+}
+
+std::string
+libipset_version()
+{
+  return "libipset " GEOBLOCK_LIBIPSET_VERSION " (protocol " + std::to_string(IPSET_PROTOCOL) + ")";
 }
 
 } // namespace geoblock::apply

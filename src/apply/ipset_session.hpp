@@ -41,6 +41,11 @@ struct SetSizing {
 };
 SetSizing size_for(std::size_t entries);
 
+// "libipset 7.17 (protocol 7)": the libipset built against and the kernel
+// protocol version it speaks (for geoblock --version). libipset has no
+// version call, so the version is pkg-config's at configure time.
+std::string libipset_version();
+
 class IpsetSession {
 public:
   // Opens a netlink session. Throws IpsetError.

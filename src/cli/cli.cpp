@@ -1,19 +1,43 @@
 #include "cli/cli.hpp"
 
+#include "apply/ipset_session.hpp"
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "fetch/http_client.hpp"
+#include "source/zip_archive.hpp"
+#include "util/digest.hpp"
+#include "util/json.hpp"
 
 #include <cstdio>
 #include <exception>
 #include <new>
+#include <string>
 
 #ifndef GEOBLOCK_VERSION
 #define GEOBLOCK_VERSION "0"
 #endif
 
 namespace geoblock::cli {
+
+namespace {
+
+// geoblock's version, then one line per library. Each library is included
+// by one module only, so each module reports its own.
+std::string
+version_text()
+{
+  std::string text = "geoblock " GEOBLOCK_VERSION "\n";
+  for (const std::string& line :
+       {fetch::libcurl_version(), source::libzip_version(), apply::libipset_version(),
+        util::libcrypto_version(), boost_version(), util::json_library_version()}) {
+    text += line + "\n";
+  }
+  return text;
+}
+
+} // namespace
 
 int run(int argc, const char* const* argv)
 {
@@ -22,10 +46,11 @@ int run(int argc, const char* const* argv)
     log::set_level(inv.quiet ? log::Level::Quiet : inv.verbose ? log::Level::Verbose : log::Level::Normal);
     switch (inv.command) {
     case Command::Help:
+    case Command::Complete:
       std::fputs(inv.help_text.c_str(), stdout);
       return 0;
     case Command::Version:
-      std::puts("geoblock " GEOBLOCK_VERSION);
+      std::fputs(version_text().c_str(), stdout);
       return 0;
     case Command::Aggregate:
       return static_cast<int>(run_aggregate(inv.aggregate));

@@ -1,10 +1,13 @@
 #include "cli/options.hpp"
 
+#include "core/country.hpp"
 #include "core/error.hpp"
 #include "net/zone.hpp"
 
 #include <boost/program_options.hpp>
+#include <boost/version.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <sys/stat.h>
@@ -187,6 +190,15 @@ std::map<std::string, int> index_keys(const std::string& path)
   return lines;
 }
 
+po::options_description
+general_options(std::string& config_file)
+{
+  po::options_description d("General");
+  d.add_options()("config,c", po::value(&config_file)->value_name("FILE"),
+                  "configuration file (default /etc/geoblock/geoblock.conf)");
+  return d;
+}
+
 // Parses the command line of a command that reads the configuration.
 void parse_configured(const std::string& usage,
                       po::options_description& specific,
@@ -196,11 +208,9 @@ void parse_configured(const std::string& usage,
 {
   Config& c = inv.config;
   std::string config_file = k_default_config;
-  po::options_description general("General");
-  general.add_options()("config,c", po::value(&config_file)->value_name("FILE"), "configuration file (default /etc/geoblock/geoblock.conf)");
   po::options_description conf = config_options(c);
   po::options_description all;
-  all.add(specific).add(general).add(common_options()).add(conf);
+  all.add(specific).add(general_options(config_file)).add(common_options()).add(conf);
 
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
@@ -256,12 +266,13 @@ void parse_configured(const std::string& usage,
   inv.verbose = vm.count("verbose") > 0;
 }
 
-void parse_run_command(const std::string& command, const std::vector<std::string>& args, Invocation& inv)
+// The usage text, own options and positional arguments of a command that
+// reads the configuration; sets inv.command. False for other words.
+bool
+run_command_options(const std::string& command, Invocation& inv, std::string& usage,
+                    po::options_description& d, po::positional_options_description& pos)
 {
   RunArgs& r = inv.run;
-  po::options_description d("Options");
-  po::positional_options_description pos;
-  std::string usage;
   if (command == "update") {
     inv.command = Command::Update;
     usage = "Usage: geoblock update [--dry-run [--json]] [--offline] [--force] [OPTIONS]\n\n"
@@ -300,7 +311,20 @@ void parse_run_command(const std::string& command, const std::vector<std::string
             "Writes the cached zones of the configured countries into a zip bundle\n"
             "for air-gapped hosts (source = bundle:/path/FILE.zip).\n";
     d.add_options()("output,o", po::value(&r.output)->value_name("FILE"), "the zip to write");
+  } else {
+    return false;
   }
+  return true;
+}
+
+void
+parse_run_command(const std::string& command, const std::vector<std::string>& args, Invocation& inv)
+{
+  const RunArgs& r = inv.run;
+  po::options_description d("Options");
+  po::positional_options_description pos;
+  std::string usage;
+  run_command_options(command, inv, usage, d, pos);
   parse_configured(usage, d, pos, args, inv);
   if (inv.command == Command::Help) {
     return;
@@ -326,8 +350,7 @@ bool takes_separate_value(const std::string& arg)
   Config scratch;
   Invocation aggregate;
   std::string file;
-  po::options_description general;
-  general.add_options()("config,c", po::value(&file), "");
+  const po::options_description general = general_options(file);
   // "--config=FILE" and "-cFILE" carry their value.
   const bool attached = is_long ? arg.find('=') != std::string::npos : arg.size() > 2;
   // Searched one by one: update's and aggregate's --family are different options.
@@ -339,6 +362,103 @@ bool takes_separate_value(const std::string& arg)
     }
   }
   throw UsageError("unknown option '" + arg + "' (see 'geoblock --help')");
+}
+
+// The command words, as k_usage lists them, and help.
+const char* const k_commands[] = {"update", "status", "restore",   "remove",
+                                  "check",  "export", "aggregate", "help"};
+
+// How shell completion completes an option's value, from its value name:
+// "flag" (takes none), "file", "dir", "words W..." (one of the words),
+// "list W..." (a comma-separated list of the words) or "value" (anything).
+std::string
+completion_kind(const po::option_description& o)
+{
+  const po::value_semantic& s = *o.semantic();
+  if (s.max_tokens() == 0) {
+    return "flag";
+  }
+  std::string name = s.name();
+  name.erase(std::min(name.find(" (="), name.size())); // Boost appends the default: "v4|v6|both (=both)"
+  if (name == "FILE") {
+    return "file";
+  }
+  if (name == "DIR") {
+    return "dir";
+  }
+  if (name == "BOOL") {
+    return "words true false";
+  }
+  if (name == "CODES") {
+    std::string kind = "list";
+    for (const std::string& code : all_countries()) {
+      kind += " " + code;
+    }
+    return kind;
+  }
+  if (name.find('|') != std::string::npos) {
+    std::replace(name.begin(), name.end(), '|', ' ');
+    return "words " + name;
+  }
+  return "value";
+}
+
+// geoblock --complete-words: the words of the bash completion script
+// (completion/geoblock), made from the descriptions the parser uses so
+// that the two cannot drift apart.
+//   commands           the command words, one per line
+//   options [COMMAND]  COMMAND's options (without COMMAND: those that may
+//                      come before a command), one per line: "--NAME KIND",
+//                      "-N KIND" for a short name, "ARGS KIND" for the
+//                      positional arguments; KIND as completion_kind()
+std::string
+completion_words(const std::vector<std::string>& args)
+{
+  std::string out;
+  if (args.size() == 1 && args[0] == "commands") {
+    for (const char* command : k_commands) {
+      out += std::string(command) + "\n";
+    }
+    return out;
+  }
+  if (args.empty() || args[0] != "options" || args.size() > 2) {
+    throw UsageError("--complete-words: expected 'commands' or 'options [COMMAND]'");
+  }
+  const std::string command = args.size() == 2 ? args[1] : "";
+  Invocation scratch;
+  std::string value;
+  std::string usage;
+  po::options_description all;
+  po::options_description specific;
+  po::positional_options_description pos;
+  if (command == "aggregate") {
+    all.add(aggregate_options(scratch.aggregate, value)).add(common_options());
+    pos.add("file", -1);
+  } else if (command == "help") {
+    return out;
+  } else if (command.empty() || run_command_options(command, scratch, usage, specific, pos)) {
+    all.add(specific).add(general_options(value)).add(common_options()).add(config_options(scratch.config));
+  } else {
+    throw UsageError("--complete-words: unknown command '" + command + "'");
+  }
+  if (command.empty()) {
+    out += "--version flag\n";
+  }
+  const std::string positional = pos.max_total_count() > 0 ? pos.name_for_position(0) : "";
+  for (const auto& option : all.options()) {
+    const std::string kind = completion_kind(*option);
+    if (option->long_name() == positional) {
+      out += "ARGS " + kind + "\n";
+      continue;
+    }
+    out += "--" + option->long_name() + " " + kind + "\n";
+    const std::string short_name =
+        option->canonical_display_name(po::command_line_style::allow_dash_for_short);
+    if (short_name.size() == 2 && short_name[0] == '-') {
+      out += short_name + " " + kind + "\n";
+    }
+  }
+  return out;
 }
 
 } // namespace
@@ -361,6 +481,11 @@ Invocation parse_command_line(int argc, const char* const* argv)
     }
     if (a == "--version") {
       inv.command = Command::Version;
+      return inv;
+    }
+    if (a == "--complete-words") { // hidden: for completion/geoblock
+      inv.command = Command::Complete;
+      inv.help_text = completion_words({args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end()});
       return inv;
     }
     leading.push_back(a);
@@ -397,6 +522,13 @@ Invocation parse_command_line(int argc, const char* const* argv)
     throw UsageError("--quiet and --verbose exclude each other");
   }
   return inv;
+}
+
+std::string
+boost_version()
+{
+  return "Boost.Program_options " + std::to_string(BOOST_VERSION / 100000) + "." +
+         std::to_string(BOOST_VERSION / 100 % 1000) + "." + std::to_string(BOOST_VERSION % 100);
 }
 
 } // namespace geoblock::cli

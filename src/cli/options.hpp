@@ -11,7 +11,8 @@
 
 namespace geoblock::cli {
 
-enum class Command { Help, Version, Aggregate, Update, Status, Restore, Remove, Check, Export };
+// Complete: the hidden --complete-words, for shell completion.
+enum class Command { Help, Version, Complete, Aggregate, Update, Status, Restore, Remove, Check, Export };
 
 struct AggregateArgs {
   net::Families family = net::Families::Both;
@@ -38,7 +39,7 @@ struct RunArgs {
 
 struct Invocation {
   Command command = Command::Help;
-  std::string help_text; // for Command::Help
+  std::string help_text; // for Command::Help and Command::Complete: what to print
   bool quiet = false;
   bool verbose = false;
   AggregateArgs aggregate;
@@ -48,5 +49,9 @@ struct Invocation {
 
 // Throws UsageError on anything it cannot accept.
 Invocation parse_command_line(int argc, const char* const* argv);
+
+// "Boost.Program_options 1.74.0", the version built against (for geoblock
+// --version).
+std::string boost_version();
 
 } // namespace geoblock::cli

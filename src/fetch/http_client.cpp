@@ -357,4 +357,16 @@ http_get_all(const std::vector<HttpRequest>& requests, const HttpOptions& option
   return responses;
 }
 
+std::string
+libcurl_version()
+{
+  const curl_version_info_data* info = curl_version_info(CURLVERSION_NOW);
+  std::string text = std::string("libcurl ") + info->version;
+  std::string details = info->ssl_version ? info->ssl_version : "no TLS";
+  if (std::string_view(info->version) != LIBCURL_VERSION) {
+    details += "; built with " LIBCURL_VERSION;
+  }
+  return text + " (" + details + ")";
+}
+
 } // namespace geoblock::fetch

@@ -65,4 +65,9 @@ using HttpDoneCallback = std::function<void(std::size_t index, const HttpRespons
 std::vector<HttpResponse> http_get_all(const std::vector<HttpRequest>& requests, const HttpOptions& options,
                                        const HttpDoneCallback& on_done = {}, HttpStats* stats = nullptr);
 
+// "libcurl 7.88.1 (OpenSSL/3.0.19)": the libcurl this process runs with and
+// its TLS backend, and the version built against when that differs (for
+// geoblock --version).
+std::string libcurl_version();
+
 } // namespace geoblock::fetch

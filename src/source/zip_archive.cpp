@@ -315,4 +315,14 @@ ZipWriter::commit()
   m_data.clear();
 }
 
+std::string
+libzip_version()
+{
+  std::string text = std::string("libzip ") + zip_libzip_version();
+  if (std::string_view(zip_libzip_version()) != LIBZIP_VERSION) {
+    text += " (built with " LIBZIP_VERSION ")";
+  }
+  return text;
+}
+
 } // namespace geoblock::source

@@ -109,6 +109,10 @@ private:
   std::map<std::string, std::size_t, std::less<>> m_index; // name -> m_entries index
 };
 
+// "libzip 1.7.3": the libzip this process runs with, and the version built
+// against when that differs (for geoblock --version).
+std::string libzip_version();
+
 enum class Compression { Deflate, Store };
 
 // Builds a new archive in memory and writes it on commit(). libzip writes

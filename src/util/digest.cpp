@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 namespace geoblock::util {
@@ -38,6 +39,17 @@ std::string
 md5_hex(std::string_view data)
 {
   return digest_hex(EVP_md5(), data);
+}
+
+std::string
+libcrypto_version()
+{
+  const char* running = OpenSSL_version(OPENSSL_VERSION_STRING);
+  std::string text = std::string("libcrypto ") + running;
+  if (std::string_view(running) != OPENSSL_VERSION_STR) {
+    text += " (built with " OPENSSL_VERSION_STR ")";
+  }
+  return text;
 }
 
 } // namespace geoblock::util

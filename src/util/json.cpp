@@ -417,4 +417,11 @@ Json::parse(std::string_view text, const std::string& name)
   return reader.take();
 }
 
+std::string
+json_library_version()
+{
+  return "nlohmann-json " + std::to_string(NLOHMANN_JSON_VERSION_MAJOR) + "." +
+         std::to_string(NLOHMANN_JSON_VERSION_MINOR) + "." + std::to_string(NLOHMANN_JSON_VERSION_PATCH);
+}
+
 } // namespace geoblock::util

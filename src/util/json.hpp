@@ -103,4 +103,8 @@ private:
   std::variant<std::monostate, bool, std::int64_t, std::uint64_t, double, std::string, Array, Object> m_value;
 };
 
+// "nlohmann-json 3.11.2": the header-only library Json is built on (for
+// geoblock --version).
+std::string json_library_version();
+
 } // namespace geoblock::util

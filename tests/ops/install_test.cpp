@@ -38,6 +38,7 @@ TEST(Install, PutsEveryFileInPlace)
     {"/usr/share/doc/geoblock/examples/geoblock.conf.example", 0644},
     {"/usr/share/doc/geoblock/examples/countries.cfg.example", 0644},
     {"/usr/share/doc/geoblock/operations.md", 0644},
+    {"/usr/share/bash-completion/completions/geoblock", 0644},
   };
   for (const auto& [path, mode] : expected) {
     EXPECT_TRUE(exists(inst / path)) << path << " missing; install log:\n" << inst.log();
@@ -54,6 +55,9 @@ TEST(Install, PutsEveryFileInPlace)
   EXPECT_EQ(read_text(inst / "/etc/geoblock/geoblock.conf"), read_text(k_source + "/geoblock.conf.example"));
   EXPECT_EQ(read_text(inst / "/usr/share/doc/geoblock/examples/countries.cfg.example"),
             read_text(k_source + "/countries.cfg.example"));
+  // The completion script is the one tests/ops/completion_test.cpp drives.
+  EXPECT_EQ(read_text(inst / "/usr/share/bash-completion/completions/geoblock"),
+            read_text(k_source + "/completion/geoblock"));
   // No countries list is installed: what to block is the administrator's call.
   EXPECT_FALSE(exists(inst / "/etc/geoblock/countries.cfg"));
 }
@@ -140,6 +144,7 @@ TEST_F(Package, ListsEveryFileOwnedByRoot)
     {"./usr/share/doc/geoblock/examples/geoblock.conf.example", "-rw-r--r-- root/root"},
     {"./usr/share/doc/geoblock/examples/countries.cfg.example", "-rw-r--r-- root/root"},
     {"./usr/share/doc/geoblock/operations.md", "-rw-r--r-- root/root"},
+    {"./usr/share/bash-completion/completions/geoblock", "-rw-r--r-- root/root"},
   };
   for (const auto& [path, attrs] : expected) {
     ASSERT_TRUE(listed.count(path)) << path << " not in the package:\n" << c.out;
