@@ -3,7 +3,7 @@
 # private network namespace (never the host's firewall). Needs root.
 #
 #   bench/apply.sh [BUILD_DIR]     (default: build; must contain geoblock
-#                                   and libgeoblock_core.a)
+#                                   and the module libraries)
 #
 # 1. Update cycle (fill temporary set, swap, destroy) for China, the US and
 #    the whole world (IPv4, aggregated): geoblock's applier (libipset,
@@ -40,8 +40,10 @@ trap cleanup EXIT
 
 echo "building the helper..."
 # shellcheck disable=SC2046
-c++ -O2 -std=c++20 -I"$SRC/src" "$SRC/bench/apply_bench.cpp" "$BUILD/libgeoblock_core.a" \
-  $(pkg-config --libs libipset libcurl libzip) -lboost_program_options -o "$WORK/apply_bench"
+# The module libraries, each before the ones it uses (CMakeLists.txt).
+c++ -O2 -std=c++20 -I"$SRC/src" "$SRC/bench/apply_bench.cpp" \
+  "$BUILD"/libgeoblock_mod_{apply,net,util,core}.a \
+  $(pkg-config --libs libipset libcrypto) -o "$WORK/apply_bench"
 HELPER="$WORK/apply_bench"
 
 echo "generating zones (tor-geoipdb, all countries)..."

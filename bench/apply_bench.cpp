@@ -1,4 +1,4 @@
-// Helper for bench/apply.sh (built by it against libgeoblock_core.a):
+// Helper for bench/apply.sh (built by it against the module libraries):
 //   apply_bench cycle LIST SET      runs geoblock's update cycle on the
 //                                   networks in LIST (one CIDR a line, e.g.
 //                                   `geoblock aggregate` output); prints the

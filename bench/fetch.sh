@@ -4,7 +4,7 @@
 # classic curl recipe (one curl process, --parallel 8, "-z file" conditional
 # GETs).
 #
-#   bench/fetch.sh [BUILD_DIR]     (default: build; needs libgeoblock_core.a there)
+#   bench/fetch.sh [BUILD_DIR]     (default: build; needs the module libraries there)
 #
 # Generates its mirror with scripts/make-zones in a private temp dir, runs a
 # cold (empty cache) and a warm (all 304) run of each tool, checks that both
@@ -13,7 +13,11 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build}
-[ -f "$build/libgeoblock_core.a" ] || { echo "bench/fetch.sh: build $build first (ninja geoblock_core)" >&2; exit 2; }
+# The module libraries, each before the ones it uses (CMakeLists.txt).
+libs=("$build"/libgeoblock_mod_{fetch,net,util,core}.a)
+for f in "${libs[@]}"; do
+  [ -f "$f" ] || { echo "bench/fetch.sh: $f missing; build $build first" >&2; exit 2; }
+done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/geoblock-bench-fetch.XXXXXX")
 nginx_pid=
@@ -24,8 +28,8 @@ cleanup() {
 trap cleanup EXIT
 
 echo "building the driver..." >&2
-g++ -std=c++20 -O2 -I"$here/src" "$here/bench/fetch_driver.cpp" "$build/libgeoblock_core.a" \
-  $(pkg-config --libs libcurl libcrypto libzip libipset) -lboost_program_options -pthread -o "$work/fetch_driver"
+g++ -std=c++20 -O2 -I"$here/src" "$here/bench/fetch_driver.cpp" "${libs[@]}" \
+  $(pkg-config --libs libcurl libcrypto) -pthread -o "$work/fetch_driver"
 
 echo "generating the world mirror (scripts/make-zones)..." >&2
 "$here/scripts/make-zones" "$work/mirror" 2>&2

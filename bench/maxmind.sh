@@ -2,7 +2,7 @@
 # Reading a full-size MaxMind GeoLite2 Country CSV zip and producing the
 # networks of every country, against the cost of just decompressing it.
 #
-#   bench/maxmind.sh [BUILD_DIR]     (default: build; needs libgeoblock_core.a
+#   bench/maxmind.sh [BUILD_DIR]     (default: build; needs the module libraries
 #                                     and the geoblock binary built there)
 #
 # Data (generated in a temporary directory, removed at the end): a GeoLite2
@@ -21,9 +21,10 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
-lib=$build/libgeoblock_core.a
+# The module libraries, each before the ones it uses (CMakeLists.txt).
+libs=("$build"/libgeoblock_mod_{source,fetch,net,util,core}.a)
 geoblock=$build/geoblock
-for f in "$lib" "$geoblock"; do
+for f in "${libs[@]}" "$geoblock"; do
   [ -e "$f" ] || { echo "bench/maxmind.sh: $f missing; build first (cmake --build $build)" >&2; exit 2; }
 done
 for tool in iprange unzip /usr/bin/time g++ pkg-config; do
@@ -35,8 +36,8 @@ trap 'rm -rf "$work"' EXIT
 
 echo "building the driver..." >&2
 # shellcheck disable=SC2046 # pkg-config prints several words on purpose
-g++ -std=c++20 -O2 -I"$root/src" "$root/bench/maxmind_read.cpp" "$lib" \
-  $(pkg-config --libs libzip libcrypto libcurl libipset) -lboost_program_options -lpthread \
+g++ -std=c++20 -O2 -I"$root/src" "$root/bench/maxmind_read.cpp" "${libs[@]}" \
+  $(pkg-config --libs libzip libcrypto libcurl) -lpthread \
   -o "$work/maxmind_read"
 
 echo "generating data (about a minute)..." >&2

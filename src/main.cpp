@@ -1,4 +1,5 @@
-// All logic lives in the geoblock_core library, which the tests link too.
+// All logic lives in the module libraries (src/<module>, one static library
+// each, see CMakeLists.txt); the tests link them too.
 #include "cli/cli.hpp"
 
 int main(int argc, char** argv)
