@@ -1,13 +1,25 @@
 #include "core/error.hpp"
-#include "fetch_test_util.hpp"
+#include "support/temp_dir.hpp"
 #include "util/atomic_file.hpp"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
 
 namespace geoblock::test {
 namespace {
+
+std::string
+slurp(const std::string& path)
+{
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
 
 std::size_t
 entries(const std::string& dir)
