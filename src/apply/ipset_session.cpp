@@ -10,8 +10,9 @@
 #include <cstdio>
 #include <cstring>
 
-// libipset's headers are C; see design.md for the names that clash in C++
-// (enum ipset_cmd is also a function) and the headers to keep away.
+// libipset's headers are C; see docs/architecture.md ("Third-party C
+// libraries") for the names that clash in C++ (enum ipset_cmd is also a
+// function) and the headers to keep away.
 #include <libipset/data.h>
 #include <libipset/nf_inet_addr.h>
 #include <libipset/nfproto.h>

@@ -1,5 +1,5 @@
 // update, restore, status, remove, check and export: the flow of
-// ../shared/design.md. Everything is fetched, validated and aggregated
+// docs/architecture.md. Everything is fetched, validated and aggregated
 // before the first kernel call, so any failure before apply leaves the
 // kernel untouched; a dry run is the same flow stopping before apply.
 #include "cli/commands.hpp"
