@@ -3,7 +3,10 @@
 ipaddress (summarize each IPv4 range, collapse per country), written as
 OUTDIR/v4/cc.zone and OUTDIR/v6/cc.zone in the same sorted CIDR form.
 
-    rir_reference.py OUTDIR FILE...
+    rir_reference.py COUNTRIES OUTDIR FILE...
+
+COUNTRIES: a file with the ISO 3166-1 codes to keep (others, such as EU,
+AP, ZZ or withdrawn codes, are skipped as geoblock skips them).
 """
 import ipaddress
 import sys
@@ -11,10 +14,12 @@ from collections import defaultdict
 
 
 def main():
-    out = sys.argv[1]
+    with open(sys.argv[1], encoding="ascii") as f:
+        iso = set(f.read().split())
+    out = sys.argv[2]
     v4 = defaultdict(list)
     v6 = defaultdict(list)
-    for path in sys.argv[2:]:
+    for path in sys.argv[3:]:
         with open(path, encoding="ascii") as f:
             header = True
             for line in f:
@@ -30,7 +35,7 @@ def main():
                 _, cc, kind, start, value, _, status = fields[:7]
                 if status not in ("allocated", "assigned") or kind not in ("ipv4", "ipv6"):
                     continue
-                if cc in ("EU", "AP", "ZZ"):
+                if cc.lower() not in iso:
                     continue
                 if kind == "ipv4":
                     first = ipaddress.IPv4Address(start)
