@@ -336,7 +336,11 @@ read_bundle(const std::string& path, const std::vector<std::string>& countries, 
   }
 
   std::vector<fetch::ZoneResult> results;
-  for (const auto& [country, family] : wanted) {
+  for (const auto& zone : wanted) {
+    // Named, not structured bindings: clang before 16 (the fuzz build)
+    // cannot capture those in the lambda below.
+    const std::string& country = zone.first;
+    const net::Family family = zone.second;
     fetch::ZoneResult r;
     r.country = country;
     r.family = family;
