@@ -61,40 +61,6 @@ format_bytes(std::uint64_t n)
   return buf;
 }
 
-// "<md5>  name" lines (md5sum's output; "*name" for binary mode too).
-using Md5List = std::unordered_map<std::string, std::string>;
-
-std::optional<Md5List>
-parse_md5sum(std::string_view text)
-{
-  Md5List list;
-  while (!text.empty()) {
-    const auto nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
-    if (!line.empty() && line.back() == '\r') {
-      line.remove_suffix(1);
-    }
-    if (line.empty()) {
-      continue;
-    }
-    if (line.size() < 34 || line[32] != ' ' || (line[33] != ' ' && line[33] != '*')) {
-      return std::nullopt;
-    }
-    std::string md5(line.substr(0, 32));
-    for (char& c : md5) {
-      if (c >= 'A' && c <= 'F') {
-        c = static_cast<char>(c - 'A' + 'a');
-      }
-      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-        return std::nullopt;
-      }
-    }
-    list[std::string(line.substr(34))] = std::move(md5);
-  }
-  return list;
-}
-
 struct Job {
   std::string country;
   net::Family family = net::Family::V4;
@@ -557,6 +523,37 @@ std::string
 md5sum_url(const std::string& base_url, net::Family family)
 {
   return base_of(base_url) + "/" + family_path(family) + k_md5sum;
+}
+
+std::optional<Md5List>
+parse_md5sum(std::string_view text)
+{
+  Md5List list;
+  while (!text.empty()) {
+    const auto nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    if (!line.empty() && line.back() == '\r') {
+      line.remove_suffix(1);
+    }
+    if (line.empty()) {
+      continue;
+    }
+    if (line.size() < 34 || line[32] != ' ' || (line[33] != ' ' && line[33] != '*')) {
+      return std::nullopt;
+    }
+    std::string md5(line.substr(0, 32));
+    for (char& c : md5) {
+      if (c >= 'A' && c <= 'F') {
+        c = static_cast<char>(c - 'A' + 'a');
+      }
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+        return std::nullopt;
+      }
+    }
+    list[std::string(line.substr(34))] = std::move(md5);
+  }
+  return list;
 }
 
 std::vector<ZoneResult>

@@ -18,7 +18,10 @@
 #include "util/clock.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace geoblock::fetch {
@@ -55,6 +58,13 @@ struct FetchOptions {
 // The URL of a zone, and of a family's MD5SUM, under `base_url`.
 std::string zone_url(const std::string& base_url, const std::string& country, net::Family family);
 std::string md5sum_url(const std::string& base_url, net::Family family);
+
+// An MD5SUM file: "<md5>  name" lines (md5sum's output; "*name" for binary
+// mode too), CRLF or LF, blank lines ignored. Maps each name to its MD5 in
+// lower-case hex (32 digits); a name listed twice keeps its last MD5.
+// Nothing when any line is not of that form (not an MD5SUM file).
+using Md5List = std::unordered_map<std::string, std::string>;
+std::optional<Md5List> parse_md5sum(std::string_view text);
 
 // Fetches every country x family (v4 zones first, then v6, countries in the
 // given order) and returns one result per zone, in that order. `countries`

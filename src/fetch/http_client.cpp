@@ -101,16 +101,7 @@ on_header(char* data, size_t size, size_t count, void* user)
 {
   auto* t = static_cast<Transfer*>(user);
   const size_t n = size * count;
-  const std::string_view line(data, n);
-  if (starts_with_nocase(line, "HTTP/")) {
-    // A new response (after a redirect or a 100): forget earlier headers.
-    t->response.etag.clear();
-    t->response.last_modified_http.clear();
-  } else if (starts_with_nocase(line, "etag:")) {
-    t->response.etag = trim(line.substr(5));
-  } else if (starts_with_nocase(line, "last-modified:")) {
-    t->response.last_modified_http = trim(line.substr(14));
-  }
+  parse_header_line(std::string_view(data, n), t->response);
   return n;
 }
 
@@ -242,6 +233,20 @@ finish(Transfer& t, CURLcode code)
 
 } // namespace
 
+void
+parse_header_line(std::string_view line, HttpResponse& response)
+{
+  if (starts_with_nocase(line, "HTTP/")) {
+    // A new response (after a redirect or a 100): forget earlier headers.
+    response.etag.clear();
+    response.last_modified_http.clear();
+  } else if (starts_with_nocase(line, "etag:")) {
+    response.etag = trim(line.substr(5));
+  } else if (starts_with_nocase(line, "last-modified:")) {
+    response.last_modified_http = trim(line.substr(14));
+  }
+}
+
 std::vector<HttpResponse>
 http_get_all(const std::vector<HttpRequest>& requests, const HttpOptions& options,
              const HttpDoneCallback& on_done, HttpStats* stats)
@@ -336,7 +341,8 @@ http_get_all(const std::vector<HttpRequest>& requests, const HttpOptions& option
     if (active < static_cast<std::size_t>(parallel)) {
       const auto after = Clock::now();
       for (const std::size_t i : waiting) {
-        const auto due = std::chrono::duration_cast<std::chrono::milliseconds>(transfers[i].not_before - after);
+        const auto due =
+            std::chrono::duration_cast<std::chrono::milliseconds>(transfers[i].not_before - after);
         wait_ms = std::min<int>(wait_ms, std::max<int>(0, static_cast<int>(due.count())));
       }
     }

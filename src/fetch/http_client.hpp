@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace geoblock::fetch {
@@ -53,6 +54,14 @@ struct HttpStats {
   std::size_t retries = 0;
   std::uint64_t bytes = 0; // body bytes received
 };
+
+// Takes the validators of a response from one header line as libcurl
+// delivers it, line end included ("ETag: \"5f2a\"\r\n"): ETag and
+// Last-Modified (names in any case) set `etag` and `last_modified_http`,
+// their values without surrounding blanks; a status line ("HTTP/1.1 200")
+// starts a new response (after a redirect or a 100) and clears both. Other
+// lines are ignored.
+void parse_header_line(std::string_view line, HttpResponse& response);
 
 // Called on the calling thread as each request finishes (after its last
 // attempt), e.g. for a progress line.
