@@ -69,21 +69,10 @@ check_zone(const std::string& body, const std::string& source, net::Family famil
   return net::parse_zone(body, source, zone, out);
 }
 
-// One manifest entry, checked.
-struct Entry {
-  std::string country;
-  net::Family family = net::Family::V4;
-  bool absent = false;
-  std::string file;
-  std::uint64_t bytes = 0;
-  std::size_t networks = 0;
-  std::string sha256;
-  std::int64_t fetched_at = 0;
-  std::int64_t last_modified = 0;
-};
+} // namespace
 
-std::vector<Entry>
-parse_manifest(const std::string& text, const std::string& path)
+std::vector<BundleEntry>
+parse_bundle_manifest(const std::string& text, const std::string& path)
 {
   const std::string name = path + ":" + k_bundle_manifest;
   const util::Json doc = util::Json::parse(text, name);
@@ -102,12 +91,12 @@ parse_manifest(const std::string& text, const std::string& path)
   if (!doc.get("zones").is_array()) {
     throw Error(name + ": no \"zones\" list");
   }
-  std::vector<Entry> entries;
+  std::vector<BundleEntry> entries;
   std::set<std::pair<std::string, net::Family>> seen;
   std::size_t k = 0;
   for (const util::Json& z : doc.get("zones").items()) {
     const std::string where = name + ": zone " + std::to_string(k++);
-    Entry e;
+    BundleEntry e;
     e.country = z.get("country").as_string();
     const std::string family = z.get("family").as_string();
     if (!z.is_object() || !is_code(e.country) || (family != "v4" && family != "v6")) {
@@ -137,8 +126,6 @@ parse_manifest(const std::string& text, const std::string& path)
   }
   return entries;
 }
-
-} // namespace
 
 void
 write_bundle(const std::string& path, const std::vector<BundleZone>& zones, std::int64_t created,
@@ -260,7 +247,8 @@ read_bundle(const std::string& path, const std::vector<std::string>& countries, 
   }
   ZipLimits manifest_limits = options.limits;
   manifest_limits.max_member_bytes = k_max_manifest;
-  const std::vector<Entry> entries = parse_manifest(zip.read(*manifest_entry, manifest_limits), path);
+  const std::vector<BundleEntry> entries =
+      parse_bundle_manifest(zip.read(*manifest_entry, manifest_limits), path);
 
   std::uint64_t total = 0;
   for (const ZipEntry& m : zip.entries()) {
@@ -272,8 +260,8 @@ read_bundle(const std::string& path, const std::vector<std::string>& countries, 
   }
 
   // Members and manifest must agree exactly: nothing missing, nothing extra.
-  std::map<std::string, const Entry*, std::less<>> by_file;
-  for (const Entry& e : entries) {
+  std::map<std::string, const BundleEntry*, std::less<>> by_file;
+  for (const BundleEntry& e : entries) {
     if (!e.absent && !by_file.emplace(e.file, &e).second) {
       throw Error(path + ": manifest lists member '" + e.file + "' twice");
     }
@@ -296,7 +284,7 @@ read_bundle(const std::string& path, const std::vector<std::string>& countries, 
   };
   if (countries.empty()) {
     // Exactly the zones the bundle lists, by country, IPv4 first.
-    for (const Entry& e : entries) {
+    for (const BundleEntry& e : entries) {
       if (net::includes(families, e.family)) {
         wanted.emplace_back(e.country, e.family);
       }
@@ -310,8 +298,8 @@ read_bundle(const std::string& path, const std::vector<std::string>& countries, 
 
   // Every listed member is checked, wanted or not: a bundle is one unit,
   // and a partly altered one is not to be trusted at all.
-  std::map<const Entry*, std::string> bodies;
-  for (const Entry& e : entries) {
+  std::map<const BundleEntry*, std::string> bodies;
+  for (const BundleEntry& e : entries) {
     if (e.absent) {
       continue;
     }
@@ -344,8 +332,9 @@ read_bundle(const std::string& path, const std::vector<std::string>& countries, 
     fetch::ZoneResult r;
     r.country = country;
     r.family = family;
-    const auto it = std::find_if(entries.begin(), entries.end(),
-                                 [&](const Entry& e) { return e.country == country && e.family == family; });
+    const auto it = std::find_if(entries.begin(), entries.end(), [&](const BundleEntry& e) {
+      return e.country == country && e.family == family;
+    });
     if (it == entries.end()) {
       r.origin = fetch::Origin::Failed;
       r.location = path;

@@ -72,6 +72,26 @@ ExportSummary export_bundle(const fetch::ZoneCache& cache, const std::vector<std
                             net::Families families, const std::string& path, std::int64_t created,
                             const BundleOptions& options = {});
 
+// One zone of a bundle's manifest, checked.
+struct BundleEntry {
+  std::string country; // lower-case ISO 3166-1 alpha-2 (two letters a-z)
+  net::Family family = net::Family::V4;
+  bool absent = false;
+  std::string file;        // a safe member name (is_safe_member_name); empty when absent
+  std::uint64_t bytes = 0; // as declared
+  std::size_t networks = 0;
+  std::string sha256; // 64 lower-case hex digits; empty when absent
+  std::int64_t fetched_at = 0;
+  std::int64_t last_modified = 0;
+};
+
+// Parses and checks manifest.json's text (PATH names the bundle in
+// messages): the format and its version, then each zone entry (a country
+// and family listed once; a file, sizes and hash unless absent). Throws
+// Error naming "PATH:manifest.json" and the zone when anything is missing,
+// malformed or of a newer format. Members are not looked at here.
+std::vector<BundleEntry> parse_bundle_manifest(const std::string& text, const std::string& path);
+
 // `source = bundle:PATH`: the zones of `countries` (every zone of the
 // bundle when empty) and `families`, one result per country and family in
 // the order of `countries`, IPv4 before IPv6:

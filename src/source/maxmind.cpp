@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <memory>
 #include <unordered_map>
 
 namespace geoblock::source {
@@ -20,16 +21,8 @@ constexpr std::string_view k_blocks_v6 = "GeoLite2-Country-Blocks-IPv6.csv";
 
 constexpr int k_no_country = -1; // a location without a country (a continent)
 
-struct Country {
-  std::string code;
-  bool wanted = false;
-  net::NetList nets;
-  std::size_t rows4 = 0;
-  std::size_t rows6 = 0;
-};
-
 struct Data {
-  std::vector<Country> countries;
+  std::vector<MaxmindCountry> countries;
   std::unordered_map<std::string, int> slot_of_code;
   std::unordered_map<std::uint32_t, int> slot_of_geoname; // slot or k_no_country
 };
@@ -54,11 +47,8 @@ member(const ZipReader& zip, std::string_view base)
 }
 
 void
-read_locations(const ZipReader& zip, const ZipLimits& limits, Data& data)
+read_locations(CsvReader& csv, Data& data)
 {
-  const ZipEntry& entry = member(zip, k_locations);
-  const std::string text = zip.read(entry, limits);
-  CsvReader csv = CsvReader::from_string(text, zip.path() + ":" + entry.name);
   std::vector<std::string_view> row;
   if (!csv.next(row)) {
     throw ParseError(csv.name(), 1, "", "empty file");
@@ -102,13 +92,9 @@ read_locations(const ZipReader& zip, const ZipLimits& limits, Data& data)
 // Reads one blocks file, appending each row's network to its country.
 template <class A>
 void
-read_blocks(const ZipReader& zip, const MaxmindOptions& options, Data& data)
+read_blocks(CsvReader& csv, const MaxmindOptions& options, Data& data)
 {
   constexpr net::Family family = net::kFamily<A>;
-  const ZipEntry& entry = member(zip, family == net::Family::V4 ? k_blocks_v4 : k_blocks_v6);
-  ZipMemberStream in = zip.open(entry, options.limits);
-  CsvReader csv([&in](char* buf, std::size_t n) { return in.read(buf, n); }, in.name());
-
   std::vector<std::string_view> row;
   if (!csv.next(row)) {
     throw ParseError(csv.name(), 1, "", "empty file");
@@ -147,7 +133,8 @@ read_blocks(const ZipReader& zip, const MaxmindOptions& options, Data& data)
     const int located = slot_of(row[located_col], "geoname_id");
     const int registered = slot_of(row[registered_col], "registered_country_geoname_id");
     const int slot = located != k_no_country || !fallback ? located : registered;
-    Country* country = slot == k_no_country ? nullptr : &data.countries[static_cast<std::size_t>(slot)];
+    MaxmindCountry* country =
+        slot == k_no_country ? nullptr : &data.countries[static_cast<std::size_t>(slot)];
     net::NetList& out = country && country->wanted ? country->nets : unwanted;
     const std::size_t before = out.of<A>().size();
     if (!net::parse_network(row[network_col], out, &problem)) {
@@ -197,13 +184,43 @@ geoname_fallback_name(GeonameFallback f)
   return f == GeonameFallback::None ? "none" : "registered";
 }
 
+std::vector<MaxmindCountry>
+read_maxmind_csv(CsvReader& locations, const MaxmindBlocksOpener& open_blocks,
+                 const std::vector<std::string>& countries, net::Families families,
+                 const MaxmindOptions& options)
+{
+  Data data;
+  read_locations(locations, data);
+  for (MaxmindCountry& c : data.countries) {
+    c.wanted = countries.empty() || std::find(countries.begin(), countries.end(), c.code) != countries.end();
+  }
+  if (net::includes(families, net::Family::V4)) {
+    CsvReader blocks = open_blocks(net::Family::V4);
+    read_blocks<std::uint32_t>(blocks, options, data);
+  }
+  if (net::includes(families, net::Family::V6)) {
+    CsvReader blocks = open_blocks(net::Family::V6);
+    read_blocks<net::u128>(blocks, options, data);
+  }
+  return std::move(data.countries);
+}
+
 std::vector<fetch::ZoneResult>
 read_maxmind(const std::string& path, const std::vector<std::string>& countries, net::Families families,
              const MaxmindOptions& options)
 {
   const ZipReader zip(path);
-  Data data;
-  read_locations(zip, options.limits, data);
+  const ZipEntry& locations_entry = member(zip, k_locations);
+  const std::string locations_text = zip.read(locations_entry, options.limits);
+  CsvReader locations = CsvReader::from_string(locations_text, zip.path() + ":" + locations_entry.name);
+  // Blocks files are streamed from the zip, never held whole.
+  const auto open_blocks = [&zip, &options](net::Family family) {
+    const ZipEntry& entry = member(zip, family == net::Family::V4 ? k_blocks_v4 : k_blocks_v6);
+    auto in = std::make_shared<ZipMemberStream>(zip.open(entry, options.limits));
+    const std::string name = in->name();
+    return CsvReader([in](char* buf, std::size_t n) { return in->read(buf, n); }, name);
+  };
+  std::vector<MaxmindCountry> data = read_maxmind_csv(locations, open_blocks, countries, families, options);
 
   // The order of the results: as asked, or every country sorted.
   std::vector<std::string> order;
@@ -212,29 +229,24 @@ read_maxmind(const std::string& path, const std::vector<std::string>& countries,
       order.push_back(code);
     }
   }
-  for (Country& c : data.countries) {
-    c.wanted = countries.empty() || std::find(countries.begin(), countries.end(), c.code) != countries.end();
-  }
 
   std::string v4_location;
   std::string v6_location;
   std::int64_t v4_mtime = 0;
   std::int64_t v6_mtime = 0;
   if (net::includes(families, net::Family::V4)) {
-    read_blocks<std::uint32_t>(zip, options, data);
     const ZipEntry& e = member(zip, k_blocks_v4);
     v4_location = path + ":" + e.name;
     v4_mtime = e.mtime;
   }
   if (net::includes(families, net::Family::V6)) {
-    read_blocks<net::u128>(zip, options, data);
     const ZipEntry& e = member(zip, k_blocks_v6);
     v6_location = path + ":" + e.name;
     v6_mtime = e.mtime;
   }
 
   if (countries.empty()) {
-    for (const Country& c : data.countries) {
+    for (const MaxmindCountry& c : data) {
       if (!c.nets.empty()) {
         order.push_back(c.code);
       }
@@ -245,9 +257,9 @@ read_maxmind(const std::string& path, const std::vector<std::string>& countries,
   const std::int64_t fetched_at = file_mtime(path);
   std::vector<fetch::ZoneResult> results;
   for (const std::string& code : order) {
-    const auto it = data.slot_of_code.find(code);
-    Country* c =
-        it == data.slot_of_code.end() ? nullptr : &data.countries[static_cast<std::size_t>(it->second)];
+    const auto it =
+        std::find_if(data.begin(), data.end(), [&](const MaxmindCountry& m) { return m.code == code; });
+    MaxmindCountry* c = it == data.end() ? nullptr : &*it;
     for (const net::Family family : {net::Family::V4, net::Family::V6}) {
       if (!net::includes(families, family)) {
         continue;

@@ -32,8 +32,11 @@
 #include "fetch/zone_result.hpp"
 #include "net/cidr.hpp"
 #include "net/zone.hpp"
+#include "source/csv.hpp"
 #include "source/zip_archive.hpp"
 
+#include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -69,5 +72,24 @@ struct MaxmindOptions {
 std::vector<fetch::ZoneResult> read_maxmind(const std::string& path,
                                             const std::vector<std::string>& countries, net::Families families,
                                             const MaxmindOptions& options = {});
+
+// The CSV half of read_maxmind, apart from the zip (tests and the fuzzer
+// feed it text): reads `locations`, then the blocks file of each family of
+// `families`, IPv4 first, which `open_blocks` opens when its turn comes,
+// with the checks above. Returns every country of the locations file, in
+// order of first appearance; only those `countries` asks for (all when it
+// is empty) are `wanted` and get their networks. Throws ParseError naming
+// the source and line (or what `open_blocks` throws).
+struct MaxmindCountry {
+  std::string code;      // lower case
+  bool wanted = false;   // asked for
+  net::NetList nets;     // the networks of the rows that counted for it, when wanted
+  std::size_t rows4 = 0; // rows that counted for it, per family, wanted or not
+  std::size_t rows6 = 0;
+};
+using MaxmindBlocksOpener = std::function<CsvReader(net::Family)>;
+std::vector<MaxmindCountry> read_maxmind_csv(CsvReader& locations, const MaxmindBlocksOpener& open_blocks,
+                                             const std::vector<std::string>& countries,
+                                             net::Families families, const MaxmindOptions& options = {});
 
 } // namespace geoblock::source
