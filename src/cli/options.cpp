@@ -168,10 +168,11 @@ po::options_description config_options(Config& c)
 
 // Line of the first use of each key in a config file, so that errors can
 // name it (Boost's parser does not report lines).
-std::map<std::string, int> index_keys(const std::string& path)
+std::map<std::string, int>
+index_keys(const std::string& text)
 {
   std::map<std::string, int> lines;
-  std::ifstream in(path);
+  std::istringstream in(text);
   std::string line;
   int n = 0;
   while (std::getline(in, line)) {
@@ -188,6 +189,34 @@ std::map<std::string, int> index_keys(const std::string& path)
     lines.emplace(key, n);
   }
   return lines;
+}
+
+// Stores the configuration file's `text` (read from `path`) into `vm`;
+// values already there, from the command line, win.
+void
+store_config_text(const std::string& text, const std::string& path, const po::options_description& conf,
+                  po::variables_map& vm, KeyOrigins& origins)
+{
+  origins.config_path = path;
+  origins.lines = index_keys(text);
+  std::istringstream in(text);
+  try {
+    po::store(po::parse_config_file(in, conf, false), vm);
+  } catch (const po::error_with_option_name& e) {
+    std::string key = e.get_option_name();
+    while (!key.empty() && key.front() == '-') {
+      key.erase(0, 1);
+    }
+    const auto it = origins.lines.find(key);
+    const std::string where = path + (it != origins.lines.end() ? ":" + std::to_string(it->second) : "");
+    std::string what = e.what();
+    if (dynamic_cast<const po::unknown_option*>(&e)) {
+      what = "unknown key '" + key + "'";
+    }
+    throw ConfigError(where + ": " + what);
+  } catch (const po::error& e) {
+    throw ConfigError(path + ": " + e.what());
+  }
 }
 
 po::options_description
@@ -241,25 +270,9 @@ void parse_configured(const std::string& usage,
     if (!in) {
       throw ConfigError(config_file + ": cannot read the configuration file");
     }
-    c.origins.config_path = config_file;
-    c.origins.lines = index_keys(config_file);
-    try {
-      po::store(po::parse_config_file(in, conf, false), vm);
-    } catch (const po::error_with_option_name& e) {
-      std::string key = e.get_option_name();
-      while (!key.empty() && key.front() == '-') {
-        key.erase(0, 1);
-      }
-      const auto it = c.origins.lines.find(key);
-      const std::string where = config_file + (it != c.origins.lines.end() ? ":" + std::to_string(it->second) : "");
-      std::string what = e.what();
-      if (dynamic_cast<const po::unknown_option*>(&e)) {
-        what = "unknown key '" + key + "'";
-      }
-      throw ConfigError(where + ": " + what);
-    } catch (const po::error& e) {
-      throw ConfigError(config_file + ": " + e.what());
-    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    store_config_text(text.str(), config_file, conf, vm, c.origins);
   }
   po::notify(vm);
   inv.quiet = vm.count("quiet") > 0;
@@ -462,6 +475,19 @@ completion_words(const std::vector<std::string>& args)
 }
 
 } // namespace
+
+void
+parse_config_text(const std::string& text, const std::string& path, Config& config)
+{
+  const po::options_description conf = config_options(config);
+  po::variables_map vm;
+  store_config_text(text, path, conf, vm, config.origins);
+  try {
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw ConfigError(path + ": " + e.what());
+  }
+}
 
 Invocation parse_command_line(int argc, const char* const* argv)
 {

@@ -50,6 +50,14 @@ struct Invocation {
 // Throws UsageError on anything it cannot accept.
 Invocation parse_command_line(int argc, const char* const* argv);
 
+// Reads a configuration file's text ("key = value" lines, '#' comments)
+// into `config` the way --config PATH does with nothing else on the command
+// line: values converted to their types, the line of each key recorded in
+// config.origins. Throws ConfigError naming PATH (and the line of the key)
+// for an unknown key, a value of the wrong type or a key repeated that is
+// not repeatable; validate() checks the rest.
+void parse_config_text(const std::string& text, const std::string& path, Config& config);
+
 // "Boost.Program_options 1.74.0", the version built against (for geoblock
 // --version).
 std::string boost_version();
