@@ -68,6 +68,23 @@ trim(std::string_view s)
   return s;
 }
 
+// A validator's value. It goes into the cache's meta file and comes back in
+// the next request's If-None-Match or If-Modified-Since; one holding a
+// control character (CR, NUL, ESC, ...) is no valid ETag or HTTP-date and
+// would not survive that trip intact, so it is not kept at all.
+std::string
+validator(std::string_view value)
+{
+  value = trim(value);
+  for (const char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t') || u == 0x7f) {
+      return {};
+    }
+  }
+  return std::string(value);
+}
+
 // One request's state across its attempts.
 struct Transfer {
   std::size_t index = 0;
@@ -241,9 +258,9 @@ parse_header_line(std::string_view line, HttpResponse& response)
     response.etag.clear();
     response.last_modified_http.clear();
   } else if (starts_with_nocase(line, "etag:")) {
-    response.etag = trim(line.substr(5));
+    response.etag = validator(line.substr(5));
   } else if (starts_with_nocase(line, "last-modified:")) {
-    response.last_modified_http = trim(line.substr(14));
+    response.last_modified_http = validator(line.substr(14));
   }
 }
 

@@ -58,9 +58,10 @@ struct HttpStats {
 // Takes the validators of a response from one header line as libcurl
 // delivers it, line end included ("ETag: \"5f2a\"\r\n"): ETag and
 // Last-Modified (names in any case) set `etag` and `last_modified_http`,
-// their values without surrounding blanks; a status line ("HTTP/1.1 200")
-// starts a new response (after a redirect or a 100) and clears both. Other
-// lines are ignored.
+// their values without surrounding blanks, or empty when the value holds a
+// control character (they come back in the next conditional request); a
+// status line ("HTTP/1.1 200") starts a new response (after a redirect or
+// a 100) and clears both. Other lines are ignored.
 void parse_header_line(std::string_view line, HttpResponse& response);
 
 // Called on the calling thread as each request finishes (after its last

@@ -288,6 +288,35 @@ TEST_F(FaultFetch, ConditionalHeadersAreSentAndA304ReusesTheCache)
   EXPECT_EQ(since, "Tue, 24 Nov 2026 10:00:00 GMT");
 }
 
+// Found by fuzz_http (see tests/fetch/response_parse_test.cpp): a validator
+// with a bare CR came back in the next request mangled ("\"v1\"X-Injected:
+// yes", the cache drops CR and LF); now it is not kept, and the next request
+// is unconditional.
+TEST_F(FaultFetch, ValidatorsWithControlCharactersAreNotSentBack)
+{
+  set_fault([](const FaultRequest&) {
+    FaultReply r = status(200, k_good);
+    r.headers["ETag"] = "\"v1\"\rX-Injected: yes";
+    r.headers["Last-Modified"] = "Tue, 24 Nov 2026 10:00:00 GMT\rX-Injected-Too: yes";
+    return r;
+  });
+  const auto first = fetch_nz();
+  ASSERT_EQ(first.origin, Origin::Downloaded) << first.error;
+  std::map<std::string, std::string> sent;
+  set_fault([&sent](const FaultRequest& r) {
+    sent = r.headers;
+    return status(200, k_good);
+  });
+  const auto r = fetch_nz();
+  EXPECT_EQ(r.origin, Origin::NotModified) << r.error;
+  EXPECT_EQ(sent.count("if-none-match"), 0u);
+  EXPECT_EQ(sent.count("if-modified-since"), 0u);
+  for (const auto& [name, value] : sent) {
+    EXPECT_EQ(name.find("injected"), std::string::npos) << name;
+    EXPECT_EQ(value.find_first_of("\r\n"), std::string::npos) << name << ": " << value;
+  }
+}
+
 TEST_F(FaultFetch, ServerIgnoringConditionalsStillCountsAsUnchanged)
 {
   prime();

@@ -37,6 +37,23 @@ TEST(HeaderLine, AStatusLineStartsANewResponse)
   EXPECT_EQ(redirected.last_modified_http, "");
 }
 
+// Found by fuzz_http: a validator with a control character in it was kept.
+// libcurl hands over a bare CR inside a header line as it is; the cache then
+// dropped CR and LF from the stored value (so no header line could be added
+// to the next request) but sent the rest back mangled ("\"v1\"X-Injected:
+// yes"), and NUL, ESC or DEL as they came. Now such a value is not kept.
+TEST(HeaderLine, RefusesValidatorsWithControlCharacters)
+{
+  using namespace std::string_view_literals;
+  for (const std::string_view line : {"ETag: \"v1\"\rX-Injected: yes\r\n"sv, "ETag: \"v\0\"\r\n"sv,
+                                      "ETag: \"v\x1b[2J\"\r\n"sv, "ETag: \"v\x7f\"\r\n"sv}) {
+    EXPECT_EQ(headers({"ETag: \"earlier\"\r\n", line}).etag, "") << line;
+  }
+  EXPECT_EQ(headers({"Last-Modified: Tue, 24 Nov 2026\r10:00:00 GMT\r\n"}).last_modified_http, "");
+  // A tab inside a value is allowed (RFC 9110 field-value).
+  EXPECT_EQ(headers({"ETag: \"a\tb\"\r\n"}).etag, "\"a\tb\"");
+}
+
 TEST(Md5sum, ReadsTextAndBinaryModeLinesInLowerCase)
 {
   const auto list = parse_md5sum("0123456789abcdef0123456789ABCDEF  cn.zone\r\n"
