@@ -46,6 +46,27 @@ TEST_F(BadConfig, UnknownKeyNamesFileAndLine)
   expect_usage_error({"update", "--dry-run", "--config", conf}, conf + ":5: unknown key 'famly'");
 }
 
+// Found by fuzz_config: Boost.Program_options makes its messages by
+// replacing placeholders ("%value%") until none is left, which never ended
+// when the input held one itself: geoblock hung instead of refusing it.
+TEST_F(BadConfig, PlaceholdersInTheInputAreRefusedNotHungOn)
+{
+  const std::string value = config("countries = cn\nretries = %value%\n");
+  expect_usage_error({"update", "--dry-run", "--config", value},
+                     value + ":5: the argument for option 'retries' is invalid");
+  const std::string key = config("countries = cn\nretries%original_token% = 1\n");
+  expect_usage_error({"update", "--dry-run", "--config", key},
+                     key + ":5: unknown key 'retries%original_token%'");
+  const std::string line = config("countries = cn\n%invalid_line%\n");
+  expect_usage_error({"update", "--dry-run", "--config", line}, line + ": invalid syntax");
+  expect_usage_error({"update", "--dry-run", "--config", config("countries = cn\n"), "--parallel", "%value%"},
+                     "update: the argument for option '--parallel' is invalid");
+  // Without a '%', Boost's own words.
+  const std::string plain = config("countries = cn\nretries = many\n");
+  expect_usage_error({"update", "--dry-run", "--config", plain},
+                     plain + ":5: the argument ('many') for option 'retries' is invalid");
+}
+
 TEST_F(BadConfig, BadFamilyNamesLineAndKey)
 {
   const std::string conf = config("countries = cn\n\nfamily = v5\n");
