@@ -5,8 +5,8 @@
 // The input is the configuration file, then optionally a "---" line and a
 // countries file. Files the configuration names (countries-file,
 // allowlist-file, baseline, baseline6) are redirected to fixed files in a
-// private directory made once, so nothing else is read. Checked on every
-// input:
+// private directory made once (mkdtemp), so nothing else is read. Checked
+// on every input:
 //  - parsing and validating throw nothing but ConfigError, naming the file;
 //  - the line recorded for each key is a line of the file;
 //  - a valid configuration lists known, lower-case countries once each,
@@ -21,13 +21,11 @@
 #include "fuzz/fuzz_util.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <set>
 #include <string>
 #include <sys/stat.h>
-#include <unistd.h>
 
 namespace {
 
@@ -52,7 +50,9 @@ write(const std::string& path, const std::string& text)
   check(out.good() && ::chmod(path.c_str(), 0600) == 0, "writing a fixed file");
 }
 
-// Made once per process, removed at exit.
+// Made once per process under $TMPDIR (or /tmp) and left there: libFuzzer
+// ends without running atexit handlers. scripts/fuzz points TMPDIR at its
+// scratch directory, which it removes.
 const Files&
 files()
 {
@@ -66,13 +66,6 @@ files()
     write(made.countries, "cn ru\n");
     write(made.allowlist, "192.0.2.0/24\n2001:db8::/32\n");
     write(made.baseline, "");
-    std::atexit([] {
-      const Files& g = files();
-      for (const std::string* p : {&g.config, &g.countries, &g.allowlist, &g.baseline}) {
-        std::remove(p->c_str());
-      }
-      ::rmdir(g.dir.c_str());
-    });
     return made;
   }();
   return f;
