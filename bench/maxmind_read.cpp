@@ -69,7 +69,7 @@ main(int argc, char** argv)
 
     t0 = std::chrono::steady_clock::now();
     for (const auto& r : results) {
-      if (r.origin != geoblock::fetch::Origin::Local) {
+      if (r.origin != geoblock::net::Origin::Local) {
         continue;
       }
       if (r.family == geoblock::net::Family::V4) {

@@ -9,7 +9,7 @@ namespace geoblock::apply {
 
 namespace {
 
-const Origin k_geoblock{"geoblock", 0};
+const LineOrigin k_geoblock{"geoblock", 0};
 const char* const k_table_order[] = {"raw", "mangle", "filter", "nat", "security"};
 
 // Table names in the kernel's usual order.

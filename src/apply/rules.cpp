@@ -144,7 +144,7 @@ parse_ruleset(std::string_view text, const std::string& source)
     if (full.empty() || full[0] == '#') {
       continue;
     }
-    const Origin origin{source, lineno};
+    const LineOrigin origin{source, lineno};
     std::uint64_t packets = 0;
     std::uint64_t bytes = 0;
     std::string line = full;
@@ -216,7 +216,7 @@ matches_any(const std::string& name, const std::vector<std::string>& patterns)
 }
 
 void
-RestoreText::add(const std::string& line, Origin origin)
+RestoreText::add(const std::string& line, LineOrigin origin)
 {
   text += line;
   text += '\n';
@@ -229,7 +229,7 @@ RestoreText::describe_line(std::size_t line) const
   if (line == 0 || line > origins.size()) {
     return "line " + std::to_string(line) + " of the generated input";
   }
-  const Origin& o = origins[line - 1];
+  const LineOrigin& o = origins[line - 1];
   if (o.line == 0) {
     return o.source + " (generated line " + std::to_string(line) + ")";
   }

@@ -33,7 +33,7 @@ enum class Policy {
 
 // One parsed iptables-save text. Every line remembers where it came from,
 // so an error from iptables-restore can name the file and line.
-struct Origin {
+struct LineOrigin {
   std::string source; // a file name, "live ruleset", "geoblock"
   std::size_t line = 0;
 };
@@ -41,12 +41,12 @@ struct ChainDecl {
   std::string name;
   std::string policy;   // "ACCEPT"/"DROP" for built-in chains, "-" for user chains
   std::string counters; // "[0:0]"
-  Origin origin;
+  LineOrigin origin;
 };
 struct RuleLine {
   std::string chain;
   std::string body; // the rule after "-A CHAIN "
-  Origin origin;
+  LineOrigin origin;
   std::uint64_t packets = 0; // counters, when saved with -c ("[packets:bytes] -A ...")
   std::uint64_t bytes = 0;
 };
@@ -84,8 +84,8 @@ std::string target_of(const std::string& body);
 // iptables-restore input plus, for each of its lines, where it came from.
 struct RestoreText {
   std::string text;
-  std::vector<Origin> origins; // origins[i] is line i + 1
-  void add(const std::string& line, Origin origin);
+  std::vector<LineOrigin> origins; // origins[i] is line i + 1
+  void add(const std::string& line, LineOrigin origin);
   // "baseline /etc/x:12" for an iptables-restore "line: N" message.
   std::string describe_line(std::size_t line) const;
 };

@@ -17,7 +17,6 @@
 #include "util/digest.hpp"
 #include "util/file.hpp"
 #include "util/lock.hpp"
-#include "util/temp_dir.hpp"
 
 #include <cstdio>
 #include <ctime>
@@ -158,37 +157,31 @@ std::vector<std::string> baseline_drift(const Settings& s, const util::Json& las
   return out;
 }
 
-bool writable_dir(const std::string& dir)
-{
-  std::filesystem::path p(dir);
-  while (!p.empty() && !std::filesystem::exists(p)) {
-    p = p.parent_path();
-  }
-  return !p.empty() && ::access(p.c_str(), W_OK) == 0;
-}
-
-
-std::vector<fetch::ZoneResult> load_zones(const Settings& s, bool offline, const std::string& cache_dir)
+// The configured source; the commands see only the interface.
+std::unique_ptr<net::ZoneSource> make_source(const Settings& s, bool dry_run)
 {
   switch (s.source_kind) {
-  case Settings::SourceKind::Http: {
-    fetch::FetchOptions o = fetch_options(s, offline);
-    o.cache_dir = cache_dir;
-    return fetch::fetch_zones(s.countries, s.families, o);
-  }
   case Settings::SourceKind::Bundle: {
     source::BundleOptions o;
     o.zone = zone_options(s);
-    return source::read_bundle(s.source_path, s.countries, s.families, o);
+    return std::make_unique<source::BundleSource>(s.source_path, o);
   }
   case Settings::SourceKind::Maxmind: {
     source::MaxmindOptions o;
     o.zone = zone_options(s);
     o.fallback = *source::parse_geoname_fallback(s.raw.geoname_fallback);
-    return source::read_maxmind(s.source_path, s.countries, s.families, o);
+    return std::make_unique<source::MaxmindSource>(s.source_path, o);
   }
+  case Settings::SourceKind::Http:
+    break;
   }
-  return {};
+  return std::make_unique<fetch::HttpSource>(
+      fetch_options(s, false), dry_run ? fetch::HttpSource::Cache::ScratchIfReadOnly : fetch::HttpSource::Cache::Configured);
+}
+
+std::vector<net::ZoneResult> load_zones(const Settings& s, net::ZoneSource::Mode mode, bool dry_run = false)
+{
+  return make_source(s, dry_run)->load(s.countries, s.families, mode);
 }
 
 void write_state(const Settings& s, util::Json state)
@@ -253,23 +246,15 @@ ExitCode update(const Invocation& inv, Environment& env, Mode mode)
   const auto lock = take_lock(s, !dry_run);
   const std::int64_t now = env.clock();
 
-  // A dry run by a user who cannot write the cache downloads into a
-  // private directory instead: it must work without root.
-  std::optional<util::TempDir> scratch;
-  std::string cache_dir = s.raw.cache_dir;
-  if (s.source_kind == Settings::SourceKind::Http && dry_run && !inv.run.offline && !writable_dir(cache_dir)) {
-    scratch.emplace("geoblock-dry-run");
-    log::info("cache-dir " + cache_dir + " is not writable; the dry run downloads into a temporary directory");
-    cache_dir = scratch->path();
-  }
-
-  const std::vector<fetch::ZoneResult> zones = load_zones(s, inv.run.offline || mode == Mode::Restore, cache_dir);
+  const bool cache_only = inv.run.offline || mode == Mode::Restore;
+  const std::vector<net::ZoneResult> zones =
+      load_zones(s, cache_only ? net::ZoneSource::Mode::CacheOnly : net::ZoneSource::Mode::Refresh, dry_run);
   Plan plan = make_plan(zones, s, now);
   for (const std::string& w : plan.warnings) {
     log::warning(w);
   }
   std::size_t usable = 0;
-  for (const fetch::ZoneResult& z : zones) {
+  for (const net::ZoneResult& z : zones) {
     usable += z.usable() ? 1 : 0;
   }
   if (usable == 0 || (plan.target.v4.empty() && plan.target.v6.empty())) {
@@ -370,9 +355,9 @@ std::optional<apply::FirewallState> desired_from_cache(const Settings& s, const 
   }
   const log::Level was = log::level();
   log::set_level(log::Level::Quiet); // the cache's warnings belong to update, not status
-  std::vector<fetch::ZoneResult> zones;
+  std::vector<net::ZoneResult> zones;
   try {
-    zones = load_zones(s, true, s.raw.cache_dir);
+    zones = load_zones(s, net::ZoneSource::Mode::CacheOnly);
   } catch (const Error&) {
     log::set_level(was);
     return std::nullopt;
@@ -507,7 +492,7 @@ template <class A> const net::Prefix<A>* find_net(const std::vector<net::Prefix<
 }
 
 template <class A>
-std::string check_one(A addr, const std::vector<fetch::ZoneResult>& zones, const Settings& s)
+std::string check_one(A addr, const std::vector<net::ZoneResult>& zones, const Settings& s)
 {
   if (const auto* p = find_net(s.allow.template of<A>(), addr)) {
     return "allowed by the allowlist (" + net::to_string(*p) + ")";
@@ -518,7 +503,7 @@ std::string check_one(A addr, const std::vector<fetch::ZoneResult>& zones, const
     }
   }
   std::string hits;
-  for (const fetch::ZoneResult& z : zones) {
+  for (const net::ZoneResult& z : zones) {
     if (const auto* p = find_net(z.nets.template of<A>(), addr)) {
       hits += (hits.empty() ? "" : ", ") + z.country + " (" + net::to_string(*p) + ")";
     }
@@ -533,10 +518,10 @@ std::string check_one(A addr, const std::vector<fetch::ZoneResult>& zones, const
 ExitCode check(const Invocation& inv)
 {
   const Settings s = validate(inv.config, true);
-  const std::vector<fetch::ZoneResult> zones = load_zones(s, true, s.raw.cache_dir);
+  const std::vector<net::ZoneResult> zones = load_zones(s, net::ZoneSource::Mode::CacheOnly);
   bool missing = false;
-  for (const fetch::ZoneResult& z : zones) {
-    if (z.origin == fetch::Origin::Failed) {
+  for (const net::ZoneResult& z : zones) {
+    if (z.origin == net::Origin::Failed) {
       log::warning(z.country + " " + net::family_name(z.family) + ": no cached data: " + z.error);
       missing = true;
     }

@@ -29,8 +29,8 @@ std::string origin_text(const ZoneRow& z)
   if (!z.present) {
     return "-";
   }
-  std::string s = fetch::origin_name(z.origin);
-  if (z.origin == fetch::Origin::StaleCache && z.age_days >= 0) {
+  std::string s = net::origin_name(z.origin);
+  if (z.origin == net::Origin::StaleCache && z.age_days >= 0) {
     s += " (" + std::to_string(z.age_days) + " d old)";
   }
   return s;
@@ -51,7 +51,7 @@ util::Json zone_json(const ZoneRow& z)
     return util::Json();
   }
   util::Json j = util::Json::object();
-  j.set("source", fetch::origin_name(z.origin));
+  j.set("source", net::origin_name(z.origin));
   j.set("networks", z.networks);
   j.set("aggregated", z.aggregated);
   j.set("age_days", z.age_days >= 0 ? util::Json(static_cast<long long>(z.age_days)) : util::Json());
@@ -61,7 +61,7 @@ util::Json zone_json(const ZoneRow& z)
 
 } // namespace
 
-Plan make_plan(const std::vector<fetch::ZoneResult>& zones, const Settings& settings, std::int64_t now)
+Plan make_plan(const std::vector<net::ZoneResult>& zones, const Settings& settings, std::int64_t now)
 {
   Plan plan;
   plan.all_unchanged = fetch::nothing_changed(zones);
@@ -71,7 +71,7 @@ Plan make_plan(const std::vector<fetch::ZoneResult>& zones, const Settings& sett
     row.country = country;
     plan.rows.push_back(row);
   }
-  for (const fetch::ZoneResult& z : zones) {
+  for (const net::ZoneResult& z : zones) {
     auto it = std::find_if(plan.rows.begin(), plan.rows.end(), [&](const CountryRow& r) { return r.country == z.country; });
     if (it == plan.rows.end()) {
       plan.rows.push_back(CountryRow{z.country, {}, {}});
@@ -94,10 +94,10 @@ Plan make_plan(const std::vector<fetch::ZoneResult>& zones, const Settings& sett
       plan.networks_v6 += row.networks;
       all.v6.insert(all.v6.end(), z.nets.v6.begin(), z.nets.v6.end());
     }
-    if (z.origin == fetch::Origin::Failed) {
+    if (z.origin == net::Origin::Failed) {
       ++plan.failed;
       plan.warnings.push_back(z.country + " " + net::family_name(z.family) + ": no data: " + z.error);
-    } else if (z.origin == fetch::Origin::StaleCache) {
+    } else if (z.origin == net::Origin::StaleCache) {
       ++plan.stale;
       plan.warnings.push_back(z.country + " " + net::family_name(z.family)
                               + ": using the last good cached copy: " + z.error);
@@ -112,8 +112,8 @@ Plan make_plan(const std::vector<fetch::ZoneResult>& zones, const Settings& sett
   // mirror.
   for (const CountryRow& r : plan.rows) {
     const bool any = r.v4.present || r.v6.present;
-    const bool v4_absent = !r.v4.present || r.v4.origin == fetch::Origin::Absent;
-    const bool v6_absent = !r.v6.present || r.v6.origin == fetch::Origin::Absent;
+    const bool v4_absent = !r.v4.present || r.v4.origin == net::Origin::Absent;
+    const bool v6_absent = !r.v6.present || r.v6.origin == net::Origin::Absent;
     if (any && v4_absent && v6_absent) {
       ++plan.failed;
       plan.warnings.push_back(r.country + ": no zone upstream for any family (404 or empty); is the mirror complete?");

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "cli/config.hpp"
-#include "fetch/zone_result.hpp"
+#include "net/zone_result.hpp"
 #include "net/cidr.hpp"
 #include "util/json.hpp"
 
@@ -15,7 +15,7 @@
 namespace geoblock::cli {
 
 struct ZoneRow {
-  fetch::Origin origin = fetch::Origin::Failed;
+  net::Origin origin = net::Origin::Failed;
   bool present = false;         // the family was requested
   std::size_t networks = 0;     // as read
   std::size_t aggregated = 0;   // after collapsing this zone alone
@@ -56,7 +56,7 @@ struct Plan {
 // zone contained local networks. In allow-only mode the target is the
 // allowed countries' networks (allowlist and local networks are accepted by
 // separate rules instead).
-Plan make_plan(const std::vector<fetch::ZoneResult>& zones, const Settings& settings, std::int64_t now);
+Plan make_plan(const std::vector<net::ZoneResult>& zones, const Settings& settings, std::int64_t now);
 
 // Fills the difference against the live sets.
 void compare_with_live(Plan& plan, const net::NetList& live_members, bool v4_exists, bool v6_exists);

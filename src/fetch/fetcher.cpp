@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <optional>
 #include <unistd.h>
 #include <unordered_map>
@@ -718,6 +719,31 @@ cache_status(const std::string& cache_dir, int stale_after_days, std::int64_t no
     entries.push_back(std::move(e));
   }
   return entries;
+}
+
+namespace {
+
+// True when `dir`, or the nearest existing directory above it, is writable.
+bool
+writable_dir(const std::string& dir)
+{
+  std::filesystem::path p(dir);
+  while (!p.empty() && !std::filesystem::exists(p)) {
+    p = p.parent_path();
+  }
+  return !p.empty() && ::access(p.c_str(), W_OK) == 0;
+}
+
+} // namespace
+
+HttpSource::HttpSource(FetchOptions options, Cache cache) : m_options(std::move(options))
+{
+  if (cache == Cache::ScratchIfReadOnly && !m_options.offline && !writable_dir(m_options.cache_dir)) {
+    m_scratch.emplace("geoblock-dry-run");
+    log::info("cache-dir " + m_options.cache_dir +
+              " is not writable; the dry run downloads into a temporary directory");
+    m_options.cache_dir = m_scratch->path();
+  }
 }
 
 } // namespace geoblock::fetch

@@ -12,9 +12,11 @@
 
 #include "fetch/http_client.hpp"
 #include "fetch/zone_cache.hpp"
-#include "fetch/zone_result.hpp"
+#include "net/zone_result.hpp"
 #include "net/cidr.hpp"
 #include "net/zone.hpp"
+#include "net/zone_source.hpp"
+#include "util/temp_dir.hpp"
 #include "util/clock.hpp"
 
 #include <cstdint>
@@ -25,6 +27,11 @@
 #include <vector>
 
 namespace geoblock::fetch {
+
+// The per-zone result every source returns lives in net (zone_result.hpp).
+using net::Origin;
+using net::origin_name;
+using net::ZoneResult;
 
 enum class ProgressMode {
   Auto,     // Terminal when stderr is a terminal and the log level is not quiet, else Lines
@@ -103,5 +110,28 @@ struct CacheEntry {
 // Every cached zone under `cache_dir`, v4 then v6, by country; `now` is
 // unix time. Verifies each body's hash (reads the bodies).
 std::vector<CacheEntry> cache_status(const std::string& cache_dir, int stale_after_days, std::int64_t now);
+
+// The HTTP mirror with its cache as a ZoneSource. CacheOnly reads the
+// cache alone (FetchOptions::offline).
+class HttpSource final : public net::ZoneSource {
+public:
+  enum class Cache {
+    Configured,       // options.cache_dir
+    ScratchIfReadOnly, // a dry run by a user who cannot write it downloads into a private temporary directory
+  };
+  explicit HttpSource(FetchOptions options, Cache cache = Cache::Configured);
+  std::string describe() const override { return m_options.base_url; }
+  std::vector<ZoneResult> load(const std::vector<std::string>& countries, net::Families families,
+                               Mode mode) override
+  {
+    FetchOptions o = m_options;
+    o.offline = o.offline || mode == Mode::CacheOnly;
+    return fetch_zones(countries, families, o);
+  }
+
+private:
+  FetchOptions m_options;
+  std::optional<util::TempDir> m_scratch;
+};
 
 } // namespace geoblock::fetch

@@ -236,7 +236,7 @@ export_bundle(const fetch::ZoneCache& cache, const std::vector<std::string>& cou
   return summary;
 }
 
-std::vector<fetch::ZoneResult>
+std::vector<net::ZoneResult>
 read_bundle(const std::string& path, const std::vector<std::string>& countries, net::Families families,
             const BundleOptions& options)
 {
@@ -323,24 +323,24 @@ read_bundle(const std::string& path, const std::vector<std::string>& countries, 
     }
   }
 
-  std::vector<fetch::ZoneResult> results;
+  std::vector<net::ZoneResult> results;
   for (const auto& zone : wanted) {
     // Named, not structured bindings: clang before 16 (the fuzz build)
     // cannot capture those in the lambda below.
     const std::string& country = zone.first;
     const net::Family family = zone.second;
-    fetch::ZoneResult r;
+    net::ZoneResult r;
     r.country = country;
     r.family = family;
     const auto it = std::find_if(entries.begin(), entries.end(), [&](const BundleEntry& e) {
       return e.country == country && e.family == family;
     });
     if (it == entries.end()) {
-      r.origin = fetch::Origin::Failed;
+      r.origin = net::Origin::Failed;
       r.location = path;
       r.error = zone_label(country, family) + " is not in the bundle " + path;
     } else if (it->absent) {
-      r.origin = fetch::Origin::Absent;
+      r.origin = net::Origin::Absent;
       r.location = path;
       r.error = zone_label(country, family) + " is absent upstream (bundle " + path + ")";
       r.fetched_at = it->fetched_at;
@@ -353,7 +353,7 @@ read_bundle(const std::string& path, const std::vector<std::string>& countries, 
         throw Error(r.location + ": " + std::to_string(stats.networks) + " networks, the manifest says " +
                     std::to_string(it->networks));
       }
-      r.origin = fetch::Origin::Local;
+      r.origin = net::Origin::Local;
       r.lines = stats.lines;
       r.bytes = body.size();
       r.sha256 = it->sha256;

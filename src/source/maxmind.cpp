@@ -205,7 +205,7 @@ read_maxmind_csv(CsvReader& locations, const MaxmindBlocksOpener& open_blocks,
   return std::move(data.countries);
 }
 
-std::vector<fetch::ZoneResult>
+std::vector<net::ZoneResult>
 read_maxmind(const std::string& path, const std::vector<std::string>& countries, net::Families families,
              const MaxmindOptions& options)
 {
@@ -255,7 +255,7 @@ read_maxmind(const std::string& path, const std::vector<std::string>& countries,
   }
 
   const std::int64_t fetched_at = file_mtime(path);
-  std::vector<fetch::ZoneResult> results;
+  std::vector<net::ZoneResult> results;
   for (const std::string& code : order) {
     const auto it =
         std::find_if(data.begin(), data.end(), [&](const MaxmindCountry& m) { return m.code == code; });
@@ -265,7 +265,7 @@ read_maxmind(const std::string& path, const std::vector<std::string>& countries,
         continue;
       }
       const bool v4 = family == net::Family::V4;
-      fetch::ZoneResult r;
+      net::ZoneResult r;
       r.country = code;
       r.family = family;
       r.location = v4 ? v4_location : v6_location;
@@ -279,7 +279,7 @@ read_maxmind(const std::string& path, const std::vector<std::string>& countries,
           r.nets.v6 = std::move(c->nets.v6);
         }
       }
-      r.origin = r.nets.empty() ? fetch::Origin::Absent : fetch::Origin::Local;
+      r.origin = r.nets.empty() ? net::Origin::Absent : net::Origin::Local;
       if (r.nets.empty()) {
         r.error = std::string("no ") + net::family_name(family) + " networks for " + code + " in " + path;
       }

@@ -29,7 +29,8 @@
 // locations file; otherwise ParseError names the zip, member and line.
 #pragma once
 
-#include "fetch/zone_result.hpp"
+#include "net/zone_result.hpp"
+#include "net/zone_source.hpp"
 #include "net/cidr.hpp"
 #include "net/zone.hpp"
 #include "source/csv.hpp"
@@ -69,7 +70,7 @@ struct MaxmindOptions {
 //   bytes, sha256  0 / empty: the rows of all countries share one file
 // Throws Error or ParseError (naming the zip and member) when the zip or
 // any row is unusable: nothing is returned then.
-std::vector<fetch::ZoneResult> read_maxmind(const std::string& path,
+std::vector<net::ZoneResult> read_maxmind(const std::string& path,
                                             const std::vector<std::string>& countries, net::Families families,
                                             const MaxmindOptions& options = {});
 
@@ -91,5 +92,21 @@ using MaxmindBlocksOpener = std::function<CsvReader(net::Family)>;
 std::vector<MaxmindCountry> read_maxmind_csv(CsvReader& locations, const MaxmindBlocksOpener& open_blocks,
                                              const std::vector<std::string>& countries,
                                              net::Families families, const MaxmindOptions& options = {});
+
+// read_maxmind as a ZoneSource: a local file, so both modes read it.
+class MaxmindSource final : public net::ZoneSource {
+public:
+  MaxmindSource(std::string path, MaxmindOptions options) : m_path(std::move(path)), m_options(std::move(options)) {}
+  std::string describe() const override { return "maxmind " + m_path; }
+  std::vector<net::ZoneResult> load(const std::vector<std::string>& countries, net::Families families,
+                                    Mode) override
+  {
+    return read_maxmind(m_path, countries, families, m_options);
+  }
+
+private:
+  std::string m_path;
+  MaxmindOptions m_options;
+};
 
 } // namespace geoblock::source

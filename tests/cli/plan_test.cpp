@@ -9,10 +9,10 @@ namespace {
 
 using namespace geoblock;
 
-fetch::ZoneResult zone(const std::string& country, net::Family family, const std::string& text,
-                       fetch::Origin origin = fetch::Origin::Downloaded)
+net::ZoneResult zone(const std::string& country, net::Family family, const std::string& text,
+                       net::Origin origin = net::Origin::Downloaded)
 {
-  fetch::ZoneResult z;
+  net::ZoneResult z;
   z.country = country;
   z.family = family;
   z.origin = origin;
@@ -108,9 +108,9 @@ TEST(Plan, FamilyFilterDropsTheOtherFamily)
 
 TEST(Plan, StaleAndFailedZonesAreCountedAndReported)
 {
-  auto failed = zone("ru", net::Family::V4, "", fetch::Origin::Failed);
+  auto failed = zone("ru", net::Family::V4, "", net::Origin::Failed);
   failed.error = "HTTP 500";
-  auto stale = zone("cn", net::Family::V4, "198.51.100.0/24\n", fetch::Origin::StaleCache);
+  auto stale = zone("cn", net::Family::V4, "198.51.100.0/24\n", net::Origin::StaleCache);
   stale.error = "timeout";
   const std::int64_t now = 100 * 86400;
   stale.fetched_at = now - 3 * 86400 - 60;
@@ -126,8 +126,8 @@ TEST(Plan, StaleAndFailedZonesAreCountedAndReported)
 
 TEST(Plan, AllNotModifiedIsUnchanged)
 {
-  const auto plan = cli::make_plan({zone("cn", net::Family::V4, "198.51.100.0/24\n", fetch::Origin::NotModified),
-                                    zone("cn", net::Family::V6, "", fetch::Origin::Absent)},
+  const auto plan = cli::make_plan({zone("cn", net::Family::V4, "198.51.100.0/24\n", net::Origin::NotModified),
+                                    zone("cn", net::Family::V6, "", net::Origin::Absent)},
                                    settings({"cn"}), 1000);
   EXPECT_TRUE(plan.all_unchanged);
 }

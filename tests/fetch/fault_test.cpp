@@ -18,7 +18,7 @@
 namespace geoblock::test {
 namespace {
 
-using fetch::Origin;
+using net::Origin;
 using net::Family;
 using Mode = FaultReply::Mode;
 
@@ -65,11 +65,11 @@ protected:
     fault = std::move(f);
   }
 
-  fetch::ZoneResult fetch_nz()
+  net::ZoneResult fetch_nz()
   {
     auto results = fetch::fetch_zones({"nz"}, net::Families::V4, options);
     EXPECT_EQ(results.size(), 1u);
-    return results.empty() ? fetch::ZoneResult{} : results[0];
+    return results.empty() ? net::ZoneResult{} : results[0];
   }
 
   // A first, good run: the cache holds the last good copy.
@@ -86,7 +86,7 @@ protected:
   std::string cache_meta() const { return fetch::ZoneCache(options.cache_dir).meta_path("nz", Family::V4); }
 
   // The fault kept the last good copy, used it, and changed nothing on disk.
-  void expect_last_good_kept(const fetch::ZoneResult& r)
+  void expect_last_good_kept(const net::ZoneResult& r)
   {
     EXPECT_EQ(r.origin, Origin::StaleCache) << r.error;
     EXPECT_EQ(r.networks(), 4u);

@@ -115,8 +115,8 @@ loopback_options(const std::string& base_url, const std::string& cache_dir)
   return o;
 }
 
-inline const fetch::ZoneResult*
-find_result(const std::vector<fetch::ZoneResult>& results, const std::string& cc, net::Family f)
+inline const net::ZoneResult*
+find_result(const std::vector<net::ZoneResult>& results, const std::string& cc, net::Family f)
 {
   for (const auto& r : results) {
     if (r.country == cc && r.family == f) {

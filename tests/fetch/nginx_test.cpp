@@ -16,7 +16,7 @@
 namespace geoblock::test {
 namespace {
 
-using fetch::Origin;
+using net::Origin;
 using net::Family;
 
 class NginxFetch : public ::testing::Test {
@@ -33,7 +33,7 @@ protected:
     options = loopback_options(server->base_url(), m_dir / "cache");
   }
 
-  std::vector<fetch::ZoneResult> fetch_all()
+  std::vector<net::ZoneResult> fetch_all()
   {
     return fetch::fetch_zones(k_mirror_countries, net::Families::Both, options);
   }
@@ -292,7 +292,7 @@ TEST(NginxTls, VerificationIsAlwaysOnAndHttp2IsUsedWhereOffered)
   // A self-signed certificate the client was not told about: refused, not retried.
   auto results = fetch::fetch_zones({"nz"}, net::Families::V4, options);
   ASSERT_EQ(results.size(), 1u);
-  EXPECT_EQ(results[0].origin, fetch::Origin::Failed);
+  EXPECT_EQ(results[0].origin, net::Origin::Failed);
   EXPECT_NE(results[0].error.find("certificate"), std::string::npos) << results[0].error;
   EXPECT_TRUE(server.access_log().empty()) << "a request went through an unverified connection";
 
@@ -300,7 +300,7 @@ TEST(NginxTls, VerificationIsAlwaysOnAndHttp2IsUsedWhereOffered)
   options.ca_bundle = cert;
   results = fetch::fetch_zones({"nz", "li"}, net::Families::Both, options);
   for (const auto& r : results) {
-    EXPECT_EQ(r.origin, fetch::Origin::Downloaded) << r.country << " " << r.error;
+    EXPECT_EQ(r.origin, net::Origin::Downloaded) << r.country << " " << r.error;
   }
   const auto log = server.access_log();
   ASSERT_FALSE(log.empty());

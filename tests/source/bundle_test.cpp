@@ -14,8 +14,8 @@
 #include <map>
 
 using geoblock::Error;
-using geoblock::fetch::Origin;
-using geoblock::fetch::ZoneResult;
+using geoblock::net::Origin;
+using geoblock::net::ZoneResult;
 using geoblock::net::Families;
 using geoblock::source::BundleOptions;
 using geoblock::source::BundleZone;
@@ -170,7 +170,7 @@ TEST(Bundle, NoCountriesMeansEveryZoneOfTheFamilies)
   std::vector<std::string> got;
   for (const ZoneResult& r : read_bundle(path, {}, Families::V6)) {
     got.push_back(r.country + "/" + geoblock::net::family_key(r.family) + "/" +
-                  geoblock::fetch::origin_name(r.origin));
+                  geoblock::net::origin_name(r.origin));
   }
   EXPECT_THAT(got, ElementsAre("aq/v6/absent", "cn/v6/local"));
 }

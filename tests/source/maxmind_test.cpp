@@ -12,8 +12,8 @@
 #include <filesystem>
 
 using geoblock::Error;
-using geoblock::fetch::Origin;
-using geoblock::fetch::ZoneResult;
+using geoblock::net::Origin;
+using geoblock::net::ZoneResult;
 using geoblock::net::Families;
 using geoblock::source::GeonameFallback;
 using geoblock::source::MaxmindOptions;

@@ -1,6 +1,6 @@
-#include "fetch/zone_result.hpp"
+#include "net/zone_result.hpp"
 
-namespace geoblock::fetch {
+namespace geoblock::net {
 
 const char* origin_name(Origin o)
 {
@@ -21,4 +21,4 @@ const char* origin_name(Origin o)
   return "?";
 }
 
-} // namespace geoblock::fetch
+} // namespace geoblock::net

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace geoblock::fetch {
+namespace geoblock::net {
 
 enum class Origin {
   Downloaded,  // fresh data, validated and cached in this run
@@ -26,9 +26,9 @@ const char* origin_name(Origin o); // "downloaded", "not modified", "stale cache
 
 struct ZoneResult {
   std::string country; // lower-case ISO 3166-1 alpha-2 code
-  net::Family family = net::Family::V4;
+  Family family = net::Family::V4;
   Origin origin = Origin::Failed;
-  net::NetList nets;              // the networks as read (one family filled)
+  NetList nets;              // the networks as read (one family filled)
   std::size_t lines = 0;          // lines of the zone as read
   std::string location;           // URL, cache path or bundle member
   std::string error;              // why StaleCache / Failed / Absent
@@ -42,4 +42,4 @@ struct ZoneResult {
   std::size_t networks() const { return nets.size(); }
 };
 
-} // namespace geoblock::fetch
+} // namespace geoblock::net
