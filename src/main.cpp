@@ -2,7 +2,8 @@
 // each, see CMakeLists.txt); the tests link them too.
 #include "cli/cli.hpp"
 
-int main(int argc, char** argv)
+int
+main(int argc, char** argv)
 {
   return geoblock::cli::run(argc, argv);
 }

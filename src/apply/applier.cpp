@@ -339,7 +339,8 @@ apply(const net::NetList& aggregated, const ApplyOptions& options)
     const Ruleset live = xt.save();
     const std::vector<ChainState> want = chains_of(desired, f);
     if (const auto& base = baselines[net::family_index(f)]) {
-      const RestoreText text = build_baseline_restore(*base, live, want, own, options.keep_chains, WithOwnRules::Yes);
+      const RestoreText text =
+          build_baseline_restore(*base, live, want, own, options.keep_chains, WithOwnRules::Yes);
       // iptables-restore commits table by table: test the whole input first
       // so that a failure cannot leave one table restored and another not.
       xt.restore(text, Xtables::Flush::Tables, Xtables::Mode::Test);
@@ -408,7 +409,8 @@ read_live_state(const ApplyOptions& options, bool with_members)
     if (!util::program_exists(xt.save_program())) {
       known = !enabled;
       if (enabled) {
-        live.warnings.push_back(xt.save_program() + " not found: install the iptables package (needed for the " +
+        live.warnings.push_back(xt.save_program() +
+                                " not found: install the iptables package (needed for the " +
                                 net::family_name(f) + " rules)");
       }
       continue;

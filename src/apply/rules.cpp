@@ -17,7 +17,6 @@ namespace {
 
 const char* const k_tables[] = {"raw", "mangle", "filter", "nat", "security"};
 
-
 } // namespace
 
 bool
@@ -194,9 +193,10 @@ parse_ruleset(std::string_view text, const std::string& source)
       if (current->chain(chain) == nullptr) {
         fail("rule for undeclared chain '" + chain + "'");
       }
-      current->rules.push_back(
-          RuleLine{chain, space == std::string::npos ? "" : std::string(text::trim(std::string_view(rest).substr(space))),
-                   origin, packets, bytes});
+      current->rules.push_back(RuleLine{
+          chain,
+          space == std::string::npos ? "" : std::string(text::trim(std::string_view(rest).substr(space))),
+          origin, packets, bytes});
     } else {
       fail("not an iptables-save line: '" + line + "'");
     }

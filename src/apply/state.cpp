@@ -139,8 +139,8 @@ public:
     }
     if (m_config.log) {
       add(table, chain, true,
-          "-m limit --limit " + m_config.log_rate + " " + k_tag + " -j LOG --log-prefix \"" + m_config.log_prefix +
-              "\"");
+          "-m limit --limit " + m_config.log_rate + " " + k_tag + " -j LOG --log-prefix \"" +
+              m_config.log_prefix + "\"");
     }
     add(table, chain, true, k_tag + " -j " + verdict);
   }
@@ -375,8 +375,8 @@ parse_rate(const std::string& text)
   }
   const std::string unit = text.substr(slash + 1);
   static const std::pair<const char*, const char*> units[] = {
-      {"s", "sec"},  {"sec", "sec"},  {"second", "sec"}, {"m", "min"}, {"min", "min"},
-      {"minute", "min"}, {"h", "hour"}, {"hour", "hour"}, {"d", "day"}, {"day", "day"}};
+      {"s", "sec"},      {"sec", "sec"}, {"second", "sec"}, {"m", "min"}, {"min", "min"},
+      {"minute", "min"}, {"h", "hour"},  {"hour", "hour"},  {"d", "day"}, {"day", "day"}};
   for (const auto& [name, canonical] : units) {
     if (unit == name) {
       return std::to_string(n) + "/" + canonical;
@@ -421,7 +421,8 @@ void
 check_set_name(const std::string& name)
 {
   if (name.empty() || name.size() > 24 ||
-      name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != std::string::npos) {
+      name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+          std::string::npos) {
     // "<name>-v4-new" must fit ipset's 31 characters.
     throw ConfigError("expected 1 to 24 letters, digits, '_' or '-', got '" + name + "'");
   }
@@ -457,8 +458,9 @@ void
 check_interface(const std::string& name)
 {
   if (!valid_interface(name)) {
-    throw ConfigError("'" + name + "' is not an interface name (1 to 15 letters, digits, '-', '_', '.', '@'; "
-                                   "'+' at the end matches any suffix)");
+    throw ConfigError("'" + name +
+                      "' is not an interface name (1 to 15 letters, digits, '-', '_', '.', '@'; "
+                      "'+' at the end matches any suffix)");
   }
 }
 
@@ -599,7 +601,8 @@ desired_state(const net::NetList& target, const RulesConfig& config)
     const auto halves = [](auto nets) {
       if (!nets.empty() && nets.front().len == 0) {
         using P = typename decltype(nets)::value_type;
-        nets = {P{0, 1}, P{static_cast<decltype(P::addr)>(decltype(P::addr){1} << (sizeof(P::addr) * 8 - 1)), 1}};
+        nets = {P{0, 1},
+                P{static_cast<decltype(P::addr)>(decltype(P::addr){1} << (sizeof(P::addr) * 8 - 1)), 1}};
       }
       return nets;
     };

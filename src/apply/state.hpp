@@ -25,7 +25,8 @@ inline constexpr const char* k_owner_tag = "geoblock";
 
 enum class Match {
   All, // every packet from a listed source, before connection tracking where the chain allows
-  New, // only packets that open a connection (conntrack state NEW): replies to the host's own connections pass
+  New, // only packets that open a connection (conntrack state NEW): replies to the host's own connections
+       // pass
 };
 enum class Direction {
   In,   // packets from the listed sources
@@ -139,9 +140,9 @@ struct ChainState {
 struct SetState {
   std::string name;
   net::Family family = net::Family::V4;
-  net::NetList members;       // sorted; the desired members, or the live ones when read with members
-  bool members_known = true;  // false: live state read without members (compare counts only)
-  std::uint64_t entries = 0;  // kernel entries (a /0 counts 2)
+  net::NetList members;      // sorted; the desired members, or the live ones when read with members
+  bool members_known = true; // false: live state read without members (compare counts only)
+  std::uint64_t entries = 0; // kernel entries (a /0 counts 2)
   // Live state only, as the kernel reports them.
   std::uint64_t memory = 0; // bytes
   std::uint64_t references = 0;

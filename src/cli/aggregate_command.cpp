@@ -13,12 +13,11 @@ namespace geoblock::cli {
 namespace {
 
 template <class A>
-std::vector<net::Prefix<A>> collapse(std::vector<net::Prefix<A>> in,
-                                     std::vector<net::Prefix<A>> allow,
-                                     const AggregateArgs& args)
+std::vector<net::Prefix<A>>
+collapse(std::vector<net::Prefix<A>> in, std::vector<net::Prefix<A>> allow, const AggregateArgs& args)
 {
   std::vector<net::Prefix<A>> out =
-    allow.empty() ? net::aggregate(std::move(in)) : net::subtract(std::move(in), std::move(allow));
+      allow.empty() ? net::aggregate(std::move(in)) : net::subtract(std::move(in), std::move(allow));
   if (args.ipset_reduce) {
     const std::size_t bound = net::reduce_bound(out.size(), *args.ipset_reduce, args.ipset_reduce_entries);
     out = net::reduce_prefix_lengths(out, bound);
@@ -26,7 +25,9 @@ std::vector<net::Prefix<A>> collapse(std::vector<net::Prefix<A>> in,
   return out;
 }
 
-template <class A> void write_list(const std::vector<net::Prefix<A>>& nets, std::string& buffer)
+template <class A>
+void
+write_list(const std::vector<net::Prefix<A>>& nets, std::string& buffer)
 {
   for (const auto& p : nets) {
     net::append_prefix(buffer, p);
@@ -39,12 +40,13 @@ template <class A> void write_list(const std::vector<net::Prefix<A>>& nets, std:
 }
 
 template <class A>
-std::string summary(const char* family, std::size_t in, const std::vector<net::Prefix<A>>& out)
+std::string
+summary(const char* family, std::size_t in, const std::vector<net::Prefix<A>>& out)
 {
   const net::u128 addresses = net::address_count(out);
-  std::string s = std::string(family) + ": networks in " + std::to_string(in) + ", out "
-                  + std::to_string(out.size()) + ", prefix lengths "
-                  + std::to_string(net::distinct_prefix_lengths(out)) + ", addresses ";
+  std::string s = std::string(family) + ": networks in " + std::to_string(in) + ", out " +
+                  std::to_string(out.size()) + ", prefix lengths " +
+                  std::to_string(net::distinct_prefix_lengths(out)) + ", addresses ";
   if constexpr (sizeof(A) == 4) {
     s += net::u128_to_string(addresses);
   } else {
@@ -58,7 +60,8 @@ std::string summary(const char* family, std::size_t in, const std::vector<net::P
 
 } // namespace
 
-ExitCode run_aggregate(const AggregateArgs& args)
+ExitCode
+run_aggregate(const AggregateArgs& args)
 {
   net::ZoneOptions zone_options;
   if (args.guard) {
@@ -77,9 +80,9 @@ ExitCode run_aggregate(const AggregateArgs& args)
     in.for_each_chunk([&](std::string_view piece) { reader.feed(piece); });
     const net::ZoneStats st = reader.finish();
     if (args.stats) {
-      log::info("stats: " + name + ": lines " + std::to_string(st.lines) + ", networks "
-                + std::to_string(st.networks) + " (IPv4 " + std::to_string(st.v4) + ", IPv6 "
-                + std::to_string(st.v6) + "), host bits cleared " + std::to_string(st.host_bits));
+      log::info("stats: " + name + ": lines " + std::to_string(st.lines) + ", networks " +
+                std::to_string(st.networks) + " (IPv4 " + std::to_string(st.v4) + ", IPv6 " +
+                std::to_string(st.v6) + "), host bits cleared " + std::to_string(st.host_bits));
     }
   }
 

@@ -39,7 +39,8 @@ version_text()
 
 } // namespace
 
-int run(int argc, const char* const* argv)
+int
+run(int argc, const char* const* argv)
 {
   try {
     const Invocation inv = parse_command_line(argc, argv);

@@ -16,7 +16,8 @@
 
 namespace geoblock::cli {
 
-std::string KeyOrigins::where(const std::string& key) const
+std::string
+KeyOrigins::where(const std::string& key) const
 {
   if (std::find(from_command_line.begin(), from_command_line.end(), key) != from_command_line.end()) {
     return "option '--" + key + "'";
@@ -32,7 +33,8 @@ namespace {
 
 // A file that decides what root's firewall does must not be writable by
 // anybody but root.
-void check_permissions(const std::string& path, const std::string& what)
+void
+check_permissions(const std::string& path, const std::string& what)
 {
   if (geteuid() != 0) {
     return;
@@ -42,16 +44,19 @@ void check_permissions(const std::string& path, const std::string& what)
     return; // reported by whoever reads it
   }
   if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-    throw ConfigError(path + ": refusing " + what + " writable by others than root (owner uid "
-                      + std::to_string(st.st_uid) + ", mode " + [&] {
-                          char buf[8];
-                          std::snprintf(buf, sizeof buf, "%04o", st.st_mode & 07777);
-                          return std::string(buf);
-                        }() + "); fix with: chown root: " + path + " && chmod go-w " + path);
+    throw ConfigError(path + ": refusing " + what + " writable by others than root (owner uid " +
+                      std::to_string(st.st_uid) + ", mode " +
+                      [&] {
+                        char buf[8];
+                        std::snprintf(buf, sizeof buf, "%04o", st.st_mode & 07777);
+                        return std::string(buf);
+                      }() +
+                      "); fix with: chown root: " + path + " && chmod go-w " + path);
   }
 }
 
-std::vector<std::string> split_codes(const std::string& text)
+std::vector<std::string>
+split_codes(const std::string& text)
 {
   std::vector<std::string> out;
   std::string cur;
@@ -71,16 +76,18 @@ std::vector<std::string> split_codes(const std::string& text)
   return out;
 }
 
-void check_range(const KeyOrigins& o, const std::string& key, long value, long lo, long hi)
+void
+check_range(const KeyOrigins& o, const std::string& key, long value, long lo, long hi)
 {
   if (value < lo || value > hi) {
-    throw ConfigError(o.where(key) + ": expected a number from " + std::to_string(lo) + " to " + std::to_string(hi)
-                      + ", got " + std::to_string(value));
+    throw ConfigError(o.where(key) + ": expected a number from " + std::to_string(lo) + " to " +
+                      std::to_string(hi) + ", got " + std::to_string(value));
   }
 }
 
 // The typed rule configuration; each value's error names its key.
-apply::RulesConfig validate_rules(const Config& raw, const Settings& s)
+apply::RulesConfig
+validate_rules(const Config& raw, const Settings& s)
 {
   const KeyOrigins& o = raw.origins;
   apply::RulesConfig r;
@@ -127,7 +134,8 @@ apply::RulesConfig validate_rules(const Config& raw, const Settings& s)
   }
   r.log = raw.log;
   if (raw.log_prefix.size() > 29 || raw.log_prefix.find_first_of("\"\n\r\\") != std::string::npos) {
-    throw ConfigError(o.where("log-prefix") + ": at most 29 characters, without quotes, backslashes or line breaks");
+    throw ConfigError(o.where("log-prefix") +
+                      ": at most 29 characters, without quotes, backslashes or line breaks");
   }
   r.log_prefix = raw.log_prefix;
   r.log_rate = at("log-rate", [&] { return apply::parse_rate(raw.log_rate); });
@@ -137,7 +145,8 @@ apply::RulesConfig validate_rules(const Config& raw, const Settings& s)
 
 } // namespace
 
-std::vector<std::string> parse_countries_file(const std::string& text, const std::string& source)
+std::vector<std::string>
+parse_countries_file(const std::string& text, const std::string& source)
 {
   std::vector<std::string> codes;
   text::Lines lines(text);
@@ -162,7 +171,8 @@ std::vector<std::string> parse_countries_file(const std::string& text, const std
   return codes;
 }
 
-Settings validate(const Config& raw, bool need_countries)
+Settings
+validate(const Config& raw, bool need_countries)
 {
   Settings s;
   s.raw = raw;
@@ -199,8 +209,8 @@ Settings validate(const Config& raw, bool need_countries)
     }
   }
   if (need_countries && s.countries.empty()) {
-    throw ConfigError((raw.countries.empty() ? raw.countries_file : o.where("countries"))
-                      + ": no countries listed; nothing to block");
+    throw ConfigError((raw.countries.empty() ? raw.countries_file : o.where("countries")) +
+                      ": no countries listed; nothing to block");
   }
 
   const auto fam = net::parse_families(raw.family);
@@ -226,13 +236,13 @@ Settings validate(const Config& raw, bool need_countries)
     s.source_kind = Settings::SourceKind::Maxmind;
     s.source_path = raw.source.substr(8);
   } else {
-    throw ConfigError(o.where("source") + ": expected http, bundle:/path.zip or maxmind:/path.zip, got '"
-                      + raw.source + "'");
+    throw ConfigError(o.where("source") + ": expected http, bundle:/path.zip or maxmind:/path.zip, got '" +
+                      raw.source + "'");
   }
-  if (raw.base_url.rfind("http://", 0) != 0 && raw.base_url.rfind("https://", 0) != 0
-      && raw.base_url.rfind("file://", 0) != 0) {
-    throw ConfigError(o.where("base-url") + ": expected an http://, https:// or file:// URL, got '" + raw.base_url
-                      + "'");
+  if (raw.base_url.rfind("http://", 0) != 0 && raw.base_url.rfind("https://", 0) != 0 &&
+      raw.base_url.rfind("file://", 0) != 0) {
+    throw ConfigError(o.where("base-url") + ": expected an http://, https:// or file:// URL, got '" +
+                      raw.base_url + "'");
   }
 
   s.rules = validate_rules(raw, s);
@@ -251,8 +261,8 @@ Settings validate(const Config& raw, bool need_countries)
   check_range(o, "stale-days", raw.stale_days, 1, 3650);
   check_range(o, "lock-wait", raw.lock_wait, 0, 3600);
   if (raw.geoname_fallback != "none" && raw.geoname_fallback != "registered") {
-    throw ConfigError(o.where("geoname-fallback") + ": expected none or registered, got '" + raw.geoname_fallback
-                      + "'");
+    throw ConfigError(o.where("geoname-fallback") + ": expected none or registered, got '" +
+                      raw.geoname_fallback + "'");
   }
 
   for (const std::string& cidr : raw.allow) {
@@ -278,8 +288,8 @@ Settings validate(const Config& raw, bool need_countries)
   s.rules.allowlist = s.allow;
   for (const std::string* f : {&raw.baseline, &raw.baseline6}) {
     if (!f->empty() && ::access(f->c_str(), R_OK) != 0) {
-      throw ConfigError(o.where(f == &raw.baseline ? "baseline" : "baseline6") + ": " + *f + ": "
-                        + std::strerror(errno));
+      throw ConfigError(o.where(f == &raw.baseline ? "baseline" : "baseline6") + ": " + *f + ": " +
+                        std::strerror(errno));
     }
   }
   return s;

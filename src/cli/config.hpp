@@ -20,8 +20,8 @@ inline constexpr const char* k_default_countries_file = "/etc/geoblock/countries
 
 // Where each key's value came from, for error messages.
 struct KeyOrigins {
-  std::string config_path;            // the file read (may be empty)
-  std::map<std::string, int> lines;   // key -> line of its first use in the file
+  std::string config_path;          // the file read (may be empty)
+  std::map<std::string, int> lines; // key -> line of its first use in the file
   std::vector<std::string> from_command_line;
 
   // "geoblock.conf:12: key 'family'" or "option '--family'".
@@ -34,14 +34,14 @@ struct Config {
   std::string config_file = k_default_config;
   bool config_given = false;
 
-  std::string countries;      // "cn ru,kp" (overrides countries-file)
+  std::string countries; // "cn ru,kp" (overrides countries-file)
   std::string countries_file = k_default_countries_file;
   std::string base_url = "https://www.ipdeny.com";
   std::string source = "http"; // http | bundle:/path.zip | maxmind:/path.zip
   std::string family = "both";
   std::string set_name = "geoblock";
-  std::vector<std::string> chain;      // default decided by the applier
-  std::string policy = "block";        // block | allow-only
+  std::vector<std::string> chain; // default decided by the applier
+  std::string policy = "block";   // block | allow-only
   std::string baseline;
   std::string baseline6;
   std::vector<std::string> keep_chain; // default f2b-*, DOCKER*
@@ -81,11 +81,11 @@ struct Settings {
   Config raw;
   std::vector<std::string> countries; // lower-case, unique, validated
   net::Families families = net::Families::Both;
-  net::NetList allow;                 // allow + allowlist-file
+  net::NetList allow; // allow + allowlist-file
   bool allow_only = false;
   enum class SourceKind { Http, Bundle, Maxmind } source_kind = SourceKind::Http;
-  std::string source_path;            // for bundle / maxmind
-  apply::RulesConfig rules;           // set name, chains, policy and the rule shapes, typed
+  std::string source_path;  // for bundle / maxmind
+  apply::RulesConfig rules; // set name, chains, policy and the rule shapes, typed
 };
 
 // Validates `raw` (countries and their file, family, policy, allowlist,

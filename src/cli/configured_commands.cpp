@@ -27,18 +27,21 @@ namespace geoblock::cli {
 
 namespace {
 
-void print(const std::string& text)
+void
+print(const std::string& text)
 {
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
 }
 
-net::ZoneOptions zone_options(const Settings& s)
+net::ZoneOptions
+zone_options(const Settings& s)
 {
   return net::ZoneOptions{s.families, s.raw.min_prefix_v4, s.raw.min_prefix_v6};
 }
 
-fetch::FetchOptions fetch_options(const Settings& s, bool offline)
+fetch::FetchOptions
+fetch_options(const Settings& s, bool offline)
 {
   fetch::FetchOptions o;
   o.base_url = s.raw.base_url;
@@ -56,14 +59,16 @@ fetch::FetchOptions fetch_options(const Settings& s, bool offline)
   return o;
 }
 
-std::string state_path(const Settings& s)
+std::string
+state_path(const Settings& s)
 {
   return s.raw.state_dir + "/state.json";
 }
 
 // The last state document, or null when there is none (or it is unreadable:
 // then a warning, and the run goes on as after a first install).
-util::Json read_state(const Settings& s)
+util::Json
+read_state(const Settings& s)
 {
   const std::string path = state_path(s);
   if (!std::filesystem::exists(path)) {
@@ -77,7 +82,8 @@ util::Json read_state(const Settings& s)
   }
 }
 
-apply::ApplyOptions apply_options(const Settings& s, bool force, const util::Json& last_state)
+apply::ApplyOptions
+apply_options(const Settings& s, bool force, const util::Json& last_state)
 {
   apply::ApplyOptions o;
   static_cast<apply::RulesConfig&>(o) = s.rules;
@@ -109,7 +115,8 @@ apply::ApplyOptions apply_options(const Settings& s, bool force, const util::Jso
 // The run's lock: fetch, cache writes, the decision, the apply, state and
 // metrics all happen under it. A dry run takes it where it can (it writes
 // the cache), and goes on without it where it cannot (an unprivileged user).
-std::optional<util::FileLock> take_lock(const Settings& s, bool required)
+std::optional<util::FileLock>
+take_lock(const Settings& s, bool required)
 {
   std::optional<util::FileLock> lock;
   const std::string dir = std::filesystem::path(s.raw.lock_file).parent_path().string();
@@ -121,7 +128,8 @@ std::optional<util::FileLock> take_lock(const Settings& s, bool required)
 
 // SHA-256 of each configured baseline file, as recorded with what was
 // applied; a changed file is a difference to apply.
-util::Json baseline_digests(const Settings& s)
+util::Json
+baseline_digests(const Settings& s)
 {
   util::Json d = util::Json::object();
   if (!s.raw.baseline.empty()) {
@@ -135,8 +143,8 @@ util::Json baseline_digests(const Settings& s)
 
 // A baseline is in force when its file is the one last applied and the
 // tables it manages hold what that restore left (nobody edited them since).
-std::vector<std::string> baseline_drift(const Settings& s, const util::Json& last_state,
-                                        const apply::FirewallState& live)
+std::vector<std::string>
+baseline_drift(const Settings& s, const util::Json& last_state, const apply::FirewallState& live)
 {
   std::vector<std::string> out;
   const util::Json now = baseline_digests(s);
@@ -148,17 +156,18 @@ std::vector<std::string> baseline_drift(const Settings& s, const util::Json& las
     }
     if (now.get(key).as_string() != last_state.get("baseline_sha256").get(key).as_string()) {
       out.push_back("baseline " + file + ": changed since it was last applied");
-    } else if (live.baseline_digest[net::family_index(f)]
-               != last_state.get("baseline_live_sha256").get(key).as_string()) {
-      out.push_back("baseline " + file + ": the live " + net::family_name(f)
-                    + " rules it manages were changed since it was restored");
+    } else if (live.baseline_digest[net::family_index(f)] !=
+               last_state.get("baseline_live_sha256").get(key).as_string()) {
+      out.push_back("baseline " + file + ": the live " + net::family_name(f) +
+                    " rules it manages were changed since it was restored");
     }
   }
   return out;
 }
 
 // The configured source; the commands see only the interface.
-std::unique_ptr<net::ZoneSource> make_source(const Settings& s, bool dry_run)
+std::unique_ptr<net::ZoneSource>
+make_source(const Settings& s, bool dry_run)
 {
   switch (s.source_kind) {
   case Settings::SourceKind::Bundle: {
@@ -175,16 +184,19 @@ std::unique_ptr<net::ZoneSource> make_source(const Settings& s, bool dry_run)
   case Settings::SourceKind::Http:
     break;
   }
-  return std::make_unique<fetch::HttpSource>(
-      fetch_options(s, false), dry_run ? fetch::HttpSource::Cache::ScratchIfReadOnly : fetch::HttpSource::Cache::Configured);
+  return std::make_unique<fetch::HttpSource>(fetch_options(s, false),
+                                             dry_run ? fetch::HttpSource::Cache::ScratchIfReadOnly
+                                                     : fetch::HttpSource::Cache::Configured);
 }
 
-std::vector<net::ZoneResult> load_zones(const Settings& s, net::ZoneSource::Mode mode, bool dry_run = false)
+std::vector<net::ZoneResult>
+load_zones(const Settings& s, net::ZoneSource::Mode mode, bool dry_run = false)
 {
   return make_source(s, dry_run)->load(s.countries, s.families, mode);
 }
 
-void write_state(const Settings& s, util::Json state)
+void
+write_state(const Settings& s, util::Json state)
 {
   util::make_dirs(s.raw.state_dir, 0755);
   util::write_file_atomic(state_path(s), state.dump(2), 0644);
@@ -200,13 +212,15 @@ void write_state(const Settings& s, util::Json state)
 // update fetches; restore (the boot unit) uses the cache alone.
 enum class Mode { Update, Restore };
 
-const char* name_of(Mode mode)
+const char*
+name_of(Mode mode)
 {
   return mode == Mode::Restore ? "restore" : "update";
 }
 
-void record(const Settings& s, Plan& plan, Mode mode, bool partial, std::int64_t now,
-            const apply::FirewallState& live)
+void
+record(const Settings& s, Plan& plan, Mode mode, bool partial, std::int64_t now,
+       const apply::FirewallState& live)
 {
   util::Json state = report_json(plan, s, false, now);
   state.set("command", name_of(mode));
@@ -235,13 +249,15 @@ void record(const Settings& s, Plan& plan, Mode mode, bool partial, std::int64_t
   write_state(s, std::move(state));
 }
 
-ExitCode update(const Invocation& inv, Environment& env, Mode mode)
+ExitCode
+update(const Invocation& inv, Environment& env, Mode mode)
 {
   const Settings s = validate(inv.config, true);
   const bool dry_run = inv.run.dry_run;
   if (!dry_run && !env.privileged) {
-    throw UsageError(std::string(name_of(mode))
-                     + " changes the firewall and needs root; 'geoblock update --dry-run' shows what it would do");
+    throw UsageError(
+        std::string(name_of(mode)) +
+        " changes the firewall and needs root; 'geoblock update --dry-run' shows what it would do");
   }
   const auto lock = take_lock(s, !dry_run);
   const std::int64_t now = env.clock();
@@ -279,7 +295,8 @@ ExitCode update(const Invocation& inv, Environment& env, Mode mode)
     net::NetList both;
     both.v4 = members(net::Family::V4).v4;
     both.v6 = members(net::Family::V6).v6;
-    compare_with_live(plan, both, live->state.set(apply::set_name_for(s.raw.set_name, net::Family::V4)) != nullptr,
+    compare_with_live(plan, both,
+                      live->state.set(apply::set_name_for(s.raw.set_name, net::Family::V4)) != nullptr,
                       live->state.set(apply::set_name_for(s.raw.set_name, net::Family::V6)) != nullptr);
     plan.changes = apply::diff(desired, live->state);
     for (const std::string& d : baseline_drift(s, last_state, live->state)) {
@@ -326,29 +343,30 @@ ExitCode update(const Invocation& inv, Environment& env, Mode mode)
     apply::ApplyReport report = env.backend.apply(plan.target, ao);
     for (const apply::FamilyReport* f : {&report.v4, &report.v6}) {
       if (f->enabled) {
-        log::info(f->set + ": " + std::to_string(f->entries) + " entries"
-                  + (!f->set_replaced ? " (unchanged)"
-                     : f->existed     ? " (was " + std::to_string(f->previous_entries) + ")"
-                                      : " (new set)")
-                  + (f->baseline_restored ? ", restored with the baseline" : ""));
+        log::info(f->set + ": " + std::to_string(f->entries) + " entries" +
+                  (!f->set_replaced ? " (unchanged)"
+                   : f->existed     ? " (was " + std::to_string(f->previous_entries) + ")"
+                                    : " (new set)") +
+                  (f->baseline_restored ? ", restored with the baseline" : ""));
       }
     }
-    log::info("applied " + std::to_string(report.changes.size()) + " difference(s); the live firewall now "
+    log::info("applied " + std::to_string(report.changes.size()) +
+              " difference(s); the live firewall now "
               "equals the configuration");
     now_live = std::move(report.live);
   }
   record(s, plan, mode, partial, now, now_live);
-  log::info(std::string(mode == Mode::Restore ? "restored" : "updated") + ": " + std::to_string(plan.target.v4.size())
-            + " IPv4 and " + std::to_string(plan.target.v6.size()) + " IPv6 entries from "
-            + std::to_string(s.countries.size()) + " countries"
-            + (partial ? "; some zones were stale or failed (see warnings)" : ""));
+  log::info(std::string(mode == Mode::Restore ? "restored" : "updated") + ": " +
+            std::to_string(plan.target.v4.size()) + " IPv4 and " + std::to_string(plan.target.v6.size()) +
+            " IPv6 entries from " + std::to_string(s.countries.size()) + " countries" +
+            (partial ? "; some zones were stale or failed (see warnings)" : ""));
   return partial ? ExitCode::Partial : ExitCode::Ok;
 }
 
 // The desired state from the cache (no network), or nothing when the
 // cache has no data for the configured countries.
-std::optional<apply::FirewallState> desired_from_cache(const Settings& s, const apply::ApplyOptions& ao,
-                                                       std::int64_t now)
+std::optional<apply::FirewallState>
+desired_from_cache(const Settings& s, const apply::ApplyOptions& ao, std::int64_t now)
 {
   if (s.countries.empty()) {
     return std::nullopt;
@@ -372,7 +390,8 @@ std::optional<apply::FirewallState> desired_from_cache(const Settings& s, const 
 
 // Keeps the metrics file's drift and counters current for monitoring,
 // which reads that file rather than running status.
-void refresh_metrics(const Settings& s, util::Json last_state, bool in_sync, const apply::FirewallState& live)
+void
+refresh_metrics(const Settings& s, util::Json last_state, bool in_sync, const apply::FirewallState& live)
 {
   last_state.set("in_sync", in_sync);
   util::Json counters = util::Json::object();
@@ -388,8 +407,9 @@ void refresh_metrics(const Settings& s, util::Json last_state, bool in_sync, con
 
 // The kernel's side of status: geoblock's sets and rules per family, and
 // the drift against the desired state when the cache allows computing it.
-void gather_kernel(const Settings& s, const apply::ApplyOptions& ao, const util::Json& last_state,
-                   Environment& env, StatusReport& r)
+void
+gather_kernel(const Settings& s, const apply::ApplyOptions& ao, const util::Json& last_state,
+              Environment& env, StatusReport& r)
 {
   const apply::LiveState live = env.backend.read(ao, true);
   const auto desired = desired_from_cache(s, ao, r.now);
@@ -437,7 +457,8 @@ void gather_kernel(const Settings& s, const apply::ApplyOptions& ao, const util:
   }
 }
 
-ExitCode status(const Invocation& inv, Environment& env)
+ExitCode
+status(const Invocation& inv, Environment& env)
 {
   Settings s;
   try {
@@ -464,7 +485,8 @@ ExitCode status(const Invocation& inv, Environment& env)
   return r.in_sync && !*r.in_sync ? ExitCode::Drift : ExitCode::Ok;
 }
 
-ExitCode remove_command(const Invocation& inv, Environment& env)
+ExitCode
+remove_command(const Invocation& inv, Environment& env)
 {
   const Settings s = validate(inv.config, false);
   if (!env.privileged) {
@@ -476,12 +498,15 @@ ExitCode remove_command(const Invocation& inv, Environment& env)
   for (const std::string& name : r.sets_removed) {
     sets += (sets.empty() ? "" : ", ") + name;
   }
-  log::info("removed " + std::to_string(r.rules_removed_v4) + " IPv4 and " + std::to_string(r.rules_removed_v6)
-            + " IPv6 rules; sets removed: " + (sets.empty() ? "none" : sets));
+  log::info("removed " + std::to_string(r.rules_removed_v4) + " IPv4 and " +
+            std::to_string(r.rules_removed_v6) +
+            " IPv6 rules; sets removed: " + (sets.empty() ? "none" : sets));
   return ExitCode::Ok;
 }
 
-template <class A> const net::Prefix<A>* find_net(const std::vector<net::Prefix<A>>& nets, A addr)
+template <class A>
+const net::Prefix<A>*
+find_net(const std::vector<net::Prefix<A>>& nets, A addr)
 {
   for (const auto& p : nets) {
     if (p.contains(addr)) {
@@ -492,7 +517,8 @@ template <class A> const net::Prefix<A>* find_net(const std::vector<net::Prefix<
 }
 
 template <class A>
-std::string check_one(A addr, const std::vector<net::ZoneResult>& zones, const Settings& s)
+std::string
+check_one(A addr, const std::vector<net::ZoneResult>& zones, const Settings& s)
 {
   if (const auto* p = find_net(s.allow.template of<A>(), addr)) {
     return "allowed by the allowlist (" + net::to_string(*p) + ")";
@@ -515,7 +541,8 @@ std::string check_one(A addr, const std::vector<net::ZoneResult>& zones, const S
   return hits.empty() ? "not blocked: in none of the listed countries" : "blocked by " + hits;
 }
 
-ExitCode check(const Invocation& inv)
+ExitCode
+check(const Invocation& inv)
 {
   const Settings s = validate(inv.config, true);
   const std::vector<net::ZoneResult> zones = load_zones(s, net::ZoneSource::Mode::CacheOnly);
@@ -540,21 +567,23 @@ ExitCode check(const Invocation& inv)
   return missing ? ExitCode::Partial : ExitCode::Ok;
 }
 
-ExitCode export_command(const Invocation& inv, Environment& env)
+ExitCode
+export_command(const Invocation& inv, Environment& env)
 {
   const Settings s = validate(inv.config, true);
   source::BundleOptions o;
   o.zone = zone_options(s);
-  const source::ExportSummary r =
-    source::export_bundle(fetch::ZoneCache(s.raw.cache_dir), s.countries, s.families, inv.run.output, env.clock(), o);
-  log::info("exported " + std::to_string(r.zones) + " zones (" + std::to_string(r.absent) + " absent upstream, "
-            + std::to_string(r.bytes) + " bytes) to " + inv.run.output);
+  const source::ExportSummary r = source::export_bundle(fetch::ZoneCache(s.raw.cache_dir), s.countries,
+                                                        s.families, inv.run.output, env.clock(), o);
+  log::info("exported " + std::to_string(r.zones) + " zones (" + std::to_string(r.absent) +
+            " absent upstream, " + std::to_string(r.bytes) + " bytes) to " + inv.run.output);
   return ExitCode::Ok;
 }
 
 } // namespace
 
-ExitCode run_configured(const Invocation& inv, Environment& env)
+ExitCode
+run_configured(const Invocation& inv, Environment& env)
 {
   switch (inv.command) {
   case Command::Update:
@@ -574,7 +603,8 @@ ExitCode run_configured(const Invocation& inv, Environment& env)
   }
 }
 
-ExitCode run_configured(const Invocation& inv)
+ExitCode
+run_configured(const Invocation& inv)
 {
   const auto backend = apply::make_iptables_backend();
   Environment env{*backend, util::system_unix_time, geteuid() == 0};

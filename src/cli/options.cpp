@@ -72,46 +72,49 @@ message_of(const po::error& e, bool input_has_percent)
   return "invalid " + option;
 }
 
-po::options_description common_options()
+po::options_description
+common_options()
 {
   po::options_description d("Common options");
   d.add_options()("help,h", "show this help and exit")("quiet,q", "print errors only")(
-    "verbose,v", "print details of every step");
+      "verbose,v", "print details of every step");
   return d;
 }
 
-std::string help_of(const std::string& usage, const po::options_description& d)
+std::string
+help_of(const std::string& usage, const po::options_description& d)
 {
   std::ostringstream s;
   s << usage << "\n" << d;
   return s.str();
 }
 
-po::options_description aggregate_options(AggregateArgs& a, std::string& family)
+po::options_description
+aggregate_options(AggregateArgs& a, std::string& family)
 {
   po::options_description d("Options");
   d.add_options()("family", po::value(&family)->value_name("v4|v6|both"), "families to print (default both)")(
-    "allow", po::value(&a.allow)->value_name("CIDR"), "subtract this network (repeatable)")(
-    "allow-file", po::value(&a.allow_files)->value_name("FILE"), "subtract the networks of FILE (repeatable)")(
-    "stats", po::bool_switch(&a.stats), "print statistics per source to stderr")(
-    "guard", po::bool_switch(&a.guard), "refuse /0 and prefixes shorter than the minimums")(
-    "min-prefix-v4",
-    po::value(&a.min_prefix_v4)->value_name("N")->default_value(net::k_default_min_prefix_v4),
-    "shortest IPv4 prefix accepted with --guard")(
-    "min-prefix-v6",
-    po::value(&a.min_prefix_v6)->value_name("N")->default_value(net::k_default_min_prefix_v6),
-    "shortest IPv6 prefix accepted with --guard")(
-    "ipset-reduce",
-    po::value<double>()->value_name("PERCENT"),
-    "use fewer distinct prefix lengths, growing the entries by at most PERCENT")(
-    "ipset-reduce-entries",
-    po::value(&a.ipset_reduce_entries)->value_name("N"),
-    "with --ipset-reduce: allow at least N entries in all")(
-    "file", po::value(&a.files)->value_name("FILE"), "input files ('-' or none: standard input)");
+      "allow", po::value(&a.allow)->value_name("CIDR"), "subtract this network (repeatable)")(
+      "allow-file", po::value(&a.allow_files)->value_name("FILE"),
+      "subtract the networks of FILE (repeatable)")("stats", po::bool_switch(&a.stats),
+                                                    "print statistics per source to stderr")(
+      "guard", po::bool_switch(&a.guard), "refuse /0 and prefixes shorter than the minimums")(
+      "min-prefix-v4",
+      po::value(&a.min_prefix_v4)->value_name("N")->default_value(net::k_default_min_prefix_v4),
+      "shortest IPv4 prefix accepted with --guard")(
+      "min-prefix-v6",
+      po::value(&a.min_prefix_v6)->value_name("N")->default_value(net::k_default_min_prefix_v6),
+      "shortest IPv6 prefix accepted with --guard")(
+      "ipset-reduce", po::value<double>()->value_name("PERCENT"),
+      "use fewer distinct prefix lengths, growing the entries by at most PERCENT")(
+      "ipset-reduce-entries", po::value(&a.ipset_reduce_entries)->value_name("N"),
+      "with --ipset-reduce: allow at least N entries in all")("file", po::value(&a.files)->value_name("FILE"),
+                                                              "input files ('-' or none: standard input)");
   return d;
 }
 
-void parse_aggregate(const std::vector<std::string>& args, Invocation& inv)
+void
+parse_aggregate(const std::vector<std::string>& args, Invocation& inv)
 {
   AggregateArgs& a = inv.aggregate;
   std::string family = "both";
@@ -152,48 +155,79 @@ void parse_aggregate(const std::vector<std::string>& args, Invocation& inv)
   inv.verbose = vm.count("verbose") > 0;
 }
 
-
-po::options_description config_options(Config& c)
+po::options_description
+config_options(Config& c)
 {
   po::options_description d("Configuration (also keys of the config file)");
-  d.add_options()
-    ("countries", po::value(&c.countries)->value_name("CODES"), "countries to block, e.g. \"cn ru\" (overrides countries-file)")
-    ("countries-file", po::value(&c.countries_file)->value_name("FILE")->default_value(c.countries_file), "one ISO 3166-1 code per line")
-    ("source", po::value(&c.source)->value_name("SOURCE")->default_value(c.source), "http, bundle:/path.zip or maxmind:/path.zip")
-    ("base-url", po::value(&c.base_url)->value_name("URL")->default_value(c.base_url), "ipdeny-style mirror (http, https, file)")
-    ("family", po::value(&c.family)->value_name("v4|v6|both")->default_value(c.family), "address families to block")
-    ("set-name", po::value(&c.set_name)->value_name("NAME")->default_value(c.set_name), "ipset base name (<name>-v4, <name>-v6)")
-    ("chain", po::value(&c.chain)->value_name("[TABLE:]CHAIN"), "where the DROP rule goes (repeatable; default raw:PREROUTING)")
-    ("policy", po::value(&c.policy)->value_name("block|allow-only")->default_value(c.policy), "block the listed countries, or allow only them")
-    ("baseline", po::value(&c.baseline)->value_name("FILE"), "iptables-save ruleset restored with the rule in one step")
-    ("baseline6", po::value(&c.baseline6)->value_name("FILE"), "the same for ip6tables")
-    ("keep-chain", po::value(&c.keep_chain)->value_name("PATTERN"), "chains kept across a baseline restore (repeatable; default f2b-*, DOCKER*)")
-    ("allow", po::value(&c.allow)->value_name("CIDR"), "never block this network (repeatable)")
-    ("allowlist-file", po::value(&c.allowlist_file)->value_name("FILE"), "never block the networks listed in FILE")
-    ("cache-dir", po::value(&c.cache_dir)->value_name("DIR")->default_value(c.cache_dir), "downloaded zones (last good copies)")
-    ("state-dir", po::value(&c.state_dir)->value_name("DIR")->default_value(c.state_dir), "state of the last successful update")
-    ("lock-file", po::value(&c.lock_file)->value_name("FILE")->default_value(c.lock_file), "process lock")
-    ("lock-wait", po::value(&c.lock_wait)->value_name("SECONDS")->default_value(c.lock_wait), "how long to wait for another run")
-    ("metrics-file", po::value(&c.metrics_file)->value_name("FILE"), "Prometheus textfile-collector output")
-    ("ca-bundle", po::value(&c.ca_bundle)->value_name("FILE"), "CA certificates for https (verification is always on)")
-    ("max-shrink", po::value(&c.max_shrink)->value_name("FRACTION")->default_value(c.max_shrink, "0.5"), "refuse a set that shrinks by more than this")
-    ("min-prefix-v4", po::value(&c.min_prefix_v4)->value_name("N")->default_value(c.min_prefix_v4), "refuse IPv4 prefixes shorter than /N")
-    ("min-prefix-v6", po::value(&c.min_prefix_v6)->value_name("N")->default_value(c.min_prefix_v6), "refuse IPv6 prefixes shorter than /N")
-    ("block-local", po::value(&c.block_local)->value_name("BOOL")->default_value(c.block_local), "allow zones to block private/local ranges")
-    ("parallel", po::value(&c.parallel)->value_name("N")->default_value(c.parallel), "downloads at once")
-    ("timeout", po::value(&c.timeout)->value_name("SECONDS")->default_value(c.timeout), "total time per download")
-    ("connect-timeout", po::value(&c.connect_timeout)->value_name("SECONDS")->default_value(c.connect_timeout), "time to connect")
-    ("retries", po::value(&c.retries)->value_name("N")->default_value(c.retries), "retries on timeouts and 5xx")
-    ("stale-days", po::value(&c.stale_days)->value_name("DAYS")->default_value(c.stale_days), "warn when data is older than this")
-    ("interface", po::value(&c.interface)->value_name("NAME"), "block only packets arriving on this interface (repeatable)")
-    ("ports", po::value(&c.ports)->value_name("PROTO:PORT[-PORT]"), "block only these destination ports (repeatable, comma lists; tcp, udp, sctp)")
-    ("except-ports", po::value(&c.except_ports)->value_name("PROTO:PORT[-PORT]"), "block all but these destination ports")
-    ("match", po::value(&c.match)->value_name("all|new")->default_value(c.match), "drop every packet, or only those opening connections")
-    ("direction", po::value(&c.direction)->value_name("in|out|both")->default_value(c.direction), "block incoming, outgoing (reject) or both")
-    ("log", po::value(&c.log)->value_name("BOOL")->default_value(c.log), "log dropped packets (rate-limited)")
-    ("log-prefix", po::value(&c.log_prefix)->value_name("TEXT")->default_value(c.log_prefix), "prefix of the kernel log line")
-    ("log-rate", po::value(&c.log_rate)->value_name("N/UNIT")->default_value(c.log_rate), "at most this many log lines (second, minute, hour, day)")
-    ("geoname-fallback", po::value(&c.geoname_fallback)->value_name("none|registered")->default_value(c.geoname_fallback), "MaxMind: use registered_country_geoname_id when geoname_id is empty");
+  d.add_options()("countries", po::value(&c.countries)->value_name("CODES"),
+                  "countries to block, e.g. \"cn ru\" (overrides countries-file)")(
+      "countries-file", po::value(&c.countries_file)->value_name("FILE")->default_value(c.countries_file),
+      "one ISO 3166-1 code per line")("source",
+                                      po::value(&c.source)->value_name("SOURCE")->default_value(c.source),
+                                      "http, bundle:/path.zip or maxmind:/path.zip")(
+      "base-url", po::value(&c.base_url)->value_name("URL")->default_value(c.base_url),
+      "ipdeny-style mirror (http, https, file)")(
+      "family", po::value(&c.family)->value_name("v4|v6|both")->default_value(c.family),
+      "address families to block")("set-name",
+                                   po::value(&c.set_name)->value_name("NAME")->default_value(c.set_name),
+                                   "ipset base name (<name>-v4, <name>-v6)")(
+      "chain", po::value(&c.chain)->value_name("[TABLE:]CHAIN"),
+      "where the DROP rule goes (repeatable; default raw:PREROUTING)")(
+      "policy", po::value(&c.policy)->value_name("block|allow-only")->default_value(c.policy),
+      "block the listed countries, or allow only them")(
+      "baseline", po::value(&c.baseline)->value_name("FILE"),
+      "iptables-save ruleset restored with the rule in one step")(
+      "baseline6", po::value(&c.baseline6)->value_name("FILE"),
+      "the same for ip6tables")("keep-chain", po::value(&c.keep_chain)->value_name("PATTERN"),
+                                "chains kept across a baseline restore (repeatable; default f2b-*, DOCKER*)")(
+      "allow", po::value(&c.allow)->value_name("CIDR"), "never block this network (repeatable)")(
+      "allowlist-file", po::value(&c.allowlist_file)->value_name("FILE"),
+      "never block the networks listed in FILE")(
+      "cache-dir", po::value(&c.cache_dir)->value_name("DIR")->default_value(c.cache_dir),
+      "downloaded zones (last good copies)")(
+      "state-dir", po::value(&c.state_dir)->value_name("DIR")->default_value(c.state_dir),
+      "state of the last successful update")(
+      "lock-file", po::value(&c.lock_file)->value_name("FILE")->default_value(c.lock_file),
+      "process lock")("lock-wait", po::value(&c.lock_wait)->value_name("SECONDS")->default_value(c.lock_wait),
+                      "how long to wait for another run")(
+      "metrics-file", po::value(&c.metrics_file)->value_name("FILE"),
+      "Prometheus textfile-collector output")("ca-bundle", po::value(&c.ca_bundle)->value_name("FILE"),
+                                              "CA certificates for https (verification is always on)")(
+      "max-shrink", po::value(&c.max_shrink)->value_name("FRACTION")->default_value(c.max_shrink, "0.5"),
+      "refuse a set that shrinks by more than this")(
+      "min-prefix-v4", po::value(&c.min_prefix_v4)->value_name("N")->default_value(c.min_prefix_v4),
+      "refuse IPv4 prefixes shorter than /N")(
+      "min-prefix-v6", po::value(&c.min_prefix_v6)->value_name("N")->default_value(c.min_prefix_v6),
+      "refuse IPv6 prefixes shorter than /N")(
+      "block-local", po::value(&c.block_local)->value_name("BOOL")->default_value(c.block_local),
+      "allow zones to block private/local ranges")(
+      "parallel", po::value(&c.parallel)->value_name("N")->default_value(c.parallel),
+      "downloads at once")("timeout", po::value(&c.timeout)->value_name("SECONDS")->default_value(c.timeout),
+                           "total time per download")(
+      "connect-timeout",
+      po::value(&c.connect_timeout)->value_name("SECONDS")->default_value(c.connect_timeout),
+      "time to connect")("retries", po::value(&c.retries)->value_name("N")->default_value(c.retries),
+                         "retries on timeouts and 5xx")(
+      "stale-days", po::value(&c.stale_days)->value_name("DAYS")->default_value(c.stale_days),
+      "warn when data is older than this")("interface", po::value(&c.interface)->value_name("NAME"),
+                                           "block only packets arriving on this interface (repeatable)")(
+      "ports", po::value(&c.ports)->value_name("PROTO:PORT[-PORT]"),
+      "block only these destination ports (repeatable, comma lists; tcp, udp, sctp)")(
+      "except-ports", po::value(&c.except_ports)->value_name("PROTO:PORT[-PORT]"),
+      "block all but these destination ports")(
+      "match", po::value(&c.match)->value_name("all|new")->default_value(c.match),
+      "drop every packet, or only those opening connections")(
+      "direction", po::value(&c.direction)->value_name("in|out|both")->default_value(c.direction),
+      "block incoming, outgoing (reject) or both")(
+      "log", po::value(&c.log)->value_name("BOOL")->default_value(c.log),
+      "log dropped packets (rate-limited)")(
+      "log-prefix", po::value(&c.log_prefix)->value_name("TEXT")->default_value(c.log_prefix),
+      "prefix of the kernel log line")(
+      "log-rate", po::value(&c.log_rate)->value_name("N/UNIT")->default_value(c.log_rate),
+      "at most this many log lines (second, minute, hour, day)")(
+      "geoname-fallback",
+      po::value(&c.geoname_fallback)->value_name("none|registered")->default_value(c.geoname_fallback),
+      "MaxMind: use registered_country_geoname_id when geoname_id is empty");
   return d;
 }
 
@@ -259,11 +293,10 @@ general_options(std::string& config_file)
 }
 
 // Parses the command line of a command that reads the configuration.
-void parse_configured(const std::string& usage,
-                      po::options_description& specific,
-                      const po::positional_options_description& pos,
-                      const std::vector<std::string>& args,
-                      Invocation& inv)
+void
+parse_configured(const std::string& usage, po::options_description& specific,
+                 const po::positional_options_description& pos, const std::vector<std::string>& args,
+                 Invocation& inv)
 {
   Config& c = inv.config;
   std::string config_file = k_default_config;
@@ -323,9 +356,9 @@ run_command_options(const std::string& command, Invocation& inv, std::string& us
             "firewall enforce them (needs root). With --dry-run, shows per country\n"
             "what was read and what would change, and needs no root.\n";
     d.add_options()("dry-run,n", po::bool_switch(&r.dry_run), "do everything but apply")(
-      "json", po::bool_switch(&r.json), "with --dry-run: print one JSON document")(
-      "offline", po::bool_switch(&r.offline), "use the cache only, no network")(
-      "force", po::bool_switch(&r.force), "apply past the safety refusals");
+        "json", po::bool_switch(&r.json), "with --dry-run: print one JSON document")(
+        "offline", po::bool_switch(&r.offline), "use the cache only, no network")(
+        "force", po::bool_switch(&r.force), "apply past the safety refusals");
   } else if (command == "status") {
     inv.command = Command::Status;
     usage = "Usage: geoblock status [--json] [OPTIONS]\n\n"
@@ -386,7 +419,8 @@ parse_run_command(const std::string& command, const std::vector<std::string>& ar
 // True when `arg` (before the command) names an option that takes its
 // value from the next argument: "--config FILE", "-c FILE", "--chain X".
 // Throws UsageError for an option no command knows.
-bool takes_separate_value(const std::string& arg)
+bool
+takes_separate_value(const std::string& arg)
 {
   const bool is_long = arg.rfind("--", 0) == 0;
   const std::string name = is_long ? arg.substr(2, arg.find('=') - 2) : arg.substr(0, 2);
@@ -397,8 +431,8 @@ bool takes_separate_value(const std::string& arg)
   // "--config=FILE" and "-cFILE" carry their value.
   const bool attached = is_long ? arg.find('=') != std::string::npos : arg.size() > 2;
   // Searched one by one: update's and aggregate's --family are different options.
-  const po::options_description known[] = {config_options(scratch), aggregate_options(aggregate.aggregate, file),
-                                           common_options(), general};
+  const po::options_description known[] = {
+      config_options(scratch), aggregate_options(aggregate.aggregate, file), common_options(), general};
   for (const po::options_description& k : known) {
     if (const po::option_description* d = k.find_nothrow(name, false)) {
       return !attached && d->semantic()->min_tokens() > 0;
@@ -519,7 +553,8 @@ parse_config_text(const std::string& text, const std::string& path, Config& conf
   }
 }
 
-Invocation parse_command_line(int argc, const char* const* argv)
+Invocation
+parse_command_line(int argc, const char* const* argv)
 {
   Invocation inv;
   std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);
@@ -562,8 +597,8 @@ Invocation parse_command_line(int argc, const char* const* argv)
     if (command == "aggregate") {
       inv.command = Command::Aggregate;
       parse_aggregate(rest, inv);
-    } else if (command == "update" || command == "status" || command == "restore" || command == "remove"
-               || command == "check" || command == "export") {
+    } else if (command == "update" || command == "status" || command == "restore" || command == "remove" ||
+               command == "check" || command == "export") {
       parse_run_command(command, rest, inv);
     } else if (command == "help") {
       inv.command = Command::Help;

@@ -20,8 +20,8 @@ struct AggregateArgs {
   std::vector<std::string> allow_files; // --allow-file FILE (repeatable)
   std::vector<std::string> files;       // inputs; none means stdin
   bool stats = false;
-  bool guard = false;                   // apply the disaster guard
-  int min_prefix_v4 = 0;                // guard thresholds (with --guard)
+  bool guard = false;    // apply the disaster guard
+  int min_prefix_v4 = 0; // guard thresholds (with --guard)
   int min_prefix_v6 = 0;
   std::optional<double> ipset_reduce;   // allowed growth in percent
   std::size_t ipset_reduce_entries = 0; // ...or at least this many entries
@@ -29,10 +29,10 @@ struct AggregateArgs {
 
 // Flags of the commands that work on the configured firewall.
 struct RunArgs {
-  bool dry_run = false;  // update --dry-run
-  bool json = false;     // update --dry-run --json, status --json
-  bool offline = false;  // use the cache only
-  bool force = false;    // past the safety refusals
+  bool dry_run = false;               // update --dry-run
+  bool json = false;                  // update --dry-run --json, status --json
+  bool offline = false;               // use the cache only
+  bool force = false;                 // past the safety refusals
   std::vector<std::string> addresses; // check ADDRESS...
   std::string output;                 // export --output FILE
 };

@@ -12,8 +12,9 @@ namespace geoblock::cli {
 namespace {
 
 template <class A>
-void diff(const std::vector<net::Prefix<A>>& want, std::vector<net::Prefix<A>> live, std::size_t& added,
-          std::size_t& removed)
+void
+diff(const std::vector<net::Prefix<A>>& want, std::vector<net::Prefix<A>> live, std::size_t& added,
+     std::size_t& removed)
 {
   std::sort(live.begin(), live.end());
   std::vector<net::Prefix<A>> tmp;
@@ -24,7 +25,8 @@ void diff(const std::vector<net::Prefix<A>>& want, std::vector<net::Prefix<A>> l
   removed = tmp.size();
 }
 
-std::string origin_text(const ZoneRow& z)
+std::string
+origin_text(const ZoneRow& z)
 {
   if (!z.present) {
     return "-";
@@ -36,7 +38,8 @@ std::string origin_text(const ZoneRow& z)
   return s;
 }
 
-std::string pad(const std::string& s, std::size_t width, bool right)
+std::string
+pad(const std::string& s, std::size_t width, bool right)
 {
   if (s.size() >= width) {
     return s;
@@ -45,7 +48,8 @@ std::string pad(const std::string& s, std::size_t width, bool right)
   return right ? fill + s : s + fill;
 }
 
-util::Json zone_json(const ZoneRow& z)
+util::Json
+zone_json(const ZoneRow& z)
 {
   if (!z.present) {
     return util::Json();
@@ -61,7 +65,8 @@ util::Json zone_json(const ZoneRow& z)
 
 } // namespace
 
-Plan make_plan(const std::vector<net::ZoneResult>& zones, const Settings& settings, std::int64_t now)
+Plan
+make_plan(const std::vector<net::ZoneResult>& zones, const Settings& settings, std::int64_t now)
 {
   Plan plan;
   plan.all_unchanged = fetch::nothing_changed(zones);
@@ -72,7 +77,8 @@ Plan make_plan(const std::vector<net::ZoneResult>& zones, const Settings& settin
     plan.rows.push_back(row);
   }
   for (const net::ZoneResult& z : zones) {
-    auto it = std::find_if(plan.rows.begin(), plan.rows.end(), [&](const CountryRow& r) { return r.country == z.country; });
+    auto it = std::find_if(plan.rows.begin(), plan.rows.end(),
+                           [&](const CountryRow& r) { return r.country == z.country; });
     if (it == plan.rows.end()) {
       plan.rows.push_back(CountryRow{z.country, {}, {}});
       it = plan.rows.end() - 1;
@@ -99,12 +105,12 @@ Plan make_plan(const std::vector<net::ZoneResult>& zones, const Settings& settin
       plan.warnings.push_back(z.country + " " + net::family_name(z.family) + ": no data: " + z.error);
     } else if (z.origin == net::Origin::StaleCache) {
       ++plan.stale;
-      plan.warnings.push_back(z.country + " " + net::family_name(z.family)
-                              + ": using the last good cached copy: " + z.error);
+      plan.warnings.push_back(z.country + " " + net::family_name(z.family) +
+                              ": using the last good cached copy: " + z.error);
     }
     if (!settings.raw.block_local && !settings.allow_only && net::touches_local(z.nets)) {
-      plan.warnings.push_back(z.country + " " + net::family_name(z.family)
-                              + ": the zone contains private or local networks; they are not blocked");
+      plan.warnings.push_back(z.country + " " + net::family_name(z.family) +
+                              ": the zone contains private or local networks; they are not blocked");
     }
   }
   // A country absent upstream in every family it was asked for is not a
@@ -116,7 +122,8 @@ Plan make_plan(const std::vector<net::ZoneResult>& zones, const Settings& settin
     const bool v6_absent = !r.v6.present || r.v6.origin == net::Origin::Absent;
     if (any && v4_absent && v6_absent) {
       ++plan.failed;
-      plan.warnings.push_back(r.country + ": no zone upstream for any family (404 or empty); is the mirror complete?");
+      plan.warnings.push_back(r.country +
+                              ": no zone upstream for any family (404 or empty); is the mirror complete?");
     }
   }
   if (settings.allow_only) {
@@ -141,7 +148,8 @@ Plan make_plan(const std::vector<net::ZoneResult>& zones, const Settings& settin
   return plan;
 }
 
-void compare_with_live(Plan& plan, const net::NetList& live, bool v4_exists, bool v6_exists)
+void
+compare_with_live(Plan& plan, const net::NetList& live, bool v4_exists, bool v6_exists)
 {
   plan.live_readable = true;
   plan.live_v4 = live.v4.size();
@@ -157,7 +165,8 @@ void compare_with_live(Plan& plan, const net::NetList& live, bool v4_exists, boo
   }
 }
 
-std::string format_report(const Plan& plan, const Settings& settings, bool dry_run)
+std::string
+format_report(const Plan& plan, const Settings& settings, bool dry_run)
 {
   std::string out;
   const bool v4 = net::includes(settings.families, net::Family::V4);
@@ -176,12 +185,12 @@ std::string format_report(const Plan& plan, const Settings& settings, bool dry_r
   for (const CountryRow& r : plan.rows) {
     std::string line = pad(r.country, 8, false);
     if (v4) {
-      line += pad(std::to_string(r.v4.networks), 9, true) + pad(std::to_string(r.v4.aggregated), 9, true) + "  "
-              + pad(origin_text(r.v4), 24, false);
+      line += pad(std::to_string(r.v4.networks), 9, true) + pad(std::to_string(r.v4.aggregated), 9, true) +
+              "  " + pad(origin_text(r.v4), 24, false);
     }
     if (v6) {
-      line += pad(std::to_string(r.v6.networks), 9, true) + pad(std::to_string(r.v6.aggregated), 9, true) + "  "
-              + pad(origin_text(r.v6), 24, false);
+      line += pad(std::to_string(r.v6.networks), 9, true) + pad(std::to_string(r.v6.aggregated), 9, true) +
+              "  " + pad(origin_text(r.v6), 24, false);
     }
     while (!line.empty() && line.back() == ' ') {
       line.pop_back();
@@ -190,11 +199,12 @@ std::string format_report(const Plan& plan, const Settings& settings, bool dry_r
   }
   std::string total = pad("total", 8, false);
   if (v4) {
-    total += pad(std::to_string(plan.networks_v4), 9, true) + pad(std::to_string(plan.target.v4.size()), 9, true)
-             + "  " + pad("", 24, false);
+    total += pad(std::to_string(plan.networks_v4), 9, true) +
+             pad(std::to_string(plan.target.v4.size()), 9, true) + "  " + pad("", 24, false);
   }
   if (v6) {
-    total += pad(std::to_string(plan.networks_v6), 9, true) + pad(std::to_string(plan.target.v6.size()), 9, true);
+    total +=
+        pad(std::to_string(plan.networks_v6), 9, true) + pad(std::to_string(plan.target.v6.size()), 9, true);
   }
   while (!total.empty() && total.back() == ' ') {
     total.pop_back();
@@ -206,14 +216,14 @@ std::string format_report(const Plan& plan, const Settings& settings, bool dry_r
   const char* verb = dry_run ? "would " : "";
   if (plan.live_readable) {
     if (v4) {
-      out += set + "-v4: " + std::to_string(plan.target.v4.size()) + " entries; live " + std::to_string(plan.live_v4)
-             + "; " + verb + "add " + std::to_string(plan.added_v4) + ", " + verb + "remove "
-             + std::to_string(plan.removed_v4) + '\n';
+      out += set + "-v4: " + std::to_string(plan.target.v4.size()) + " entries; live " +
+             std::to_string(plan.live_v4) + "; " + verb + "add " + std::to_string(plan.added_v4) + ", " +
+             verb + "remove " + std::to_string(plan.removed_v4) + '\n';
     }
     if (v6) {
-      out += set + "-v6: " + std::to_string(plan.target.v6.size()) + " entries; live " + std::to_string(plan.live_v6)
-             + "; " + verb + "add " + std::to_string(plan.added_v6) + ", " + verb + "remove "
-             + std::to_string(plan.removed_v6) + '\n';
+      out += set + "-v6: " + std::to_string(plan.target.v6.size()) + " entries; live " +
+             std::to_string(plan.live_v6) + "; " + verb + "add " + std::to_string(plan.added_v6) + ", " +
+             verb + "remove " + std::to_string(plan.removed_v6) + '\n';
     }
   } else {
     if (v4) {
@@ -237,7 +247,8 @@ std::string format_report(const Plan& plan, const Settings& settings, bool dry_r
   return out;
 }
 
-util::Json report_json(const Plan& plan, const Settings& settings, bool dry_run, std::int64_t now)
+util::Json
+report_json(const Plan& plan, const Settings& settings, bool dry_run, std::int64_t now)
 {
   util::Json doc = util::Json::object();
   doc.set("dry_run", dry_run);
@@ -288,7 +299,8 @@ util::Json report_json(const Plan& plan, const Settings& settings, bool dry_run,
   return doc;
 }
 
-std::string format_metrics(const util::Json& state)
+std::string
+format_metrics(const util::Json& state)
 {
   std::string out;
   out += "# HELP geoblock_last_success_timestamp_seconds Time of the last successful update.\n";
@@ -296,9 +308,11 @@ std::string format_metrics(const util::Json& state)
   out += "geoblock_last_success_timestamp_seconds " + std::to_string(state.get("time").as_int()) + "\n";
   out += "# HELP geoblock_set_entries Entries in the live set.\n# TYPE geoblock_set_entries gauge\n";
   for (const auto& [family, t] : state.get("totals").members()) {
-    out += "geoblock_set_entries{family=\"" + family + "\"} " + std::to_string(t.get("entries").as_int()) + "\n";
+    out +=
+        "geoblock_set_entries{family=\"" + family + "\"} " + std::to_string(t.get("entries").as_int()) + "\n";
   }
-  out += "# HELP geoblock_zone_networks Networks in a country's zone as read.\n# TYPE geoblock_zone_networks gauge\n";
+  out += "# HELP geoblock_zone_networks Networks in a country's zone as read.\n# TYPE geoblock_zone_networks "
+         "gauge\n";
   std::string ages = "# HELP geoblock_zone_age_days Age of a zone's data in days (-1: unknown).\n"
                      "# TYPE geoblock_zone_age_days gauge\n";
   std::string ok = "# HELP geoblock_zone_fresh 1 when the zone was fetched or confirmed in the last update.\n"
@@ -309,25 +323,32 @@ std::string format_metrics(const util::Json& state)
       if (z.is_null()) {
         continue;
       }
-      const std::string labels = "{country=\"" + c.get("country").as_string() + "\",family=\"" + family + "\"}";
+      const std::string labels =
+          "{country=\"" + c.get("country").as_string() + "\",family=\"" + family + "\"}";
       out += "geoblock_zone_networks" + labels + " " + std::to_string(z.get("networks").as_int()) + "\n";
       ages += "geoblock_zone_age_days" + labels + " " + std::to_string(z.get("age_days").as_int(-1)) + "\n";
       const std::string src = z.get("source").as_string();
-      ok += "geoblock_zone_fresh" + labels + " " + (src == "downloaded" || src == "not modified" || src == "local" || src == "absent" ? "1" : "0") + "\n";
+      ok += "geoblock_zone_fresh" + labels + " " +
+            (src == "downloaded" || src == "not modified" || src == "local" || src == "absent" ? "1" : "0") +
+            "\n";
     }
   }
   if (!state.get("in_sync").is_null()) {
-    out += "# HELP geoblock_in_sync 1 when the live firewall equals the configuration.\n# TYPE geoblock_in_sync gauge\n";
+    out += "# HELP geoblock_in_sync 1 when the live firewall equals the configuration.\n# TYPE "
+           "geoblock_in_sync gauge\n";
     out += std::string("geoblock_in_sync ") + (state.get("in_sync").as_bool() ? "1" : "0") + "\n";
   }
   if (state.get("dropped").is_object()) {
-    std::string packets = "# HELP geoblock_dropped_packets_total Packets dropped or rejected by geoblock's rules.\n"
-                          "# TYPE geoblock_dropped_packets_total counter\n";
+    std::string packets =
+        "# HELP geoblock_dropped_packets_total Packets dropped or rejected by geoblock's rules.\n"
+        "# TYPE geoblock_dropped_packets_total counter\n";
     std::string bytes = "# HELP geoblock_dropped_bytes_total Bytes dropped or rejected by geoblock's rules.\n"
                         "# TYPE geoblock_dropped_bytes_total counter\n";
     for (const auto& [family, c] : state.get("dropped").members()) {
-      packets += "geoblock_dropped_packets_total{family=\"" + family + "\"} " + std::to_string(c.get("packets").as_int()) + "\n";
-      bytes += "geoblock_dropped_bytes_total{family=\"" + family + "\"} " + std::to_string(c.get("bytes").as_int()) + "\n";
+      packets += "geoblock_dropped_packets_total{family=\"" + family + "\"} " +
+                 std::to_string(c.get("packets").as_int()) + "\n";
+      bytes += "geoblock_dropped_bytes_total{family=\"" + family + "\"} " +
+               std::to_string(c.get("bytes").as_int()) + "\n";
     }
     out += packets + bytes;
   }

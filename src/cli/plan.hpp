@@ -4,8 +4,8 @@
 #pragma once
 
 #include "cli/config.hpp"
-#include "net/zone_result.hpp"
 #include "net/cidr.hpp"
+#include "net/zone_result.hpp"
 #include "util/json.hpp"
 
 #include <cstdint>
@@ -16,10 +16,10 @@ namespace geoblock::cli {
 
 struct ZoneRow {
   net::Origin origin = net::Origin::Failed;
-  bool present = false;         // the family was requested
-  std::size_t networks = 0;     // as read
-  std::size_t aggregated = 0;   // after collapsing this zone alone
-  std::int64_t age_days = -1;   // of the data (-1: unknown)
+  bool present = false;       // the family was requested
+  std::size_t networks = 0;   // as read
+  std::size_t aggregated = 0; // after collapsing this zone alone
+  std::int64_t age_days = -1; // of the data (-1: unknown)
   std::string error;
 };
 
@@ -29,16 +29,15 @@ struct CountryRow {
   ZoneRow v6;
 };
 
-
 struct Plan {
   std::vector<CountryRow> rows;
-  net::NetList target;             // what the sets should hold, aggregated
-  std::size_t networks_v4 = 0;     // all zones, as read
+  net::NetList target;         // what the sets should hold, aggregated
+  std::size_t networks_v4 = 0; // all zones, as read
   std::size_t networks_v6 = 0;
   std::vector<std::string> warnings;
-  std::size_t failed = 0;          // zones with no data at all
-  std::size_t stale = 0;           // zones on a stale cache
-  bool all_unchanged = true;       // every zone not modified (or absent)
+  std::size_t failed = 0;    // zones with no data at all
+  std::size_t stale = 0;     // zones on a stale cache
+  bool all_unchanged = true; // every zone not modified (or absent)
   // Against the live sets, when readable.
   bool live_readable = false;
   std::size_t live_v4 = 0, live_v6 = 0;

@@ -34,13 +34,13 @@ status_text(const StatusReport& r)
   for (const FamilyStatus& f : r.families) {
     if (const auto& s = f.live_set) {
       text += f.set + ": " + std::to_string(s->entries) + " entries, " + std::to_string(s->memory / 1024) +
-              " KiB, " + std::to_string(s->references) + " references, maxelem " + std::to_string(s->maxelem) +
-              "\n";
+              " KiB, " + std::to_string(s->references) + " references, maxelem " +
+              std::to_string(s->maxelem) + "\n";
     } else {
       text += f.set + ": absent\n";
     }
-    text += "  dropped: " + std::to_string(f.dropped.packets) + " packets, " + std::to_string(f.dropped.bytes) +
-            " bytes\n";
+    text += "  dropped: " + std::to_string(f.dropped.packets) + " packets, " +
+            std::to_string(f.dropped.bytes) + " bytes\n";
     if (f.rules_known) {
       for (const ChainStatus& c : f.chains) {
         text += "  rules in " + apply::to_string(c.hook) + ": " + chain_text(c) + "\n";
@@ -67,7 +67,8 @@ status_text(const StatusReport& r)
   if (!r.last_update.is_null()) {
     const util::Json& state = r.last_update;
     text += "last update: " + std::to_string((r.now - state.get("time").as_int()) / 86400) + " d ago (" +
-            state.get("command").as_string("update") + (state.get("partial").as_bool() ? ", partial" : "") + ")\n";
+            state.get("command").as_string("update") + (state.get("partial").as_bool() ? ", partial" : "") +
+            ")\n";
     for (const util::Json& c : state.get("countries").items()) {
       std::string line = "  " + c.get("country").as_string();
       for (const char* f : {"v4", "v6"}) {
@@ -93,7 +94,8 @@ status_text(const StatusReport& r)
       }
     }
     text += "cache: " + std::to_string(r.cache->entries.size()) + " zones in " + r.cache->dir + ", " +
-            std::to_string(stale) + " stale (older than " + std::to_string(r.cache->stale_days) + " d) or damaged\n";
+            std::to_string(stale) + " stale (older than " + std::to_string(r.cache->stale_days) +
+            " d) or damaged\n";
   }
   return text;
 }

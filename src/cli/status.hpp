@@ -41,8 +41,8 @@ struct StatusReport {
   std::optional<bool> in_sync; // unknown: no cached data for the configured countries
   std::vector<std::string> drift;
   std::string state_path;
-  util::Json last_update;            // the state document, null when none
-  std::optional<CacheStatus> cache;  // for sources with a download cache
+  util::Json last_update;           // the state document, null when none
+  std::optional<CacheStatus> cache; // for sources with a download cache
   std::int64_t now = 0;
 };
 

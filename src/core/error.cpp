@@ -3,7 +3,8 @@
 namespace geoblock {
 
 std::string
-ParseError::format(const std::string& source, std::size_t line, const std::string& text, const std::string& problem)
+ParseError::format(const std::string& source, std::size_t line, const std::string& text,
+                   const std::string& problem)
 {
   // Keep the message on one line whatever the input holds: control
   // characters are shown escaped, long text is cut.

@@ -12,18 +12,18 @@ namespace geoblock {
 
 // Documented exit codes (README "Exit codes"): a contract with scripts.
 enum class ExitCode : int {
-  Ok = 0,       // success, including "nothing to do"
-  Runtime = 1,  // runtime failure
-  Usage = 2,    // usage or configuration error
-  Safety = 3,   // refused for safety (override with --force)
-  Partial = 4,  // applied, but some countries were stale or failed
-  Drift = 5,    // status: the live firewall differs from the configuration
+  Ok = 0,      // success, including "nothing to do"
+  Runtime = 1, // runtime failure
+  Usage = 2,   // usage or configuration error
+  Safety = 3,  // refused for safety (override with --force)
+  Partial = 4, // applied, but some countries were stale or failed
+  Drift = 5,   // status: the live firewall differs from the configuration
 };
 
 class Error : public std::runtime_error {
 public:
   explicit Error(const std::string& what, ExitCode code = ExitCode::Runtime)
-    : std::runtime_error(what), m_code(code)
+      : std::runtime_error(what), m_code(code)
   {
   }
   ExitCode code() const { return m_code; }
@@ -47,11 +47,8 @@ public:
 class ParseError : public Error {
 public:
   ParseError(std::string source, std::size_t line, std::string text, std::string problem)
-    : Error(format(source, line, text, problem)),
-      m_source(std::move(source)),
-      m_line(line),
-      m_text(std::move(text)),
-      m_problem(std::move(problem))
+      : Error(format(source, line, text, problem)), m_source(std::move(source)), m_line(line),
+        m_text(std::move(text)), m_problem(std::move(problem))
   {
   }
   const std::string& source() const { return m_source; }
@@ -60,8 +57,8 @@ public:
   const std::string& problem() const { return m_problem; }
 
 private:
-  static std::string
-  format(const std::string& source, std::size_t line, const std::string& text, const std::string& problem);
+  static std::string format(const std::string& source, std::size_t line, const std::string& text,
+                            const std::string& problem);
 
   std::string m_source;
   std::size_t m_line;

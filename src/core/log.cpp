@@ -9,7 +9,8 @@ namespace {
 
 Level g_level = Level::Normal;
 
-void emit(const char* kind, const std::string& message)
+void
+emit(const char* kind, const std::string& message)
 {
   // Newlines inside a message would split one event into several journal
   // entries; fold them.
@@ -25,36 +26,42 @@ void emit(const char* kind, const std::string& message)
 
 } // namespace
 
-void set_level(Level level)
+void
+set_level(Level level)
 {
   g_level = level;
 }
 
-Level level()
+Level
+level()
 {
   return g_level;
 }
 
-void error(const std::string& message)
+void
+error(const std::string& message)
 {
   emit("error: ", message);
 }
 
-void warning(const std::string& message)
+void
+warning(const std::string& message)
 {
   if (g_level != Level::Quiet) {
     emit("warning: ", message);
   }
 }
 
-void info(const std::string& message)
+void
+info(const std::string& message)
 {
   if (g_level != Level::Quiet) {
     emit("", message);
   }
 }
 
-void verbose(const std::string& message)
+void
+verbose(const std::string& message)
 {
   if (g_level == Level::Verbose) {
     emit("", message);

@@ -12,12 +12,12 @@
 
 #include "fetch/http_client.hpp"
 #include "fetch/zone_cache.hpp"
-#include "net/zone_result.hpp"
 #include "net/cidr.hpp"
 #include "net/zone.hpp"
+#include "net/zone_result.hpp"
 #include "net/zone_source.hpp"
-#include "util/temp_dir.hpp"
 #include "util/clock.hpp"
+#include "util/temp_dir.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -116,7 +116,7 @@ std::vector<CacheEntry> cache_status(const std::string& cache_dir, int stale_aft
 class HttpSource final : public net::ZoneSource {
 public:
   enum class Cache {
-    Configured,       // options.cache_dir
+    Configured,        // options.cache_dir
     ScratchIfReadOnly, // a dry run by a user who cannot write it downloads into a private temporary directory
   };
   explicit HttpSource(FetchOptions options, Cache cache = Cache::Configured);

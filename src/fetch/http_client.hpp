@@ -16,9 +16,9 @@ namespace geoblock::fetch {
 inline constexpr long k_default_connect_timeout_ms = 15'000;
 
 struct HttpOptions {
-  int parallel = 8;                   // transfers at once (at least 1)
+  int parallel = 8;                                       // transfers at once (at least 1)
   long connect_timeout_ms = k_default_connect_timeout_ms; // per attempt
-  long timeout_ms = 60'000;           // whole transfer, per attempt
+  long timeout_ms = 60'000;                               // whole transfer, per attempt
   int retries = 3;                    // extra attempts after the first (timeouts, cuts, 5xx, 429)
   long retry_delay_ms = 1'000;        // first backoff; doubles each retry, +-50% jitter
   std::uint64_t max_bytes = 8u << 20; // body limit, enforced while receiving

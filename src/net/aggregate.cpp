@@ -7,7 +7,9 @@ namespace geoblock::net {
 
 namespace {
 
-template <class A> int count_trailing_zeros(A v)
+template <class A>
+int
+count_trailing_zeros(A v)
 {
   if constexpr (sizeof(A) == 4) {
     return v == 0 ? 32 : __builtin_ctz(v);
@@ -21,7 +23,9 @@ template <class A> int count_trailing_zeros(A v)
   }
 }
 
-template <class A> int floor_log2(A v) // v > 0
+template <class A>
+int
+floor_log2(A v) // v > 0
 {
   if constexpr (sizeof(A) == 4) {
     return 31 - __builtin_clz(v);
@@ -39,7 +43,8 @@ template <class A> int floor_log2(A v) // v > 0
 // million networks of a world list this is several times faster than a
 // comparison sort; passes in which every address has the same digit are
 // skipped.
-void radix_sort(std::vector<Prefix<std::uint32_t>>& nets)
+void
+radix_sort(std::vector<Prefix<std::uint32_t>>& nets)
 {
   constexpr int k_bits = 11;
   constexpr int k_passes = 3;
@@ -74,7 +79,8 @@ void radix_sort(std::vector<Prefix<std::uint32_t>>& nets)
 // passes. One in-place bucketing pass (American flag sort) on the 16 bits
 // below the highest bit in which the addresses differ splits them into
 // small groups that std::sort then orders within the cache.
-void bucket_sort(std::vector<Prefix<u128>>& nets)
+void
+bucket_sort(std::vector<Prefix<u128>>& nets)
 {
   constexpr int k_bits = 16;
   constexpr std::size_t k_buckets = std::size_t{1} << k_bits;
@@ -111,14 +117,17 @@ void bucket_sort(std::vector<Prefix<u128>>& nets)
   const auto by_address = [](const Prefix<u128>& x, const Prefix<u128>& y) { return x.addr < y.addr; };
   std::size_t start = 0;
   for (std::size_t b = 0; b < k_buckets; ++b) {
-    std::sort(nets.begin() + static_cast<std::ptrdiff_t>(start), nets.begin() + static_cast<std::ptrdiff_t>(end[b]), by_address);
+    std::sort(nets.begin() + static_cast<std::ptrdiff_t>(start),
+              nets.begin() + static_cast<std::ptrdiff_t>(end[b]), by_address);
     start = end[b];
   }
 }
 
 // Orders networks by address only: the sweep in merge_ranges takes the
 // furthest end among equal starts, so the order of ties does not matter.
-template <class A> void sort_by_address(std::vector<Prefix<A>>& nets)
+template <class A>
+void
+sort_by_address(std::vector<Prefix<A>>& nets)
 {
   const auto by_address = [](const Prefix<A>& x, const Prefix<A>& y) { return x.addr < y.addr; };
   // A single country's zone usually arrives sorted.
@@ -142,7 +151,9 @@ template <class A> void sort_by_address(std::vector<Prefix<A>>& nets)
 
 } // namespace
 
-template <class A> std::vector<Range<A>> merge_ranges(std::vector<Prefix<A>> nets)
+template <class A>
+std::vector<Range<A>>
+merge_ranges(std::vector<Prefix<A>> nets)
 {
   std::vector<Range<A>> out;
   if (nets.empty()) {
@@ -172,7 +183,9 @@ template <class A> std::vector<Range<A>> merge_ranges(std::vector<Prefix<A>> net
   return out;
 }
 
-template <class A> void split_range(Range<A> r, std::vector<Prefix<A>>& out)
+template <class A>
+void
+split_range(Range<A> r, std::vector<Prefix<A>>& out)
 {
   A first = r.first;
   for (;;) {
@@ -191,7 +204,9 @@ template <class A> void split_range(Range<A> r, std::vector<Prefix<A>>& out)
   }
 }
 
-template <class A> std::vector<Prefix<A>> aggregate(std::vector<Prefix<A>> nets)
+template <class A>
+std::vector<Prefix<A>>
+aggregate(std::vector<Prefix<A>> nets)
 {
   std::vector<Prefix<A>> out;
   for (const Range<A>& r : merge_ranges(std::move(nets))) {
@@ -201,7 +216,8 @@ template <class A> std::vector<Prefix<A>> aggregate(std::vector<Prefix<A>> nets)
 }
 
 template <class A>
-std::vector<Prefix<A>> subtract(std::vector<Prefix<A>> blocked, std::vector<Prefix<A>> allowed)
+std::vector<Prefix<A>>
+subtract(std::vector<Prefix<A>> blocked, std::vector<Prefix<A>> allowed)
 {
   const std::vector<Range<A>> b = merge_ranges(std::move(blocked));
   const std::vector<Range<A>> a = merge_ranges(std::move(allowed));
@@ -232,7 +248,9 @@ std::vector<Prefix<A>> subtract(std::vector<Prefix<A>> blocked, std::vector<Pref
   return out;
 }
 
-template <class A> u128 address_count(const std::vector<Prefix<A>>& nets)
+template <class A>
+u128
+address_count(const std::vector<Prefix<A>>& nets)
 {
   u128 total = 0;
   for (const Prefix<A>& p : nets) {
@@ -245,7 +263,9 @@ template <class A> u128 address_count(const std::vector<Prefix<A>>& nets)
   return total;
 }
 
-template <class A> int distinct_prefix_lengths(const std::vector<Prefix<A>>& nets)
+template <class A>
+int
+distinct_prefix_lengths(const std::vector<Prefix<A>>& nets)
 {
   std::bitset<129> seen;
   for (const Prefix<A>& p : nets) {
@@ -254,12 +274,12 @@ template <class A> int distinct_prefix_lengths(const std::vector<Prefix<A>>& net
   return static_cast<int>(seen.count());
 }
 
-#define GEOBLOCK_INSTANTIATE(A)                                                                    \
-  template std::vector<Range<A>> merge_ranges(std::vector<Prefix<A>>);                             \
-  template void split_range(Range<A>, std::vector<Prefix<A>>&);                                    \
-  template std::vector<Prefix<A>> aggregate(std::vector<Prefix<A>>);                               \
-  template std::vector<Prefix<A>> subtract(std::vector<Prefix<A>>, std::vector<Prefix<A>>);        \
-  template u128 address_count(const std::vector<Prefix<A>>&);                                      \
+#define GEOBLOCK_INSTANTIATE(A)                                                                              \
+  template std::vector<Range<A>> merge_ranges(std::vector<Prefix<A>>);                                       \
+  template void split_range(Range<A>, std::vector<Prefix<A>>&);                                              \
+  template std::vector<Prefix<A>> aggregate(std::vector<Prefix<A>>);                                         \
+  template std::vector<Prefix<A>> subtract(std::vector<Prefix<A>>, std::vector<Prefix<A>>);                  \
+  template u128 address_count(const std::vector<Prefix<A>>&);                                                \
   template int distinct_prefix_lengths(const std::vector<Prefix<A>>&);
 
 GEOBLOCK_INSTANTIATE(std::uint32_t)

@@ -4,17 +4,20 @@
 
 namespace geoblock::net {
 
-const char* family_name(Family f)
+const char*
+family_name(Family f)
 {
   return f == Family::V4 ? "IPv4" : "IPv6";
 }
 
-const char* family_key(Family f)
+const char*
+family_key(Family f)
 {
   return f == Family::V4 ? "v4" : "v6";
 }
 
-std::optional<Families> parse_families(std::string_view text)
+std::optional<Families>
+parse_families(std::string_view text)
 {
   if (text == "v4" || text == "ipv4" || text == "4") {
     return Families::V4;
@@ -28,7 +31,8 @@ std::optional<Families> parse_families(std::string_view text)
   return std::nullopt;
 }
 
-std::optional<std::uint32_t> parse_v4(std::string_view text)
+std::optional<std::uint32_t>
+parse_v4(std::string_view text)
 {
   std::uint32_t result = 0;
   std::size_t i = 0;
@@ -61,7 +65,8 @@ std::optional<std::uint32_t> parse_v4(std::string_view text)
 
 namespace {
 
-int hex_value(char c)
+int
+hex_value(char c)
 {
   if (c >= '0' && c <= '9') {
     return c - '0';
@@ -77,11 +82,12 @@ int hex_value(char c)
 
 } // namespace
 
-std::optional<u128> parse_v6(std::string_view text)
+std::optional<u128>
+parse_v6(std::string_view text)
 {
   std::array<std::uint16_t, 8> groups{};
-  int count = 0;     // groups written
-  int gap_at = -1;   // index where "::" stands
+  int count = 0;   // groups written
+  int gap_at = -1; // index where "::" stands
   std::size_t i = 0;
   const std::size_t n = text.size();
   if (n < 2) {
@@ -176,7 +182,8 @@ std::optional<u128> parse_v6(std::string_view text)
   return result;
 }
 
-void append_address(std::string& out, std::uint32_t a)
+void
+append_address(std::string& out, std::uint32_t a)
 {
   char buf[16];
   char* p = buf;
@@ -196,7 +203,8 @@ void append_address(std::string& out, std::uint32_t a)
   out.append(buf, p);
 }
 
-void append_address(std::string& out, u128 a)
+void
+append_address(std::string& out, u128 a)
 {
   std::array<unsigned, 8> g{};
   for (int k = 7; k >= 0; --k) {
@@ -248,21 +256,24 @@ void append_address(std::string& out, u128 a)
   out.append(buf, p);
 }
 
-std::string address_to_string(std::uint32_t a)
+std::string
+address_to_string(std::uint32_t a)
 {
   std::string s;
   append_address(s, a);
   return s;
 }
 
-std::string address_to_string(u128 a)
+std::string
+address_to_string(u128 a)
 {
   std::string s;
   append_address(s, a);
   return s;
 }
 
-std::string u128_to_string(u128 v)
+std::string
+u128_to_string(u128 v)
 {
   if (v == 0) {
     return "0";

@@ -25,9 +25,14 @@ enum class Families { V4, V6, Both };
 const char* family_name(Family f); // "IPv4" / "IPv6"
 const char* family_key(Family f);  // "v4" / "v6"
 // 0 for IPv4, 1 for IPv6: an index into per-family arrays.
-constexpr std::size_t family_index(Family f) { return f == Family::V4 ? 0 : 1; }
+constexpr std::size_t
+family_index(Family f)
+{
+  return f == Family::V4 ? 0 : 1;
+}
 std::optional<Families> parse_families(std::string_view text);
-inline bool includes(Families fs, Family f)
+inline bool
+includes(Families fs, Family f)
 {
   return fs == Families::Both || (fs == Families::V4) == (f == Family::V4);
 }
@@ -36,7 +41,9 @@ template <class A> inline constexpr int kBits = static_cast<int>(sizeof(A) * 8);
 template <class A> inline constexpr Family kFamily = sizeof(A) == 4 ? Family::V4 : Family::V6;
 
 // The network mask of a prefix length (0..kBits<A>).
-template <class A> constexpr A mask(int len)
+template <class A>
+constexpr A
+mask(int len)
 {
   return len == 0 ? A{0} : static_cast<A>(~A{0} << (kBits<A> - len));
 }
@@ -104,13 +111,17 @@ std::optional<u128> parse_v6(std::string_view text);
 // longest run of two or more zero groups as "::").
 void append_address(std::string& out, std::uint32_t a);
 void append_address(std::string& out, u128 a);
-template <class A> void append_prefix(std::string& out, const Prefix<A>& p)
+template <class A>
+void
+append_prefix(std::string& out, const Prefix<A>& p)
 {
   append_address(out, p.addr);
   out += '/';
   out += std::to_string(p.len);
 }
-template <class A> std::string to_string(const Prefix<A>& p)
+template <class A>
+std::string
+to_string(const Prefix<A>& p)
 {
   std::string s;
   append_prefix(s, p);

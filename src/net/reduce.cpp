@@ -7,7 +7,8 @@
 
 namespace geoblock::net {
 
-std::size_t reduce_bound(std::size_t entries, double percent, std::size_t min_entries)
+std::size_t
+reduce_bound(std::size_t entries, double percent, std::size_t min_entries)
 {
   const double grown = std::floor(static_cast<double>(entries) * (1.0 + percent / 100.0));
   const double cap = static_cast<double>(std::numeric_limits<std::size_t>::max() / 2);
@@ -15,7 +16,9 @@ std::size_t reduce_bound(std::size_t entries, double percent, std::size_t min_en
   return std::max({bound, min_entries, entries});
 }
 
-template <class A> std::vector<Prefix<A>> reduce_prefix_lengths(const std::vector<Prefix<A>>& nets, std::size_t max_entries)
+template <class A>
+std::vector<Prefix<A>>
+reduce_prefix_lengths(const std::vector<Prefix<A>>& nets, std::size_t max_entries)
 {
   constexpr int bits = kBits<A>;
   std::array<std::size_t, bits + 1> count{};
@@ -85,7 +88,8 @@ template <class A> std::vector<Prefix<A>> reduce_prefix_lengths(const std::vecto
   return out;
 }
 
-template std::vector<Prefix<std::uint32_t>> reduce_prefix_lengths(const std::vector<Prefix<std::uint32_t>>&, std::size_t);
+template std::vector<Prefix<std::uint32_t>> reduce_prefix_lengths(const std::vector<Prefix<std::uint32_t>>&,
+                                                                  std::size_t);
 template std::vector<Prefix<u128>> reduce_prefix_lengths(const std::vector<Prefix<u128>>&, std::size_t);
 
 } // namespace geoblock::net

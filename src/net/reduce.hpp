@@ -17,7 +17,8 @@ namespace geoblock::net {
 // Greedily removes the prefix length whose removal adds the fewest entries,
 // as long as the total stays <= max_entries. `nets` must be aggregated
 // (disjoint, sorted); the result is sorted and disjoint.
-template <class A> std::vector<Prefix<A>> reduce_prefix_lengths(const std::vector<Prefix<A>>& nets, std::size_t max_entries);
+template <class A>
+std::vector<Prefix<A>> reduce_prefix_lengths(const std::vector<Prefix<A>>& nets, std::size_t max_entries);
 
 // The entry bound for a growth of `percent` over `entries`, and at least
 // `min_entries`.

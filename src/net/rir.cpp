@@ -19,7 +19,8 @@ split_fields(std::string_view line)
   std::size_t start = 0;
   while (true) {
     const std::size_t bar = line.find('|', start);
-    fields.push_back(line.substr(start, bar == std::string_view::npos ? std::string_view::npos : bar - start));
+    fields.push_back(
+        line.substr(start, bar == std::string_view::npos ? std::string_view::npos : bar - start));
     if (bar == std::string_view::npos) {
       return fields;
     }

@@ -25,9 +25,9 @@
 namespace geoblock::net {
 
 struct RirData {
-  std::map<std::string, NetList> countries;      // lower-case code -> networks as listed (not aggregated)
-  std::size_t records = 0;                       // allocated/assigned ipv4/ipv6 records taken
-  std::size_t skipped_status = 0;                // available, reserved
+  std::map<std::string, NetList> countries;       // lower-case code -> networks as listed (not aggregated)
+  std::size_t records = 0;                        // allocated/assigned ipv4/ipv6 records taken
+  std::size_t skipped_status = 0;                 // available, reserved
   std::map<std::string, std::size_t> non_country; // "EU" -> records skipped for that code
 };
 

@@ -9,7 +9,8 @@
 
 namespace geoblock::net {
 
-ZoneStats& ZoneStats::operator+=(const ZoneStats& o)
+ZoneStats&
+ZoneStats::operator+=(const ZoneStats& o)
 {
   lines += o.lines;
   networks += o.networks;
@@ -21,12 +22,14 @@ ZoneStats& ZoneStats::operator+=(const ZoneStats& o)
 
 namespace {
 
-bool is_blank(char c)
+bool
+is_blank(char c)
 {
   return c == ' ' || c == '\t';
 }
 
-std::string_view trim(std::string_view s)
+std::string_view
+trim(std::string_view s)
 {
   while (!s.empty() && is_blank(s.front())) {
     s.remove_prefix(1);
@@ -38,7 +41,8 @@ std::string_view trim(std::string_view s)
 }
 
 // Parses a decimal prefix length of at most `bits`; -1 when invalid.
-int parse_len(std::string_view s, int bits)
+int
+parse_len(std::string_view s, int bits)
 {
   if (s.empty() || s.size() > 3 || (s.size() > 1 && s[0] == '0')) {
     return -1;
@@ -62,12 +66,14 @@ struct Parsed {
 };
 
 // The one network parser behind zones and single networks.
-Parsed parse_one(std::string_view text, NetList& out)
+Parsed
+parse_one(std::string_view text, NetList& out)
 {
   Parsed r;
   const std::size_t slash = text.find('/');
   const std::string_view addr = text.substr(0, slash);
-  const std::string_view len_text = slash == std::string_view::npos ? std::string_view{} : text.substr(slash + 1);
+  const std::string_view len_text =
+      slash == std::string_view::npos ? std::string_view{} : text.substr(slash + 1);
   const bool has_len = slash != std::string_view::npos;
   if (addr.find(':') == std::string_view::npos) {
     const auto a = parse_v4(addr);
@@ -114,14 +120,16 @@ Parsed parse_one(std::string_view text, NetList& out)
 // the fast path only accepts lines the general path accepts with the same
 // result (the fuzz target and the tests check both against each other).
 
-bool is_digit(char c)
+bool
+is_digit(char c)
 {
   return static_cast<unsigned char>(c - '0') < 10;
 }
 
 // A decimal octet without leading zeros; a following digit is left for the
 // caller to reject (it expects '.', '/' or the line end).
-[[gnu::always_inline]] inline bool fast_octet(const char*& p, const char* end, std::uint32_t& v)
+[[gnu::always_inline]] inline bool
+fast_octet(const char*& p, const char* end, std::uint32_t& v)
 {
   if (p == end || !is_digit(*p)) {
     return false;
@@ -149,7 +157,8 @@ constexpr std::array<std::int8_t, 256> k_hex_value = [] {
   return t;
 }();
 
-int hex_digit(char c)
+int
+hex_digit(char c)
 {
   return k_hex_value[static_cast<unsigned char>(c)];
 }
@@ -158,7 +167,8 @@ int hex_digit(char c)
 // quad, read in one pass: groups of 1-4 hex digits, at most one "::"
 // standing for at least one zero group. Stops at the first character that
 // cannot continue the address and leaves `p` there.
-bool fast_v6(const char*& p, const char* end, u128& out)
+bool
+fast_v6(const char*& p, const char* end, u128& out)
 {
   std::uint16_t groups[8] = {};
   int count = 0;
@@ -222,7 +232,8 @@ bool fast_v6(const char*& p, const char* end, u128& out)
 }
 
 // An optional "/len" (no leading zeros, at most `bits`); none means `bits`.
-[[gnu::always_inline]] inline bool fast_len(const char*& p, const char* end, int bits, int& len)
+[[gnu::always_inline]] inline bool
+fast_len(const char*& p, const char* end, int bits, int& len)
 {
   len = bits;
   if (p == end || *p != '/') {
@@ -243,7 +254,8 @@ bool fast_v6(const char*& p, const char* end, u128& out)
 
 // The start of the next line if `p` is at the end of this one ("\n",
 // "\r\n" or the end of the text); nullptr otherwise.
-[[gnu::always_inline]] inline const char* fast_eol(const char* p, const char* end)
+[[gnu::always_inline]] inline const char*
+fast_eol(const char* p, const char* end)
 {
   if (p == end) {
     return end;
@@ -260,7 +272,9 @@ bool fast_v6(const char*& p, const char* end, u128& out)
 // Grows `v` for the rest of the text in one step rather than by repeated
 // doubling (fewer copies, a lower peak); `line_bytes` is a typical line
 // length, an underestimate only costs address space.
-template <class T> void reserve_for(std::vector<T>& v, std::size_t rest_bytes, std::size_t line_bytes)
+template <class T>
+void
+reserve_for(std::vector<T>& v, std::size_t rest_bytes, std::size_t line_bytes)
 {
   if (v.size() == v.capacity()) {
     v.reserve(std::max(v.size() + rest_bytes / line_bytes + 1, 2 * v.capacity()));
@@ -268,7 +282,9 @@ template <class T> void reserve_for(std::vector<T>& v, std::size_t rest_bytes, s
 }
 
 template <class A>
-bool fast_accept(A addr, int len, const ZoneOptions& options, const char* rest, const char* end, NetList& out, ZoneStats& stats)
+bool
+fast_accept(A addr, int len, const ZoneOptions& options, const char* rest, const char* end, NetList& out,
+            ZoneStats& stats)
 {
   constexpr Family family = kFamily<A>;
   const int min = family == Family::V4 ? options.min_prefix_v4 : options.min_prefix_v6;
@@ -288,7 +304,8 @@ bool fast_accept(A addr, int len, const ZoneOptions& options, const char* rest, 
 // Parses one line in canonical form starting at `p`; returns the start of
 // the next line, or nullptr (nothing appended) when the line needs the
 // general path.
-const char* fast_line(const char* p, const char* end, const ZoneOptions& options, NetList& out, ZoneStats& stats)
+const char*
+fast_line(const char* p, const char* end, const ZoneOptions& options, NetList& out, ZoneStats& stats)
 {
   const char* q = p;
   std::uint32_t a = 0;
@@ -303,8 +320,8 @@ const char* fast_line(const char* p, const char* end, const ZoneOptions& options
   int len = 0;
   if (v4) {
     const char* next = nullptr;
-    if (fast_len(q, end, 32, len) && (next = fast_eol(q, end)) != nullptr
-        && fast_accept<std::uint32_t>(a, len, options, next, end, out, stats)) {
+    if (fast_len(q, end, 32, len) && (next = fast_eol(q, end)) != nullptr &&
+        fast_accept<std::uint32_t>(a, len, options, next, end, out, stats)) {
       return next;
     }
     return nullptr;
@@ -316,8 +333,8 @@ const char* fast_line(const char* p, const char* end, const ZoneOptions& options
     return nullptr;
   }
   const char* next = nullptr;
-  if (fast_len(q, end, 128, len) && (next = fast_eol(q, end)) != nullptr
-      && fast_accept<u128>(a6, len, options, next, end, out, stats)) {
+  if (fast_len(q, end, 128, len) && (next = fast_eol(q, end)) != nullptr &&
+      fast_accept<u128>(a6, len, options, next, end, out, stats)) {
     return next;
   }
   return nullptr;
@@ -325,7 +342,8 @@ const char* fast_line(const char* p, const char* end, const ZoneOptions& options
 
 } // namespace
 
-bool parse_network(std::string_view text, NetList& out, std::string* problem)
+bool
+parse_network(std::string_view text, NetList& out, std::string* problem)
 {
   const Parsed p = parse_one(trim(text), out);
   if (p.outcome == Outcome::Bad && problem) {
@@ -338,7 +356,9 @@ namespace {
 
 // Parses the lines of `text`, counting on from `stats` (so that line
 // numbers continue across the pieces of a ZoneReader).
-void parse_lines(std::string_view text, const std::string& source, const ZoneOptions& options, NetList& out, ZoneStats& stats)
+void
+parse_lines(std::string_view text, const std::string& source, const ZoneOptions& options, NetList& out,
+            ZoneStats& stats)
 {
   const char* p = text.data();
   const char* const end = p + text.size();
@@ -366,10 +386,10 @@ void parse_lines(std::string_view text, const std::string& source, const ZoneOpt
     if (r.outcome == Outcome::Bad) {
       // Name the likeliest cause: an error page or a binary file served in
       // place of the zone says more than "not a network".
-      const char* problem = line.front() == '<'                      ? "HTML, not a zone file"
+      const char* problem = line.front() == '<'                        ? "HTML, not a zone file"
                             : raw.find('\0') != std::string_view::npos ? "binary data (NUL byte)"
-                            : several                                 ? "more than one field on the line"
-                                                                      : r.problem;
+                            : several                                  ? "more than one field on the line"
+                                                                       : r.problem;
       throw ParseError(source, stats.lines, std::string(trim(raw)), problem);
     }
     const Family family = r.outcome == Outcome::V4 ? Family::V4 : Family::V6;
@@ -380,11 +400,9 @@ void parse_lines(std::string_view text, const std::string& source, const ZoneOpt
       } else {
         out.v6.pop_back();
       }
-      throw ParseError(source,
-                       stats.lines,
-                       std::string(line),
-                       std::string(family_name(family)) + " network in an "
-                         + (family == Family::V4 ? "IPv6" : "IPv4") + "-only source");
+      throw ParseError(source, stats.lines, std::string(line),
+                       std::string(family_name(family)) + " network in an " +
+                           (family == Family::V4 ? "IPv6" : "IPv4") + "-only source");
     }
     const int min = family == Family::V4 ? options.min_prefix_v4 : options.min_prefix_v6;
     if (min > 0 && len < min) {
@@ -393,11 +411,9 @@ void parse_lines(std::string_view text, const std::string& source, const ZoneOpt
       } else {
         out.v6.pop_back();
       }
-      throw ParseError(source,
-                       stats.lines,
-                       std::string(line),
-                       "refusing /" + std::to_string(len) + ": shorter than the minimum /" + std::to_string(min)
-                         + " (min-prefix-" + family_key(family) + ")");
+      throw ParseError(source, stats.lines, std::string(line),
+                       "refusing /" + std::to_string(len) + ": shorter than the minimum /" +
+                           std::to_string(min) + " (min-prefix-" + family_key(family) + ")");
     }
     ++stats.networks;
     stats.host_bits += r.host_bits ? 1 : 0;
@@ -405,7 +421,9 @@ void parse_lines(std::string_view text, const std::string& source, const ZoneOpt
   }
 }
 
-template <class T> void reserve_ahead(std::vector<T>& v, std::size_t entries)
+template <class T>
+void
+reserve_ahead(std::vector<T>& v, std::size_t entries)
 {
   if (v.capacity() - v.size() < entries) {
     v.reserve(std::max(v.size() + entries, 2 * v.capacity()));
@@ -414,15 +432,17 @@ template <class T> void reserve_ahead(std::vector<T>& v, std::size_t entries)
 
 } // namespace
 
-ZoneStats parse_zone(std::string_view text, const std::string& source, const ZoneOptions& options, NetList& out)
+ZoneStats
+parse_zone(std::string_view text, const std::string& source, const ZoneOptions& options, NetList& out)
 {
   ZoneStats stats;
   parse_lines(text, source, options, out, stats);
   return stats;
 }
 
-ZoneReader::ZoneReader(std::string source, const ZoneOptions& options, NetList& out, std::size_t expected_bytes)
-  : m_source(std::move(source)), m_options(options), m_out(out)
+ZoneReader::ZoneReader(std::string source, const ZoneOptions& options, NetList& out,
+                       std::size_t expected_bytes)
+    : m_source(std::move(source)), m_options(options), m_out(out)
 {
   // Address space only: pages the networks never reach are never touched.
   if (expected_bytes > 0) {
@@ -435,7 +455,8 @@ ZoneReader::ZoneReader(std::string source, const ZoneOptions& options, NetList& 
   }
 }
 
-void ZoneReader::feed(std::string_view chunk)
+void
+ZoneReader::feed(std::string_view chunk)
 {
   if (!m_carry.empty()) {
     // Complete the line begun in an earlier piece.
@@ -458,7 +479,8 @@ void ZoneReader::feed(std::string_view chunk)
   m_carry.assign(chunk.substr(last_nl + 1));
 }
 
-ZoneStats ZoneReader::finish()
+ZoneStats
+ZoneReader::finish()
 {
   if (!m_carry.empty()) {
     parse_lines(m_carry, m_source, m_options, m_out, m_stats);

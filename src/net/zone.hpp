@@ -48,7 +48,8 @@ struct ZoneStats {
 
 // Parses `text`, appending its networks to `out`. `source` names the input
 // in error messages (a file name, "<stdin>", "cn IPv4 https://...").
-ZoneStats parse_zone(std::string_view text, const std::string& source, const ZoneOptions& options, NetList& out);
+ZoneStats parse_zone(std::string_view text, const std::string& source, const ZoneOptions& options,
+                     NetList& out);
 
 // Parses a zone that arrives in pieces (a file read block by block), so
 // that the whole text never has to be in memory: the same rules, line

@@ -2,7 +2,8 @@
 
 namespace geoblock::net {
 
-const char* origin_name(Origin o)
+const char*
+origin_name(Origin o)
 {
   switch (o) {
   case Origin::Downloaded:

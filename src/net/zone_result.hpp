@@ -28,7 +28,7 @@ struct ZoneResult {
   std::string country; // lower-case ISO 3166-1 alpha-2 code
   Family family = net::Family::V4;
   Origin origin = Origin::Failed;
-  NetList nets;              // the networks as read (one family filled)
+  NetList nets;                   // the networks as read (one family filled)
   std::size_t lines = 0;          // lines of the zone as read
   std::string location;           // URL, cache path or bundle member
   std::string error;              // why StaleCache / Failed / Absent

@@ -17,10 +17,10 @@
 #pragma once
 
 #include "fetch/zone_cache.hpp"
-#include "net/zone_result.hpp"
-#include "net/zone_source.hpp"
 #include "net/cidr.hpp"
 #include "net/zone.hpp"
+#include "net/zone_result.hpp"
+#include "net/zone_source.hpp"
 #include "source/zip_archive.hpp"
 
 #include <cstdint>
@@ -110,12 +110,15 @@ std::vector<BundleEntry> parse_bundle_manifest(const std::string& text, const st
 // when a requested zone does not parse (ParseError naming the member and
 // line) or holds another number of networks than the manifest says.
 std::vector<net::ZoneResult> read_bundle(const std::string& path, const std::vector<std::string>& countries,
-                                           net::Families families, const BundleOptions& options = {});
+                                         net::Families families, const BundleOptions& options = {});
 
 // read_bundle as a ZoneSource: a local file, so both modes read it.
 class BundleSource final : public net::ZoneSource {
 public:
-  BundleSource(std::string path, BundleOptions options) : m_path(std::move(path)), m_options(std::move(options)) {}
+  BundleSource(std::string path, BundleOptions options)
+      : m_path(std::move(path)), m_options(std::move(options))
+  {
+  }
   std::string describe() const override { return "bundle " + m_path; }
   std::vector<net::ZoneResult> load(const std::vector<std::string>& countries, net::Families families,
                                     Mode) override

@@ -29,10 +29,10 @@
 // locations file; otherwise ParseError names the zip, member and line.
 #pragma once
 
-#include "net/zone_result.hpp"
-#include "net/zone_source.hpp"
 #include "net/cidr.hpp"
 #include "net/zone.hpp"
+#include "net/zone_result.hpp"
+#include "net/zone_source.hpp"
 #include "source/csv.hpp"
 #include "source/zip_archive.hpp"
 
@@ -70,9 +70,8 @@ struct MaxmindOptions {
 //   bytes, sha256  0 / empty: the rows of all countries share one file
 // Throws Error or ParseError (naming the zip and member) when the zip or
 // any row is unusable: nothing is returned then.
-std::vector<net::ZoneResult> read_maxmind(const std::string& path,
-                                            const std::vector<std::string>& countries, net::Families families,
-                                            const MaxmindOptions& options = {});
+std::vector<net::ZoneResult> read_maxmind(const std::string& path, const std::vector<std::string>& countries,
+                                          net::Families families, const MaxmindOptions& options = {});
 
 // The CSV half of read_maxmind, apart from the zip (tests and the fuzzer
 // feed it text): reads `locations`, then the blocks file of each family of
@@ -96,7 +95,10 @@ std::vector<MaxmindCountry> read_maxmind_csv(CsvReader& locations, const Maxmind
 // read_maxmind as a ZoneSource: a local file, so both modes read it.
 class MaxmindSource final : public net::ZoneSource {
 public:
-  MaxmindSource(std::string path, MaxmindOptions options) : m_path(std::move(path)), m_options(std::move(options)) {}
+  MaxmindSource(std::string path, MaxmindOptions options)
+      : m_path(std::move(path)), m_options(std::move(options))
+  {
+  }
   std::string describe() const override { return "maxmind " + m_path; }
   std::vector<net::ZoneResult> load(const std::vector<std::string>& countries, net::Families families,
                                     Mode) override

@@ -31,13 +31,15 @@ InputFile::~InputFile()
   }
 }
 
-std::size_t InputFile::size_hint() const
+std::size_t
+InputFile::size_hint() const
 {
   struct stat st {};
   return fstat(m_fd, &st) == 0 && S_ISREG(st.st_mode) ? static_cast<std::size_t>(st.st_size) : 0;
 }
 
-void InputFile::for_each_chunk(const std::function<void(std::string_view)>& sink, std::size_t chunk)
+void
+InputFile::for_each_chunk(const std::function<void(std::string_view)>& sink, std::size_t chunk)
 {
   std::vector<char> buf(chunk);
   for (;;) {
@@ -55,7 +57,8 @@ void InputFile::for_each_chunk(const std::function<void(std::string_view)>& sink
   }
 }
 
-std::string read_file(const std::string& path)
+std::string
+read_file(const std::string& path)
 {
   InputFile in(path);
   std::string data;

@@ -25,7 +25,8 @@ public:
   // Feeds the rest of the file to `sink` in pieces of at most `chunk`
   // bytes, so a large input is never held whole. Throws Error on a read
   // error.
-  void for_each_chunk(const std::function<void(std::string_view)>& sink, std::size_t chunk = std::size_t{1} << 18);
+  void for_each_chunk(const std::function<void(std::string_view)>& sink,
+                      std::size_t chunk = std::size_t{1} << 18);
 
 private:
   std::string m_name;

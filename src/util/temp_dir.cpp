@@ -14,8 +14,8 @@ TempDir::TempDir(const std::string& prefix)
   const char* base = std::getenv("TMPDIR");
   std::string templ = std::string(base && *base ? base : "/tmp") + "/" + prefix + "-XXXXXX";
   if (!::mkdtemp(templ.data())) {
-    throw Error("cannot create a temporary directory in " + templ.substr(0, templ.rfind('/')) + ": "
-                + std::strerror(errno));
+    throw Error("cannot create a temporary directory in " + templ.substr(0, templ.rfind('/')) + ": " +
+                std::strerror(errno));
   }
   m_path = templ;
 }

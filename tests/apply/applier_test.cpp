@@ -9,10 +9,10 @@
 #include "util/lock.hpp"
 #include "util/subprocess.hpp"
 
+#include "apply_test_util.hpp"
 #include <algorithm>
 #include <csignal>
 #include <cstdlib>
-#include "apply_test_util.hpp"
 
 #include <fstream>
 #include <gtest/gtest.h>
@@ -110,10 +110,22 @@ TEST(Applier, RepeatedAppliesKeepExactlyOneRulePerFamilyAndChain)
     }
     const std::string v4 = run_checked({"iptables-save"});
     const std::string v6 = run_checked({"ip6tables-save"});
-    EXPECT_EQ(count_lines_with(v4, "-A PREROUTING -m set --match-set geoblock-v4 src -m comment --comment geoblock -j DROP\n"), 1) << v4;
-    EXPECT_EQ(count_lines_with(v4, "-A INPUT -m set --match-set geoblock-v4 src -m comment --comment geoblock -j DROP\n"), 1) << v4;
-    EXPECT_EQ(count_lines_with(v4, "-A FORWARD -m set --match-set geoblock-v4 src -m comment --comment geoblock -j DROP\n"), 1) << v4;
-    EXPECT_EQ(count_lines_with(v6, "--match-set geoblock-v6 src -m comment --comment geoblock -j DROP\n"), 3) << v6;
+    EXPECT_EQ(
+        count_lines_with(
+            v4, "-A PREROUTING -m set --match-set geoblock-v4 src -m comment --comment geoblock -j DROP\n"),
+        1)
+        << v4;
+    EXPECT_EQ(count_lines_with(
+                  v4, "-A INPUT -m set --match-set geoblock-v4 src -m comment --comment geoblock -j DROP\n"),
+              1)
+        << v4;
+    EXPECT_EQ(
+        count_lines_with(
+            v4, "-A FORWARD -m set --match-set geoblock-v4 src -m comment --comment geoblock -j DROP\n"),
+        1)
+        << v4;
+    EXPECT_EQ(count_lines_with(v6, "--match-set geoblock-v6 src -m comment --comment geoblock -j DROP\n"), 3)
+        << v6;
   });
 }
 
@@ -276,7 +288,8 @@ TEST(Applier, WarnsWhenDockerUserExistsButForwardedTrafficIsNotCovered)
     o.chains = {parse_hook("INPUT"), parse_hook("DOCKER-USER")};
     EXPECT_TRUE(apply::apply(blocklist(), o).warnings.empty());
     EXPECT_NE(
-        run_checked({"iptables-save"}).find("-A DOCKER-USER -m set --match-set geoblock-v4 src -m comment --comment geoblock -j DROP"),
+        run_checked({"iptables-save"})
+            .find("-A DOCKER-USER -m set --match-set geoblock-v4 src -m comment --comment geoblock -j DROP"),
         std::string::npos);
     EXPECT_TRUE(read_live_state(o, false).warnings.empty());
   });

@@ -1,7 +1,7 @@
 // The rules builder without a kernel: what geoblock would hand to
 // iptables-restore for a given baseline and live ruleset.
-#include "apply/ipset_session.hpp"
 #include "apply/converge.hpp"
+#include "apply/ipset_session.hpp"
 #include "apply/rules.hpp"
 #include "apply/state.hpp"
 #include "core/error.hpp"
@@ -165,15 +165,17 @@ TEST(BaselineRestore, KeepsLiveFail2banAndDockerChainsAndPutsTheRuleFirst)
 
 TEST(BaselineRestore, WithoutOwnRulesLeavesGeoblockOut)
 {
-  const RestoreText out = build_baseline_restore(parse_ruleset(k_baseline, "b"), parse_ruleset(k_live, "live"),
-                                                 block_chains(), own(), {"f2b-*"}, WithOwnRules::No);
+  const RestoreText out =
+      build_baseline_restore(parse_ruleset(k_baseline, "b"), parse_ruleset(k_live, "live"), block_chains(),
+                             own(), {"f2b-*"}, WithOwnRules::No);
   EXPECT_EQ(out.text.find("geoblock"), std::string::npos) << out.text;
 }
 
 TEST(BaselineRestore, MissingDockerUserChainIsAClearError)
 {
   EXPECT_THROW(build_baseline_restore(parse_ruleset(k_baseline, "b"), Ruleset{},
-                                      block_chains({Hook{"filter", "DOCKER-USER"}}), own(), {}, WithOwnRules::Yes),
+                                      block_chains({Hook{"filter", "DOCKER-USER"}}), own(), {},
+                                      WithOwnRules::Yes),
                RulesError);
 }
 
@@ -184,11 +186,10 @@ TEST(Converge, InsertsOnceAndThenHasNothingToDo)
   // raw already has it first: only FORWARD needs the insert.
   EXPECT_EQ(build_converge(live, want, own()).text, "*filter\n-I FORWARD 1 " + k_rule + "\nCOMMIT\n");
 
-  const Ruleset done =
-      parse_ruleset("*raw\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING " + k_rule +
-                        "\nCOMMIT\n*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD " + k_rule +
-                        "\n-A FORWARD -j ACCEPT\nCOMMIT\n",
-                    "live");
+  const Ruleset done = parse_ruleset("*raw\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING " + k_rule +
+                                         "\nCOMMIT\n*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD " + k_rule +
+                                         "\n-A FORWARD -j ACCEPT\nCOMMIT\n",
+                                     "live");
   EXPECT_TRUE(build_converge(done, want, own()).text.empty());
 }
 
@@ -196,9 +197,10 @@ TEST(Converge, RemovesTheCopyBelowAForeignAcceptAndKeepsTheOneAboveIt)
 {
   // [geoblock, foreign ACCEPT, geoblock]: deleting "the rule" by its text
   // would take the top one; by position, the lower one goes.
-  const Ruleset live = parse_ruleset("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT " + k_rule +
-                                         "\n-A INPUT -s 203.0.113.0/24 -j ACCEPT\n-A INPUT " + k_rule + "\nCOMMIT\n",
-                                     "live");
+  const Ruleset live =
+      parse_ruleset("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT " + k_rule +
+                        "\n-A INPUT -s 203.0.113.0/24 -j ACCEPT\n-A INPUT " + k_rule + "\nCOMMIT\n",
+                    "live");
   EXPECT_EQ(build_converge(live, block_chains({Hook{"filter", "INPUT"}}), own()).text,
             "*filter\n-D INPUT 3\nCOMMIT\n");
 }
@@ -225,9 +227,10 @@ TEST(Converge, AllowOnlyRewritesItsChainWhenTheAllowlistChanges)
   const auto want = desired_state({}, c).chains;
   const auto l = lines(build_converge(Ruleset{}, want, own()).text);
   EXPECT_EQ(count(l, ":geoblock-allow - [0:0]"), 1);
-  EXPECT_EQ(count(l, "-A geoblock-allow -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment geoblock "
-                     "-j RETURN"),
-            1);
+  EXPECT_EQ(
+      count(l, "-A geoblock-allow -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment geoblock "
+               "-j RETURN"),
+      1);
   EXPECT_EQ(count(l, "-A geoblock-allow -s 192.0.2.0/24 -m comment --comment geoblock -j RETURN"), 1);
   EXPECT_EQ(l[l.size() - 2], "-A geoblock-allow -m comment --comment geoblock -j DROP");
   EXPECT_EQ(count(l, "-I INPUT 1 -m comment --comment geoblock -j geoblock-allow"), 1);
@@ -242,13 +245,15 @@ TEST(Converge, AllowOnlyRewritesItsChainWhenTheAllowlistChanges)
   live += "COMMIT\n";
   EXPECT_TRUE(build_converge(parse_ruleset(live, "live"), want, own()).text.empty());
   c.allowlist.v4[0].len = 25;
-  const auto changed = lines(build_converge(parse_ruleset(live, "live"), desired_state({}, c).chains, own()).text);
+  const auto changed =
+      lines(build_converge(parse_ruleset(live, "live"), desired_state({}, c).chains, own()).text);
   EXPECT_EQ(count(changed, "-F geoblock-allow"), 1);
   EXPECT_EQ(count(changed, "-A geoblock-allow -s 192.0.2.0/25 -m comment --comment geoblock -j RETURN"), 1);
   // Back to block: the chain and the jump go.
-  const auto back = lines(build_converge(parse_ruleset(live, "live"), block_chains({Hook{"filter", "INPUT"}}), own()).text);
-  EXPECT_EQ(back, (std::vector<std::string>{"*filter", "-D INPUT 1", "-I INPUT 1 " + k_rule, "-F geoblock-allow",
-                                            "-X geoblock-allow", "COMMIT"}));
+  const auto back =
+      lines(build_converge(parse_ruleset(live, "live"), block_chains({Hook{"filter", "INPUT"}}), own()).text);
+  EXPECT_EQ(back, (std::vector<std::string>{"*filter", "-D INPUT 1", "-I INPUT 1 " + k_rule,
+                                            "-F geoblock-allow", "-X geoblock-allow", "COMMIT"}));
 }
 
 TEST(Converge, EmptyDesiredStateRemovesOnlyGeoblocksRules)

@@ -8,11 +8,11 @@
 #include "util/lock.hpp"
 #include "util/subprocess.hpp"
 
+#include "apply_test_util.hpp"
 #include <algorithm>
 #include <csignal>
 #include <fstream>
 #include <gtest/gtest.h>
-#include "apply_test_util.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -182,7 +182,9 @@ TEST(Coexistence, Fail2banChainSurvivesABaselineRestoreAndStillDrops)
     apply::apply(nets({"198.51.100.0/28"}), o);
     const std::string again = run_checked({"iptables-save"});
     std::size_t rules = 0;
-    for (std::size_t p = 0; (p = again.find("--match-set geoblock-v4 src -m comment --comment geoblock -j DROP", p)) != std::string::npos;
+    for (std::size_t p = 0;
+         (p = again.find("--match-set geoblock-v4 src -m comment --comment geoblock -j DROP", p)) !=
+         std::string::npos;
          ++p) {
       ++rules;
     }

@@ -12,7 +12,8 @@ using geoblock::test::TempDir;
 
 namespace {
 
-geoblock::util::RunResult geoblock_run(std::vector<std::string> args)
+geoblock::util::RunResult
+geoblock_run(std::vector<std::string> args)
 {
   args.insert(args.begin(), GEOBLOCK_BINARY);
   return geoblock::util::run(args, {}, std::chrono::seconds(30));
@@ -24,9 +25,8 @@ protected:
   // command that fails on configuration must not create them.
   std::string config(const std::string& extra)
   {
-    return dir.write("geoblock.conf",
-                     "cache-dir = " + dir / "cache" + "\nstate-dir = " + dir / "state" + "\nlock-file = "
-                       + dir / "lock" + "\n" + extra);
+    return dir.write("geoblock.conf", "cache-dir = " + dir / "cache" + "\nstate-dir = " + dir / "state" +
+                                          "\nlock-file = " + dir / "lock" + "\n" + extra);
   }
   void expect_usage_error(const std::vector<std::string>& args, const std::string& message)
   {
@@ -122,7 +122,8 @@ TEST_F(BadConfig, MissingConfigGivenExplicitly)
 TEST_F(BadConfig, BadAllowNetwork)
 {
   const std::string conf = config("countries = cn\nallow = 10.0.0.0/33\n");
-  expect_usage_error({"update", "--dry-run", "--config", conf}, conf + ":5: key 'allow': invalid IPv4 prefix length");
+  expect_usage_error({"update", "--dry-run", "--config", conf},
+                     conf + ":5: key 'allow': invalid IPv4 prefix length");
 }
 
 TEST_F(BadConfig, BadAllowlistFileLine)
@@ -156,7 +157,8 @@ TEST_F(BadConfig, ConfigWritableByOthersIsRefusedForRoot)
   }
   const std::string conf = config("countries = cn\n");
   ::chmod(conf.c_str(), 0666);
-  expect_usage_error({"update", "--dry-run", "--config", conf}, conf + ": refusing a configuration file writable");
+  expect_usage_error({"update", "--dry-run", "--config", conf},
+                     conf + ": refusing a configuration file writable");
 }
 
 TEST_F(BadConfig, CountriesFileWritableByOthersIsRefusedForRoot)
@@ -166,14 +168,19 @@ TEST_F(BadConfig, CountriesFileWritableByOthersIsRefusedForRoot)
   }
   const std::string list = dir.write("countries.cfg", "cn\n", 0664);
   const std::string conf = config("countries-file = " + list + "\n");
-  expect_usage_error({"update", "--dry-run", "--config", conf}, list + ": refusing a countries file writable");
+  expect_usage_error({"update", "--dry-run", "--config", conf},
+                     list + ": refusing a countries file writable");
 }
 
 TEST(CommandLine, UsageErrorsExitWith2)
 {
-  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
-         {"frobnicate"}, {}, {"update", "--no-such-option"}, {"update", "--json"}, {"check", "--config", "/dev/null"},
-         {"aggregate", "--family", "v5"}}) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"frobnicate"},
+                                             {},
+                                             {"update", "--no-such-option"},
+                                             {"update", "--json"},
+                                             {"check", "--config", "/dev/null"},
+                                             {"aggregate", "--family", "v5"}}) {
     const auto r = geoblock_run(args);
     EXPECT_EQ(r.exit_code, 2) << testing::PrintToString(args) << r.err;
     EXPECT_EQ(r.err.rfind("geoblock: error: ", 0), 0u) << r.err;
@@ -189,11 +196,13 @@ TEST(CommandLine, HelpListsEveryCommandAndKey)
   }
   const auto update = geoblock_run({"update", "--help"});
   ASSERT_EQ(update.exit_code, 0);
-  for (const char* key : {"--countries", "--countries-file", "--base-url", "--family", "--set-name", "--chain",
-                          "--policy", "--baseline", "--baseline6", "--allow", "--allowlist-file", "--cache-dir",
-                          "--state-dir", "--max-shrink", "--min-prefix-v4", "--min-prefix-v6", "--block-local",
-                          "--parallel", "--timeout", "--retries", "--metrics-file", "--dry-run", "--json",
-                          "--offline", "--force", "--config"}) {
+  for (const char* key :
+       {"--countries",      "--countries-file", "--base-url",  "--family",     "--set-name",
+        "--chain",          "--policy",         "--baseline",  "--baseline6",  "--allow",
+        "--allowlist-file", "--cache-dir",      "--state-dir", "--max-shrink", "--min-prefix-v4",
+        "--min-prefix-v6",  "--block-local",    "--parallel",  "--timeout",    "--retries",
+        "--metrics-file",   "--dry-run",        "--json",      "--offline",    "--force",
+        "--config"}) {
     EXPECT_NE(update.out.find(key), std::string::npos) << key;
   }
 }
@@ -217,7 +226,8 @@ TEST_F(BadConfig, RuleShapeValuesNameFileLineAndKey)
       {"log-rate = 10/fortnight", "key 'log-rate': '10/fortnight': unknown unit 'fortnight'"},
       {"log-rate = many", "key 'log-rate': 'many': expected N/second"},
       {"interface = eth0/1", "key 'interface': 'eth0/1' is not an interface name"},
-      {"interface = averyveryverylongname", "key 'interface': 'averyveryverylongname' is not an interface name"},
+      {"interface = averyveryverylongname",
+       "key 'interface': 'averyveryverylongname' is not an interface name"},
       {"match = some", "key 'match': expected all or new, got 'some'"},
       {"direction = sideways", "key 'direction': expected in, out or both, got 'sideways'"},
       {"match = new\nchain = raw:PREROUTING", "key 'match': match new needs connection tracking"},

@@ -28,14 +28,16 @@ constexpr const char* k_unlisted = "198.51.100.200"; // in no zone
 constexpr const char* k_host6 = "2001:db8:ffff::1";
 constexpr const char* k_listed6 = "2001:db8:1::10";
 
-util::RunResult geoblock_run(const std::vector<std::string>& args)
+util::RunResult
+geoblock_run(const std::vector<std::string>& args)
 {
   std::vector<std::string> argv{GEOBLOCK_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());
   return util::run(argv, {}, std::chrono::seconds(60));
 }
 
-std::vector<std::string> lines_with(const std::string& text, const std::string& needle)
+std::vector<std::string>
+lines_with(const std::string& text, const std::string& needle)
 {
   std::vector<std::string> out;
   std::istringstream in(text);
@@ -62,8 +64,9 @@ struct Host {
     std::filesystem::create_directories(v6);
     std::ofstream(v4 + "/cn.zone") << "198.51.100.0/25\n";
     std::ofstream(v6 + "/cn.zone") << "2001:db8:1::/48\n";
-    test::link_veth(nullptr, "gbh", {std::string(k_host) + "/24", std::string(k_host6) + "/32"}, &client, "gbc",
-                    {std::string(k_listed) + "/24", std::string(k_unlisted) + "/24", std::string(k_listed6) + "/32"});
+    test::link_veth(
+        nullptr, "gbh", {std::string(k_host) + "/24", std::string(k_host6) + "/32"}, &client, "gbc",
+        {std::string(k_listed) + "/24", std::string(k_unlisted) + "/24", std::string(k_listed6) + "/32"});
     web = std::make_unique<test::TcpServer>(nullptr, "0.0.0.0", 80);
     ssh = std::make_unique<test::TcpServer>(nullptr, "0.0.0.0", 22);
     web6 = std::make_unique<test::TcpServer>(nullptr, "::", 80);
@@ -71,9 +74,10 @@ struct Host {
 
   std::string config(const std::string& extra)
   {
-    return dir.write("geoblock.conf", "countries = cn\nbase-url = file://" + dir / "mirror" + "\ncache-dir = "
-                                        + dir / "cache" + "\nstate-dir = " + dir / "state" + "\nlock-file = "
-                                        + dir / "lock" + "\nlock-wait = 1\n" + extra);
+    return dir.write("geoblock.conf", "countries = cn\nbase-url = file://" + dir / "mirror" +
+                                          "\ncache-dir = " + dir / "cache" +
+                                          "\nstate-dir = " + dir / "state" + "\nlock-file = " + dir / "lock" +
+                                          "\nlock-wait = 1\n" + extra);
   }
 
   // update, then status must say "in sync".
@@ -91,23 +95,29 @@ struct Host {
   {
     return !test::tcp_connect(&client, from, k_host, port, std::chrono::milliseconds(500));
   }
-  bool reachable(const char* from, int port = 80) const { return test::eventually_connects(&client, from, k_host, port); }
+  bool reachable(const char* from, int port = 80) const
+  {
+    return test::eventually_connects(&client, from, k_host, port);
+  }
 };
 
 // geoblock's rules in `save` output, as "-A CHAIN body" lines.
-std::vector<std::string> ours(const std::string& save)
+std::vector<std::string>
+ours(const std::string& save)
 {
   return lines_with(save, "--comment geoblock");
 }
 
 // True when the first rule of `chain` in `save` is geoblock's.
-bool first_is_ours(const std::string& save, const std::string& chain)
+bool
+first_is_ours(const std::string& save, const std::string& chain)
 {
   const auto rules = lines_with(save, "-A " + chain + " ");
   return !rules.empty() && rules.front().find("--comment geoblock") != std::string::npos;
 }
 
-std::string sets()
+std::string
+sets()
 {
   return test::run_checked({"ipset", "list", "-n"});
 }
@@ -124,8 +134,9 @@ TEST(Converge, EveryConfigurationChangeEndsInExactlyTheConfiguredFirewall)
         h.update("");
         std::string v4 = test::saved_rules({"iptables-save"});
         std::string v6 = test::saved_rules({"ip6tables-save"});
-        EXPECT_EQ(ours(v4), std::vector<std::string>{"-A PREROUTING -m set --match-set geoblock-v4 src -m comment "
-                                                     "--comment geoblock -j DROP"});
+        EXPECT_EQ(ours(v4),
+                  std::vector<std::string>{"-A PREROUTING -m set --match-set geoblock-v4 src -m comment "
+                                           "--comment geoblock -j DROP"});
         EXPECT_EQ(ours(v6).size(), 1u) << v6;
         EXPECT_EQ(sets(), "geoblock-v4\ngeoblock-v6\n");
         EXPECT_TRUE(h.blocked(k_listed));
@@ -134,8 +145,9 @@ TEST(Converge, EveryConfigurationChangeEndsInExactlyTheConfiguredFirewall)
         // 2. chain INPUT: the raw rule goes (it used to stay).
         h.update("chain = INPUT\n");
         v4 = test::saved_rules({"iptables-save"});
-        EXPECT_EQ(ours(v4), std::vector<std::string>{"-A INPUT -m set --match-set geoblock-v4 src -m comment --comment "
-                                                     "geoblock -j DROP"});
+        EXPECT_EQ(ours(v4),
+                  std::vector<std::string>{"-A INPUT -m set --match-set geoblock-v4 src -m comment --comment "
+                                           "geoblock -j DROP"});
         EXPECT_TRUE(h.blocked(k_listed));
 
         // 3. chain FORWARD: nothing in INPUT any more, so local services are open.
@@ -193,7 +205,9 @@ TEST(Converge, EveryConfigurationChangeEndsInExactlyTheConfiguredFirewall)
         // its replies; with match all it does not.
         test::TcpServer remote(&h.client, k_listed, 8080);
         h.update("family = v4\nmatch = new\n");
-        EXPECT_EQ(lines_with(test::saved_rules({"iptables-save"}), "-A PREROUTING -m conntrack --ctstate NEW").size(), 1u);
+        EXPECT_EQ(lines_with(test::saved_rules({"iptables-save"}), "-A PREROUTING -m conntrack --ctstate NEW")
+                      .size(),
+                  1u);
         EXPECT_TRUE(h.blocked(k_listed));
         EXPECT_TRUE(test::eventually_connects(nullptr, k_host, k_listed, 8080));
         h.update("family = v4\n");
@@ -221,8 +235,9 @@ TEST(Converge, EveryConfigurationChangeEndsInExactlyTheConfiguredFirewall)
         v4 = test::saved_rules({"iptables-save"});
         EXPECT_EQ(sets(), "other-v4\n");
         EXPECT_TRUE(lines_with(v4, "geoblock-").empty()) << v4;
-        EXPECT_EQ(ours(v4), std::vector<std::string>{"-A INPUT -m set --match-set other-v4 src -m comment --comment "
-                                                     "geoblock -j DROP"});
+        EXPECT_EQ(ours(v4),
+                  std::vector<std::string>{"-A INPUT -m set --match-set other-v4 src -m comment --comment "
+                                           "geoblock -j DROP"});
         EXPECT_TRUE(h.blocked(k_listed));
 
         // remove: nothing of geoblock's is left.
@@ -296,7 +311,8 @@ TEST(Converge, AllowOnlyRestrictsOnlyTheConfiguredPorts)
 }
 
 // "dropped_packets": N of a family in status --json.
-long long dropped_packets(const std::string& json, const std::string& family)
+long long
+dropped_packets(const std::string& json, const std::string& family)
 {
   const auto at = json.find("\"" + family + "\": {");
   const auto key = json.find("\"dropped_packets\": ", at);
@@ -357,9 +373,9 @@ TEST(Converge, BaselineWithRuleShapesKeepsFail2banAndItsEditsAreDrift)
     test::run_checked({"iptables", "-w", "-N", "f2b-web"});
     test::run_checked({"iptables", "-w", "-A", "f2b-web", "-s", "198.51.100.200/32", "-j", "DROP"});
     test::run_checked({"iptables", "-w", "-I", "INPUT", "1", "-p", "tcp", "--dport", "80", "-j", "f2b-web"});
-    const std::string baseline = h.dir.write(
-        "rules.v4", "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
-                    "-A INPUT -s 192.0.2.0/24 -j DROP\nCOMMIT\n");
+    const std::string baseline =
+        h.dir.write("rules.v4", "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+                                "-A INPUT -s 192.0.2.0/24 -j DROP\nCOMMIT\n");
     const std::string extra = "family = v4\nchain = INPUT\nports = tcp:22\nbaseline = " + baseline + "\n";
     h.update(extra);
     std::string v4 = test::saved_rules({"iptables-save"});
@@ -379,7 +395,8 @@ TEST(Converge, BaselineWithRuleShapesKeepsFail2banAndItsEditsAreDrift)
     test::run_checked({"iptables", "-w", "-A", "INPUT", "-s", "203.0.113.0/24", "-j", "ACCEPT"});
     st = geoblock_run({"status", "--config", conf});
     EXPECT_EQ(st.exit_code, 5) << st.out << st.err;
-    EXPECT_NE(st.out.find("baseline " + baseline + ": the live IPv4 rules it manages were changed"), std::string::npos)
+    EXPECT_NE(st.out.find("baseline " + baseline + ": the live IPv4 rules it manages were changed"),
+              std::string::npos)
         << st.out;
     h.update(extra);
     v4 = test::saved_rules({"iptables-save"});
@@ -387,13 +404,16 @@ TEST(Converge, BaselineWithRuleShapesKeepsFail2banAndItsEditsAreDrift)
     EXPECT_EQ(lines_with(v4, "-A f2b-web -s 198.51.100.201/32 -j DROP").size(), 1u) << v4;
 
     // An edited baseline file is a difference too.
-    std::ofstream(baseline, std::ios::trunc) << "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
-                                                ":OUTPUT ACCEPT [0:0]\n-A INPUT -s 192.0.2.0/25 -j DROP\nCOMMIT\n";
+    std::ofstream(baseline, std::ios::trunc)
+        << "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
+           ":OUTPUT ACCEPT [0:0]\n-A INPUT -s 192.0.2.0/25 -j DROP\nCOMMIT\n";
     st = geoblock_run({"status", "--config", conf});
     EXPECT_EQ(st.exit_code, 5) << st.out;
-    EXPECT_NE(st.out.find("baseline " + baseline + ": changed since it was last applied"), std::string::npos) << st.out;
+    EXPECT_NE(st.out.find("baseline " + baseline + ": changed since it was last applied"), std::string::npos)
+        << st.out;
     h.update(extra);
-    EXPECT_EQ(lines_with(test::saved_rules({"iptables-save"}), "-A INPUT -s 192.0.2.0/25 -j DROP").size(), 1u);
+    EXPECT_EQ(lines_with(test::saved_rules({"iptables-save"}), "-A INPUT -s 192.0.2.0/25 -j DROP").size(),
+              1u);
   });
 }
 
@@ -404,10 +424,14 @@ TEST(Converge, AllowOnlyWithInterfaceDirectionBothAndLog)
     Host h;
     test::TcpServer listed_server(&h.client, k_listed, 8080);
     test::TcpServer unlisted_server(&h.client, k_unlisted, 8080);
-    h.update("family = v4\nchain = INPUT\npolicy = allow-only\ninterface = gbh\ndirection = both\nlog = true\n");
+    h.update(
+        "family = v4\nchain = INPUT\npolicy = allow-only\ninterface = gbh\ndirection = both\nlog = true\n");
     const std::string v4 = test::saved_rules({"iptables-save"});
-    EXPECT_EQ(lines_with(v4, "-A INPUT -i gbh -m comment --comment geoblock -j geoblock-allow").size(), 1u) << v4;
-    EXPECT_EQ(lines_with(v4, "-A OUTPUT -o gbh -m comment --comment geoblock -j geoblock-allow-out").size(), 1u) << v4;
+    EXPECT_EQ(lines_with(v4, "-A INPUT -i gbh -m comment --comment geoblock -j geoblock-allow").size(), 1u)
+        << v4;
+    EXPECT_EQ(lines_with(v4, "-A OUTPUT -o gbh -m comment --comment geoblock -j geoblock-allow-out").size(),
+              1u)
+        << v4;
     EXPECT_EQ(lines_with(v4, "-j LOG --log-prefix").size(), 2u) << v4; // in front of each chain's verdict
     // In: only the allowed country gets through.
     EXPECT_TRUE(h.reachable(k_listed));
@@ -441,11 +465,14 @@ TEST(Converge, TwoConcurrentRunsDoNotInterleave)
       }
       return reply;
     });
-    const std::string base = "base-url = " + mirror.base_url() + "\nfamily = v4\nlock-wait = 60\nretries = 0\n";
-    const std::string conf_a = h.dir.write("a.conf", "countries = cn\ncache-dir = " + h.dir / "cache" + "\nstate-dir = "
-                                                         + h.dir / "state" + "\nlock-file = " + h.dir / "lock\n" + base);
-    const std::string conf_b = h.dir.write("b.conf", "countries = ru\ncache-dir = " + h.dir / "cache" + "\nstate-dir = "
-                                                         + h.dir / "state" + "\nlock-file = " + h.dir / "lock\n" + base);
+    const std::string base =
+        "base-url = " + mirror.base_url() + "\nfamily = v4\nlock-wait = 60\nretries = 0\n";
+    const std::string conf_a = h.dir.write("a.conf", "countries = cn\ncache-dir = " + h.dir / "cache" +
+                                                         "\nstate-dir = " + h.dir / "state" +
+                                                         "\nlock-file = " + h.dir / "lock\n" + base);
+    const std::string conf_b = h.dir.write("b.conf", "countries = ru\ncache-dir = " + h.dir / "cache" +
+                                                         "\nstate-dir = " + h.dir / "state" +
+                                                         "\nlock-file = " + h.dir / "lock\n" + base);
     util::RunResult a;
     std::thread run_a([&] { a = geoblock_run({"update", "--config", conf_a}); });
     // B starts once A's download is under way (bounded wait).

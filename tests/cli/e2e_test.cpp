@@ -14,12 +14,12 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <ctime>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
-#include <fcntl.h>
 #include <stdexcept>
 #include <sys/stat.h>
-#include <ctime>
 
 namespace {
 
@@ -33,7 +33,8 @@ constexpr const char* k_server_v6 = "2001:db8:ffff::1";
 constexpr const char* k_blocked_v6 = "2001:db8:1::10";
 constexpr const char* k_allowed_v6 = "2001:db8:2::10";
 
-util::RunResult geoblock_run(const std::vector<std::string>& args)
+util::RunResult
+geoblock_run(const std::vector<std::string>& args)
 {
   std::vector<std::string> argv{GEOBLOCK_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -99,8 +100,8 @@ struct World {
     mirror.set_v4("ru", "203.0.113.0/24\n");
     std::filesystem::create_directories(dir / "nginx");
     nginx = std::make_unique<test::NginxServer>(mirror.root(), dir / "nginx");
-    test::link_veth(nullptr, "gbh", {std::string(k_server_v4) + "/24", std::string(k_server_v6) + "/32"}, &client,
-                    "gbc",
+    test::link_veth(nullptr, "gbh", {std::string(k_server_v4) + "/24", std::string(k_server_v6) + "/32"},
+                    &client, "gbc",
                     {std::string(k_blocked_v4) + "/24", std::string(k_allowed_v4) + "/24",
                      std::string(k_blocked_v6) + "/32", std::string(k_allowed_v6) + "/32"});
     web4 = std::make_unique<test::TcpServer>(nullptr, "0.0.0.0", 80);
@@ -110,10 +111,11 @@ struct World {
 
   std::string write_config(const std::string& extra)
   {
-    return dir.write("geoblock.conf", "countries = cn ru\nbase-url = " + nginx->base_url() + "\ncache-dir = "
-                                        + dir / "cache" + "\nstate-dir = " + dir / "state" + "\nlock-file = "
-                                        + dir / "lock" + "\nmetrics-file = " + dir / "geoblock.prom"
-                                        + "\nretries = 0\ntimeout = 10\n" + extra);
+    return dir.write("geoblock.conf", "countries = cn ru\nbase-url = " + nginx->base_url() +
+                                          "\ncache-dir = " + dir / "cache" +
+                                          "\nstate-dir = " + dir / "state" + "\nlock-file = " + dir / "lock" +
+                                          "\nmetrics-file = " + dir / "geoblock.prom" +
+                                          "\nretries = 0\ntimeout = 10\n" + extra);
   }
 
   // One attempt: what a blocked source gets every time.
@@ -148,7 +150,8 @@ struct World {
   }
 };
 
-util::Json parse_json(const std::string& text)
+util::Json
+parse_json(const std::string& text)
 {
   return util::Json::parse(text, "geoblock output");
 }
@@ -168,7 +171,8 @@ TEST(EndToEnd, UpdateNothingChangedChangeStatusCheckRemove)
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("cn              2        1  downloaded"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("ru              1        1  downloaded"), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find("geoblock-v4: 2 entries; live 0; would add 2, would remove 0"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("geoblock-v4: 2 entries; live 0; would add 2, would remove 0"), std::string::npos)
+        << r.out;
     EXPECT_EQ(test::run_checked({"ipset", "list", "-n"}), "");
     w.expect_blocking(false);
 
@@ -200,7 +204,8 @@ TEST(EndToEnd, UpdateNothingChangedChangeStatusCheckRemove)
       std::ifstream in(w.dir / "geoblock.prom");
       const std::string prom((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
       EXPECT_NE(prom.find("geoblock_set_entries{family=\"v4\"} 2\n"), std::string::npos) << prom;
-      EXPECT_NE(prom.find("geoblock_zone_networks{country=\"cn\",family=\"v4\"} 2\n"), std::string::npos) << prom;
+      EXPECT_NE(prom.find("geoblock_zone_networks{country=\"cn\",family=\"v4\"} 2\n"), std::string::npos)
+          << prom;
     }
 
     // A second update does nothing: only 304s, no body.
@@ -243,7 +248,8 @@ TEST(EndToEnd, UpdateNothingChangedChangeStatusCheckRemove)
     // check: by which country and network.
     r = geoblock_run({"check", "--config", w.config, k_blocked_v4, "203.0.113.7", k_allowed_v6, "10.1.2.3"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_NE(r.out.find(std::string(k_blocked_v4) + ": blocked by cn (198.51.100.0/26)"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(std::string(k_blocked_v4) + ": blocked by cn (198.51.100.0/26)"), std::string::npos)
+        << r.out;
     EXPECT_NE(r.out.find("203.0.113.7: blocked by ru (203.0.113.0/24)"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find(std::string(k_allowed_v6) + ": not blocked"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("10.1.2.3: allowed: local network 10.0.0.0/8"), std::string::npos) << r.out;

@@ -9,7 +9,8 @@
 namespace geoblock::test {
 namespace {
 
-cli::Invocation parse(std::vector<std::string> args)
+cli::Invocation
+parse(std::vector<std::string> args)
 {
   args.insert(args.begin(), "geoblock");
   std::vector<const char*> argv;
@@ -19,7 +20,8 @@ cli::Invocation parse(std::vector<std::string> args)
   return cli::parse_command_line(static_cast<int>(argv.size()), argv.data());
 }
 
-std::string usage_error(const std::vector<std::string>& args)
+std::string
+usage_error(const std::vector<std::string>& args)
 {
   try {
     parse(args);
@@ -55,8 +57,8 @@ TEST_F(Options, QuietVerboseAndConfigKeysWorkOnEitherSide)
   EXPECT_TRUE(parse({"--quiet", "status", "--config", conf}).quiet);
   EXPECT_TRUE(parse({"-v", "status", "--config", conf}).verbose);
   EXPECT_TRUE(parse({"-q", "aggregate"}).quiet);
-  const cli::Invocation inv =
-      parse({"--family", "v6", "--chain", "INPUT", "--config", conf, "update", "--chain", "FORWARD", "--dry-run"});
+  const cli::Invocation inv = parse(
+      {"--family", "v6", "--chain", "INPUT", "--config", conf, "update", "--chain", "FORWARD", "--dry-run"});
   EXPECT_EQ(inv.config.family, "v6"); // the command line wins over the file, before the command too
   EXPECT_EQ(inv.config.chain, (std::vector<std::string>{"INPUT", "FORWARD"}));
   const cli::Invocation check = parse({"--set-name", "other", "--config", conf, "check", "192.0.2.1"});
@@ -70,7 +72,8 @@ TEST_F(Options, MistakesBeforeTheCommandAreNamed)
   EXPECT_EQ(usage_error({"--config"}), "option '--config' needs a value (see 'geoblock --help')");
   EXPECT_EQ(usage_error({"--quiet"}), "no command given (see 'geoblock --help')");
   EXPECT_NE(usage_error({"--famly", "v4", "update"}).find("--famly"), std::string::npos);
-  EXPECT_EQ(usage_error({"-q", "-v", "status", "--config", conf}), "--quiet and --verbose exclude each other");
+  EXPECT_EQ(usage_error({"-q", "-v", "status", "--config", conf}),
+            "--quiet and --verbose exclude each other");
   EXPECT_EQ(parse({"--version", "update"}).command, cli::Command::Version);
   EXPECT_EQ(parse({"-h", "update"}).command, cli::Command::Help);
 }

@@ -9,8 +9,9 @@ namespace {
 
 using namespace geoblock;
 
-net::ZoneResult zone(const std::string& country, net::Family family, const std::string& text,
-                       net::Origin origin = net::Origin::Downloaded)
+net::ZoneResult
+zone(const std::string& country, net::Family family, const std::string& text,
+     net::Origin origin = net::Origin::Downloaded)
 {
   net::ZoneResult z;
   z.country = country;
@@ -20,14 +21,16 @@ net::ZoneResult zone(const std::string& country, net::Family family, const std::
   return z;
 }
 
-cli::Settings settings(std::vector<std::string> countries)
+cli::Settings
+settings(std::vector<std::string> countries)
 {
   cli::Settings s;
   s.countries = std::move(countries);
   return s;
 }
 
-std::vector<std::string> strings(const std::vector<net::Prefix4>& nets)
+std::vector<std::string>
+strings(const std::vector<net::Prefix4>& nets)
 {
   std::vector<std::string> out;
   for (const auto& p : nets) {
@@ -52,9 +55,10 @@ TEST(Plan, MergesCountriesAndCountsPerZone)
 
 TEST(Plan, LocalNetworksAreSubtractedWithAWarningNamingTheCountry)
 {
-  const auto plan = cli::make_plan({zone("cn", net::Family::V4, "192.168.0.0/16\n10.0.0.0/7\n198.51.100.0/24\n"),
-                                    zone("ru", net::Family::V6, "fc00::/6\n2001:db8::/32\n")},
-                                   settings({"cn", "ru"}), 1000);
+  const auto plan =
+      cli::make_plan({zone("cn", net::Family::V4, "192.168.0.0/16\n10.0.0.0/7\n198.51.100.0/24\n"),
+                      zone("ru", net::Family::V6, "fc00::/6\n2001:db8::/32\n")},
+                     settings({"cn", "ru"}), 1000);
   // 10.0.0.0/7 is 10/8 (private) and 11/8 (public): only 11/8 stays.
   EXPECT_EQ(strings(plan.target.v4), (std::vector<std::string>{"11.0.0.0/8", "198.51.100.0/24"}));
   // fc00::/6 spans fc00::/7 (unique local), fe80::/10 (link local) and
@@ -83,8 +87,7 @@ TEST(Plan, AllowlistIsSubtracted)
   auto s = settings({"cn"});
   net::parse_network("198.51.100.64/26", s.allow);
   const auto plan = cli::make_plan({zone("cn", net::Family::V4, "198.51.100.0/24\n")}, s, 1000);
-  EXPECT_EQ(strings(plan.target.v4),
-            (std::vector<std::string>{"198.51.100.0/26", "198.51.100.128/25"}));
+  EXPECT_EQ(strings(plan.target.v4), (std::vector<std::string>{"198.51.100.0/26", "198.51.100.128/25"}));
 }
 
 TEST(Plan, AllowOnlyKeepsTheCountriesWhole)
@@ -101,7 +104,8 @@ TEST(Plan, FamilyFilterDropsTheOtherFamily)
   auto s = settings({"cn"});
   s.families = net::Families::V6;
   const auto plan = cli::make_plan(
-    {zone("cn", net::Family::V4, "198.51.100.0/24\n"), zone("cn", net::Family::V6, "2001:db8::/32\n")}, s, 1000);
+      {zone("cn", net::Family::V4, "198.51.100.0/24\n"), zone("cn", net::Family::V6, "2001:db8::/32\n")}, s,
+      1000);
   EXPECT_TRUE(plan.target.v4.empty());
   EXPECT_EQ(plan.target.v6.size(), 1u);
 }
@@ -126,9 +130,10 @@ TEST(Plan, StaleAndFailedZonesAreCountedAndReported)
 
 TEST(Plan, AllNotModifiedIsUnchanged)
 {
-  const auto plan = cli::make_plan({zone("cn", net::Family::V4, "198.51.100.0/24\n", net::Origin::NotModified),
-                                    zone("cn", net::Family::V6, "", net::Origin::Absent)},
-                                   settings({"cn"}), 1000);
+  const auto plan =
+      cli::make_plan({zone("cn", net::Family::V4, "198.51.100.0/24\n", net::Origin::NotModified),
+                      zone("cn", net::Family::V6, "", net::Origin::Absent)},
+                     settings({"cn"}), 1000);
   EXPECT_TRUE(plan.all_unchanged);
 }
 
@@ -153,7 +158,8 @@ TEST(Plan, DifferenceAgainstLiveSets)
 
 TEST(Plan, MetricsCarryTheStateFigures)
 {
-  const auto plan = cli::make_plan({zone("cn", net::Family::V4, "198.51.100.0/24\n")}, settings({"cn"}), 1000);
+  const auto plan =
+      cli::make_plan({zone("cn", net::Family::V4, "198.51.100.0/24\n")}, settings({"cn"}), 1000);
   const std::string m = cli::format_metrics(cli::report_json(plan, settings({"cn"}), false, 1234));
   EXPECT_NE(m.find("geoblock_last_success_timestamp_seconds 1234\n"), std::string::npos) << m;
   EXPECT_NE(m.find("geoblock_set_entries{family=\"v4\"} 1\n"), std::string::npos) << m;

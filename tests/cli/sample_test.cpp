@@ -13,7 +13,8 @@ namespace {
 
 using namespace geoblock;
 
-std::vector<std::string> sample_countries()
+std::vector<std::string>
+sample_countries()
 {
   const std::string path = std::string(GEOBLOCK_SOURCE_DIR) + "/tests/data/sample/countries.cfg";
   return cli::parse_countries_file(util::read_file(path), path);
@@ -21,16 +22,18 @@ std::vector<std::string> sample_countries()
 
 // True when user `nobody` can run the binary and read the sample (a
 // checkout under a private home directory is not reachable for it).
-bool nobody_can_reach_the_checkout()
+bool
+nobody_can_reach_the_checkout()
 {
-  const auto r = util::run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "test", "-x",
-                            GEOBLOCK_BINARY, "-a", "-r",
-                            std::string(GEOBLOCK_SOURCE_DIR) + "/tests/data/sample/zones.zip"},
-                           {}, std::chrono::seconds(10));
+  const auto r =
+      util::run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "test", "-x", GEOBLOCK_BINARY,
+                 "-a", "-r", std::string(GEOBLOCK_SOURCE_DIR) + "/tests/data/sample/zones.zip"},
+                {}, std::chrono::seconds(10));
   return r.exit_code == 0;
 }
 
-util::RunResult run_from_source_dir(std::vector<std::string> argv)
+util::RunResult
+run_from_source_dir(std::vector<std::string> argv)
 {
   // The sample configuration uses paths relative to the repository.
   if (::chdir(GEOBLOCK_SOURCE_DIR) != 0) {
@@ -43,7 +46,8 @@ TEST(Sample, DryRunPrintsEveryCountryOfTheSample)
 {
   const auto countries = sample_countries();
   ASSERT_GE(countries.size(), 3u);
-  const auto r = run_from_source_dir({GEOBLOCK_BINARY, "update", "--dry-run", "--config", "tests/data/sample/geoblock.conf"});
+  const auto r = run_from_source_dir(
+      {GEOBLOCK_BINARY, "update", "--dry-run", "--config", "tests/data/sample/geoblock.conf"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const std::string& cc : countries) {
     EXPECT_NE(r.out.find("\n" + cc + " "), std::string::npos) << cc << " missing from\n" << r.out;
@@ -63,8 +67,10 @@ TEST(Sample, ConfigBeforeTheCommandGivesTheSameReport)
   const util::Json a = util::Json::parse(before.out, "dry-run output");
   const util::Json b = util::Json::parse(after.out, "dry-run output");
   EXPECT_EQ(a.get("countries").items().size(), sample_countries().size());
-  EXPECT_EQ(a.get("totals").get("v4").get("entries").as_int(), b.get("totals").get("v4").get("entries").as_int());
-  EXPECT_EQ(a.get("totals").get("v6").get("entries").as_int(), b.get("totals").get("v6").get("entries").as_int());
+  EXPECT_EQ(a.get("totals").get("v4").get("entries").as_int(),
+            b.get("totals").get("v4").get("entries").as_int());
+  EXPECT_EQ(a.get("totals").get("v6").get("entries").as_int(),
+            b.get("totals").get("v6").get("entries").as_int());
 }
 
 TEST(Sample, DryRunNeedsNoRoot)
@@ -79,8 +85,9 @@ TEST(Sample, DryRunNeedsNoRoot)
   if (!nobody_can_reach_the_checkout()) {
     GTEST_SKIP() << "user nobody cannot reach the build or the checkout here (private parent directory)";
   }
-  const auto r = run_from_source_dir({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", GEOBLOCK_BINARY,
-                                      "update", "--dry-run", "--json", "--config", "tests/data/sample/geoblock.conf"});
+  const auto r =
+      run_from_source_dir({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", GEOBLOCK_BINARY,
+                           "update", "--dry-run", "--json", "--config", "tests/data/sample/geoblock.conf"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const util::Json doc = util::Json::parse(r.out, "dry-run output");
   EXPECT_FALSE(doc.get("live_compared").as_bool()); // an unprivileged user cannot read the sets
@@ -100,8 +107,9 @@ TEST(Sample, RealUpdateWithoutRootIsRefusedWithAHint)
   if (!nobody_can_reach_the_checkout()) {
     GTEST_SKIP() << "user nobody cannot reach the build or the checkout here (private parent directory)";
   }
-  const auto r = run_from_source_dir({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", GEOBLOCK_BINARY,
-                                      "update", "--config", "tests/data/sample/geoblock.conf"});
+  const auto r =
+      run_from_source_dir({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", GEOBLOCK_BINARY,
+                           "update", "--config", "tests/data/sample/geoblock.conf"});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("needs root"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("--dry-run"), std::string::npos) << r.err;

@@ -18,8 +18,8 @@
 namespace geoblock::test {
 namespace {
 
-using net::Origin;
 using net::Family;
+using net::Origin;
 using Mode = FaultReply::Mode;
 
 const std::string k_good = "192.0.2.0/24\n198.51.100.0/25\n198.51.100.128/25\n203.0.113.0/24\n";

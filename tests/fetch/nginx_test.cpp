@@ -16,8 +16,8 @@
 namespace geoblock::test {
 namespace {
 
-using net::Origin;
 using net::Family;
+using net::Origin;
 
 class NginxFetch : public ::testing::Test {
 protected:

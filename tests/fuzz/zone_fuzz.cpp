@@ -23,12 +23,15 @@ namespace {
 
 using namespace geoblock;
 
-[[noreturn]] void fail()
+[[noreturn]] void
+fail()
 {
   std::abort();
 }
 
-template <class A> void check_family(const std::vector<net::Prefix<A>>& nets)
+template <class A>
+void
+check_family(const std::vector<net::Prefix<A>>& nets)
 {
   for (const auto& p : nets) {
     net::NetList again;
@@ -65,21 +68,25 @@ template <class A> void check_family(const std::vector<net::Prefix<A>>& nets)
   }
   const std::size_t bound = agg.size() + agg.size() / 2 + 1;
   const auto reduced = net::reduce_prefix_lengths(agg, bound);
-  if (reduced.size() > bound || net::aggregate(reduced) != agg
-      || net::distinct_prefix_lengths(reduced) > net::distinct_prefix_lengths(agg)) {
+  if (reduced.size() > bound || net::aggregate(reduced) != agg ||
+      net::distinct_prefix_lengths(reduced) > net::distinct_prefix_lengths(agg)) {
     fail();
   }
 }
 
 } // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t size)
+extern "C" int
+LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t size)
 {
   if (size == 0) {
     return 0;
   }
-  static const net::ZoneOptions k_options[] = {
-    {}, {net::Families::V4, 0, 0}, {net::Families::V6, 0, 0}, {net::Families::Both, 4, 10}, {net::Families::Both, 24, 64}};
+  static const net::ZoneOptions k_options[] = {{},
+                                               {net::Families::V4, 0, 0},
+                                               {net::Families::V6, 0, 0},
+                                               {net::Families::Both, 4, 10},
+                                               {net::Families::Both, 24, 64}};
   const net::ZoneOptions& options = k_options[data[0] % (sizeof k_options / sizeof k_options[0])];
   const std::string text(reinterpret_cast<const char*>(data) + 1, size - 1);
 

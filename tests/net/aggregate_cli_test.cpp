@@ -22,7 +22,8 @@ namespace fs = std::filesystem;
 
 const std::string k_cases = std::string(GEOBLOCK_SOURCE_DIR) + "/tests/data/aggregate";
 
-std::vector<std::string> case_names()
+std::vector<std::string>
+case_names()
 {
   std::vector<std::string> names;
   std::error_code ec;
@@ -35,15 +36,18 @@ std::vector<std::string> case_names()
   return names;
 }
 
-std::string substitute(std::string text, const std::string& dir)
+std::string
+substitute(std::string text, const std::string& dir)
 {
-  for (std::size_t at = text.find("@DIR@"); at != std::string::npos; at = text.find("@DIR@", at + dir.size())) {
+  for (std::size_t at = text.find("@DIR@"); at != std::string::npos;
+       at = text.find("@DIR@", at + dir.size())) {
     text.replace(at, 5, dir);
   }
   return text;
 }
 
-std::vector<std::string> lines_of(const std::string& text)
+std::vector<std::string>
+lines_of(const std::string& text)
 {
   std::vector<std::string> out;
   std::size_t start = 0;
@@ -82,12 +86,12 @@ TEST_P(GoldenCase, MatchesExpectedOutput)
   EXPECT_EQ(r.err, want_err);
 }
 
-INSTANTIATE_TEST_SUITE_P(Aggregate,
-                         GoldenCase,
-                         ::testing::ValuesIn(case_names()),
+INSTANTIATE_TEST_SUITE_P(Aggregate, GoldenCase, ::testing::ValuesIn(case_names()),
                          [](const ::testing::TestParamInfo<std::string>& case_info) {
                            std::string name = case_info.param;
-                           std::replace_if(name.begin(), name.end(), [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); }, '_');
+                           std::replace_if(
+                               name.begin(), name.end(),
+                               [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); }, '_');
                            return name;
                          });
 
@@ -99,7 +103,8 @@ TEST(GoldenCases, AreThere)
 
 // Checks beyond fixed text -------------------------------------------------
 
-Ran aggregate(const std::vector<std::string>& args, const std::string& input, const TempDir& dir)
+Ran
+aggregate(const std::vector<std::string>& args, const std::string& input, const TempDir& dir)
 {
   std::vector<std::string> argv = {GEOBLOCK_BINARY, "aggregate"};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -125,14 +130,18 @@ TEST(AggregateCli, StatsGoToStderrAndNameEachSource)
   const Ran r = aggregate({"--stats", dir / "a.zone", dir / "b.zone"}, "", dir);
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "10.0.0.0/8\n2001:db8::/64\n");
-  EXPECT_NE(r.err.find("geoblock: stats: " + dir / "a.zone" + ": lines 3, networks 2 (IPv4 2, IPv6 0)"), std::string::npos)
-    << r.err;
-  EXPECT_NE(r.err.find("geoblock: stats: " + dir / "b.zone" + ": lines 3, networks 2 (IPv4 1, IPv6 1)"), std::string::npos)
-    << r.err;
-  EXPECT_NE(r.err.find("IPv4: networks in 3, out 1, prefix lengths 1, addresses 16777216"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("IPv6: networks in 1, out 1, prefix lengths 1, addresses 18446744073709551616 (/64s: 1)"),
+  EXPECT_NE(r.err.find("geoblock: stats: " + dir / "a.zone" + ": lines 3, networks 2 (IPv4 2, IPv6 0)"),
             std::string::npos)
-    << r.err;
+      << r.err;
+  EXPECT_NE(r.err.find("geoblock: stats: " + dir / "b.zone" + ": lines 3, networks 2 (IPv4 1, IPv6 1)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("IPv4: networks in 3, out 1, prefix lengths 1, addresses 16777216"), std::string::npos)
+      << r.err;
+  EXPECT_NE(
+      r.err.find("IPv6: networks in 1, out 1, prefix lengths 1, addresses 18446744073709551616 (/64s: 1)"),
+      std::string::npos)
+      << r.err;
 }
 
 TEST(AggregateCli, IpsetReduceCutsPrefixLengthsKeepingAddresses)

@@ -11,7 +11,9 @@ using net::Range;
 constexpr std::uint32_t k_top4 = 0xffffffffu;
 constexpr u128 k_top6 = ~u128{0};
 
-template <class A> std::string split(A first, A last)
+template <class A>
+std::string
+split(A first, A last)
 {
   std::vector<net::Prefix<A>> out;
   net::split_range(Range<A>{first, last}, out);
@@ -20,8 +22,9 @@ template <class A> std::string split(A first, A last)
 
 TEST(MergeRanges, MergesOverlappingAdjacentAndContained)
 {
-  const auto r = net::merge_ranges(v4("10.0.1.0/24 10.0.0.0/24 10.0.0.0/16 10.2.0.0/16 10.1.255.255 10.3.0.0/16 "
-                                      "192.168.0.1 192.168.0.1 192.168.0.3"));
+  const auto r =
+      net::merge_ranges(v4("10.0.1.0/24 10.0.0.0/24 10.0.0.0/16 10.2.0.0/16 10.1.255.255 10.3.0.0/16 "
+                           "192.168.0.1 192.168.0.1 192.168.0.3"));
   ASSERT_EQ(r.size(), 4u);
   EXPECT_EQ(r[0], (Range<std::uint32_t>{0x0a000000, 0x0a00ffff}));
   EXPECT_EQ(r[1], (Range<std::uint32_t>{0x0a01ffff, 0x0a03ffff}));
@@ -94,14 +97,16 @@ TEST(Aggregate, CollapsesToTheMinimalSortedList)
   EXPECT_EQ(str(net::aggregate(v4("10.0.0.0/24 10.0.0.0/24 10.0.0.7"))), "10.0.0.0/24");
   EXPECT_EQ(str(net::aggregate(v4("10.0.3.0/24 10.0.2.0/24 10.0.1.0/24 10.0.0.0/24"))), "10.0.0.0/22");
   EXPECT_EQ(str(net::aggregate(v4("10.0.1.0/24 10.0.2.0/24"))), "10.0.1.0/24 10.0.2.0/24");
-  EXPECT_EQ(str(net::aggregate(v4("192.168.0.0/16 10.0.0.0/8 1.0.0.0/8"))), "1.0.0.0/8 10.0.0.0/8 192.168.0.0/16");
+  EXPECT_EQ(str(net::aggregate(v4("192.168.0.0/16 10.0.0.0/8 1.0.0.0/8"))),
+            "1.0.0.0/8 10.0.0.0/8 192.168.0.0/16");
   EXPECT_EQ(str(net::aggregate(v4("0.0.0.0/1 128.0.0.0/1"))), "0.0.0.0/0");
   EXPECT_EQ(str(net::aggregate(v4("0.0.0.0/0 10.0.0.0/8"))), "0.0.0.0/0");
   EXPECT_EQ(str(net::aggregate(v4("255.255.255.255 255.255.255.254"))), "255.255.255.254/31");
   EXPECT_EQ(str(net::aggregate(v4("0.0.0.0 0.0.0.1 0.0.0.2"))), "0.0.0.0/31 0.0.0.2/32");
   EXPECT_EQ(str(net::aggregate(v6("2001:db8:0:1::/64 2001:db8::/64"))), "2001:db8::/63");
   EXPECT_EQ(str(net::aggregate(v6("::/1 8000::/1"))), "::/0");
-  EXPECT_EQ(str(net::aggregate(v6("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe"))),
+  EXPECT_EQ(str(net::aggregate(
+                v6("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe"))),
             "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe/127");
   EXPECT_EQ(str(net::aggregate(v6(":: ::1 ::2"))), "::/127 ::2/128");
   EXPECT_TRUE(net::aggregate(std::vector<Prefix6>{}).empty());
@@ -142,13 +147,15 @@ TEST(Subtract, AllowingNothingOrElsewhereOnlyAggregates)
 
 TEST(Subtract, CutsHolesAndEdges)
 {
-  EXPECT_EQ(str(net::subtract(v4("10.0.0.0/24"), v4("10.0.0.0"))),
-            "10.0.0.1/32 10.0.0.2/31 10.0.0.4/30 10.0.0.8/29 10.0.0.16/28 10.0.0.32/27 10.0.0.64/26 10.0.0.128/25");
+  EXPECT_EQ(
+      str(net::subtract(v4("10.0.0.0/24"), v4("10.0.0.0"))),
+      "10.0.0.1/32 10.0.0.2/31 10.0.0.4/30 10.0.0.8/29 10.0.0.16/28 10.0.0.32/27 10.0.0.64/26 10.0.0.128/25");
   EXPECT_EQ(str(net::subtract(v4("10.0.0.0/30"), v4("10.0.0.3"))), "10.0.0.0/31 10.0.0.2/32");
   EXPECT_EQ(str(net::subtract(v4("10.0.0.0/30"), v4("10.0.0.1 10.0.0.2"))), "10.0.0.0/32 10.0.0.3/32");
   // One allowed range spanning two blocked ranges, and the allowlist
   // itself unsorted and overlapping.
-  EXPECT_EQ(str(net::subtract(v4("10.0.0.0/24 10.0.2.0/24"), v4("10.0.1.0/24 10.0.0.128/25 10.0.0.192/26 10.0.2.0/25"))),
+  EXPECT_EQ(str(net::subtract(v4("10.0.0.0/24 10.0.2.0/24"),
+                              v4("10.0.1.0/24 10.0.0.128/25 10.0.0.192/26 10.0.2.0/25"))),
             "10.0.0.0/25 10.0.2.128/25");
   // The edges of the space.
   const auto all_but_zero = net::subtract(v4("0.0.0.0/0"), v4("0.0.0.0"));

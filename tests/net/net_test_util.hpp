@@ -25,7 +25,9 @@ using net::u128;
 
 // Networks of one family from text such as "10.0.0.0/8 10.1.0.0/16";
 // fails the test on anything unparsable.
-template <class A> std::vector<net::Prefix<A>> nets(const std::string& text)
+template <class A>
+std::vector<net::Prefix<A>>
+nets(const std::string& text)
 {
   net::NetList list;
   std::istringstream in(text);
@@ -38,11 +40,21 @@ template <class A> std::vector<net::Prefix<A>> nets(const std::string& text)
   }
   return list.of<A>();
 }
-inline std::vector<Prefix4> v4(const std::string& text) { return nets<std::uint32_t>(text); }
-inline std::vector<Prefix6> v6(const std::string& text) { return nets<u128>(text); }
+inline std::vector<Prefix4>
+v4(const std::string& text)
+{
+  return nets<std::uint32_t>(text);
+}
+inline std::vector<Prefix6>
+v6(const std::string& text)
+{
+  return nets<u128>(text);
+}
 
 // The networks as one space-separated string, for readable comparisons.
-template <class A> std::string str(const std::vector<net::Prefix<A>>& list)
+template <class A>
+std::string
+str(const std::vector<net::Prefix<A>>& list)
 {
   std::string s;
   for (const auto& p : list) {
@@ -54,7 +66,8 @@ template <class A> std::string str(const std::vector<net::Prefix<A>>& list)
   return s;
 }
 
-inline std::string read_text(const std::string& path)
+inline std::string
+read_text(const std::string& path)
 {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream s;
@@ -62,7 +75,8 @@ inline std::string read_text(const std::string& path)
   return s.str();
 }
 
-inline void write_text(const std::string& path, const std::string& text)
+inline void
+write_text(const std::string& path, const std::string& text)
 {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
@@ -82,10 +96,9 @@ struct Ran {
 // Runs argv with `input` on stdin (util::run: no shell, both streams
 // drained together, killed after `timeout`). `dir` is kept for callers
 // that place inputs there.
-inline Ran run(const std::vector<std::string>& argv,
-               const std::string& input,
-               const TempDir& /*dir*/,
-               std::chrono::seconds timeout = std::chrono::seconds(120))
+inline Ran
+run(const std::vector<std::string>& argv, const std::string& input, const TempDir& /*dir*/,
+    std::chrono::seconds timeout = std::chrono::seconds(120))
 {
   const util::RunResult r = util::run(argv, input, timeout);
   if (r.timed_out) {
@@ -95,7 +108,8 @@ inline Ran run(const std::vector<std::string>& argv,
 }
 
 // True when `program` can be found in PATH and started.
-inline bool have_program(const std::string& program)
+inline bool
+have_program(const std::string& program)
 {
   return util::program_exists(program);
 }

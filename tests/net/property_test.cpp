@@ -19,7 +19,9 @@ template <class A> struct Universe {
   A base; // the first address; aligned to the universe size
 };
 
-template <class A> std::vector<net::Prefix<A>> random_nets(std::mt19937_64& rng, Universe<A> u, int count)
+template <class A>
+std::vector<net::Prefix<A>>
+random_nets(std::mt19937_64& rng, Universe<A> u, int count)
 {
   std::vector<net::Prefix<A>> out;
   for (int i = 0; i < count; ++i) {
@@ -33,7 +35,9 @@ template <class A> std::vector<net::Prefix<A>> random_nets(std::mt19937_64& rng,
   return out;
 }
 
-template <class A> std::vector<bool> bitmap(Universe<A> u, const std::vector<net::Prefix<A>>& nets)
+template <class A>
+std::vector<bool>
+bitmap(Universe<A> u, const std::vector<net::Prefix<A>>& nets)
 {
   std::vector<bool> bits(k_universe);
   for (const auto& p : nets) {
@@ -49,7 +53,8 @@ template <class A> std::vector<bool> bitmap(Universe<A> u, const std::vector<net
 
 // Sorted, pairwise disjoint, and covering exactly `want`.
 template <class A>
-void expect_exact_cover(Universe<A> u, const std::vector<net::Prefix<A>>& got, const std::vector<bool>& want)
+void
+expect_exact_cover(Universe<A> u, const std::vector<net::Prefix<A>>& got, const std::vector<bool>& want)
 {
   for (std::size_t i = 1; i < got.size(); ++i) {
     ASSERT_LT(got[i - 1].last(), got[i].first()) << "not sorted or overlapping at " << i << ": " << str(got);
@@ -62,13 +67,16 @@ void expect_exact_cover(Universe<A> u, const std::vector<net::Prefix<A>>& got, c
 
 // Minimal: no network's parent (one bit shorter) is wholly covered, so no
 // two outputs could be replaced by one. The minimal cover is unique.
-template <class A> void expect_minimal(Universe<A> u, const std::vector<net::Prefix<A>>& got, const std::vector<bool>& bits)
+template <class A>
+void
+expect_minimal(Universe<A> u, const std::vector<net::Prefix<A>>& got, const std::vector<bool>& bits)
 {
   for (const auto& p : got) {
     if (p.len <= net::kBits<A> - k_universe_bits) {
       continue; // the parent leaves the universe, where nothing is set
     }
-    const net::Prefix<A> parent{static_cast<A>(p.addr & net::mask<A>(p.len - 1)), static_cast<std::uint8_t>(p.len - 1)};
+    const net::Prefix<A> parent{static_cast<A>(p.addr & net::mask<A>(p.len - 1)),
+                                static_cast<std::uint8_t>(p.len - 1)};
     bool all = true;
     for (A a = parent.first();; ++a) {
       all = all && bits[static_cast<std::size_t>(a - u.base)];
@@ -80,7 +88,9 @@ template <class A> void expect_minimal(Universe<A> u, const std::vector<net::Pre
   }
 }
 
-template <class A> void check_universe(Universe<A> u, unsigned seed)
+template <class A>
+void
+check_universe(Universe<A> u, unsigned seed)
 {
   SCOPED_TRACE("seed " + std::to_string(seed) + ", universe " + net::address_to_string(u.base));
   std::mt19937_64 rng(seed);
@@ -172,7 +182,9 @@ sys.stdout.write(''.join(str(n) + '\n' for n in result))
 
 // Random networks inside `cluster` (so that they overlap and touch as real
 // country data does), of lengths min_len..max_len.
-template <class A> std::string random_real_sized(std::mt19937_64& rng, net::Prefix<A> cluster, int count, int min_len, int max_len)
+template <class A>
+std::string
+random_real_sized(std::mt19937_64& rng, net::Prefix<A> cluster, int count, int min_len, int max_len)
 {
   std::string text;
   for (int i = 0; i < count; ++i) {
@@ -182,14 +194,17 @@ template <class A> std::string random_real_sized(std::mt19937_64& rng, net::Pref
     }
     addr = static_cast<A>(cluster.addr | (addr & ~net::mask<A>(cluster.len)));
     const int len = min_len + static_cast<int>(rng() % static_cast<unsigned>(max_len - min_len + 1));
-    net::append_prefix(text, net::Prefix<A>{static_cast<A>(addr & net::mask<A>(len)), static_cast<std::uint8_t>(len)});
+    net::append_prefix(
+        text, net::Prefix<A>{static_cast<A>(addr & net::mask<A>(len)), static_cast<std::uint8_t>(len)});
     text += '\n';
   }
   return text;
 }
 
 template <class A>
-void compare_with_python(unsigned seed, net::Prefix<A> cluster, int count, int allow_count, int min_len, int max_len)
+void
+compare_with_python(unsigned seed, net::Prefix<A> cluster, int count, int allow_count, int min_len,
+                    int max_len)
 {
   SCOPED_TRACE("seed " + std::to_string(seed));
   if (!have_program("python3")) {
@@ -207,16 +222,16 @@ void compare_with_python(unsigned seed, net::Prefix<A> cluster, int count, int a
   net::NetList allowed;
   net::parse_zone(blocked_text, "blocked", {}, blocked);
   net::parse_zone(allowed_text, "allowed", {}, allowed);
-  const auto ours = allow_count == 0 ? net::aggregate(blocked.of<A>()) : net::subtract(blocked.of<A>(), allowed.of<A>());
+  const auto ours =
+      allow_count == 0 ? net::aggregate(blocked.of<A>()) : net::subtract(blocked.of<A>(), allowed.of<A>());
   std::string text;
   for (const auto& p : ours) {
     net::append_prefix(text, p);
     text += '\n';
   }
-  const Ran py = run({"python3", dir / "reference.py", dir / "blocked", dir / "allowed", sizeof(A) == 4 ? "4" : "6"},
-                     "",
-                     dir,
-                     std::chrono::seconds(240));
+  const Ran py =
+      run({"python3", dir / "reference.py", dir / "blocked", dir / "allowed", sizeof(A) == 4 ? "4" : "6"}, "",
+          dir, std::chrono::seconds(240));
   ASSERT_EQ(py.code, 0) << py.err;
   ASSERT_GT(ours.size(), 100u) << "the test data should not collapse to almost nothing";
   // Compare line counts first for a short message, then everything.

@@ -57,7 +57,8 @@ TEST(Rir, RecordsBecomePerCountryNetworks)
   EXPECT_EQ(d.skipped_status, 2u);
   EXPECT_EQ(d.non_country, (std::map<std::string, std::size_t>{{"EU", 1}, {"ZZ", 1}}));
   // A second registry's file adds to the same result.
-  net::parse_rir("2|arin|1|1|19830101|20261120|-0500\narin|DE|ipv4|192.0.2.0|16|20010101|assigned|x\n", "g", d);
+  net::parse_rir("2|arin|1|1|19830101|20261120|-0500\narin|DE|ipv4|192.0.2.0|16|20010101|assigned|x\n", "g",
+                 d);
   EXPECT_EQ(d.countries["de"].v4.size(), 2u);
   EXPECT_EQ(d.records, 5u);
 }
@@ -70,7 +71,9 @@ TEST(Rir, CountsThatAreNoPowerOfTwoSplitExactly)
     const std::uint64_t room = 0x100000000ull - first;
     const std::uint64_t count = 1 + rng() % std::min<std::uint64_t>(room, 1u << 24);
     net::RirData d;
-    net::parse_rir("2|apnic|1|1|1|1|+1000\napnic|JP|ipv4|" + net::to_string(net::Prefix4{first, 32}).substr(0, net::to_string(net::Prefix4{first, 32}).find('/')) +
+    net::parse_rir("2|apnic|1|1|1|1|+1000\napnic|JP|ipv4|" +
+                       net::to_string(net::Prefix4{first, 32})
+                           .substr(0, net::to_string(net::Prefix4{first, 32}).find('/')) +
                        "|" + std::to_string(count) + "|20200101|allocated|x\n",
                    "f", d);
     const auto& nets = d.countries["jp"].v4;
@@ -89,7 +92,8 @@ TEST(Rir, CountsThatAreNoPowerOfTwoSplitExactly)
 
 TEST(Rir, EveryMalformedLineIsNamedAndRefusesTheWholeFile)
 {
-  const std::string head = "2|ripencc|1|1|19930901|20261120|+0100\nripencc|NL|ipv4|198.51.100.0|256|20010101|allocated|x\n";
+  const std::string head =
+      "2|ripencc|1|1|19930901|20261120|+0100\nripencc|NL|ipv4|198.51.100.0|256|20010101|allocated|x\n";
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"ripencc|NL|ipv4|198.51.100.0|256|20010101|allocated", ""}, // 7 fields are enough
       {"ripencc|NL|ipv4|198.51.100.0|256", "expected at least 7 '|'-separated fields, found 5"},
@@ -112,7 +116,8 @@ TEST(Rir, EveryMalformedLineIsNamedAndRefusesTheWholeFile)
       EXPECT_EQ(e, "") << line;
       continue;
     }
-    EXPECT_NE(e.find("delegated-ripencc-extended-latest:3: " + problem), std::string::npos) << line << "\n" << e;
+    EXPECT_NE(e.find("delegated-ripencc-extended-latest:3: " + problem), std::string::npos) << line << "\n"
+                                                                                            << e;
     EXPECT_EQ(e.find('\n'), std::string::npos) << e;
   }
   EXPECT_NE(error_of("<html><body>Not Found</body></html>\n").find(":1: not a delegation statistics file"),

@@ -16,7 +16,8 @@ struct ZoneReference {
   net::NetList nets;          // the networks before the first bad line
 };
 
-inline ZoneReference reference_zone(const std::string& text, const net::ZoneOptions& options)
+inline ZoneReference
+reference_zone(const std::string& text, const net::ZoneOptions& options)
 {
   ZoneReference r;
   std::size_t line_no = 0;
@@ -41,12 +42,12 @@ inline ZoneReference reference_zone(const std::string& text, const net::ZoneOpti
     net::NetList one;
     bool good = line.find_first_of(" \t") == std::string::npos && net::parse_network(line, one);
     if (good && !one.v4.empty()) {
-      good = includes(options.families, net::Family::V4)
-             && (options.min_prefix_v4 == 0 || one.v4[0].len >= options.min_prefix_v4);
+      good = includes(options.families, net::Family::V4) &&
+             (options.min_prefix_v4 == 0 || one.v4[0].len >= options.min_prefix_v4);
     }
     if (good && !one.v6.empty()) {
-      good = includes(options.families, net::Family::V6)
-             && (options.min_prefix_v6 == 0 || one.v6[0].len >= options.min_prefix_v6);
+      good = includes(options.families, net::Family::V6) &&
+             (options.min_prefix_v6 == 0 || one.v6[0].len >= options.min_prefix_v6);
     }
     if (!good) {
       r.ok = false;

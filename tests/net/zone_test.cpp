@@ -14,7 +14,8 @@ using net::NetList;
 using net::ZoneOptions;
 using net::ZoneStats;
 
-NetList parse(const std::string& text, const ZoneOptions& options = {}, ZoneStats* stats = nullptr)
+NetList
+parse(const std::string& text, const ZoneOptions& options = {}, ZoneStats* stats = nullptr)
 {
   NetList out;
   const ZoneStats s = net::parse_zone(text, "zone", options, out);
@@ -25,7 +26,8 @@ NetList parse(const std::string& text, const ZoneOptions& options = {}, ZoneStat
 }
 
 // The message of the ParseError `text` raises ("" when it parses).
-std::string error_of(const std::string& text, const ZoneOptions& options = {})
+std::string
+error_of(const std::string& text, const ZoneOptions& options = {})
 {
   NetList out;
   try {
@@ -69,10 +71,27 @@ TEST(ParseV6, AcceptsTextForms)
 
 TEST(ParseV6, RefusesEverythingElse)
 {
-  for (const char* bad : {"", ":", ":::", "1::2::3", "::1::", ":1", "1:", "1:2:3:4:5:6:7",
-                          "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7::8", "12345::", "g::", "fe80::1%eth0",
-                          "::1.2.3", "::1.2.3.4.5", "1:2:3:4:5:6:7:1.2.3.4", "::01.2.3.4", "1.2.3.4::",
-                          "2001:db8::/32", " ::1", "::1 "}) {
+  for (const char* bad : {"",
+                          ":",
+                          ":::",
+                          "1::2::3",
+                          "::1::",
+                          ":1",
+                          "1:",
+                          "1:2:3:4:5:6:7",
+                          "1:2:3:4:5:6:7:8:9",
+                          "1:2:3:4:5:6:7::8",
+                          "12345::",
+                          "g::",
+                          "fe80::1%eth0",
+                          "::1.2.3",
+                          "::1.2.3.4.5",
+                          "1:2:3:4:5:6:7:1.2.3.4",
+                          "::01.2.3.4",
+                          "1.2.3.4::",
+                          "2001:db8::/32",
+                          " ::1",
+                          "::1 "}) {
     EXPECT_FALSE(net::parse_v6(bad)) << bad;
   }
 }
@@ -136,8 +155,7 @@ TEST(ParseZone, AcceptsCommentsBlanksCrlfAndBareAddresses)
                             "2001:db8:1::1\n"
                             "   # indented comment\n"
                             "10.0.0.0/8",
-                            {},
-                            &stats);
+                            {}, &stats);
   EXPECT_EQ(str(out.v4), "1.2.3.0/24 5.6.0.0/16 9.9.9.9/32 10.0.0.0/8");
   EXPECT_EQ(str(out.v6), "2001:db8::/32 2001:db8:1::1/128");
   EXPECT_EQ(stats.lines, 9u);
@@ -159,7 +177,8 @@ TEST(ParseZone, EmptyInputHasNoNetworks)
 TEST(ParseZone, ClearsAndCountsHostBits)
 {
   ZoneStats stats;
-  const NetList out = parse("1.2.3.4/24\n1.2.3.0/24\n255.255.255.255/1\n2001:db8::1/32\n2001:db8::/32\n", {}, &stats);
+  const NetList out =
+      parse("1.2.3.4/24\n1.2.3.0/24\n255.255.255.255/1\n2001:db8::1/32\n2001:db8::/32\n", {}, &stats);
   EXPECT_EQ(str(out.v4), "1.2.3.0/24 1.2.3.0/24 128.0.0.0/1");
   EXPECT_EQ(str(out.v6), "2001:db8::/32 2001:db8::/32");
   EXPECT_EQ(stats.host_bits, 3u);
@@ -169,7 +188,8 @@ TEST(ParseZone, ClearsAndCountsHostBits)
 TEST(ParseZone, ErrorsNameSourceLineProblemAndText)
 {
   EXPECT_EQ(error_of("1.2.3.0/24\n# c\n\n1.2.3.256/24\n"), "zone:4: invalid IPv4 address: '1.2.3.256/24'");
-  EXPECT_EQ(error_of("1.2.3.0/24\r\n1.2.3.0/24\r\n01.2.3.0/24\r\n"), "zone:3: invalid IPv4 address: '01.2.3.0/24'");
+  EXPECT_EQ(error_of("1.2.3.0/24\r\n1.2.3.0/24\r\n01.2.3.0/24\r\n"),
+            "zone:3: invalid IPv4 address: '01.2.3.0/24'");
   EXPECT_EQ(error_of("1.2.3.0/33"), "zone:1: invalid IPv4 prefix length: '1.2.3.0/33'");
   EXPECT_EQ(error_of("1.2.3.0/"), "zone:1: invalid IPv4 prefix length: '1.2.3.0/'");
   EXPECT_EQ(error_of("1.2.3.0/08"), "zone:1: invalid IPv4 prefix length: '1.2.3.0/08'");
@@ -178,7 +198,8 @@ TEST(ParseZone, ErrorsNameSourceLineProblemAndText)
   EXPECT_EQ(error_of("2001:db8::/129"), "zone:1: invalid IPv6 prefix length: '2001:db8::/129'");
   EXPECT_EQ(error_of("1::2::/64"), "zone:1: invalid IPv6 address: '1::2::/64'");
   EXPECT_EQ(error_of("fe80::1%eth0/128"), "zone:1: invalid IPv6 address: 'fe80::1%eth0/128'");
-  EXPECT_EQ(error_of("1.2.3.0/24 5.6.7.0/24"), "zone:1: more than one field on the line: '1.2.3.0/24 5.6.7.0/24'");
+  EXPECT_EQ(error_of("1.2.3.0/24 5.6.7.0/24"),
+            "zone:1: more than one field on the line: '1.2.3.0/24 5.6.7.0/24'");
   EXPECT_EQ(error_of("1.2.3.0/24\t5.6.7.0/24 # x"),
             "zone:1: more than one field on the line: '1.2.3.0/24\\x095.6.7.0/24 # x'");
   EXPECT_EQ(error_of("hello"), "zone:1: not a network: 'hello'");
@@ -210,9 +231,12 @@ TEST(ParseZone, GuardRefusesSlashZeroAndShortPrefixes)
   const ZoneOptions guard{Families::Both, net::k_default_min_prefix_v4, net::k_default_min_prefix_v6};
   EXPECT_EQ(error_of("1.0.0.0/8\n0.0.0.0/0\n", guard),
             "zone:2: refusing /0: shorter than the minimum /4 (min-prefix-v4): '0.0.0.0/0'");
-  EXPECT_EQ(error_of("32.0.0.0/3", guard), "zone:1: refusing /3: shorter than the minimum /4 (min-prefix-v4): '32.0.0.0/3'");
-  EXPECT_EQ(error_of("::/0", guard), "zone:1: refusing /0: shorter than the minimum /10 (min-prefix-v6): '::/0'");
-  EXPECT_EQ(error_of("2000::/9", guard), "zone:1: refusing /9: shorter than the minimum /10 (min-prefix-v6): '2000::/9'");
+  EXPECT_EQ(error_of("32.0.0.0/3", guard),
+            "zone:1: refusing /3: shorter than the minimum /4 (min-prefix-v4): '32.0.0.0/3'");
+  EXPECT_EQ(error_of("::/0", guard),
+            "zone:1: refusing /0: shorter than the minimum /10 (min-prefix-v6): '::/0'");
+  EXPECT_EQ(error_of("2000::/9", guard),
+            "zone:1: refusing /9: shorter than the minimum /10 (min-prefix-v6): '2000::/9'");
   // Real data reaches /7 (IPv4) and /16 (IPv6): the defaults let it through.
   EXPECT_EQ(error_of("16.0.0.0/4\n2.0.0.0/7\n2001::/16\n2000::/10\n", guard), "");
   // Without the guard every valid network is accepted, /0 included.
@@ -232,7 +256,8 @@ TEST(ParseZone, ErrorLeavesNoRefusedNetworkBehind)
 
 // What ZoneReader makes of `text` fed in pieces of at most `piece` bytes:
 // the networks as text, or the error message.
-std::string read_in_pieces(const std::string& text, std::size_t piece, const ZoneOptions& options, ZoneStats* stats)
+std::string
+read_in_pieces(const std::string& text, std::size_t piece, const ZoneOptions& options, ZoneStats* stats)
 {
   NetList out;
   try {
@@ -262,7 +287,8 @@ TEST(ZoneReader, PiecesGiveTheSameResultAsTheWhole)
       }
       return str(out.v4) + " | " + str(out.v6);
     }();
-    for (std::size_t piece : {std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{7}, std::size_t{4096}}) {
+    for (std::size_t piece :
+         {std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{7}, std::size_t{4096}}) {
       ZoneStats stats;
       EXPECT_EQ(read_in_pieces(text, piece, {}, &stats), whole) << "pieces of " << piece;
       if (whole.rfind("zone:", 0) == 0) {
@@ -301,11 +327,12 @@ TEST(ParseZone, AgreesWithTheLineByLineReferenceOnMutatedInput)
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
   const std::vector<std::string> lines = {
-    "1.2.3.0/24", "10.0.0.0/8", "0.0.0.0/0", "255.255.255.255", "192.168.100.1/32", "2001:db8::/32",
-    "::/0", "::1", "2a14:1c5:8800::/38", "::ffff:1.2.3.4/96", "fe80::/10", "1:2:3:4:5:6:7:8/128"};
+      "1.2.3.0/24",         "10.0.0.0/8",        "0.0.0.0/0", "255.255.255.255",
+      "192.168.100.1/32",   "2001:db8::/32",     "::/0",      "::1",
+      "2a14:1c5:8800::/38", "::ffff:1.2.3.4/96", "fe80::/10", "1:2:3:4:5:6:7:8/128"};
   const std::string alphabet = "0123456789abcdefABCDEF.:/ \t\r\n#x<%-";
   const std::vector<ZoneOptions> options = {
-    {}, {Families::V4, 0, 0}, {Families::V6, 0, 0}, {Families::Both, 4, 10}, {Families::Both, 24, 48}};
+      {}, {Families::V4, 0, 0}, {Families::V6, 0, 0}, {Families::Both, 4, 10}, {Families::Both, 24, 48}};
   for (int iter = 0; iter < 10000; ++iter) {
     std::string text;
     const int n = 1 + static_cast<int>(rng() % 4);

@@ -24,7 +24,8 @@ struct CronJob {
 
 // cron turns an unescaped '%' into a newline (the rest becomes standard
 // input) and "\%" into '%'.
-std::string cron_command(const std::string& field, bool* has_bare_percent)
+std::string
+cron_command(const std::string& field, bool* has_bare_percent)
 {
   std::string out;
   *has_bare_percent = false;
@@ -79,16 +80,19 @@ protected:
     run({"mkdir", "-p", stubs});
     dir.write("bin/geoblock",
               "#!/bin/sh\n"
-              "echo \"$@\" >> '" + dir / "geoblock.calls" + "'\n"
-              "echo 'geoblock: warning: zz: stub warning' >&2\n"
-              "exit " + std::to_string(status) + "\n",
+              "echo \"$@\" >> '" +
+                  dir / "geoblock.calls" +
+                  "'\n"
+                  "echo 'geoblock: warning: zz: stub warning' >&2\n"
+                  "exit " +
+                  std::to_string(status) + "\n",
               0755);
     dir.write("bin/sleep", "#!/bin/sh\necho \"$1\" >> '" + dir / "sleep.calls" + "'\n", 0755);
     std::string cmd = m_jobs.at(0).command;
-    for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
-           {"/usr/sbin/geoblock", stubs + "/geoblock"},
-           {"/run/systemd/system", dir / "run-systemd-system"},
-           {"/var/lib/geoblock", dir / "state"}}) {
+    for (const auto& [from, to] :
+         std::vector<std::pair<std::string, std::string>>{{"/usr/sbin/geoblock", stubs + "/geoblock"},
+                                                          {"/run/systemd/system", dir / "run-systemd-system"},
+                                                          {"/var/lib/geoblock", dir / "state"}}) {
       EXPECT_NE(cmd.find(from), std::string::npos) << "the cron command no longer mentions " << from;
       cmd = replace_all(cmd, from, to);
     }

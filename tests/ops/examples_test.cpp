@@ -20,7 +20,8 @@ const std::string k_countries = std::string(GEOBLOCK_SOURCE_DIR) + "/countries.c
 
 // key -> default ("" when the option shows none), from the section of
 // "geoblock update --help" that lists the configuration keys.
-std::map<std::string, std::string> keys_of_the_binary()
+std::map<std::string, std::string>
+keys_of_the_binary()
 {
   const ProcResult help = run({GEOBLOCK_BINARY, "update", "--help"});
   EXPECT_EQ(help.status, 0) << help.both();
@@ -38,7 +39,8 @@ std::map<std::string, std::string> keys_of_the_binary()
 }
 
 // Documented "#key = value" lines of the example: key -> values in order.
-std::map<std::string, std::vector<std::string>> documented_keys()
+std::map<std::string, std::vector<std::string>>
+documented_keys()
 {
   std::map<std::string, std::vector<std::string>> keys;
   const std::regex doc(R"(^#([a-z0-9-]+) = (.*)$)");
@@ -51,7 +53,8 @@ std::map<std::string, std::vector<std::string>> documented_keys()
   return keys;
 }
 
-std::string normal_bool(const std::string& v)
+std::string
+normal_bool(const std::string& v)
 {
   if (v == "false" || v == "no" || v == "off") {
     return "0";
@@ -74,7 +77,8 @@ TEST(Examples, ConfDocumentsEveryKeyWithTheBinarysDefault)
     }
   }
   for (const auto& [key, values] : documented) {
-    EXPECT_TRUE(binary.count(key)) << "geoblock.conf.example documents '" << key << "', which the binary lacks";
+    EXPECT_TRUE(binary.count(key)) << "geoblock.conf.example documents '" << key
+                                   << "', which the binary lacks";
   }
   // Nothing is active: installed as /etc/geoblock/geoblock.conf, the example
   // must not change any default.
@@ -106,8 +110,8 @@ TEST(Examples, ConfWithEveryDefaultUncommentedIsAccepted)
   TempDir dir;
   const std::string conf_path = dir.write("geoblock.conf", conf);
   const std::string countries_path = dir.write("countries.cfg", read_text(k_countries));
-  const char* argv[] = {"geoblock", "update", "--dry-run", "--config", conf_path.c_str(), "--countries-file",
-                        countries_path.c_str()};
+  const char* argv[] = {"geoblock",        "update",           "--dry-run",           "--config",
+                        conf_path.c_str(), "--countries-file", countries_path.c_str()};
   const cli::Invocation inv = cli::parse_command_line(7, argv);
   EXPECT_EQ(inv.command, cli::Command::Update);
   const cli::Settings s = cli::validate(inv.config, true);

@@ -13,7 +13,8 @@ namespace {
 
 const std::string k_source = GEOBLOCK_SOURCE_DIR;
 
-unsigned mode_of(const std::string& path)
+unsigned
+mode_of(const std::string& path)
 {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
@@ -29,16 +30,16 @@ TEST(Install, PutsEveryFileInPlace)
 
   // What each file is, and where it has to be for its reader to find it.
   const std::vector<std::pair<std::string, unsigned>> expected = {
-    {"/usr/sbin/geoblock", 0755},
-    {"/usr/lib/systemd/system/geoblock.service", 0644},
-    {"/usr/lib/systemd/system/geoblock.timer", 0644},
-    {"/usr/lib/systemd/system/geoblock-restore.service", 0644},
-    {"/etc/cron.d/geoblock", 0644},
-    {"/etc/geoblock/geoblock.conf", 0644},
-    {"/usr/share/doc/geoblock/examples/geoblock.conf.example", 0644},
-    {"/usr/share/doc/geoblock/examples/countries.cfg.example", 0644},
-    {"/usr/share/doc/geoblock/operations.md", 0644},
-    {"/usr/share/bash-completion/completions/geoblock", 0644},
+      {"/usr/sbin/geoblock", 0755},
+      {"/usr/lib/systemd/system/geoblock.service", 0644},
+      {"/usr/lib/systemd/system/geoblock.timer", 0644},
+      {"/usr/lib/systemd/system/geoblock-restore.service", 0644},
+      {"/etc/cron.d/geoblock", 0644},
+      {"/etc/geoblock/geoblock.conf", 0644},
+      {"/usr/share/doc/geoblock/examples/geoblock.conf.example", 0644},
+      {"/usr/share/doc/geoblock/examples/countries.cfg.example", 0644},
+      {"/usr/share/doc/geoblock/operations.md", 0644},
+      {"/usr/share/bash-completion/completions/geoblock", 0644},
   };
   for (const auto& [path, mode] : expected) {
     EXPECT_TRUE(exists(inst / path)) << path << " missing; install log:\n" << inst.log();
@@ -79,12 +80,14 @@ TEST(Install, PrefixIsFollowed)
 {
   // A /usr/local install must not leave units that start /usr/sbin/geoblock.
   TempDir root;
-  const ProcResult r = run({"cmake", "--install", GEOBLOCK_BUILD_DIR, "--prefix", "/usr/local"}, {"DESTDIR=" + root.path()});
+  const ProcResult r =
+      run({"cmake", "--install", GEOBLOCK_BUILD_DIR, "--prefix", "/usr/local"}, {"DESTDIR=" + root.path()});
   ASSERT_EQ(r.status, 0) << r.both();
   ASSERT_TRUE(exists(root / "usr/local/sbin/geoblock"));
   const Unit u = parse_unit(read_text(root / "usr/local/lib/systemd/system/geoblock.service"));
   EXPECT_EQ(words(unit_value(u, "Service", "ExecStart")).at(0), "/usr/local/sbin/geoblock");
-  EXPECT_NE(read_text(root / "etc/cron.d/geoblock").find("/usr/local/sbin/geoblock update"), std::string::npos);
+  EXPECT_NE(read_text(root / "etc/cron.d/geoblock").find("/usr/local/sbin/geoblock update"),
+            std::string::npos);
   // cron only reads /etc/cron.d, whatever the prefix.
   EXPECT_FALSE(exists(root / "usr/local/etc/cron.d/geoblock"));
 }
@@ -95,8 +98,8 @@ protected:
   static void SetUpTestSuite()
   {
     s_dir = new TempDir;
-    const ProcResult r = run({"cpack", "-G", "DEB", "--config", std::string(GEOBLOCK_BUILD_DIR) + "/CPackConfig.cmake", "-B",
-                       s_dir->path()});
+    const ProcResult r = run({"cpack", "-G", "DEB", "--config",
+                              std::string(GEOBLOCK_BUILD_DIR) + "/CPackConfig.cmake", "-B", s_dir->path()});
     s_log = r.both();
     const ProcResult ls = run({"find", s_dir->path(), "-maxdepth", "1", "-name", "geoblock_*.deb"});
     s_deb = trim(ls.out);
@@ -111,10 +114,7 @@ protected:
     ASSERT_FALSE(s_deb.empty()) << "cpack made no geoblock_*.deb:\n" << s_log;
     ASSERT_EQ(s_deb.find('\n'), std::string::npos) << "several packages: " << s_deb;
   }
-  static std::string field(const std::string& name)
-  {
-    return trim(run({"dpkg-deb", "-f", s_deb, name}).out);
-  }
+  static std::string field(const std::string& name) { return trim(run({"dpkg-deb", "-f", s_deb, name}).out); }
 
   static TempDir* s_dir;
   static std::string s_log;
@@ -135,16 +135,16 @@ TEST_F(Package, ListsEveryFileOwnedByRoot)
     listed[w[5]] = w[0] + " " + w[1];
   }
   const std::vector<std::pair<std::string, std::string>> expected = {
-    {"./usr/sbin/geoblock", "-rwxr-xr-x root/root"},
-    {"./usr/lib/systemd/system/geoblock.service", "-rw-r--r-- root/root"},
-    {"./usr/lib/systemd/system/geoblock.timer", "-rw-r--r-- root/root"},
-    {"./usr/lib/systemd/system/geoblock-restore.service", "-rw-r--r-- root/root"},
-    {"./etc/cron.d/geoblock", "-rw-r--r-- root/root"},
-    {"./etc/geoblock/geoblock.conf", "-rw-r--r-- root/root"},
-    {"./usr/share/doc/geoblock/examples/geoblock.conf.example", "-rw-r--r-- root/root"},
-    {"./usr/share/doc/geoblock/examples/countries.cfg.example", "-rw-r--r-- root/root"},
-    {"./usr/share/doc/geoblock/operations.md", "-rw-r--r-- root/root"},
-    {"./usr/share/bash-completion/completions/geoblock", "-rw-r--r-- root/root"},
+      {"./usr/sbin/geoblock", "-rwxr-xr-x root/root"},
+      {"./usr/lib/systemd/system/geoblock.service", "-rw-r--r-- root/root"},
+      {"./usr/lib/systemd/system/geoblock.timer", "-rw-r--r-- root/root"},
+      {"./usr/lib/systemd/system/geoblock-restore.service", "-rw-r--r-- root/root"},
+      {"./etc/cron.d/geoblock", "-rw-r--r-- root/root"},
+      {"./etc/geoblock/geoblock.conf", "-rw-r--r-- root/root"},
+      {"./usr/share/doc/geoblock/examples/geoblock.conf.example", "-rw-r--r-- root/root"},
+      {"./usr/share/doc/geoblock/examples/countries.cfg.example", "-rw-r--r-- root/root"},
+      {"./usr/share/doc/geoblock/operations.md", "-rw-r--r-- root/root"},
+      {"./usr/share/bash-completion/completions/geoblock", "-rw-r--r-- root/root"},
   };
   for (const auto& [path, attrs] : expected) {
     ASSERT_TRUE(listed.count(path)) << path << " not in the package:\n" << c.out;
@@ -205,8 +205,8 @@ TEST_F(Package, DependsOnTheToolsAndLibraries)
     depends.insert(words(item).at(0)); // drop any "(>= version)"
   }
   // The tools the applier runs and the libraries of the issue.
-  for (const std::string pkg : {"ipset", "iptables", "libcurl4", "libzip4", "libboost-program-options1.74.0",
-                                "libipset13"}) {
+  for (const std::string pkg :
+       {"ipset", "iptables", "libcurl4", "libzip4", "libboost-program-options1.74.0", "libipset13"}) {
     EXPECT_TRUE(depends.count(pkg)) << "Depends lacks " << pkg << ": " << field("Depends");
   }
 
@@ -239,7 +239,8 @@ TEST_F(Package, DependsOnTheToolsAndLibraries)
     // dpkg knows a file by the path its package ships (/lib or /usr/lib).
     const std::string real = trim(run({"readlink", "-f", path}).out);
     std::string owner;
-    for (const std::string& p : {real, path, replace_all(real, "/usr/lib/", "/lib/"), replace_all(path, "/usr/lib/", "/lib/")}) {
+    for (const std::string& p :
+         {real, path, replace_all(real, "/usr/lib/", "/lib/"), replace_all(path, "/usr/lib/", "/lib/")}) {
       const ProcResult s = run({"dpkg", "-S", p});
       if (s.status == 0) {
         owner = s.out.substr(0, s.out.find(':'));

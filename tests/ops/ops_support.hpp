@@ -28,7 +28,7 @@
 namespace geoblock::test::ops {
 
 struct ProcResult {
-  int status = -1;        // exit status; -1 when killed or timed out
+  int status = -1; // exit status; -1 when killed or timed out
   bool timed_out = false;
   std::string out;
   std::string err;
@@ -37,8 +37,9 @@ struct ProcResult {
 
 // Runs argv (no shell). `env` entries ("NAME=value") replace the variables
 // of the same name; `input` goes to standard input. Killed after `limit`.
-inline ProcResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
-               const std::string& input = {}, std::chrono::seconds limit = std::chrono::seconds(240))
+inline ProcResult
+run(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
+    const std::string& input = {}, std::chrono::seconds limit = std::chrono::seconds(240))
 {
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
@@ -81,7 +82,8 @@ inline ProcResult run(const std::vector<std::string>& argv, const std::vector<st
   std::string* sinks[2] = {&r.out, &r.err};
   int open_fds = 2;
   while (open_fds > 0) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       r.timed_out = true;
       kill(-pid, SIGKILL);
@@ -117,7 +119,8 @@ inline ProcResult run(const std::vector<std::string>& argv, const std::vector<st
   return r;
 }
 
-inline std::string read_text(const std::string& path)
+inline std::string
+read_text(const std::string& path)
 {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -128,13 +131,15 @@ inline std::string read_text(const std::string& path)
   return s.str();
 }
 
-inline bool exists(const std::string& path)
+inline bool
+exists(const std::string& path)
 {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
 }
 
-inline std::vector<std::string> lines_of(const std::string& text)
+inline std::vector<std::string>
+lines_of(const std::string& text)
 {
   std::vector<std::string> lines;
   std::istringstream in(text);
@@ -144,14 +149,16 @@ inline std::vector<std::string> lines_of(const std::string& text)
   return lines;
 }
 
-inline std::string trim(const std::string& s)
+inline std::string
+trim(const std::string& s)
 {
   const auto b = s.find_first_not_of(" \t\r\n");
   const auto e = s.find_last_not_of(" \t\r\n");
   return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
 }
 
-inline std::vector<std::string> words(const std::string& s)
+inline std::vector<std::string>
+words(const std::string& s)
 {
   std::vector<std::string> w;
   std::istringstream in(s);
@@ -161,7 +168,8 @@ inline std::vector<std::string> words(const std::string& s)
   return w;
 }
 
-inline std::string replace_all(std::string s, const std::string& from, const std::string& to)
+inline std::string
+replace_all(std::string s, const std::string& from, const std::string& to)
 {
   for (std::size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) {
     s.replace(pos, from.size(), to);
@@ -172,7 +180,8 @@ inline std::string replace_all(std::string s, const std::string& from, const std
 // A systemd unit file: section -> key -> values (a key may repeat).
 using Unit = std::map<std::string, std::map<std::string, std::vector<std::string>>>;
 
-inline Unit parse_unit(const std::string& text)
+inline Unit
+parse_unit(const std::string& text)
 {
   Unit unit;
   std::string section;
@@ -194,7 +203,8 @@ inline Unit parse_unit(const std::string& text)
 }
 
 // All words of every value of section/key (for list settings like Before=).
-inline std::vector<std::string> unit_words(const Unit& unit, const std::string& section, const std::string& key)
+inline std::vector<std::string>
+unit_words(const Unit& unit, const std::string& section, const std::string& key)
 {
   std::vector<std::string> all;
   const auto s = unit.find(section);
@@ -213,7 +223,8 @@ inline std::vector<std::string> unit_words(const Unit& unit, const std::string& 
   return all;
 }
 
-inline std::string unit_value(const Unit& unit, const std::string& section, const std::string& key)
+inline std::string
+unit_value(const Unit& unit, const std::string& section, const std::string& key)
 {
   const auto s = unit.find(section);
   if (s == unit.end() || s->second.find(key) == s->second.end()) {
@@ -223,7 +234,8 @@ inline std::string unit_value(const Unit& unit, const std::string& section, cons
 }
 
 // The value of a variable in the build tree's CMakeCache.txt.
-inline std::string cmake_cache(const std::string& name)
+inline std::string
+cmake_cache(const std::string& name)
 {
   for (const std::string& line : lines_of(read_text(std::string(GEOBLOCK_BUILD_DIR) + "/CMakeCache.txt"))) {
     if (line.rfind(name + ":", 0) == 0) {
@@ -239,7 +251,8 @@ class Installed {
 public:
   Installed()
   {
-    const ProcResult r = run({"cmake", "--install", GEOBLOCK_BUILD_DIR, "--prefix", "/usr"}, {"DESTDIR=" + m_root.path()});
+    const ProcResult r =
+        run({"cmake", "--install", GEOBLOCK_BUILD_DIR, "--prefix", "/usr"}, {"DESTDIR=" + m_root.path()});
     m_log = r.both();
     m_ok = r.status == 0;
   }
@@ -255,7 +268,8 @@ private:
 };
 
 // Empty when this process may create network namespaces; else why not.
-inline std::string netns_unavailable()
+inline std::string
+netns_unavailable()
 {
   if (geteuid() != 0) {
     return "needs root to create a network namespace";

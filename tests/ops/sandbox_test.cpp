@@ -67,8 +67,8 @@ protected:
 
   void make_mirror()
   {
-    const ProcResult r = run({std::string(GEOBLOCK_SOURCE_DIR) + "/scripts/make-zones", m_mirror.path(),
-                              "--countries", "li,mt"});
+    const ProcResult r = run(
+        {std::string(GEOBLOCK_SOURCE_DIR) + "/scripts/make-zones", m_mirror.path(), "--countries", "li,mt"});
     ASSERT_EQ(r.status, 0) << r.both();
   }
 
@@ -80,9 +80,23 @@ protected:
       std::transform(c.begin(), c.end(), c.begin(), [](unsigned char ch) { return std::tolower(ch); });
       list += ",+" + c.substr(4);
     }
-    std::vector<std::string> a{"unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
-                               k_sandbox_script, "sandbox", m_cache_arg, m_state_arg, m_run_arg, "setpriv",
-                               "--bounding-set=" + list, "--inh-caps=" + list, "--no-new-privs", "--"};
+    std::vector<std::string> a{"unshare",
+                               "--mount",
+                               "--propagation",
+                               "private",
+                               "--",
+                               "/bin/sh",
+                               "-c",
+                               k_sandbox_script,
+                               "sandbox",
+                               m_cache_arg,
+                               m_state_arg,
+                               m_run_arg,
+                               "setpriv",
+                               "--bounding-set=" + list,
+                               "--inh-caps=" + list,
+                               "--no-new-privs",
+                               "--"};
     a.insert(a.end(), argv.begin(), argv.end());
     // LeakSanitizer (sanitizer builds) cannot trace itself without privileges.
     return run(ns.in(a), {"ASAN_OPTIONS=detect_leaks=0"});

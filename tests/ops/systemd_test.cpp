@@ -13,7 +13,8 @@ namespace {
 
 const std::vector<std::string> k_units = {"geoblock.service", "geoblock.timer", "geoblock-restore.service"};
 
-bool contains(const std::vector<std::string>& v, const std::string& x)
+bool
+contains(const std::vector<std::string>& v, const std::string& x)
 {
   return std::find(v.begin(), v.end(), x) != v.end();
 }
@@ -94,7 +95,7 @@ TEST_F(Units, ServicesAreHardened)
     const auto caps = unit_words(u, "Service", "CapabilityBoundingSet");
     EXPECT_EQ(std::set<std::string>(caps.begin(), caps.end()),
               (std::set<std::string>{"CAP_NET_ADMIN", "CAP_NET_RAW"}))
-      << name;
+        << name;
     EXPECT_EQ(unit_value(u, "Service", "ProtectSystem"), "strict") << name;
     EXPECT_EQ(unit_value(u, "Service", "PrivateTmp"), "yes") << name;
     EXPECT_EQ(unit_value(u, "Service", "NoNewPrivileges"), "yes") << name;
@@ -105,7 +106,8 @@ TEST_F(Units, ServicesAreHardened)
     EXPECT_TRUE(contains(unit_words(u, "Service", "RestrictAddressFamilies"), "AF_NETLINK")) << name;
 
     // systemd's own score of the sandbox (0 best, 10 worst): "OK" or better.
-    const ProcResult sec = run({"systemd-analyze", "security", "--offline=yes", "--threshold=30", m_dir / name});
+    const ProcResult sec =
+        run({"systemd-analyze", "security", "--offline=yes", "--threshold=30", m_dir / name});
     EXPECT_EQ(sec.status, 0) << name << " exposure above 3.0:\n" << sec.both();
   }
 }
@@ -159,8 +161,8 @@ TEST_F(Units, RestoreRunsEarlyBeforeTheSavedFirewall)
   // Early boot: no implicit ordering after basic.target.
   EXPECT_EQ(unit_value(u, "Unit", "DefaultDependencies"), "no");
   const auto before = unit_words(u, "Unit", "Before");
-  for (const std::string t : {"netfilter-persistent.service", "iptables.service", "ip6tables.service",
-                              "network-pre.target"}) {
+  for (const std::string t :
+       {"netfilter-persistent.service", "iptables.service", "ip6tables.service", "network-pre.target"}) {
     EXPECT_TRUE(contains(before, t)) << "not ordered before " << t;
   }
   EXPECT_TRUE(contains(unit_words(u, "Unit", "Wants"), "network-pre.target"));
@@ -232,7 +234,8 @@ TEST_F(Units, UnitCapabilitiesSufficeForTheFirewallWork)
       std::transform(c.begin(), c.end(), c.begin(), [](unsigned char ch) { return std::tolower(ch); });
       list += ",+" + c.substr(4); // CAP_NET_ADMIN -> net_admin
     }
-    std::vector<std::string> a{"setpriv", "--bounding-set=" + list, "--inh-caps=" + list, "--no-new-privs", "--"};
+    std::vector<std::string> a{"setpriv", "--bounding-set=" + list, "--inh-caps=" + list, "--no-new-privs",
+                               "--"};
     a.insert(a.end(), argv.begin(), argv.end());
     return a;
   };
@@ -243,19 +246,20 @@ TEST_F(Units, UnitCapabilitiesSufficeForTheFirewallWork)
   const std::string rules6 = "*raw\n:PREROUTING ACCEPT [0:0]\n"
                              "-A PREROUTING -m set --match-set gbt-v6 src -j DROP\nCOMMIT\n";
   const std::vector<std::pair<std::vector<std::string>, std::string>> steps = {
-    {{"ipset", "create", "gbt-v4", "hash:net", "family", "inet"}, ""},
-    {{"ipset", "create", "gbt-v4-new", "hash:net", "family", "inet"}, ""},
-    {{"ipset", "add", "gbt-v4-new", "198.51.100.0/24"}, ""},
-    {{"ipset", "swap", "gbt-v4-new", "gbt-v4"}, ""},
-    {{"ipset", "destroy", "gbt-v4-new"}, ""},
-    {{"ipset", "create", "gbt-v6", "hash:net", "family", "inet6"}, ""},
-    {{"ipset", "add", "gbt-v6", "2001:db8::/32"}, ""},
-    {{"iptables-restore", "--noflush"}, rules4},
-    {{"ip6tables-restore", "--noflush"}, rules6},
+      {{"ipset", "create", "gbt-v4", "hash:net", "family", "inet"}, ""},
+      {{"ipset", "create", "gbt-v4-new", "hash:net", "family", "inet"}, ""},
+      {{"ipset", "add", "gbt-v4-new", "198.51.100.0/24"}, ""},
+      {{"ipset", "swap", "gbt-v4-new", "gbt-v4"}, ""},
+      {{"ipset", "destroy", "gbt-v4-new"}, ""},
+      {{"ipset", "create", "gbt-v6", "hash:net", "family", "inet6"}, ""},
+      {{"ipset", "add", "gbt-v6", "2001:db8::/32"}, ""},
+      {{"iptables-restore", "--noflush"}, rules4},
+      {{"ip6tables-restore", "--noflush"}, rules6},
   };
   for (const auto& [argv, input] : steps) {
     const ProcResult r = run(ns.in(sandboxed(caps, argv)), {}, input);
-    ASSERT_EQ(r.status, 0) << argv[0] << " " << argv[1] << " failed with the unit's capabilities: " << r.both();
+    ASSERT_EQ(r.status, 0) << argv[0] << " " << argv[1]
+                           << " failed with the unit's capabilities: " << r.both();
   }
   const ProcResult save = run(ns.in(sandboxed(caps, {"iptables-save", "-t", "raw"})));
   EXPECT_NE(save.out.find("--match-set gbt-v4 src -j DROP"), std::string::npos) << save.both();

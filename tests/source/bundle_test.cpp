@@ -14,9 +14,9 @@
 #include <map>
 
 using geoblock::Error;
+using geoblock::net::Families;
 using geoblock::net::Origin;
 using geoblock::net::ZoneResult;
-using geoblock::net::Families;
 using geoblock::source::BundleOptions;
 using geoblock::source::BundleZone;
 using geoblock::source::read_bundle;

@@ -12,9 +12,9 @@
 #include <filesystem>
 
 using geoblock::Error;
+using geoblock::net::Families;
 using geoblock::net::Origin;
 using geoblock::net::ZoneResult;
-using geoblock::net::Families;
 using geoblock::source::GeonameFallback;
 using geoblock::source::MaxmindOptions;
 using geoblock::source::read_maxmind;

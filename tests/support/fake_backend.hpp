@@ -15,7 +15,7 @@ namespace geoblock::test {
 
 class FakeBackend final : public apply::Backend {
 public:
-  apply::FirewallState live;        // what the "kernel" holds
+  apply::FirewallState live; // what the "kernel" holds
   int reads = 0, applies = 0, removes = 0;
   std::string read_error;           // non-empty: read() throws Error with it
   apply::ApplyOptions last_options; // of the last apply or remove

@@ -288,7 +288,8 @@ tcp_connect(const NamedNetns* ns, const std::string& from, const std::string& to
 }
 
 bool
-eventually_connects(const NamedNetns* ns, const std::string& from, const std::string& to, int port, int attempts)
+eventually_connects(const NamedNetns* ns, const std::string& from, const std::string& to, int port,
+                    int attempts)
 {
   for (int i = 0; i < attempts; ++i) {
     if (tcp_connect(ns, from, to, port, std::chrono::milliseconds(1000))) {

@@ -6,7 +6,8 @@
 
 namespace geoblock::test {
 
-std::string TempDir::write(const std::string& name, const std::string& content, unsigned mode) const
+std::string
+TempDir::write(const std::string& name, const std::string& content, unsigned mode) const
 {
   const std::string p = *this / name;
   std::filesystem::create_directories(std::filesystem::path(p).parent_path());
