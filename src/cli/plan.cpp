@@ -56,6 +56,7 @@ zone_json(const ZoneRow& z)
   }
   util::Json j = util::Json::object();
   j.set("source", net::origin_name(z.origin));
+  j.set("fresh", net::is_fresh(z.origin));
   j.set("networks", z.networks);
   j.set("aggregated", z.aggregated);
   j.set("age_days", z.age_days >= 0 ? util::Json(static_cast<long long>(z.age_days)) : util::Json());
@@ -88,7 +89,7 @@ make_plan(const std::vector<net::ZoneResult>& zones, const Settings& settings, s
     row.origin = z.origin;
     row.error = z.error;
     const std::int64_t when = z.last_modified ? z.last_modified : z.fetched_at;
-    row.age_days = when > 0 && when <= now ? (now - when) / 86400 : -1;
+    row.age_days = fetch::age_days(when, now);
     if (z.family == net::Family::V4) {
       row.networks = z.nets.v4.size();
       row.aggregated = net::aggregate(z.nets.v4).size();
@@ -327,10 +328,7 @@ format_metrics(const util::Json& state)
           "{country=\"" + c.get("country").as_string() + "\",family=\"" + family + "\"}";
       out += "geoblock_zone_networks" + labels + " " + std::to_string(z.get("networks").as_int()) + "\n";
       ages += "geoblock_zone_age_days" + labels + " " + std::to_string(z.get("age_days").as_int(-1)) + "\n";
-      const std::string src = z.get("source").as_string();
-      ok += "geoblock_zone_fresh" + labels + " " +
-            (src == "downloaded" || src == "not modified" || src == "local" || src == "absent" ? "1" : "0") +
-            "\n";
+      ok += "geoblock_zone_fresh" + labels + " " + (z.get("fresh").as_bool() ? "1" : "0") + "\n";
     }
   }
   if (!state.get("in_sync").is_null()) {

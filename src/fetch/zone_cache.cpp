@@ -51,7 +51,7 @@ std::int64_t
 age_days(std::int64_t t, std::int64_t now)
 {
   if (t <= 0 || t > now) {
-    return 0;
+    return -1;
   }
   return (now - t) / 86400;
 }

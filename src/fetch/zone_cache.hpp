@@ -54,7 +54,8 @@ struct ZoneMeta {
   bool absent = false;            // legitimately empty/missing upstream
 };
 
-// Age in whole days of `t` at `now` (0 when t is unknown or in the future).
+// Age in whole days of `t` at `now`; -1 when t is unknown (0) or in the
+// future. The one formula of a data age (reports, staleness, status).
 std::int64_t age_days(std::int64_t t, std::int64_t now);
 
 // True when the zone's data is older than `stale_after_days`: upstream did

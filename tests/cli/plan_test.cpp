@@ -164,6 +164,17 @@ TEST(Plan, MetricsCarryTheStateFigures)
   EXPECT_NE(m.find("geoblock_last_success_timestamp_seconds 1234\n"), std::string::npos) << m;
   EXPECT_NE(m.find("geoblock_set_entries{family=\"v4\"} 1\n"), std::string::npos) << m;
   EXPECT_NE(m.find("geoblock_zone_networks{country=\"cn\",family=\"v4\"} 1\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("geoblock_zone_fresh{country=\"cn\",family=\"v4\"} 1\n"), std::string::npos) << m;
+}
+
+TEST(Plan, MetricsMarkAZoneOnAStaleCacheAsNotFresh)
+{
+  auto stale = zone("cn", net::Family::V4, "198.51.100.0/24\n", net::Origin::StaleCache);
+  auto absent = zone("cn", net::Family::V6, "", net::Origin::Absent);
+  const auto plan = cli::make_plan({stale, absent}, settings({"cn"}), 1000);
+  const std::string m = cli::format_metrics(cli::report_json(plan, settings({"cn"}), false, 1234));
+  EXPECT_NE(m.find("geoblock_zone_fresh{country=\"cn\",family=\"v4\"} 0\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("geoblock_zone_fresh{country=\"cn\",family=\"v6\"} 1\n"), std::string::npos) << m;
 }
 
 } // namespace
