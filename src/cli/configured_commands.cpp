@@ -52,8 +52,7 @@ fetch_options(const Settings& s, bool offline)
   o.retries = s.raw.retries;
   o.ca_bundle = s.raw.ca_bundle;
   o.stale_after_days = s.raw.stale_days;
-  o.min_prefix_v4 = s.raw.min_prefix_v4;
-  o.min_prefix_v6 = s.raw.min_prefix_v6;
+  o.zone = zone_options(s);
   o.offline = offline;
   o.progress = log::level() == log::Level::Quiet ? fetch::ProgressMode::Quiet : fetch::ProgressMode::Auto;
   return o;

@@ -103,10 +103,8 @@ validate(std::string_view body, const Job& job, const FetchOptions& options, net
     problem = source + ":" + std::to_string(line) + ": truncated: the last line has no newline";
     return false;
   }
-  net::ZoneOptions zone_options;
+  net::ZoneOptions zone_options = options.zone;
   zone_options.families = job.family == net::Family::V4 ? net::Families::V4 : net::Families::V6;
-  zone_options.min_prefix_v4 = options.min_prefix_v4;
-  zone_options.min_prefix_v6 = options.min_prefix_v6;
   try {
     net::NetList parsed;
     stats = net::parse_zone(body, source, zone_options, parsed);

@@ -52,10 +52,10 @@ struct FetchOptions {
   int retries = 3;             // on timeouts, cut connections, 5xx (never 4xx)
   long retry_delay_ms = 1'000; // first backoff, doubling, with jitter
   std::uint64_t max_zone_bytes = 8u << 20;
-  std::string ca_bundle;                            // TLS trust anchors; verification is always on
-  int stale_after_days = 60;                        // warn when data is older; <= 0: never
-  int min_prefix_v4 = net::k_default_min_prefix_v4; // disaster guard for validation
-  int min_prefix_v6 = net::k_default_min_prefix_v6;
+  std::string ca_bundle;     // TLS trust anchors; verification is always on
+  int stale_after_days = 60; // warn when data is older; <= 0: never
+  // The disaster guard for validation (its families are each zone's own).
+  net::ZoneOptions zone{net::Families::Both, net::k_default_min_prefix_v4, net::k_default_min_prefix_v6};
   bool offline = false;      // cache only, no network
   bool verify_md5sum = true; // check downloads against upstream MD5SUM when published
   ProgressMode progress = ProgressMode::Auto;

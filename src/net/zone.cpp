@@ -401,19 +401,15 @@ parse_lines(std::string_view text, const std::string& source, const ZoneOptions&
         out.v6.pop_back();
       }
       throw ParseError(source, stats.lines, std::string(line),
-                       std::string(family_name(family)) + " network in an " +
-                           (family == Family::V4 ? "IPv6" : "IPv4") + "-only source");
+                       family_problem(family == Family::V4 ? Family::V6 : Family::V4, family));
     }
-    const int min = family == Family::V4 ? options.min_prefix_v4 : options.min_prefix_v6;
-    if (min > 0 && len < min) {
+    if (std::string problem = prefix_problem(options, family, len); !problem.empty()) {
       if (family == Family::V4) {
         out.v4.pop_back();
       } else {
         out.v6.pop_back();
       }
-      throw ParseError(source, stats.lines, std::string(line),
-                       "refusing /" + std::to_string(len) + ": shorter than the minimum /" +
-                           std::to_string(min) + " (min-prefix-" + family_key(family) + ")");
+      throw ParseError(source, stats.lines, std::string(line), problem);
     }
     ++stats.networks;
     stats.host_bits += r.host_bits ? 1 : 0;
@@ -487,6 +483,26 @@ ZoneReader::finish()
     m_carry.clear();
   }
   return m_stats;
+}
+
+std::string
+family_problem(Family expected, Family got)
+{
+  if (expected == got) {
+    return {};
+  }
+  return std::string(family_name(got)) + " network in an " + family_name(expected) + "-only source";
+}
+
+std::string
+prefix_problem(const ZoneOptions& options, Family family, int len)
+{
+  const int min = family == Family::V4 ? options.min_prefix_v4 : options.min_prefix_v6;
+  if (min <= 0 || len >= min) {
+    return {};
+  }
+  return "refusing /" + std::to_string(len) + ": shorter than the minimum /" + std::to_string(min) +
+         " (min-prefix-" + family_key(family) + ")";
 }
 
 } // namespace geoblock::net

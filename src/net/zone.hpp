@@ -36,6 +36,14 @@ struct ZoneOptions {
 inline constexpr int k_default_min_prefix_v4 = 4;
 inline constexpr int k_default_min_prefix_v6 = 10;
 
+// The two checks every source applies to each network, one wording for all:
+// "" when a network of family `got` may stand in a source of family
+// `expected`, else "IPv6 network in an IPv4-only source";
+std::string family_problem(Family expected, Family got);
+// "" when a /len passes the guard of `options`, else "refusing /2: shorter
+// than the minimum /4 (min-prefix-v4)".
+std::string prefix_problem(const ZoneOptions& options, Family family, int len);
+
 struct ZoneStats {
   std::size_t lines = 0;     // lines read, comments and blanks included
   std::size_t networks = 0;  // networks accepted

@@ -25,7 +25,8 @@ enum class Origin {
 const char* origin_name(Origin o); // "downloaded", "not modified", "stale cache", ...
 // True when this run fetched or confirmed the zone's data (everything but
 // a stale cache or a failure).
-constexpr bool is_fresh(Origin o)
+constexpr bool
+is_fresh(Origin o)
 {
   return o != Origin::StaleCache && o != Origin::Failed;
 }

@@ -104,7 +104,6 @@ read_blocks(CsvReader& csv, const MaxmindOptions& options, Data& data)
   const std::size_t registered_col = csv.column(row, "registered_country_geoname_id");
   const std::size_t fields = row.size();
   const bool fallback = options.fallback == GeonameFallback::Registered;
-  const int min_prefix = family == net::Family::V4 ? options.zone.min_prefix_v4 : options.zone.min_prefix_v6;
 
   net::NetList unwanted; // rows of countries not asked for are validated, then dropped
   std::string problem;
@@ -141,13 +140,11 @@ read_blocks(CsvReader& csv, const MaxmindOptions& options, Data& data)
       fail(problem);
     }
     if (out.of<A>().size() == before) {
-      fail(std::string(net::family_name(family == net::Family::V4 ? net::Family::V6 : net::Family::V4)) +
-           " network in an " + net::family_name(family) + "-only source");
+      fail(net::family_problem(family, family == net::Family::V4 ? net::Family::V6 : net::Family::V4));
     }
-    const int len = out.of<A>().back().len;
-    if (min_prefix > 0 && len < min_prefix) {
-      fail("refusing /" + std::to_string(len) + ": shorter than the minimum /" + std::to_string(min_prefix) +
-           " (min-prefix-" + net::family_key(family) + ")");
+    if (std::string guard = net::prefix_problem(options.zone, family, out.of<A>().back().len);
+        !guard.empty()) {
+      fail(guard);
     }
     if (country) {
       ++(family == net::Family::V4 ? country->rows4 : country->rows6);

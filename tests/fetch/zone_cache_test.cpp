@@ -92,7 +92,7 @@ TEST(ZoneCache, StalenessUsesUpstreamAgeAndLastFetch)
   m.fetched_at = now - 90 * 86400;
   EXPECT_TRUE(fetch::is_stale(m, now, 60));
   EXPECT_EQ(fetch::age_days(now - 90 * 86400, now), 90);
-  EXPECT_EQ(fetch::age_days(0, now), -1);       // unknown
+  EXPECT_EQ(fetch::age_days(0, now), -1);          // unknown
   EXPECT_EQ(fetch::age_days(now + 3600, now), -1); // in the future: unknown too
 }
 
