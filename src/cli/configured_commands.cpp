@@ -476,10 +476,7 @@ status(const Invocation& inv, Environment& env)
     r.kernel_error = e.what();
     r.families.clear();
   }
-  if (s.source_kind == Settings::SourceKind::Http) {
-    r.cache = CacheStatus{s.raw.cache_dir, s.raw.stale_days,
-                          fetch::cache_status(s.raw.cache_dir, s.raw.stale_days, r.now)};
-  }
+  r.cache = make_source(s, false)->cache(r.now);
   print(inv.run.json ? status_json(r).dump(2) : status_text(r));
   return r.in_sync && !*r.in_sync ? ExitCode::Drift : ExitCode::Ok;
 }

@@ -85,15 +85,15 @@ status_text(const StatusReport& r)
   }
   if (r.cache) {
     std::size_t stale = 0;
-    for (const fetch::CacheEntry& e : r.cache->entries) {
+    for (const net::CachedZone& e : r.cache->zones) {
       if (e.stale || !e.body_ok) {
         ++stale;
-        text += "  cache " + e.meta.country + " " + net::family_key(e.meta.family) + ": data " +
-                age_text(e.age_days) + " old, fetched " + age_text(e.fetched_days_ago) + " ago" +
+        text += "  cache " + e.country + " " + net::family_key(e.family) + ": data " + age_text(e.age_days) +
+                " old, fetched " + age_text(e.fetched_days_ago) + " ago" +
                 (e.body_ok ? "" : ", BODY MISSING OR CORRUPT") + "\n";
       }
     }
-    text += "cache: " + std::to_string(r.cache->entries.size()) + " zones in " + r.cache->dir + ", " +
+    text += "cache: " + std::to_string(r.cache->zones.size()) + " zones in " + r.cache->where + ", " +
             std::to_string(stale) + " stale (older than " + std::to_string(r.cache->stale_days) +
             " d) or damaged\n";
   }
@@ -147,11 +147,11 @@ status_json(const StatusReport& r)
   doc.set("last_update", r.last_update);
   if (r.cache) {
     util::Json cache = util::Json::array();
-    for (const fetch::CacheEntry& e : r.cache->entries) {
+    for (const net::CachedZone& e : r.cache->zones) {
       util::Json j = util::Json::object();
-      j.set("country", e.meta.country);
-      j.set("family", net::family_key(e.meta.family));
-      j.set("networks", e.meta.networks);
+      j.set("country", e.country);
+      j.set("family", net::family_key(e.family));
+      j.set("networks", e.networks);
       j.set("age_days", static_cast<long long>(e.age_days));
       j.set("fetched_days_ago", static_cast<long long>(e.fetched_days_ago));
       j.set("stale", e.stale);

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "apply/state.hpp"
-#include "fetch/fetcher.hpp"
+#include "net/zone_source.hpp"
 #include "util/json.hpp"
 
 #include <cstdint>
@@ -29,20 +29,14 @@ struct FamilyStatus {
   std::vector<std::string> leftovers; // "<set>-new" of an interrupted run
 };
 
-struct CacheStatus {
-  std::string dir;
-  int stale_days = 0;
-  std::vector<fetch::CacheEntry> entries;
-};
-
 struct StatusReport {
   std::optional<std::string> kernel_error; // the firewall could not be read
   std::vector<FamilyStatus> families;
   std::optional<bool> in_sync; // unknown: no cached data for the configured countries
   std::vector<std::string> drift;
   std::string state_path;
-  util::Json last_update;           // the state document, null when none
-  std::optional<CacheStatus> cache; // for sources with a download cache
+  util::Json last_update;                // the state document, null when none
+  std::optional<net::CacheReport> cache; // for sources that keep one (the HTTP cache)
   std::int64_t now = 0;
 };
 

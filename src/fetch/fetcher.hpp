@@ -121,6 +121,7 @@ public:
   };
   explicit HttpSource(FetchOptions options, Cache cache = Cache::Configured);
   std::string describe() const override { return m_options.base_url; }
+  std::optional<net::CacheReport> cache(std::int64_t now) const override;
   std::vector<ZoneResult> load(const std::vector<std::string>& countries, net::Families families,
                                Mode mode) override
   {

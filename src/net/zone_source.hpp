@@ -7,10 +7,29 @@
 #include "net/cidr.hpp"
 #include "net/zone_result.hpp"
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace geoblock::net {
+
+// One zone a source keeps between runs (the HTTP cache), for status.
+struct CachedZone {
+  std::string country;
+  Family family = Family::V4;
+  std::size_t networks = 0;
+  std::int64_t age_days = -1;         // of the data (-1: unknown)
+  std::int64_t fetched_days_ago = -1; // since the last successful fetch (-1: unknown)
+  bool stale = false;                 // older than the configured age
+  bool body_ok = false;               // present and matching its recorded hash
+};
+
+struct CacheReport {
+  std::string where; // the cache directory
+  int stale_days = 0;
+  std::vector<CachedZone> zones;
+};
 
 class ZoneSource {
 public:
@@ -29,6 +48,9 @@ public:
   // be written).
   virtual std::vector<ZoneResult> load(const std::vector<std::string>& countries, Families families,
                                        Mode mode) = 0;
+  // What the source keeps between runs, for status; nothing for sources
+  // that read a local file each time. `now` is unix time.
+  virtual std::optional<CacheReport> cache(std::int64_t /*now*/) const { return std::nullopt; }
 };
 
 } // namespace geoblock::net
