@@ -18,6 +18,7 @@
 #include "util/file.hpp"
 #include "util/lock.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -248,6 +249,79 @@ record(const Settings& s, Plan& plan, Mode mode, bool partial, std::int64_t now,
   write_state(s, std::move(state));
 }
 
+// The zones from the source, aggregated into the plan. Refuses a plan
+// with no networks at all: an empty set would silently lift the block (or,
+// allow-only, block everyone), never the right result of a download problem.
+Plan
+plan_from_source(const Settings& s, net::ZoneSource::Mode mode, bool dry_run, std::int64_t now)
+{
+  const std::vector<net::ZoneResult> zones = load_zones(s, mode, dry_run);
+  Plan plan = make_plan(zones, s, now);
+  for (const std::string& w : plan.warnings) {
+    log::warning(w);
+  }
+  const bool usable =
+      std::any_of(zones.begin(), zones.end(), [](const net::ZoneResult& z) { return z.usable(); });
+  if (!usable || (plan.target.v4.empty() && plan.target.v6.empty())) {
+    throw Error("no networks for any configured country (every zone failed or is absent); nothing applied");
+  }
+  return plan;
+}
+
+// Fills the plan's comparison with the live firewall: set members for the
+// report, and every difference (rules, chains, baseline) to apply.
+void
+compare(Plan& plan, const Settings& s, const util::Json& last_state, const apply::FirewallState& desired,
+        const apply::FirewallState& live)
+{
+  net::NetList members;
+  const apply::SetState* v4 = live.set(apply::set_name_for(s.raw.set_name, net::Family::V4));
+  const apply::SetState* v6 = live.set(apply::set_name_for(s.raw.set_name, net::Family::V6));
+  if (v4) {
+    members.v4 = v4->members.v4;
+  }
+  if (v6) {
+    members.v6 = v6->members.v6;
+  }
+  compare_with_live(plan, members, v4 != nullptr, v6 != nullptr);
+  plan.changes = apply::diff(desired, live);
+  for (const std::string& d : baseline_drift(s, last_state, live)) {
+    plan.changes.push_back(d);
+  }
+}
+
+// Makes the live firewall equal the desired state; returns what it holds
+// afterwards (counters included), for the state file.
+apply::FirewallState
+apply_changes(const Plan& plan, const apply::FirewallState& desired, apply::FirewallState live,
+              const apply::ApplyOptions& ao, Environment& env)
+{
+  if (plan.changes.empty()) {
+    log::info(
+        plan.all_unchanged
+            ? "nothing changed: every zone is current and the live firewall is exactly as configured"
+            : "the live firewall already enforces exactly this data and configuration; nothing to apply");
+    return live;
+  }
+  for (const std::string& c : plan.changes) {
+    log::verbose("to apply: " + c);
+  }
+  apply::check_safety(plan.target, desired, live, ao);
+  apply::ApplyReport report = env.backend.apply(plan.target, ao);
+  for (const apply::FamilyReport* f : {&report.v4, &report.v6}) {
+    if (f->enabled) {
+      log::info(f->set + ": " + std::to_string(f->entries) + " entries" +
+                (!f->set_replaced ? " (unchanged)"
+                 : f->existed     ? " (was " + std::to_string(f->previous_entries) + ")"
+                                  : " (new set)") +
+                (f->baseline_restored ? ", restored with the baseline" : ""));
+    }
+  }
+  log::info("applied " + std::to_string(report.changes.size()) +
+            " difference(s); the live firewall now equals the configuration");
+  return std::move(report.live);
+}
+
 ExitCode
 update(const Invocation& inv, Environment& env, Mode mode)
 {
@@ -260,47 +334,21 @@ update(const Invocation& inv, Environment& env, Mode mode)
   }
   const auto lock = take_lock(s, !dry_run);
   const std::int64_t now = env.clock();
-
   const bool cache_only = inv.run.offline || mode == Mode::Restore;
-  const std::vector<net::ZoneResult> zones =
-      load_zones(s, cache_only ? net::ZoneSource::Mode::CacheOnly : net::ZoneSource::Mode::Refresh, dry_run);
-  Plan plan = make_plan(zones, s, now);
-  for (const std::string& w : plan.warnings) {
-    log::warning(w);
-  }
-  std::size_t usable = 0;
-  for (const net::ZoneResult& z : zones) {
-    usable += z.usable() ? 1 : 0;
-  }
-  if (usable == 0 || (plan.target.v4.empty() && plan.target.v6.empty())) {
-    // An empty set would silently lift the block (or, allow-only, block
-    // everyone): never the result of a download problem.
-    throw Error("no networks for any configured country (every zone failed or is absent); nothing applied");
-  }
+  Plan plan = plan_from_source(
+      s, cache_only ? net::ZoneSource::Mode::CacheOnly : net::ZoneSource::Mode::Refresh, dry_run, now);
   const bool partial = plan.failed + plan.stale > 0;
+  const ExitCode done = partial ? ExitCode::Partial : ExitCode::Ok;
 
   // The desired state against the live one, when it can be read (root,
-  // ipset module present).
+  // ipset module present); a dry run goes on without it.
   const util::Json last_state = read_state(s);
   const apply::ApplyOptions ao = apply_options(s, inv.run.force, last_state);
   const apply::FirewallState desired = apply::desired_state(plan.target, ao);
   std::optional<apply::LiveState> live;
   try {
     live = env.backend.read(ao, true);
-    const auto members = [&](net::Family f) {
-      const apply::SetState* set = live->state.set(apply::set_name_for(s.raw.set_name, f));
-      return set ? set->members : net::NetList{};
-    };
-    net::NetList both;
-    both.v4 = members(net::Family::V4).v4;
-    both.v6 = members(net::Family::V6).v6;
-    compare_with_live(plan, both,
-                      live->state.set(apply::set_name_for(s.raw.set_name, net::Family::V4)) != nullptr,
-                      live->state.set(apply::set_name_for(s.raw.set_name, net::Family::V6)) != nullptr);
-    plan.changes = apply::diff(desired, live->state);
-    for (const std::string& d : baseline_drift(s, last_state, live->state)) {
-      plan.changes.push_back(d);
-    }
+    compare(plan, s, last_state, desired, live->state);
   } catch (const Error& e) {
     if (!dry_run) {
       throw;
@@ -318,48 +366,17 @@ update(const Invocation& inv, Environment& env, Mode mode)
         log::warning(std::string("update would refuse: ") + e.what());
       }
     }
-    if (inv.run.json) {
-      print(report_json(plan, s, true, now).dump(2));
-    } else {
-      print(format_report(plan, s, true));
-    }
-    return partial ? ExitCode::Partial : ExitCode::Ok;
+    print(inv.run.json ? report_json(plan, s, true, now).dump(2) : format_report(plan, s, true));
+    return done;
   }
 
-  // What the kernel holds now (counters included) goes into the state.
-  apply::FirewallState now_live = std::move(live->state);
-  if (plan.changes.empty()) {
-    if (plan.all_unchanged) {
-      log::info("nothing changed: every zone is current and the live firewall is exactly as configured");
-    } else {
-      log::info("the live firewall already enforces exactly this data and configuration; nothing to apply");
-    }
-  } else {
-    for (const std::string& c : plan.changes) {
-      log::verbose("to apply: " + c);
-    }
-    apply::check_safety(plan.target, desired, now_live, ao);
-    apply::ApplyReport report = env.backend.apply(plan.target, ao);
-    for (const apply::FamilyReport* f : {&report.v4, &report.v6}) {
-      if (f->enabled) {
-        log::info(f->set + ": " + std::to_string(f->entries) + " entries" +
-                  (!f->set_replaced ? " (unchanged)"
-                   : f->existed     ? " (was " + std::to_string(f->previous_entries) + ")"
-                                    : " (new set)") +
-                  (f->baseline_restored ? ", restored with the baseline" : ""));
-      }
-    }
-    log::info("applied " + std::to_string(report.changes.size()) +
-              " difference(s); the live firewall now "
-              "equals the configuration");
-    now_live = std::move(report.live);
-  }
-  record(s, plan, mode, partial, now, now_live);
+  const apply::FirewallState after = apply_changes(plan, desired, std::move(live->state), ao, env);
+  record(s, plan, mode, partial, now, after);
   log::info(std::string(mode == Mode::Restore ? "restored" : "updated") + ": " +
             std::to_string(plan.target.v4.size()) + " IPv4 and " + std::to_string(plan.target.v6.size()) +
             " IPv6 entries from " + std::to_string(s.countries.size()) + " countries" +
             (partial ? "; some zones were stale or failed (see warnings)" : ""));
-  return partial ? ExitCode::Partial : ExitCode::Ok;
+  return done;
 }
 
 // The desired state from the cache (no network), or nothing when the
