@@ -264,77 +264,103 @@ parse_header_line(std::string_view line, HttpResponse& response)
   }
 }
 
-std::vector<HttpResponse>
-http_get_all(const std::vector<HttpRequest>& requests, const HttpOptions& options,
-             const HttpDoneCallback& on_done, HttpStats* stats)
-{
-  global_init();
-  MultiPtr multi(curl_multi_init());
-  if (!multi) {
-    throw FetchError("cannot create a libcurl multi handle");
+namespace {
+
+// One http_get_all run: the transfers, the queue of those waiting to start
+// (or to retry), and the multi handle that runs them.
+class Run {
+public:
+  Run(const std::vector<HttpRequest>& requests, const HttpOptions& options, const HttpDoneCallback& on_done)
+      : m_options(options), m_on_done(on_done), m_multi(curl_multi_init()),
+        m_parallel(static_cast<std::size_t>(std::max(1, options.parallel))), m_transfers(requests.size())
+  {
+    if (!m_multi) {
+      throw FetchError("cannot create a libcurl multi handle");
+    }
+    curl_multi_setopt(m_multi.get(), CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(m_parallel));
+    curl_multi_setopt(m_multi.get(), CURLMOPT_MAXCONNECTS, static_cast<long>(m_parallel));
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      m_transfers[i].index = i;
+      m_transfers[i].request = &requests[i];
+      m_transfers[i].max_bytes = options.max_bytes;
+      m_transfers[i].file_url = starts_with_nocase(requests[i].url, "file:");
+      m_waiting.push_back(i);
+    }
+    std::reverse(m_waiting.begin(), m_waiting.end()); // taken from the back: in request order
   }
-  const long parallel = std::max(1, options.parallel);
-  curl_multi_setopt(multi.get(), CURLMOPT_MAX_HOST_CONNECTIONS, parallel);
-  curl_multi_setopt(multi.get(), CURLMOPT_MAXCONNECTS, parallel);
 
-  std::vector<Transfer> transfers(requests.size());
-  std::vector<std::size_t> waiting; // not started or waiting for a retry
-  for (std::size_t i = 0; i < requests.size(); ++i) {
-    transfers[i].index = i;
-    transfers[i].request = &requests[i];
-    transfers[i].max_bytes = options.max_bytes;
-    transfers[i].file_url = starts_with_nocase(requests[i].url, "file:");
-    waiting.push_back(i);
+  std::vector<HttpResponse> run(HttpStats* stats)
+  {
+    while (m_active > 0 || !m_waiting.empty()) {
+      start_due();
+      int running = 0;
+      if (curl_multi_perform(m_multi.get(), &running) != CURLM_OK) {
+        throw FetchError("libcurl multi interface failed");
+      }
+      collect_finished();
+      if (m_active == 0 && m_waiting.empty()) {
+        break;
+      }
+      if (curl_multi_poll(m_multi.get(), nullptr, 0, wait_ms(), nullptr) != CURLM_OK) {
+        throw FetchError("libcurl multi interface failed");
+      }
+    }
+    std::vector<HttpResponse> responses;
+    responses.reserve(m_transfers.size());
+    for (Transfer& t : m_transfers) {
+      m_stats.bytes += t.response.bytes;
+      responses.push_back(std::move(t.response));
+    }
+    if (stats) {
+      *stats = m_stats;
+    }
+    return responses;
   }
-  std::reverse(waiting.begin(), waiting.end()); // pop_back() takes them in order
 
-  std::minstd_rand rng(std::random_device{}());
-  std::uniform_real_distribution<double> jitter(0.5, 1.5);
-  HttpStats local;
-  std::size_t active = 0;
-
-  while (active > 0 || !waiting.empty()) {
+private:
+  // Starts what is due, in request order, up to `parallel` at once.
+  void start_due()
+  {
     const auto now = Clock::now();
-    // Start what is due, in request order, up to `parallel` at once.
-    for (auto it = waiting.end(); it != waiting.begin() && active < static_cast<std::size_t>(parallel);) {
+    for (auto it = m_waiting.end(); it != m_waiting.begin() && m_active < m_parallel;) {
       --it;
-      Transfer& t = transfers[*it];
+      Transfer& t = m_transfers[*it];
       if (t.not_before > now) {
         continue;
       }
-      prepare(t, options);
-      if (curl_multi_add_handle(multi.get(), t.easy.get()) != CURLM_OK) {
+      prepare(t, m_options);
+      if (curl_multi_add_handle(m_multi.get(), t.easy.get()) != CURLM_OK) {
         throw FetchError("cannot start a transfer of " + t.request->url);
       }
       ++t.response.attempts;
-      ++local.transfers;
-      ++active;
-      it = waiting.erase(it);
+      ++m_stats.transfers;
+      ++m_active;
+      it = m_waiting.erase(it);
     }
+  }
 
-    int running = 0;
-    if (curl_multi_perform(multi.get(), &running) != CURLM_OK) {
-      throw FetchError("libcurl multi interface failed");
-    }
+  // Finished attempts: queued again for a retry, or done.
+  void collect_finished()
+  {
     int queued = 0;
-    while (CURLMsg* msg = curl_multi_info_read(multi.get(), &queued)) {
+    while (CURLMsg* msg = curl_multi_info_read(m_multi.get(), &queued)) {
       if (msg->msg != CURLMSG_DONE) {
         continue;
       }
       Transfer* t = nullptr;
       curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
       const CURLcode code = msg->data.result;
-      curl_multi_remove_handle(multi.get(), msg->easy_handle);
-      --active;
-      const bool retryable = finish(*t, code);
-      if (retryable && t->response.attempts <= options.retries) {
+      curl_multi_remove_handle(m_multi.get(), msg->easy_handle);
+      --m_active;
+      if (finish(*t, code) && t->response.attempts <= m_options.retries) {
         // Exponential backoff with jitter, so a fleet does not retry in step.
-        const double delay = static_cast<double>(options.retry_delay_ms) *
-                             static_cast<double>(1L << std::min(t->response.attempts - 1, 16)) * jitter(rng);
+        const double delay = static_cast<double>(m_options.retry_delay_ms) *
+                             static_cast<double>(1L << std::min(t->response.attempts - 1, 16)) *
+                             m_jitter(m_rng);
         t->not_before = Clock::now() + std::chrono::milliseconds(static_cast<long>(delay));
         t->easy.reset();
-        ++local.retries;
-        waiting.push_back(t->index);
+        ++m_stats.retries;
+        m_waiting.push_back(t->index);
         continue;
       }
       if (!t->response.ok() && t->response.attempts > 1) {
@@ -342,42 +368,50 @@ http_get_all(const std::vector<HttpRequest>& requests, const HttpOptions& option
       }
       t->easy.reset();
       t->headers.reset();
-      if (on_done) {
-        on_done(t->index, t->response);
+      if (m_on_done) {
+        m_on_done(t->index, t->response);
       }
     }
+  }
 
-    if (active == 0 && waiting.empty()) {
-      break;
-    }
-    // Sleep until there is network activity, or the next retry is due. A
-    // waiting request matters only when a slot is free to start it: with
-    // every slot busy, its due time (the epoch for one never started) would
-    // turn the poll into a busy loop.
-    int wait_ms = 1000;
-    if (active < static_cast<std::size_t>(parallel)) {
-      const auto after = Clock::now();
-      for (const std::size_t i : waiting) {
+  // How long to sleep: until there is network activity, or the next retry
+  // is due. A waiting request matters only when a slot is free to start it:
+  // with every slot busy, its due time (the epoch for one never started)
+  // would turn the poll into a busy loop.
+  int wait_ms() const
+  {
+    int wait = 1000;
+    if (m_active < m_parallel) {
+      const auto now = Clock::now();
+      for (const std::size_t i : m_waiting) {
         const auto due =
-            std::chrono::duration_cast<std::chrono::milliseconds>(transfers[i].not_before - after);
-        wait_ms = std::min<int>(wait_ms, std::max<int>(0, static_cast<int>(due.count())));
+            std::chrono::duration_cast<std::chrono::milliseconds>(m_transfers[i].not_before - now);
+        wait = std::min<int>(wait, std::max<int>(0, static_cast<int>(due.count())));
       }
     }
-    if (curl_multi_poll(multi.get(), nullptr, 0, wait_ms, nullptr) != CURLM_OK) {
-      throw FetchError("libcurl multi interface failed");
-    }
+    return wait;
   }
 
-  std::vector<HttpResponse> responses;
-  responses.reserve(transfers.size());
-  for (Transfer& t : transfers) {
-    local.bytes += t.response.bytes;
-    responses.push_back(std::move(t.response));
-  }
-  if (stats) {
-    *stats = local;
-  }
-  return responses;
+  const HttpOptions& m_options;
+  const HttpDoneCallback& m_on_done;
+  MultiPtr m_multi;
+  std::size_t m_parallel;
+  std::vector<Transfer> m_transfers;
+  std::vector<std::size_t> m_waiting; // not started, or waiting for a retry
+  std::size_t m_active = 0;
+  HttpStats m_stats;
+  std::minstd_rand m_rng{std::random_device{}()};
+  std::uniform_real_distribution<double> m_jitter{0.5, 1.5};
+};
+
+} // namespace
+
+std::vector<HttpResponse>
+http_get_all(const std::vector<HttpRequest>& requests, const HttpOptions& options,
+             const HttpDoneCallback& on_done, HttpStats* stats)
+{
+  global_init();
+  return Run(requests, options, on_done).run(stats);
 }
 
 std::string
