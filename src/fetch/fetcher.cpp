@@ -257,75 +257,71 @@ public:
     if (!resp.ok()) {
       return fallback(job, "cannot fetch " + job.url + ": " + resp.error);
     }
-    if (resp.status == 404) {
-      if (had_data(job)) {
-        return fallback(job, "not found (HTTP 404) at " + job.url + ", but it had " +
-                                 std::to_string(job.meta->networks) +
-                                 " networks before: suspicious, kept out");
-      }
-      if (!directory_exists) {
-        return fallback(job, "not found (HTTP 404) at " + job.url +
-                                 ", and nothing else of this family was found there: is the base URL right?");
-      }
-      return absent(job, "not published upstream (HTTP 404 at " + job.url + ")", job.url);
-    }
-    if (resp.status == 304) {
-      if (!job.cache_ok) {
-        return fallback(job, "unexpected 304 Not Modified from " + job.url + " without a valid cached copy");
-      }
-      ZoneMeta meta = *job.meta;
-      keep(meta, resp);
-      return from_cache(job, meta);
-    }
-    if (resp.status != 200) {
+    switch (resp.status) {
+    case 200:
+      return downloaded(job, resp, md5);
+    case 304:
+      return not_modified(job, resp);
+    case 404:
+      return not_found(job, directory_exists);
+    default:
       return fallback(job, "HTTP " + std::to_string(resp.status) + " from " + job.url);
     }
+  }
 
+  // A 404: absent upstream, unless the zone had data (suspicious) or
+  // nothing of its family was found (a wrong base URL).
+  ZoneResult not_found(const Job& job, bool directory_exists)
+  {
+    if (had_data(job)) {
+      return fallback(job, "not found (HTTP 404) at " + job.url + ", but it had " +
+                               std::to_string(job.meta->networks) + " networks before: suspicious, kept out");
+    }
+    if (!directory_exists) {
+      return fallback(job, "not found (HTTP 404) at " + job.url +
+                               ", and nothing else of this family was found there: is the base URL right?");
+    }
+    return absent(job, "not published upstream (HTTP 404 at " + job.url + ")", job.url);
+  }
+
+  ZoneResult not_modified(const Job& job, const HttpResponse& resp)
+  {
+    if (!job.cache_ok) {
+      return fallback(job, "unexpected 304 Not Modified from " + job.url + " without a valid cached copy");
+    }
+    ZoneMeta meta = *job.meta;
+    keep(meta, resp);
+    return from_cache(job, meta);
+  }
+
+  // A 200: the same bytes as cached count as not modified; otherwise the
+  // body is validated, checked against MD5SUM and cached.
+  ZoneResult downloaded(const Job& job, const HttpResponse& resp, const Md5List* md5)
+  {
     const std::string& body = resp.body;
     const std::string sha = util::sha256_hex(body);
     if (job.cache_ok && job.meta && !job.meta->absent && sha == job.meta->sha256) {
       // The server ignored the conditional (or file://): same bytes, unchanged.
-      ZoneMeta meta = *job.meta;
-      keep(meta, resp);
-      ZoneResult r = from_cache(job, meta);
-      r.bytes = resp.bytes;
-      return r;
+      return with_bytes(not_modified(job, resp), resp);
     }
-
     ZoneResult r = base_result(job);
     r.bytes = resp.bytes;
     net::ZoneStats stats;
     std::string problem;
     if (!validate(body, job, m_options, r.nets, stats, problem)) {
-      ZoneResult f = fallback(job, "rejected: " + problem);
-      f.bytes = resp.bytes;
-      return f;
+      return with_bytes(fallback(job, "rejected: " + problem), resp);
     }
     if (stats.networks == 0) {
       if (had_data(job)) {
-        ZoneResult f =
-            fallback(job, "empty zone at " + job.url + ", but it had " + std::to_string(job.meta->networks) +
-                              " networks before: suspicious shrink, kept out");
-        f.bytes = resp.bytes;
-        return f;
+        return with_bytes(fallback(job, "empty zone at " + job.url + ", but it had " +
+                                            std::to_string(job.meta->networks) +
+                                            " networks before: suspicious shrink, kept out"),
+                          resp);
       }
-      ZoneResult a = absent(job, "empty upstream (" + job.url + ")", job.url);
-      a.bytes = resp.bytes;
-      return a;
+      return with_bytes(absent(job, "empty upstream (" + job.url + ")", job.url), resp);
     }
-    if (md5) {
-      const auto it = md5->find(job.country + ".zone");
-      if (it != md5->end()) {
-        const std::string got = util::md5_hex(body);
-        if (got != it->second) {
-          ZoneResult f = fallback(job, "rejected: " + job.url + ": MD5 " + got + " differs from MD5SUM's " +
-                                           it->second + " (corrupted or substituted in transit?)");
-          f.bytes = resp.bytes;
-          return f;
-        }
-      } else {
-        log::verbose(label(job) + ": not listed in MD5SUM; not checksum-verified");
-      }
+    if (const std::string wrong = md5_mismatch(job, body, md5); !wrong.empty()) {
+      return with_bytes(fallback(job, "rejected: " + wrong), resp);
     }
 
     ZoneMeta meta;
@@ -343,6 +339,32 @@ public:
     r.sha256 = sha;
     r.fetched_at = meta.fetched_at;
     r.last_modified = meta.last_modified;
+    return r;
+  }
+
+  // "" when MD5SUM lists the zone with this body's hash (or does not list
+  // it, or was not fetched), else what differs.
+  std::string md5_mismatch(const Job& job, const std::string& body, const Md5List* md5) const
+  {
+    if (!md5) {
+      return {};
+    }
+    const auto it = md5->find(job.country + ".zone");
+    if (it == md5->end()) {
+      log::verbose(label(job) + ": not listed in MD5SUM; not checksum-verified");
+      return {};
+    }
+    const std::string got = util::md5_hex(body);
+    if (got == it->second) {
+      return {};
+    }
+    return job.url + ": MD5 " + got + " differs from MD5SUM's " + it->second +
+           " (corrupted or substituted in transit?)";
+  }
+
+  static ZoneResult with_bytes(ZoneResult r, const HttpResponse& resp)
+  {
+    r.bytes = resp.bytes;
     return r;
   }
 
