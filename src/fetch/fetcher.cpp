@@ -155,8 +155,6 @@ public:
     }
   }
 
-  bool quiet() const { return m_mode == ProgressMode::Quiet; }
-
 private:
   ProgressMode m_mode;
   std::size_t m_total;
@@ -577,21 +575,66 @@ parse_md5sum(std::string_view text)
   return list;
 }
 
+namespace {
+
+HttpOptions
+http_options(const FetchOptions& options)
+{
+  HttpOptions http;
+  http.parallel = options.parallel;
+  http.connect_timeout_ms = options.connect_timeout_ms;
+  http.timeout_ms = options.timeout_ms;
+  http.retries = options.retries;
+  http.retry_delay_ms = options.retry_delay_ms;
+  http.max_bytes = options.max_zone_bytes;
+  http.ca_bundle = options.ca_bundle;
+  return http;
+}
+
+// All requests in one batch, with progress shown as they finish.
+std::vector<HttpResponse>
+download(const std::vector<HttpRequest>& requests, const FetchOptions& options)
+{
+  Progress progress(options.progress, requests.size());
+  try {
+    auto responses = http_get_all(requests, http_options(options),
+                                  [&progress](std::size_t, const HttpResponse& r) { progress.done(r); });
+    progress.finish();
+    return responses;
+  } catch (...) {
+    progress.finish();
+    throw;
+  }
+}
+
+void
+log_summary(const std::vector<ZoneResult>& results, const FetchOptions& options,
+            std::chrono::steady_clock::time_point started)
+{
+  const FetchSummary s = summarize(results);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  char took[32];
+  std::snprintf(took, sizeof took, "%.2f s", secs);
+  log::info("fetched " + std::to_string(s.zones) + " zones from " + base_of(options.base_url) + " in " +
+            took + ": " + std::to_string(s.downloaded) + " downloaded (" + format_bytes(s.bytes) + "), " +
+            std::to_string(s.not_modified) + " not modified, " + std::to_string(s.stale_cache) +
+            " stale cache, " + std::to_string(s.failed) + " failed, " + std::to_string(s.absent) + " absent");
+}
+
+} // namespace
+
 std::vector<ZoneResult>
 fetch_zones(const std::vector<std::string>& countries, net::Families families, const FetchOptions& options)
 {
   const auto started = std::chrono::steady_clock::now();
-  const std::int64_t now = options.clock();
-  Run run(options, now);
+  Run run(options, options.clock());
   const std::vector<net::Family> fams = family_list(families);
-
   std::vector<Job> jobs;
   for (const net::Family f : fams) {
     for (const std::string& cc : countries) {
       jobs.push_back(run.make_job(cc, f));
     }
   }
-
   std::vector<ZoneResult> results;
   results.reserve(jobs.size());
   if (options.offline) {
@@ -620,27 +663,10 @@ fetch_zones(const std::vector<std::string>& countries, net::Families families, c
   for (const Job& job : jobs) {
     requests.push_back(run.request_for(job.url, job.meta, job.cache_ok));
   }
+  const std::vector<HttpResponse> responses = download(requests, options);
 
-  HttpOptions http;
-  http.parallel = options.parallel;
-  http.connect_timeout_ms = options.connect_timeout_ms;
-  http.timeout_ms = options.timeout_ms;
-  http.retries = options.retries;
-  http.retry_delay_ms = options.retry_delay_ms;
-  http.max_bytes = options.max_zone_bytes;
-  http.ca_bundle = options.ca_bundle;
-
-  Progress progress(options.progress, requests.size());
-  std::vector<HttpResponse> responses;
-  try {
-    responses =
-        http_get_all(requests, http, [&progress](std::size_t, const HttpResponse& r) { progress.done(r); });
-  } catch (...) {
-    progress.finish();
-    throw;
-  }
-  progress.finish();
-
+  // Per family: its MD5SUM, and whether the mirror has that family's
+  // directory at all (a 404 then means "absent", not "wrong base URL").
   std::vector<std::optional<Md5List>> md5(fams.size());
   std::vector<bool> directory_exists(fams.size(), false);
   for (std::size_t i = 0; i < md5_urls.size(); ++i) {
@@ -656,8 +682,8 @@ fetch_zones(const std::vector<std::string>& countries, net::Families families, c
 
   for (std::size_t j = 0; j < jobs.size(); ++j) {
     const std::size_t fi = j / countries.size();
-    const Md5List* list = md5[fi] ? &*md5[fi] : nullptr;
-    results.push_back(run.process(jobs[j], responses[first_zone + j], list, directory_exists[fi]));
+    results.push_back(
+        run.process(jobs[j], responses[first_zone + j], md5[fi] ? &*md5[fi] : nullptr, directory_exists[fi]));
   }
   run.commit();
   for (std::size_t j = 0; j < jobs.size(); ++j) {
@@ -666,17 +692,8 @@ fetch_zones(const std::vector<std::string>& countries, net::Families families, c
     log::verbose(label(jobs[j]) + ": " + origin_name(r.origin) + ", " + std::to_string(r.networks()) +
                  " networks" + (r.bytes ? ", " + format_bytes(r.bytes) : std::string()));
   }
-
-  if (!progress.quiet()) {
-    const FetchSummary s = summarize(results);
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    char took[32];
-    std::snprintf(took, sizeof took, "%.2f s", secs);
-    log::info("fetched " + std::to_string(s.zones) + " zones from " + base_of(options.base_url) + " in " +
-              took + ": " + std::to_string(s.downloaded) + " downloaded (" + format_bytes(s.bytes) + "), " +
-              std::to_string(s.not_modified) + " not modified, " + std::to_string(s.stale_cache) +
-              " stale cache, " + std::to_string(s.failed) + " failed, " + std::to_string(s.absent) +
-              " absent");
+  if (options.progress != ProgressMode::Quiet) {
+    log_summary(results, options, started);
   }
   return results;
 }
