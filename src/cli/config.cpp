@@ -172,7 +172,7 @@ parse_countries_file(const std::string& text, const std::string& source)
 }
 
 Settings
-validate(const Config& raw, bool need_countries)
+validate(const Config& raw, Countries countries)
 {
   Settings s;
   s.raw = raw;
@@ -193,7 +193,7 @@ validate(const Config& raw, bool need_countries)
       }
       codes.push_back(normal);
     }
-  } else if (need_countries) {
+  } else if (countries == Countries::Required) {
     std::string text;
     try {
       text = util::read_file(raw.countries_file);
@@ -208,7 +208,7 @@ validate(const Config& raw, bool need_countries)
       s.countries.push_back(c);
     }
   }
-  if (need_countries && s.countries.empty()) {
+  if (countries == Countries::Required && s.countries.empty()) {
     throw ConfigError((raw.countries.empty() ? raw.countries_file : o.where("countries")) +
                       ": no countries listed; nothing to block");
   }

@@ -90,8 +90,12 @@ struct Settings {
 
 // Validates `raw` (countries and their file, family, policy, allowlist,
 // numbers, file permissions when running as root). Throws ConfigError.
-// `need_countries` is false for commands that work without a list.
-Settings validate(const Config& raw, bool need_countries);
+// Countries::Optional for commands that work without a list.
+enum class Countries {
+  Required, // update, restore, check, export
+  Optional, // remove, status without a list
+};
+Settings validate(const Config& raw, Countries countries);
 
 // Parses a countries file's text: one or more codes per line, '#' comments.
 std::vector<std::string> parse_countries_file(const std::string& text, const std::string& source);

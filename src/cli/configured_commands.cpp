@@ -42,7 +42,7 @@ zone_options(const Settings& s)
 }
 
 fetch::FetchOptions
-fetch_options(const Settings& s, bool offline)
+fetch_options(const Settings& s)
 {
   fetch::FetchOptions o;
   o.base_url = s.raw.base_url;
@@ -54,7 +54,6 @@ fetch_options(const Settings& s, bool offline)
   o.ca_bundle = s.raw.ca_bundle;
   o.stale_after_days = s.raw.stale_days;
   o.zone = zone_options(s);
-  o.offline = offline;
   o.progress = log::level() == log::Level::Quiet ? fetch::ProgressMode::Quiet : fetch::ProgressMode::Auto;
   return o;
 }
@@ -83,7 +82,7 @@ read_state(const Settings& s)
 }
 
 apply::ApplyOptions
-apply_options(const Settings& s, bool force, const util::Json& last_state)
+apply_options(const Settings& s, const util::Json& last_state)
 {
   apply::ApplyOptions o;
   static_cast<apply::RulesConfig&>(o) = s.rules;
@@ -104,7 +103,6 @@ apply_options(const Settings& s, bool force, const util::Json& last_state)
     o.keep_chains = s.raw.keep_chain;
   }
   o.max_shrink = s.raw.max_shrink;
-  o.force = force;
   o.lock_path.clear(); // the command holds the lock for its whole run
   if (log::level() == log::Level::Verbose) {
     o.on_stage = [](std::string_view stage) { log::verbose(std::string(stage)); };
@@ -115,12 +113,14 @@ apply_options(const Settings& s, bool force, const util::Json& last_state)
 // The run's lock: fetch, cache writes, the decision, the apply, state and
 // metrics all happen under it. A dry run takes it where it can (it writes
 // the cache), and goes on without it where it cannot (an unprivileged user).
+enum class Lock { Required, IfWritable };
+
 std::optional<util::FileLock>
-take_lock(const Settings& s, bool required)
+take_lock(const Settings& s, Lock need)
 {
   std::optional<util::FileLock> lock;
   const std::string dir = std::filesystem::path(s.raw.lock_file).parent_path().string();
-  if (required || ::access(dir.empty() ? "." : dir.c_str(), W_OK) == 0) {
+  if (need == Lock::Required || ::access(dir.empty() ? "." : dir.c_str(), W_OK) == 0) {
     lock.emplace(s.raw.lock_file, std::chrono::seconds(s.raw.lock_wait));
   }
   return lock;
@@ -166,8 +166,12 @@ baseline_drift(const Settings& s, const util::Json& last_state, const apply::Fir
 }
 
 // The configured source; the commands see only the interface.
+// What the source is loaded for: a dry run may not write the configured
+// cache.
+enum class Purpose { Apply, DryRun };
+
 std::unique_ptr<net::ZoneSource>
-make_source(const Settings& s, bool dry_run)
+make_source(const Settings& s, Purpose purpose)
 {
   switch (s.source_kind) {
   case Settings::SourceKind::Bundle: {
@@ -184,15 +188,15 @@ make_source(const Settings& s, bool dry_run)
   case Settings::SourceKind::Http:
     break;
   }
-  return std::make_unique<fetch::HttpSource>(fetch_options(s, false),
-                                             dry_run ? fetch::HttpSource::Cache::ScratchIfReadOnly
-                                                     : fetch::HttpSource::Cache::Configured);
+  return std::make_unique<fetch::HttpSource>(
+      fetch_options(s), purpose == Purpose::DryRun ? fetch::HttpSource::Cache::ScratchIfReadOnly
+                                                   : fetch::HttpSource::Cache::Configured);
 }
 
 std::vector<net::ZoneResult>
-load_zones(const Settings& s, net::ZoneSource::Mode mode, bool dry_run = false)
+load_zones(const Settings& s, net::ZoneSource::Mode mode, Purpose purpose = Purpose::Apply)
 {
-  return make_source(s, dry_run)->load(s.countries, s.families, mode);
+  return make_source(s, purpose)->load(s.countries, s.families, mode);
 }
 
 void
@@ -253,9 +257,9 @@ record(const Settings& s, Plan& plan, Mode mode, bool partial, std::int64_t now,
 // with no networks at all: an empty set would silently lift the block (or,
 // allow-only, block everyone), never the right result of a download problem.
 Plan
-plan_from_source(const Settings& s, net::ZoneSource::Mode mode, bool dry_run, std::int64_t now)
+plan_from_source(const Settings& s, net::ZoneSource::Mode mode, Purpose purpose, std::int64_t now)
 {
-  const std::vector<net::ZoneResult> zones = load_zones(s, mode, dry_run);
+  const std::vector<net::ZoneResult> zones = load_zones(s, mode, purpose);
   Plan plan = make_plan(zones, s, now);
   for (const std::string& w : plan.warnings) {
     log::warning(w);
@@ -325,25 +329,27 @@ apply_changes(const Plan& plan, const apply::FirewallState& desired, apply::Fire
 ExitCode
 update(const Invocation& inv, Environment& env, Mode mode)
 {
-  const Settings s = validate(inv.config, true);
+  const Settings s = validate(inv.config, Countries::Required);
   const bool dry_run = inv.run.dry_run;
   if (!dry_run && !env.privileged) {
     throw UsageError(
         std::string(name_of(mode)) +
         " changes the firewall and needs root; 'geoblock update --dry-run' shows what it would do");
   }
-  const auto lock = take_lock(s, !dry_run);
+  const auto lock = take_lock(s, dry_run ? Lock::IfWritable : Lock::Required);
   const std::int64_t now = env.clock();
   const bool cache_only = inv.run.offline || mode == Mode::Restore;
-  Plan plan = plan_from_source(
-      s, cache_only ? net::ZoneSource::Mode::CacheOnly : net::ZoneSource::Mode::Refresh, dry_run, now);
+  Plan plan =
+      plan_from_source(s, cache_only ? net::ZoneSource::Mode::CacheOnly : net::ZoneSource::Mode::Refresh,
+                       dry_run ? Purpose::DryRun : Purpose::Apply, now);
   const bool partial = plan.failed + plan.stale > 0;
   const ExitCode done = partial ? ExitCode::Partial : ExitCode::Ok;
 
   // The desired state against the live one, when it can be read (root,
   // ipset module present); a dry run goes on without it.
   const util::Json last_state = read_state(s);
-  const apply::ApplyOptions ao = apply_options(s, inv.run.force, last_state);
+  apply::ApplyOptions ao = apply_options(s, last_state);
+  ao.force = inv.run.force;
   const apply::FirewallState desired = apply::desired_state(plan.target, ao);
   std::optional<apply::LiveState> live;
   try {
@@ -478,22 +484,22 @@ status(const Invocation& inv, Environment& env)
 {
   Settings s;
   try {
-    s = validate(inv.config, true);
+    s = validate(inv.config, Countries::Required);
   } catch (const ConfigError&) {
-    s = validate(inv.config, false); // no countries: the kernel and the cache, without drift
+    s = validate(inv.config, Countries::Optional); // no countries: the kernel and the cache, without drift
   }
   StatusReport r;
   r.now = env.clock();
   r.state_path = state_path(s);
   r.last_update = read_state(s);
-  const apply::ApplyOptions ao = apply_options(s, false, r.last_update);
+  const apply::ApplyOptions ao = apply_options(s, r.last_update);
   try {
     gather_kernel(s, ao, r.last_update, env, r);
   } catch (const Error& e) {
     r.kernel_error = e.what();
     r.families.clear();
   }
-  r.cache = make_source(s, false)->cache(r.now);
+  r.cache = make_source(s, Purpose::Apply)->cache(r.now);
   print(inv.run.json ? status_json(r).dump(2) : status_text(r));
   return r.in_sync && !*r.in_sync ? ExitCode::Drift : ExitCode::Ok;
 }
@@ -501,12 +507,12 @@ status(const Invocation& inv, Environment& env)
 ExitCode
 remove_command(const Invocation& inv, Environment& env)
 {
-  const Settings s = validate(inv.config, false);
+  const Settings s = validate(inv.config, Countries::Optional);
   if (!env.privileged) {
     throw UsageError("remove changes the firewall and needs root");
   }
-  const auto lock = take_lock(s, true);
-  const apply::RemoveReport r = env.backend.remove(apply_options(s, false, read_state(s)));
+  const auto lock = take_lock(s, Lock::Required);
+  const apply::RemoveReport r = env.backend.remove(apply_options(s, read_state(s)));
   std::string sets;
   for (const std::string& name : r.sets_removed) {
     sets += (sets.empty() ? "" : ", ") + name;
@@ -557,7 +563,7 @@ check_one(A addr, const std::vector<net::ZoneResult>& zones, const Settings& s)
 ExitCode
 check(const Invocation& inv)
 {
-  const Settings s = validate(inv.config, true);
+  const Settings s = validate(inv.config, Countries::Required);
   const std::vector<net::ZoneResult> zones = load_zones(s, net::ZoneSource::Mode::CacheOnly);
   bool missing = false;
   for (const net::ZoneResult& z : zones) {
@@ -583,7 +589,7 @@ check(const Invocation& inv)
 ExitCode
 export_command(const Invocation& inv, Environment& env)
 {
-  const Settings s = validate(inv.config, true);
+  const Settings s = validate(inv.config, Countries::Required);
   source::BundleOptions o;
   o.zone = zone_options(s);
   const source::ExportSummary r = source::export_bundle(fetch::ZoneCache(s.raw.cache_dir), s.countries,

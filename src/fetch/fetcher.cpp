@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "core/text.hpp"
 #include "fetch/http_client.hpp"
 #include "util/digest.hpp"
 
@@ -548,10 +549,8 @@ std::optional<Md5List>
 parse_md5sum(std::string_view text)
 {
   Md5List list;
-  while (!text.empty()) {
-    const auto nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+  text::Lines lines(text);
+  for (std::string_view line; lines.next(line);) {
     if (!line.empty() && line.back() == '\r') {
       line.remove_suffix(1);
     }

@@ -103,7 +103,7 @@ check_config(const std::string& text)
   }
   cli::Settings s;
   try {
-    s = cli::validate(raw, true);
+    s = cli::validate(raw, cli::Countries::Required);
   } catch (const ConfigError&) {
     return;
   }

@@ -114,7 +114,7 @@ TEST(Examples, ConfWithEveryDefaultUncommentedIsAccepted)
                         conf_path.c_str(), "--countries-file", countries_path.c_str()};
   const cli::Invocation inv = cli::parse_command_line(7, argv);
   EXPECT_EQ(inv.command, cli::Command::Update);
-  const cli::Settings s = cli::validate(inv.config, true);
+  const cli::Settings s = cli::validate(inv.config, cli::Countries::Required);
   EXPECT_EQ(s.countries, cli::parse_countries_file(read_text(k_countries), k_countries));
   EXPECT_EQ(s.families, net::Families::Both);
   EXPECT_FALSE(s.allow_only);
