@@ -45,21 +45,8 @@ zip=$("$root/scripts/make-geolite2" "$work/data" 2>"$work/make-geolite2.log")
 cat "$work/make-geolite2.log" >&2
 "$root/scripts/make-zones" "$work/zones"
 
-# measure NAME CMD...: best of 3; sets wall, cpu, rss of the best run.
-measure() {
-  local name=$1 best="" line
-  shift
-  for _ in 1 2 3; do
-    /usr/bin/time -f "%e %U %S %M" -o "$work/time" "$@"
-    line=$(tail -n 1 "$work/time")
-    read -r w u s m <<<"$line"
-    if [ -z "$best" ] || awk -v a="$w" -v b="${best%% *}" 'BEGIN { exit !(a < b) }'; then
-      best="$w $(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }') $m"
-    fi
-  done
-  read -r wall cpu rss <<<"$best"
-  printf "%-9s wall %6.2f s   cpu %6.2f s   peak rss %7d KiB\n" "$name" "$wall" "$cpu" "$rss"
-}
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 
 echo
 echo "GeoLite2 zip: $(du -k "$zip" | cut -f1) KiB compressed, $(unzip -Z -t "$zip" | awk '{ print $3 }') bytes uncompressed"

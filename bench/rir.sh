@@ -87,21 +87,8 @@ lines=$(cat "$work"/data/* | wc -l)
 echo "files: $(ls "$work/data" | tr '\n' ' ')"
 echo "lines: $lines, $(du -ck "$work"/data/* | tail -n 1 | cut -f1) KiB"
 
-# measure NAME CMD...: best of 3; sets wall, cpu, rss of the best run.
-measure() {
-  local name=$1 best="" line
-  shift
-  for _ in 1 2 3; do
-    /usr/bin/time -f "%e %U %S %M" -o "$work/time" "$@"
-    line=$(tail -n 1 "$work/time")
-    read -r w u s m <<<"$line"
-    if [ -z "$best" ] || awk -v a="$w" -v b="${best%% *}" 'BEGIN { exit !(a < b) }'; then
-      best="$w $(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }') $m"
-    fi
-  done
-  read -r wall cpu rss <<<"$best"
-  printf "%-9s wall %6.2f s   cpu %6.2f s   peak rss %7d KiB\n" "$name" "$wall" "$cpu" "$rss"
-}
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 
 mkdir -p "$work/py/v4" "$work/py/v6" "$work/gb/v4" "$work/gb/v6"
 # The ISO 3166-1 codes geoblock knows, for the reference to keep the same.

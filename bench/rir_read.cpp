@@ -5,6 +5,7 @@
 //
 //   rir_read OUTDIR FILE...
 #include "net/aggregate.hpp"
+#include "write_zone.hpp"
 #include "net/rir.hpp"
 
 #include <chrono>
@@ -20,21 +21,6 @@ double
 seconds_since(std::chrono::steady_clock::time_point t0)
 {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-template <class A>
-void
-write_zone(const std::string& path, const std::vector<geoblock::net::Prefix<A>>& nets)
-{
-  std::string text;
-  for (const auto& p : nets) {
-    geoblock::net::append_prefix(text, p);
-    text += '\n';
-  }
-  std::FILE* f = std::fopen(path.c_str(), "w");
-  if (!f || std::fwrite(text.data(), 1, text.size(), f) != text.size() || std::fclose(f) != 0) {
-    throw std::runtime_error("cannot write " + path);
-  }
 }
 
 } // namespace

@@ -68,6 +68,16 @@ parse_rir(std::string_view body, const std::string& source, RirData& into)
 {
   // Into a private result first: a file with one bad line adds nothing.
   RirData out;
+  // The networks of an ISO 3166-1 country ("NL" -> out.countries["nl"]);
+  // null, and counted, for codes that are none (EU, AP, ZZ).
+  const auto networks_of = [&out](std::string_view cc) -> NetList* {
+    if (!is_country_code(cc)) {
+      ++out.non_country[std::string(cc)];
+      return nullptr;
+    }
+    const std::string key{static_cast<char>(cc[0] - 'A' + 'a'), static_cast<char>(cc[1] - 'A' + 'a')};
+    return &out.countries[key];
+  };
   text::Lines lines(body);
   bool header_seen = false;
   for (std::string_view raw; lines.next(raw);) {
@@ -131,15 +141,11 @@ parse_rir(std::string_view body, const std::string& source, RirData& into)
       if (!parse_decimal(value, count) || count == 0 || *first + count - 1 > 0xFFFFFFFFull) {
         fail("bad IPv4 address count '" + std::string(value) + "' (1 up to the end of the address space)");
       }
-      if (!is_country_code(cc)) {
-        ++out.non_country[std::string(cc)];
+      NetList* nets = networks_of(cc);
+      if (nets == nullptr) {
         continue;
       }
-      std::string key(cc);
-      key[0] = static_cast<char>(key[0] - 'A' + 'a');
-      key[1] = static_cast<char>(key[1] - 'A' + 'a');
-      split_range(Range<std::uint32_t>{*first, static_cast<std::uint32_t>(*first + count - 1)},
-                  out.countries[key].v4);
+      split_range(Range<std::uint32_t>{*first, static_cast<std::uint32_t>(*first + count - 1)}, nets->v4);
     } else {
       const auto first = parse_v6(start);
       unsigned len = 0;
@@ -152,14 +158,11 @@ parse_rir(std::string_view body, const std::string& source, RirData& into)
       if ((*first & ~mask<u128>(static_cast<int>(len))) != 0) {
         fail(std::string(start) + " is not aligned to /" + std::to_string(len));
       }
-      if (!is_country_code(cc)) {
-        ++out.non_country[std::string(cc)];
+      NetList* nets = networks_of(cc);
+      if (nets == nullptr) {
         continue;
       }
-      std::string key(cc);
-      key[0] = static_cast<char>(key[0] - 'A' + 'a');
-      key[1] = static_cast<char>(key[1] - 'A' + 'a');
-      out.countries[key].v6.push_back(Prefix6{*first, static_cast<std::uint8_t>(len)});
+      nets->v6.push_back(Prefix6{*first, static_cast<std::uint8_t>(len)});
     }
     ++out.records;
   }

@@ -1,6 +1,7 @@
 // geoblock --complete-words, the hidden option the bash completion script
 // (completion/geoblock) gets its words from: every command and every option
 // --help lists, made from the parser's own descriptions.
+#include "support/geoblock_binary.hpp"
 #include "util/subprocess.hpp"
 
 #include <gtest/gtest.h>
@@ -13,17 +14,6 @@
 
 namespace geoblock::test {
 namespace {
-
-std::vector<std::string>
-lines_of(const std::string& text)
-{
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    lines.push_back(line);
-  }
-  return lines;
-}
 
 // The long options of `geoblock ARGS --help`, as Boost lists them
 // ("  -n [ --dry-run ]", "  --json").

@@ -1,5 +1,6 @@
 // Bad configuration: every error path gives its one-line message naming the
 // file, line and key, exits with 2, and changes nothing on disk.
+#include "support/geoblock_binary.hpp"
 #include "support/temp_dir.hpp"
 #include "util/subprocess.hpp"
 
@@ -12,13 +13,6 @@ using geoblock::test::TempDir;
 
 namespace {
 
-geoblock::util::RunResult
-geoblock_run(std::vector<std::string> args)
-{
-  args.insert(args.begin(), GEOBLOCK_BINARY);
-  return geoblock::util::run(args, {}, std::chrono::seconds(30));
-}
-
 class BadConfig : public ::testing::Test {
 protected:
   // A config whose state and cache directories must stay absent: any
@@ -30,7 +24,7 @@ protected:
   }
   void expect_usage_error(const std::vector<std::string>& args, const std::string& message)
   {
-    const auto r = geoblock_run(args);
+    const auto r = geoblock::test::run_geoblock(args, std::chrono::seconds(30));
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_NE(r.err.find("geoblock: error: " + message), std::string::npos) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
@@ -181,7 +175,7 @@ TEST(CommandLine, UsageErrorsExitWith2)
                                              {"update", "--json"},
                                              {"check", "--config", "/dev/null"},
                                              {"aggregate", "--family", "v5"}}) {
-    const auto r = geoblock_run(args);
+    const auto r = geoblock::test::run_geoblock(args, std::chrono::seconds(30));
     EXPECT_EQ(r.exit_code, 2) << testing::PrintToString(args) << r.err;
     EXPECT_EQ(r.err.rfind("geoblock: error: ", 0), 0u) << r.err;
   }
@@ -189,12 +183,12 @@ TEST(CommandLine, UsageErrorsExitWith2)
 
 TEST(CommandLine, HelpListsEveryCommandAndKey)
 {
-  const auto top = geoblock_run({"--help"});
+  const auto top = geoblock::test::run_geoblock({"--help"}, std::chrono::seconds(30));
   ASSERT_EQ(top.exit_code, 0);
   for (const char* cmd : {"update", "status", "restore", "remove", "check", "export", "aggregate"}) {
     EXPECT_NE(top.out.find(std::string("  ") + cmd), std::string::npos) << cmd;
   }
-  const auto update = geoblock_run({"update", "--help"});
+  const auto update = geoblock::test::run_geoblock({"update", "--help"}, std::chrono::seconds(30));
   ASSERT_EQ(update.exit_code, 0);
   for (const char* key :
        {"--countries",      "--countries-file", "--base-url",  "--family",     "--set-name",

@@ -4,6 +4,7 @@
 // what the configuration asks for (nothing left over, geoblock's rules
 // first and once) and probes from a listed and an unlisted source get the
 // right answer. The mirror is a file:// tree: no server needed.
+#include "support/geoblock_binary.hpp"
 #include "support/http_fault.hpp"
 #include "support/netns.hpp"
 #include "support/temp_dir.hpp"
@@ -27,14 +28,6 @@ constexpr const char* k_listed = "198.51.100.10";    // in cn's 198.51.100.0/25
 constexpr const char* k_unlisted = "198.51.100.200"; // in no zone
 constexpr const char* k_host6 = "2001:db8:ffff::1";
 constexpr const char* k_listed6 = "2001:db8:1::10";
-
-util::RunResult
-geoblock_run(const std::vector<std::string>& args)
-{
-  std::vector<std::string> argv{GEOBLOCK_BINARY};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return util::run(argv, {}, std::chrono::seconds(60));
-}
 
 std::vector<std::string>
 lines_with(const std::string& text, const std::string& needle)
@@ -84,9 +77,9 @@ struct Host {
   void update(const std::string& extra)
   {
     const std::string conf = config(extra);
-    const auto r = geoblock_run({"update", "--config", conf});
+    const auto r = geoblock::test::run_geoblock({"update", "--config", conf});
     ASSERT_EQ(r.exit_code, 0) << extra << "\n" << r.err;
-    const auto st = geoblock_run({"status", "--config", conf});
+    const auto st = geoblock::test::run_geoblock({"status", "--config", conf});
     EXPECT_EQ(st.exit_code, 0) << extra << "\n" << st.out << st.err;
     EXPECT_NE(st.out.find("live firewall: in sync"), std::string::npos) << extra << "\n" << st.out;
   }
@@ -241,7 +234,9 @@ TEST(Converge, EveryConfigurationChangeEndsInExactlyTheConfiguredFirewall)
         EXPECT_TRUE(h.blocked(k_listed));
 
         // remove: nothing of geoblock's is left.
-        ASSERT_EQ(geoblock_run({"remove", "--config", h.config("set-name = other\n")}).exit_code, 0);
+        ASSERT_EQ(
+            geoblock::test::run_geoblock({"remove", "--config", h.config("set-name = other\n")}).exit_code,
+            0);
         EXPECT_EQ(sets(), "");
         EXPECT_TRUE(ours(test::saved_rules({"iptables-save"})).empty());
       },
@@ -260,25 +255,25 @@ TEST(Converge, DriftIsReportedWithExitFiveAndRepairedByTheNextUpdate)
     const std::string rule = "-m set --match-set geoblock-v4 src -m comment --comment geoblock -j DROP";
     test::run_checked({"iptables", "-w", "-A", "INPUT", "-s", "203.0.113.0/24", "-j", "ACCEPT"});
     test::run_checked({"sh", "-c", "iptables -w -A INPUT " + rule});
-    auto st = geoblock_run({"status", "--config", conf});
+    auto st = geoblock::test::run_geoblock({"status", "--config", conf});
     EXPECT_EQ(st.exit_code, 5) << st.out << st.err;
     EXPECT_NE(st.out.find("duplicate rule in INPUT (IPv4): " + rule), std::string::npos) << st.out;
     // update keeps the top one and removes the lower copy: [geoblock, ACCEPT].
-    ASSERT_EQ(geoblock_run({"update", "--config", conf}).exit_code, 0);
+    ASSERT_EQ(geoblock::test::run_geoblock({"update", "--config", conf}).exit_code, 0);
     auto input = lines_with(test::saved_rules({"iptables-save"}), "-A INPUT ");
     EXPECT_EQ(input, (std::vector<std::string>{"-A INPUT " + rule, "-A INPUT -s 203.0.113.0/24 -j ACCEPT"}));
 
     test::run_checked({"iptables", "-w", "-D", "INPUT", "1"});
-    st = geoblock_run({"status", "--json", "--config", conf});
+    st = geoblock::test::run_geoblock({"status", "--json", "--config", conf});
     EXPECT_EQ(st.exit_code, 5);
     EXPECT_NE(st.out.find("\"in_sync\": false"), std::string::npos) << st.out;
     EXPECT_NE(st.out.find("rule missing in INPUT (IPv4)"), std::string::npos) << st.out;
     EXPECT_TRUE(h.reachable(k_listed));
-    ASSERT_EQ(geoblock_run({"update", "--config", conf}).exit_code, 0);
+    ASSERT_EQ(geoblock::test::run_geoblock({"update", "--config", conf}).exit_code, 0);
     input = lines_with(test::saved_rules({"iptables-save"}), "-A INPUT ");
     EXPECT_EQ(input, (std::vector<std::string>{"-A INPUT " + rule, "-A INPUT -s 203.0.113.0/24 -j ACCEPT"}));
     EXPECT_TRUE(h.blocked(k_listed));
-    st = geoblock_run({"status", "--json", "--config", conf});
+    st = geoblock::test::run_geoblock({"status", "--json", "--config", conf});
     EXPECT_EQ(st.exit_code, 0) << st.out;
     EXPECT_NE(st.out.find("\"in_sync\": true"), std::string::npos) << st.out;
   });
@@ -325,17 +320,17 @@ TEST(Converge, CountersSurviveAnUpdateThatLeavesTheRuleAsItIs)
   test::in_fresh_netns([] {
     Host h;
     const std::string conf = h.config("chain = INPUT\nmetrics-file = " + h.dir / "geoblock.prom" + "\n");
-    ASSERT_EQ(geoblock_run({"update", "--config", conf}).exit_code, 0);
+    ASSERT_EQ(geoblock::test::run_geoblock({"update", "--config", conf}).exit_code, 0);
     EXPECT_TRUE(h.blocked(k_listed));
-    auto st = geoblock_run({"status", "--json", "--config", conf});
+    auto st = geoblock::test::run_geoblock({"status", "--json", "--config", conf});
     const long long before = dropped_packets(st.out, "v4");
     EXPECT_GT(before, 0) << st.out;
     // New data (the set is swapped), the same rule: the count goes on.
     std::ofstream(h.dir / "mirror/ipblocks/data/countries/cn.zone", std::ios::trunc)
         << "198.51.100.0/25\n203.0.113.0/24\n";
-    ASSERT_EQ(geoblock_run({"update", "--config", conf}).exit_code, 0);
+    ASSERT_EQ(geoblock::test::run_geoblock({"update", "--config", conf}).exit_code, 0);
     EXPECT_NE(test::run_checked({"ipset", "list", "geoblock-v4"}).find("203.0.113.0/24"), std::string::npos);
-    st = geoblock_run({"status", "--json", "--config", conf});
+    st = geoblock::test::run_geoblock({"status", "--json", "--config", conf});
     EXPECT_GE(dropped_packets(st.out, "v4"), before) << st.out;
     std::ifstream in(h.dir / "geoblock.prom");
     const std::string prom((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -354,13 +349,13 @@ TEST(Converge, TheLockCoversTheWholeRunFromTheFirstFetch)
     // not even fetch, and must change nothing.
     {
       util::FileLock held(h.dir / "lock", std::chrono::milliseconds(0));
-      const auto r = geoblock_run({"update", "--config", conf});
+      const auto r = geoblock::test::run_geoblock({"update", "--config", conf});
       EXPECT_EQ(r.exit_code, 1) << r.err;
       EXPECT_NE(r.err.find("another geoblock run holds"), std::string::npos) << r.err;
       EXPECT_FALSE(std::filesystem::exists(h.dir / "cache")) << "fetched before taking the lock";
       EXPECT_EQ(sets(), "");
     }
-    ASSERT_EQ(geoblock_run({"update", "--config", conf}).exit_code, 0);
+    ASSERT_EQ(geoblock::test::run_geoblock({"update", "--config", conf}).exit_code, 0);
   });
 }
 
@@ -390,10 +385,10 @@ TEST(Converge, BaselineWithRuleShapesKeepsFail2banAndItsEditsAreDrift)
     // table: drift, and the next update restores the baseline.
     test::run_checked({"iptables", "-w", "-I", "f2b-web", "1", "-s", "198.51.100.201/32", "-j", "DROP"});
     const std::string conf = h.config(extra);
-    auto st = geoblock_run({"status", "--config", conf});
+    auto st = geoblock::test::run_geoblock({"status", "--config", conf});
     EXPECT_EQ(st.exit_code, 0) << st.out << st.err;
     test::run_checked({"iptables", "-w", "-A", "INPUT", "-s", "203.0.113.0/24", "-j", "ACCEPT"});
-    st = geoblock_run({"status", "--config", conf});
+    st = geoblock::test::run_geoblock({"status", "--config", conf});
     EXPECT_EQ(st.exit_code, 5) << st.out << st.err;
     EXPECT_NE(st.out.find("baseline " + baseline + ": the live IPv4 rules it manages were changed"),
               std::string::npos)
@@ -407,7 +402,7 @@ TEST(Converge, BaselineWithRuleShapesKeepsFail2banAndItsEditsAreDrift)
     std::ofstream(baseline, std::ios::trunc)
         << "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
            ":OUTPUT ACCEPT [0:0]\n-A INPUT -s 192.0.2.0/25 -j DROP\nCOMMIT\n";
-    st = geoblock_run({"status", "--config", conf});
+    st = geoblock::test::run_geoblock({"status", "--config", conf});
     EXPECT_EQ(st.exit_code, 5) << st.out;
     EXPECT_NE(st.out.find("baseline " + baseline + ": changed since it was last applied"), std::string::npos)
         << st.out;
@@ -474,13 +469,13 @@ TEST(Converge, TwoConcurrentRunsDoNotInterleave)
                                                          "\nstate-dir = " + h.dir / "state" +
                                                          "\nlock-file = " + h.dir / "lock\n" + base);
     util::RunResult a;
-    std::thread run_a([&] { a = geoblock_run({"update", "--config", conf_a}); });
+    std::thread run_a([&] { a = geoblock::test::run_geoblock({"update", "--config", conf_a}); });
     // B starts once A's download is under way (bounded wait).
     for (int i = 0; i < 500 && mirror.hits("/ipblocks/data/countries/cn.zone") == 0; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     ASSERT_EQ(mirror.hits("/ipblocks/data/countries/cn.zone"), 1) << "run A never fetched";
-    const util::RunResult b = geoblock_run({"update", "--config", conf_b});
+    const util::RunResult b = geoblock::test::run_geoblock({"update", "--config", conf_b});
     run_a.join();
     EXPECT_EQ(a.exit_code, 0) << a.err;
     EXPECT_EQ(b.exit_code, 0) << b.err;

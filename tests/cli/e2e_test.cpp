@@ -4,6 +4,7 @@
 // 2001:db8::/32; "cn" lists 198.51.100.0/25 and 2001:db8:1::/48, "ru"
 // lists 203.0.113.0/24 and has no IPv6 zone (404 upstream, as for real
 // countries without IPv6 space).
+#include "support/geoblock_binary.hpp"
 #include "support/http_nginx.hpp"
 #include "support/netns.hpp"
 #include "support/temp_dir.hpp"
@@ -32,14 +33,6 @@ constexpr const char* k_allowed_v4 = "198.51.100.200"; // in no list (until the 
 constexpr const char* k_server_v6 = "2001:db8:ffff::1";
 constexpr const char* k_blocked_v6 = "2001:db8:1::10";
 constexpr const char* k_allowed_v6 = "2001:db8:2::10";
-
-util::RunResult
-geoblock_run(const std::vector<std::string>& args)
-{
-  std::vector<std::string> argv{GEOBLOCK_BINARY};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return util::run(argv, {}, std::chrono::seconds(60));
-}
 
 // An ipdeny-style mirror tree with MD5SUM files.
 class Mirror {
@@ -167,7 +160,7 @@ TEST(EndToEnd, UpdateNothingChangedChangeStatusCheckRemove)
     w.expect_blocking(false);
 
     // Dry run before anything exists: the table, nothing applied.
-    auto r = geoblock_run({"update", "--dry-run", "--config", w.config});
+    auto r = geoblock::test::run_geoblock({"update", "--dry-run", "--config", w.config});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("cn              2        1  downloaded"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("ru              1        1  downloaded"), std::string::npos) << r.out;
@@ -177,7 +170,7 @@ TEST(EndToEnd, UpdateNothingChangedChangeStatusCheckRemove)
     w.expect_blocking(false);
 
     // The same as JSON, field by field.
-    r = geoblock_run({"update", "--dry-run", "--json", "--config", w.config});
+    r = geoblock::test::run_geoblock({"update", "--dry-run", "--json", "--config", w.config});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const util::Json dry = parse_json(r.out);
     EXPECT_TRUE(dry.get("dry_run").as_bool());
@@ -196,7 +189,7 @@ TEST(EndToEnd, UpdateNothingChangedChangeStatusCheckRemove)
     EXPECT_TRUE(dry.get("live_compared").as_bool());
 
     // Update from scratch: the kernel enforces it.
-    r = geoblock_run({"update", "--config", w.config});
+    r = geoblock::test::run_geoblock({"update", "--config", w.config});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     w.expect_blocking(true);
     EXPECT_NE(test::run_checked({"ipset", "list", "geoblock-v4"}).find("198.51.100.0/25"), std::string::npos);
@@ -210,7 +203,7 @@ TEST(EndToEnd, UpdateNothingChangedChangeStatusCheckRemove)
 
     // A second update does nothing: only 304s, no body.
     w.nginx->clear_access_log();
-    r = geoblock_run({"update", "--config", w.config});
+    r = geoblock::test::run_geoblock({"update", "--config", w.config});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.err.find("nothing changed"), std::string::npos) << r.err;
     EXPECT_EQ(w.zone_downloads(), 0);
@@ -224,19 +217,19 @@ TEST(EndToEnd, UpdateNothingChangedChangeStatusCheckRemove)
     // A changed zone changes the set: 198.51.100.192/26 joins cn.
     w.mirror.set_v4("cn", "198.51.100.0/26\n198.51.100.64/26\n198.51.100.192/26\n");
     w.nginx->clear_access_log();
-    r = geoblock_run({"update", "--config", w.config});
+    r = geoblock::test::run_geoblock({"update", "--config", w.config});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(w.zone_downloads(), 1);
     EXPECT_FALSE(w.connects(k_allowed_v4, k_server_v4)) << "198.51.100.200 is now listed";
     EXPECT_FALSE(w.connects(k_blocked_v4, k_server_v4));
 
     // status, text and JSON.
-    r = geoblock_run({"status", "--config", w.config});
+    r = geoblock::test::run_geoblock({"status", "--config", w.config});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("geoblock-v4: 3 entries"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("rules in raw:PREROUTING: present"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("live firewall: in sync with the configuration"), std::string::npos) << r.out;
-    r = geoblock_run({"status", "--json", "--config", w.config});
+    r = geoblock::test::run_geoblock({"status", "--json", "--config", w.config});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const util::Json st = parse_json(r.out);
     EXPECT_EQ(st.get("kernel").get("v4").get("entries").as_int(), 3); // cn /25 and /26, ru /24
@@ -246,7 +239,8 @@ TEST(EndToEnd, UpdateNothingChangedChangeStatusCheckRemove)
     EXPECT_EQ(st.get("cache").items().size(), 4u); // ru v6 is recorded as absent
 
     // check: by which country and network.
-    r = geoblock_run({"check", "--config", w.config, k_blocked_v4, "203.0.113.7", k_allowed_v6, "10.1.2.3"});
+    r = geoblock::test::run_geoblock(
+        {"check", "--config", w.config, k_blocked_v4, "203.0.113.7", k_allowed_v6, "10.1.2.3"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find(std::string(k_blocked_v4) + ": blocked by cn (198.51.100.0/26)"), std::string::npos)
         << r.out;
@@ -255,7 +249,7 @@ TEST(EndToEnd, UpdateNothingChangedChangeStatusCheckRemove)
     EXPECT_NE(r.out.find("10.1.2.3: allowed: local network 10.0.0.0/8"), std::string::npos) << r.out;
 
     // remove: rules, then sets; traffic flows again.
-    r = geoblock_run({"remove", "--config", w.config});
+    r = geoblock::test::run_geoblock({"remove", "--config", w.config});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(test::run_checked({"ipset", "list", "-n"}), "");
     EXPECT_EQ(test::run_checked({"iptables-save"}).find("geoblock"), std::string::npos);
@@ -271,10 +265,11 @@ TEST(EndToEnd, RestoreFromCacheWithTheMirrorGone)
   }
   test::in_fresh_netns([] {
     World w;
-    ASSERT_EQ(geoblock_run({"update", "--config", w.config}).exit_code, 0);
-    ASSERT_EQ(geoblock_run({"remove", "--config", w.config}).exit_code, 0); // as after a reboot
+    ASSERT_EQ(geoblock::test::run_geoblock({"update", "--config", w.config}).exit_code, 0);
+    ASSERT_EQ(geoblock::test::run_geoblock({"remove", "--config", w.config}).exit_code,
+              0); // as after a reboot
     w.nginx->stop();
-    const auto r = geoblock_run({"restore", "--config", w.config});
+    const auto r = geoblock::test::run_geoblock({"restore", "--config", w.config});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     w.expect_blocking(true);
   });
@@ -289,25 +284,25 @@ TEST(EndToEnd, ExitCodesFromRealSituations)
   test::in_fresh_netns([] {
     World w;
     // 2: a configuration error changes nothing.
-    auto r = geoblock_run({"update", "--config", w.write_config("family = v5\n")});
+    auto r = geoblock::test::run_geoblock({"update", "--config", w.write_config("family = v5\n")});
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_EQ(test::run_checked({"ipset", "list", "-n"}), "");
 
     // 1: no usable data at all (the mirror has nothing for these countries,
     // and nothing is cached): nothing applied.
-    r = geoblock_run({"update", "--config", w.write_config(""), "--countries", "de fr"});
+    r = geoblock::test::run_geoblock({"update", "--config", w.write_config(""), "--countries", "de fr"});
     EXPECT_EQ(r.exit_code, 1) << r.err;
     EXPECT_NE(r.err.find("geoblock: error: "), std::string::npos) << r.err;
     EXPECT_EQ(test::run_checked({"ipset", "list", "-n"}), "");
 
     // 0: a good update.
     w.config = w.write_config("");
-    r = geoblock_run({"update", "--config", w.config});
+    r = geoblock::test::run_geoblock({"update", "--config", w.config});
     ASSERT_EQ(r.exit_code, 0) << r.err;
 
     // 3: the SSH session's own address would be blocked.
     ::setenv("SSH_CONNECTION", "203.0.113.50 50022 198.51.100.1 22", 1);
-    r = geoblock_run({"update", "--config", w.write_config("set-name = other\n")});
+    r = geoblock::test::run_geoblock({"update", "--config", w.write_config("set-name = other\n")});
     ::unsetenv("SSH_CONNECTION");
     EXPECT_EQ(r.exit_code, 3) << r.err;
     EXPECT_NE(r.err.find("203.0.113.50"), std::string::npos) << r.err;
@@ -317,7 +312,7 @@ TEST(EndToEnd, ExitCodesFromRealSituations)
     // kept and applied, the run says it was partial.
     w.config = w.write_config("");
     w.mirror.set_v4("ru", "<html><body>Service temporarily unavailable</body></html>\n");
-    r = geoblock_run({"update", "--config", w.config});
+    r = geoblock::test::run_geoblock({"update", "--config", w.config});
     EXPECT_EQ(r.exit_code, 4) << r.err;
     EXPECT_NE(r.err.find("ru"), std::string::npos) << r.err;
     EXPECT_NE(test::run_checked({"ipset", "list", "geoblock-v4"}).find("203.0.113.0/24"), std::string::npos);

@@ -1,5 +1,6 @@
 // geoblock --version: the program's version, then one line per library it
 // was built with, so a bug report says which libcurl, libzip, ... ran.
+#include "support/geoblock_binary.hpp"
 #include "util/subprocess.hpp"
 
 #include <gtest/gtest.h>
@@ -11,17 +12,6 @@
 
 namespace geoblock::test {
 namespace {
-
-std::vector<std::string>
-lines_of(const std::string& text)
-{
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    lines.push_back(line);
-  }
-  return lines;
-}
 
 TEST(Version, NamesTheProgramAndEveryLibrary)
 {

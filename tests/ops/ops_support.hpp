@@ -4,6 +4,7 @@
 // namespace for the sandbox checks.
 #pragma once
 
+#include "support/geoblock_binary.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -136,17 +137,6 @@ exists(const std::string& path)
 {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
-}
-
-inline std::vector<std::string>
-lines_of(const std::string& text)
-{
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    lines.push_back(line);
-  }
-  return lines;
 }
 
 inline std::string
