@@ -6,8 +6,8 @@
 //
 //   maxmind_read ZIP OUTDIR
 #include "net/aggregate.hpp"
-#include "write_zone.hpp"
 #include "source/maxmind.hpp"
+#include "write_zone.hpp"
 
 #include <chrono>
 #include <cstdio>

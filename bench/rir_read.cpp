@@ -5,8 +5,8 @@
 //
 //   rir_read OUTDIR FILE...
 #include "net/aggregate.hpp"
-#include "write_zone.hpp"
 #include "net/rir.hpp"
+#include "write_zone.hpp"
 
 #include <chrono>
 #include <cstdio>
