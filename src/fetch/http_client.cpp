@@ -215,6 +215,10 @@ finish(Transfer& t, CURLcode code)
   if (curl_easy_getinfo(e, CURLINFO_FILETIME_T, &filetime) == CURLE_OK && filetime > 0) {
     r.last_modified = static_cast<std::int64_t>(filetime);
   }
+  curl_off_t retry_after = 0;
+  r.retry_after_s = curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0
+                        ? static_cast<long>(retry_after)
+                        : 0;
   r.error.clear();
   if (code == CURLE_OK) {
     r.status = t.file_url ? 200 : status;
@@ -354,10 +358,16 @@ private:
       --m_active;
       if (finish(*t, code) && t->response.attempts <= m_options.retries) {
         // Exponential backoff with jitter, so a fleet does not retry in step.
-        const double delay = static_cast<double>(m_options.retry_delay_ms) *
-                             static_cast<double>(1L << std::min(t->response.attempts - 1, 16)) *
-                             m_jitter(m_rng);
-        t->not_before = Clock::now() + std::chrono::milliseconds(static_cast<long>(delay));
+        const double backoff = static_cast<double>(m_options.retry_delay_ms) *
+                               static_cast<double>(1L << std::min(t->response.attempts - 1, 16)) *
+                               m_jitter(m_rng);
+        // A server that says when to come back (429, 503 with Retry-After)
+        // is not asked again sooner.
+        const long asked = (t->response.status == 429 || t->response.status == 503)
+                               ? std::min(t->response.retry_after_s * 1000L, m_options.max_retry_after_ms)
+                               : 0L;
+        const long delay = std::max(static_cast<long>(backoff), asked);
+        t->not_before = Clock::now() + std::chrono::milliseconds(delay);
         t->easy.reset();
         ++m_stats.retries;
         m_waiting.push_back(t->index);

@@ -19,8 +19,11 @@ struct HttpOptions {
   int parallel = 8;                                       // transfers at once (at least 1)
   long connect_timeout_ms = k_default_connect_timeout_ms; // per attempt
   long timeout_ms = 60'000;                               // whole transfer, per attempt
-  int retries = 3;                    // extra attempts after the first (timeouts, cuts, 5xx, 429)
-  long retry_delay_ms = 1'000;        // first backoff; doubles each retry, +-50% jitter
+  int retries = 3;             // extra attempts after the first (timeouts, cuts, 5xx, 429)
+  long retry_delay_ms = 1'000; // first backoff; doubles each retry, +-50% jitter
+  // A 429 or 503 with Retry-After waits at least that long before its
+  // retry (a mirror asking for a pause gets it), at most this long.
+  long max_retry_after_ms = 300'000;
   std::uint64_t max_bytes = 8u << 20; // body limit, enforced while receiving
   std::string ca_bundle;              // CA file for TLS; empty: the system's. Verification is always on.
   std::string user_agent;             // empty: "geoblock/<version>"
@@ -44,6 +47,7 @@ struct HttpResponse {
   std::string error;              // non-empty: the transfer failed (timeout, cut, too large, ...)
   bool too_large = false;         // the body exceeded max_bytes
   int attempts = 0;
+  long retry_after_s = 0;  // the server's Retry-After of the last attempt (seconds; 0: none)
   std::uint64_t bytes = 0; // body bytes received, all attempts together
 
   bool ok() const { return error.empty() && status != 0; }

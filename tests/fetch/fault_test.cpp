@@ -129,6 +129,32 @@ TEST_F(FaultFetch, ServerErrorIsRetriedAndThenSucceeds)
   EXPECT_EQ(server.hits(k_zone_path), 2);
 }
 
+TEST_F(FaultFetch, RetryAfterOn503IsWaitedOutThenTheRetrySucceeds)
+{
+  // The mirror asks for a second's pause (ipdeny answers bursts with 503);
+  // the client's own backoff is 10 ms. The retry must not come sooner than
+  // asked: a lower bound, which load cannot break.
+  std::mutex m;
+  std::vector<std::chrono::steady_clock::time_point> seen;
+  set_fault([&](const FaultRequest& r) {
+    {
+      std::lock_guard lock(m);
+      seen.push_back(std::chrono::steady_clock::now());
+    }
+    if (r.hit == 1) {
+      FaultReply busy = status(503, "busy");
+      busy.headers["Retry-After"] = "1";
+      return busy;
+    }
+    return status(200, k_good);
+  });
+  const auto r = fetch_nz();
+  EXPECT_EQ(r.origin, Origin::Downloaded) << r.error;
+  std::lock_guard lock(m);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_GE(seen[1] - seen[0], std::chrono::milliseconds(950));
+}
+
 TEST_F(FaultFetch, PersistentServerErrorGivesUpAfterTheRetries)
 {
   prime();
