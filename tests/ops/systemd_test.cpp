@@ -1,6 +1,7 @@
-// The systemd units as installed: systemd accepts them, they are hardened,
-// the boot unit is ordered before the saved firewall, the timer is
-// monthly, and the sandbox leaves the job the privileges it needs.
+// The systemd units as installed: systemd accepts them, they are hardened
+// (systemd-analyze security), the boot unit is ordered before the saved
+// firewall, the timer is monthly. That they work under that sandbox is
+// live_systemd_test.cpp's part (a real systemd in a container).
 #include "ops/ops_support.hpp"
 
 #include <gtest/gtest.h>
@@ -104,11 +105,32 @@ TEST_F(Units, ServicesAreHardened)
     EXPECT_TRUE(unit_value(u, "Service", "PrivateUsers").empty()) << name;
     // Netlink for ipset and nf_tables must stay allowed.
     EXPECT_TRUE(contains(unit_words(u, "Service", "RestrictAddressFamilies"), "AF_NETLINK")) << name;
+  }
+}
 
-    // systemd's own score of the sandbox (0 best, 10 worst): "OK" or better.
-    const ProcResult sec =
-        run({"systemd-analyze", "security", "--offline=yes", "--threshold=30", m_dir / name});
-    EXPECT_EQ(sec.status, 0) << name << " exposure above 3.0:\n" << sec.both();
+TEST_F(Units, ExposureStaysAtTheReachedScore)
+{
+  // systemd's own score of the sandbox (0 best, 10 worst), a function of
+  // the unit file alone. Reached: geoblock.service 2.0 (2.3 once the
+  // privilege separation adds CAP_SETUID and CAP_SETGID to its bounding
+  // set), geoblock-restore.service 1.9. Lower it further and lower these.
+  for (const std::string name : {"geoblock.service", "geoblock-restore.service"}) {
+    const auto caps = unit_words(m_units[name], "Service", "CapabilityBoundingSet");
+    int tenths = name == "geoblock-restore.service" ? 19 : 20;
+    if (contains(caps, "CAP_SETUID")) {
+      tenths += 3;
+    }
+    const std::string threshold = std::to_string(tenths / 10) + "." + std::to_string(tenths % 10);
+    const ProcResult sec = run({"systemd-analyze", "security", "--offline=yes",
+                                "--threshold=" + std::to_string(tenths), m_dir / name});
+    EXPECT_EQ(sec.status, 0) << name << " exposure above " << threshold << ":\n" << sec.both();
+    // And the check can fail: the same unit without its system call filter
+    // scores worse.
+    TempDir weaker;
+    weaker.write(name, replace_all(read_text(m_dir / name), "SystemCallFilter=", "#SystemCallFilter="));
+    const ProcResult worse = run({"systemd-analyze", "security", "--offline=yes",
+                                  "--threshold=" + std::to_string(tenths), weaker / name});
+    EXPECT_NE(worse.status, 0) << worse.both();
   }
 }
 
@@ -215,60 +237,6 @@ TEST_F(Units, TimerIsMonthlyRandomizedAndPersistent)
   EXPECT_GE(std::stoll(delay.out.substr(us + std::string("μs:").size())), 3600LL * 1000000) << delay.out;
   EXPECT_EQ(unit_value(t, "Timer", "Persistent"), "true");
   EXPECT_EQ(unit_value(t, "Install", "WantedBy"), "timers.target");
-}
-
-// The sandbox keeps only CapabilityBoundingSet= and NoNewPrivileges=; the
-// kernel work the job does (create, fill and swap ipset sets, load rules
-// that match them with iptables-restore and ip6tables-restore) must work
-// with exactly that, in a network namespace of the test's own.
-TEST_F(Units, UnitCapabilitiesSufficeForTheFirewallWork)
-{
-  if (const std::string why = netns_unavailable(); !why.empty()) {
-    GTEST_SKIP() << why;
-  }
-  const auto caps = unit_words(m_units["geoblock.service"], "Service", "CapabilityBoundingSet");
-  ASSERT_FALSE(caps.empty());
-  auto sandboxed = [](const std::vector<std::string>& capabilities, const std::vector<std::string>& argv) {
-    std::string list = "-all";
-    for (std::string c : capabilities) {
-      std::transform(c.begin(), c.end(), c.begin(), [](unsigned char ch) { return std::tolower(ch); });
-      list += ",+" + c.substr(4); // CAP_NET_ADMIN -> net_admin
-    }
-    std::vector<std::string> a{"setpriv", "--bounding-set=" + list, "--inh-caps=" + list, "--no-new-privs",
-                               "--"};
-    a.insert(a.end(), argv.begin(), argv.end());
-    return a;
-  };
-
-  Netns ns;
-  const std::string rules4 = "*raw\n:PREROUTING ACCEPT [0:0]\n"
-                             "-A PREROUTING -m set --match-set gbt-v4 src -j DROP\nCOMMIT\n";
-  const std::string rules6 = "*raw\n:PREROUTING ACCEPT [0:0]\n"
-                             "-A PREROUTING -m set --match-set gbt-v6 src -j DROP\nCOMMIT\n";
-  const std::vector<std::pair<std::vector<std::string>, std::string>> steps = {
-      {{"ipset", "create", "gbt-v4", "hash:net", "family", "inet"}, ""},
-      {{"ipset", "create", "gbt-v4-new", "hash:net", "family", "inet"}, ""},
-      {{"ipset", "add", "gbt-v4-new", "198.51.100.0/24"}, ""},
-      {{"ipset", "swap", "gbt-v4-new", "gbt-v4"}, ""},
-      {{"ipset", "destroy", "gbt-v4-new"}, ""},
-      {{"ipset", "create", "gbt-v6", "hash:net", "family", "inet6"}, ""},
-      {{"ipset", "add", "gbt-v6", "2001:db8::/32"}, ""},
-      {{"iptables-restore", "--noflush"}, rules4},
-      {{"ip6tables-restore", "--noflush"}, rules6},
-  };
-  for (const auto& [argv, input] : steps) {
-    const ProcResult r = run(ns.in(sandboxed(caps, argv)), {}, input);
-    ASSERT_EQ(r.status, 0) << argv[0] << " " << argv[1]
-                           << " failed with the unit's capabilities: " << r.both();
-  }
-  const ProcResult save = run(ns.in(sandboxed(caps, {"iptables-save", "-t", "raw"})));
-  EXPECT_NE(save.out.find("--match-set gbt-v4 src -j DROP"), std::string::npos) << save.both();
-  const ProcResult list = run(ns.in(sandboxed(caps, {"ipset", "list", "gbt-v4"})));
-  EXPECT_NE(list.out.find("198.51.100.0/24"), std::string::npos) << list.both();
-
-  // And the sandbox is real: without CAP_NET_ADMIN the kernel refuses.
-  const ProcResult denied = run(ns.in(sandboxed({"CAP_NET_RAW"}, {"ipset", "create", "gbt-x", "hash:net"})));
-  EXPECT_NE(denied.status, 0) << denied.both();
 }
 
 } // namespace
