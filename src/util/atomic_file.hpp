@@ -5,6 +5,7 @@
 // temporary file, so a failure or exception never leaves torn data behind.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,11 +33,18 @@ public:
 
   const std::string& path() const { return m_path; }
 
+  // The modification time (unix seconds) the file gets, set by commit()
+  // after the last write and before the rename, so that no reader ever
+  // sees the new content with another mtime (web servers derive ETag and
+  // Last-Modified from it).
+  void set_mtime(std::int64_t unix_seconds) { m_mtime = unix_seconds; }
+
 private:
   std::string m_path;
   std::string m_tmp_path;
   int m_fd = -1;
   unsigned m_mode;
+  std::int64_t m_mtime = -1; // -1: the time of the writes
 };
 
 // Convenience: replaces `path` with `data` atomically.
