@@ -411,6 +411,30 @@ format_metrics(const util::Json& state)
       ok += "geoblock_zone_fresh" + labels + " " + (z.get("fresh").as_bool() ? "1" : "0") + "\n";
     }
   }
+  if (!state.get("blocklists").items().empty()) {
+    out += "# HELP geoblock_blocklist_networks Networks in an extra blocklist as read.\n"
+           "# TYPE geoblock_blocklist_networks gauge\n";
+    std::string fresh =
+        "# HELP geoblock_blocklist_fresh 1 when the list was fetched or confirmed in the last "
+        "update.\n# TYPE geoblock_blocklist_fresh gauge\n";
+    for (const util::Json& b : state.get("blocklists").items()) {
+      std::string name;
+      for (const char c : b.get("name").as_string()) { // a label value: \, " and line ends escaped
+        name += c == '\\' ? "\\\\" : c == '"' ? "\\\"" : c == '\n' ? "\\n" : std::string(1, c);
+      }
+      for (const char* family : {"v4", "v6"}) {
+        const util::Json& z = b.get(family);
+        if (z.is_null()) {
+          continue;
+        }
+        const std::string labels = "{list=\"" + name + "\",family=\"" + family + "\"}";
+        out +=
+            "geoblock_blocklist_networks" + labels + " " + std::to_string(z.get("networks").as_int()) + "\n";
+        fresh += "geoblock_blocklist_fresh" + labels + " " + (z.get("fresh").as_bool() ? "1" : "0") + "\n";
+      }
+    }
+    out += fresh;
+  }
   if (!state.get("in_sync").is_null()) {
     out += "# HELP geoblock_in_sync 1 when the live firewall equals the configuration.\n# TYPE "
            "geoblock_in_sync gauge\n";

@@ -64,7 +64,8 @@ public:
   }
 
   // An ipdeny-style zone and its directory's MD5SUM.
-  void zone(const std::string& root, const std::string& family, const std::string& cc, const std::string& body)
+  void zone(const std::string& root, const std::string& family, const std::string& cc,
+            const std::string& body)
   {
     const std::string dir = root + (family == "v4" ? "/ipblocks/data/countries" : "/ipv6/ipaddresses/blocks");
     write(dir + "/" + cc + ".zone", body);
@@ -84,7 +85,8 @@ private:
 };
 
 std::string
-config(const test::TempDir& dir, const std::string& name, const std::string& base_url, const std::string& extra)
+config(const test::TempDir& dir, const std::string& name, const std::string& base_url,
+       const std::string& extra)
 {
   return dir.write(name + ".conf", "base-url = " + base_url + "\ncache-dir = " + dir / (name + "-cache") +
                                        "\nstate-dir = " + dir / (name + "-state") + "\nlock-file = " +
@@ -130,7 +132,8 @@ TEST(BlocklistEndToEnd, AFileWithCommentsBlocksItsNetworksAndAllowOnlyTakesThemO
     EXPECT_TRUE(allowed(k_listed_v4, k_server_v4));
 
     // Block ru, plus the list: its networks are blocked, others pass.
-    const std::string conf = config(dir, "host", "file://" + zones, "countries = ru\nblocklist = " + list + "\n");
+    const std::string conf =
+        config(dir, "host", "file://" + zones, "countries = ru\nblocklist = " + list + "\n");
     auto r = run_geoblock({"update", "--config", conf});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_TRUE(blocked(k_listed_v4, k_server_v4)) << "198.51.100.0/28 is in the blocklist";
@@ -157,9 +160,9 @@ TEST(BlocklistEndToEnd, AFileWithCommentsBlocksItsNetworksAndAllowOnlyTakesThemO
 
     // Allow only cn (all of 198.51.100.0/24 and 2001:db8::/32): the list's
     // networks are taken out of what is allowed.
-    const std::string allow_only = config(dir, "host", "file://" + zones,
-                                          "countries = cn\npolicy = allow-only\nchain = INPUT\nblocklist = " +
-                                              list + "\n");
+    const std::string allow_only =
+        config(dir, "host", "file://" + zones,
+               "countries = cn\npolicy = allow-only\nchain = INPUT\nblocklist = " + list + "\n");
     r = run_geoblock({"update", "--config", allow_only});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_TRUE(blocked(k_listed_v4, k_server_v4)) << "in cn, but also in the blocklist";
@@ -183,7 +186,8 @@ TEST(BlocklistEndToEnd, AUrlIsFetchedConditionallyAndABrokenListKeepsTheLastGood
     const std::string root = dir / "www";
     files.zone(root, "v4", "ru", "203.0.113.0/24\n");
     files.zone(root, "v6", "ru", "2001:db8:f000::/36\n");
-    const std::string good = "; Spamhaus DROP List\n198.51.100.0/28 ; SBL1\n192.0.2.0/25 ; SBL2\n2001:db8:1::/48 ; SBL3\n";
+    const std::string good =
+        "; Spamhaus DROP List\n198.51.100.0/28 ; SBL1\n192.0.2.0/25 ; SBL2\n2001:db8:1::/48 ; SBL3\n";
     files.write(root + "/lists/drop.txt", good);
     std::filesystem::create_directories(dir / "nginx");
     test::NginxServer nginx(root, dir / "nginx");
@@ -203,8 +207,9 @@ TEST(BlocklistEndToEnd, AUrlIsFetchedConditionallyAndABrokenListKeepsTheLastGood
     // First run: downloaded, a row of its own named after the file.
     auto r = run_geoblock({"update", "--dry-run", "--config", conf});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_NE(r.out.find("drop.txt          2        2  downloaded                      1        1  downloaded"),
-              std::string::npos)
+    EXPECT_NE(
+        r.out.find("drop.txt          2        2  downloaded                      1        1  downloaded"),
+        std::string::npos)
         << r.out;
     EXPECT_EQ(list_requests(), std::vector<int>{200});
 
@@ -231,11 +236,13 @@ TEST(BlocklistEndToEnd, AUrlIsFetchedConditionallyAndABrokenListKeepsTheLastGood
     }
     ASSERT_FALSE(cached.empty());
     EXPECT_EQ(read(cached), good);
-    files.write(root + "/lists/drop.txt", "; Spamhaus DROP List\n198.51.100.0/28 ; SBL1\n192.0.2.0/25 SBL2\n");
+    files.write(root + "/lists/drop.txt",
+                "; Spamhaus DROP List\n198.51.100.0/28 ; SBL1\n192.0.2.0/25 SBL2\n");
     r = run_geoblock({"update", "--dry-run", "--json", "--config", conf});
     EXPECT_EQ(r.exit_code, 4) << r.err;
-    EXPECT_NE(r.err.find("drop.txt " + nginx.base_url() + "/lists/drop.txt:3: more than one field on the line"),
-              std::string::npos)
+    EXPECT_NE(
+        r.err.find("drop.txt " + nginx.base_url() + "/lists/drop.txt:3: more than one field on the line"),
+        std::string::npos)
         << r.err;
     doc = json_of(r);
     EXPECT_EQ(doc.get("blocklists").items()[0].get("v4").get("source").as_string(), "stale cache");

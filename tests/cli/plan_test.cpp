@@ -224,6 +224,18 @@ TEST(Plan, AllowOnlyTakesTheBlocklistsOutOfWhatIsAllowed)
       (std::vector<std::string>{"198.51.100.0/26", "198.51.100.128/25"})); // 203.0.113/24 was never allowed
 }
 
+TEST(Plan, MetricsHaveEachBlocklistsNetworksAndFreshness)
+{
+  const auto plan =
+      cli::make_plan({zone("cn", net::Family::V4, "198.51.100.0/24\n")},
+                     {blocklist("drop.txt", "203.0.113.0/24\n192.0.2.0/24\n", net::Origin::StaleCache)},
+                     settings({"cn"}), 1000);
+  const std::string m = cli::format_metrics(cli::report_json(plan, settings({"cn"}), false, 1234));
+  EXPECT_NE(m.find("geoblock_blocklist_networks{list=\"drop.txt\",family=\"v4\"} 2\n"), std::string::npos)
+      << m;
+  EXPECT_NE(m.find("geoblock_blocklist_fresh{list=\"drop.txt\",family=\"v4\"} 0\n"), std::string::npos) << m;
+}
+
 TEST(Plan, AFailedBlocklistCountsAsFailedAndAStaleOneAsStale)
 {
   const auto plan = cli::make_plan({zone("cn", net::Family::V4, "198.51.100.0/24\n")},
