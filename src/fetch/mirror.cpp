@@ -26,12 +26,18 @@ read_if_exists(const std::string& path)
 }
 
 // Replaces `path` with `text` unless it holds exactly that; true when it
-// was replaced.
+// will be replaced. With a batch, the file changes when the batch commits
+// (one sync for all the zones of a run rather than one per file).
 bool
-replace(const std::string& path, const std::string& text, std::int64_t mtime, const MirrorOptions& options)
+replace(const std::string& path, const std::string& text, std::int64_t mtime, const MirrorOptions& options,
+        util::AtomicBatch* batch = nullptr)
 {
   if (const auto old = read_if_exists(path); old && *old == text) {
     return false;
+  }
+  if (batch) {
+    batch->add(path, text, 0644, mtime > 0 ? mtime : -1);
+    return true;
   }
   util::AtomicFile file(path);
   file.write(text);
@@ -101,6 +107,8 @@ write_mirror(const std::vector<net::ZoneResult>& zones, const std::string& dir, 
     dirs.push_back(md5.substr(0, md5.rfind('/')));
   }
   bool used[2] = {false, false};
+  util::AtomicBatch batch;
+  std::vector<std::string> replaced;
   for (const net::ZoneResult& z : zones) {
     if (z.origin == net::Origin::Failed || z.origin == net::Origin::Absent) {
       ++summary.skipped;
@@ -114,16 +122,20 @@ write_mirror(const std::vector<net::ZoneResult>& zones, const std::string& dir, 
     const std::int64_t mtime = z.last_modified > 0 ? z.last_modified
                                : z.fetched_at > 0  ? z.fetched_at
                                                    : options.now;
-    if (replace(zone_url(dir, z.country, z.family), zone_text(z.nets, z.family), mtime, options)) {
+    const std::string path = zone_url(dir, z.country, z.family);
+    if (replace(path, zone_text(z.nets, z.family), mtime, options, &batch)) {
       ++summary.written;
+      replaced.push_back(path);
     } else {
       ++summary.unchanged;
     }
   }
-  // The zones' renames durable first, then each directory's MD5SUM.
-  for (const net::Family f : {net::Family::V4, net::Family::V6}) {
-    if (used[net::family_index(f)]) {
-      util::sync_dir(dirs[net::family_index(f)]);
+  // Every zone in place and durable (the batch syncs their data, renames
+  // them and fsyncs their directories), then each directory's MD5SUM.
+  batch.commit();
+  if (options.on_replace) {
+    for (const std::string& path : replaced) {
+      options.on_replace(path);
     }
   }
   for (const net::Family f : {net::Family::V4, net::Family::V6}) {

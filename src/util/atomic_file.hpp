@@ -65,8 +65,9 @@ public:
   AtomicBatch(const AtomicBatch&) = delete;
   AtomicBatch& operator=(const AtomicBatch&) = delete;
 
-  // Throws Error naming `path` on failure.
-  void add(const std::string& path, std::string_view data, unsigned mode = 0644);
+  // Throws Error naming `path` on failure. `mtime` (unix seconds, >= 0)
+  // is the modification time the file gets (as AtomicFile::set_mtime).
+  void add(const std::string& path, std::string_view data, unsigned mode = 0644, std::int64_t mtime = -1);
   // Throws Error naming the file or directory on failure.
   void commit();
   bool empty() const { return m_files.empty(); }
