@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <sys/stat.h>
 
 namespace geoblock::fetch {
 
@@ -32,8 +33,19 @@ bool
 replace(const std::string& path, const std::string& text, std::int64_t mtime, const MirrorOptions& options,
         util::AtomicBatch* batch = nullptr)
 {
-  if (const auto old = read_if_exists(path); old && *old == text) {
-    return false;
+  if (const auto old = read_if_exists(path)) {
+    if (*old == text) {
+      return false;
+    }
+    // New content always gets a later mtime than the old one: a web
+    // server's ETag (size and mtime) and Last-Modified must change with it,
+    // or a client's conditional GET would get a 304 for the old content
+    // (an MD5SUM keeps its size when a zone changes; two runs may fall in
+    // one second; a source may change data without a new Last-Modified).
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && mtime <= st.st_mtime) {
+      mtime = static_cast<std::int64_t>(st.st_mtime) + 1;
+    }
   }
   if (batch) {
     batch->add(path, text, 0644, mtime > 0 ? mtime : -1);

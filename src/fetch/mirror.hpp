@@ -14,7 +14,9 @@
 // Last-Modified, and the fleet's conditional GETs get 304s.
 //
 // Every file is replaced atomically (temporary file, fsync, rename); a zone
-// whose content did not change keeps its file and mtime. Each MD5SUM is
+// whose content did not change keeps its file and mtime, and a file whose
+// content changed always gets a later mtime than before (at least one
+// second), so its ETag and Last-Modified change with it. Each MD5SUM is
 // written last, after every zone file of the run is in place and durable,
 // and lists every zone file of its directory: a reader never finds an
 // MD5SUM naming content that is not there yet.

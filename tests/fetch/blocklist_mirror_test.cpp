@@ -145,6 +145,7 @@ TEST(Mirror, WritesTheFetchersLayoutWithUpstreamTimesAndEveryMd5sumLast)
   // Again with one zone changed: only it and its MD5SUM are replaced; the
   // others keep their files and times even with a newer Last-Modified.
   order.clear();
+  const std::int64_t md5_before = mtime_of(v4 + "MD5SUM");
   zones[0].last_modified = 1'750'000'000;
   zones[1] = zone("ru", net::Family::V4, "203.0.113.0/25\n", net::Origin::Downloaded, 1'700'099'000);
   s = fetch::write_mirror(zones, out, o);
@@ -153,6 +154,15 @@ TEST(Mirror, WritesTheFetchersLayoutWithUpstreamTimesAndEveryMd5sumLast)
   EXPECT_EQ(order, (std::vector<std::string>{v4 + "ru.zone", v4 + "MD5SUM"}));
   EXPECT_EQ(mtime_of(v4 + "cn.zone"), 1'700'000'000);
   EXPECT_EQ(mtime_of(v4 + "ru.zone"), 1'700'099'000);
+  // Same clock, new content: the MD5SUM (same size) still gets a later
+  // mtime, so nginx's ETag changes and no client keeps the old one on a 304.
+  EXPECT_EQ(mtime_of(v4 + "MD5SUM"), md5_before + 1);
+
+  // Content changed but the same Last-Modified (another source served
+  // it): a later mtime all the same.
+  zones[1] = zone("ru", net::Family::V4, "203.0.113.128/25\n", net::Origin::Downloaded, 1'700'099'000);
+  fetch::write_mirror(zones, out, o);
+  EXPECT_EQ(mtime_of(v4 + "ru.zone"), 1'700'099'001);
 }
 
 } // namespace
