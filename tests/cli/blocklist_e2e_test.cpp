@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <ctime>
 #include <fcntl.h>
 #include <filesystem>
@@ -319,6 +320,34 @@ TEST(Fleet, HostBPullsFromHostAsMirrorThroughNginx)
     EXPECT_EQ(mtime_of(tree + "/ipblocks/data/countries/ru.zone"), ru_v4_time);
     EXPECT_EQ(mtime_of(tree + "/ipblocks/data/countries/cn.zone"),
               mtime_of(upstream + "/ipblocks/data/countries/cn.zone"));
+
+    // It needs no root: as nobody, who cannot write A's cache, it publishes
+    // that cache as it is, file for file the same tree.
+    const std::vector<std::string> as_nobody = {"setpriv", "--reuid=nobody", "--regid=nogroup",
+                                                "--clear-groups"};
+    const auto nobody_runs = [&] {
+      std::vector<std::string> argv = as_nobody;
+      argv.insert(argv.end(), {GEOBLOCK_BINARY, "--version"});
+      return util::program_exists("setpriv") && util::run(argv, {}, std::chrono::seconds(30)).exit_code == 0;
+    };
+    if (!nobody_runs()) {
+      std::printf("skipped the unprivileged mirror: nobody cannot run %s here\n", GEOBLOCK_BINARY);
+    } else {
+      std::filesystem::permissions(dir.path(), std::filesystem::perms(0755));
+      const std::string nobody_tree = dir / "tree-nobody";
+      std::filesystem::create_directories(nobody_tree);
+      test::run_checked({"chown", "nobody", nobody_tree});
+      std::vector<std::string> argv = as_nobody;
+      argv.insert(argv.end(), {GEOBLOCK_BINARY, "mirror", "--output", nobody_tree, "--config", a});
+      const auto n = util::run(argv, {}, std::chrono::seconds(60));
+      EXPECT_EQ(n.exit_code, 0) << n.err;
+      EXPECT_NE(n.err.find("is not writable: mirroring its contents without fetching"), std::string::npos)
+          << n.err;
+      for (const char* f : {"/ipblocks/data/countries/cn.zone", "/ipblocks/data/countries/MD5SUM",
+                            "/ipv6/ipaddresses/blocks/ru.zone", "/ipv6/ipaddresses/blocks/MD5SUM"}) {
+        EXPECT_EQ(read(nobody_tree + f), read(tree + f)) << f;
+      }
+    }
 
     // B fetches from A's tree: the same zones, entry for entry.
     const auto a_run = run_geoblock({"update", "--dry-run", "--json", "--offline", "--config", a});
