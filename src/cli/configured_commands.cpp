@@ -391,10 +391,12 @@ update(const Invocation& inv, Environment& env, Mode mode)
 
   const apply::FirewallState after = apply_changes(plan, desired, std::move(live->state), ao, env);
   record(s, plan, mode, partial, now, after);
-  log::info(std::string(mode == Mode::Restore ? "restored" : "updated") + ": " +
-            std::to_string(plan.target.v4.size()) + " IPv4 and " + std::to_string(plan.target.v6.size()) +
-            " IPv6 entries from " + std::to_string(s.countries.size()) + " countries" +
-            (partial ? "; some zones were stale or failed (see warnings)" : ""));
+  log::info(
+      std::string(mode == Mode::Restore ? "restored" : "updated") + ": " +
+      std::to_string(plan.target.v4.size()) + " IPv4 and " + std::to_string(plan.target.v6.size()) +
+      " IPv6 entries from " + std::to_string(s.countries.size()) + " countries" +
+      (plan.blocklists.empty() ? "" : " and " + std::to_string(plan.blocklists.size()) + " blocklists") +
+      (partial ? "; some zones were stale or failed (see warnings)" : ""));
   return done;
 }
 

@@ -253,8 +253,14 @@ file_url(const std::string& path)
 
 BlocklistSource::BlocklistSource(std::vector<std::string> locations, FetchOptions options,
                                  HttpSource::Cache cache)
-    : m_locations(std::move(locations)), m_options(std::move(options))
+    : m_options(std::move(options))
 {
+  // A list given twice is one list (as a country code given twice is one).
+  for (std::string& l : locations) {
+    if (std::find(m_locations.begin(), m_locations.end(), l) == m_locations.end()) {
+      m_locations.push_back(std::move(l));
+    }
+  }
   if (cache == HttpSource::Cache::ScratchIfReadOnly && !m_options.offline && !m_locations.empty() &&
       !writable_dir(m_options.cache_dir)) {
     m_scratch.emplace("geoblock-dry-run");

@@ -36,7 +36,7 @@ namespace geoblock::fetch {
 // The configured lists, in order, with their cache.
 class BlocklistSource {
 public:
-  // `locations` as configured (URLs or paths). With Cache::ScratchIfReadOnly
+  // `locations` as configured (URLs or paths; one given twice counts once). With Cache::ScratchIfReadOnly
   // a process that cannot write options.cache_dir uses a private temporary
   // directory (a dry run by an unprivileged user), like HttpSource.
   BlocklistSource(std::vector<std::string> locations, FetchOptions options,

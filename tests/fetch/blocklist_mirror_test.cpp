@@ -66,8 +66,8 @@ TEST(BlocklistSource, NoCopyMeansFailedAndNamesAreMadeUnique)
 {
   TempDir dir;
   const std::string a = dir.write("a/list.txt", "192.0.2.0/24\n");
-  const std::string b = dir / "b/list.txt"; // never existed
-  const fetch::BlocklistSource source({a, b}, options_in(dir));
+  const std::string b = dir / "b/list.txt";                        // never existed
+  const fetch::BlocklistSource source({a, b, a}, options_in(dir)); // a third time: the same list
   const auto r = source.load(net::ZoneSource::Mode::Refresh);
   ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[0].name, "list.txt");
