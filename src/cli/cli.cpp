@@ -61,6 +61,7 @@ run(int argc, const char* const* argv)
     case Command::Remove:
     case Command::Check:
     case Command::Export:
+    case Command::Mirror:
       return static_cast<int>(run_configured(inv));
     }
     return 0;

@@ -5,6 +5,7 @@
 #include "core/country.hpp"
 #include "core/error.hpp"
 #include "core/text.hpp"
+#include "fetch/blocklist_fetch.hpp"
 #include "net/zone.hpp"
 #include "util/file.hpp"
 
@@ -286,6 +287,16 @@ validate(const Config& raw, Countries countries)
     }
   }
   s.rules.allowlist = s.allow;
+  for (const std::string& list : raw.blocklist) {
+    const bool url = fetch::is_blocklist_url(list);
+    if (list.empty() || (!url && list.find("://") != std::string::npos)) {
+      throw ConfigError(o.where("blocklist") + ": expected an http:// or https:// URL or a file, got '" +
+                        list + "'");
+    }
+    if (!url) {
+      check_permissions(list, "a blocklist file");
+    }
+  }
   for (const std::string* f : {&raw.baseline, &raw.baseline6}) {
     if (!f->empty() && ::access(f->c_str(), R_OK) != 0) {
       throw ConfigError(o.where(f == &raw.baseline ? "baseline" : "baseline6") + ": " + *f + ": " +

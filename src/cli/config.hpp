@@ -72,6 +72,7 @@ struct Config {
   bool log = false;
   std::string log_prefix = "geoblock: ";
   std::string log_rate = "10/minute";
+  std::vector<std::string> blocklist; // extra lists of networks to block: URLs or paths (repeatable)
 
   KeyOrigins origins;
 };

@@ -8,7 +8,9 @@
 #include "cli/plan.hpp"
 #include "cli/status.hpp"
 #include "core/log.hpp"
+#include "fetch/blocklist_fetch.hpp"
 #include "fetch/fetcher.hpp"
+#include "fetch/mirror.hpp"
 #include "net/local.hpp"
 #include "net/zone.hpp"
 #include "source/bundle.hpp"
@@ -199,6 +201,17 @@ load_zones(const Settings& s, net::ZoneSource::Mode mode, Purpose purpose = Purp
   return make_source(s, purpose)->load(s.countries, s.families, mode);
 }
 
+// The extra blocklists (none when none is configured), fetched or, in
+// CacheOnly mode, from their cached copies.
+std::vector<net::BlocklistResult>
+load_blocklists(const Settings& s, net::ZoneSource::Mode mode, Purpose purpose = Purpose::Apply)
+{
+  return fetch::BlocklistSource(s.raw.blocklist, fetch_options(s),
+                                purpose == Purpose::DryRun ? fetch::HttpSource::Cache::ScratchIfReadOnly
+                                                           : fetch::HttpSource::Cache::Configured)
+      .load(mode);
+}
+
 void
 write_state(const Settings& s, util::Json state)
 {
@@ -260,7 +273,7 @@ Plan
 plan_from_source(const Settings& s, net::ZoneSource::Mode mode, Purpose purpose, std::int64_t now)
 {
   const std::vector<net::ZoneResult> zones = load_zones(s, mode, purpose);
-  Plan plan = make_plan(zones, s, now);
+  Plan plan = make_plan(zones, load_blocklists(s, mode, purpose), s, now);
   for (const std::string& w : plan.warnings) {
     log::warning(w);
   }
@@ -378,10 +391,12 @@ update(const Invocation& inv, Environment& env, Mode mode)
 
   const apply::FirewallState after = apply_changes(plan, desired, std::move(live->state), ao, env);
   record(s, plan, mode, partial, now, after);
-  log::info(std::string(mode == Mode::Restore ? "restored" : "updated") + ": " +
-            std::to_string(plan.target.v4.size()) + " IPv4 and " + std::to_string(plan.target.v6.size()) +
-            " IPv6 entries from " + std::to_string(s.countries.size()) + " countries" +
-            (partial ? "; some zones were stale or failed (see warnings)" : ""));
+  log::info(
+      std::string(mode == Mode::Restore ? "restored" : "updated") + ": " +
+      std::to_string(plan.target.v4.size()) + " IPv4 and " + std::to_string(plan.target.v6.size()) +
+      " IPv6 entries from " + std::to_string(s.countries.size()) + " countries" +
+      (plan.blocklists.empty() ? "" : " and " + std::to_string(plan.blocklists.size()) + " blocklists") +
+      (partial ? "; some zones were stale or failed (see warnings)" : ""));
   return done;
 }
 
@@ -396,14 +411,16 @@ desired_from_cache(const Settings& s, const apply::ApplyOptions& ao, std::int64_
   const log::Level was = log::level();
   log::set_level(log::Level::Quiet); // the cache's warnings belong to update, not status
   std::vector<net::ZoneResult> zones;
+  std::vector<net::BlocklistResult> lists;
   try {
     zones = load_zones(s, net::ZoneSource::Mode::CacheOnly);
+    lists = load_blocklists(s, net::ZoneSource::Mode::CacheOnly);
   } catch (const Error&) {
     log::set_level(was);
     return std::nullopt;
   }
   log::set_level(was);
-  const Plan plan = make_plan(zones, s, now);
+  const Plan plan = make_plan(zones, lists, s, now);
   if (plan.target.v4.empty() && plan.target.v6.empty()) {
     return std::nullopt;
   }
@@ -537,7 +554,8 @@ find_net(const std::vector<net::Prefix<A>>& nets, A addr)
 
 template <class A>
 std::string
-check_one(A addr, const std::vector<net::ZoneResult>& zones, const Settings& s)
+check_one(A addr, const std::vector<net::ZoneResult>& zones, const std::vector<net::BlocklistResult>& lists,
+          const Settings& s)
 {
   if (const auto* p = find_net(s.allow.template of<A>(), addr)) {
     return "allowed by the allowlist (" + net::to_string(*p) + ")";
@@ -553,6 +571,18 @@ check_one(A addr, const std::vector<net::ZoneResult>& zones, const Settings& s)
       hits += (hits.empty() ? "" : ", ") + z.country + " (" + net::to_string(*p) + ")";
     }
   }
+  std::string listed;
+  for (const net::BlocklistResult& b : lists) {
+    if (const auto* p = find_net(b.nets.template of<A>(), addr)) {
+      listed +=
+          (listed.empty() ? "" : ", ") + std::string("blocklist ") + b.name + " (" + net::to_string(*p) + ")";
+    }
+  }
+  if (!listed.empty()) {
+    return "blocked by " + listed +
+           (s.allow_only ? " (policy allow-only: taken out of the allowed countries)"
+                         : (hits.empty() ? "" : ", " + hits));
+  }
   if (s.allow_only) {
     return hits.empty() ? "blocked: in none of the allowed countries (policy allow-only)"
                         : "allowed: listed country " + hits + " (policy allow-only)";
@@ -565,7 +595,9 @@ check(const Invocation& inv)
 {
   const Settings s = validate(inv.config, Countries::Required);
   const std::vector<net::ZoneResult> zones = load_zones(s, net::ZoneSource::Mode::CacheOnly);
-  bool missing = false;
+  const std::vector<net::BlocklistResult> lists = load_blocklists(s, net::ZoneSource::Mode::CacheOnly);
+  bool missing =
+      std::any_of(lists.begin(), lists.end(), [](const net::BlocklistResult& b) { return !b.usable(); });
   for (const net::ZoneResult& z : zones) {
     if (z.origin == net::Origin::Failed) {
       log::warning(z.country + " " + net::family_name(z.family) + ": no cached data: " + z.error);
@@ -575,9 +607,9 @@ check(const Invocation& inv)
   std::string out;
   for (const std::string& a : inv.run.addresses) {
     if (const auto v4 = net::parse_v4(a)) {
-      out += a + ": " + check_one(*v4, zones, s) + "\n";
+      out += a + ": " + check_one(*v4, zones, lists, s) + "\n";
     } else if (const auto v6 = net::parse_v6(a)) {
-      out += a + ": " + check_one(*v6, zones, s) + "\n";
+      out += a + ": " + check_one(*v6, zones, lists, s) + "\n";
     } else {
       throw UsageError("check: not an IPv4 or IPv6 address: '" + a + "'");
     }
@@ -599,6 +631,49 @@ export_command(const Invocation& inv, Environment& env)
   return ExitCode::Ok;
 }
 
+// The last good zones as an ipdeny-style tree (fetch/mirror.hpp). Fetches
+// first where it may write the cache; otherwise (an unprivileged user
+// publishing what root's updates fetched, or --offline) the cache alone.
+ExitCode
+mirror_command(const Invocation& inv, Environment& env)
+{
+  const Settings s = validate(inv.config, Countries::Required);
+  const auto lock = take_lock(s, Lock::IfWritable);
+  bool cache_only = inv.run.offline;
+  if (!cache_only && s.source_kind == Settings::SourceKind::Http && !fetch::writable_dir(s.raw.cache_dir)) {
+    log::info("cache-dir " + s.raw.cache_dir + " is not writable: mirroring its contents without fetching");
+    cache_only = true;
+  }
+  const auto source = make_source(s, Purpose::Apply);
+  if (const auto cache = source->cache(env.clock()); cache_only && cache && cache->zones.empty()) {
+    throw Error("mirror: no cached zones in " + cache->where +
+                " (run 'geoblock update' first); nothing written to " + inv.run.output);
+  }
+  const std::vector<net::ZoneResult> zones =
+      source->load(s.countries, s.families,
+                   cache_only ? net::ZoneSource::Mode::CacheOnly : net::ZoneSource::Mode::Refresh);
+  std::size_t failed = 0;
+  for (const net::ZoneResult& z : zones) {
+    failed += z.origin == net::Origin::Failed;
+  }
+  if (std::none_of(zones.begin(), zones.end(), [](const net::ZoneResult& z) {
+        return z.origin != net::Origin::Failed && z.origin != net::Origin::Absent;
+      })) {
+    throw Error(
+        "mirror: no data for any configured country" +
+        (s.source_kind == Settings::SourceKind::Http ? " in the cache " + s.raw.cache_dir : std::string()) +
+        (cache_only ? " (run 'geoblock update' first)" : "") + "; nothing written to " + inv.run.output);
+  }
+  fetch::MirrorOptions o;
+  o.now = env.clock();
+  o.on_replace = [](const std::string& path) { log::verbose("mirror: wrote " + path); };
+  const fetch::MirrorSummary r = fetch::write_mirror(zones, inv.run.output, o);
+  log::info("mirrored " + std::to_string(r.written + r.unchanged) + " zones to " + inv.run.output + ": " +
+            std::to_string(r.written) + " written, " + std::to_string(r.unchanged) + " unchanged, " +
+            std::to_string(r.skipped) + " without data; " + std::to_string(r.md5sums) + " MD5SUM rewritten");
+  return failed > 0 ? ExitCode::Partial : ExitCode::Ok;
+}
+
 } // namespace
 
 ExitCode
@@ -617,6 +692,8 @@ run_configured(const Invocation& inv, Environment& env)
     return check(inv);
   case Command::Export:
     return export_command(inv, env);
+  case Command::Mirror:
+    return mirror_command(inv, env);
   default:
     throw UsageError("not a configured command");
   }

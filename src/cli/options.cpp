@@ -30,6 +30,7 @@ Commands:
   remove      take the block away (rules, then sets)
   check       is an address blocked, by which country and network
   export      write the cached zones into a zip bundle
+  mirror      write the zones as an ipdeny-style tree for a fleet's base-url
   aggregate   merge and collapse CIDR lists into the minimal equivalent set
 
 Configuration: /etc/geoblock/geoblock.conf (--config FILE); every key is
@@ -227,7 +228,9 @@ config_options(Config& c)
       "at most this many log lines (second, minute, hour, day)")(
       "geoname-fallback",
       po::value(&c.geoname_fallback)->value_name("none|registered")->default_value(c.geoname_fallback),
-      "MaxMind: use registered_country_geoname_id when geoname_id is empty");
+      "MaxMind: use registered_country_geoname_id when geoname_id is empty")(
+      "blocklist", po::value(&c.blocklist)->value_name("URL|FILE"),
+      "also block the networks of this list (repeatable; '#' and ';' comments)");
   return d;
 }
 
@@ -387,6 +390,15 @@ run_command_options(const std::string& command, Invocation& inv, std::string& us
             "Writes the cached zones of the configured countries into a zip bundle\n"
             "for air-gapped hosts (source = bundle:/path/FILE.zip).\n";
     d.add_options()("output,o", po::value(&r.output)->value_name("FILE"), "the zip to write");
+  } else if (command == "mirror") {
+    inv.command = Command::Mirror;
+    usage = "Usage: geoblock mirror --output DIR [--offline] [OPTIONS]\n\n"
+            "Writes the configured countries' last good zones as an ipdeny-style\n"
+            "tree (zones and MD5SUM per family) for a web server, so that other\n"
+            "hosts can set base-url to it. Fetches first when the cache is\n"
+            "writable; needs no root.\n";
+    d.add_options()("output,o", po::value(&r.output)->value_name("DIR"), "the directory to write")(
+        "offline", po::bool_switch(&r.offline), "use the cache only, no network");
   } else {
     return false;
   }
@@ -413,6 +425,9 @@ parse_run_command(const std::string& command, const std::vector<std::string>& ar
   }
   if (inv.command == Command::Export && r.output.empty()) {
     throw UsageError("export: --output FILE is required");
+  }
+  if (inv.command == Command::Mirror && r.output.empty()) {
+    throw UsageError("mirror: --output DIR is required");
   }
 }
 
@@ -442,8 +457,8 @@ takes_separate_value(const std::string& arg)
 }
 
 // The command words, as k_usage lists them, and help.
-const char* const k_commands[] = {"update", "status", "restore",   "remove",
-                                  "check",  "export", "aggregate", "help"};
+const char* const k_commands[] = {"update", "status", "restore",   "remove", "check",
+                                  "export", "mirror", "aggregate", "help"};
 
 // How shell completion completes an option's value, from its value name:
 // "flag" (takes none), "file", "dir", "words W..." (one of the words),
@@ -457,7 +472,7 @@ completion_kind(const po::option_description& o)
   }
   std::string name = s.name();
   name.erase(std::min(name.find(" (="), name.size())); // Boost appends the default: "v4|v6|both (=both)"
-  if (name == "FILE") {
+  if (name == "FILE" || name == "URL|FILE") {
     return "file";
   }
   if (name == "DIR") {
@@ -598,7 +613,7 @@ parse_command_line(int argc, const char* const* argv)
       inv.command = Command::Aggregate;
       parse_aggregate(rest, inv);
     } else if (command == "update" || command == "status" || command == "restore" || command == "remove" ||
-               command == "check" || command == "export") {
+               command == "check" || command == "export" || command == "mirror") {
       parse_run_command(command, rest, inv);
     } else if (command == "help") {
       inv.command = Command::Help;

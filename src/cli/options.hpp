@@ -12,7 +12,19 @@
 namespace geoblock::cli {
 
 // Complete: the hidden --complete-words, for shell completion.
-enum class Command { Help, Version, Complete, Aggregate, Update, Status, Restore, Remove, Check, Export };
+enum class Command {
+  Help,
+  Version,
+  Complete,
+  Aggregate,
+  Update,
+  Status,
+  Restore,
+  Remove,
+  Check,
+  Export,
+  Mirror
+};
 
 struct AggregateArgs {
   net::Families family = net::Families::Both;
@@ -34,7 +46,7 @@ struct RunArgs {
   bool offline = false;               // use the cache only
   bool force = false;                 // past the safety refusals
   std::vector<std::string> addresses; // check ADDRESS...
-  std::string output;                 // export --output FILE
+  std::string output;                 // export --output FILE, mirror --output DIR
 };
 
 struct Invocation {

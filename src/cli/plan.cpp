@@ -64,14 +64,71 @@ zone_json(const ZoneRow& z)
   return j;
 }
 
+// The blocklists' rows, warnings and counts; returns all their networks.
+net::NetList
+add_blocklists(Plan& plan, const std::vector<net::BlocklistResult>& blocklists, const Settings& settings,
+               std::int64_t now)
+{
+  net::NetList listed;
+  for (const net::BlocklistResult& b : blocklists) {
+    BlocklistRow row;
+    row.name = b.name;
+    row.location = b.location;
+    const std::int64_t when = b.last_modified ? b.last_modified : b.fetched_at;
+    for (const net::Family f : {net::Family::V4, net::Family::V6}) {
+      ZoneRow& z = f == net::Family::V4 ? row.v4 : row.v6;
+      z.present = net::includes(settings.families, f);
+      z.origin = b.origin;
+      z.error = b.error;
+      z.age_days = fetch::age_days(when, now);
+    }
+    row.v4.networks = b.nets.v4.size();
+    row.v4.aggregated = net::aggregate(b.nets.v4).size();
+    row.v6.networks = b.nets.v6.size();
+    row.v6.aggregated = net::aggregate(b.nets.v6).size();
+    if (row.v4.present) {
+      plan.networks_v4 += row.v4.networks;
+      listed.v4.insert(listed.v4.end(), b.nets.v4.begin(), b.nets.v4.end());
+    }
+    if (row.v6.present) {
+      plan.networks_v6 += row.v6.networks;
+      listed.v6.insert(listed.v6.end(), b.nets.v6.begin(), b.nets.v6.end());
+    }
+    if (b.origin != net::Origin::NotModified) {
+      plan.all_unchanged = false;
+    }
+    if (b.origin == net::Origin::Failed) {
+      ++plan.failed;
+      plan.warnings.push_back("blocklist " + b.name + ": no data: " + b.error);
+    } else if (b.origin == net::Origin::StaleCache) {
+      ++plan.stale;
+      plan.warnings.push_back("blocklist " + b.name + ": using the last good cached copy: " + b.error);
+    }
+    if (!settings.raw.block_local && !settings.allow_only && net::touches_local(b.nets)) {
+      plan.warnings.push_back("blocklist " + b.name +
+                              ": the list contains private or local networks; they are not blocked");
+    }
+    plan.blocklists.push_back(std::move(row));
+  }
+  return listed;
+}
+
 } // namespace
 
 Plan
 make_plan(const std::vector<net::ZoneResult>& zones, const Settings& settings, std::int64_t now)
 {
+  return make_plan(zones, {}, settings, now);
+}
+
+Plan
+make_plan(const std::vector<net::ZoneResult>& zones, const std::vector<net::BlocklistResult>& blocklists,
+          const Settings& settings, std::int64_t now)
+{
   Plan plan;
   plan.all_unchanged = fetch::nothing_changed(zones);
   net::NetList all;
+  const net::NetList listed = add_blocklists(plan, blocklists, settings, now);
   for (const std::string& country : settings.countries) {
     CountryRow row;
     row.country = country;
@@ -128,9 +185,12 @@ make_plan(const std::vector<net::ZoneResult>& zones, const Settings& settings, s
     }
   }
   if (settings.allow_only) {
-    plan.target.v4 = net::aggregate(std::move(all.v4));
-    plan.target.v6 = net::aggregate(std::move(all.v6));
+    // What the lists name is not allowed in, whichever country it is in.
+    plan.target.v4 = net::subtract(std::move(all.v4), listed.v4);
+    plan.target.v6 = net::subtract(std::move(all.v6), listed.v6);
   } else {
+    all.v4.insert(all.v4.end(), listed.v4.begin(), listed.v4.end());
+    all.v6.insert(all.v6.end(), listed.v6.begin(), listed.v6.end());
     net::NetList exempt = settings.allow;
     if (!settings.raw.block_local) {
       const net::NetList& local = net::local_networks();
@@ -172,7 +232,11 @@ format_report(const Plan& plan, const Settings& settings, bool dry_run)
   std::string out;
   const bool v4 = net::includes(settings.families, net::Family::V4);
   const bool v6 = net::includes(settings.families, net::Family::V6);
-  out += pad("COUNTRY", 8, false);
+  std::size_t width = 8; // the first column: country codes, and the blocklists' names
+  for (const BlocklistRow& b : plan.blocklists) {
+    width = std::max(width, b.name.size() + 2);
+  }
+  out += pad("COUNTRY", width, false);
   if (v4) {
     out += pad("IPv4", 9, true) + pad("AGGR", 9, true) + "  " + pad("IPv4 SOURCE", 24, false);
   }
@@ -183,8 +247,12 @@ format_report(const Plan& plan, const Settings& settings, bool dry_run)
     out.pop_back();
   }
   out += '\n';
-  for (const CountryRow& r : plan.rows) {
-    std::string line = pad(r.country, 8, false);
+  std::vector<CountryRow> rows = plan.rows;
+  for (const BlocklistRow& b : plan.blocklists) {
+    rows.push_back(CountryRow{b.name, b.v4, b.v6});
+  }
+  for (const CountryRow& r : rows) {
+    std::string line = pad(r.country, width, false);
     if (v4) {
       line += pad(std::to_string(r.v4.networks), 9, true) + pad(std::to_string(r.v4.aggregated), 9, true) +
               "  " + pad(origin_text(r.v4), 24, false);
@@ -198,7 +266,7 @@ format_report(const Plan& plan, const Settings& settings, bool dry_run)
     }
     out += line + '\n';
   }
-  std::string total = pad("total", 8, false);
+  std::string total = pad("total", width, false);
   if (v4) {
     total += pad(std::to_string(plan.networks_v4), 9, true) +
              pad(std::to_string(plan.target.v4.size()), 9, true) + "  " + pad("", 24, false);
@@ -211,7 +279,9 @@ format_report(const Plan& plan, const Settings& settings, bool dry_run)
     total.pop_back();
   }
   out += total + '\n';
-  out += "(total AGGR: all countries merged, minus the allowlist";
+  out += plan.blocklists.empty() ? "(total AGGR: all countries merged, minus the allowlist"
+         : settings.allow_only   ? "(total AGGR: all countries merged, minus the blocklists"
+                                 : "(total AGGR: all countries and blocklists merged, minus the allowlist";
   out += settings.raw.block_local ? ")\n" : " and local networks)\n";
   const std::string set = settings.raw.set_name;
   const char* verb = dry_run ? "would " : "";
@@ -265,6 +335,16 @@ report_json(const Plan& plan, const Settings& settings, bool dry_run, std::int64
     countries.push(std::move(c));
   }
   doc.set("countries", std::move(countries));
+  util::Json lists = util::Json::array();
+  for (const BlocklistRow& b : plan.blocklists) {
+    util::Json l = util::Json::object();
+    l.set("name", b.name);
+    l.set("location", b.location);
+    l.set("v4", zone_json(b.v4));
+    l.set("v6", zone_json(b.v6));
+    lists.push(std::move(l));
+  }
+  doc.set("blocklists", std::move(lists));
   util::Json totals = util::Json::object();
   for (const net::Family f : {net::Family::V4, net::Family::V6}) {
     if (!net::includes(settings.families, f)) {
@@ -330,6 +410,30 @@ format_metrics(const util::Json& state)
       ages += "geoblock_zone_age_days" + labels + " " + std::to_string(z.get("age_days").as_int(-1)) + "\n";
       ok += "geoblock_zone_fresh" + labels + " " + (z.get("fresh").as_bool() ? "1" : "0") + "\n";
     }
+  }
+  if (!state.get("blocklists").items().empty()) {
+    out += "# HELP geoblock_blocklist_networks Networks in an extra blocklist as read.\n"
+           "# TYPE geoblock_blocklist_networks gauge\n";
+    std::string fresh =
+        "# HELP geoblock_blocklist_fresh 1 when the list was fetched or confirmed in the last "
+        "update.\n# TYPE geoblock_blocklist_fresh gauge\n";
+    for (const util::Json& b : state.get("blocklists").items()) {
+      std::string name;
+      for (const char c : b.get("name").as_string()) { // a label value: \, " and line ends escaped
+        name += c == '\\' ? "\\\\" : c == '"' ? "\\\"" : c == '\n' ? "\\n" : std::string(1, c);
+      }
+      for (const char* family : {"v4", "v6"}) {
+        const util::Json& z = b.get(family);
+        if (z.is_null()) {
+          continue;
+        }
+        const std::string labels = "{list=\"" + name + "\",family=\"" + family + "\"}";
+        out +=
+            "geoblock_blocklist_networks" + labels + " " + std::to_string(z.get("networks").as_int()) + "\n";
+        fresh += "geoblock_blocklist_fresh" + labels + " " + (z.get("fresh").as_bool() ? "1" : "0") + "\n";
+      }
+    }
+    out += fresh;
   }
   if (!state.get("in_sync").is_null()) {
     out += "# HELP geoblock_in_sync 1 when the live firewall equals the configuration.\n# TYPE "

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "cli/config.hpp"
+#include "net/blocklist.hpp"
 #include "net/cidr.hpp"
 #include "net/zone_result.hpp"
 #include "util/json.hpp"
@@ -29,10 +30,19 @@ struct CountryRow {
   ZoneRow v6;
 };
 
+// An extra blocklist's row: named after its file, one column per family.
+struct BlocklistRow {
+  std::string name;     // "drop.txt"
+  std::string location; // the URL or path as configured
+  ZoneRow v4;
+  ZoneRow v6;
+};
+
 struct Plan {
   std::vector<CountryRow> rows;
-  net::NetList target;         // what the sets should hold, aggregated
-  std::size_t networks_v4 = 0; // all zones, as read
+  std::vector<BlocklistRow> blocklists; // after the countries, in configured order
+  net::NetList target;                  // what the sets should hold, aggregated
+  std::size_t networks_v4 = 0;          // all zones, as read
   std::size_t networks_v6 = 0;
   std::vector<std::string> warnings;
   std::size_t failed = 0;    // zones with no data at all
@@ -56,6 +66,11 @@ struct Plan {
 // allowed countries' networks (allowlist and local networks are accepted by
 // separate rules instead).
 Plan make_plan(const std::vector<net::ZoneResult>& zones, const Settings& settings, std::int64_t now);
+// The same with the extra blocklists: their networks are merged into the
+// block (allowlist and local networks still win), and in allow-only mode
+// taken out of what the allowed countries let in. Each list is a row.
+Plan make_plan(const std::vector<net::ZoneResult>& zones, const std::vector<net::BlocklistResult>& blocklists,
+               const Settings& settings, std::int64_t now);
 
 // Fills the difference against the live sets.
 void compare_with_live(Plan& plan, const net::NetList& live_members, bool v4_exists, bool v6_exists);

@@ -80,6 +80,17 @@ status_text(const StatusReport& r)
       }
       text += line + "\n";
     }
+    for (const util::Json& b : state.get("blocklists").items()) {
+      std::string line = "  blocklist " + b.get("name").as_string();
+      for (const char* f : {"v4", "v6"}) {
+        const util::Json& z = b.get(f);
+        if (!z.is_null()) {
+          line += std::string("  ") + f + " " + std::to_string(z.get("networks").as_int()) + " networks (" +
+                  z.get("source").as_string() + ")";
+        }
+      }
+      text += line + "\n";
+    }
   } else {
     text += "last update: none recorded (" + r.state_path + ")\n";
   }

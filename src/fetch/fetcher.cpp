@@ -574,8 +574,6 @@ parse_md5sum(std::string_view text)
   return list;
 }
 
-namespace {
-
 HttpOptions
 http_options(const FetchOptions& options)
 {
@@ -589,6 +587,8 @@ http_options(const FetchOptions& options)
   http.ca_bundle = options.ca_bundle;
   return http;
 }
+
+namespace {
 
 // All requests in one batch, with progress shown as they finish.
 std::vector<HttpResponse>
@@ -757,8 +757,6 @@ cache_status(const std::string& cache_dir, int stale_after_days, std::int64_t no
   return entries;
 }
 
-namespace {
-
 // True when `dir`, or the nearest existing directory above it, is writable.
 bool
 writable_dir(const std::string& dir)
@@ -769,8 +767,6 @@ writable_dir(const std::string& dir)
   }
   return !p.empty() && ::access(p.c_str(), W_OK) == 0;
 }
-
-} // namespace
 
 HttpSource::HttpSource(FetchOptions options, Cache cache) : m_options(std::move(options))
 {

@@ -111,6 +111,14 @@ struct CacheEntry {
 // unix time. Verifies each body's hash (reads the bodies).
 std::vector<CacheEntry> cache_status(const std::string& cache_dir, int stale_after_days, std::int64_t now);
 
+// The download options of `options` (parallel, timeouts, retries, size
+// limit, CA bundle): one setting for zones and every other file fetched.
+HttpOptions http_options(const FetchOptions& options);
+
+// True when `dir`, or the nearest existing directory above it, is writable
+// (a cache this process may fill).
+bool writable_dir(const std::string& dir);
+
 // The HTTP mirror with its cache as a ZoneSource. CacheOnly reads the
 // cache alone (FetchOptions::offline).
 class HttpSource final : public net::ZoneSource {

@@ -77,7 +77,16 @@ AtomicFile::commit(DirSync dir_sync)
   }
   // fsync before rename: otherwise a crash can leave the new name pointing
   // at an empty or partial file on some file systems.
-  if (::fchmod(m_fd, static_cast<mode_t>(m_mode)) != 0 || ::fsync(m_fd) != 0) {
+  if (::fchmod(m_fd, static_cast<mode_t>(m_mode)) != 0) {
+    fail(m_path, "write");
+  }
+  if (m_mtime >= 0) {
+    const struct timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(m_mtime), 0}};
+    if (::futimens(m_fd, times) != 0) {
+      fail(m_path, "set the modification time of");
+    }
+  }
+  if (::fsync(m_fd) != 0) {
     fail(m_path, "write");
   }
   if (::close(m_fd) != 0) {
@@ -105,7 +114,7 @@ AtomicBatch::~AtomicBatch()
 }
 
 void
-AtomicBatch::add(const std::string& path, std::string_view data, unsigned mode)
+AtomicBatch::add(const std::string& path, std::string_view data, unsigned mode, std::int64_t mtime)
 {
   const auto slash = path.rfind('/');
   const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
@@ -127,6 +136,13 @@ AtomicBatch::add(const std::string& path, std::string_view data, unsigned mode)
       fail(path, "write");
     }
     data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  if (mtime >= 0) {
+    const struct timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(mtime), 0}};
+    if (::futimens(fd, times) != 0) {
+      ::close(fd);
+      fail(path, "set the modification time of");
+    }
   }
   if (::fchmod(fd, static_cast<mode_t>(mode)) != 0 || ::close(fd) != 0) {
     fail(path, "write");

@@ -5,6 +5,7 @@
 // temporary file, so a failure or exception never leaves torn data behind.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,11 +33,18 @@ public:
 
   const std::string& path() const { return m_path; }
 
+  // The modification time (unix seconds) the file gets, set by commit()
+  // after the last write and before the rename, so that no reader ever
+  // sees the new content with another mtime (web servers derive ETag and
+  // Last-Modified from it).
+  void set_mtime(std::int64_t unix_seconds) { m_mtime = unix_seconds; }
+
 private:
   std::string m_path;
   std::string m_tmp_path;
   int m_fd = -1;
   unsigned m_mode;
+  std::int64_t m_mtime = -1; // -1: the time of the writes
 };
 
 // Convenience: replaces `path` with `data` atomically.
@@ -57,8 +65,9 @@ public:
   AtomicBatch(const AtomicBatch&) = delete;
   AtomicBatch& operator=(const AtomicBatch&) = delete;
 
-  // Throws Error naming `path` on failure.
-  void add(const std::string& path, std::string_view data, unsigned mode = 0644);
+  // Throws Error naming `path` on failure. `mtime` (unix seconds, >= 0)
+  // is the modification time the file gets (as AtomicFile::set_mtime).
+  void add(const std::string& path, std::string_view data, unsigned mode = 0644, std::int64_t mtime = -1);
   // Throws Error naming the file or directory on failure.
   void commit();
   bool empty() const { return m_files.empty(); }

@@ -127,6 +127,22 @@ TEST_F(BadConfig, BadAllowlistFileLine)
   expect_usage_error({"update", "--dry-run", "--config", conf}, list + ":2: not a network: 'not-a-net'");
 }
 
+TEST_F(BadConfig, BadBlocklistLocation)
+{
+  expect_usage_error(
+      {"update", "--dry-run", "--config", config("countries = cn\nblocklist = ftp://x/drop.txt\n")},
+      dir / "geoblock.conf" + ":5: key 'blocklist': expected an http:// or https:// URL or a file");
+  expect_usage_error({"mirror", "--output", dir / "out", "--config", config("countries = cn\nblocklist =\n")},
+                     dir / "geoblock.conf" + ":5: key 'blocklist': ");
+}
+
+TEST_F(BadConfig, MirrorNeedsAnOutput)
+{
+  const auto r = geoblock::test::run_geoblock({"mirror", "--config", config("countries = cn\n")});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("geoblock: error: mirror: --output DIR is required"), std::string::npos) << r.err;
+}
+
 TEST_F(BadConfig, BadSourceAndPolicyAndSetName)
 {
   expect_usage_error({"update", "--dry-run", "--config", config("countries = cn\nsource = ftp://x\n")},

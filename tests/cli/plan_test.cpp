@@ -1,6 +1,7 @@
 // The step between fetching and applying: what the sets should hold, and
 // the report of it.
 #include "cli/plan.hpp"
+#include "net/blocklist.hpp"
 #include "net/zone.hpp"
 
 #include <gtest/gtest.h>
@@ -175,6 +176,76 @@ TEST(Plan, MetricsMarkAZoneOnAStaleCacheAsNotFresh)
   const std::string m = cli::format_metrics(cli::report_json(plan, settings({"cn"}), false, 1234));
   EXPECT_NE(m.find("geoblock_zone_fresh{country=\"cn\",family=\"v4\"} 0\n"), std::string::npos) << m;
   EXPECT_NE(m.find("geoblock_zone_fresh{country=\"cn\",family=\"v6\"} 1\n"), std::string::npos) << m;
+}
+
+net::BlocklistResult
+blocklist(const std::string& name, const std::string& text, net::Origin origin = net::Origin::Downloaded)
+{
+  net::BlocklistResult b;
+  b.name = name;
+  b.location = "https://lists.example/" + name;
+  b.origin = origin;
+  net::parse_blocklist(text, name, net::ZoneOptions{}, b.nets);
+  return b;
+}
+
+TEST(Plan, BlocklistsAreMergedIntoTheBlockWithARowEach)
+{
+  cli::Settings s = settings({"cn"});
+  s.allow = {{{0xc0000280u, 28}}, {}}; // 192.0.2.128/28: the allowlist still wins
+  const auto plan = cli::make_plan(
+      {zone("cn", net::Family::V4, "198.51.100.0/25\n")},
+      {blocklist("drop.txt", "; DROP\n198.51.100.128/25 ; SBL1\n192.0.2.0/24\n2001:db8::/32 ; SBL2\n")}, s,
+      1000);
+  ASSERT_EQ(plan.blocklists.size(), 1u);
+  EXPECT_EQ(plan.blocklists[0].name, "drop.txt");
+  EXPECT_EQ(plan.blocklists[0].v4.networks, 2u);
+  EXPECT_EQ(plan.blocklists[0].v6.networks, 1u);
+  EXPECT_EQ(plan.networks_v4, 3u);
+  EXPECT_EQ(strings(plan.target.v4),
+            (std::vector<std::string>{"192.0.2.0/25", "192.0.2.144/28", "192.0.2.160/27", "192.0.2.192/26",
+                                      "198.51.100.0/24"}));
+  EXPECT_EQ(plan.target.v6.size(), 1u);
+  const std::string report = cli::format_report(plan, s, true);
+  EXPECT_NE(report.find("drop.txt          2        2  downloaded"), std::string::npos) << report;
+  const util::Json json = cli::report_json(plan, s, true, 1000);
+  EXPECT_EQ(json.get("blocklists").items().at(0).get("name").as_string(), "drop.txt");
+  EXPECT_EQ(json.get("blocklists").items().at(0).get("v4").get("networks").as_int(), 2);
+}
+
+TEST(Plan, AllowOnlyTakesTheBlocklistsOutOfWhatIsAllowed)
+{
+  cli::Settings s = settings({"cn"});
+  s.allow_only = true;
+  const auto plan = cli::make_plan({zone("cn", net::Family::V4, "198.51.100.0/24\n")},
+                                   {blocklist("asn.txt", "198.51.100.64/26\n203.0.113.0/24\n")}, s, 1000);
+  EXPECT_EQ(
+      strings(plan.target.v4),
+      (std::vector<std::string>{"198.51.100.0/26", "198.51.100.128/25"})); // 203.0.113/24 was never allowed
+}
+
+TEST(Plan, MetricsHaveEachBlocklistsNetworksAndFreshness)
+{
+  const auto plan =
+      cli::make_plan({zone("cn", net::Family::V4, "198.51.100.0/24\n")},
+                     {blocklist("drop.txt", "203.0.113.0/24\n192.0.2.0/24\n", net::Origin::StaleCache)},
+                     settings({"cn"}), 1000);
+  const std::string m = cli::format_metrics(cli::report_json(plan, settings({"cn"}), false, 1234));
+  EXPECT_NE(m.find("geoblock_blocklist_networks{list=\"drop.txt\",family=\"v4\"} 2\n"), std::string::npos)
+      << m;
+  EXPECT_NE(m.find("geoblock_blocklist_fresh{list=\"drop.txt\",family=\"v4\"} 0\n"), std::string::npos) << m;
+}
+
+TEST(Plan, AFailedBlocklistCountsAsFailedAndAStaleOneAsStale)
+{
+  const auto plan = cli::make_plan({zone("cn", net::Family::V4, "198.51.100.0/24\n")},
+                                   {blocklist("a.txt", "", net::Origin::Failed),
+                                    blocklist("b.txt", "203.0.113.0/24\n", net::Origin::StaleCache)},
+                                   settings({"cn"}), 1000);
+  EXPECT_EQ(plan.failed, 1u);
+  EXPECT_EQ(plan.stale, 1u);
+  EXPECT_FALSE(plan.all_unchanged);
+  EXPECT_EQ(strings(plan.target.v4), (std::vector<std::string>{"198.51.100.0/24", "203.0.113.0/24"}));
 }
 
 } // namespace

@@ -69,8 +69,8 @@ TEST_F(Completion, Commands)
 {
   EXPECT_EQ(complete({"up"}), Words{"update"});
   EXPECT_EQ(complete({"re"}), (Words{"restore", "remove"}));
-  EXPECT_EQ(complete({""}),
-            (Words{"update", "status", "restore", "remove", "check", "export", "aggregate", "help"}));
+  EXPECT_EQ(complete({""}), (Words{"update", "status", "restore", "remove", "check", "export", "mirror",
+                                   "aggregate", "help"}));
 }
 
 TEST_F(Completion, OptionsOfTheCommand)
@@ -129,6 +129,8 @@ TEST_F(Completion, Files)
   EXPECT_EQ(complete({"update", "--baseline", files / "s"}), Words{files / "sub"});
   EXPECT_EQ(complete({"update", "--cache-dir", files / ""}), Words{files / "sub"}); // directories only
   EXPECT_EQ(complete({"aggregate", files / "countries"}), Words{files / "countries.cfg"});
+  EXPECT_EQ(complete({"update", "--blocklist", files / "c"}), Words{files / "countries.cfg"});
+  EXPECT_EQ(complete({"mirror", "--output", files / ""}), Words{files / "sub"}); // directories only
 }
 
 TEST_F(Completion, OptionsBeforeTheCommand)
