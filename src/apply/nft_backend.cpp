@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <set>
@@ -157,12 +158,16 @@ addr_offset(net::Family family, bool source)
 
 // Elements in the order interval_elements() writes them: by key, an end
 // before a start at the same key.
+bool
+element_less(const nft::Element& a, const nft::Element& b)
+{
+  return a.key != b.key ? a.key < b.key : a.interval_end > b.interval_end;
+}
+
 std::vector<nft::Element>
 canonical(std::vector<nft::Element> elements)
 {
-  std::sort(elements.begin(), elements.end(), [](const nft::Element& a, const nft::Element& b) {
-    return a.key != b.key ? a.key < b.key : a.interval_end > b.interval_end;
-  });
+  std::sort(elements.begin(), elements.end(), element_less);
   return elements;
 }
 
@@ -647,11 +652,20 @@ public:
         throw RulesError("nftables: set " + s.name + " in " + nft::family_name(s.family) + " " + s.table +
                          " exists with another type; run `geoblock remove` or choose another set name");
       }
-      if (canonical(have.elements) != s.elements) {
-        batch.flush_set(s);
-        if (!s.elements.empty()) {
-          batch.add_elements(s, s.elements);
-        }
+      // Only the elements that changed: deletions first, then additions,
+      // all in the same transaction (packets see the old set or the new).
+      const std::vector<nft::Element> live_elements = canonical(have.elements);
+      std::vector<nft::Element> stale;
+      std::vector<nft::Element> fresh;
+      std::set_difference(live_elements.begin(), live_elements.end(), s.elements.begin(), s.elements.end(),
+                          std::back_inserter(stale), element_less);
+      std::set_difference(s.elements.begin(), s.elements.end(), live_elements.begin(), live_elements.end(),
+                          std::back_inserter(fresh), element_less);
+      if (!stale.empty()) {
+        batch.delete_elements(s, stale);
+      }
+      if (!fresh.empty()) {
+        batch.add_elements(s, fresh);
       }
     }
     // Chains: a chain whose rules differ is flushed and refilled in the
