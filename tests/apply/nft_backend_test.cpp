@@ -185,6 +185,8 @@ TEST(NftBackend, AnUpdateChangesOnlyWhatChanged)
     ApplyOptions o = options_in(dir);
     o.chains = {parse_hook("INPUT")};
     o.log = true;
+    // Neighbours resolved first, so the blocked attempt below reaches the rule.
+    ASSERT_TRUE(eventually_connects(&net.client, k_blocked4, k_host4, 80));
     auto backend = make_nftables_backend();
     backend->apply(blocklist(), o);
     const auto handles = rule_handles("geoblock");
