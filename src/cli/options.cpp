@@ -227,7 +227,9 @@ config_options(Config& c)
       "at most this many log lines (second, minute, hour, day)")(
       "geoname-fallback",
       po::value(&c.geoname_fallback)->value_name("none|registered")->default_value(c.geoname_fallback),
-      "MaxMind: use registered_country_geoname_id when geoname_id is empty");
+      "MaxMind: use registered_country_geoname_id when geoname_id is empty")(
+      "fetch-user", po::value(&c.fetch_user)->value_name("USER")->default_value(c.fetch_user),
+      "run as root, download and parse as this unprivileged user (docs/security.md)");
   return d;
 }
 

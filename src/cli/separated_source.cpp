@@ -1,0 +1,645 @@
+#include "cli/separated_source.hpp"
+
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "fetch/zone_cache.hpp"
+#include "util/atomic_file.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <memory>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace geoblock::cli {
+
+namespace {
+
+constexpr std::size_t k_max_field = 1024;
+constexpr std::size_t k_max_report = std::size_t{4} << 20;
+// Where the child finds what this process opened for it.
+constexpr int k_report_fd = 3;
+constexpr int k_dir_fd = 4;
+constexpr int k_file_fd = 5;
+
+constexpr net::Origin k_origins[] = {net::Origin::Downloaded, net::Origin::NotModified, net::Origin::StaleCache,
+                                     net::Origin::Failed,     net::Origin::Absent,      net::Origin::Local};
+
+std::string
+printable(std::string_view s)
+{
+  std::string out;
+  for (const char c : s.substr(0, k_max_field)) {
+    const auto u = static_cast<unsigned char>(c);
+    out += u >= 0x20 && u < 0x7f ? c : '?';
+  }
+  return out;
+}
+
+std::vector<net::Family>
+families_of(net::Families families)
+{
+  std::vector<net::Family> out;
+  for (const net::Family f : {net::Family::V4, net::Family::V6}) {
+    if (net::includes(families, f)) {
+      out.push_back(f);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string_view>
+split(std::string_view line, char sep)
+{
+  std::vector<std::string_view> out;
+  for (;;) {
+    const auto at = line.find(sep);
+    out.push_back(line.substr(0, at));
+    if (at == std::string_view::npos) {
+      return out;
+    }
+    line.remove_prefix(at + 1);
+  }
+}
+
+bool
+parse_count(std::string_view s, std::uint64_t& v)
+{
+  if (s.empty() || s.size() > 19 || (s.size() > 1 && s[0] == '0')) {
+    return false;
+  }
+  v = 0;
+  for (const char c : s) {
+    if (c < '0' || c > '9') {
+      return false;
+    }
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return true;
+}
+
+[[noreturn]] void
+bad_report(std::size_t line, const std::string& what)
+{
+  throw Error("the fetching process's report, line " + std::to_string(line) + ": " + what +
+              " (not trusted; nothing applied)");
+}
+
+void
+write_all(int fd, std::string_view data)
+{
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return; // the parent is gone or stopped reading: nothing to tell
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+// Hands the cache directory `dir` over to the fetch-user, as root: the
+// directory itself stays root's (so its v4 and v6 cannot be swapped for
+// links), v4 and v6 become the fetcher's. A v4 or v6 still owned by root
+// was written by geoblock as root (before privilege separation, or just
+// made): nobody else could have put a link into it, so its files are
+// safe to hand over. Once handed over, nothing in them is ever chowned
+// again (that would be how a planted hard link becomes the fetcher's).
+void
+hand_over(const std::string& dir, const util::Account& to)
+{
+  util::make_dirs(dir, 0755);
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    throw Error(dir + ": not a directory");
+  }
+  if (st.st_uid != 0 || (st.st_mode & 022) != 0) {
+    throw Error(dir + ": must be owned by root and writable by root alone (only its v4 and v6 belong to "
+                      "the fetch-user '" +
+                to.name + "'; docs/security.md)");
+  }
+  // The fetcher looks up v4 and v6 in it (also through /proc/self/fd,
+  // which does not spare it the search permission of this directory).
+  if ((st.st_mode & S_IXOTH) == 0 && ::chmod(dir.c_str(), (st.st_mode & 07777) | S_IXOTH) != 0) {
+    throw Error(dir + ": cannot make it searchable: " + std::strerror(errno));
+  }
+  for (const char* sub : {"v4", "v6"}) {
+    const std::string path = dir + "/" + sub;
+    if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
+      throw Error(path + ": cannot create directory: " + std::strerror(errno));
+    }
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      throw Error(path + ": not a directory");
+    }
+    if (st.st_uid == to.uid && st.st_gid == to.gid) {
+      continue;
+    }
+    if (st.st_uid != 0) {
+      throw Error(path + ": owned by uid " + std::to_string(st.st_uid) + ", neither root nor the fetch-user '" +
+                  to.name + "'");
+    }
+    std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(path.c_str()), ::closedir);
+    if (!d) {
+      throw Error(path + ": cannot read directory: " + std::strerror(errno));
+    }
+    while (const dirent* e = ::readdir(d.get())) {
+      const std::string name = e->d_name;
+      if (name != "." && name != ".." && ::lchown((path + "/" + name).c_str(), to.uid, to.gid) != 0) {
+        throw Error(path + "/" + name + ": cannot change owner: " + std::strerror(errno));
+      }
+    }
+    if (::lchown(path.c_str(), to.uid, to.gid) != 0) {
+      throw Error(path + ": cannot change owner: " + std::strerror(errno));
+    }
+  }
+}
+
+// True when `dir`, or the nearest existing directory above it, is writable.
+bool
+writable_dir(const std::string& dir)
+{
+  std::string p = dir;
+  struct stat st {};
+  while (!p.empty() && ::stat(p.c_str(), &st) != 0) {
+    const auto slash = p.rfind('/');
+    p = slash == std::string::npos ? "" : slash == 0 ? "/" : p.substr(0, slash);
+  }
+  return !p.empty() && ::access(p.c_str(), W_OK) == 0;
+}
+
+// The path the child uses for what this process opened as `fd`: the real
+// one when it reaches the same file with the access needed (the usual
+// /var/cache/geoblock), else the descriptor itself (a directory below one
+// the fetcher may not enter, such as a test's private temporary directory).
+std::string
+reach(const std::string& real, int fd, const std::string& probe, int access_mode)
+{
+  struct stat a {}, b {};
+  if (::stat(real.c_str(), &a) == 0 && ::fstat(fd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino &&
+      ::access(probe.c_str(), access_mode) == 0) {
+    return real;
+  }
+  return "/proc/self/fd/" + std::to_string(fd);
+}
+
+// Moves the descriptors the child keeps to 3, 4, 5 and closes every other
+// one but 0, 1, 2: nothing of the privileged process (the lock, a netlink
+// socket opened as root) may reach the fetcher.
+void
+arrange_fds(int report, int dir, int file)
+{
+  int src[3] = {report, dir, file};
+  for (int& fd : src) {
+    if (fd >= 0) {
+      fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 64);
+      if (fd < 0) {
+        throw Error(std::string("privilege separation: dup: ") + std::strerror(errno));
+      }
+    }
+  }
+  const int dst[3] = {k_report_fd, k_dir_fd, k_file_fd};
+  for (int i = 0; i < 3; ++i) {
+    if (src[i] >= 0 && ::dup2(src[i], dst[i]) < 0) {
+      throw Error(std::string("privilege separation: dup2: ") + std::strerror(errno));
+    }
+  }
+  if (::close_range(k_file_fd + 1, ~0u, 0) != 0) {
+    for (int fd = k_file_fd + 1; fd < 65536; ++fd) {
+      ::close(fd);
+    }
+  }
+  // stdin from nowhere, stdout to stderr: the fetcher's messages are
+  // diagnostics, and a dry run's stdout (the report, JSON) is ours alone.
+  const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null < 0 || ::dup2(null, STDIN_FILENO) < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+    throw Error(std::string("privilege separation: redirecting stdin/stdout: ") + std::strerror(errno));
+  }
+  ::close(null);
+}
+
+struct ChildPlan {
+  SeparationOptions::Kind kind;
+  std::optional<util::Account> account;
+  std::string dir;  // where the child writes (the cache, or the scratch directory)
+  std::string file; // Local: the source file
+  bool dir_fd = false, file_fd = false;
+  pid_t parent = 0;
+  const std::vector<std::string>* countries = nullptr;
+  net::Families families = net::Families::Both;
+  net::ZoneSource::Mode mode = net::ZoneSource::Mode::Refresh;
+  std::int64_t now = 0;
+};
+
+// Writes the zones a local source read into `dir` in the cache's format,
+// the form this process re-reads.
+void
+store_local(const std::string& dir, const std::vector<net::ZoneResult>& zones, std::int64_t now)
+{
+  const fetch::ZoneCache out(dir);
+  for (const net::ZoneResult& z : zones) {
+    if (!z.usable()) {
+      continue;
+    }
+    fetch::ZoneMeta m;
+    m.country = z.country;
+    m.family = z.family;
+    m.url = z.location;
+    m.fetched_at = z.fetched_at;
+    m.last_modified = z.last_modified;
+    m.changed_at = now;
+    std::string body;
+    if (z.origin == net::Origin::Absent) {
+      m.absent = true;
+    } else {
+      for (const auto& p : z.nets.v4) {
+        body += net::to_string(p) + "\n";
+      }
+      for (const auto& p : z.nets.v6) {
+        body += net::to_string(p) + "\n";
+      }
+      m.networks = z.nets.size();
+      m.lines = m.networks;
+    }
+    out.store(m, body);
+  }
+}
+
+[[noreturn]] void
+child_main(const ChildPlan& plan, const SeparatedSource::Factory& make_inner, int report, int dir_fd,
+           int file_fd) noexcept
+{
+  int status = 1;
+  try {
+    arrange_fds(report, dir_fd, file_fd);
+    ::setsid(); // no controlling terminal: nothing to type into
+    if (plan.account) {
+      util::drop_privileges(*plan.account);
+    } else {
+      const util::ProcessPrivileges p = util::process_privileges();
+      if (p.cap_eff || p.cap_prm || p.cap_amb) {
+        throw Error("privilege separation: the fetching process would keep capabilities; run as root "
+                    "(it then becomes the fetch-user) or without capabilities");
+      }
+    }
+    // Dropping credentials cleared any death signal: set it now, so a
+    // fetcher whose parent was killed stops too.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != plan.parent) {
+      ::_exit(1);
+    }
+    util::confine(util::Confinement::Fetcher);
+
+    const std::string dir =
+        plan.dir_fd ? reach(plan.dir, k_dir_fd, plan.dir + "/v4", W_OK | X_OK) : plan.dir;
+    const std::string file = plan.file_fd ? reach(plan.file, k_file_fd, plan.file, R_OK) : plan.file;
+    std::vector<net::ZoneResult> zones;
+    if (plan.kind == SeparationOptions::Kind::Cache) {
+      zones = make_inner(dir)->load(*plan.countries, plan.families, net::ZoneSource::Mode::Refresh);
+    } else {
+      zones = make_inner(file)->load(*plan.countries, plan.families, plan.mode);
+      store_local(dir, zones, plan.now);
+    }
+    write_all(k_report_fd, format_child_report(zones));
+    status = 0;
+  } catch (const std::exception& e) {
+    write_all(k_report_fd, format_child_error(e.what()));
+  } catch (...) {
+    write_all(k_report_fd, format_child_error("the fetching process failed"));
+  }
+  std::fflush(nullptr);
+  ::_exit(status);
+}
+
+// Kills and reaps the child unless it was waited for.
+class Child {
+public:
+  explicit Child(pid_t pid) : m_pid(pid) {}
+  ~Child()
+  {
+    if (m_pid > 0) {
+      ::kill(m_pid, SIGKILL);
+      wait();
+    }
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  int wait()
+  {
+    int status = 0;
+    while (::waitpid(m_pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    m_pid = -1;
+    return status;
+  }
+
+private:
+  pid_t m_pid;
+};
+
+struct Fd {
+  int fd = -1;
+  ~Fd()
+  {
+    if (fd >= 0) {
+      ::close(fd);
+    }
+  }
+};
+
+std::string
+read_report(int fd)
+{
+  std::string text;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n == 0) {
+      return text;
+    }
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      throw Error(std::string("reading the fetching process's report: ") + std::strerror(errno));
+    }
+    if (text.size() + static_cast<std::size_t>(n) > k_max_report) {
+      throw Error("the fetching process's report is larger than " + std::to_string(k_max_report) +
+                  " bytes (not trusted; nothing applied)");
+    }
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+int
+category(net::Origin o)
+{
+  return o == net::Origin::Failed ? 0 : o == net::Origin::Absent ? 1 : 2;
+}
+
+void
+confine_parent_once()
+{
+  static bool confined = false;
+  if (!confined) {
+    util::confine(util::Confinement::Privileged);
+    confined = true;
+  }
+}
+
+} // namespace
+
+std::string
+format_child_report(const std::vector<net::ZoneResult>& zones)
+{
+  std::string out;
+  for (const net::ZoneResult& z : zones) {
+    out += "zone\t" + printable(z.country) + "\t" + net::family_key(z.family) + "\t" + net::origin_name(z.origin) +
+           "\t" + std::to_string(z.bytes) + "\t" + (z.stale ? "1" : "0") + "\t" + printable(z.location) + "\t" +
+           printable(z.error) + "\n";
+  }
+  out += "end\t" + std::to_string(zones.size()) + "\n";
+  return out;
+}
+
+std::string
+format_child_error(const std::string& message)
+{
+  return "error\t" + printable(message) + "\n";
+}
+
+std::vector<ReportedZone>
+parse_child_report(const std::string& text, const std::vector<std::string>& countries, net::Families families)
+{
+  if (text.empty() || text.back() != '\n') {
+    bad_report(1, "empty or truncated");
+  }
+  std::vector<std::string_view> lines = split(std::string_view(text).substr(0, text.size() - 1), '\n');
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    for (const char c : lines[i]) {
+      const auto u = static_cast<unsigned char>(c);
+      if (c != '\t' && (u < 0x20 || u >= 0x7f)) {
+        bad_report(i + 1, "a control or non-ASCII byte");
+      }
+    }
+  }
+  if (lines.size() == 1 && lines[0].substr(0, 6) == "error\t") {
+    const std::string_view message = lines[0].substr(6);
+    if (message.empty() || message.size() > k_max_field || message.find('\t') != std::string_view::npos) {
+      bad_report(1, "a malformed error line");
+    }
+    throw Error(std::string(message));
+  }
+  std::vector<std::pair<std::string, net::Family>> expected;
+  for (const net::Family f : families_of(families)) {
+    for (const std::string& cc : countries) {
+      expected.emplace_back(cc, f);
+    }
+  }
+  if (lines.size() != expected.size() + 1) {
+    bad_report(lines.size(), std::to_string(lines.size()) + " lines for " + std::to_string(expected.size()) +
+                                 " zones");
+  }
+  // In any order (a bundle lists its zones per country), each expected
+  // zone exactly once; returned in the expected order.
+  std::vector<std::optional<ReportedZone>> found(expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const auto f = split(lines[i], '\t');
+    if (f.size() != 8 || f[0] != "zone" || (f[2] != "v4" && f[2] != "v6")) {
+      bad_report(i + 1, "not a zone line");
+    }
+    ReportedZone z;
+    z.country = std::string(f[1]);
+    z.family = f[2] == "v4" ? net::Family::V4 : net::Family::V6;
+    std::size_t slot = expected.size();
+    for (std::size_t j = 0; j < expected.size(); ++j) {
+      if (expected[j].first == z.country && expected[j].second == z.family) {
+        slot = j;
+      }
+    }
+    if (slot == expected.size() || found[slot]) {
+      bad_report(i + 1, "a zone not asked for, or twice: '" + z.country + " " + std::string(f[2]) + "'");
+    }
+    bool known = false;
+    for (const net::Origin o : k_origins) {
+      if (f[3] == net::origin_name(o)) {
+        z.origin = o;
+        known = true;
+      }
+    }
+    if (!known || !parse_count(f[4], z.bytes) || (f[5] != "0" && f[5] != "1") || f[6].size() > k_max_field ||
+        f[7].size() > k_max_field) {
+      bad_report(i + 1, "a malformed field");
+    }
+    z.stale = f[5] == "1";
+    z.location = std::string(f[6]);
+    z.error = std::string(f[7]);
+    found[slot] = std::move(z);
+  }
+  std::vector<ReportedZone> out;
+  for (auto& z : found) {
+    out.push_back(std::move(*z));
+  }
+  std::uint64_t n = 0;
+  const auto end = split(lines.back(), '\t');
+  if (end.size() != 2 || end[0] != "end" || !parse_count(end[1], n) || n != expected.size()) {
+    bad_report(lines.size(), "expected 'end " + std::to_string(expected.size()) + "'");
+  }
+  return out;
+}
+
+SeparatedSource::SeparatedSource(SeparationOptions options, Factory make_inner)
+    : m_options(std::move(options)), m_make_inner(std::move(make_inner))
+{
+}
+
+std::vector<net::ZoneResult>
+SeparatedSource::reread(const std::string& dir, const std::vector<std::string>& countries,
+                        net::Families families) const
+{
+  fetch::FetchOptions o = m_options.reread;
+  o.cache_dir = dir;
+  o.offline = true;
+  o.progress = fetch::ProgressMode::Quiet;
+  return fetch::fetch_zones(countries, families, o);
+}
+
+std::vector<net::ZoneResult>
+SeparatedSource::load(const std::vector<std::string>& countries, net::Families families, Mode mode)
+{
+  // This process confines itself only once the child runs (before the
+  // fork, the child would inherit the filter), or right away without one.
+  if (m_options.kind == SeparationOptions::Kind::Cache && mode == Mode::CacheOnly) {
+    if (m_options.parent == SeparationOptions::Parent::Confine) {
+      confine_parent_once();
+    }
+    return reread(m_options.dir, countries, families);
+  }
+
+  ChildPlan plan;
+  plan.kind = m_options.kind;
+  plan.parent = ::getpid();
+  plan.countries = &countries;
+  plan.families = families;
+  plan.mode = mode;
+  plan.now = m_options.reread.clock();
+  plan.file = m_options.file;
+  if (m_options.user) {
+    plan.account = util::require_account(*m_options.user);
+  }
+
+  // Where the child writes and this process re-reads.
+  std::optional<util::TempDir> scratch;
+  plan.dir = m_options.dir;
+  if (m_options.kind == SeparationOptions::Kind::Local) {
+    scratch.emplace("geoblock-handover");
+    plan.dir = scratch->path();
+  } else if (!plan.account && m_options.scratch_if_read_only && !writable_dir(plan.dir)) {
+    scratch.emplace("geoblock-dry-run");
+    log::info("cache-dir " + plan.dir + " is not writable; the dry run downloads into a temporary directory");
+    plan.dir = scratch->path();
+  }
+  Fd dir_fd, file_fd;
+  if (plan.account) {
+    hand_over(plan.dir, *plan.account);
+    dir_fd.fd = ::open(plan.dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd.fd < 0) {
+      throw Error(plan.dir + ": cannot open: " + std::strerror(errno));
+    }
+    plan.dir_fd = true;
+    if (m_options.kind == SeparationOptions::Kind::Local) {
+      file_fd.fd = ::open(plan.file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+      if (file_fd.fd < 0) {
+        throw Error(plan.file + ": cannot open: " + std::strerror(errno));
+      }
+      plan.file_fd = true;
+    }
+  }
+
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    throw Error(std::string("privilege separation: pipe: ") + std::strerror(errno));
+  }
+  Fd read_end{pipe_fds[0]};
+  Fd write_end{pipe_fds[1]};
+  std::fflush(nullptr); // nothing buffered may be written twice
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    throw Error(std::string("privilege separation: fork: ") + std::strerror(errno));
+  }
+  if (pid == 0) {
+    child_main(plan, m_make_inner, write_end.fd, dir_fd.fd, file_fd.fd);
+  }
+  Child child(pid);
+  ::close(write_end.fd);
+  write_end.fd = -1;
+  if (m_options.parent == SeparationOptions::Parent::Confine) {
+    confine_parent_once();
+  }
+  const std::string text = read_report(read_end.fd);
+  const int status = child.wait();
+  const std::string who = plan.account ? "the fetching process (user " + plan.account->name + ")"
+                                       : std::string("the fetching process");
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    throw Error(who + " was killed by signal " + std::to_string(sig) + " (" + ::strsignal(sig) + ")" +
+                (sig == SIGSYS ? ": a system call its seccomp filter forbids" : "") + "; nothing applied");
+  }
+  const std::vector<ReportedZone> reported = parse_child_report(text, countries, families);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    throw Error(who + " failed (exit status " + std::to_string(WEXITSTATUS(status)) + "); nothing applied");
+  }
+
+  // The data is what the directory holds, validated again here; the
+  // report only labels it, and only where the two agree.
+  const log::Level was = log::level();
+  log::set_level(log::Level::Quiet); // the child has warned already
+  std::vector<net::ZoneResult> zones;
+  try {
+    zones = reread(plan.dir, countries, families);
+  } catch (...) {
+    log::set_level(was);
+    throw;
+  }
+  log::set_level(was);
+  if (zones.size() != reported.size()) {
+    throw Error("privilege separation: " + std::to_string(zones.size()) + " zones re-read for " +
+                std::to_string(reported.size()) + " reported");
+  }
+  for (std::size_t i = 0; i < zones.size(); ++i) {
+    net::ZoneResult& z = zones[i];
+    const ReportedZone& r = reported[i];
+    if (category(z.origin) != category(r.origin)) {
+      log::warning(z.country + " " + net::family_name(z.family) + ": the fetching process reported '" +
+                   net::origin_name(r.origin) + "', but " + plan.dir + " holds " +
+                   (z.usable() ? "a valid copy" : "no usable copy") + "; using what it holds");
+      continue;
+    }
+    z.origin = r.origin;
+    z.bytes = r.bytes;
+    z.stale = z.stale || r.stale;
+    z.location = r.location;
+    z.error = r.error;
+  }
+  return zones;
+}
+
+std::optional<net::CacheReport>
+SeparatedSource::cache(std::int64_t now) const
+{
+  if (m_options.kind != SeparationOptions::Kind::Cache) {
+    return std::nullopt;
+  }
+  fetch::FetchOptions o = m_options.reread;
+  o.cache_dir = m_options.dir;
+  return fetch::HttpSource(o).cache(now);
+}
+
+} // namespace geoblock::cli
