@@ -28,8 +28,9 @@ constexpr int k_report_fd = 3;
 constexpr int k_dir_fd = 4;
 constexpr int k_file_fd = 5;
 
-constexpr net::Origin k_origins[] = {net::Origin::Downloaded, net::Origin::NotModified, net::Origin::StaleCache,
-                                     net::Origin::Failed,     net::Origin::Absent,      net::Origin::Local};
+constexpr net::Origin k_origins[] = {net::Origin::Downloaded, net::Origin::NotModified,
+                                     net::Origin::StaleCache, net::Origin::Failed,
+                                     net::Origin::Absent,     net::Origin::Local};
 
 std::string
 printable(std::string_view s)
@@ -122,8 +123,9 @@ hand_over(const std::string& dir, const util::Account& to)
     throw Error(dir + ": not a directory");
   }
   if (st.st_uid != 0 || (st.st_mode & 022) != 0) {
-    throw Error(dir + ": must be owned by root and writable by root alone (only its v4 and v6 belong to "
-                      "the fetch-user '" +
+    throw Error(dir +
+                ": must be owned by root and writable by root alone (only its v4 and v6 belong to "
+                "the fetch-user '" +
                 to.name + "'; docs/security.md)");
   }
   // The fetcher looks up v4 and v6 in it (also through /proc/self/fd,
@@ -143,8 +145,8 @@ hand_over(const std::string& dir, const util::Account& to)
       continue;
     }
     if (st.st_uid != 0) {
-      throw Error(path + ": owned by uid " + std::to_string(st.st_uid) + ", neither root nor the fetch-user '" +
-                  to.name + "'");
+      throw Error(path + ": owned by uid " + std::to_string(st.st_uid) +
+                  ", neither root nor the fetch-user '" + to.name + "'");
     }
     std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(path.c_str()), ::closedir);
     if (!d) {
@@ -182,7 +184,8 @@ writable_dir(const std::string& dir)
 std::string
 reach(const std::string& real, int fd, const std::string& probe, int access_mode)
 {
-  struct stat a {}, b {};
+  struct stat a {
+  }, b{};
   if (::stat(real.c_str(), &a) == 0 && ::fstat(fd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino &&
       ::access(probe.c_str(), access_mode) == 0) {
     return real;
@@ -296,8 +299,7 @@ child_main(const ChildPlan& plan, const SeparatedSource::Factory& make_inner, in
     }
     util::confine(util::Confinement::Fetcher);
 
-    const std::string dir =
-        plan.dir_fd ? reach(plan.dir, k_dir_fd, plan.dir + "/v4", W_OK | X_OK) : plan.dir;
+    const std::string dir = plan.dir_fd ? reach(plan.dir, k_dir_fd, plan.dir + "/v4", W_OK | X_OK) : plan.dir;
     const std::string file = plan.file_fd ? reach(plan.file, k_file_fd, plan.file, R_OK) : plan.file;
     std::vector<net::ZoneResult> zones;
     if (plan.kind == SeparationOptions::Kind::Cache) {
@@ -401,9 +403,9 @@ format_child_report(const std::vector<net::ZoneResult>& zones)
 {
   std::string out;
   for (const net::ZoneResult& z : zones) {
-    out += "zone\t" + printable(z.country) + "\t" + net::family_key(z.family) + "\t" + net::origin_name(z.origin) +
-           "\t" + std::to_string(z.bytes) + "\t" + (z.stale ? "1" : "0") + "\t" + printable(z.location) + "\t" +
-           printable(z.error) + "\n";
+    out += "zone\t" + printable(z.country) + "\t" + net::family_key(z.family) + "\t" +
+           net::origin_name(z.origin) + "\t" + std::to_string(z.bytes) + "\t" + (z.stale ? "1" : "0") + "\t" +
+           printable(z.location) + "\t" + printable(z.error) + "\n";
   }
   out += "end\t" + std::to_string(zones.size()) + "\n";
   return out;
@@ -444,8 +446,8 @@ parse_child_report(const std::string& text, const std::vector<std::string>& coun
     }
   }
   if (lines.size() != expected.size() + 1) {
-    bad_report(lines.size(), std::to_string(lines.size()) + " lines for " + std::to_string(expected.size()) +
-                                 " zones");
+    bad_report(lines.size(),
+               std::to_string(lines.size()) + " lines for " + std::to_string(expected.size()) + " zones");
   }
   // In any order (a bundle lists its zones per country), each expected
   // zone exactly once; returned in the expected order.

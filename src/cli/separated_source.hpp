@@ -96,7 +96,8 @@ std::string format_child_error(const std::string& message);
 // The zones, checked against the expected countries and families; throws
 // Error naming the problem for anything else (an "error" line becomes an
 // Error with its message).
-std::vector<ReportedZone> parse_child_report(const std::string& text, const std::vector<std::string>& countries,
+std::vector<ReportedZone> parse_child_report(const std::string& text,
+                                             const std::vector<std::string>& countries,
                                              net::Families families);
 
 } // namespace geoblock::cli

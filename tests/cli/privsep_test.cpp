@@ -1,0 +1,263 @@
+// Privilege separation as a user sees it (docs/security.md): `update` run
+// as root downloads through a process that is the geoblock user with no
+// capabilities, no_new_privs and a seccomp filter, while the root process
+// holds no TCP or UDP socket; what the fetcher hands over is re-validated.
+// Observed from outside, in /proc, while the mirror holds the request open.
+#include "cli/separated_source.hpp"
+#include "core/error.hpp"
+#include "support/geoblock_binary.hpp"
+#include "support/http_fault.hpp"
+#include "support/netns.hpp"
+#include "support/temp_dir.hpp"
+#include "util/file.hpp"
+#include "util/sandbox.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <dirent.h>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+
+namespace geoblock {
+namespace {
+
+// The parent pid of `pid` (from /proc/PID/stat), or -1.
+pid_t
+parent_of(pid_t pid)
+{
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close = text.rfind(')');
+  if (close == std::string::npos) {
+    return -1;
+  }
+  std::istringstream rest(text.substr(close + 2));
+  char state = 0;
+  pid_t ppid = -1;
+  rest >> state >> ppid;
+  return ppid;
+}
+
+std::vector<pid_t>
+children_of(pid_t parent)
+{
+  std::vector<pid_t> out;
+  std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir("/proc"), ::closedir);
+  while (const dirent* e = ::readdir(d.get())) {
+    const std::string name = e->d_name;
+    if (name.find_first_not_of("0123456789") == std::string::npos && parent_of(std::stoi(name)) == parent) {
+      out.push_back(std::stoi(name));
+    }
+  }
+  return out;
+}
+
+// Socket inodes the kernel lists in /proc/net/FILE for this namespace.
+std::set<std::string>
+inet_inodes(const std::vector<std::string>& files)
+{
+  std::set<std::string> out;
+  for (const std::string& f : files) {
+    std::ifstream in("/proc/net/" + f);
+    std::string line;
+    std::getline(in, line); // header
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string field;
+      for (int i = 0; i < 10 && fields >> field; ++i) {
+      }
+      out.insert(field); // the 10th column: inode
+    }
+  }
+  return out;
+}
+
+// Socket inodes among the open descriptors of `pid`.
+std::set<std::string>
+socket_inodes(pid_t pid)
+{
+  std::set<std::string> out;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
+  if (!d) {
+    return out;
+  }
+  while (const dirent* e = ::readdir(d.get())) {
+    char target[256] = {};
+    const ssize_t n = ::readlink((dir + "/" + e->d_name).c_str(), target, sizeof target - 1);
+    const std::string t(target, n > 0 ? static_cast<std::size_t>(n) : 0);
+    if (t.rfind("socket:[", 0) == 0) {
+      out.insert(t.substr(8, t.size() - 9));
+    }
+  }
+  return out;
+}
+
+bool
+intersects(const std::set<std::string>& a, const std::set<std::string>& b)
+{
+  for (const std::string& x : a) {
+    if (b.count(x)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+TEST(PrivilegeSeparation, RootUpdateFetchesAsGeoblockWithoutCapabilitiesAndRootOpensNoInetSocket)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  const auto account = util::lookup_account("geoblock");
+  if (!account) {
+    GTEST_SKIP() << "no user 'geoblock' (scripts/setup creates it)";
+  }
+  test::in_fresh_netns([&account] {
+    test::TempDir dir;
+    std::mutex m;
+    std::condition_variable cv;
+    bool held = false, released = false;
+    test::FaultServer server([&](const test::FaultRequest& req) {
+      test::FaultReply r;
+      if (req.path != "/ipblocks/data/countries/cn.zone") {
+        r.status = 404;
+        return r;
+      }
+      std::unique_lock lock(m);
+      held = true;
+      cv.notify_all();
+      cv.wait_for(lock, std::chrono::seconds(30), [&] { return released; });
+      r.body = "198.51.100.0/25\n";
+      return r;
+    });
+    const std::string conf = dir.write(
+        "geoblock.conf", "countries = cn\nfamily = v4\nchain = INPUT\nretries = 0\nbase-url = " + server.base_url() +
+                             "\ncache-dir = " + dir / "cache" + "\nstate-dir = " + dir / "state" +
+                             "\nlock-file = " + dir / "lock" + "\n");
+    util::RunResult result;
+    std::thread runner([&] { result = test::run_geoblock({"update", "--config", conf}); });
+    {
+      std::unique_lock lock(m);
+      cv.wait_for(lock, std::chrono::seconds(30), [&] { return held; });
+    }
+    ASSERT_TRUE(held) << "the zone was never requested";
+
+    // The two processes of the update: geoblock (our child) and its fetcher.
+    std::vector<pid_t> updates = children_of(::getpid());
+    ASSERT_EQ(updates.size(), 1u);
+    const pid_t root_pid = updates[0];
+    const std::vector<pid_t> fetchers = children_of(root_pid);
+    ASSERT_EQ(fetchers.size(), 1u);
+    const pid_t fetcher_pid = fetchers[0];
+
+    const util::ProcessPrivileges fetcher = util::process_privileges(fetcher_pid);
+    EXPECT_EQ(fetcher.uid, account->uid);
+    EXPECT_EQ(fetcher.euid, account->uid);
+    EXPECT_EQ(fetcher.gid, account->gid);
+    EXPECT_EQ(fetcher.groups, "");
+    EXPECT_EQ(fetcher.cap_eff, 0u);
+    EXPECT_EQ(fetcher.cap_prm, 0u);
+    EXPECT_EQ(fetcher.cap_inh, 0u);
+    EXPECT_EQ(fetcher.cap_amb, 0u);
+    EXPECT_EQ(fetcher.no_new_privs, 1);
+    EXPECT_EQ(fetcher.seccomp, 2);
+
+    const util::ProcessPrivileges privileged = util::process_privileges(root_pid);
+    EXPECT_EQ(privileged.euid, 0u);
+    EXPECT_NE(privileged.cap_eff, 0u);
+    EXPECT_EQ(privileged.seccomp, 2) << "the root process is not confined to non-network sockets";
+
+    // The fetcher holds the TCP connection (so the check below can see
+    // one); the root process holds no TCP or UDP socket at all.
+    const std::set<std::string> inet = inet_inodes({"tcp", "tcp6", "udp", "udp6"});
+    EXPECT_TRUE(intersects(socket_inodes(fetcher_pid), inet)) << "the fetcher's connection is not visible";
+    EXPECT_FALSE(intersects(socket_inodes(root_pid), inet)) << "the root process holds an AF_INET socket";
+    {
+      std::lock_guard lock(m);
+      released = true;
+    }
+    cv.notify_all();
+    runner.join();
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+
+    // The fetcher owns what it wrote; the cache directory stays root's.
+    struct stat st {};
+    ASSERT_EQ(::stat((dir / "cache/v4/cn.zone").c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, account->uid);
+    ASSERT_EQ(::stat((dir / "cache").c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 0u);
+    const auto list = util::run({"ipset", "list", "geoblock-v4"});
+    EXPECT_NE(list.out.find("198.51.100.0/25"), std::string::npos) << list.out;
+
+    // What the fetcher left is untrusted: a link it planted to a file it
+    // could not read itself is refused, never read by root.
+    const std::string zone = dir / "cache/v4/cn.zone";
+    ASSERT_EQ(::unlink(zone.c_str()), 0);
+    ASSERT_EQ(::symlink("/etc/shadow", zone.c_str()), 0);
+    const auto offline = test::run_geoblock({"update", "--dry-run", "--offline", "--config", conf});
+    EXPECT_NE(offline.exit_code, 0);
+    EXPECT_NE(offline.err.find("a symbolic link"), std::string::npos) << offline.err;
+    EXPECT_EQ(offline.out.find("root:"), std::string::npos);
+  });
+}
+
+// The report the fetcher writes is parsed strictly: anything but the
+// zones asked for, each once, with known origins and printable fields, is
+// an error and nothing is applied.
+TEST(ChildReport, RoundTripsAndRefusesAnythingElse)
+{
+  net::ZoneResult a;
+  a.country = "cn";
+  a.family = net::Family::V4;
+  a.origin = net::Origin::Downloaded;
+  a.bytes = 1234;
+  a.location = "https://mirror/cn.zone";
+  net::ZoneResult b = a;
+  b.family = net::Family::V6;
+  b.origin = net::Origin::StaleCache;
+  b.error = "HTTP 503\tfrom \x1b[31mmirror\n";
+  b.stale = true;
+  const std::string good = cli::format_child_report({b, a}); // any order
+  const auto zones = cli::parse_child_report(good, {"cn"}, net::Families::Both);
+  ASSERT_EQ(zones.size(), 2u);
+  EXPECT_EQ(zones[0].family, net::Family::V4);
+  EXPECT_EQ(zones[0].origin, net::Origin::Downloaded);
+  EXPECT_EQ(zones[0].bytes, 1234u);
+  EXPECT_EQ(zones[1].origin, net::Origin::StaleCache);
+  EXPECT_TRUE(zones[1].stale);
+  EXPECT_EQ(zones[1].error, "HTTP 503?from ?[31mmirror?"); // control characters never pass
+
+  const auto refused = [](const std::string& text) {
+    try {
+      cli::parse_child_report(text, {"cn"}, net::Families::Both);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  const std::string v4 = "zone\tcn\tv4\tdownloaded\t1\t0\tu\t\n";
+  const std::string v6 = "zone\tcn\tv6\tabsent\t0\t0\tu\t\n";
+  EXPECT_EQ(refused(v4 + v6 + "end\t2\n"), "accepted");
+  EXPECT_NE(refused(v4 + "end\t1\n"), "accepted");                            // a zone missing
+  EXPECT_NE(refused(v4 + v4 + "end\t2\n"), "accepted");                       // twice
+  EXPECT_NE(refused(v4 + "zone\tus\tv6\tabsent\t0\t0\tu\t\nend\t2\n"), "accepted"); // not asked for
+  EXPECT_NE(refused(v4 + v6 + "end\t3\n"), "accepted");
+  EXPECT_NE(refused(v4 + v6 + "end\t2"), "accepted"); // truncated
+  EXPECT_NE(refused(v4 + v6 + "end\t2\nzone\n"), "accepted");
+  EXPECT_NE(refused("zone\tcn\tv4\tfetched\t1\t0\tu\t\n" + v6 + "end\t2\n"), "accepted");
+  EXPECT_NE(refused("zone\tcn\tv4\tdownloaded\t-1\t0\tu\t\n" + v6 + "end\t2\n"), "accepted");
+  EXPECT_NE(refused("zone\tcn\tv4\tdownloaded\t1\t0\tu\x1b\t\n" + v6 + "end\t2\n"), "accepted");
+  EXPECT_NE(refused("zone\tcn\tv4\tdownloaded\t1\t0\tu\t\textra\n" + v6 + "end\t2\n"), "accepted");
+  EXPECT_NE(refused(""), "accepted");
+  EXPECT_EQ(refused(cli::format_child_error("cannot write /var/cache/geoblock/v4: disk full")),
+            "cannot write /var/cache/geoblock/v4: disk full");
+}
+
+} // namespace
+} // namespace geoblock
