@@ -9,7 +9,6 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <dirent.h>
 #include <fcntl.h>
 #include <memory>
 #include <sys/prctl.h>
@@ -109,11 +108,13 @@ write_all(int fd, std::string_view data)
 
 // Hands the cache directory `dir` over to the fetch-user, as root: the
 // directory itself stays root's (so its v4 and v6 cannot be swapped for
-// links), v4 and v6 become the fetcher's. A v4 or v6 still owned by root
-// was written by geoblock as root (before privilege separation, or just
-// made): nobody else could have put a link into it, so its files are
-// safe to hand over. Once handed over, nothing in them is ever chowned
-// again (that would be how a planted hard link becomes the fetcher's).
+// links), v4 and v6 become the fetcher's (systemd-tmpfiles makes them so
+// for the default directory; here for any other, or outside systemd). A
+// v4 or v6 still owned by root (written by geoblock before privilege
+// separation) is handed over as it is: the fetcher replaces the files in
+// it by rename, so none of them is ever chowned (chowning what is in a
+// directory the fetcher could write is how a planted hard link would
+// become its).
 void
 hand_over(const std::string& dir, const util::Account& to)
 {
@@ -148,18 +149,10 @@ hand_over(const std::string& dir, const util::Account& to)
       throw Error(path + ": owned by uid " + std::to_string(st.st_uid) +
                   ", neither root nor the fetch-user '" + to.name + "'");
     }
-    std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(path.c_str()), ::closedir);
-    if (!d) {
-      throw Error(path + ": cannot read directory: " + std::strerror(errno));
-    }
-    while (const dirent* e = ::readdir(d.get())) {
-      const std::string name = e->d_name;
-      if (name != "." && name != ".." && ::lchown((path + "/" + name).c_str(), to.uid, to.gid) != 0) {
-        throw Error(path + "/" + name + ": cannot change owner: " + std::strerror(errno));
-      }
-    }
     if (::lchown(path.c_str(), to.uid, to.gid) != 0) {
-      throw Error(path + ": cannot change owner: " + std::strerror(errno));
+      throw Error(path + ": cannot give it to the fetch-user '" + to.name + "': " + std::strerror(errno) +
+                  " (without CAP_CHOWN, e.g. under systemd, create it: install -d -o " + to.name + " -g " +
+                  to.name + " " + path + "; docs/security.md)");
     }
   }
 }

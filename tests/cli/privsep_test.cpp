@@ -136,10 +136,11 @@ TEST(PrivilegeSeparation, RootUpdateFetchesAsGeoblockWithoutCapabilitiesAndRootO
       r.body = "198.51.100.0/25\n";
       return r;
     });
-    const std::string conf = dir.write(
-        "geoblock.conf", "countries = cn\nfamily = v4\nchain = INPUT\nretries = 0\nbase-url = " + server.base_url() +
-                             "\ncache-dir = " + dir / "cache" + "\nstate-dir = " + dir / "state" +
-                             "\nlock-file = " + dir / "lock" + "\n");
+    const std::string conf =
+        dir.write("geoblock.conf",
+                  "countries = cn\nfamily = v4\nchain = INPUT\nretries = 0\nbase-url = " + server.base_url() +
+                      "\ncache-dir = " + dir / "cache" + "\nstate-dir = " + dir / "state" +
+                      "\nlock-file = " + dir / "lock" + "\n");
     util::RunResult result;
     std::thread runner([&] { result = test::run_geoblock({"update", "--config", conf}); });
     {
@@ -244,8 +245,8 @@ TEST(ChildReport, RoundTripsAndRefusesAnythingElse)
   const std::string v4 = "zone\tcn\tv4\tdownloaded\t1\t0\tu\t\n";
   const std::string v6 = "zone\tcn\tv6\tabsent\t0\t0\tu\t\n";
   EXPECT_EQ(refused(v4 + v6 + "end\t2\n"), "accepted");
-  EXPECT_NE(refused(v4 + "end\t1\n"), "accepted");                            // a zone missing
-  EXPECT_NE(refused(v4 + v4 + "end\t2\n"), "accepted");                       // twice
+  EXPECT_NE(refused(v4 + "end\t1\n"), "accepted");                                  // a zone missing
+  EXPECT_NE(refused(v4 + v4 + "end\t2\n"), "accepted");                             // twice
   EXPECT_NE(refused(v4 + "zone\tus\tv6\tabsent\t0\t0\tu\t\nend\t2\n"), "accepted"); // not asked for
   EXPECT_NE(refused(v4 + v6 + "end\t3\n"), "accepted");
   EXPECT_NE(refused(v4 + v6 + "end\t2"), "accepted"); // truncated

@@ -3,7 +3,8 @@
 // where everything is read-only except /var/cache/geoblock,
 // /var/lib/geoblock (CacheDirectory=, StateDirectory=; bound to the test's
 // directories) and /run (ReadWritePaths=, a private tmpfs here), and only
-// the unit's CapabilityBoundingSet= with NoNewPrivileges= (setpriv).
+// the unit's CapabilityBoundingSet= with NoNewPrivileges= (setpriv), and
+// the cache directories its tmpfiles.d file makes.
 // `update` downloads a mirror made by scripts/make-zones (through a file://
 // base-url: no server needed) into the cache and fills the sets; after a
 // "reboot" (a fresh namespace) with the mirror gone, `restore` rebuilds them
@@ -61,6 +62,23 @@ protected:
     const auto rw = unit_words(unit, "Service", "ReadWritePaths");
     m_run_arg = std::find(rw.begin(), rw.end(), "/run") != rw.end() ? "rw" : "ro";
     ASSERT_FALSE(m_caps.empty());
+    if (run({"getent", "passwd", "geoblock"}).status != 0) {
+      GTEST_SKIP() << "no user 'geoblock' (scripts/setup creates it)";
+    }
+    // What systemd-tmpfiles makes at boot from the installed tmpfiles.d
+    // file: the fetch user's v4 and v6 in the cache (the units have no
+    // CAP_CHOWN to make them so).
+    for (const auto& line : lines_of(read_text(m_inst / "/usr/lib/tmpfiles.d/geoblock.conf"))) {
+      const auto w = words(line);
+      const std::string prefix = "/var/cache/geoblock/";
+      if (w.size() >= 5 && w[0] == "d" && w[1].rfind(prefix, 0) == 0) {
+        ASSERT_EQ(
+            run({"install", "-d", "-m", w[2], "-o", w[3], "-g", w[4], m_cache / w[1].substr(prefix.size())})
+                .status,
+            0)
+            << line;
+      }
+    }
     // Every path (cache, state, lock) left at its default.
     m_conf = m_etc.write("geoblock.conf", "countries = li mt\nbase-url = file://" + m_mirror.path() + "\n");
   }

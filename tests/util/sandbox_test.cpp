@@ -104,15 +104,19 @@ forbidden_calls(std::ostringstream& out)
   out << "ptrace " << err(::syscall(SYS_ptrace, PTRACE_PEEKDATA, ::getppid(), 0, 0)) << "\n";
   out << "mount " << err(::syscall(SYS_mount, "none", "/nonexistent-geoblock", "tmpfs", 0, nullptr)) << "\n";
   out << "umount2 " << err(::syscall(SYS_umount2, "/nonexistent-geoblock", 0)) << "\n";
-  out << "pivot_root " << err(::syscall(SYS_pivot_root, "/nonexistent-geoblock", "/nonexistent-geoblock")) << "\n";
+  out << "pivot_root " << err(::syscall(SYS_pivot_root, "/nonexistent-geoblock", "/nonexistent-geoblock"))
+      << "\n";
   out << "init_module " << err(::syscall(SYS_init_module, nullptr, 0, "")) << "\n";
   out << "finit_module " << err(::syscall(SYS_finit_module, -1, "", 0)) << "\n";
   out << "delete_module " << err(::syscall(SYS_delete_module, "geoblock_none", 0)) << "\n";
   out << "bpf " << err(::syscall(SYS_bpf, BPF_PROG_LOAD, nullptr, 0)) << "\n";
   out << "keyctl " << err(::syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0)) << "\n";
-  out << "add_key " << err(::syscall(SYS_add_key, "geoblock-no-such-type", "geoblock", "x", 1, KEY_SPEC_SESSION_KEYRING)) << "\n";
+  out << "add_key "
+      << err(::syscall(SYS_add_key, "geoblock-no-such-type", "geoblock", "x", 1, KEY_SPEC_SESSION_KEYRING))
+      << "\n";
   out << "request_key " << err(::syscall(SYS_request_key, "user", "geoblock", nullptr, 0)) << "\n";
-  out << "kexec_load " << err(::syscall(SYS_kexec_load, 0, 0, nullptr, 0xffff0000ul /* no such architecture */)) << "\n";
+  out << "kexec_load "
+      << err(::syscall(SYS_kexec_load, 0, 0, nullptr, 0xffff0000ul /* no such architecture */)) << "\n";
   out << "reboot " << err(::syscall(SYS_reboot, 0, 0, 0, nullptr)) << "\n"; // bad magic: EINVAL
   // To the ids the process has already: the kernel would allow it.
   out << "setuid " << err(::syscall(SYS_setuid, ::getuid())) << "\n";
@@ -153,10 +157,12 @@ void
 expect_forbidden(const std::map<std::string, std::string>& r)
 {
   for (const char* name :
-       {"socket_netlink", "socket_packet", "socket_unspec", "socket_vsock", "ptrace", "mount", "umount2",
-        "pivot_root", "init_module", "finit_module", "delete_module", "bpf", "keyctl", "add_key", "request_key",
-        "kexec_load", "reboot", "setuid", "setgid", "setresuid", "setgroups", "personality", "userfaultfd",
-        "perf_event_open", "unshare", "execve", "fork", "tiocsti"}) {
+       {"socket_netlink", "socket_packet", "socket_unspec", "socket_vsock",    "ptrace",
+        "mount",          "umount2",       "pivot_root",    "init_module",     "finit_module",
+        "delete_module",  "bpf",           "keyctl",        "add_key",         "request_key",
+        "kexec_load",     "reboot",        "setuid",        "setgid",          "setresuid",
+        "setgroups",      "personality",   "userfaultfd",   "perf_event_open", "unshare",
+        "execve",         "fork",          "tiocsti"}) {
     ASSERT_TRUE(r.count(name)) << name;
     EXPECT_EQ(r.at(name), k_eperm) << name << " is not refused by the filter";
   }
