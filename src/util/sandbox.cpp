@@ -325,9 +325,14 @@ confine(Confinement confinement)
     throw Error("privilege separation: cannot initialise a seccomp filter");
   }
   // Another architecture's calls (the i386 ABI on x86-64) would escape
-  // rules written by number for this one.
-  if (const int rc = seccomp_attr_set(f.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS); rc != 0) {
-    fail("seccomp attribute", -rc);
+  // rules written by number for this one. libseccomp offers "kill the
+  // process" only where it can ask the kernel through the seccomp() call,
+  // which systemd's SystemCallFilter=@system-service refuses (the filter
+  // is then loaded through prctl): kill the thread there.
+  if (seccomp_attr_set(f.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS) != 0) {
+    if (const int rc = seccomp_attr_set(f.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL); rc != 0) {
+      fail("seccomp attribute", -rc);
+    }
   }
   if (confinement == Confinement::Fetcher) {
     fetcher_rules(f);

@@ -10,17 +10,21 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstddef>
 #include <cstring>
 #include <fcntl.h>
 #include <functional>
 #include <linux/bpf.h>
+#include <linux/filter.h>
 #include <linux/keyctl.h>
+#include <linux/seccomp.h>
 #include <map>
 #include <sched.h>
 #include <sstream>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -187,6 +191,35 @@ TEST(Confinement, FetcherFilterRefusesEachForbiddenCallAndKeepsWhatLibcurlNeeds)
   for (const char* name : {"socket_inet", "socket_inet6", "socket_unix", "thread", "open"}) {
     EXPECT_EQ(r.at(name), "ok") << name;
   }
+}
+
+// systemd's SystemCallFilter=@system-service refuses the seccomp() call
+// itself (EPERM): the filters must load anyway (through prctl) and work.
+TEST(Confinement, FiltersLoadWhereTheSeccompCallIsRefusedAsUnderSystemd)
+{
+  const std::string text = in_child([](std::ostringstream& out) {
+    sock_filter program[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_seccomp, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    sock_fprog prog{static_cast<unsigned short>(sizeof program / sizeof program[0]), program};
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+      out << "exception setup\n";
+      return;
+    }
+    out << "seccomp_call " << err(::syscall(SYS_seccomp, SECCOMP_SET_MODE_STRICT, 1, nullptr)) << "\n";
+    confine(Confinement::Fetcher);
+    forbidden_calls(out);
+    allowed_calls(out);
+  });
+  const auto r = parse(text);
+  ASSERT_EQ(r.count("exception"), 0u) << text;
+  EXPECT_EQ(r.at("seccomp_call"), k_eperm);
+  expect_forbidden(r);
+  EXPECT_EQ(r.at("socket_inet"), "ok");
 }
 
 TEST(Confinement, PrivilegedFilterRefusesTcpAndUdpButNotNetlink)
