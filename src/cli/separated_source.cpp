@@ -4,6 +4,7 @@
 #include "core/log.hpp"
 #include "fetch/zone_cache.hpp"
 #include "util/atomic_file.hpp"
+#include "util/temp_dir.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <memory>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -203,7 +205,9 @@ arrange_fds(int report, int dir, int file)
   }
   const int dst[3] = {k_report_fd, k_dir_fd, k_file_fd};
   for (int i = 0; i < 3; ++i) {
-    if (src[i] >= 0 && ::dup2(src[i], dst[i]) < 0) {
+    if (src[i] < 0) {
+      ::close(dst[i]); // whatever of ours was there
+    } else if (::dup2(src[i], dst[i]) < 0) {
       throw Error(std::string("privilege separation: dup2: ") + std::strerror(errno));
     }
   }
@@ -268,11 +272,64 @@ store_local(const std::string& dir, const std::vector<net::ZoneResult>& zones, s
   }
 }
 
+// The source file as the child can read it: the real path when it may
+// open it, else a private in-memory copy of the descriptor root opened
+// (reopening /proc/self/fd/N would check the file's permissions again).
+std::string
+readable_copy(const std::string& real, int fd)
+{
+  struct stat a {
+  }, b{};
+  if (::stat(real.c_str(), &a) == 0 && ::fstat(fd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino &&
+      ::access(real.c_str(), R_OK) == 0) {
+    return real;
+  }
+  const int copy = ::memfd_create("geoblock-source", MFD_CLOEXEC);
+  if (copy < 0) {
+    throw Error(real + ": cannot copy for reading: " + std::strerror(errno));
+  }
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n == 0) {
+      break;
+    }
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      throw Error(real + ": cannot read: " + std::strerror(errno));
+    }
+    for (ssize_t done = 0; done < n;) {
+      const ssize_t w = ::write(copy, buf + done, static_cast<std::size_t>(n - done));
+      if (w < 0) {
+        throw Error(real + ": cannot copy for reading: " + std::strerror(errno));
+      }
+      done += w;
+    }
+  }
+  return "/proc/self/fd/" + std::to_string(copy);
+}
+
+// `text` with the path the child used replaced by the one the user gave.
+std::string
+real_name(std::string text, const std::string& used, const std::string& real)
+{
+  if (used.empty() || used == real) {
+    return text;
+  }
+  for (std::size_t at = text.find(used); at != std::string::npos; at = text.find(used, at + real.size())) {
+    text.replace(at, used.size(), real);
+  }
+  return text;
+}
+
 [[noreturn]] void
 child_main(const ChildPlan& plan, const SeparatedSource::Factory& make_inner, int report, int dir_fd,
            int file_fd) noexcept
 {
   int status = 1;
+  std::string shown; // the path the child reads the source file by
   try {
     arrange_fds(report, dir_fd, file_fd);
     ::setsid(); // no controlling terminal: nothing to type into
@@ -293,7 +350,8 @@ child_main(const ChildPlan& plan, const SeparatedSource::Factory& make_inner, in
     util::confine(util::Confinement::Fetcher);
 
     const std::string dir = plan.dir_fd ? reach(plan.dir, k_dir_fd, plan.dir + "/v4", W_OK | X_OK) : plan.dir;
-    const std::string file = plan.file_fd ? reach(plan.file, k_file_fd, plan.file, R_OK) : plan.file;
+    const std::string file = plan.file_fd ? readable_copy(plan.file, k_file_fd) : plan.file;
+    shown = file;
     std::vector<net::ZoneResult> zones;
     if (plan.kind == SeparationOptions::Kind::Cache) {
       zones = make_inner(dir)->load(*plan.countries, plan.families, net::ZoneSource::Mode::Refresh);
@@ -301,10 +359,14 @@ child_main(const ChildPlan& plan, const SeparatedSource::Factory& make_inner, in
       zones = make_inner(file)->load(*plan.countries, plan.families, plan.mode);
       store_local(dir, zones, plan.now);
     }
+    for (net::ZoneResult& z : zones) {
+      z.location = real_name(z.location, file, plan.file);
+      z.error = real_name(z.error, file, plan.file);
+    }
     write_all(k_report_fd, format_child_report(zones));
     status = 0;
   } catch (const std::exception& e) {
-    write_all(k_report_fd, format_child_error(e.what()));
+    write_all(k_report_fd, format_child_error(real_name(e.what(), shown, plan.file)));
   } catch (...) {
     write_all(k_report_fd, format_child_error("the fetching process failed"));
   }

@@ -14,7 +14,6 @@
 #include "fetch/fetcher.hpp"
 #include "net/zone_source.hpp"
 #include "util/sandbox.hpp"
-#include "util/temp_dir.hpp"
 
 #include <functional>
 #include <memory>
@@ -74,7 +73,6 @@ private:
 
   SeparationOptions m_options;
   Factory m_make_inner;
-  std::optional<util::TempDir> m_scratch;
 };
 
 // The report the child writes on its pipe, and its strict reader (exposed

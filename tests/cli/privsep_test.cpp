@@ -100,6 +100,25 @@ socket_inodes(pid_t pid)
   return out;
 }
 
+// What the descriptors of `pid` point to (readlink of /proc/PID/fd/*).
+std::set<std::string>
+fd_targets(pid_t pid)
+{
+  std::set<std::string> out;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
+  if (!d) {
+    return out;
+  }
+  while (const dirent* e = ::readdir(d.get())) {
+    char target[4096] = {};
+    if (::readlink((dir + "/" + e->d_name).c_str(), target, sizeof target - 1) > 0) {
+      out.insert(target);
+    }
+  }
+  return out;
+}
+
 bool
 intersects(const std::set<std::string>& a, const std::set<std::string>& b)
 {
@@ -179,6 +198,10 @@ TEST(PrivilegeSeparation, RootUpdateFetchesAsGeoblockWithoutCapabilitiesAndRootO
     const std::set<std::string> inet = inet_inodes({"tcp", "tcp6", "udp", "udp6"});
     EXPECT_TRUE(intersects(socket_inodes(fetcher_pid), inet)) << "the fetcher's connection is not visible";
     EXPECT_FALSE(intersects(socket_inodes(root_pid), inet)) << "the root process holds an AF_INET socket";
+    // Nothing of the root process reaches the fetcher: not the lock it
+    // holds (nor a netlink socket it may have opened).
+    EXPECT_TRUE(fd_targets(root_pid).count(dir / "lock")) << "the lock is not visible";
+    EXPECT_FALSE(fd_targets(fetcher_pid).count(dir / "lock")) << "the fetcher inherited the lock";
     {
       std::lock_guard lock(m);
       released = true;
@@ -206,6 +229,44 @@ TEST(PrivilegeSeparation, RootUpdateFetchesAsGeoblockWithoutCapabilitiesAndRootO
     EXPECT_NE(offline.err.find("a symbolic link"), std::string::npos) << offline.err;
     EXPECT_EQ(offline.out.find("root:"), std::string::npos);
   });
+}
+
+// A bundle only root may read is parsed by the fetcher all the same: root
+// opens it and hands over the descriptor; the zones come back through a
+// scratch directory and are re-validated.
+TEST(PrivilegeSeparation, RootReadableBundleIsParsedByTheFetcher)
+{
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "needs root";
+  }
+  if (!util::lookup_account("geoblock")) {
+    GTEST_SKIP() << "no user 'geoblock' (scripts/setup creates it)";
+  }
+  test::TempDir dir;
+  const std::string secret = dir / "secret";
+  ASSERT_EQ(::mkdir(secret.c_str(), 0700), 0);
+  const std::string zip =
+      dir.write("secret/zones.zip",
+                util::read_file(std::string(GEOBLOCK_SOURCE_DIR) + "/tests/data/sample/zones.zip"), 0600);
+  const std::string conf = dir.write(
+      "geoblock.conf", "countries = li mt\nsource = bundle:" + zip + "\ncache-dir = " + dir / "cache" +
+                           "\nstate-dir = " + dir / "state" + "\nlock-file = " + dir / "lock" + "\n");
+  const auto r = test::run_geoblock({"update", "--dry-run", "--config", conf});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  const auto lines = test::lines_of(r.out);
+  ASSERT_GE(lines.size(), 3u) << r.out;
+  EXPECT_EQ(lines[1].substr(0, 2), "li") << r.out;
+  EXPECT_NE(lines[1].find("local"), std::string::npos) << r.out;
+  EXPECT_EQ(lines[2].substr(0, 2), "mt") << r.out;
+
+  // And a bundle that is not there is one error line naming it.
+  const std::string missing =
+      dir.write("missing.conf", "countries = li\nsource = bundle:" + dir / "none.zip" +
+                                    "\ncache-dir = " + dir / "cache" + "\nstate-dir = " + dir / "state" +
+                                    "\nlock-file = " + dir / "lock" + "\n");
+  const auto m = test::run_geoblock({"update", "--dry-run", "--config", missing});
+  EXPECT_NE(m.exit_code, 0);
+  EXPECT_NE(m.err.find(dir / "none.zip"), std::string::npos) << m.err;
 }
 
 // The report the fetcher writes is parsed strictly: anything but the
