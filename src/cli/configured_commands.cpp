@@ -171,64 +171,68 @@ baseline_drift(const Settings& s, const util::Json& last_state, const apply::Fir
 // cache.
 enum class Purpose { Apply, DryRun };
 
-// The source itself, reading `path`: the cache directory (http) or the
-// bundle or zip file.
+// The source itself: the HTTP mirror keeps `cache_dir`; a bundle or
+// GeoLite2 zip is read from `file`.
 std::unique_ptr<net::ZoneSource>
-make_inner_source(const Settings& s, const std::string& path, fetch::HttpSource::Cache cache)
+make_inner_source(const Settings& s, const std::string& cache_dir, const std::string& file,
+                  fetch::HttpSource::Cache cache)
 {
   switch (s.source_kind) {
   case Settings::SourceKind::Bundle: {
     source::BundleOptions o;
     o.zone = zone_options(s);
-    return std::make_unique<source::BundleSource>(path, o);
+    return std::make_unique<source::BundleSource>(file, o);
   }
   case Settings::SourceKind::Maxmind: {
     source::MaxmindOptions o;
     o.zone = zone_options(s);
     o.fallback = *source::parse_geoname_fallback(s.raw.geoname_fallback);
-    return std::make_unique<source::MaxmindSource>(path, o);
+    return std::make_unique<source::MaxmindSource>(file, o);
   }
   case Settings::SourceKind::Http:
     break;
   }
   fetch::FetchOptions o = fetch_options(s);
-  o.cache_dir = path;
+  o.cache_dir = cache_dir;
   return std::make_unique<fetch::HttpSource>(o, cache);
 }
 
 // Separated (the binary): the source runs in a confined child process, as
 // fetch-user when root, and this process re-validates what it hands over
-// (cli/separated_source.hpp). `parent`: whether this process confines
-// itself too once the child runs (update).
+// (cli/separated_source.hpp). A new kind of source needs nothing here but
+// its case in make_inner_source (and its cache directory in `dir`, if it
+// keeps one). `parent`: whether this process confines itself too once the
+// child runs (update).
 std::unique_ptr<net::ZoneSource>
 make_source(const Settings& s, Purpose purpose, const Environment& env,
             SeparationOptions::Parent parent = SeparationOptions::Parent::AsIs)
 {
   const bool http = s.source_kind == Settings::SourceKind::Http;
   if (env.isolation == Isolation::InProcess) {
-    return make_inner_source(s, http ? s.raw.cache_dir : s.source_path,
+    return make_inner_source(s, s.raw.cache_dir, s.source_path,
                              purpose == Purpose::DryRun ? fetch::HttpSource::Cache::ScratchIfReadOnly
                                                         : fetch::HttpSource::Cache::Configured);
   }
   SeparationOptions o;
-  o.kind = http ? SeparationOptions::Kind::Cache : SeparationOptions::Kind::Local;
   o.parent = parent;
   if (::geteuid() == 0) {
     o.user = s.raw.fetch_user;
   }
-  o.dir = s.raw.cache_dir;
-  o.file = s.source_path;
+  if (http) {
+    o.dir = s.raw.cache_dir;
+    o.read_cache_here = true;
+  } else {
+    o.file = s.source_path;
+  }
   o.scratch_if_read_only = purpose == Purpose::DryRun;
   o.reread = fetch_options(s);
-  if (!http) {
-    o.reread.stale_after_days = 0; // the local source judged its data's age
-  }
   o.description =
       http ? s.raw.base_url
            : (s.source_kind == Settings::SourceKind::Bundle ? "bundle " : "maxmind ") + s.source_path;
-  return std::make_unique<SeparatedSource>(std::move(o), [s](const std::string& path) {
-    return make_inner_source(s, path, fetch::HttpSource::Cache::Configured);
-  });
+  return std::make_unique<SeparatedSource>(
+      std::move(o), [s](const std::string& cache_dir, const std::string& file) {
+        return make_inner_source(s, cache_dir, file, fetch::HttpSource::Cache::Configured);
+      });
 }
 
 std::vector<net::ZoneResult>

@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "fetch/zone_cache.hpp"
+#include "net/zone.hpp"
 #include "util/atomic_file.hpp"
 #include "util/temp_dir.hpp"
 
@@ -23,11 +24,13 @@ namespace geoblock::cli {
 namespace {
 
 constexpr std::size_t k_max_field = 1024;
-constexpr std::size_t k_max_report = std::size_t{4} << 20;
+constexpr std::size_t k_max_line = 4096;
+// The whole world's zones are about 20 MB of normalised text.
+constexpr std::size_t k_max_report = std::size_t{512} << 20;
 // Where the child finds what this process opened for it.
 constexpr int k_report_fd = 3;
-constexpr int k_dir_fd = 4;
-constexpr int k_file_fd = 5;
+constexpr int k_file_fd = 4;
+constexpr int k_cache_fd = 5;
 
 constexpr net::Origin k_origins[] = {net::Origin::Downloaded, net::Origin::NotModified,
                                      net::Origin::StaleCache, net::Origin::Failed,
@@ -192,9 +195,9 @@ reach(const std::string& real, int fd, const std::string& probe, int access_mode
 // one but 0, 1, 2: nothing of the privileged process (the lock, a netlink
 // socket opened as root) may reach the fetcher.
 void
-arrange_fds(int report, int dir, int file)
+arrange_fds(int report, int file, int cache)
 {
-  int src[3] = {report, dir, file};
+  int src[3] = {report, file, cache};
   for (int& fd : src) {
     if (fd >= 0) {
       fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 64);
@@ -203,7 +206,7 @@ arrange_fds(int report, int dir, int file)
       }
     }
   }
-  const int dst[3] = {k_report_fd, k_dir_fd, k_file_fd};
+  const int dst[3] = {k_report_fd, k_file_fd, k_cache_fd};
   for (int i = 0; i < 3; ++i) {
     if (src[i] < 0) {
       ::close(dst[i]); // whatever of ours was there
@@ -211,8 +214,8 @@ arrange_fds(int report, int dir, int file)
       throw Error(std::string("privilege separation: dup2: ") + std::strerror(errno));
     }
   }
-  if (::close_range(k_file_fd + 1, ~0u, 0) != 0) {
-    for (int fd = k_file_fd + 1; fd < 65536; ++fd) {
+  if (::close_range(k_cache_fd + 1, ~0u, 0) != 0) {
+    for (int fd = k_cache_fd + 1; fd < 65536; ++fd) {
       ::close(fd);
     }
   }
@@ -226,51 +229,16 @@ arrange_fds(int report, int dir, int file)
 }
 
 struct ChildPlan {
-  SeparationOptions::Kind kind;
   std::optional<util::Account> account;
-  std::string dir;  // where the child writes (the cache, or the scratch directory)
-  std::string file; // Local: the source file
-  bool dir_fd = false, file_fd = false;
+  std::string file;   // the source file, if any
+  std::string cache;  // the cache directory the source keeps, if any
+  bool by_fd = false; // the two above come as descriptors too (the child is another user)
   pid_t parent = 0;
   const std::vector<std::string>* countries = nullptr;
   net::Families families = net::Families::Both;
   net::ZoneSource::Mode mode = net::ZoneSource::Mode::Refresh;
   std::int64_t now = 0;
 };
-
-// Writes the zones a local source read into `dir` in the cache's format,
-// the form this process re-reads.
-void
-store_local(const std::string& dir, const std::vector<net::ZoneResult>& zones, std::int64_t now)
-{
-  const fetch::ZoneCache out(dir);
-  for (const net::ZoneResult& z : zones) {
-    if (!z.usable()) {
-      continue;
-    }
-    fetch::ZoneMeta m;
-    m.country = z.country;
-    m.family = z.family;
-    m.url = z.location;
-    m.fetched_at = z.fetched_at;
-    m.last_modified = z.last_modified;
-    m.changed_at = now;
-    std::string body;
-    if (z.origin == net::Origin::Absent) {
-      m.absent = true;
-    } else {
-      for (const auto& p : z.nets.v4) {
-        body += net::to_string(p) + "\n";
-      }
-      for (const auto& p : z.nets.v6) {
-        body += net::to_string(p) + "\n";
-      }
-      m.networks = z.nets.size();
-      m.lines = m.networks;
-    }
-    out.store(m, body);
-  }
-}
 
 // The source file as the child can read it: the real path when it may
 // open it, else a private in-memory copy of the descriptor root opened
@@ -325,13 +293,13 @@ real_name(std::string text, const std::string& used, const std::string& real)
 }
 
 [[noreturn]] void
-child_main(const ChildPlan& plan, const SeparatedSource::Factory& make_inner, int report, int dir_fd,
-           int file_fd) noexcept
+child_main(const ChildPlan& plan, const SeparatedSource::Factory& make_inner, int report, int file_fd,
+           int cache_fd) noexcept
 {
   int status = 1;
   std::string shown; // the path the child reads the source file by
   try {
-    arrange_fds(report, dir_fd, file_fd);
+    arrange_fds(report, file_fd, cache_fd);
     ::setsid(); // no controlling terminal: nothing to type into
     if (plan.account) {
       util::drop_privileges(*plan.account);
@@ -349,16 +317,14 @@ child_main(const ChildPlan& plan, const SeparatedSource::Factory& make_inner, in
     }
     util::confine(util::Confinement::Fetcher);
 
-    const std::string dir = plan.dir_fd ? reach(plan.dir, k_dir_fd, plan.dir + "/v4", W_OK | X_OK) : plan.dir;
-    const std::string file = plan.file_fd ? readable_copy(plan.file, k_file_fd) : plan.file;
+    const std::string cache = plan.by_fd && !plan.cache.empty()
+                                  ? reach(plan.cache, k_cache_fd, plan.cache + "/v4", W_OK | X_OK)
+                                  : plan.cache;
+    const std::string file =
+        plan.by_fd && !plan.file.empty() ? readable_copy(plan.file, k_file_fd) : plan.file;
     shown = file;
-    std::vector<net::ZoneResult> zones;
-    if (plan.kind == SeparationOptions::Kind::Cache) {
-      zones = make_inner(dir)->load(*plan.countries, plan.families, net::ZoneSource::Mode::Refresh);
-    } else {
-      zones = make_inner(file)->load(*plan.countries, plan.families, plan.mode);
-      store_local(dir, zones, plan.now);
-    }
+    std::vector<net::ZoneResult> zones =
+        make_inner(cache, file)->load(*plan.countries, plan.families, plan.mode);
     for (net::ZoneResult& z : zones) {
       z.location = real_name(z.location, file, plan.file);
       z.error = real_name(z.error, file, plan.file);
@@ -435,12 +401,6 @@ read_report(int fd)
   }
 }
 
-int
-category(net::Origin o)
-{
-  return o == net::Origin::Failed ? 0 : o == net::Origin::Absent ? 1 : 2;
-}
-
 void
 confine_parent_once()
 {
@@ -458,9 +418,21 @@ format_child_report(const std::vector<net::ZoneResult>& zones)
 {
   std::string out;
   for (const net::ZoneResult& z : zones) {
+    // The networks as zone text: what this side's strict parser reads.
+    std::string body;
+    if (z.usable() && z.origin != net::Origin::Absent) {
+      for (const auto& p : z.nets.v4) {
+        body += net::to_string(p) + "\n";
+      }
+      for (const auto& p : z.nets.v6) {
+        body += net::to_string(p) + "\n";
+      }
+    }
     out += "zone\t" + printable(z.country) + "\t" + net::family_key(z.family) + "\t" +
            net::origin_name(z.origin) + "\t" + std::to_string(z.bytes) + "\t" + (z.stale ? "1" : "0") + "\t" +
-           printable(z.location) + "\t" + printable(z.error) + "\n";
+           std::to_string(std::max<std::int64_t>(z.fetched_at, 0)) + "\t" +
+           std::to_string(std::max<std::int64_t>(z.last_modified, 0)) + "\t" + printable(z.location) + "\t" +
+           printable(z.error) + "\t" + std::to_string(body.size()) + "\n" + body;
   }
   out += "end\t" + std::to_string(zones.size()) + "\n";
   return out;
@@ -475,21 +447,29 @@ format_child_error(const std::string& message)
 std::vector<ReportedZone>
 parse_child_report(const std::string& text, const std::vector<std::string>& countries, net::Families families)
 {
-  if (text.empty() || text.back() != '\n') {
-    bad_report(1, "empty or truncated");
-  }
-  std::vector<std::string_view> lines = split(std::string_view(text).substr(0, text.size() - 1), '\n');
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    for (const char c : lines[i]) {
+  const std::string_view all(text);
+  std::size_t pos = 0, line = 0;
+  // The next header line, checked: printable ASCII and tabs, bounded.
+  const auto next_line = [&]() -> std::string_view {
+    ++line;
+    const auto nl = all.find('\n', pos);
+    if (nl == std::string_view::npos || nl - pos > k_max_line) {
+      bad_report(line, "truncated or overlong");
+    }
+    const std::string_view l = all.substr(pos, nl - pos);
+    pos = nl + 1;
+    for (const char c : l) {
       const auto u = static_cast<unsigned char>(c);
       if (c != '\t' && (u < 0x20 || u >= 0x7f)) {
-        bad_report(i + 1, "a control or non-ASCII byte");
+        bad_report(line, "a control or non-ASCII byte");
       }
     }
-  }
-  if (lines.size() == 1 && lines[0].substr(0, 6) == "error\t") {
-    const std::string_view message = lines[0].substr(6);
-    if (message.empty() || message.size() > k_max_field || message.find('\t') != std::string_view::npos) {
+    return l;
+  };
+  if (all.substr(0, 6) == "error\t") {
+    const std::string_view message = next_line().substr(6);
+    if (message.empty() || message.size() > k_max_field || message.find('\t') != std::string_view::npos ||
+        pos != all.size()) {
       bad_report(1, "a malformed error line");
     }
     throw Error(std::string(message));
@@ -500,17 +480,13 @@ parse_child_report(const std::string& text, const std::vector<std::string>& coun
       expected.emplace_back(cc, f);
     }
   }
-  if (lines.size() != expected.size() + 1) {
-    bad_report(lines.size(),
-               std::to_string(lines.size()) + " lines for " + std::to_string(expected.size()) + " zones");
-  }
   // In any order (a bundle lists its zones per country), each expected
   // zone exactly once; returned in the expected order.
   std::vector<std::optional<ReportedZone>> found(expected.size());
   for (std::size_t i = 0; i < expected.size(); ++i) {
-    const auto f = split(lines[i], '\t');
-    if (f.size() != 8 || f[0] != "zone" || (f[2] != "v4" && f[2] != "v6")) {
-      bad_report(i + 1, "not a zone line");
+    const auto f = split(next_line(), '\t');
+    if (f.size() != 11 || f[0] != "zone" || (f[2] != "v4" && f[2] != "v6")) {
+      bad_report(line, "not a zone line");
     }
     ReportedZone z;
     z.country = std::string(f[1]);
@@ -522,7 +498,7 @@ parse_child_report(const std::string& text, const std::vector<std::string>& coun
       }
     }
     if (slot == expected.size() || found[slot]) {
-      bad_report(i + 1, "a zone not asked for, or twice: '" + z.country + " " + std::string(f[2]) + "'");
+      bad_report(line, "a zone not asked for, or twice: '" + z.country + " " + std::string(f[2]) + "'");
     }
     bool known = false;
     for (const net::Origin o : k_origins) {
@@ -531,23 +507,33 @@ parse_child_report(const std::string& text, const std::vector<std::string>& coun
         known = true;
       }
     }
-    if (!known || !parse_count(f[4], z.bytes) || (f[5] != "0" && f[5] != "1") || f[6].size() > k_max_field ||
-        f[7].size() > k_max_field) {
-      bad_report(i + 1, "a malformed field");
+    std::uint64_t fetched = 0, modified = 0, body = 0;
+    if (!known || !parse_count(f[4], z.bytes) || (f[5] != "0" && f[5] != "1") ||
+        !parse_count(f[6], fetched) || !parse_count(f[7], modified) || f[8].size() > k_max_field ||
+        f[9].size() > k_max_field || !parse_count(f[10], body)) {
+      bad_report(line, "a malformed field");
+    }
+    if (body > all.size() - pos || (body > 0 && (!z.usable() || z.origin == net::Origin::Absent))) {
+      bad_report(line, "a zone body that is cut short, or where none belongs");
     }
     z.stale = f[5] == "1";
-    z.location = std::string(f[6]);
-    z.error = std::string(f[7]);
+    z.fetched_at = static_cast<std::int64_t>(fetched);
+    z.last_modified = static_cast<std::int64_t>(modified);
+    z.location = std::string(f[8]);
+    z.error = std::string(f[9]);
+    z.body = std::string(all.substr(pos, body));
+    pos += body;
     found[slot] = std::move(z);
+  }
+  std::uint64_t n = 0;
+  const auto end = split(next_line(), '\t');
+  if (end.size() != 2 || end[0] != "end" || !parse_count(end[1], n) || n != expected.size() ||
+      pos != all.size()) {
+    bad_report(line, "expected 'end " + std::to_string(expected.size()) + "' and nothing after it");
   }
   std::vector<ReportedZone> out;
   for (auto& z : found) {
     out.push_back(std::move(*z));
-  }
-  std::uint64_t n = 0;
-  const auto end = split(lines.back(), '\t');
-  if (end.size() != 2 || end[0] != "end" || !parse_count(end[1], n) || n != expected.size()) {
-    bad_report(lines.size(), "expected 'end " + std::to_string(expected.size()) + "'");
   }
   return out;
 }
@@ -573,7 +559,7 @@ SeparatedSource::load(const std::vector<std::string>& countries, net::Families f
 {
   // This process confines itself only once the child runs (before the
   // fork, the child would inherit the filter), or right away without one.
-  if (m_options.kind == SeparationOptions::Kind::Cache && mode == Mode::CacheOnly) {
+  if (m_options.read_cache_here && mode == Mode::CacheOnly) {
     if (m_options.parent == SeparationOptions::Parent::Confine) {
       confine_parent_once();
     }
@@ -581,42 +567,43 @@ SeparatedSource::load(const std::vector<std::string>& countries, net::Families f
   }
 
   ChildPlan plan;
-  plan.kind = m_options.kind;
   plan.parent = ::getpid();
   plan.countries = &countries;
   plan.families = families;
   plan.mode = mode;
   plan.now = m_options.reread.clock();
   plan.file = m_options.file;
+  plan.cache = m_options.dir;
   if (m_options.user) {
     plan.account = util::require_account(*m_options.user);
   }
 
-  // Where the child writes and this process re-reads.
+  // The cache, which a normal user's dry run may not be able to write.
   std::optional<util::TempDir> scratch;
-  plan.dir = m_options.dir;
-  if (m_options.kind == SeparationOptions::Kind::Local) {
-    scratch.emplace("geoblock-handover");
-    plan.dir = scratch->path();
-  } else if (!plan.account && m_options.scratch_if_read_only && !writable_dir(plan.dir)) {
+  if (!plan.cache.empty() && !plan.account && m_options.scratch_if_read_only && !writable_dir(plan.cache)) {
     scratch.emplace("geoblock-dry-run");
-    log::info("cache-dir " + plan.dir + " is not writable; the dry run downloads into a temporary directory");
-    plan.dir = scratch->path();
+    log::info("cache-dir " + plan.cache +
+              " is not writable; the dry run downloads into a temporary directory");
+    plan.cache = scratch->path();
   }
-  Fd dir_fd, file_fd;
+  Fd file_fd, cache_fd;
   if (plan.account) {
-    hand_over(plan.dir, *plan.account);
-    dir_fd.fd = ::open(plan.dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd.fd < 0) {
-      throw Error(plan.dir + ": cannot open: " + std::strerror(errno));
+    plan.by_fd = true;
+    const auto open_dir = [&plan](const std::string& dir, Fd& fd) {
+      hand_over(dir, *plan.account);
+      fd.fd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (fd.fd < 0) {
+        throw Error(dir + ": cannot open: " + std::strerror(errno));
+      }
+    };
+    if (!plan.cache.empty()) {
+      open_dir(plan.cache, cache_fd);
     }
-    plan.dir_fd = true;
-    if (m_options.kind == SeparationOptions::Kind::Local) {
+    if (!plan.file.empty()) {
       file_fd.fd = ::open(plan.file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
       if (file_fd.fd < 0) {
         throw Error(plan.file + ": cannot open: " + std::strerror(errno));
       }
-      plan.file_fd = true;
     }
   }
 
@@ -632,7 +619,7 @@ SeparatedSource::load(const std::vector<std::string>& countries, net::Families f
     throw Error(std::string("privilege separation: fork: ") + std::strerror(errno));
   }
   if (pid == 0) {
-    child_main(plan, m_make_inner, write_end.fd, dir_fd.fd, file_fd.fd);
+    child_main(plan, m_make_inner, write_end.fd, file_fd.fd, cache_fd.fd);
   }
   Child child(pid);
   ::close(write_end.fd);
@@ -654,36 +641,35 @@ SeparatedSource::load(const std::vector<std::string>& countries, net::Families f
     throw Error(who + " failed (exit status " + std::to_string(WEXITSTATUS(status)) + "); nothing applied");
   }
 
-  // The data is what the directory holds, validated again here; the
-  // report only labels it, and only where the two agree.
-  const log::Level was = log::level();
-  log::set_level(log::Level::Quiet); // the child has warned already
+  // The networks are validated again here, by the strict zone parser with
+  // the configured guards, from the text the child handed over.
   std::vector<net::ZoneResult> zones;
-  try {
-    zones = reread(plan.dir, countries, families);
-  } catch (...) {
-    log::set_level(was);
-    throw;
-  }
-  log::set_level(was);
-  if (zones.size() != reported.size()) {
-    throw Error("privilege separation: " + std::to_string(zones.size()) + " zones re-read for " +
-                std::to_string(reported.size()) + " reported");
-  }
-  for (std::size_t i = 0; i < zones.size(); ++i) {
-    net::ZoneResult& z = zones[i];
-    const ReportedZone& r = reported[i];
-    if (category(z.origin) != category(r.origin)) {
-      log::warning(z.country + " " + net::family_name(z.family) + ": the fetching process reported '" +
-                   net::origin_name(r.origin) + "', but " + plan.dir + " holds " +
-                   (z.usable() ? "a valid copy" : "no usable copy") + "; using what it holds");
-      continue;
-    }
+  for (const ReportedZone& r : reported) {
+    net::ZoneResult z;
+    z.country = r.country;
+    z.family = r.family;
     z.origin = r.origin;
     z.bytes = r.bytes;
-    z.stale = z.stale || r.stale;
+    z.stale = r.stale;
+    z.fetched_at = r.fetched_at;
+    z.last_modified = r.last_modified;
     z.location = r.location;
     z.error = r.error;
+    if (z.usable() && z.origin != net::Origin::Absent) {
+      net::ZoneOptions zo = m_options.reread.zone;
+      zo.families = z.family == net::Family::V4 ? net::Families::V4 : net::Families::V6;
+      try {
+        z.lines = net::parse_zone(r.body, z.country + " " + net::family_name(z.family) + " (handed over)", zo,
+                                  z.nets)
+                      .lines;
+      } catch (const ParseError& e) {
+        z.nets = {};
+        z.origin = net::Origin::Failed;
+        z.error = std::string("refused on re-validation: ") + e.what();
+        log::warning(z.country + " " + net::family_name(z.family) + ": " + z.error);
+      }
+    }
+    zones.push_back(std::move(z));
   }
   return zones;
 }
@@ -691,7 +677,7 @@ SeparatedSource::load(const std::vector<std::string>& countries, net::Families f
 std::optional<net::CacheReport>
 SeparatedSource::cache(std::int64_t now) const
 {
-  if (m_options.kind != SeparationOptions::Kind::Cache) {
+  if (!m_options.read_cache_here) {
     return std::nullopt;
   }
   fetch::FetchOptions o = m_options.reread;

@@ -5,6 +5,7 @@
 // Observed from outside, in /proc, while the mirror holds the request open.
 #include "cli/separated_source.hpp"
 #include "core/error.hpp"
+#include "net/zone.hpp"
 #include "support/geoblock_binary.hpp"
 #include "support/http_fault.hpp"
 #include "support/netns.hpp"
@@ -269,9 +270,51 @@ TEST(PrivilegeSeparation, RootReadableBundleIsParsedByTheFetcher)
   EXPECT_NE(m.err.find(dir / "none.zip"), std::string::npos) << m.err;
 }
 
+// A fetcher that lies (here: a source that returns what the validators
+// would never let through) gets nothing past the re-validation: its zone
+// becomes a failure, the honest one's data arrives.
+class LyingSource final : public net::ZoneSource {
+public:
+  std::string describe() const override { return "liar"; }
+  std::vector<net::ZoneResult> load(const std::vector<std::string>&, net::Families, Mode) override
+  {
+    net::ZoneResult cn;
+    cn.country = "cn";
+    cn.origin = net::Origin::Downloaded;
+    cn.nets.v4 = {net::Prefix4{0, 0}}; // the whole Internet
+    net::ZoneResult de;
+    de.country = "de";
+    de.origin = net::Origin::Downloaded;
+    de.nets.v4 = {net::Prefix4{*net::parse_v4("198.51.100.0"), 24}};
+    return {cn, de};
+  }
+};
+
+TEST(PrivilegeSeparation, WhatTheFetcherHandsOverIsValidatedAgain)
+{
+  cli::SeparationOptions o;
+  if (::geteuid() == 0) {
+    if (!util::lookup_account("geoblock")) {
+      GTEST_SKIP() << "no user 'geoblock' (scripts/setup creates it)";
+    }
+    o.user = "geoblock";
+  } // else the child keeps this identity, confined all the same
+  o.reread.zone = net::ZoneOptions{net::Families::V4, 8, 32};
+  cli::SeparatedSource source(
+      o, [](const std::string&, const std::string&) { return std::make_unique<LyingSource>(); });
+  const auto zones = source.load({"cn", "de"}, net::Families::V4, net::ZoneSource::Mode::Refresh);
+  ASSERT_EQ(zones.size(), 2u);
+  EXPECT_EQ(zones[0].origin, net::Origin::Failed);
+  EXPECT_TRUE(zones[0].nets.empty());
+  EXPECT_NE(zones[0].error.find("refused on re-validation"), std::string::npos) << zones[0].error;
+  EXPECT_EQ(zones[1].origin, net::Origin::Downloaded);
+  ASSERT_EQ(zones[1].nets.v4.size(), 1u);
+  EXPECT_EQ(net::to_string(zones[1].nets.v4[0]), "198.51.100.0/24");
+}
+
 // The report the fetcher writes is parsed strictly: anything but the
-// zones asked for, each once, with known origins and printable fields, is
-// an error and nothing is applied.
+// zones asked for, each once, with known origins, printable fields and
+// bodies of the length announced, is an error and nothing is applied.
 TEST(ChildReport, RoundTripsAndRefusesAnythingElse)
 {
   net::ZoneResult a;
@@ -279,10 +322,13 @@ TEST(ChildReport, RoundTripsAndRefusesAnythingElse)
   a.family = net::Family::V4;
   a.origin = net::Origin::Downloaded;
   a.bytes = 1234;
+  a.fetched_at = 1700000000;
   a.location = "https://mirror/cn.zone";
-  net::ZoneResult b = a;
+  a.nets.v4 = {net::Prefix4{*net::parse_v4("198.51.100.0"), 25}};
+  net::ZoneResult b;
+  b.country = "cn";
   b.family = net::Family::V6;
-  b.origin = net::Origin::StaleCache;
+  b.origin = net::Origin::Failed;
   b.error = "HTTP 503\tfrom \x1b[31mmirror\n";
   b.stale = true;
   const std::string good = cli::format_child_report({b, a}); // any order
@@ -291,8 +337,11 @@ TEST(ChildReport, RoundTripsAndRefusesAnythingElse)
   EXPECT_EQ(zones[0].family, net::Family::V4);
   EXPECT_EQ(zones[0].origin, net::Origin::Downloaded);
   EXPECT_EQ(zones[0].bytes, 1234u);
-  EXPECT_EQ(zones[1].origin, net::Origin::StaleCache);
+  EXPECT_EQ(zones[0].fetched_at, 1700000000);
+  EXPECT_EQ(zones[0].body, "198.51.100.0/25\n");
+  EXPECT_EQ(zones[1].origin, net::Origin::Failed);
   EXPECT_TRUE(zones[1].stale);
+  EXPECT_EQ(zones[1].body, "");
   EXPECT_EQ(zones[1].error, "HTTP 503?from ?[31mmirror?"); // control characters never pass
 
   const auto refused = [](const std::string& text) {
@@ -303,19 +352,23 @@ TEST(ChildReport, RoundTripsAndRefusesAnythingElse)
     }
     return std::string("accepted");
   };
-  const std::string v4 = "zone\tcn\tv4\tdownloaded\t1\t0\tu\t\n";
-  const std::string v6 = "zone\tcn\tv6\tabsent\t0\t0\tu\t\n";
+  const std::string v4 = "zone\tcn\tv4\tdownloaded\t1\t0\t0\t0\tu\t\t11\n1.0.0.0/24\n";
+  const std::string v6 = "zone\tcn\tv6\tabsent\t0\t0\t0\t0\tu\t\t0\n";
   EXPECT_EQ(refused(v4 + v6 + "end\t2\n"), "accepted");
-  EXPECT_NE(refused(v4 + "end\t1\n"), "accepted");                                  // a zone missing
-  EXPECT_NE(refused(v4 + v4 + "end\t2\n"), "accepted");                             // twice
-  EXPECT_NE(refused(v4 + "zone\tus\tv6\tabsent\t0\t0\tu\t\nend\t2\n"), "accepted"); // not asked for
+  EXPECT_NE(refused(v4 + "end\t1\n"), "accepted");                                           // a zone missing
+  EXPECT_NE(refused(v4 + v4 + "end\t2\n"), "accepted");                                      // twice
+  EXPECT_NE(refused(v4 + "zone\tus\tv6\tabsent\t0\t0\t0\t0\tu\t\t0\nend\t2\n"), "accepted"); // not asked for
   EXPECT_NE(refused(v4 + v6 + "end\t3\n"), "accepted");
   EXPECT_NE(refused(v4 + v6 + "end\t2"), "accepted"); // truncated
   EXPECT_NE(refused(v4 + v6 + "end\t2\nzone\n"), "accepted");
-  EXPECT_NE(refused("zone\tcn\tv4\tfetched\t1\t0\tu\t\n" + v6 + "end\t2\n"), "accepted");
-  EXPECT_NE(refused("zone\tcn\tv4\tdownloaded\t-1\t0\tu\t\n" + v6 + "end\t2\n"), "accepted");
-  EXPECT_NE(refused("zone\tcn\tv4\tdownloaded\t1\t0\tu\x1b\t\n" + v6 + "end\t2\n"), "accepted");
-  EXPECT_NE(refused("zone\tcn\tv4\tdownloaded\t1\t0\tu\t\textra\n" + v6 + "end\t2\n"), "accepted");
+  EXPECT_NE(refused("zone\tcn\tv4\tfetched\t1\t0\t0\t0\tu\t\t0\n" + v6 + "end\t2\n"), "accepted");
+  EXPECT_NE(refused("zone\tcn\tv4\tdownloaded\t-1\t0\t0\t0\tu\t\t0\n" + v6 + "end\t2\n"), "accepted");
+  EXPECT_NE(refused("zone\tcn\tv4\tdownloaded\t1\t0\t0\t0\tu\x1b\t\t0\n" + v6 + "end\t2\n"), "accepted");
+  EXPECT_NE(refused("zone\tcn\tv4\tdownloaded\t1\t0\t0\t0\tu\t\t0\textra\n" + v6 + "end\t2\n"), "accepted");
+  // Bodies: exactly as long as announced, and only for zones with data.
+  EXPECT_NE(refused("zone\tcn\tv4\tdownloaded\t1\t0\t0\t0\tu\t\t99\n1.0.0.0/24\n" + v6 + "end\t2\n"),
+            "accepted");
+  EXPECT_NE(refused(v4 + "zone\tcn\tv6\tabsent\t0\t0\t0\t0\tu\t\t4\n::/0" + "end\t2\n"), "accepted");
   EXPECT_NE(refused(""), "accepted");
   EXPECT_EQ(refused(cli::format_child_error("cannot write /var/cache/geoblock/v4: disk full")),
             "cannot write /var/cache/geoblock/v4: disk full");
