@@ -139,7 +139,9 @@ hand_over(const std::string& dir, const util::Account& to)
   if ((st.st_mode & S_IXOTH) == 0 && ::chmod(dir.c_str(), (st.st_mode & 07777) | S_IXOTH) != 0) {
     throw Error(dir + ": cannot make it searchable: " + std::strerror(errno));
   }
-  for (const char* sub : {"v4", "v6"}) {
+  // v4 and v6: the zones (fetch/zone_cache.hpp); lists: the blocklists'
+  // cache, where that source is built in.
+  for (const char* sub : {"v4", "v6", "lists"}) {
     const std::string path = dir + "/" + sub;
     if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
       throw Error(path + ": cannot create directory: " + std::strerror(errno));
