@@ -158,8 +158,8 @@ hand_over(const std::string& dir, const util::Account& to)
     }
     if (::lchown(path.c_str(), to.uid, to.gid) != 0) {
       throw Error(path + ": cannot give it to the fetch-user '" + to.name + "': " + std::strerror(errno) +
-                  " (without CAP_CHOWN, e.g. under systemd, create it: install -d -o " + to.name + " -g " +
-                  to.name + " " + path + "; docs/security.md)");
+                  " (without CAP_CHOWN, create it: install -d -o " + to.name + " -g " + to.name + " " + path +
+                  "; docs/security.md)");
     }
   }
 }
