@@ -284,6 +284,12 @@ process_privileges(pid_t pid)
 void
 drop_privileges(const Account& account)
 {
+  // The bounding set too, where this process may (CAP_SETPCAP: a root run
+  // outside systemd; the units do not grant it): nothing to regain, even
+  // in principle. Best effort: the checks below are what must hold.
+  for (int cap = 0; cap <= 63 && ::prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; ++cap) {
+    ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+  }
   if (::setgroups(0, nullptr) != 0) {
     fail("setgroups", errno);
   }
