@@ -63,7 +63,29 @@ geoblock_install_rewritten(cron/geoblock "${GEOBLOCK_SYSCONFDIR}/cron.d")
 install(FILES geoblock.conf.example DESTINATION "${GEOBLOCK_SYSCONFDIR}/geoblock" RENAME geoblock.conf
         PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
 install(FILES geoblock.conf.example countries.cfg.example DESTINATION "${CMAKE_INSTALL_DOCDIR}/examples")
-install(FILES docs/operations.md DESTINATION "${CMAKE_INSTALL_DOCDIR}")
+install(FILES docs/operations.md docs/security.md DESTINATION "${CMAKE_INSTALL_DOCDIR}")
+# The unprivileged user the downloads run as (fetch-user; docs/security.md).
+# systemd-sysusers reads this at boot; the package's postinst creates the
+# user at once. A plain "cmake --install" onto this system (no DESTDIR,
+# prefix /usr or /usr/local, as root) creates it too, as scripts/setup does.
+install(FILES systemd/geoblock.sysusers DESTINATION lib/sysusers.d RENAME geoblock.conf)
+# /var/cache/geoblock/v4 and v6, owned by that user (so the units need no
+# CAP_CHOWN): systemd-tmpfiles at boot, the postinst at once.
+install(FILES systemd/geoblock.tmpfiles DESTINATION lib/tmpfiles.d RENAME geoblock.conf)
+install(CODE [[
+  if("$ENV{DESTDIR}" STREQUAL "" AND CMAKE_INSTALL_PREFIX MATCHES "^/usr(/local)?/?$")
+    execute_process(COMMAND id -u OUTPUT_VARIABLE geoblock_uid OUTPUT_STRIP_TRAILING_WHITESPACE)
+    execute_process(COMMAND getent passwd geoblock RESULT_VARIABLE geoblock_missing OUTPUT_QUIET)
+    if(geoblock_uid STREQUAL "0" AND NOT geoblock_missing EQUAL 0)
+      message(STATUS "Creating the system user geoblock (downloads run as it)")
+      execute_process(COMMAND adduser --system --group --no-create-home --home /nonexistent --quiet geoblock)
+    endif()
+    if(geoblock_uid STREQUAL "0" AND EXISTS "${CMAKE_INSTALL_PREFIX}/lib/tmpfiles.d/geoblock.conf")
+      execute_process(COMMAND systemd-tmpfiles --create "${CMAKE_INSTALL_PREFIX}/lib/tmpfiles.d/geoblock.conf"
+                      RESULT_VARIABLE geoblock_ignored)
+    endif()
+  endif()
+]])
 # bash-completion loads completions/<command> the first time it is needed.
 install(FILES completion/geoblock DESTINATION "${CMAKE_INSTALL_DATADIR}/bash-completion/completions")
 
@@ -89,7 +111,7 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
 # libraries the binary links (tests/ops checks each is covered) and the
 # tools the applier runs.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libc6, libstdc++6, libgcc-s1, libcurl4, libzip4, libboost-program-options1.74.0, libipset13, libssl3, libnftnl11, libmnl0, ipset, iptables")
+    "libc6, libstdc++6, libgcc-s1, libcurl4, libzip4, libboost-program-options1.74.0, libipset13, libssl3, libnftnl11, libmnl0, libseccomp2, ipset, iptables, adduser")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "netfilter-persistent, cron")
 set(_geoblock_gen "${PROJECT_BINARY_DIR}/packaging")
 configure_file("${PROJECT_SOURCE_DIR}/cmake/debian/conffiles.in" "${_geoblock_gen}/debian/conffiles" @ONLY)

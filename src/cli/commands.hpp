@@ -10,12 +10,19 @@ namespace geoblock::cli {
 
 ExitCode run_aggregate(const AggregateArgs& args);
 
+// Where the sources run (docs/security.md).
+enum class Isolation {
+  InProcess, // in this process: tests with fakes
+  Separated, // in a confined child process, as fetch-user when root (cli/separated_source.hpp)
+};
+
 // What the configured commands act on, behind narrow interfaces so that
 // the whole flow runs against fakes in tests (unprivileged, in memory).
 struct Environment {
   apply::Backend& backend;
   util::UnixClock clock = util::system_unix_time;
   bool privileged = false; // may change the firewall (root)
+  Isolation isolation = Isolation::InProcess;
 };
 
 // update, status, restore, remove, check, export: the commands that work on

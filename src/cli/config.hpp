@@ -63,6 +63,7 @@ struct Config {
   int stale_days = 60;
   int lock_wait = 60;
   std::string geoname_fallback = "registered"; // MaxMind: none | registered
+  std::string fetch_user = "geoblock";         // the unprivileged user that downloads and parses (root runs)
   // Rule shapes.
   std::vector<std::string> interface;    // block only packets on these interfaces
   std::vector<std::string> ports;        // PROTO:PORT[-PORT] lists: only these destination ports

@@ -6,6 +6,7 @@
 
 #include "apply/applier.hpp"
 #include "cli/plan.hpp"
+#include "cli/separated_source.hpp"
 #include "cli/status.hpp"
 #include "core/log.hpp"
 #include "fetch/blocklist_fetch.hpp"
@@ -172,33 +173,76 @@ baseline_drift(const Settings& s, const util::Json& last_state, const apply::Fir
 // cache.
 enum class Purpose { Apply, DryRun };
 
+// The source itself: the HTTP mirror keeps `cache_dir`; a bundle or
+// GeoLite2 zip is read from `file`.
 std::unique_ptr<net::ZoneSource>
-make_source(const Settings& s, Purpose purpose)
+make_inner_source(const Settings& s, const std::string& cache_dir, const std::string& file,
+                  fetch::HttpSource::Cache cache)
 {
   switch (s.source_kind) {
   case Settings::SourceKind::Bundle: {
     source::BundleOptions o;
     o.zone = zone_options(s);
-    return std::make_unique<source::BundleSource>(s.source_path, o);
+    return std::make_unique<source::BundleSource>(file, o);
   }
   case Settings::SourceKind::Maxmind: {
     source::MaxmindOptions o;
     o.zone = zone_options(s);
     o.fallback = *source::parse_geoname_fallback(s.raw.geoname_fallback);
-    return std::make_unique<source::MaxmindSource>(s.source_path, o);
+    return std::make_unique<source::MaxmindSource>(file, o);
   }
   case Settings::SourceKind::Http:
     break;
   }
-  return std::make_unique<fetch::HttpSource>(
-      fetch_options(s), purpose == Purpose::DryRun ? fetch::HttpSource::Cache::ScratchIfReadOnly
-                                                   : fetch::HttpSource::Cache::Configured);
+  fetch::FetchOptions o = fetch_options(s);
+  o.cache_dir = cache_dir;
+  return std::make_unique<fetch::HttpSource>(o, cache);
+}
+
+// Separated (the binary): the source runs in a confined child process, as
+// fetch-user when root, and this process re-validates what it hands over
+// (cli/separated_source.hpp). A new kind of source needs nothing here but
+// its case in make_inner_source (and its cache directory in `dir`, if it
+// keeps one). `parent`: whether this process confines itself too once the
+// child runs (update).
+std::unique_ptr<net::ZoneSource>
+make_source(const Settings& s, Purpose purpose, const Environment& env,
+            SeparationOptions::Parent parent = SeparationOptions::Parent::AsIs)
+{
+  const bool http = s.source_kind == Settings::SourceKind::Http;
+  if (env.isolation == Isolation::InProcess) {
+    return make_inner_source(s, s.raw.cache_dir, s.source_path,
+                             purpose == Purpose::DryRun ? fetch::HttpSource::Cache::ScratchIfReadOnly
+                                                        : fetch::HttpSource::Cache::Configured);
+  }
+  SeparationOptions o;
+  o.parent = parent;
+  if (::geteuid() == 0) {
+    o.user = s.raw.fetch_user;
+  }
+  if (http) {
+    o.dir = s.raw.cache_dir;
+    o.read_cache_here = true;
+  } else {
+    o.file = s.source_path;
+  }
+  o.scratch_if_read_only = purpose == Purpose::DryRun;
+  o.reread = fetch_options(s);
+  o.description =
+      http ? s.raw.base_url
+           : (s.source_kind == Settings::SourceKind::Bundle ? "bundle " : "maxmind ") + s.source_path;
+  return std::make_unique<SeparatedSource>(
+      std::move(o), [s](const std::string& cache_dir, const std::string& file) {
+        return make_inner_source(s, cache_dir, file, fetch::HttpSource::Cache::Configured);
+      });
 }
 
 std::vector<net::ZoneResult>
-load_zones(const Settings& s, net::ZoneSource::Mode mode, Purpose purpose = Purpose::Apply)
+load_zones(const Settings& s, net::ZoneSource::Mode mode, const Environment& env,
+           Purpose purpose = Purpose::Apply,
+           SeparationOptions::Parent parent = SeparationOptions::Parent::AsIs)
 {
-  return make_source(s, purpose)->load(s.countries, s.families, mode);
+  return make_source(s, purpose, env, parent)->load(s.countries, s.families, mode);
 }
 
 // The extra blocklists (none when none is configured), fetched or, in
@@ -270,10 +314,17 @@ record(const Settings& s, Plan& plan, Mode mode, bool partial, std::int64_t now,
 // with no networks at all: an empty set would silently lift the block (or,
 // allow-only, block everyone), never the right result of a download problem.
 Plan
-plan_from_source(const Settings& s, net::ZoneSource::Mode mode, Purpose purpose, std::int64_t now)
+plan_from_source(const Settings& s, net::ZoneSource::Mode mode, Purpose purpose, std::int64_t now,
+                 const Environment& env)
 {
-  const std::vector<net::ZoneResult> zones = load_zones(s, mode, purpose);
-  Plan plan = make_plan(zones, load_blocklists(s, mode, purpose), s, now);
+  // Blocklists are still fetched here, before this process gives up TCP
+  // and UDP; moving them into the fetcher is the next commit.
+  const std::vector<net::BlocklistResult> lists = load_blocklists(s, mode, purpose);
+  // From here on, this process needs no TCP or UDP socket: the fetcher
+  // downloads; this process reads files and talks netlink.
+  const std::vector<net::ZoneResult> zones =
+      load_zones(s, mode, env, purpose, SeparationOptions::Parent::Confine);
+  Plan plan = make_plan(zones, lists, s, now);
   for (const std::string& w : plan.warnings) {
     log::warning(w);
   }
@@ -354,7 +405,7 @@ update(const Invocation& inv, Environment& env, Mode mode)
   const bool cache_only = inv.run.offline || mode == Mode::Restore;
   Plan plan =
       plan_from_source(s, cache_only ? net::ZoneSource::Mode::CacheOnly : net::ZoneSource::Mode::Refresh,
-                       dry_run ? Purpose::DryRun : Purpose::Apply, now);
+                       dry_run ? Purpose::DryRun : Purpose::Apply, now, env);
   const bool partial = plan.failed + plan.stale > 0;
   const ExitCode done = partial ? ExitCode::Partial : ExitCode::Ok;
 
@@ -403,7 +454,7 @@ update(const Invocation& inv, Environment& env, Mode mode)
 // The desired state from the cache (no network), or nothing when the
 // cache has no data for the configured countries.
 std::optional<apply::FirewallState>
-desired_from_cache(const Settings& s, const apply::ApplyOptions& ao, std::int64_t now)
+desired_from_cache(const Settings& s, const apply::ApplyOptions& ao, std::int64_t now, const Environment& env)
 {
   if (s.countries.empty()) {
     return std::nullopt;
@@ -413,7 +464,7 @@ desired_from_cache(const Settings& s, const apply::ApplyOptions& ao, std::int64_
   std::vector<net::ZoneResult> zones;
   std::vector<net::BlocklistResult> lists;
   try {
-    zones = load_zones(s, net::ZoneSource::Mode::CacheOnly);
+    zones = load_zones(s, net::ZoneSource::Mode::CacheOnly, env);
     lists = load_blocklists(s, net::ZoneSource::Mode::CacheOnly);
   } catch (const Error&) {
     log::set_level(was);
@@ -451,7 +502,7 @@ gather_kernel(const Settings& s, const apply::ApplyOptions& ao, const util::Json
               Environment& env, StatusReport& r)
 {
   const apply::LiveState live = env.backend.read(ao, true);
-  const auto desired = desired_from_cache(s, ao, r.now);
+  const auto desired = desired_from_cache(s, ao, r.now, env);
   for (const net::Family f : {net::Family::V4, net::Family::V6}) {
     if (!net::includes(s.families, f)) {
       continue;
@@ -516,7 +567,7 @@ status(const Invocation& inv, Environment& env)
     r.kernel_error = e.what();
     r.families.clear();
   }
-  r.cache = make_source(s, Purpose::Apply)->cache(r.now);
+  r.cache = make_source(s, Purpose::Apply, env)->cache(r.now);
   print(inv.run.json ? status_json(r).dump(2) : status_text(r));
   return r.in_sync && !*r.in_sync ? ExitCode::Drift : ExitCode::Ok;
 }
@@ -591,10 +642,10 @@ check_one(A addr, const std::vector<net::ZoneResult>& zones, const std::vector<n
 }
 
 ExitCode
-check(const Invocation& inv)
+check(const Invocation& inv, const Environment& env)
 {
   const Settings s = validate(inv.config, Countries::Required);
-  const std::vector<net::ZoneResult> zones = load_zones(s, net::ZoneSource::Mode::CacheOnly);
+  const std::vector<net::ZoneResult> zones = load_zones(s, net::ZoneSource::Mode::CacheOnly, env);
   const std::vector<net::BlocklistResult> lists = load_blocklists(s, net::ZoneSource::Mode::CacheOnly);
   bool missing =
       std::any_of(lists.begin(), lists.end(), [](const net::BlocklistResult& b) { return !b.usable(); });
@@ -644,7 +695,7 @@ mirror_command(const Invocation& inv, Environment& env)
     log::info("cache-dir " + s.raw.cache_dir + " is not writable: mirroring its contents without fetching");
     cache_only = true;
   }
-  const auto source = make_source(s, Purpose::Apply);
+  const auto source = make_source(s, Purpose::Apply, env);
   if (const auto cache = source->cache(env.clock()); cache_only && cache && cache->zones.empty()) {
     throw Error("mirror: no cached zones in " + cache->where +
                 " (run 'geoblock update' first); nothing written to " + inv.run.output);
@@ -689,7 +740,7 @@ run_configured(const Invocation& inv, Environment& env)
   case Command::Remove:
     return remove_command(inv, env);
   case Command::Check:
-    return check(inv);
+    return check(inv, env);
   case Command::Export:
     return export_command(inv, env);
   case Command::Mirror:
@@ -703,7 +754,7 @@ ExitCode
 run_configured(const Invocation& inv)
 {
   const auto backend = apply::make_iptables_backend();
-  Environment env{*backend, util::system_unix_time, geteuid() == 0};
+  Environment env{*backend, util::system_unix_time, geteuid() == 0, Isolation::Separated};
   return run_configured(inv, env);
 }
 

@@ -230,7 +230,9 @@ config_options(Config& c)
       po::value(&c.geoname_fallback)->value_name("none|registered")->default_value(c.geoname_fallback),
       "MaxMind: use registered_country_geoname_id when geoname_id is empty")(
       "blocklist", po::value(&c.blocklist)->value_name("URL|FILE"),
-      "also block the networks of this list (repeatable; '#' and ';' comments)");
+      "also block the networks of this list (repeatable; '#' and ';' comments)")(
+      "fetch-user", po::value(&c.fetch_user)->value_name("USER")->default_value(c.fetch_user),
+      "run as root, download and parse as this unprivileged user (docs/security.md)");
   return d;
 }
 

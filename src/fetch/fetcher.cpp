@@ -69,7 +69,8 @@ struct Job {
   std::string url;
   std::optional<ZoneMeta> meta;
   std::optional<std::string> cached_body;
-  bool cache_ok = false; // body present and matching its recorded hash
+  bool cache_ok = false;  // body present and matching its recorded hash
+  std::string unreadable; // why a body its meta promises could not be read
 };
 
 bool
@@ -181,7 +182,7 @@ public:
     job.url = zone_url(m_options.base_url, country, family);
     job.meta = m_cache.read_meta(country, family);
     if (job.meta) {
-      job.cached_body = m_cache.read_body(*job.meta, &job.cache_ok);
+      job.cached_body = m_cache.read_body(*job.meta, &job.cache_ok, &job.unreadable);
     }
     return job;
   }
@@ -378,7 +379,11 @@ public:
     if (!job.cached_body) {
       ZoneResult r = base_result(job);
       r.origin = Origin::Failed;
-      r.error = "no cached copy of " + label(job) + " in " + m_options.cache_dir + " (offline)";
+      // The cache is written by the unprivileged fetcher: say why a copy
+      // was refused (a link, not a regular file, ...).
+      r.error = job.meta && !job.meta->absent && !job.unreadable.empty()
+                    ? "the cached copy of " + label(job) + " is unusable: " + job.unreadable + " (offline)"
+                    : "no cached copy of " + label(job) + " in " + m_options.cache_dir + " (offline)";
       log::warning(r.error);
       return r;
     }

@@ -17,6 +17,9 @@ namespace {
 
 constexpr std::string_view k_meta_suffix = ".meta";
 constexpr std::string_view k_md5sum = "MD5SUM";
+// Every cache file is read as untrusted (the unprivileged fetcher writes
+// them): no file of it is larger than a zone may be, with room to spare.
+constexpr std::size_t k_max_cache_file = std::size_t{64} << 20;
 
 std::string
 family_dir(const std::string& dir, net::Family family)
@@ -217,7 +220,7 @@ ZoneCache::read_meta(const std::string& country, net::Family family) const
 {
   std::string text;
   try {
-    text = util::read_file(meta_path(country, family));
+    text = util::read_untrusted_file(meta_path(country, family), k_max_cache_file);
   } catch (const Error&) {
     return std::nullopt;
   }
@@ -239,7 +242,7 @@ ZoneCache::fetched_time(const std::string& country, net::Family family) const
     m_fetched[f].clear();
     std::string text;
     try {
-      text = util::read_file(family_dir(m_dir, family) + "/FETCHED");
+      text = util::read_untrusted_file(family_dir(m_dir, family) + "/FETCHED", k_max_cache_file);
     } catch (const Error&) {
       return 0;
     }
@@ -295,7 +298,7 @@ ZoneCache::read_body(const ZoneMeta& meta, bool* hash_ok, std::string* problem) 
 {
   std::string body;
   try {
-    body = util::read_file(zone_path(meta.country, meta.family));
+    body = util::read_untrusted_file(zone_path(meta.country, meta.family), k_max_cache_file);
   } catch (const Error& e) {
     if (problem) {
       *problem = e.what();

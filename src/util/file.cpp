@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -65,6 +66,51 @@ read_file(const std::string& path)
   data.reserve(in.size_hint());
   in.for_each_chunk([&](std::string_view piece) { data.append(piece); }, std::size_t{1} << 16);
   return data;
+}
+
+std::string
+read_untrusted_file(const std::string& path, std::size_t max_bytes)
+{
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
+    throw Error(path + ": cannot open: " + (errno == ELOOP ? "a symbolic link" : std::strerror(errno)));
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    throw Error(path + ": cannot stat: " + std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    throw Error(path + ": not a regular file");
+  }
+  if (st.st_nlink != 1) {
+    throw Error(path + ": has " + std::to_string(st.st_nlink) + " hard links (expected 1)");
+  }
+  if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
+    throw Error(path + ": larger than " + std::to_string(max_bytes) + " bytes");
+  }
+  std::string data;
+  data.reserve(static_cast<std::size_t>(st.st_size));
+  std::vector<char> buf(std::size_t{1} << 16);
+  for (;;) {
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n == 0) {
+      return data;
+    }
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      throw Error(path + ": cannot read: " + std::strerror(errno));
+    }
+    if (data.size() + static_cast<std::size_t>(n) > max_bytes) {
+      throw Error(path + ": larger than " + std::to_string(max_bytes) + " bytes");
+    }
+    data.append(buf.data(), static_cast<std::size_t>(n));
+  }
 }
 
 } // namespace geoblock::util

@@ -38,4 +38,14 @@ private:
 // file and the system's reason.
 std::string read_file(const std::string& path);
 
+// Reads `path`, a file in a directory that a less trusted process may
+// write (the cache the unprivileged fetcher owns; docs/security.md):
+// throws Error, without reading, when the last component is a symbolic
+// link, the file is not a regular file (a FIFO would block, a device
+// could do anything), it has other hard links (a link to a file the
+// writer could not read itself), or it is larger than `max_bytes`.
+// Open without following the link and without blocking, then check the
+// open file: nothing can be swapped in between.
+std::string read_untrusted_file(const std::string& path, std::size_t max_bytes);
+
 } // namespace geoblock::util

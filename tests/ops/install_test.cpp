@@ -39,6 +39,9 @@ TEST(Install, PutsEveryFileInPlace)
       {"/usr/share/doc/geoblock/examples/geoblock.conf.example", 0644},
       {"/usr/share/doc/geoblock/examples/countries.cfg.example", 0644},
       {"/usr/share/doc/geoblock/operations.md", 0644},
+      {"/usr/share/doc/geoblock/security.md", 0644},
+      {"/usr/lib/sysusers.d/geoblock.conf", 0644},
+      {"/usr/lib/tmpfiles.d/geoblock.conf", 0644},
       {"/usr/share/bash-completion/completions/geoblock", 0644},
   };
   for (const auto& [path, mode] : expected) {
@@ -144,6 +147,9 @@ TEST_F(Package, ListsEveryFileOwnedByRoot)
       {"./usr/share/doc/geoblock/examples/geoblock.conf.example", "-rw-r--r-- root/root"},
       {"./usr/share/doc/geoblock/examples/countries.cfg.example", "-rw-r--r-- root/root"},
       {"./usr/share/doc/geoblock/operations.md", "-rw-r--r-- root/root"},
+      {"./usr/share/doc/geoblock/security.md", "-rw-r--r-- root/root"},
+      {"./usr/lib/sysusers.d/geoblock.conf", "-rw-r--r-- root/root"},
+      {"./usr/lib/tmpfiles.d/geoblock.conf", "-rw-r--r-- root/root"},
       {"./usr/share/bash-completion/completions/geoblock", "-rw-r--r-- root/root"},
   };
   for (const auto& [path, attrs] : expected) {
@@ -182,6 +188,12 @@ TEST_F(Package, ControlFieldsAndConffiles)
   }
   EXPECT_TRUE(conffiles.count("/etc/cron.d/geoblock"));
   EXPECT_TRUE(conffiles.count("/etc/geoblock/geoblock.conf"));
+
+  // The package creates the unprivileged user the downloads run as, with
+  // the tool it depends on (docs/security.md).
+  const std::string postinst = read_text(control / "DEBIAN/postinst");
+  EXPECT_NE(postinst.find("adduser --system --group --no-create-home"), std::string::npos) << postinst;
+  EXPECT_NE(field("Depends").find("adduser"), std::string::npos) << field("Depends");
 
   // Maintainer scripts are valid sh and never enable anything by themselves.
   for (const std::string script : {"postinst", "postrm"}) {

@@ -357,6 +357,10 @@ TEST_F(LiveSystemd, UpdateAppliesTheBlockUnderTheRealSandbox)
                                      "--shell", "/usr/sbin/nologin", "geoblock"});
       ASSERT_EQ(add.status, 0) << add.both();
     }
+    // The package's postinst step: the cache's v4, v6 and lists become the
+    // fetch user's (the units hold no CAP_CHOWN to do it themselves).
+    const ProcResult tmpfiles = c.exec({"systemd-tmpfiles", "--create", "geoblock.conf"});
+    ASSERT_EQ(tmpfiles.status, 0) << tmpfiles.both();
   }
   const auto pw = [&] {
     std::vector<std::string> f;

@@ -6,6 +6,11 @@
 
 namespace geoblock::test {
 
+TempDir::TempDir() : util::TempDir("geoblock-test")
+{
+  ::chmod(path().c_str(), 0755);
+}
+
 std::string
 TempDir::write(const std::string& name, const std::string& content, unsigned mode) const
 {

@@ -1,0 +1,54 @@
+// Fuzzes the report the unprivileged fetcher hands the root process
+// (cli/separated_source.hpp parse_child_report): its input is whatever a
+// compromised fetcher could write on the pipe. Checked on every input:
+//  - it throws nothing but Error;
+//  - accepted, it returns exactly the zones asked for, in their order;
+//  - text fields are printable ASCII of at most 1024 bytes;
+//  - a body comes only with a zone that has data, and is cut from the input.
+#include "cli/separated_source.hpp"
+#include "core/error.hpp"
+#include "fuzz/fuzz_util.hpp"
+
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace geoblock;
+using fuzz::check;
+
+bool
+printable(const std::string& s)
+{
+  for (const char c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) {
+      return false;
+    }
+  }
+  return s.size() <= 1024;
+}
+
+} // namespace
+
+extern "C" int
+LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t size)
+{
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  const std::vector<std::string> countries = {"cn", "de"};
+  std::vector<cli::ReportedZone> zones;
+  try {
+    zones = cli::parse_child_report(text, countries, net::Families::Both);
+  } catch (const Error&) {
+    return 0;
+  }
+  check(zones.size() == 4, "one result per zone asked for");
+  for (std::size_t i = 0; i < zones.size(); ++i) {
+    const cli::ReportedZone& z = zones[i];
+    check(z.country == countries[i % 2], "countries in the order asked for");
+    check(z.family == (i < 2 ? net::Family::V4 : net::Family::V6), "v4 zones first, then v6");
+    check(printable(z.location) && printable(z.error), "text fields are printable and bounded");
+    check(z.body.empty() || (z.usable() && z.origin != net::Origin::Absent), "bodies only with data");
+    check(z.body.size() <= text.size(), "bodies come from the input");
+  }
+  return 0;
+}
