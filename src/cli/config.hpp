@@ -8,6 +8,7 @@
 #include "fetch/http_client.hpp"
 #include "net/cidr.hpp"
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -37,7 +38,8 @@ struct Config {
   std::string countries; // "cn ru,kp" (overrides countries-file)
   std::string countries_file = k_default_countries_file;
   std::string base_url = "https://www.ipdeny.com";
-  std::string source = "http"; // http | bundle:/path.zip | maxmind:/path.zip
+  std::string source =
+      "http"; // comma-separated, tried in order: http | rir | bundle:/path.zip | maxmind:/path.zip
   std::string family = "both";
   std::string set_name = "geoblock";
   std::vector<std::string> chain; // default decided by the applier
@@ -56,7 +58,7 @@ struct Config {
   int min_prefix_v4 = 4;
   int min_prefix_v6 = 10;
   bool block_local = false;
-  int parallel = 8;
+  int parallel = 4;
   int timeout = 60;
   int connect_timeout = static_cast<int>(fetch::k_default_connect_timeout_ms / 1000);
   int retries = 3;
@@ -72,6 +74,11 @@ struct Config {
   bool log = false;
   std::string log_prefix = "geoblock: ";
   std::string log_rate = "10/minute";
+  // Sources (issue 14).
+  std::vector<std::string> rir_url;          // empty: the five registries' delegated-*-extended-latest
+  std::uint64_t rir_max_bytes = 64ull << 20; // per delegation file
+  std::string zone_url_v4;                   // "{cc}"/"{CC}" template; empty: ipdeny's layout under base-url
+  std::string zone_url_v6;
 
   KeyOrigins origins;
 };
@@ -83,9 +90,14 @@ struct Settings {
   net::Families families = net::Families::Both;
   net::NetList allow; // allow + allowlist-file
   bool allow_only = false;
-  enum class SourceKind { Http, Bundle, Maxmind } source_kind = SourceKind::Http;
-  std::string source_path;  // for bundle / maxmind
-  apply::RulesConfig rules; // set name, chains, policy and the rule shapes, typed
+  enum class SourceKind { Http, Rir, Bundle, Maxmind };
+  struct SourceSpec {
+    SourceKind kind = SourceKind::Http;
+    std::string path; // for bundle / maxmind
+  };
+  std::vector<SourceSpec> sources{SourceSpec{}}; // `source`, in failover order (at least one)
+  std::vector<std::string> rir_urls;             // rir-url, or the defaults
+  apply::RulesConfig rules;                      // set name, chains, policy and the rule shapes, typed
 };
 
 // Validates `raw` (countries and their file, family, policy, allowlist,

@@ -9,9 +9,11 @@
 #include "cli/status.hpp"
 #include "core/log.hpp"
 #include "fetch/fetcher.hpp"
+#include "fetch/rir_source.hpp"
 #include "net/local.hpp"
 #include "net/zone.hpp"
 #include "source/bundle.hpp"
+#include "source/failover.hpp"
 #include "source/maxmind.hpp"
 #include "util/atomic_file.hpp"
 #include "util/digest.hpp"
@@ -54,6 +56,8 @@ fetch_options(const Settings& s)
   o.ca_bundle = s.raw.ca_bundle;
   o.stale_after_days = s.raw.stale_days;
   o.zone = zone_options(s);
+  o.zone_url_v4 = s.raw.zone_url_v4;
+  o.zone_url_v6 = s.raw.zone_url_v6;
   o.progress = log::level() == log::Level::Quiet ? fetch::ProgressMode::Quiet : fetch::ProgressMode::Auto;
   return o;
 }
@@ -170,27 +174,62 @@ baseline_drift(const Settings& s, const util::Json& last_state, const apply::Fir
 // cache.
 enum class Purpose { Apply, DryRun };
 
+// One configured source (one item of the `source` list).
 std::unique_ptr<net::ZoneSource>
-make_source(const Settings& s, Purpose purpose)
+make_one_source(const Settings& s, const Settings::SourceSpec& spec, Purpose purpose)
 {
-  switch (s.source_kind) {
+  const auto cache = purpose == Purpose::DryRun ? fetch::HttpSource::Cache::ScratchIfReadOnly
+                                                : fetch::HttpSource::Cache::Configured;
+  switch (spec.kind) {
   case Settings::SourceKind::Bundle: {
     source::BundleOptions o;
     o.zone = zone_options(s);
-    return std::make_unique<source::BundleSource>(s.source_path, o);
+    return std::make_unique<source::BundleSource>(spec.path, o);
   }
   case Settings::SourceKind::Maxmind: {
     source::MaxmindOptions o;
     o.zone = zone_options(s);
     o.fallback = *source::parse_geoname_fallback(s.raw.geoname_fallback);
-    return std::make_unique<source::MaxmindSource>(s.source_path, o);
+    return std::make_unique<source::MaxmindSource>(spec.path, o);
+  }
+  case Settings::SourceKind::Rir: {
+    fetch::RirOptions o;
+    o.urls = s.rir_urls;
+    o.max_bytes = s.raw.rir_max_bytes;
+    return std::make_unique<fetch::RirSource>(fetch_options(s), o, cache);
   }
   case Settings::SourceKind::Http:
     break;
   }
-  return std::make_unique<fetch::HttpSource>(
-      fetch_options(s), purpose == Purpose::DryRun ? fetch::HttpSource::Cache::ScratchIfReadOnly
-                                                   : fetch::HttpSource::Cache::Configured);
+  return std::make_unique<fetch::HttpSource>(fetch_options(s), cache);
+}
+
+const char*
+source_name(Settings::SourceKind kind)
+{
+  switch (kind) {
+  case Settings::SourceKind::Http:
+    return "http";
+  case Settings::SourceKind::Rir:
+    return "rir";
+  case Settings::SourceKind::Bundle:
+    return "bundle";
+  case Settings::SourceKind::Maxmind:
+    return "maxmind";
+  }
+  return "?";
+}
+
+// The configured sources, tried in order for each zone (failover.hpp);
+// every zone's result names the one that served it.
+std::unique_ptr<net::ZoneSource>
+make_source(const Settings& s, Purpose purpose)
+{
+  std::vector<source::NamedSource> sources;
+  for (const Settings::SourceSpec& spec : s.sources) {
+    sources.push_back(source::NamedSource{source_name(spec.kind), make_one_source(s, spec, purpose)});
+  }
+  return std::make_unique<source::FailoverSource>(std::move(sources));
 }
 
 std::vector<net::ZoneResult>

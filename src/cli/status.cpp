@@ -75,7 +75,8 @@ status_text(const StatusReport& r)
         const util::Json& z = c.get(f);
         if (!z.is_null()) {
           line += std::string("  ") + f + " " + std::to_string(z.get("networks").as_int()) + " networks (" +
-                  z.get("source").as_string() + ")";
+                  z.get("source").as_string() +
+                  (z.get("served_by").is_null() ? "" : " from " + z.get("served_by").as_string()) + ")";
         }
       }
       text += line + "\n";
