@@ -103,7 +103,8 @@ parse_rir_md5(std::string_view text)
   if (text.size() == 32) {
     return hex32(text) ? std::optional(lower(text)) : std::nullopt;
   }
-  if (text.size() > 34 && text[32] == ' ' && (text[33] == ' ' || text[33] == '*') && hex32(text.substr(0, 32))) {
+  if (text.size() > 34 && text[32] == ' ' && (text[33] == ' ' || text[33] == '*') &&
+      hex32(text.substr(0, 32))) {
     return lower(text.substr(0, 32));
   }
   return std::nullopt;
@@ -187,8 +188,8 @@ public:
     }
     if (resp.status == 304) {
       if (!m_cache_ok) {
-        return fallback(std::move(out), "unexpected 304 Not Modified from " + m_out.url +
-                                            " without a valid cached copy");
+        return fallback(std::move(out),
+                        "unexpected 304 Not Modified from " + m_out.url + " without a valid cached copy");
       }
       return unchanged(std::move(out), resp);
     }
@@ -233,11 +234,13 @@ private:
   }
 
   // Validation of a whole file, before it is cached or used.
-  bool parse(const std::string& body, const std::string& source, net::RirData& data, std::string& problem) const
+  bool parse(const std::string& body, const std::string& source, net::RirData& data,
+             std::string& problem) const
   {
     const auto first = body.find_first_not_of(" \t\r\n");
     if (first != std::string::npos && body[first] == '<') {
-      problem = source + ":1: an HTML page, not a delegation statistics file (an error page or a captive portal?)";
+      problem =
+          source + ":1: an HTML page, not a delegation statistics file (an error page or a captive portal?)";
       return false;
     }
     if (!body.empty() && body.back() != '\n') {
@@ -322,7 +325,8 @@ private:
       return out;
     }
     out.origin = Origin::StaleCache;
-    log::warning(m_out.name + ": " + error + "; using the cached copy fetched " + format_time(m_meta->fetched_at));
+    log::warning(m_out.name + ": " + error + "; using the cached copy fetched " +
+                 format_time(m_meta->fetched_at));
     return out;
   }
 
@@ -399,9 +403,10 @@ RirSource::read_files(Mode mode)
         downloaded += f.origin == Origin::Downloaded;
         unchanged += f.origin == Origin::NotModified;
       }
-      log::info("fetched " + std::to_string(m_files.size()) + " delegation files: " + std::to_string(downloaded) +
-                " downloaded (" + std::to_string(bytes) + " bytes), " + std::to_string(unchanged) +
-                " not modified, " + std::to_string(m_files.size() - downloaded - unchanged) + " failed");
+      log::info("fetched " + std::to_string(m_files.size()) +
+                " delegation files: " + std::to_string(downloaded) + " downloaded (" + std::to_string(bytes) +
+                " bytes), " + std::to_string(unchanged) + " not modified, " +
+                std::to_string(m_files.size() - downloaded - unchanged) + " failed");
     }
   }
   m_read = offline ? Mode::CacheOnly : Mode::Refresh;

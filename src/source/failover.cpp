@@ -57,7 +57,8 @@ choose(std::vector<ZoneResult>& candidates, Mode mode, const std::string& countr
   }
   ZoneResult* best = nullptr;
   for (ZoneResult& r : candidates) {
-    if ((serves(r.origin) || r.origin == Origin::StaleCache) && (!best || confirmed_at(r) > confirmed_at(*best))) {
+    if ((serves(r.origin) || r.origin == Origin::StaleCache) &&
+        (!best || confirmed_at(r) > confirmed_at(*best))) {
       best = &r;
     }
   }
@@ -203,7 +204,8 @@ FailoverSource::load(const std::vector<std::string>& countries, net::Families fa
       std::string earlier;
       for (const ZoneResult& r : c) {
         if (!serves(r.origin) && !r.error.empty()) {
-          earlier += (earlier.empty() ? "" : "; ") + r.source + ": " + net::origin_name(r.origin) + ": " + r.error;
+          earlier +=
+              (earlier.empty() ? "" : "; ") + r.source + ": " + net::origin_name(r.origin) + ": " + r.error;
         }
       }
       results.push_back(choose(c, mode, countries[i], f));
@@ -223,7 +225,8 @@ FailoverSource::load(const std::vector<std::string>& countries, net::Families fa
     if (zones.size() > 10) {
       list += ", ...";
     }
-    log::info(name + " served " + std::to_string(zones.size()) + " zone(s) an earlier source could not: " + list);
+    log::info(name + " served " + std::to_string(zones.size()) +
+              " zone(s) an earlier source could not: " + list);
   }
   return results;
 }
