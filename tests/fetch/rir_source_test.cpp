@@ -158,7 +158,8 @@ TEST_F(RirFetch, ACorruptedMd5RefusesTheFile)
 {
   expect_refused(
       [&] {
-        write_rir_file(root, "ripencc", rir_body("ripencc") + "ripencc|RU|ipv4|198.51.100.168|8|20200101|allocated|x\n");
+        write_rir_file(root, "ripencc",
+                       rir_body("ripencc") + "ripencc|RU|ipv4|198.51.100.168|8|20200101|allocated|x\n");
         write_text(root + rir_path("ripencc") + ".md5",
                    "MD5 (delegated-ripencc-extended-latest) = 0123456789abcdef0123456789abcdef\n");
       },

@@ -83,8 +83,8 @@ rir_body(const std::string& registry)
                     (r.status == "available" || r.status == "reserved" ? "" : "20200101") + "|" + r.status +
                     "|id-" + std::to_string(lines.size()));
   }
-  std::string body = "2|" + registry + "|20261201|" + std::to_string(lines.size() + 1) +
-                     "|19830101|20261130|+0000\n";
+  std::string body =
+      "2|" + registry + "|20261201|" + std::to_string(lines.size() + 1) + "|19830101|20261130|+0000\n";
   body += "# generated for geoblock's tests\n";
   body += registry + "|*|asn|*|1|summary\n";
   body += registry + "|*|ipv4|*|" + std::to_string(n4) + "|summary\n";
@@ -163,7 +163,9 @@ rir_expected_zones()
     if (r.type == "ipv4") {
       const std::uint32_t first = *net::parse_v4(r.start);
       std::vector<net::Prefix4> nets;
-      net::split_range(net::Range<std::uint32_t>{first, static_cast<std::uint32_t>(first + std::stoul(r.value) - 1)}, nets);
+      net::split_range(
+          net::Range<std::uint32_t>{first, static_cast<std::uint32_t>(first + std::stoul(r.value) - 1)},
+          nets);
       for (const auto& p : nets) {
         zones[cc + " v4"].push_back(net::to_string(p));
       }
