@@ -52,8 +52,8 @@ struct RirWorld {
   {
     std::string text = "countries = cn ru\nsource = " + source + "\nbase-url = " + base_url +
                        "\ncache-dir = " + dir / "cache" + "\nstate-dir = " + dir / "state" +
-                       "\nlock-file = " + dir / "lock" + "\nretries = 0\ntimeout = 10\nrir-max-bytes = 4096\n" +
-                       extra;
+                       "\nlock-file = " + dir / "lock" +
+                       "\nretries = 0\ntimeout = 10\nrir-max-bytes = 4096\n" + extra;
     for (const std::string& url : rir.empty() ? rir_urls : rir) {
       text += "rir-url = " + url + "\n";
     }
@@ -159,7 +159,8 @@ TEST(RirEndToEnd, ARefusedDelegationFileLeavesTheLiveSetUnchanged)
         {"corrupted .md5", good + extra, "MD5 (x) = 0123456789abcdef0123456789abcdef\n", "differs from"},
         {"malformed line", good + "ripencc|RU|ipv4|203.0.113.0|-8|20200101|allocated|x\n" + extra, "",
          "delegated-ripencc-extended-latest:" + std::to_string(bad_line) + ": bad IPv4 address count"},
-        {"HTML page", "<!DOCTYPE html>\n<html><body>Down for maintenance</body></html>\n", "", "an HTML page"},
+        {"HTML page", "<!DOCTYPE html>\n<html><body>Down for maintenance</body></html>\n", "",
+         "an HTML page"},
         {"oversize file", oversize, "", "larger than the limit of 4096 bytes"},
     };
     for (const Damage& d : cases) {
