@@ -180,6 +180,10 @@ make_one_source(const Settings& s, const Settings::SourceSpec& spec, Purpose pur
 {
   const auto cache = purpose == Purpose::DryRun ? fetch::HttpSource::Cache::ScratchIfReadOnly
                                                 : fetch::HttpSource::Cache::Configured;
+  fetch::FetchOptions fo = fetch_options(s);
+  if (&spec != &s.sources.back()) {
+    fo.on_failure = fetch::FetchOptions::OnFailure::NextSource;
+  }
   switch (spec.kind) {
   case Settings::SourceKind::Bundle: {
     source::BundleOptions o;
@@ -196,12 +200,12 @@ make_one_source(const Settings& s, const Settings::SourceSpec& spec, Purpose pur
     fetch::RirOptions o;
     o.urls = s.rir_urls;
     o.max_bytes = s.raw.rir_max_bytes;
-    return std::make_unique<fetch::RirSource>(fetch_options(s), o, cache);
+    return std::make_unique<fetch::RirSource>(std::move(fo), o, cache);
   }
   case Settings::SourceKind::Http:
     break;
   }
-  return std::make_unique<fetch::HttpSource>(fetch_options(s), cache);
+  return std::make_unique<fetch::HttpSource>(std::move(fo), cache);
 }
 
 const char*

@@ -202,15 +202,19 @@ public:
         r.origin = Origin::StaleCache;
         r.lines = stats.lines;
         r.sha256 = util::sha256_hex(*job.cached_body);
-        log::warning(label(job) + ": " + error + "; using the cached copy fetched " +
-                     format_time(job.meta->fetched_at));
+        log::warning(label(job) + ": " + error +
+                     (m_options.on_failure == FetchOptions::OnFailure::NextSource
+                          ? "; trying the next source"
+                          : "; using the cached copy fetched " + format_time(job.meta->fetched_at)));
         return r;
       }
       problem = "the cached copy is unusable: " + problem;
     }
     r.origin = Origin::Failed;
     r.error += "; " + problem;
-    log::warning(label(job) + ": " + r.error);
+    log::warning(
+        label(job) + ": " + r.error +
+        (m_options.on_failure == FetchOptions::OnFailure::NextSource ? "; trying the next source" : ""));
     return r;
   }
 
@@ -379,7 +383,11 @@ public:
       ZoneResult r = base_result(job);
       r.origin = Origin::Failed;
       r.error = "no cached copy of " + label(job) + " in " + m_options.cache_dir + " (offline)";
-      log::warning(r.error);
+      if (m_options.on_failure == FetchOptions::OnFailure::NextSource) {
+        log::verbose(r.error); // another source's cache may have it
+      } else {
+        log::warning(r.error);
+      }
       return r;
     }
     ZoneResult r = from_cache(job, *job.meta);

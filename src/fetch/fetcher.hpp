@@ -63,6 +63,11 @@ struct FetchOptions {
   std::string zone_url_v4;
   std::string zone_url_v6;
   ProgressMode progress = ProgressMode::Auto;
+  // What a zone's failure leads to, for the words of its warning: its last
+  // good copy (the only source), or the next source of a failover list
+  // (which still falls back on that copy when no source has fresh data).
+  enum class OnFailure { LastGoodCopy, NextSource };
+  OnFailure on_failure = OnFailure::LastGoodCopy;
   util::UnixClock clock = util::system_unix_time; // "now" for data ages and fetch times
 };
 

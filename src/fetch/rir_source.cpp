@@ -398,15 +398,16 @@ RirSource::read_files(Mode mode)
                    std::to_string(m_files.back().data.records) + " records");
     }
     if (m_options.progress != ProgressMode::Quiet) {
-      std::size_t downloaded = 0, unchanged = 0;
+      std::size_t downloaded = 0, unchanged = 0, stale = 0;
       for (const RirFile& f : m_files) {
         downloaded += f.origin == Origin::Downloaded;
         unchanged += f.origin == Origin::NotModified;
+        stale += f.origin == Origin::StaleCache;
       }
-      log::info("fetched " + std::to_string(m_files.size()) +
-                " delegation files: " + std::to_string(downloaded) + " downloaded (" + std::to_string(bytes) +
-                " bytes), " + std::to_string(unchanged) + " not modified, " +
-                std::to_string(m_files.size() - downloaded - unchanged) + " failed");
+      log::info("fetched " + std::to_string(m_files.size()) + " delegation files: " +
+                std::to_string(downloaded) + " downloaded (" + std::to_string(bytes) + " bytes), " +
+                std::to_string(unchanged) + " not modified, " + std::to_string(stale) + " stale cache, " +
+                std::to_string(m_files.size() - downloaded - unchanged - stale) + " failed");
     }
   }
   m_read = offline ? Mode::CacheOnly : Mode::Refresh;

@@ -24,7 +24,8 @@ protected:
   void expect_usage_error(const std::string& extra, const std::string& message)
   {
     const std::string conf = config(extra);
-    const auto r = geoblock::test::run_geoblock({"update", "--dry-run", "--config", conf}, std::chrono::seconds(30));
+    const auto r =
+        geoblock::test::run_geoblock({"update", "--dry-run", "--config", conf}, std::chrono::seconds(30));
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_NE(r.err.find("geoblock: error: " + conf + ":5: " + message), std::string::npos) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
@@ -35,8 +36,9 @@ protected:
 
 TEST_F(SourceConfig, ASourceListNamesTheItemAtFault)
 {
-  expect_usage_error("source = http, rirr\n",
-                     "key 'source': item 2 'rirr': expected http, rir, bundle:/path.zip or maxmind:/path.zip");
+  expect_usage_error(
+      "source = http, rirr\n",
+      "key 'source': item 2 'rirr': expected http, rir, bundle:/path.zip or maxmind:/path.zip");
   expect_usage_error("source = http,,rir\n", "key 'source': item 2 '': expected http, rir");
   expect_usage_error("source = rir, http, rir\n", "key 'source': item 3 'rir': listed twice");
   expect_usage_error("source = bundle:\n", "key 'source': item 1 'bundle:': expected");
@@ -44,13 +46,15 @@ TEST_F(SourceConfig, ASourceListNamesTheItemAtFault)
 
 TEST_F(SourceConfig, RirUrlsAndTheirLimitAreChecked)
 {
-  expect_usage_error("rir-url = ftp://ftp.ripe.net/x\n",
-                     "key 'rir-url': expected an http://, https:// or file:// URL, got 'ftp://ftp.ripe.net/x'");
+  expect_usage_error(
+      "rir-url = ftp://ftp.ripe.net/x\n",
+      "key 'rir-url': expected an http://, https:// or file:// URL, got 'ftp://ftp.ripe.net/x'");
   expect_usage_error("rir-url = https://a.example/delegated-x-extended-latest\n"
                      "rir-url = https://b.example/delegated-x-extended-latest\n",
                      "key 'rir-url': 'https://a.example/delegated-x-extended-latest' and "
                      "'https://b.example/delegated-x-extended-latest' have the same file name");
-  expect_usage_error("rir-url = https://a.example/stats/\n", "key 'rir-url': 'https://a.example/stats/' names a directory");
+  expect_usage_error("rir-url = https://a.example/stats/\n",
+                     "key 'rir-url': 'https://a.example/stats/' names a directory");
   expect_usage_error("rir-max-bytes = 10\n", "key 'rir-max-bytes': expected a number of bytes from 1024");
 }
 
@@ -69,8 +73,8 @@ TEST_F(SourceConfig, GoodSourceListsAndTemplatesPassValidation)
   for (const std::string extra :
        {"source = http, rir\n", "source = rir\nrir-url = file:///nonexistent/delegated-x-extended-latest\n",
         "source = rir , http\nzone-url-v4 = file:///srv/{CC}.txt\nzone-url-v6 = http://m/{cc}/v6.txt\n"}) {
-    const auto r = geoblock::test::run_geoblock({"update", "--dry-run", "--offline", "--config", config(extra)},
-                                                std::chrono::seconds(30));
+    const auto r = geoblock::test::run_geoblock(
+        {"update", "--dry-run", "--offline", "--config", config(extra)}, std::chrono::seconds(30));
     EXPECT_EQ(r.exit_code, 1) << extra << r.err;
     EXPECT_EQ(r.err.find("error: " + dir / "geoblock.conf"), std::string::npos) << extra << r.err;
   }
