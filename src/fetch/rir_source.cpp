@@ -4,6 +4,7 @@
 #include "core/log.hpp"
 #include "fetch/http_client.hpp"
 #include "fetch/zone_cache.hpp"
+#include "util/atomic_file.hpp"
 #include "util/digest.hpp"
 
 #include <algorithm>
@@ -137,8 +138,13 @@ namespace {
 // resulting data.
 class FileRun {
 public:
-  FileRun(const ZoneCache& cache, const FetchOptions& options, std::string url, std::int64_t now)
-      : m_cache(cache), m_options(options), m_now(now)
+  // New files go into `batch` (one sync for all); files confirmed
+  // unchanged with the same validators into `confirmed` (one write of the
+  // fetch times), as the zone fetcher does: an all-304 run must not cost
+  // an fsync per file.
+  FileRun(const ZoneCache& cache, const FetchOptions& options, std::string url, std::int64_t now,
+          util::AtomicBatch& batch, std::vector<std::string>& confirmed)
+      : m_cache(cache), m_options(options), m_now(now), m_batch(batch), m_confirmed(confirmed)
   {
     m_out.url = std::move(url);
     m_out.name = rir_file_name(m_out.url);
@@ -215,7 +221,7 @@ public:
     refresh(meta, resp);
     meta.networks = data.records;
     meta.lines = static_cast<std::size_t>(std::count(resp.body.begin(), resp.body.end(), '\n'));
-    m_cache.store(meta, resp.body);
+    m_cache.store(meta, resp.body, &m_batch);
     out.data = std::move(data);
     out.origin = Origin::Downloaded;
     out.fetched_at = meta.fetched_at;
@@ -300,7 +306,12 @@ private:
     }
     ZoneMeta meta = *m_meta;
     refresh(meta, resp);
-    m_cache.store_meta(meta);
+    if (meta.etag != m_meta->etag || meta.last_modified_http != m_meta->last_modified_http ||
+        meta.last_modified != m_meta->last_modified) {
+      m_cache.store_meta(meta);
+    } else {
+      m_confirmed.push_back(m_out.name);
+    }
     out.origin = Origin::NotModified;
     out.fetched_at = meta.fetched_at;
     out.last_modified = meta.last_modified;
@@ -351,6 +362,8 @@ private:
   const ZoneCache& m_cache;
   const FetchOptions& m_options;
   std::int64_t m_now;
+  util::AtomicBatch& m_batch;
+  std::vector<std::string>& m_confirmed;
   Names m_out;
   std::optional<ZoneMeta> m_meta;
   std::optional<std::string> m_cached;
@@ -371,10 +384,12 @@ RirSource::read_files(Mode mode)
   m_files.clear();
   const std::int64_t now = m_options.clock();
   const ZoneCache cache(m_options.cache_dir + "/rir");
+  util::AtomicBatch batch;
+  std::vector<std::string> confirmed;
   std::vector<FileRun> runs;
   runs.reserve(m_rir.urls.size());
   for (const std::string& url : m_rir.urls) {
-    runs.emplace_back(cache, m_options, url, now);
+    runs.emplace_back(cache, m_options, url, now, batch, confirmed);
   }
   if (offline) {
     for (FileRun& run : runs) {
@@ -397,6 +412,8 @@ RirSource::read_files(Mode mode)
       log::verbose(m_files.back().name + ": " + origin_name(m_files.back().origin) + ", " +
                    std::to_string(m_files.back().data.records) + " records");
     }
+    batch.commit();
+    cache.record_fetched(k_slot, confirmed, now);
     if (m_options.progress != ProgressMode::Quiet) {
       std::size_t downloaded = 0, unchanged = 0, stale = 0;
       for (const RirFile& f : m_files) {
