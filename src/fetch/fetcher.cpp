@@ -703,8 +703,11 @@ log_summary(const std::vector<ZoneResult>& results, const FetchOptions& options,
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   char took[32];
   std::snprintf(took, sizeof took, "%.2f s", secs);
-  log::info("fetched " + std::to_string(s.zones) + " zones from " + base_of(options.base_url) + " in " +
-            took + ": " + std::to_string(s.downloaded) + " downloaded (" + format_bytes(s.bytes) + "), " +
+  const std::string from = options.zone_url_v4.empty() && options.zone_url_v6.empty()
+                               ? base_of(options.base_url)
+                               : (options.zone_url_v4.empty() ? options.zone_url_v6 : options.zone_url_v4);
+  log::info("fetched " + std::to_string(s.zones) + " zones from " + from + " in " + took + ": " +
+            std::to_string(s.downloaded) + " downloaded (" + format_bytes(s.bytes) + "), " +
             std::to_string(s.not_modified) + " not modified, " + std::to_string(s.stale_cache) +
             " stale cache, " + std::to_string(s.failed) + " failed, " + std::to_string(s.absent) + " absent");
 }

@@ -150,7 +150,10 @@ public:
     ScratchIfReadOnly, // a dry run by a user who cannot write it downloads into a private temporary directory
   };
   explicit HttpSource(FetchOptions options, Cache cache = Cache::Configured);
-  std::string describe() const override { return m_options.base_url; }
+  std::string describe() const override
+  {
+    return m_options.zone_url_v4.empty() ? m_options.base_url : m_options.zone_url_v4;
+  }
   std::optional<net::CacheReport> cache(std::int64_t now) const override;
   std::vector<ZoneResult> load(const std::vector<std::string>& countries, net::Families families,
                                Mode mode) override
