@@ -6,6 +6,7 @@
 
 #include "apply/state.hpp"
 #include "fetch/http_client.hpp"
+#include "fetch/rir_source.hpp"
 #include "net/cidr.hpp"
 
 #include <cstdint>
@@ -38,8 +39,7 @@ struct Config {
   std::string countries; // "cn ru,kp" (overrides countries-file)
   std::string countries_file = k_default_countries_file;
   std::string base_url = "https://www.ipdeny.com";
-  std::string source =
-      "http"; // comma-separated, tried in order: http | rir | bundle:/path.zip | maxmind:/path.zip
+  std::string source = "http"; // a list, tried in order: http, rir, bundle:/path.zip, maxmind:/path.zip
   std::string family = "both";
   std::string set_name = "geoblock";
   std::vector<std::string> chain; // default decided by the applier
@@ -75,9 +75,9 @@ struct Config {
   std::string log_prefix = "geoblock: ";
   std::string log_rate = "10/minute";
   // Sources (issue 14).
-  std::vector<std::string> rir_url;          // empty: the five registries' delegated-*-extended-latest
-  std::uint64_t rir_max_bytes = 64ull << 20; // per delegation file
-  std::string zone_url_v4;                   // "{cc}"/"{CC}" template; empty: ipdeny's layout under base-url
+  std::vector<std::string> rir_url; // empty: the five registries' delegated-*-extended-latest
+  std::uint64_t rir_max_bytes = fetch::k_default_rir_max_bytes; // per delegation file
+  std::string zone_url_v4; // "{cc}"/"{CC}" template; empty: ipdeny's layout under base-url
   std::string zone_url_v6;
 
   KeyOrigins origins;
