@@ -895,8 +895,14 @@ HttpSource::cache(std::int64_t now) const
 {
   net::CacheReport r{m_options.cache_dir, m_options.stale_after_days, {}};
   for (const CacheEntry& e : cache_status(m_options.cache_dir, m_options.stale_after_days, now)) {
-    r.zones.push_back(net::CachedZone{e.meta.country, e.meta.family, e.meta.networks, e.age_days,
-                                      e.fetched_days_ago, e.stale, e.body_ok});
+    r.zones.push_back(net::CachedZone{e.meta.country,
+                                      e.meta.family,
+                                      e.meta.networks,
+                                      e.age_days,
+                                      e.fetched_days_ago,
+                                      e.stale,
+                                      e.body_ok,
+                                      {}});
   }
   return r;
 }

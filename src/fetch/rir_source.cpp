@@ -430,6 +430,30 @@ RirSource::read_files(Mode mode)
   m_read = offline ? Mode::CacheOnly : Mode::Refresh;
 }
 
+std::optional<net::CacheReport>
+RirSource::cache(std::int64_t now) const
+{
+  const ZoneCache cache(m_options.cache_dir + "/rir");
+  net::CacheReport report{cache.dir(), m_options.stale_after_days, {}};
+  for (const std::string& url : m_rir.urls) {
+    net::CachedZone z;
+    z.file = rir_file_name(url);
+    const auto meta = cache.read_meta(z.file, k_slot);
+    if (!meta) {
+      continue; // never fetched (a failover source that was not needed yet)
+    }
+    bool ok = false;
+    cache.read_body(*meta, &ok);
+    z.body_ok = ok;
+    z.networks = meta->networks;
+    z.age_days = age_days(meta->last_modified > 0 ? meta->last_modified : meta->fetched_at, now);
+    z.fetched_days_ago = age_days(meta->fetched_at, now);
+    z.stale = is_stale(*meta, now, m_options.stale_after_days);
+    report.zones.push_back(std::move(z));
+  }
+  return report;
+}
+
 std::vector<ZoneResult>
 RirSource::load(const std::vector<std::string>& countries, net::Families families, Mode mode)
 {

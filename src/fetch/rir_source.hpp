@@ -84,6 +84,9 @@ public:
   std::string describe() const override;
   std::vector<ZoneResult> load(const std::vector<std::string>& countries, net::Families families,
                                Mode mode) override;
+  // The delegation files in the cache (CachedZone::file; networks: the
+  // records taken), for status.
+  std::optional<net::CacheReport> cache(std::int64_t now) const override;
 
 private:
   void read_files(Mode mode);

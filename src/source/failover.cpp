@@ -108,12 +108,22 @@ FailoverSource::describe() const
 std::optional<net::CacheReport>
 FailoverSource::cache(std::int64_t now) const
 {
+  std::optional<net::CacheReport> all;
   for (const NamedSource& s : m_sources) {
-    if (auto report = s.source->cache(now)) {
-      return report;
+    auto report = s.source->cache(now);
+    if (!report) {
+      continue;
+    }
+    if (!all) {
+      all = std::move(report);
+      continue;
+    }
+    all->where += ", " + report->where;
+    for (net::CachedZone& z : report->zones) {
+      all->zones.push_back(std::move(z));
     }
   }
-  return std::nullopt;
+  return all;
 }
 
 std::vector<ZoneResult>

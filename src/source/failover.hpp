@@ -48,7 +48,7 @@ public:
   std::string describe() const override; // "https://www.ipdeny.com, then rir (5 files)"
   std::vector<net::ZoneResult> load(const std::vector<std::string>& countries, net::Families families,
                                     Mode mode) override;
-  // The report of the first source that keeps a cache.
+  // Every source's cache in one report ("where" lists their directories).
   std::optional<net::CacheReport> cache(std::int64_t now) const override;
 
 private:

@@ -209,6 +209,13 @@ TEST(RirEndToEnd, AMirrorAnswering500FailsOverToRirAndEverySourceDownUsesTheLast
     EXPECT_EQ(cn.get("v6").get("served_by").as_string(), "rir");
     r = run_geoblock({"status", "--config", failover});
     EXPECT_THAT(r.out, HasSubstr("networks (downloaded from rir)"));
+    r = run_geoblock({"status", "--json", "--config", failover});
+    int files = 0;
+    const util::Json status = util::Json::parse(r.out, "status");
+    for (const util::Json& e : status.get("cache").items()) {
+      files += e.get("file").as_string().starts_with("delegated-") && e.get("body_ok").as_bool();
+    }
+    EXPECT_EQ(files, 5) << r.out;
     r = run_geoblock({"update", "--dry-run", "--config", failover});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_THAT(r.out, HasSubstr("not modified from rir"));

@@ -145,6 +145,21 @@ TEST_F(RirFetch, OneFetchServesEveryCountryAndTheSecondRunIsAllNotModified)
   EXPECT_EQ(files, 5);
 }
 
+TEST_F(RirFetch, StatusSeesTheCachedFilesOnceFetched)
+{
+  fetch::RirOptions o;
+  o.urls = urls;
+  fetch::RirSource source(options, o);
+  EXPECT_TRUE(source.cache(options.clock())->zones.empty()); // nothing fetched yet: nothing to report
+  source.load({"cn"}, Families::V4, Mode::Refresh);
+  const auto report = source.cache(options.clock());
+  ASSERT_EQ(report->zones.size(), 5u);
+  EXPECT_EQ(report->zones[1].file, "delegated-apnic-extended-latest");
+  EXPECT_EQ(report->zones[1].networks, 4u); // cn and jp, v4 and v6
+  EXPECT_TRUE(report->zones[1].body_ok);
+  EXPECT_EQ(report->zones[1].fetched_days_ago, 0);
+}
+
 TEST_F(RirFetch, CacheOnlyReadsTheLastGoodCopiesWithoutTheNetwork)
 {
   load_rir();
