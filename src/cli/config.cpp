@@ -6,6 +6,8 @@
 #include "core/error.hpp"
 #include "core/text.hpp"
 #include "fetch/blocklist_fetch.hpp"
+#include "fetch/fetcher.hpp"
+#include "fetch/rir_source.hpp"
 #include "net/zone.hpp"
 #include "util/file.hpp"
 
@@ -144,6 +146,48 @@ validate_rules(const Config& raw, const Settings& s)
   return r;
 }
 
+// `source`: a comma-separated list, tried in order for each zone.
+std::vector<Settings::SourceSpec>
+parse_sources(const std::string& text, const KeyOrigins& o)
+{
+  std::vector<Settings::SourceSpec> out;
+  std::vector<std::string> seen;
+  std::size_t start = 0;
+  for (int n = 1;; ++n) {
+    const std::size_t comma = text.find(',', start);
+    const std::string item(text::trim(std::string_view(text).substr(
+        start, comma == std::string::npos ? std::string::npos : comma - start)));
+    const std::string where = o.where("source") + ": item " + std::to_string(n) + " '" + item + "'";
+    Settings::SourceSpec spec;
+    if (item == "http" || (item.empty() && text.find_first_not_of(" \t") == std::string::npos)) {
+      spec.kind = Settings::SourceKind::Http;
+    } else if (item == "rir") {
+      spec.kind = Settings::SourceKind::Rir;
+    } else if (item.rfind("bundle:", 0) == 0 && item.size() > 7) {
+      spec.kind = Settings::SourceKind::Bundle;
+      spec.path = item.substr(7);
+    } else if (item.rfind("maxmind:", 0) == 0 && item.size() > 8) {
+      spec.kind = Settings::SourceKind::Maxmind;
+      spec.path = item.substr(8);
+    } else {
+      throw ConfigError(where +
+                        ": expected http, rir, bundle:/path.zip or maxmind:/path.zip (a comma-separated "
+                        "list, tried in order)");
+    }
+    const std::string key = item.empty() ? "http" : item;
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+      throw ConfigError(where + ": listed twice");
+    }
+    seen.push_back(key);
+    out.push_back(spec);
+    if (comma == std::string::npos) {
+      break;
+    }
+    start = comma + 1;
+  }
+  return out;
+}
+
 } // namespace
 
 std::vector<std::string>
@@ -228,22 +272,43 @@ validate(const Config& raw, Countries countries)
     throw ConfigError(o.where("policy") + ": expected block or allow-only, got '" + raw.policy + "'");
   }
 
-  if (raw.source == "http" || raw.source.empty()) {
-    s.source_kind = Settings::SourceKind::Http;
-  } else if (raw.source.rfind("bundle:", 0) == 0 && raw.source.size() > 7) {
-    s.source_kind = Settings::SourceKind::Bundle;
-    s.source_path = raw.source.substr(7);
-  } else if (raw.source.rfind("maxmind:", 0) == 0 && raw.source.size() > 8) {
-    s.source_kind = Settings::SourceKind::Maxmind;
-    s.source_path = raw.source.substr(8);
-  } else {
-    throw ConfigError(o.where("source") + ": expected http, bundle:/path.zip or maxmind:/path.zip, got '" +
-                      raw.source + "'");
-  }
+  s.sources = parse_sources(raw.source, o);
   if (raw.base_url.rfind("http://", 0) != 0 && raw.base_url.rfind("https://", 0) != 0 &&
       raw.base_url.rfind("file://", 0) != 0) {
     throw ConfigError(o.where("base-url") + ": expected an http://, https:// or file:// URL, got '" +
                       raw.base_url + "'");
+  }
+
+  for (const auto& [key, t] : {std::pair<const char*, const std::string*>{"zone-url-v4", &raw.zone_url_v4},
+                               std::pair<const char*, const std::string*>{"zone-url-v6", &raw.zone_url_v6}}) {
+    if (!t->empty()) {
+      if (const std::string problem = fetch::zone_url_template_problem(*t); !problem.empty()) {
+        throw ConfigError(o.where(key) + ": " + problem);
+      }
+    }
+  }
+  s.rir_urls = raw.rir_url.empty() ? fetch::k_default_rir_urls : raw.rir_url;
+  for (std::size_t i = 0; i < s.rir_urls.size(); ++i) {
+    const std::string& url = s.rir_urls[i];
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0 && url.rfind("file://", 0) != 0) {
+      throw ConfigError(o.where("rir-url") + ": expected an http://, https:// or file:// URL, got '" + url +
+                        "'");
+    }
+    const std::string name = fetch::rir_file_name(url);
+    if (name.empty()) {
+      throw ConfigError(o.where("rir-url") + ": '" + url + "' names a directory, not a file");
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (fetch::rir_file_name(s.rir_urls[j]) == name) {
+        throw ConfigError(o.where("rir-url") + ": '" + s.rir_urls[j] + "' and '" + url +
+                          "' have the same file name; each file is cached under its name");
+      }
+    }
+  }
+  if (raw.rir_max_bytes < 1024 || raw.rir_max_bytes > (4ull << 30)) {
+    throw ConfigError(o.where("rir-max-bytes") +
+                      ": expected a number of bytes from 1024 to 4294967296, got " +
+                      std::to_string(raw.rir_max_bytes));
   }
 
   s.rules = validate_rules(raw, s);

@@ -6,8 +6,10 @@
 
 #include "apply/state.hpp"
 #include "fetch/http_client.hpp"
+#include "fetch/rir_source.hpp"
 #include "net/cidr.hpp"
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -37,7 +39,7 @@ struct Config {
   std::string countries; // "cn ru,kp" (overrides countries-file)
   std::string countries_file = k_default_countries_file;
   std::string base_url = "https://www.ipdeny.com";
-  std::string source = "http"; // http | bundle:/path.zip | maxmind:/path.zip
+  std::string source = "http"; // a list, tried in order: http, rir, bundle:/path.zip, maxmind:/path.zip
   std::string family = "both";
   std::string set_name = "geoblock";
   std::vector<std::string> chain; // default decided by the applier
@@ -56,7 +58,7 @@ struct Config {
   int min_prefix_v4 = 4;
   int min_prefix_v6 = 10;
   bool block_local = false;
-  int parallel = 8;
+  int parallel = 4;
   int timeout = 60;
   int connect_timeout = static_cast<int>(fetch::k_default_connect_timeout_ms / 1000);
   int retries = 3;
@@ -74,6 +76,11 @@ struct Config {
   std::string log_prefix = "geoblock: ";
   std::string log_rate = "10/minute";
   std::vector<std::string> blocklist; // extra lists of networks to block: URLs or paths (repeatable)
+  // Sources (issue 14).
+  std::vector<std::string> rir_url; // empty: the five registries' delegated-*-extended-latest
+  std::uint64_t rir_max_bytes = fetch::k_default_rir_max_bytes; // per delegation file
+  std::string zone_url_v4; // "{cc}"/"{CC}" template; empty: ipdeny's layout under base-url
+  std::string zone_url_v6;
 
   KeyOrigins origins;
 };
@@ -85,9 +92,14 @@ struct Settings {
   net::Families families = net::Families::Both;
   net::NetList allow; // allow + allowlist-file
   bool allow_only = false;
-  enum class SourceKind { Http, Bundle, Maxmind } source_kind = SourceKind::Http;
-  std::string source_path;  // for bundle / maxmind
-  apply::RulesConfig rules; // set name, chains, policy and the rule shapes, typed
+  enum class SourceKind { Http, Rir, Bundle, Maxmind };
+  struct SourceSpec {
+    SourceKind kind = SourceKind::Http;
+    std::string path; // for bundle / maxmind
+  };
+  std::vector<SourceSpec> sources{SourceSpec{}}; // `source`, in failover order (at least one)
+  std::vector<std::string> rir_urls;             // rir-url, or the defaults
+  apply::RulesConfig rules;                      // set name, chains, policy and the rule shapes, typed
 };
 
 // Validates `raw` (countries and their file, family, policy, allowlist,

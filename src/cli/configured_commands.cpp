@@ -12,9 +12,11 @@
 #include "fetch/blocklist_fetch.hpp"
 #include "fetch/fetcher.hpp"
 #include "fetch/mirror.hpp"
+#include "fetch/rir_source.hpp"
 #include "net/local.hpp"
 #include "net/zone.hpp"
 #include "source/bundle.hpp"
+#include "source/failover.hpp"
 #include "source/maxmind.hpp"
 #include "util/atomic_file.hpp"
 #include "util/digest.hpp"
@@ -57,6 +59,8 @@ fetch_options(const Settings& s)
   o.ca_bundle = s.raw.ca_bundle;
   o.stale_after_days = s.raw.stale_days;
   o.zone = zone_options(s);
+  o.zone_url_v4 = s.raw.zone_url_v4;
+  o.zone_url_v6 = s.raw.zone_url_v6;
   o.progress = log::level() == log::Level::Quiet ? fetch::ProgressMode::Quiet : fetch::ProgressMode::Auto;
   return o;
 }
@@ -173,45 +177,116 @@ baseline_drift(const Settings& s, const util::Json& last_state, const apply::Fir
 // cache.
 enum class Purpose { Apply, DryRun };
 
-// The source itself: the HTTP mirror keeps `cache_dir`; a bundle or
-// GeoLite2 zip is read from `file`.
-std::unique_ptr<net::ZoneSource>
-make_inner_source(const Settings& s, const std::string& cache_dir, const std::string& file,
-                  fetch::HttpSource::Cache cache)
+// The first bundle or GeoLite2 zip of the `source` list, or "".
+std::string
+first_file(const Settings& s)
 {
-  switch (s.source_kind) {
+  for (const Settings::SourceSpec& spec : s.sources) {
+    if (spec.kind == Settings::SourceKind::Bundle || spec.kind == Settings::SourceKind::Maxmind) {
+      return spec.path;
+    }
+  }
+  return {};
+}
+
+// True when a source of the list keeps the cache directory (the mirror,
+// rir).
+bool
+keeps_cache(const Settings& s)
+{
+  return std::any_of(s.sources.begin(), s.sources.end(), [](const Settings::SourceSpec& spec) {
+    return spec.kind == Settings::SourceKind::Http || spec.kind == Settings::SourceKind::Rir;
+  });
+}
+
+// Where source `spec` reads its file: `file` for the first one (the path
+// the separated child reaches it by), its own path for any other.
+std::string
+path_of(const Settings& s, const Settings::SourceSpec& spec, const std::string& file)
+{
+  return spec.path == first_file(s) ? file : spec.path;
+}
+
+// One configured source (one item of the `source` list). The HTTP mirror
+// and rir keep `cache_dir`; the list's first bundle or GeoLite2 zip is read
+// from `file` (what the separated child was handed), any other from its
+// path.
+std::unique_ptr<net::ZoneSource>
+make_one_source(const Settings& s, const Settings::SourceSpec& spec, const std::string& cache_dir,
+                const std::string& file, fetch::HttpSource::Cache cache)
+{
+  fetch::FetchOptions fo = fetch_options(s);
+  if (&spec != &s.sources.back()) {
+    fo.on_failure = fetch::FetchOptions::OnFailure::NextSource;
+  }
+  switch (spec.kind) {
   case Settings::SourceKind::Bundle: {
     source::BundleOptions o;
     o.zone = zone_options(s);
-    return std::make_unique<source::BundleSource>(file, o);
+    return std::make_unique<source::BundleSource>(path_of(s, spec, file), o);
   }
   case Settings::SourceKind::Maxmind: {
     source::MaxmindOptions o;
     o.zone = zone_options(s);
     o.fallback = *source::parse_geoname_fallback(s.raw.geoname_fallback);
-    return std::make_unique<source::MaxmindSource>(file, o);
+    return std::make_unique<source::MaxmindSource>(path_of(s, spec, file), o);
+  }
+  case Settings::SourceKind::Rir: {
+    fetch::RirOptions o;
+    o.urls = s.rir_urls;
+    o.max_bytes = s.raw.rir_max_bytes;
+    fo.cache_dir = cache_dir;
+    return std::make_unique<fetch::RirSource>(std::move(fo), o, cache);
   }
   case Settings::SourceKind::Http:
     break;
   }
-  fetch::FetchOptions o = fetch_options(s);
-  o.cache_dir = cache_dir;
-  return std::make_unique<fetch::HttpSource>(o, cache);
+  fo.cache_dir = cache_dir;
+  return std::make_unique<fetch::HttpSource>(std::move(fo), cache);
 }
 
-// Separated (the binary): the source runs in a confined child process, as
+const char*
+source_name(Settings::SourceKind kind)
+{
+  switch (kind) {
+  case Settings::SourceKind::Http:
+    return "http";
+  case Settings::SourceKind::Rir:
+    return "rir";
+  case Settings::SourceKind::Bundle:
+    return "bundle";
+  case Settings::SourceKind::Maxmind:
+    return "maxmind";
+  }
+  return "?";
+}
+
+// The configured sources, tried in order for each zone (failover.hpp);
+// every zone's result names the one that served it.
+std::unique_ptr<net::ZoneSource>
+make_inner_source(const Settings& s, const std::string& cache_dir, const std::string& file,
+                  fetch::HttpSource::Cache cache)
+{
+  std::vector<source::NamedSource> sources;
+  for (const Settings::SourceSpec& spec : s.sources) {
+    sources.push_back(
+        source::NamedSource{source_name(spec.kind), make_one_source(s, spec, cache_dir, file, cache)});
+  }
+  return std::make_unique<source::FailoverSource>(std::move(sources));
+}
+
+// Separated (the binary): the sources run in a confined child process, as
 // fetch-user when root, and this process re-validates what it hands over
 // (cli/separated_source.hpp). A new kind of source needs nothing here but
-// its case in make_inner_source (and its cache directory in `dir`, if it
-// keeps one). `parent`: whether this process confines itself too once the
-// child runs (update).
+// its case in make_one_source (and its cache directory handed over in
+// separated_source.cpp, if it keeps one). `parent`: whether this process
+// confines itself too once the child runs (update).
 std::unique_ptr<net::ZoneSource>
 make_source(const Settings& s, Purpose purpose, const Environment& env,
             SeparationOptions::Parent parent = SeparationOptions::Parent::AsIs)
 {
-  const bool http = s.source_kind == Settings::SourceKind::Http;
   if (env.isolation == Isolation::InProcess) {
-    return make_inner_source(s, s.raw.cache_dir, s.source_path,
+    return make_inner_source(s, s.raw.cache_dir, first_file(s),
                              purpose == Purpose::DryRun ? fetch::HttpSource::Cache::ScratchIfReadOnly
                                                         : fetch::HttpSource::Cache::Configured);
   }
@@ -220,17 +295,24 @@ make_source(const Settings& s, Purpose purpose, const Environment& env,
   if (::geteuid() == 0) {
     o.user = s.raw.fetch_user;
   }
-  if (http) {
+  if (keeps_cache(s)) {
     o.dir = s.raw.cache_dir;
-    o.read_cache_here = true;
-  } else {
-    o.file = s.source_path;
   }
+  // Only the mirror's zones are exactly its cache's files; rir's cache
+  // holds whole delegation files, which the child turns into zones.
+  o.read_cache_here = s.sources.size() == 1 && s.sources.front().kind == Settings::SourceKind::Http;
+  o.file = first_file(s);
   o.scratch_if_read_only = purpose == Purpose::DryRun;
   o.reread = fetch_options(s);
-  o.description =
-      http ? s.raw.base_url
-           : (s.source_kind == Settings::SourceKind::Bundle ? "bundle " : "maxmind ") + s.source_path;
+  std::string description;
+  for (const Settings::SourceSpec& spec : s.sources) {
+    description +=
+        (description.empty() ? "" : ", ") + (spec.kind == Settings::SourceKind::Http ? s.raw.base_url
+                                             : spec.kind == Settings::SourceKind::Rir
+                                                 ? std::string("rir")
+                                                 : std::string(source_name(spec.kind)) + " " + spec.path);
+  }
+  o.description = description;
   return std::make_unique<SeparatedSource>(
       std::move(o), [s](const std::string& cache_dir, const std::string& file) {
         return make_inner_source(s, cache_dir, file, fetch::HttpSource::Cache::Configured);
@@ -691,7 +773,7 @@ mirror_command(const Invocation& inv, Environment& env)
   const Settings s = validate(inv.config, Countries::Required);
   const auto lock = take_lock(s, Lock::IfWritable);
   bool cache_only = inv.run.offline;
-  if (!cache_only && s.source_kind == Settings::SourceKind::Http && !fetch::writable_dir(s.raw.cache_dir)) {
+  if (!cache_only && keeps_cache(s) && !fetch::writable_dir(s.raw.cache_dir)) {
     log::info("cache-dir " + s.raw.cache_dir + " is not writable: mirroring its contents without fetching");
     cache_only = true;
   }
@@ -710,10 +792,10 @@ mirror_command(const Invocation& inv, Environment& env)
   if (std::none_of(zones.begin(), zones.end(), [](const net::ZoneResult& z) {
         return z.origin != net::Origin::Failed && z.origin != net::Origin::Absent;
       })) {
-    throw Error(
-        "mirror: no data for any configured country" +
-        (s.source_kind == Settings::SourceKind::Http ? " in the cache " + s.raw.cache_dir : std::string()) +
-        (cache_only ? " (run 'geoblock update' first)" : "") + "; nothing written to " + inv.run.output);
+    throw Error("mirror: no data for any configured country" +
+                (keeps_cache(s) ? " in the cache " + s.raw.cache_dir : std::string()) +
+                (cache_only ? " (run 'geoblock update' first)" : "") + "; nothing written to " +
+                inv.run.output);
   }
   fetch::MirrorOptions o;
   o.now = env.clock();

@@ -163,9 +163,9 @@ config_options(Config& c)
   d.add_options()("countries", po::value(&c.countries)->value_name("CODES"),
                   "countries to block, e.g. \"cn ru\" (overrides countries-file)")(
       "countries-file", po::value(&c.countries_file)->value_name("FILE")->default_value(c.countries_file),
-      "one ISO 3166-1 code per line")("source",
-                                      po::value(&c.source)->value_name("SOURCE")->default_value(c.source),
-                                      "http, bundle:/path.zip or maxmind:/path.zip")(
+      "one ISO 3166-1 code per line")(
+      "source", po::value(&c.source)->value_name("SOURCE")->default_value(c.source),
+      "http, rir, bundle:/path.zip or maxmind:/path.zip; a comma-separated list is tried in order")(
       "base-url", po::value(&c.base_url)->value_name("URL")->default_value(c.base_url),
       "ipdeny-style mirror (http, https, file)")(
       "family", po::value(&c.family)->value_name("v4|v6|both")->default_value(c.family),
@@ -232,7 +232,15 @@ config_options(Config& c)
       "blocklist", po::value(&c.blocklist)->value_name("URL|FILE"),
       "also block the networks of this list (repeatable; '#' and ';' comments)")(
       "fetch-user", po::value(&c.fetch_user)->value_name("USER")->default_value(c.fetch_user),
-      "run as root, download and parse as this unprivileged user (docs/security.md)");
+      "run as root, download and parse as this unprivileged user (docs/security.md)")(
+      "rir-url", po::value(&c.rir_url)->value_name("URL"),
+      "a registry's delegated-extended statistics file for source rir (repeatable; default the five "
+      "registries')")("rir-max-bytes",
+                      po::value(&c.rir_max_bytes)->value_name("BYTES")->default_value(c.rir_max_bytes),
+                      "size limit of each delegation file")(
+      "zone-url-v4", po::value(&c.zone_url_v4)->value_name("TEMPLATE"),
+      "URL of a country's IPv4 zone, {cc} or {CC} for the code (default: ipdeny's layout under base-url)")(
+      "zone-url-v6", po::value(&c.zone_url_v6)->value_name("TEMPLATE"), "the same for IPv6 zones");
   return d;
 }
 

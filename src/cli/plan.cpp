@@ -32,6 +32,9 @@ origin_text(const ZoneRow& z)
     return "-";
   }
   std::string s = net::origin_name(z.origin);
+  if (!z.source.empty() && z.origin != net::Origin::Failed) {
+    s += " from " + z.source;
+  }
   if (z.origin == net::Origin::StaleCache && z.age_days >= 0) {
     s += " (" + std::to_string(z.age_days) + " d old)";
   }
@@ -61,6 +64,8 @@ zone_json(const ZoneRow& z)
   j.set("aggregated", z.aggregated);
   j.set("age_days", z.age_days >= 0 ? util::Json(static_cast<long long>(z.age_days)) : util::Json());
   j.set("error", z.error.empty() ? util::Json() : util::Json(z.error));
+  j.set("served_by",
+        z.source.empty() || z.origin == net::Origin::Failed ? util::Json() : util::Json(z.source));
   return j;
 }
 
@@ -145,6 +150,7 @@ make_plan(const std::vector<net::ZoneResult>& zones, const std::vector<net::Bloc
     row.present = true;
     row.origin = z.origin;
     row.error = z.error;
+    row.source = z.source;
     const std::int64_t when = z.last_modified ? z.last_modified : z.fetched_at;
     row.age_days = fetch::age_days(when, now);
     if (z.family == net::Family::V4) {

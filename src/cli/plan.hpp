@@ -22,6 +22,7 @@ struct ZoneRow {
   std::size_t aggregated = 0; // after collapsing this zone alone
   std::int64_t age_days = -1; // of the data (-1: unknown)
   std::string error;
+  std::string source; // the configured source that served it ("http", "rir", ...; empty: none did)
 };
 
 struct CountryRow {

@@ -111,6 +111,14 @@ write_all(int fd, std::string_view data)
   }
 }
 
+// The names a source may carry in the report (cli's source_name), or
+// none (a source not in a failover list).
+bool
+known_source(std::string_view name)
+{
+  return name.empty() || name == "http" || name == "rir" || name == "bundle" || name == "maxmind";
+}
+
 // Hands the cache directory `dir` over to the fetch-user, as root: the
 // directory itself stays root's (so its v4 and v6 cannot be swapped for
 // links), v4 and v6 become the fetcher's (systemd-tmpfiles makes them so
@@ -140,8 +148,8 @@ hand_over(const std::string& dir, const util::Account& to)
     throw Error(dir + ": cannot make it searchable: " + std::strerror(errno));
   }
   // v4 and v6: the zones (fetch/zone_cache.hpp); lists: the blocklists'
-  // cache, where that source is built in.
-  for (const char* sub : {"v4", "v6", "lists"}) {
+  // cache; rir: the registries' delegation files (fetch/rir_source.hpp).
+  for (const char* sub : {"v4", "v6", "lists", "rir"}) {
     const std::string path = dir + "/" + sub;
     if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
       throw Error(path + ": cannot create directory: " + std::strerror(errno));
@@ -434,7 +442,7 @@ format_child_report(const std::vector<net::ZoneResult>& zones)
            net::origin_name(z.origin) + "\t" + std::to_string(z.bytes) + "\t" + (z.stale ? "1" : "0") + "\t" +
            std::to_string(std::max<std::int64_t>(z.fetched_at, 0)) + "\t" +
            std::to_string(std::max<std::int64_t>(z.last_modified, 0)) + "\t" + printable(z.location) + "\t" +
-           printable(z.error) + "\t" + std::to_string(body.size()) + "\n" + body;
+           printable(z.error) + "\t" + printable(z.source) + "\t" + std::to_string(body.size()) + "\n" + body;
   }
   out += "end\t" + std::to_string(zones.size()) + "\n";
   return out;
@@ -487,7 +495,7 @@ parse_child_report(const std::string& text, const std::vector<std::string>& coun
   std::vector<std::optional<ReportedZone>> found(expected.size());
   for (std::size_t i = 0; i < expected.size(); ++i) {
     const auto f = split(next_line(), '\t');
-    if (f.size() != 11 || f[0] != "zone" || (f[2] != "v4" && f[2] != "v6")) {
+    if (f.size() != 12 || f[0] != "zone" || (f[2] != "v4" && f[2] != "v6")) {
       bad_report(line, "not a zone line");
     }
     ReportedZone z;
@@ -512,7 +520,7 @@ parse_child_report(const std::string& text, const std::vector<std::string>& coun
     std::uint64_t fetched = 0, modified = 0, body = 0;
     if (!known || !parse_count(f[4], z.bytes) || (f[5] != "0" && f[5] != "1") ||
         !parse_count(f[6], fetched) || !parse_count(f[7], modified) || f[8].size() > k_max_field ||
-        f[9].size() > k_max_field || !parse_count(f[10], body)) {
+        f[9].size() > k_max_field || !known_source(f[10]) || !parse_count(f[11], body)) {
       bad_report(line, "a malformed field");
     }
     if (body > all.size() - pos || (body > 0 && (!z.usable() || z.origin == net::Origin::Absent))) {
@@ -523,6 +531,7 @@ parse_child_report(const std::string& text, const std::vector<std::string>& coun
     z.last_modified = static_cast<std::int64_t>(modified);
     z.location = std::string(f[8]);
     z.error = std::string(f[9]);
+    z.source = std::string(f[10]);
     z.body = std::string(all.substr(pos, body));
     pos += body;
     found[slot] = std::move(z);
@@ -657,6 +666,7 @@ SeparatedSource::load(const std::vector<std::string>& countries, net::Families f
     z.last_modified = r.last_modified;
     z.location = r.location;
     z.error = r.error;
+    z.source = r.source;
     if (z.usable() && z.origin != net::Origin::Absent) {
       net::ZoneOptions zo = m_options.reread.zone;
       zo.families = z.family == net::Family::V4 ? net::Families::V4 : net::Families::V6;
@@ -680,7 +690,10 @@ std::optional<net::CacheReport>
 SeparatedSource::cache(std::int64_t now) const
 {
   if (!m_options.read_cache_here) {
-    return std::nullopt;
+    // What the sources' cache() reads is their metadata and the hashes of
+    // their cached files (no parsing of network data), here as for the
+    // mirror below; a bundle or GeoLite2 zip keeps no cache.
+    return m_make_inner(m_options.dir, m_options.file)->cache(now);
   }
   fetch::FetchOptions o = m_options.reread;
   o.cache_dir = m_options.dir;

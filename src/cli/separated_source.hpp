@@ -32,8 +32,8 @@ struct SeparationOptions {
   // started, an Error saying how to create it when missing); nothing: it
   // keeps this process's identity (an unprivileged dry run), still confined.
   std::optional<std::string> user;
-  // The cache directory the source keeps between runs (the HTTP mirror's),
-  // or empty. Its v4 and v6 are handed over to the user.
+  // The cache directory the sources keep between runs (the HTTP mirror's,
+  // rir's), or empty. Its v4, v6, lists and rir are handed over to the user.
   std::string dir;
   // The file the source reads (a bundle, a GeoLite2 zip), or empty; opened
   // here, so the user needs no access to it.
@@ -68,6 +68,7 @@ public:
   // source in the child and validates what it hands over again.
   std::vector<net::ZoneResult> load(const std::vector<std::string>& countries, net::Families families,
                                     Mode mode) override;
+  // The cache as the sources see it, read here (metadata and hashes).
   std::optional<net::CacheReport> cache(std::int64_t now) const override;
 
 private:
@@ -80,7 +81,7 @@ private:
 
 // The report the child writes on its pipe, and its strict reader (exposed
 // for tests). Per zone, in any order, a "zone" line: country, family,
-// origin, bytes, stale, fetched_at, last_modified, location, error, and the
+// origin, bytes, stale, fetched_at, last_modified, location, error, source, and the
 // length of the body that follows the line: the zone's networks as zone
 // text (none for failed or absent zones). Then "end N". Or a single
 // "error" line. Fields are tab-separated; text fields are printable ASCII
@@ -95,7 +96,8 @@ struct ReportedZone {
   std::int64_t fetched_at = 0, last_modified = 0;
   std::string location;
   std::string error;
-  std::string body; // the networks as zone text, one per line (usable zones only)
+  std::string source; // the configured source that served it ("http", "rir", "bundle", "maxmind" or "")
+  std::string body;   // the networks as zone text, one per line (usable zones only)
   bool usable() const { return origin != net::Origin::Failed; }
 };
 std::string format_child_report(const std::vector<net::ZoneResult>& zones);

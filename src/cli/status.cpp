@@ -75,7 +75,8 @@ status_text(const StatusReport& r)
         const util::Json& z = c.get(f);
         if (!z.is_null()) {
           line += std::string("  ") + f + " " + std::to_string(z.get("networks").as_int()) + " networks (" +
-                  z.get("source").as_string() + ")";
+                  z.get("source").as_string() +
+                  (z.get("served_by").is_null() ? "" : " from " + z.get("served_by").as_string()) + ")";
         }
       }
       text += line + "\n";
@@ -99,8 +100,8 @@ status_text(const StatusReport& r)
     for (const net::CachedZone& e : r.cache->zones) {
       if (e.stale || !e.body_ok) {
         ++stale;
-        text += "  cache " + e.country + " " + net::family_key(e.family) + ": data " + age_text(e.age_days) +
-                " old, fetched " + age_text(e.fetched_days_ago) + " ago" +
+        text += "  cache " + (e.file.empty() ? e.country + " " + net::family_key(e.family) : e.file) +
+                ": data " + age_text(e.age_days) + " old, fetched " + age_text(e.fetched_days_ago) + " ago" +
                 (e.body_ok ? "" : ", BODY MISSING OR CORRUPT") + "\n";
       }
     }
@@ -160,8 +161,12 @@ status_json(const StatusReport& r)
     util::Json cache = util::Json::array();
     for (const net::CachedZone& e : r.cache->zones) {
       util::Json j = util::Json::object();
-      j.set("country", e.country);
-      j.set("family", net::family_key(e.family));
+      if (!e.file.empty()) {
+        j.set("file", e.file); // a delegation file of source rir, not one zone
+      } else {
+        j.set("country", e.country);
+        j.set("family", net::family_key(e.family));
+      }
       j.set("networks", e.networks);
       j.set("age_days", static_cast<long long>(e.age_days));
       j.set("fetched_days_ago", static_cast<long long>(e.fetched_days_ago));

@@ -179,7 +179,7 @@ public:
     Job job;
     job.country = country;
     job.family = family;
-    job.url = zone_url(m_options.base_url, country, family);
+    job.url = zone_url(m_options, country, family);
     job.meta = m_cache.read_meta(country, family);
     if (job.meta) {
       job.cached_body = m_cache.read_body(*job.meta, &job.cache_ok, &job.unreadable);
@@ -203,15 +203,19 @@ public:
         r.origin = Origin::StaleCache;
         r.lines = stats.lines;
         r.sha256 = util::sha256_hex(*job.cached_body);
-        log::warning(label(job) + ": " + error + "; using the cached copy fetched " +
-                     format_time(job.meta->fetched_at));
+        log::warning(label(job) + ": " + error +
+                     (m_options.on_failure == FetchOptions::OnFailure::NextSource
+                          ? "; trying the next source"
+                          : "; using the cached copy fetched " + format_time(job.meta->fetched_at)));
         return r;
       }
       problem = "the cached copy is unusable: " + problem;
     }
     r.origin = Origin::Failed;
     r.error += "; " + problem;
-    log::warning(label(job) + ": " + r.error);
+    log::warning(
+        label(job) + ": " + r.error +
+        (m_options.on_failure == FetchOptions::OnFailure::NextSource ? "; trying the next source" : ""));
     return r;
   }
 
@@ -349,7 +353,7 @@ public:
     if (!md5) {
       return {};
     }
-    const auto it = md5->find(job.country + ".zone");
+    const auto it = md5->find(job.url.substr(job.url.rfind('/') + 1));
     if (it == md5->end()) {
       log::verbose(label(job) + ": not listed in MD5SUM; not checksum-verified");
       return {};
@@ -384,7 +388,11 @@ public:
       r.error = job.meta && !job.meta->absent && !job.unreadable.empty()
                     ? "the cached copy of " + label(job) + " is unusable: " + job.unreadable + " (offline)"
                     : "no cached copy of " + label(job) + " in " + m_options.cache_dir + " (offline)";
-      log::warning(r.error);
+      if (m_options.on_failure == FetchOptions::OnFailure::NextSource) {
+        log::verbose(r.error); // another source's cache may have it
+      } else {
+        log::warning(r.error);
+      }
       return r;
     }
     ZoneResult r = from_cache(job, *job.meta);
@@ -550,6 +558,87 @@ md5sum_url(const std::string& base_url, net::Family family)
   return base_of(base_url) + "/" + family_path(family) + k_md5sum;
 }
 
+namespace {
+
+std::string
+default_template(const std::string& base_url, net::Family family)
+{
+  return base_of(base_url) + "/" + family_path(family) + "{cc}.zone";
+}
+
+const std::string&
+template_of(const FetchOptions& options, net::Family family, std::string& fallback)
+{
+  const std::string& t = family == net::Family::V4 ? options.zone_url_v4 : options.zone_url_v6;
+  if (!t.empty()) {
+    return t;
+  }
+  fallback = default_template(options.base_url, family);
+  return fallback;
+}
+
+} // namespace
+
+std::string
+expand_zone_url(const std::string& url_template, const std::string& country)
+{
+  std::string upper = country;
+  for (char& c : upper) {
+    if (c >= 'a' && c <= 'z') {
+      c = static_cast<char>(c - 'a' + 'A');
+    }
+  }
+  std::string out;
+  for (std::size_t i = 0; i < url_template.size();) {
+    if (url_template.compare(i, 4, "{cc}") == 0) {
+      out += country;
+      i += 4;
+    } else if (url_template.compare(i, 4, "{CC}") == 0) {
+      out += upper;
+      i += 4;
+    } else {
+      out += url_template[i++];
+    }
+  }
+  return out;
+}
+
+std::string
+zone_url_template_problem(const std::string& t)
+{
+  if (t.rfind("http://", 0) != 0 && t.rfind("https://", 0) != 0 && t.rfind("file://", 0) != 0) {
+    return "expected an http://, https:// or file:// URL template, got '" + t + "'";
+  }
+  if (t.find("{cc}") == std::string::npos && t.find("{CC}") == std::string::npos) {
+    return "the template '" + t +
+           "' has no {cc} or {CC} for the country code: every country would get the same file";
+  }
+  std::string rest = expand_zone_url(t, "xx");
+  if (rest.find_first_of("{}") != std::string::npos) {
+    return "unknown placeholder in '" + t + "' (only {cc} and {CC})";
+  }
+  return {};
+}
+
+std::string
+zone_url(const FetchOptions& options, const std::string& country, net::Family family)
+{
+  std::string fallback;
+  return expand_zone_url(template_of(options, family, fallback), country);
+}
+
+std::string
+md5sum_url(const FetchOptions& options, net::Family family)
+{
+  std::string fallback;
+  const std::string& t = template_of(options, family, fallback);
+  const std::string dir = t.substr(0, t.rfind('/'));
+  if (dir.find('{') != std::string::npos) {
+    return {}; // one directory per country: no list of the zones
+  }
+  return dir + "/" + k_md5sum;
+}
+
 std::optional<Md5List>
 parse_md5sum(std::string_view text)
 {
@@ -619,8 +708,11 @@ log_summary(const std::vector<ZoneResult>& results, const FetchOptions& options,
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   char took[32];
   std::snprintf(took, sizeof took, "%.2f s", secs);
-  log::info("fetched " + std::to_string(s.zones) + " zones from " + base_of(options.base_url) + " in " +
-            took + ": " + std::to_string(s.downloaded) + " downloaded (" + format_bytes(s.bytes) + "), " +
+  const std::string from = options.zone_url_v4.empty() && options.zone_url_v6.empty()
+                               ? base_of(options.base_url)
+                               : (options.zone_url_v4.empty() ? options.zone_url_v6 : options.zone_url_v4);
+  log::info("fetched " + std::to_string(s.zones) + " zones from " + from + " in " + took + ": " +
+            std::to_string(s.downloaded) + " downloaded (" + format_bytes(s.bytes) + "), " +
             std::to_string(s.not_modified) + " not modified, " + std::to_string(s.stale_cache) +
             " stale cache, " + std::to_string(s.failed) + " failed, " + std::to_string(s.absent) + " absent");
 }
@@ -649,18 +741,25 @@ fetch_zones(const std::vector<std::string>& countries, net::Families families, c
     return results;
   }
 
-  // One batch: the MD5SUM of each family first, then every zone.
+  // One batch: the MD5SUM of each family first (where the layout has
+  // one), then every zone.
   std::vector<HttpRequest> requests;
+  std::vector<std::size_t> md5_family; // family index in fams of each MD5SUM request
   std::vector<std::string> md5_urls;
   if (options.verify_md5sum) {
-    for (const net::Family f : fams) {
-      md5_urls.push_back(md5sum_url(options.base_url, f));
-      auto meta = run.cache().read_meta(k_md5sum, f);
+    for (std::size_t i = 0; i < fams.size(); ++i) {
+      const std::string url = md5sum_url(options, fams[i]);
+      if (url.empty()) {
+        continue;
+      }
+      md5_family.push_back(i);
+      md5_urls.push_back(url);
+      auto meta = run.cache().read_meta(k_md5sum, fams[i]);
       bool ok = false;
       if (meta) {
         run.cache().read_body(*meta, &ok);
       }
-      requests.push_back(run.request_for(md5_urls.back(), meta, ok));
+      requests.push_back(run.request_for(url, meta, ok));
     }
   }
   const std::size_t first_zone = requests.size();
@@ -674,8 +773,9 @@ fetch_zones(const std::vector<std::string>& countries, net::Families families, c
   std::vector<std::optional<Md5List>> md5(fams.size());
   std::vector<bool> directory_exists(fams.size(), false);
   for (std::size_t i = 0; i < md5_urls.size(); ++i) {
-    md5[i] = run.md5_list(responses[i], fams[i], md5_urls[i]);
-    directory_exists[i] = md5[i].has_value();
+    const std::size_t fi = md5_family[i];
+    md5[fi] = run.md5_list(responses[i], fams[fi], md5_urls[i]);
+    directory_exists[fi] = md5[fi].has_value();
   }
   for (std::size_t j = 0; j < jobs.size(); ++j) {
     const long status = responses[first_zone + j].status;
@@ -773,13 +873,21 @@ writable_dir(const std::string& dir)
   return !p.empty() && ::access(p.c_str(), W_OK) == 0;
 }
 
+void
+scratch_cache_if_read_only(FetchOptions& options, std::optional<util::TempDir>& scratch)
+{
+  if (!options.offline && !writable_dir(options.cache_dir)) {
+    scratch.emplace("geoblock-dry-run");
+    log::info("cache-dir " + options.cache_dir +
+              " is not writable; the dry run downloads into a temporary directory");
+    options.cache_dir = scratch->path();
+  }
+}
+
 HttpSource::HttpSource(FetchOptions options, Cache cache) : m_options(std::move(options))
 {
-  if (cache == Cache::ScratchIfReadOnly && !m_options.offline && !writable_dir(m_options.cache_dir)) {
-    m_scratch.emplace("geoblock-dry-run");
-    log::info("cache-dir " + m_options.cache_dir +
-              " is not writable; the dry run downloads into a temporary directory");
-    m_options.cache_dir = m_scratch->path();
+  if (cache == Cache::ScratchIfReadOnly) {
+    scratch_cache_if_read_only(m_options, m_scratch);
   }
 }
 
@@ -788,8 +896,14 @@ HttpSource::cache(std::int64_t now) const
 {
   net::CacheReport r{m_options.cache_dir, m_options.stale_after_days, {}};
   for (const CacheEntry& e : cache_status(m_options.cache_dir, m_options.stale_after_days, now)) {
-    r.zones.push_back(net::CachedZone{e.meta.country, e.meta.family, e.meta.networks, e.age_days,
-                                      e.fetched_days_ago, e.stale, e.body_ok});
+    r.zones.push_back(net::CachedZone{e.meta.country,
+                                      e.meta.family,
+                                      e.meta.networks,
+                                      e.age_days,
+                                      e.fetched_days_ago,
+                                      e.stale,
+                                      e.body_ok,
+                                      {}});
   }
   return r;
 }

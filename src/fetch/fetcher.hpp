@@ -46,7 +46,7 @@ inline constexpr const char* k_default_cache_dir = "/var/cache/geoblock";
 struct FetchOptions {
   std::string base_url = k_default_base_url; // http://, https:// or file://; no trailing slash needed
   std::string cache_dir = k_default_cache_dir;
-  int parallel = 8;
+  int parallel = 4; // ipdeny answers bursts with 503: polite by default
   long connect_timeout_ms = k_default_connect_timeout_ms;
   long timeout_ms = 60'000;    // per attempt
   int retries = 3;             // on timeouts, cut connections, 5xx (never 4xx)
@@ -58,13 +58,43 @@ struct FetchOptions {
   net::ZoneOptions zone{net::Families::Both, net::k_default_min_prefix_v4, net::k_default_min_prefix_v6};
   bool offline = false;      // cache only, no network
   bool verify_md5sum = true; // check downloads against upstream MD5SUM when published
+  // URL templates of the zones ({cc}: lower-case code, {CC}: upper case);
+  // empty: ipdeny's layout under base_url.
+  std::string zone_url_v4;
+  std::string zone_url_v6;
   ProgressMode progress = ProgressMode::Auto;
+  // What a zone's failure leads to, for the words of its warning: its last
+  // good copy (the only source), or the next source of a failover list
+  // (which still falls back on that copy when no source has fresh data).
+  enum class OnFailure { LastGoodCopy, NextSource };
+  OnFailure on_failure = OnFailure::LastGoodCopy;
   util::UnixClock clock = util::system_unix_time; // "now" for data ages and fetch times
 };
 
 // The URL of a zone, and of a family's MD5SUM, under `base_url`.
 std::string zone_url(const std::string& base_url, const std::string& country, net::Family family);
 std::string md5sum_url(const std::string& base_url, net::Family family);
+
+// With the options' templates (zone_url_v4/v6, else ipdeny's layout under
+// base_url): the zone's URL, and the MD5SUM of the directory the zones are
+// in: the template's part before its last '/', plus "/MD5SUM". A template
+// whose directory part holds a placeholder (one directory per country) has
+// no MD5SUM: empty. An MD5SUM lists a zone under its URL's last segment.
+std::string zone_url(const FetchOptions& options, const std::string& country, net::Family family);
+std::string md5sum_url(const FetchOptions& options, net::Family family);
+// "{cc}" -> "nz", "{CC}" -> "NZ" in `url_template`.
+std::string expand_zone_url(const std::string& url_template, const std::string& country);
+// Why `url_template` is not a usable zone URL template (an http://,
+// https:// or file:// URL with {cc} or {CC} and no other braces), or ""
+// when it is.
+std::string zone_url_template_problem(const std::string& url_template);
+
+// The HTTP settings of the options (size limit: max_zone_bytes).
+HttpOptions http_options(const FetchOptions& options);
+// A dry run by a user who cannot write options.cache_dir gets a private
+// temporary cache instead: makes it in `scratch` and points the options at
+// it; nothing changes when the configured one is writable.
+void scratch_cache_if_read_only(FetchOptions& options, std::optional<util::TempDir>& scratch);
 
 // An MD5SUM file: "<md5>  name" lines (md5sum's output; "*name" for binary
 // mode too), CRLF or LF, blank lines ignored. Maps each name to its MD5 in
@@ -128,7 +158,10 @@ public:
     ScratchIfReadOnly, // a dry run by a user who cannot write it downloads into a private temporary directory
   };
   explicit HttpSource(FetchOptions options, Cache cache = Cache::Configured);
-  std::string describe() const override { return m_options.base_url; }
+  std::string describe() const override
+  {
+    return m_options.zone_url_v4.empty() ? m_options.base_url : m_options.zone_url_v4;
+  }
   std::optional<net::CacheReport> cache(std::int64_t now) const override;
   std::vector<ZoneResult> load(const std::vector<std::string>& countries, net::Families families,
                                Mode mode) override

@@ -16,7 +16,7 @@ namespace geoblock::fetch {
 inline constexpr long k_default_connect_timeout_ms = 15'000;
 
 struct HttpOptions {
-  int parallel = 8;                                       // transfers at once (at least 1)
+  int parallel = 4;                                       // transfers at once (at least 1)
   long connect_timeout_ms = k_default_connect_timeout_ms; // per attempt
   long timeout_ms = 60'000;                               // whole transfer, per attempt
   int retries = 3;             // extra attempts after the first (timeouts, cuts, 5xx, 429)

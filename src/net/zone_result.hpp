@@ -44,6 +44,7 @@ struct ZoneResult {
   std::uint64_t bytes = 0;        // body bytes transferred in this run
   std::string sha256;             // of the zone body used
   bool stale = false;             // data older than the configured age (feed may have stopped)
+  std::string source;             // the configured source that served it ("http", "rir", ...; empty: unnamed)
 
   bool usable() const { return origin != Origin::Failed; }
   std::size_t networks() const { return nets.size(); }

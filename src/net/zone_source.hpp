@@ -14,7 +14,8 @@
 
 namespace geoblock::net {
 
-// One zone a source keeps between runs (the HTTP cache), for status.
+// One zone (or file) a source keeps between runs (the HTTP cache, rir's
+// delegation files), for status.
 struct CachedZone {
   std::string country;
   Family family = Family::V4;
@@ -23,6 +24,7 @@ struct CachedZone {
   std::int64_t fetched_days_ago = -1; // since the last successful fetch (-1: unknown)
   bool stale = false;                 // older than the configured age
   bool body_ok = false;               // present and matching its recorded hash
+  std::string file; // a cached file that is not one zone (rir's delegation files): its name; country empty
 };
 
 struct CacheReport {
@@ -49,7 +51,8 @@ public:
   virtual std::vector<ZoneResult> load(const std::vector<std::string>& countries, Families families,
                                        Mode mode) = 0;
   // What the source keeps between runs, for status; nothing for sources
-  // that read a local file each time. `now` is unix time.
+  // that read a local file each time. `now` is unix time. A failover list
+  // reports every source's cache together.
   virtual std::optional<CacheReport> cache(std::int64_t /*now*/) const { return std::nullopt; }
 };
 

@@ -352,23 +352,28 @@ TEST(ChildReport, RoundTripsAndRefusesAnythingElse)
     }
     return std::string("accepted");
   };
-  const std::string v4 = "zone\tcn\tv4\tdownloaded\t1\t0\t0\t0\tu\t\t11\n1.0.0.0/24\n";
-  const std::string v6 = "zone\tcn\tv6\tabsent\t0\t0\t0\t0\tu\t\t0\n";
+  const std::string v4 = "zone\tcn\tv4\tdownloaded\t1\t0\t0\t0\tu\t\thttp\t11\n1.0.0.0/24\n";
+  const std::string v6 = "zone\tcn\tv6\tabsent\t0\t0\t0\t0\tu\t\thttp\t0\n";
   EXPECT_EQ(refused(v4 + v6 + "end\t2\n"), "accepted");
-  EXPECT_NE(refused(v4 + "end\t1\n"), "accepted");                                           // a zone missing
-  EXPECT_NE(refused(v4 + v4 + "end\t2\n"), "accepted");                                      // twice
-  EXPECT_NE(refused(v4 + "zone\tus\tv6\tabsent\t0\t0\t0\t0\tu\t\t0\nend\t2\n"), "accepted"); // not asked for
+  EXPECT_NE(refused(v4 + "end\t1\n"), "accepted");      // a zone missing
+  EXPECT_NE(refused(v4 + v4 + "end\t2\n"), "accepted"); // twice
+  EXPECT_NE(refused(v4 + "zone\tus\tv6\tabsent\t0\t0\t0\t0\tu\t\thttp\t0\nend\t2\n"),
+            "accepted"); // not asked for
   EXPECT_NE(refused(v4 + v6 + "end\t3\n"), "accepted");
   EXPECT_NE(refused(v4 + v6 + "end\t2"), "accepted"); // truncated
   EXPECT_NE(refused(v4 + v6 + "end\t2\nzone\n"), "accepted");
-  EXPECT_NE(refused("zone\tcn\tv4\tfetched\t1\t0\t0\t0\tu\t\t0\n" + v6 + "end\t2\n"), "accepted");
-  EXPECT_NE(refused("zone\tcn\tv4\tdownloaded\t-1\t0\t0\t0\tu\t\t0\n" + v6 + "end\t2\n"), "accepted");
-  EXPECT_NE(refused("zone\tcn\tv4\tdownloaded\t1\t0\t0\t0\tu\x1b\t\t0\n" + v6 + "end\t2\n"), "accepted");
-  EXPECT_NE(refused("zone\tcn\tv4\tdownloaded\t1\t0\t0\t0\tu\t\t0\textra\n" + v6 + "end\t2\n"), "accepted");
-  // Bodies: exactly as long as announced, and only for zones with data.
-  EXPECT_NE(refused("zone\tcn\tv4\tdownloaded\t1\t0\t0\t0\tu\t\t99\n1.0.0.0/24\n" + v6 + "end\t2\n"),
+  EXPECT_NE(refused("zone\tcn\tv4\tfetched\t1\t0\t0\t0\tu\t\thttp\t0\n" + v6 + "end\t2\n"), "accepted");
+  EXPECT_NE(refused("zone\tcn\tv4\tdownloaded\t-1\t0\t0\t0\tu\t\thttp\t0\n" + v6 + "end\t2\n"), "accepted");
+  EXPECT_NE(refused("zone\tcn\tv4\tdownloaded\t1\t0\t0\t0\tu\x1b\t\thttp\t0\n" + v6 + "end\t2\n"),
             "accepted");
-  EXPECT_NE(refused(v4 + "zone\tcn\tv6\tabsent\t0\t0\t0\t0\tu\t\t4\n::/0" + "end\t2\n"), "accepted");
+  EXPECT_NE(refused("zone\tcn\tv4\tdownloaded\t1\t0\t0\t0\tu\t\thttp\t0\textra\n" + v6 + "end\t2\n"),
+            "accepted");
+  EXPECT_NE(refused("zone\tcn\tv4\tdownloaded\t1\t0\t0\t0\tu\t\tftp\t0\n" + v6 + "end\t2\n"),
+            "accepted"); // unknown source
+  // Bodies: exactly as long as announced, and only for zones with data.
+  EXPECT_NE(refused("zone\tcn\tv4\tdownloaded\t1\t0\t0\t0\tu\t\thttp\t99\n1.0.0.0/24\n" + v6 + "end\t2\n"),
+            "accepted");
+  EXPECT_NE(refused(v4 + "zone\tcn\tv6\tabsent\t0\t0\t0\t0\tu\t\thttp\t4\n::/0" + "end\t2\n"), "accepted");
   EXPECT_NE(refused(""), "accepted");
   EXPECT_EQ(refused(cli::format_child_error("cannot write /var/cache/geoblock/v4: disk full")),
             "cannot write /var/cache/geoblock/v4: disk full");

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <ctime>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -153,6 +154,50 @@ TEST_F(FaultFetch, RetryAfterOn503IsWaitedOutThenTheRetrySucceeds)
   std::lock_guard lock(m);
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_GE(seen[1] - seen[0], std::chrono::milliseconds(950));
+}
+
+TEST_F(FaultFetch, ABurstOf503sWithRetryAfterEndsInBackoffAndSuccess)
+{
+  // ipdeny answers a burst of parallel requests with 503. Here the first
+  // six zone requests of the run get 503 with Retry-After: 1; with the
+  // default parallelism every zone must still arrive, and no zone may be
+  // asked again before the second it was told to wait (a lower bound,
+  // which load cannot break).
+  const std::vector<std::string> countries = {"de", "fr", "it", "es", "pt", "nl",
+                                              "be", "lu", "at", "ch", "dk", "se"};
+  options.parallel = fetch::FetchOptions{}.parallel;
+  EXPECT_EQ(options.parallel, 4); // polite by default
+  std::mutex m;
+  int zone_requests = 0;
+  std::map<std::string, std::vector<std::pair<std::chrono::steady_clock::time_point, int>>> seen;
+  set_fault([&](const FaultRequest& r) {
+    std::lock_guard lock(m);
+    const bool busy = ++zone_requests <= 6;
+    seen[r.path].emplace_back(std::chrono::steady_clock::now(), busy ? 503 : 200);
+    if (busy) {
+      FaultReply reply = status(503, "Service Temporarily Unavailable");
+      reply.headers["Retry-After"] = "1";
+      return reply;
+    }
+    return status(200, k_good);
+  });
+  const auto results = fetch::fetch_zones(countries, net::Families::V4, options);
+  ASSERT_EQ(results.size(), countries.size());
+  for (const auto& r : results) {
+    EXPECT_EQ(r.origin, Origin::Downloaded) << r.country << ": " << r.error;
+  }
+  std::lock_guard lock(m);
+  int answered_503 = 0;
+  for (const auto& [path, hits] : seen) {
+    for (std::size_t i = 0; i + 1 < hits.size(); ++i) {
+      if (hits[i].second == 503) {
+        ++answered_503;
+        EXPECT_GE(hits[i + 1].first - hits[i].first, std::chrono::milliseconds(950)) << path;
+      }
+    }
+    EXPECT_EQ(hits.back().second, 200) << path;
+  }
+  EXPECT_EQ(answered_503, 6);
 }
 
 TEST_F(FaultFetch, PersistentServerErrorGivesUpAfterTheRetries)

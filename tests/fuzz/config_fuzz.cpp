@@ -114,8 +114,12 @@ check_config(const std::string& text)
     check(seen.insert(c).second, "each country is listed once");
   }
   check(s.allow_only == (raw.policy == "allow-only"), "the policy is the one given");
-  if (s.source_kind != cli::Settings::SourceKind::Http) {
-    check(!s.source_path.empty() && raw.source.ends_with(s.source_path), "the source path is the one given");
+  check(!s.sources.empty(), "a valid configuration has a source");
+  for (const auto& spec : s.sources) {
+    if (spec.kind == cli::Settings::SourceKind::Bundle || spec.kind == cli::Settings::SourceKind::Maxmind) {
+      check(!spec.path.empty() && raw.source.find(spec.path) != std::string::npos,
+            "the source path is the one given");
+    }
   }
   check(s.rules.set_name == raw.set_name, "the set name is the one given");
   try {

@@ -95,9 +95,8 @@ TEST_F(Units, ServicesAreHardened)
     // Only what netfilter and ipset need, and what dropping to the
     // fetch-user needs (docs/security.md).
     const auto caps = unit_words(u, "Service", "CapabilityBoundingSet");
-    EXPECT_EQ(
-        std::set<std::string>(caps.begin(), caps.end()),
-        (std::set<std::string>{"CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_SETUID", "CAP_SETGID"}))
+    EXPECT_EQ(std::set<std::string>(caps.begin(), caps.end()),
+              (std::set<std::string>{"CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_SETUID", "CAP_SETGID"}))
         << name;
     EXPECT_EQ(unit_value(u, "Service", "ProtectSystem"), "strict") << name;
     EXPECT_EQ(unit_value(u, "Service", "PrivateTmp"), "yes") << name;
