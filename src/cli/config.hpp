@@ -5,6 +5,7 @@
 #pragma once
 
 #include "apply/state.hpp"
+#include "cli/backend_choice.hpp"
 #include "fetch/http_client.hpp"
 #include "net/cidr.hpp"
 
@@ -72,6 +73,7 @@ struct Config {
   bool log = false;
   std::string log_prefix = "geoblock: ";
   std::string log_rate = "10/minute";
+  std::string backend = "auto"; // auto | iptables | nftables (cli/backend_choice.hpp)
 
   KeyOrigins origins;
 };
@@ -86,6 +88,7 @@ struct Settings {
   enum class SourceKind { Http, Bundle, Maxmind } source_kind = SourceKind::Http;
   std::string source_path;  // for bundle / maxmind
   apply::RulesConfig rules; // set name, chains, policy and the rule shapes, typed
+  BackendSetting backend = BackendSetting::Auto;
 };
 
 // Validates `raw` (countries and their file, family, policy, allowlist,

@@ -227,7 +227,9 @@ config_options(Config& c)
       "at most this many log lines (second, minute, hour, day)")(
       "geoname-fallback",
       po::value(&c.geoname_fallback)->value_name("none|registered")->default_value(c.geoname_fallback),
-      "MaxMind: use registered_country_geoname_id when geoname_id is empty");
+      "MaxMind: use registered_country_geoname_id when geoname_id is empty")(
+      "backend", po::value(&c.backend)->value_name("auto|iptables|nftables")->default_value(c.backend),
+      "firewall backend; auto keeps the one in use, else picks by the host");
   return d;
 }
 
