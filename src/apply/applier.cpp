@@ -51,6 +51,13 @@ void
 validate_options(const ApplyOptions& options)
 {
   validate(static_cast<const RulesConfig&>(options));
+  for (const Hook& h : hooks_of(options)) {
+    if (h.table == "ingress") {
+      throw ConfigError("chain " + to_string(h) +
+                        " exists with nftables only: set backend nftables, or use "
+                        "raw:PREROUTING for the earliest drop with iptables");
+    }
+  }
   try {
     check_max_shrink(options.max_shrink);
   } catch (const ConfigError& e) {

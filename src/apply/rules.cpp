@@ -1,4 +1,5 @@
 #include "apply/rules.hpp"
+#include "apply/state.hpp"
 
 #include "core/error.hpp"
 #include "core/text.hpp"
@@ -47,11 +48,20 @@ parse_hook(std::string_view text)
     table = std::string(text.substr(0, colon));
     chain = std::string(text.substr(colon + 1));
   }
+  if (table == "ingress") {
+    // nftables only: the netdev ingress hook of one interface.
+    if (!valid_interface(chain) || chain.back() == '+') {
+      throw ConfigError("unsupported chain '" + std::string(text) +
+                        "': ingress:IFACE needs one interface name (no '+' wildcard)");
+    }
+    return {table, chain};
+  }
   const bool ok = (table == "raw" && chain == "PREROUTING") || (table == "mangle" && chain == "PREROUTING") ||
                   (table == "filter" && (chain == "INPUT" || chain == "FORWARD" || chain == "DOCKER-USER"));
   if (!ok) {
     throw ConfigError("unsupported chain '" + std::string(text) +
-                      "': use raw:PREROUTING, mangle:PREROUTING, INPUT, FORWARD or DOCKER-USER");
+                      "': use raw:PREROUTING, mangle:PREROUTING, INPUT, FORWARD, DOCKER-USER or (nftables) "
+                      "ingress:IFACE");
   }
   return {table, chain};
 }

@@ -21,8 +21,10 @@ struct Hook {
 };
 
 // Accepts "raw:PREROUTING", "mangle:PREROUTING", "INPUT", "FORWARD",
-// "DOCKER-USER" (a bare chain means the filter table) and "filter:CHAIN".
-// Throws ConfigError for anything else.
+// "DOCKER-USER" (a bare chain means the filter table) and "filter:CHAIN",
+// and "ingress:IFACE" (table "ingress", chain IFACE: nftables' netdev
+// ingress hook; the iptables backend refuses it). Throws ConfigError for
+// anything else.
 Hook parse_hook(std::string_view text);
 std::string to_string(const Hook& hook); // "raw:PREROUTING", "INPUT"
 

@@ -440,6 +440,10 @@ void
 check_hooks(const RulesConfig& config)
 {
   for (const auto& h : hooks_of(config)) {
+    if (h.table == "ingress" && (config.policy == Policy::AllowOnly || config.match == Match::New)) {
+      throw ConfigError("allow-only and match new need connection tracking, which has not run at " +
+                        to_string(h) + ": use mangle:PREROUTING, INPUT or FORWARD");
+    }
     if (h.table != "raw") {
       continue;
     }

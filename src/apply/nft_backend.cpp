@@ -1,0 +1,971 @@
+#include "apply/nft_backend.hpp"
+
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "net/zone.hpp"
+#include "util/lock.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+#include <optional>
+#include <set>
+
+namespace geoblock::apply {
+
+namespace {
+
+using nft::Expr;
+
+constexpr std::uint32_t k_hook_prerouting = 0;
+constexpr std::uint32_t k_hook_input = 1;
+constexpr std::uint32_t k_hook_forward = 2;
+constexpr std::uint32_t k_hook_output = 3;
+constexpr std::uint32_t k_hook_ingress = 0;
+
+[[noreturn]] void
+bad_rule(const std::string& body, const std::string& problem)
+{
+  throw RulesError("nftables: cannot render rule '" + body + "': " + problem);
+}
+
+std::vector<std::uint8_t>
+ifname_bytes(const std::string& name)
+{
+  // "ppp+" is iptables' wildcard: compare the prefix only. Otherwise the
+  // whole 16-byte, NUL-padded name.
+  if (!name.empty() && name.back() == '+') {
+    return {name.begin(), name.end() - 1};
+  }
+  std::vector<std::uint8_t> out(16, 0);
+  std::copy(name.begin(), name.end(), out.begin());
+  return out;
+}
+
+std::uint8_t
+proto_number(const std::string& proto, const std::string& body)
+{
+  if (proto == "tcp") {
+    return 6;
+  }
+  if (proto == "udp") {
+    return 17;
+  }
+  if (proto == "sctp") {
+    return 132;
+  }
+  bad_rule(body, "unknown protocol '" + proto + "'");
+}
+
+int
+number(const std::string& text, const std::string& body)
+{
+  int v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    bad_rule(body, "'" + text + "' is not a number");
+  }
+  return v;
+}
+
+std::vector<std::pair<int, int>>
+port_list(const std::string& text, const std::string& body)
+{
+  std::vector<std::pair<int, int>> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, comma - start);
+    const auto colon = item.find(':');
+    const int first = number(item.substr(0, colon), body);
+    const int last = colon == std::string::npos ? first : number(item.substr(colon + 1), body);
+    if (first < 0 || last > 65535 || last < first) {
+      bad_rule(body, "bad port range '" + item + "'");
+    }
+    out.emplace_back(first, last);
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::vector<std::uint8_t>
+u32_host_bytes(std::uint32_t v)
+{
+  std::vector<std::uint8_t> out(4);
+  for (int i = 0; i < 4; ++i) {
+    // ct state is a host-order u32 in the register.
+    std::uint32_t probe = 1;
+    const bool little = *reinterpret_cast<std::uint8_t*>(&probe) == 1;
+    out[static_cast<std::size_t>(i)] =
+        static_cast<std::uint8_t>(v >> (little ? 8 * i : 8 * (3 - i)));
+  }
+  return out;
+}
+
+std::uint32_t
+ct_states(const std::string& list, const std::string& body)
+{
+  std::uint32_t mask = 0;
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    const std::size_t comma = std::min(list.find(',', start), list.size());
+    const std::string s = list.substr(start, comma - start);
+    if (s == "INVALID") {
+      mask |= 1;
+    } else if (s == "ESTABLISHED") {
+      mask |= 2;
+    } else if (s == "RELATED") {
+      mask |= 4;
+    } else if (s == "NEW") {
+      mask |= 8;
+    } else if (s == "UNTRACKED") {
+      mask |= 64;
+    } else {
+      bad_rule(body, "unknown conntrack state '" + s + "'");
+    }
+    start = comma + 1;
+  }
+  return mask;
+}
+
+std::uint64_t
+rate_unit(const std::string& unit, const std::string& body)
+{
+  if (unit == "sec" || unit == "second" || unit == "s") {
+    return 1;
+  }
+  if (unit == "min" || unit == "minute" || unit == "m") {
+    return 60;
+  }
+  if (unit == "hour" || unit == "h") {
+    return 3600;
+  }
+  if (unit == "day" || unit == "d") {
+    return 86400;
+  }
+  bad_rule(body, "unknown rate unit '" + unit + "'");
+}
+
+// Payload offset of the source or destination address.
+std::uint32_t
+addr_offset(net::Family family, bool source)
+{
+  if (family == net::Family::V4) {
+    return source ? 12 : 16;
+  }
+  return source ? 8 : 24;
+}
+
+std::string
+serialize(const nft::Set& set)
+{
+  std::string out = "{";
+  for (const auto& e : set.elements) {
+    for (std::uint32_t i = 0; i < set.key_len && i < e.key.size(); ++i) {
+      static const char* hex = "0123456789abcdef";
+      out += hex[e.key[i] >> 4];
+      out += hex[e.key[i] & 15];
+    }
+    out += e.interval_end ? "e," : ",";
+  }
+  return out + "}";
+}
+
+// A rule's expressions with anonymous set names replaced by their contents,
+// so a rendered rule and a live one compare equal when they do the same.
+std::vector<Expr>
+normalized(const nft::Rule& rule, const std::map<std::string, std::string>& live_anonymous)
+{
+  std::vector<Expr> out = rule.exprs;
+  std::size_t k = 0;
+  for (auto& x : out) {
+    x.offset = x.kind == Expr::Kind::Lookup ? 0 : x.offset;
+    if (x.kind != Expr::Kind::Lookup || x.name.rfind("__set", 0) != 0) {
+      continue;
+    }
+    if (const auto it = live_anonymous.find(x.name); it != live_anonymous.end()) {
+      x.name = it->second;
+    } else if (k < rule.anonymous.size()) {
+      x.name = serialize(rule.anonymous[k++]);
+    }
+  }
+  return out;
+}
+
+struct HookSpec {
+  nft::Family table_family = nft::Family::Inet;
+  nft::BaseHook hook;
+};
+
+// Where a FirewallState chain goes; nullopt for a regular (own) chain.
+std::optional<HookSpec>
+hook_spec(const std::string& table, const std::string& chain)
+{
+  HookSpec s;
+  if (table == "ingress") {
+    s.table_family = nft::Family::Netdev;
+    s.hook.hooknum = k_hook_ingress;
+    s.hook.priority = 0;
+    s.hook.device = chain;
+    return s;
+  }
+  if (!is_builtin(chain)) {
+    return std::nullopt;
+  }
+  if (chain == "PREROUTING" && table == "raw") {
+    s.hook.hooknum = k_hook_prerouting;
+    s.hook.priority = -300;
+  } else if (chain == "PREROUTING" && table == "mangle") {
+    s.hook.hooknum = k_hook_prerouting;
+    s.hook.priority = -150;
+  } else if (chain == "INPUT" && table == "filter") {
+    s.hook.hooknum = k_hook_input;
+  } else if (chain == "FORWARD" && table == "filter") {
+    s.hook.hooknum = k_hook_forward;
+  } else if (chain == "OUTPUT" && table == "filter") {
+    s.hook.hooknum = k_hook_output;
+  } else {
+    throw ConfigError("nftables: no hook for " + table + ":" + chain);
+  }
+  return s;
+}
+
+bool
+own_chain(const std::string& table, const std::string& chain)
+{
+  return table != "ingress" && !is_builtin(chain);
+}
+
+// "raw-PREROUTING-v4" -> (V4, raw, PREROUTING).
+bool
+parse_chain_name(const std::string& name, net::Family& family, std::string& table, std::string& chain)
+{
+  if (name.size() < 5) {
+    return false;
+  }
+  const std::string suffix = name.substr(name.size() - 3);
+  if (suffix != "-v4" && suffix != "-v6") {
+    return false;
+  }
+  family = suffix == "-v4" ? net::Family::V4 : net::Family::V6;
+  const auto dash = name.find('-');
+  if (dash == std::string::npos || dash + 3 >= name.size()) {
+    return false;
+  }
+  table = name.substr(0, dash);
+  chain = name.substr(dash + 1, name.size() - 3 - dash - 1);
+  return (table == "raw" || table == "mangle" || table == "filter" || table == "ingress") && !chain.empty();
+}
+
+void
+check_nft_hooks(const ApplyOptions& options)
+{
+  for (const Hook& h : hooks_of(options)) {
+    if (h.chain == "DOCKER-USER") {
+      throw ConfigError("chain DOCKER-USER is an iptables chain: with backend nftables use FORWARD, which "
+                        "also covers Docker's published ports");
+    }
+  }
+}
+
+// The tables geoblock owns: inet and netdev tables named after the current
+// and the previous set names.
+std::vector<std::string>
+bases_of(const ApplyOptions& options)
+{
+  std::vector<std::string> bases = {options.set_name};
+  for (const auto& b : options.previous_set_names) {
+    if (std::find(bases.begin(), bases.end(), b) == bases.end()) {
+      bases.push_back(b);
+    }
+  }
+  return bases;
+}
+
+struct LiveTable {
+  nft::Table table;
+  std::vector<nft::Set> sets;
+  std::vector<nft::Chain> chains;
+  std::vector<nft::Rule> rules;
+};
+
+std::vector<LiveTable>
+read_tables(nft::Socket& sock, const ApplyOptions& options)
+{
+  const auto bases = bases_of(options);
+  std::vector<LiveTable> out;
+  for (const auto& t : sock.tables()) {
+    if ((t.family != nft::Family::Inet && t.family != nft::Family::Netdev) ||
+        std::find(bases.begin(), bases.end(), t.name) == bases.end()) {
+      continue;
+    }
+    LiveTable lt;
+    lt.table = t;
+    lt.sets = sock.sets(t, true);
+    lt.chains = sock.chains(t);
+    lt.rules = sock.rules(t);
+    out.push_back(std::move(lt));
+  }
+  return out;
+}
+
+template <class A>
+void
+decode_into(const nft::Set& s, std::vector<net::Prefix<A>>& out)
+{
+  nft::decode_intervals(s.elements, out);
+}
+
+// The FirewallState form of geoblock's live tables.
+FirewallState
+state_of(const std::vector<LiveTable>& tables, bool with_members,
+         std::vector<std::string>& warnings)
+{
+  FirewallState st;
+  std::vector<SetState> netdev_sets;
+  // inet tables first: the netdev copies are compared with their sets.
+  std::vector<const LiveTable*> ordered;
+  for (const auto& lt : tables) {
+    if (lt.table.family == nft::Family::Inet) {
+      ordered.push_back(&lt);
+    }
+  }
+  for (const auto& lt : tables) {
+    if (lt.table.family != nft::Family::Inet) {
+      ordered.push_back(&lt);
+    }
+  }
+  for (const LiveTable* ltp : ordered) {
+    const LiveTable& lt = *ltp;
+    netdev_sets.clear();
+    const bool netdev = lt.table.family == nft::Family::Netdev;
+    std::map<std::string, std::string> anonymous;
+    for (const auto& s : lt.sets) {
+      if (s.anonymous) {
+        anonymous[s.name] = serialize(s);
+        continue;
+      }
+      SetState ss;
+      ss.name = s.name;
+      const bool v6 = s.key_type == nft::KeyType::Ipv6Addr && s.key_len == 16;
+      const bool v4 = s.key_type == nft::KeyType::Ipv4Addr && s.key_len == 4;
+      ss.family = v6 ? net::Family::V6 : net::Family::V4;
+      if ((v4 || v6) && s.interval) {
+        try {
+          if (v4) {
+            decode_into(s, ss.members.v4);
+          } else {
+            decode_into(s, ss.members.v6);
+          }
+        } catch (const RulesError& e) {
+          warnings.push_back("set " + s.name + ": " + e.what());
+        }
+      } else {
+        warnings.push_back("set " + s.name + " in " + nft::family_name(lt.table.family) + " " + lt.table.name +
+                           " is not an interval set of addresses");
+      }
+      ss.entries = ss.members.v4.size() + ss.members.v6.size();
+      ss.memory = s.elements.size() * (s.key_len + 32); // an estimate: the kernel does not report it
+      ss.members_known = with_members;
+      if (!with_members) {
+        ss.members = {};
+      }
+      if (netdev) {
+        // The ingress table holds its own copy of the set, which must equal
+        // the inet one: checked below, against the chains that use it.
+        netdev_sets.push_back(std::move(ss));
+        continue;
+      }
+      st.sets.push_back(std::move(ss));
+    }
+    for (const auto& c : lt.chains) {
+      ChainState cs;
+      std::string table;
+      std::string chain;
+      net::Family family = net::Family::V4;
+      if (!parse_chain_name(c.name, family, table, chain) || (netdev != (table == "ingress"))) {
+        cs.family = net::Family::V4;
+        cs.table = "nft " + lt.table.name;
+        cs.chain = c.name;
+        cs.own = true;
+        cs.rules.push_back("[chain not written by geoblock]");
+        st.chains.push_back(std::move(cs));
+        continue;
+      }
+      cs.family = family;
+      cs.table = table;
+      cs.chain = chain;
+      cs.own = own_chain(table, chain);
+      for (const auto& copy : netdev_sets) {
+        const SetState* main = st.set(copy.name);
+        if (copy.family == family && (main == nullptr || main->members.v4 != copy.members.v4 ||
+                                      main->members.v6 != copy.members.v6 || main->entries != copy.entries)) {
+          cs.rules.push_back("[set " + copy.name + " of the netdev table differs from the inet table's]");
+        }
+      }
+      std::optional<HookSpec> want;
+      try {
+        want = hook_spec(table, chain);
+      } catch (const ConfigError&) {
+        want.reset();
+        cs.rules.push_back("[chain with an unknown hook]");
+      }
+      const bool hook_ok = want ? (c.hook && *c.hook == want->hook) : !c.hook;
+      if (!hook_ok) {
+        cs.rules.push_back("[chain hooked differently from geoblock's layout]");
+      }
+      std::size_t pos = 0;
+      for (const auto& r : lt.rules) {
+        if (r.chain != c.name) {
+          continue;
+        }
+        std::string body;
+        if (r.comment.empty()) {
+          body = "[rule without geoblock's text, handle " + std::to_string(r.handle) + "]";
+        } else {
+          body = r.comment;
+          try {
+            const nft::Rule want_rule =
+                render_rule(r.comment, family, lt.table.family, lt.table.name, table, c.name);
+            if (normalized(want_rule, {}) != normalized(r, anonymous)) {
+              body += " [changed outside geoblock]";
+            }
+          } catch (const Error&) {
+            body += " [not geoblock's vocabulary]";
+          }
+        }
+        cs.rules.push_back(body);
+        cs.positions.push_back(pos++);
+        cs.counters.push_back(Counters{r.packets, r.bytes});
+      }
+      st.chains.push_back(std::move(cs));
+    }
+  }
+  return st;
+}
+
+// What the desired state looks like as nft objects.
+struct Plan {
+  std::vector<nft::Table> tables;
+  std::vector<nft::Set> sets;
+  std::vector<nft::Chain> chains;
+  std::vector<std::vector<nft::Rule>> rules; // per chain
+};
+
+Plan
+plan_of(const FirewallState& desired, const ApplyOptions& options)
+{
+  Plan p;
+  const std::string& name = options.set_name;
+  bool need_netdev = false;
+  for (const auto& c : desired.chains) {
+    need_netdev = need_netdev || c.table == "ingress";
+  }
+  p.tables.push_back({nft::Family::Inet, name});
+  if (need_netdev) {
+    p.tables.push_back({nft::Family::Netdev, name});
+  }
+  for (const auto& t : p.tables) {
+    for (const auto& s : desired.sets) {
+      nft::Set ns;
+      ns.family = t.family;
+      ns.table = name;
+      ns.name = s.name;
+      ns.key_type = s.family == net::Family::V4 ? nft::KeyType::Ipv4Addr : nft::KeyType::Ipv6Addr;
+      ns.key_len = s.family == net::Family::V4 ? 4 : 16;
+      ns.elements = s.family == net::Family::V4 ? nft::interval_elements(s.members.v4)
+                                                : nft::interval_elements(s.members.v6);
+      p.sets.push_back(std::move(ns));
+    }
+  }
+  for (const auto& c : desired.chains) {
+    nft::Chain nc;
+    const auto spec = hook_spec(c.table, c.chain);
+    nc.family = spec ? spec->table_family : nft::Family::Inet;
+    nc.table = name;
+    nc.name = nft_chain_name(c.family, c.table, c.chain);
+    if (spec) {
+      nc.hook = spec->hook;
+    }
+    std::vector<nft::Rule> rules;
+    for (const auto& body : c.rules) {
+      rules.push_back(render_rule(body, c.family, nc.family, name, c.table, nc.name));
+    }
+    p.chains.push_back(std::move(nc));
+    p.rules.push_back(std::move(rules));
+  }
+  return p;
+}
+
+// Elements in the order interval_elements() writes them: by key, an end
+// before a start at the same key.
+std::vector<nft::Element>
+canonical(std::vector<nft::Element> elements)
+{
+  std::sort(elements.begin(), elements.end(), [](const nft::Element& a, const nft::Element& b) {
+    return a.key != b.key ? a.key < b.key : a.interval_end > b.interval_end;
+  });
+  return elements;
+}
+
+std::string
+set_key(nft::Family f, const std::string& table, const std::string& name)
+{
+  return nft::family_name(f) + " " + table + " " + name;
+}
+
+void
+stage(const ApplyOptions& options, const std::string& what)
+{
+  log::verbose(what);
+  if (options.on_stage) {
+    options.on_stage(what);
+  }
+}
+
+class NftablesBackend final : public Backend {
+public:
+  const char* name() const override { return "nftables"; }
+
+  LiveState read(const ApplyOptions& options, bool with_members) override
+  {
+    nft::Socket sock;
+    LiveState live;
+    const auto tables = read_tables(sock, options);
+    live.state = state_of(tables, with_members, live.warnings);
+    return live;
+  }
+
+  ApplyReport apply(const net::NetList& aggregated, const ApplyOptions& options) override
+  {
+    validate(static_cast<const RulesConfig&>(options));
+    check_max_shrink(options.max_shrink);
+    check_nft_hooks(options);
+    std::optional<util::FileLock> lock;
+    if (!options.lock_path.empty()) {
+      lock.emplace(options.lock_path, options.lock_wait);
+    }
+    const FirewallState desired = desired_state(aggregated, options);
+    const Plan plan = plan_of(desired, options);
+
+    nft::Socket sock;
+    const auto live_tables = read_tables(sock, options);
+    std::vector<std::string> warnings;
+    const FirewallState before = state_of(live_tables, true, warnings);
+    for (const auto& w : warnings) {
+      log::warning(w);
+    }
+    ApplyReport report;
+    report.warnings = warnings;
+    report.changes = diff(desired, before);
+    check_safety(aggregated, desired, before, options);
+    for (const SetState& want : desired.sets) {
+      FamilyReport& r = want.family == net::Family::V4 ? report.v4 : report.v6;
+      r.enabled = true;
+      r.set = want.name;
+      if (const SetState* have = before.set(want.name)) {
+        r.existed = true;
+        r.previous_entries = have->entries;
+        r.set_replaced = have->members.v4 != want.members.v4 || have->members.v6 != want.members.v6;
+      } else {
+        r.set_replaced = true;
+      }
+      r.entries = want.entries;
+    }
+    stage(options, "checked");
+
+    nft::Batch batch;
+    // Live objects by name.
+    std::map<std::string, const nft::Set*> live_sets;
+    std::map<std::string, const nft::Chain*> live_chains;
+    std::map<std::string, std::vector<const nft::Rule*>> live_rules;
+    std::set<std::string> live_table_keys;
+    for (const auto& lt : live_tables) {
+      live_table_keys.insert(nft::family_name(lt.table.family) + " " + lt.table.name);
+      for (const auto& s : lt.sets) {
+        live_sets[set_key(lt.table.family, lt.table.name, s.name)] = &s;
+      }
+      for (const auto& c : lt.chains) {
+        live_chains[set_key(lt.table.family, lt.table.name, c.name)] = &c;
+      }
+      for (const auto& r : lt.rules) {
+        live_rules[set_key(lt.table.family, lt.table.name, r.chain)].push_back(&r);
+      }
+    }
+    std::set<std::string> wanted_tables;
+    for (const auto& t : plan.tables) {
+      wanted_tables.insert(nft::family_name(t.family) + " " + t.name);
+      batch.add_table(t);
+    }
+    // Sets: created with their elements, or flushed and refilled when their
+    // members differ; untouched when equal.
+    for (const auto& s : plan.sets) {
+      const auto it = live_sets.find(set_key(s.family, s.table, s.name));
+      if (it == live_sets.end()) {
+        batch.add_set(s);
+        continue;
+      }
+      const nft::Set& have = *it->second;
+      if (have.key_type != s.key_type || have.key_len != s.key_len || !have.interval) {
+        throw RulesError("nftables: set " + s.name + " in " + nft::family_name(s.family) + " " + s.table +
+                         " exists with another type; run `geoblock remove` or choose another set name");
+      }
+      if (canonical(have.elements) != s.elements) {
+        batch.flush_set(s);
+        if (!s.elements.empty()) {
+          batch.add_elements(s, s.elements);
+        }
+      }
+    }
+    // Chains: a chain whose rules differ is flushed and refilled in the
+    // same transaction; one no longer wanted is flushed first (so no jump
+    // names it) and deleted after the new rules are in.
+    std::set<std::string> wanted_chains;
+    std::vector<std::size_t> rewrite;
+    for (std::size_t i = 0; i < plan.chains.size(); ++i) {
+      const auto& c = plan.chains[i];
+      const std::string key = set_key(c.family, c.table, c.name);
+      wanted_chains.insert(key);
+      const auto it = live_chains.find(key);
+      if (it == live_chains.end()) {
+        rewrite.push_back(i);
+        continue;
+      }
+      const ChainState* want = nullptr;
+      const ChainState* have = nullptr;
+      net::Family fam;
+      std::string t;
+      std::string ch;
+      if (parse_chain_name(c.name, fam, t, ch)) {
+        want = desired.chain(fam, t, ch);
+        have = before.chain(fam, t, ch);
+      }
+      const bool same = want && have && want->rules == have->rules && it->second->hook == c.hook;
+      if (!same) {
+        if (it->second->hook != c.hook) {
+          batch.flush_chain(*it->second);
+          batch.delete_chain(*it->second);
+        } else {
+          batch.flush_chain(c);
+        }
+        rewrite.push_back(i);
+      }
+    }
+    std::vector<const nft::Chain*> doomed;
+    for (const auto& lt : live_tables) {
+      if (!wanted_tables.count(nft::family_name(lt.table.family) + " " + lt.table.name)) {
+        continue; // the whole table goes below
+      }
+      for (const auto& c : lt.chains) {
+        if (!wanted_chains.count(set_key(lt.table.family, lt.table.name, c.name))) {
+          batch.flush_chain(c);
+          doomed.push_back(&c);
+        }
+      }
+    }
+    // Own (regular) chains before the base chains that jump to them.
+    for (const bool base : {false, true}) {
+      for (const std::size_t i : rewrite) {
+        const auto& c = plan.chains[i];
+        if (c.hook.has_value() != base) {
+          continue;
+        }
+        const bool exists = live_chains.count(set_key(c.family, c.table, c.name)) &&
+                            live_chains[set_key(c.family, c.table, c.name)]->hook == c.hook;
+        if (!exists) {
+          batch.add_chain(c);
+        }
+      }
+    }
+    for (const bool base : {false, true}) {
+      for (const std::size_t i : rewrite) {
+        if (plan.chains[i].hook.has_value() != base) {
+          continue;
+        }
+        for (const auto& r : plan.rules[i]) {
+          batch.add_rule(r);
+        }
+      }
+    }
+    for (const auto* c : doomed) {
+      batch.delete_chain(*c);
+    }
+    std::set<std::string> wanted_sets;
+    for (const auto& s : plan.sets) {
+      wanted_sets.insert(set_key(s.family, s.table, s.name));
+    }
+    for (const auto& lt : live_tables) {
+      if (!wanted_tables.count(nft::family_name(lt.table.family) + " " + lt.table.name)) {
+        batch.delete_table(lt.table);
+        continue;
+      }
+      for (const auto& s : lt.sets) {
+        if (!s.anonymous && !wanted_sets.count(set_key(lt.table.family, lt.table.name, s.name))) {
+          batch.delete_set(s);
+        }
+      }
+    }
+    sock.commit(batch);
+    stage(options, "committed");
+
+    LiveState after = read(options, true);
+    const std::vector<std::string> left = diff(desired, after.state);
+    if (!left.empty()) {
+      throw Error("after applying, the live firewall still differs from the configuration: " + left.front() +
+                  (left.size() > 1 ? " (and " + std::to_string(left.size() - 1) + " more)" : ""));
+    }
+    report.live = std::move(after.state);
+    return report;
+  }
+
+  RemoveReport remove(const ApplyOptions& options) override
+  {
+    std::optional<util::FileLock> lock;
+    if (!options.lock_path.empty()) {
+      lock.emplace(options.lock_path, options.lock_wait);
+    }
+    nft::Socket sock;
+    const auto tables = read_tables(sock, options);
+    RemoveReport report;
+    nft::Batch batch;
+    for (const auto& lt : tables) {
+      for (const auto& r : lt.rules) {
+        net::Family f = net::Family::V4;
+        std::string t;
+        std::string c;
+        parse_chain_name(r.chain, f, t, c);
+        (f == net::Family::V4 ? report.rules_removed_v4 : report.rules_removed_v6) += 1;
+      }
+      for (const auto& s : lt.sets) {
+        if (!s.anonymous && lt.table.family == nft::Family::Inet) {
+          report.sets_removed.push_back(s.name);
+        }
+      }
+      batch.delete_table(lt.table);
+    }
+    sock.commit(batch);
+    return report;
+  }
+};
+
+} // namespace
+
+std::string
+nft_chain_name(net::Family family, const std::string& table, const std::string& chain)
+{
+  return table + "-" + chain + (family == net::Family::V4 ? "-v4" : "-v6");
+}
+
+nft::Rule
+render_rule(const std::string& body, net::Family family, nft::Family table_family, const std::string& table_name,
+            const std::string& ip_table, const std::string& chain)
+{
+  nft::Rule rule;
+  rule.family = table_family;
+  rule.table = table_name;
+  rule.chain = chain;
+  rule.comment = body;
+  auto& x = rule.exprs;
+  // Every rule of a per-family chain first tests the family: inet base
+  // chains see both, and a rule without an address match (-i lo -j RETURN)
+  // must not act on the other family.
+  if (table_family == nft::Family::Netdev) {
+    x.push_back(nft::meta_load(static_cast<nft::MetaKey>(1))); // NFT_META_PROTOCOL: the ethertype
+    x.push_back(nft::cmp_eq(family == net::Family::V4 ? std::vector<std::uint8_t>{0x08, 0x00}
+                                                       : std::vector<std::uint8_t>{0x86, 0xdd}));
+  } else {
+    x.push_back(nft::meta_load(nft::MetaKey::NfProto));
+    x.push_back(nft::cmp_eq({static_cast<std::uint8_t>(family == net::Family::V4 ? 2 : 10)}));
+  }
+  const auto w = split_rule(body);
+  std::string proto;
+  bool verdict = false;
+  auto arg = [&](std::size_t& i) -> const std::string& {
+    if (i + 1 >= w.size()) {
+      bad_rule(body, "'" + w[i] + "' needs a value");
+    }
+    return w[++i];
+  };
+  auto port_match = [&](const std::vector<std::pair<int, int>>& ports) {
+    if (proto.empty()) {
+      bad_rule(body, "ports without -p");
+    }
+    x.push_back(nft::payload_load(nft::PayloadBase::Transport, 2, 2));
+    if (ports.size() == 1 && ports[0].first == ports[0].second) {
+      const auto p = static_cast<std::uint16_t>(ports[0].first);
+      x.push_back(nft::cmp_eq({static_cast<std::uint8_t>(p >> 8), static_cast<std::uint8_t>(p & 0xff)}));
+      return;
+    }
+    nft::Set s;
+    s.key_type = nft::KeyType::InetService;
+    s.key_len = 2;
+    s.interval = true;
+    s.anonymous = true;
+    s.elements = nft::port_elements(ports);
+    rule.anonymous.push_back(std::move(s));
+    x.push_back(nft::lookup("__set"));
+  };
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    if (verdict) {
+      bad_rule(body, "'" + w[i] + "' after the target");
+    }
+    const std::string& word = w[i];
+    if (word == "-i" || word == "-o") {
+      x.push_back(nft::meta_load(word == "-i" ? nft::MetaKey::IifName : nft::MetaKey::OifName));
+      x.push_back(nft::cmp_eq(ifname_bytes(arg(i))));
+    } else if (word == "-p") {
+      proto = arg(i);
+      x.push_back(nft::meta_load(nft::MetaKey::L4Proto));
+      x.push_back(nft::cmp_eq({proto_number(proto, body)}));
+    } else if (word == "--dport" || word == "--dports") {
+      port_match(port_list(arg(i), body));
+    } else if (word == "-m") {
+      const std::string& module = arg(i);
+      if (module == "multiport" || module == "tcp" || module == "udp" || module == "sctp") {
+        continue; // their options follow
+      }
+      if (module == "comment") {
+        if (i + 2 < w.size() && w[i + 1] == "--comment") {
+          i += 2; // the owner tag: carried by the rule's comment
+          continue;
+        }
+        bad_rule(body, "-m comment without --comment");
+      }
+      if (module == "conntrack" || module == "state") {
+        if (i + 2 >= w.size() || (w[i + 1] != "--ctstate" && w[i + 1] != "--state")) {
+          bad_rule(body, "-m conntrack without --ctstate");
+        }
+        i += 2;
+        x.push_back(nft::ct_state_load());
+        x.push_back(nft::bitwise_mask(u32_host_bytes(ct_states(w[i], body))));
+        x.push_back(nft::cmp_neq({0, 0, 0, 0}));
+        continue;
+      }
+      if (module == "set") {
+        if (i + 3 >= w.size() || w[i + 1] != "--match-set" || (w[i + 3] != "src" && w[i + 3] != "dst")) {
+          bad_rule(body, "expected -m set --match-set SET src|dst");
+        }
+        const std::string& set = w[i + 2];
+        const bool src = w[i + 3] == "src";
+        i += 3;
+        x.push_back(nft::payload_load(nft::PayloadBase::Network, addr_offset(family, src),
+                                      family == net::Family::V4 ? 4 : 16));
+        x.push_back(nft::lookup(set));
+        continue;
+      }
+      if (module == "limit") {
+        if (i + 2 >= w.size() || w[i + 1] != "--limit") {
+          bad_rule(body, "-m limit without --limit");
+        }
+        const std::string& rate = w[i + 2];
+        i += 2;
+        const auto slash = rate.find('/');
+        if (slash == std::string::npos) {
+          bad_rule(body, "bad rate '" + rate + "'");
+        }
+        std::uint32_t burst = 5; // iptables' and nft's default
+        if (i + 2 < w.size() && w[i + 1] == "--limit-burst") {
+          burst = static_cast<std::uint32_t>(number(w[i + 2], body));
+          i += 2;
+        }
+        x.push_back(nft::limit(static_cast<std::uint64_t>(number(rate.substr(0, slash), body)),
+                               rate_unit(rate.substr(slash + 1), body), burst));
+        continue;
+      }
+      bad_rule(body, "unknown match '-m " + module + "'");
+    } else if (word == "-s" || word == "-d") {
+      const std::string& text = arg(i);
+      net::NetList nl;
+      if (!net::parse_network(text, nl) || nl.v4.size() + nl.v6.size() != 1 ||
+          (family == net::Family::V4) != (nl.v4.size() == 1)) {
+        bad_rule(body, "'" + text + "' is not a network of this family");
+      }
+      std::vector<std::uint8_t> addr;
+      std::vector<std::uint8_t> mask;
+      int len = 0;
+      if (family == net::Family::V4) {
+        const auto p = nl.v4.front();
+        len = p.len;
+        for (int b = 3; b >= 0; --b) {
+          addr.push_back(static_cast<std::uint8_t>(p.addr >> (8 * b)));
+          mask.push_back(static_cast<std::uint8_t>(net::mask<std::uint32_t>(p.len) >> (8 * b)));
+        }
+      } else {
+        const auto p = nl.v6.front();
+        len = p.len;
+        for (int b = 15; b >= 0; --b) {
+          addr.push_back(static_cast<std::uint8_t>(p.addr >> (8 * b)));
+          mask.push_back(static_cast<std::uint8_t>(net::mask<net::u128>(p.len) >> (8 * b)));
+        }
+      }
+      x.push_back(nft::payload_load(nft::PayloadBase::Network, addr_offset(family, word == "-s"),
+                                    static_cast<std::uint32_t>(addr.size())));
+      if (len < static_cast<int>(addr.size()) * 8) {
+        x.push_back(nft::bitwise_mask(mask));
+      }
+      x.push_back(nft::cmp_eq(addr));
+    } else if (word == "-j") {
+      const std::string& target = arg(i);
+      x.push_back(nft::counter());
+      if (target == "DROP") {
+        x.push_back(nft::verdict(nft::Verdict::Drop));
+      } else if (target == "RETURN") {
+        x.push_back(nft::verdict(nft::Verdict::Return));
+      } else if (target == "ACCEPT") {
+        x.push_back(nft::verdict(nft::Verdict::Accept));
+      } else if (target == "REJECT") {
+        if (i + 2 < w.size() && w[i + 1] == "--reject-with") {
+          const std::string& with = w[i + 2];
+          if (with != "icmp-port-unreachable" && with != "icmp6-port-unreachable") {
+            bad_rule(body, "unknown --reject-with '" + with + "'");
+          }
+          i += 2;
+        }
+        x.push_back(nft::reject_port_unreachable());
+      } else if (target == "LOG") {
+        std::string prefix;
+        if (i + 2 < w.size() && w[i + 1] == "--log-prefix") {
+          prefix = w[i + 2];
+          i += 2;
+        }
+        x.push_back(nft::log(prefix));
+      } else if (own_chain(ip_table, target) && target.find_first_of(" \"'") == std::string::npos &&
+                 target.rfind("-", 0) != 0) {
+        x.push_back(nft::verdict(nft::Verdict::Jump, nft_chain_name(family, ip_table, target)));
+      } else {
+        bad_rule(body, "unknown target '" + target + "'");
+      }
+      verdict = true;
+    } else {
+      bad_rule(body, "unknown word '" + word + "'");
+    }
+  }
+  if (!verdict) {
+    bad_rule(body, "no target (-j)");
+  }
+  return rule;
+}
+
+NftProbe
+probe_nftables()
+{
+  NftProbe p;
+  try {
+    nft::Socket sock;
+    for (const auto& t : sock.tables()) {
+      p.tables.push_back(nft::family_name(t.family) + " " + t.name);
+    }
+    p.usable = true;
+  } catch (const Error& e) {
+    p.error = e.what();
+  }
+  return p;
+}
+
+std::unique_ptr<Backend>
+make_nftables_backend()
+{
+  return std::make_unique<NftablesBackend>();
+}
+
+} // namespace geoblock::apply
