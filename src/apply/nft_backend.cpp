@@ -96,8 +96,7 @@ u32_host_bytes(std::uint32_t v)
     // ct state is a host-order u32 in the register.
     std::uint32_t probe = 1;
     const bool little = *reinterpret_cast<std::uint8_t*>(&probe) == 1;
-    out[static_cast<std::size_t>(i)] =
-        static_cast<std::uint8_t>(v >> (little ? 8 * i : 8 * (3 - i)));
+    out[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v >> (little ? 8 * i : 8 * (3 - i)));
   }
   return out;
 }
@@ -318,8 +317,7 @@ decode_into(const nft::Set& s, std::vector<net::Prefix<A>>& out)
 
 // The FirewallState form of geoblock's live tables.
 FirewallState
-state_of(const std::vector<LiveTable>& tables, bool with_members,
-         std::vector<std::string>& warnings)
+state_of(const std::vector<LiveTable>& tables, bool with_members, std::vector<std::string>& warnings)
 {
   FirewallState st;
   std::vector<SetState> netdev_sets;
@@ -361,8 +359,8 @@ state_of(const std::vector<LiveTable>& tables, bool with_members,
           warnings.push_back("set " + s.name + ": " + e.what());
         }
       } else {
-        warnings.push_back("set " + s.name + " in " + nft::family_name(lt.table.family) + " " + lt.table.name +
-                           " is not an interval set of addresses");
+        warnings.push_back("set " + s.name + " in " + nft::family_name(lt.table.family) + " " +
+                           lt.table.name + " is not an interval set of addresses");
       }
       ss.entries = ss.members.v4.size() + ss.members.v6.size();
       ss.memory = s.elements.size() * (s.key_len + 32); // an estimate: the kernel does not report it
@@ -757,8 +755,8 @@ nft_chain_name(net::Family family, const std::string& table, const std::string& 
 }
 
 nft::Rule
-render_rule(const std::string& body, net::Family family, nft::Family table_family, const std::string& table_name,
-            const std::string& ip_table, const std::string& chain)
+render_rule(const std::string& body, net::Family family, nft::Family table_family,
+            const std::string& table_name, const std::string& ip_table, const std::string& chain)
 {
   nft::Rule rule;
   rule.family = table_family;
@@ -772,7 +770,7 @@ render_rule(const std::string& body, net::Family family, nft::Family table_famil
   if (table_family == nft::Family::Netdev) {
     x.push_back(nft::meta_load(static_cast<nft::MetaKey>(1))); // NFT_META_PROTOCOL: the ethertype
     x.push_back(nft::cmp_eq(family == net::Family::V4 ? std::vector<std::uint8_t>{0x08, 0x00}
-                                                       : std::vector<std::uint8_t>{0x86, 0xdd}));
+                                                      : std::vector<std::uint8_t>{0x86, 0xdd}));
   } else {
     x.push_back(nft::meta_load(nft::MetaKey::NfProto));
     x.push_back(nft::cmp_eq({static_cast<std::uint8_t>(family == net::Family::V4 ? 2 : 10)}));

@@ -35,7 +35,8 @@ static_assert(static_cast<std::int32_t>(Verdict::Accept) == NF_ACCEPT);
 static_assert(static_cast<std::int32_t>(Verdict::Drop) == NF_DROP);
 static_assert(static_cast<std::int32_t>(Verdict::Return) == NFT_RETURN);
 static_assert(static_cast<std::int32_t>(Verdict::Jump) == NFT_JUMP);
-static_assert(static_cast<int>(Family::Inet) == NFPROTO_INET && static_cast<int>(Family::Netdev) == NFPROTO_NETDEV);
+static_assert(static_cast<int>(Family::Inet) == NFPROTO_INET &&
+              static_cast<int>(Family::Netdev) == NFPROTO_NETDEV);
 
 namespace {
 
@@ -455,7 +456,8 @@ build_expr(const Expr& x)
     nftnl_expr_set_u32(e.get(), NFTNL_EXPR_BITWISE_SREG, x.reg);
     nftnl_expr_set_u32(e.get(), NFTNL_EXPR_BITWISE_DREG, x.reg);
     nftnl_expr_set_u32(e.get(), NFTNL_EXPR_BITWISE_LEN, x.len);
-    nftnl_expr_set(e.get(), NFTNL_EXPR_BITWISE_MASK, x.data.data(), static_cast<std::uint32_t>(x.data.size()));
+    nftnl_expr_set(e.get(), NFTNL_EXPR_BITWISE_MASK, x.data.data(),
+                   static_cast<std::uint32_t>(x.data.size()));
     nftnl_expr_set(e.get(), NFTNL_EXPR_BITWISE_XOR, x.xor_.data(), static_cast<std::uint32_t>(x.xor_.size()));
     break;
   case Expr::Kind::Lookup:
@@ -656,9 +658,9 @@ Batch::add_table(const Table& table)
   auto t = checked<nftnl_table, TableDel>(nftnl_table_alloc());
   nftnl_table_set_u32(t.get(), NFTNL_TABLE_FAMILY, static_cast<std::uint32_t>(table.family));
   nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, table.name.c_str());
-  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(reserve(k_max_message), NFT_MSG_NEWTABLE,
-                                        static_cast<std::uint16_t>(table.family), NLM_F_CREATE | NLM_F_ACK,
-                                        next_seq());
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(reserve(k_max_message), NFT_MSG_NEWTABLE,
+                            static_cast<std::uint16_t>(table.family), NLM_F_CREATE | NLM_F_ACK, next_seq());
   nftnl_table_nlmsg_build_payload(nlh, t.get());
   commit_message("table " + where(table.family, table.name));
 }
@@ -711,9 +713,9 @@ Batch::add_set(const Set& set)
   if (set.anonymous) {
     nftnl_set_set_u32(s.get(), NFTNL_SET_DESC_SIZE, static_cast<std::uint32_t>(set.elements.size()));
   }
-  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(reserve(k_max_message), NFT_MSG_NEWSET,
-                                        static_cast<std::uint16_t>(set.family), NLM_F_CREATE | NLM_F_ACK,
-                                        next_seq());
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(reserve(k_max_message), NFT_MSG_NEWSET, static_cast<std::uint16_t>(set.family),
+                            NLM_F_CREATE | NLM_F_ACK, next_seq());
   nftnl_set_nlmsg_build_payload(nlh, s.get());
   commit_message("set " + set.name + " in " + where(set.family, set.table));
   if (!set.elements.empty()) {
@@ -815,9 +817,9 @@ Batch::add_chain(const Chain& chain)
       nftnl_chain_set_str(c.get(), NFTNL_CHAIN_DEV, chain.hook->device.c_str());
     }
   }
-  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(reserve(k_max_message), NFT_MSG_NEWCHAIN,
-                                        static_cast<std::uint16_t>(chain.family), NLM_F_CREATE | NLM_F_ACK,
-                                        next_seq());
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(reserve(k_max_message), NFT_MSG_NEWCHAIN,
+                            static_cast<std::uint16_t>(chain.family), NLM_F_CREATE | NLM_F_ACK, next_seq());
   nftnl_chain_nlmsg_build_payload(nlh, c.get());
   commit_message("chain " + chain.name + " in " + where(chain.family, chain.table));
 }
@@ -889,9 +891,9 @@ Batch::add_rule(const Rule& rule)
     nftnl_rule_set_data(r.get(), NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud.get()),
                         nftnl_udata_buf_len(ud.get()));
   }
-  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(reserve(k_max_message), NFT_MSG_NEWRULE,
-                                        static_cast<std::uint16_t>(rule.family),
-                                        NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK, next_seq());
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(reserve(k_max_message), NFT_MSG_NEWRULE, static_cast<std::uint16_t>(rule.family),
+                            NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK, next_seq());
   nftnl_rule_nlmsg_build_payload(nlh, r.get());
   commit_message("rule in chain " + rule.chain + " of " + where(rule.family, rule.table) +
                  (rule.comment.empty() ? std::string() : " (" + rule.comment + ")"));

@@ -47,12 +47,12 @@ struct Element {
 struct Set {
   Family family = Family::Inet;
   std::string table;
-  std::string name;        // "__set%d" for an anonymous set in a batch
+  std::string name; // "__set%d" for an anonymous set in a batch
   KeyType key_type = KeyType::Ipv4Addr;
   std::uint32_t key_len = 4;
   bool interval = true;
-  bool anonymous = false;  // anonymous + constant: bound to one rule
-  std::uint32_t id = 0;    // batch-local id (rules refer to new sets by it)
+  bool anonymous = false; // anonymous + constant: bound to one rule
+  std::uint32_t id = 0;   // batch-local id (rules refer to new sets by it)
   bool elements_known = true;
   std::vector<Element> elements;
 };
@@ -91,14 +91,14 @@ struct Chain {
 struct Expr {
   enum class Kind { Meta, Cmp, Payload, Bitwise, Lookup, Ct, Counter, Limit, Log, Reject, Verdict, Other };
   Kind kind = Kind::Other;
-  std::uint32_t key = 0;    // meta/ct key, payload base, reject type, verdict code
-  std::uint32_t reg = 0;    // register loaded (meta, ct, payload) or compared (cmp, lookup, bitwise)
-  std::uint32_t op = 0;     // cmp op, lookup flags, reject code
-  std::uint32_t offset = 0; // payload offset
-  std::uint32_t len = 0;    // payload / bitwise length
+  std::uint32_t key = 0;          // meta/ct key, payload base, reject type, verdict code
+  std::uint32_t reg = 0;          // register loaded (meta, ct, payload) or compared (cmp, lookup, bitwise)
+  std::uint32_t op = 0;           // cmp op, lookup flags, reject code
+  std::uint32_t offset = 0;       // payload offset
+  std::uint32_t len = 0;          // payload / bitwise length
   std::vector<std::uint8_t> data; // cmp data, bitwise mask
   std::vector<std::uint8_t> xor_; // bitwise xor
-  std::string name;         // lookup set, log prefix, jump target, Other: the kernel's name
+  std::string name;               // lookup set, log prefix, jump target, Other: the kernel's name
   std::uint64_t rate = 0, unit = 0;
   std::uint32_t burst = 0;
   friend bool operator==(const Expr&, const Expr&) = default;
@@ -153,7 +153,7 @@ public:
   void add_chain(const Chain& chain); // creates it unless it exists
   void flush_chain(const Chain& chain);
   void delete_chain(const Chain& chain);
-  void add_rule(const Rule& rule); // appends; creates its anonymous sets first
+  void add_rule(const Rule& rule);    // appends; creates its anonymous sets first
   void delete_rule(const Rule& rule); // by handle
 
   bool empty() const { return m_messages == 0; }

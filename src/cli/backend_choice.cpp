@@ -92,7 +92,8 @@ decide_backend(BackendSetting setting, const BackendFacts& f)
   }
   // 2. geoblock's state in exactly one backend.
   if (f.live.size() == 1) {
-    return {f.live[0].first, "auto: geoblock's " + f.live[0].first + " state exists (" + f.live[0].second + ")"};
+    return {f.live[0].first,
+            "auto: geoblock's " + f.live[0].first + " state exists (" + f.live[0].second + ")"};
   }
   const std::string both = f.live.size() > 1 ? "; geoblock's state is in both backends" : "";
   // 3. Native nftables hosts, and hosts without iptables.
@@ -103,14 +104,14 @@ decide_backend(BackendSetting setting, const BackendFacts& f)
       for (const std::string& t : native) {
         list += (list.empty() ? "table " : ", table ") + t;
       }
-      return {k_nftables, "auto: nf_tables works and the host's ruleset is native nftables (" + list + ")" +
-                              both};
+      return {k_nftables,
+              "auto: nf_tables works and the host's ruleset is native nftables (" + list + ")" + both};
     }
     if (!f.host.iptables_installed) {
       return {k_nftables, "auto: nf_tables works and iptables is not installed" + both};
     }
-    return {k_iptables, "auto: the host's ruleset has no native nftables table and iptables is installed" +
-                            both};
+    return {k_iptables,
+            "auto: the host's ruleset has no native nftables table and iptables is installed" + both};
   }
   // 4.
   return {k_iptables, "auto: nf_tables is not usable (" +

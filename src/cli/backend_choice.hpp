@@ -42,9 +42,9 @@ struct HostFacts {
 };
 
 struct BackendFacts {
-  std::string state_path;     // for the reason text
-  std::string recorded;       // "backend" of state.json; "" when none
-  bool legacy_state = false;  // a state.json without "backend" (written before there was a choice)
+  std::string state_path;    // for the reason text
+  std::string recorded;      // "backend" of state.json; "" when none
+  bool legacy_state = false; // a state.json without "backend" (written before there was a choice)
   // Backends in which geoblock's live state was found, with what
   // (describe_state); backends holding nothing of geoblock's are absent.
   std::vector<std::pair<std::string, std::string>> live;

@@ -5,6 +5,7 @@
 #include "cli/commands.hpp"
 
 #include "apply/applier.hpp"
+#include "apply/nft_backend.hpp"
 #include "cli/plan.hpp"
 #include "cli/status.hpp"
 #include "core/log.hpp"
@@ -815,9 +816,12 @@ namespace {
 HostFacts
 probe_this_host()
 {
+  const apply::NftProbe nft = apply::probe_nftables();
   HostFacts f;
+  f.nft_usable = nft.usable;
+  f.nft_error = nft.error;
+  f.tables = nft.tables;
   f.iptables_installed = util::program_exists("iptables");
-  f.nft_error = "this build has no nftables backend";
   return f;
 }
 
@@ -827,8 +831,9 @@ ExitCode
 run_configured(const Invocation& inv)
 {
   const auto iptables = apply::make_iptables_backend();
+  const auto nftables = apply::make_nftables_backend();
   Environment env{*iptables, util::system_unix_time, geteuid() == 0};
-  env.backends = {iptables.get()};
+  env.backends = {iptables.get(), nftables.get()};
   env.probe_host = probe_this_host;
   return run_configured(inv, env);
 }

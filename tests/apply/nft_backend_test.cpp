@@ -33,7 +33,8 @@ TEST(NftBackend, LoadsAndReadsBackBothFamilies)
     TempDir dir;
     const ApplyOptions o = options_in(dir);
     auto backend = make_nftables_backend();
-    const net::NetList first = nets({"198.51.100.0/24", "203.0.113.0/25", "203.0.113.128/26", "2001:db8::/32"});
+    const net::NetList first =
+        nets({"198.51.100.0/24", "203.0.113.0/25", "203.0.113.128/26", "2001:db8::/32"});
     const ApplyReport r = backend->apply(first, o);
     EXPECT_EQ(r.v4.entries, 3u);
     EXPECT_EQ(r.v6.entries, 1u);

@@ -94,9 +94,9 @@ TEST(BackendChoice, NativeNftablesHostGetsNftables)
 TEST(BackendChoice, IptablesNftCompatTablesAndGeoblocksOwnAreNotANativeRuleset)
 {
   BackendFacts f = native_host();
-  f.host.tables = {"ip filter", "ip6 filter", "ip nat", "ip6 nat",  "ip raw",        "ip6 raw",
-                   "ip mangle", "ip security", "arp filter", "bridge filter", "bridge nat", "bridge broute",
-                   "inet geoblock", "netdev geoblock"};
+  f.host.tables = {"ip filter",  "ip6 filter",    "ip nat",        "ip6 nat",        "ip raw",
+                   "ip6 raw",    "ip mangle",     "ip security",   "arp filter",     "bridge filter",
+                   "bridge nat", "bridge broute", "inet geoblock", "netdev geoblock"};
   const BackendChoice c = decide_backend(BackendSetting::Auto, f);
   EXPECT_EQ(c.name, "iptables");
   EXPECT_EQ(c.reason, "auto: the host's ruleset has no native nftables table and iptables is installed");

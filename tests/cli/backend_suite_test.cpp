@@ -104,8 +104,9 @@ iptables_layout(const std::string& step)
   const std::string v6 = saved_rules({"ip6tables-save"});
   const std::string sets = run_checked({"ipset", "list", "-n"});
   if (step == "") {
-    EXPECT_EQ(ours(v4), std::vector<std::string>{"-A PREROUTING -m set --match-set geoblock-v4 src -m comment "
-                                                 "--comment geoblock -j DROP"});
+    EXPECT_EQ(ours(v4),
+              std::vector<std::string>{"-A PREROUTING -m set --match-set geoblock-v4 src -m comment "
+                                       "--comment geoblock -j DROP"});
     EXPECT_EQ(ours(v6).size(), 1u) << v6;
     EXPECT_EQ(sets, "geoblock-v4\ngeoblock-v6\n");
   } else if (step == "chain = INPUT\n") {
@@ -146,11 +147,13 @@ iptables_layout(const std::string& step)
     EXPECT_EQ(chain[chain.size() - 2],
               "-A geoblock-allow -p tcp -m multiport --dports 80 -m comment --comment geoblock -j RETURN");
     EXPECT_EQ(chain.back(), "-A geoblock-allow -m comment --comment geoblock -j DROP");
-  } else if (step == "family = v4\nchain = INPUT\npolicy = allow-only\ninterface = gbh\ndirection = both\nlog = "
-                     "true\n") {
+  } else if (step ==
+             "family = v4\nchain = INPUT\npolicy = allow-only\ninterface = gbh\ndirection = both\nlog = "
+             "true\n") {
     EXPECT_EQ(lines_with(v4, "-A INPUT -i gbh -m comment --comment geoblock -j geoblock-allow").size(), 1u)
         << v4;
-    EXPECT_EQ(lines_with(v4, "-A OUTPUT -o gbh -m comment --comment geoblock -j geoblock-allow-out").size(), 1u)
+    EXPECT_EQ(lines_with(v4, "-A OUTPUT -o gbh -m comment --comment geoblock -j geoblock-allow-out").size(),
+              1u)
         << v4;
     EXPECT_EQ(lines_with(v4, "-j LOG --log-prefix").size(), 2u) << v4; // in front of each chain's verdict
   }
@@ -182,8 +185,10 @@ iptables_backend()
   };
   b.delete_element = [](const std::string& net) { run_checked({"ipset", "del", "geoblock-v4", net}); };
   b.holds_state = [](const std::string& set_name) {
+    // Its sets, and rules matching them or in its chains (all named
+    // "<set-name>-...").
     return run_checked({"ipset", "list", "-n"}).find(set_name + "-") != std::string::npos ||
-           !ours(iptables_rules()).empty();
+           iptables_rules().find(" " + set_name + "-") != std::string::npos;
   };
   b.plant_leftover = [] { run_checked({"ipset", "create", "geoblock-v4", "hash:net", "family", "inet"}); };
   b.layout = iptables_layout;
@@ -212,7 +217,8 @@ nftables_backend()
       const auto w = words_of(line);
       if (w.size() >= 2 && w[0] == "chain") {
         chain = w[1];
-      } else if (line.find("@geoblock-v4") != std::string::npos && w.size() >= 2 && w[w.size() - 2] == "handle") {
+      } else if (line.find("@geoblock-v4") != std::string::npos && w.size() >= 2 &&
+                 w[w.size() - 2] == "handle") {
         nft({"delete", "rule", "inet", "geoblock", chain, "handle", w.back()});
         return;
       }
@@ -229,9 +235,17 @@ nftables_backend()
   };
   b.plant_leftover = [] {
     nft({"add", "table", "inet", "geoblock"});
-    nft({"add", "set", "inet", "geoblock", "geoblock-v4", "{", "type", "ipv4_addr;", "flags", "interval;", "}"});
+    nft({"add", "set", "inet", "geoblock", "geoblock-v4", "{", "type", "ipv4_addr;", "flags", "interval;",
+         "}"});
   };
   return b;
+}
+
+// gtest prints a parameter by its name, not its bytes.
+void
+PrintTo(const BackendUnderTest& b, std::ostream* os)
+{
+  *os << b.name;
 }
 
 // Every backend the suite runs against.
@@ -273,8 +287,8 @@ struct Host {
     return dir.write("geoblock.conf",
                      "countries = cn\nbackend = " + (backend_name.empty() ? backend.name : backend_name) +
                          "\nbase-url = file://" + dir / "mirror" + "\ncache-dir = " + dir / "cache" +
-                         "\nstate-dir = " + dir / "state" + "\nlock-file = " + dir / "lock" + "\nlock-wait = 1\n" +
-                         extra);
+                         "\nstate-dir = " + dir / "state" + "\nlock-file = " + dir / "lock" +
+                         "\nlock-wait = 1\n" + extra);
   }
 
   util::RunResult geoblock(const std::string& command, const std::string& extra,
@@ -427,7 +441,8 @@ TEST_P(BackendSuite, AllowOnlyWithPortsInterfaceDirectionBothAndLog)
 
     TcpServer listed_server(&h.client, k_listed, 8080);
     TcpServer unlisted_server(&h.client, k_unlisted, 8080);
-    h.update("family = v4\nchain = INPUT\npolicy = allow-only\ninterface = gbh\ndirection = both\nlog = true\n");
+    h.update(
+        "family = v4\nchain = INPUT\npolicy = allow-only\ninterface = gbh\ndirection = both\nlog = true\n");
     // In: only the allowed country gets through.
     EXPECT_TRUE(h.reachable(k_listed));
     EXPECT_TRUE(h.blocked(k_unlisted));
@@ -462,7 +477,8 @@ TEST_P(BackendSuite, CountersSurviveAnUpdateThatLeavesTheRuleAsItIs)
     h.zone("cn", "198.51.100.0/25\n203.0.113.0/24\n", "2001:db8:1::/48\n");
     h.update(extra);
     st = h.geoblock("status", extra, {"--json"});
-    EXPECT_EQ(util::Json::parse(st.out, "status").get("kernel").get("v4").get("entries").as_int(), 2) << st.out;
+    EXPECT_EQ(util::Json::parse(st.out, "status").get("kernel").get("v4").get("entries").as_int(), 2)
+        << st.out;
     EXPECT_GE(dropped_packets(st.out, "v4"), before) << st.out;
     std::ifstream in(h.dir / "geoblock.prom");
     const std::string prom((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -497,8 +513,8 @@ TEST_P(BackendSuite, DeletedRuleOrElementIsDriftThatDryRunCheckAndUpdateSee)
     // check names the verdict, the backend and that it is not in force.
     r = h.geoblock("check", extra, {k_listed});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_NE(r.out.find(std::string(k_listed) + ": blocked by cn (198.51.100.0/25)\nbackend: " + h.backend.name +
-                         " (configured)\nlive firewall: DIFFERS"),
+    EXPECT_NE(r.out.find(std::string(k_listed) + ": blocked by cn (198.51.100.0/25)\nbackend: " +
+                         h.backend.name + " (configured)\nlive firewall: DIFFERS"),
               std::string::npos)
         << r.out;
     h.update(extra);
@@ -600,7 +616,9 @@ TEST_P(BackendSuite, SwitchingFromAnotherBackendLeavesOnlyThisOnesState)
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BackendSuite, ::testing::ValuesIn(k_backends),
-                         [](const ::testing::TestParamInfo<BackendUnderTest>& info) { return info.param.name; });
+                         [](const ::testing::TestParamInfo<BackendUnderTest>& param) {
+                           return param.param.name;
+                         });
 
 } // namespace
 } // namespace geoblock::test

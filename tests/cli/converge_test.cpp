@@ -95,13 +95,6 @@ struct Host {
   }
 };
 
-// geoblock's rules in `save` output, as "-A CHAIN body" lines.
-std::vector<std::string>
-ours(const std::string& save)
-{
-  return lines_with(save, "--comment geoblock");
-}
-
 // True when the first rule of `chain` in `save` is geoblock's.
 bool
 first_is_ours(const std::string& save, const std::string& chain)

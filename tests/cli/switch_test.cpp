@@ -50,7 +50,8 @@ protected:
     testing::internal::CaptureStdout();
     try {
       const cli::Invocation inv = cli::parse_command_line(static_cast<int>(argv.size()), argv.data());
-      cli::Environment env{iptables, [] { return k_now; }, true, {&iptables, &nftables}, [this] { return host; }};
+      cli::Environment env{
+          iptables, [] { return k_now; }, true, {&iptables, &nftables}, [this] { return host; }};
       code = cli::run_configured(inv, env);
     } catch (const Error& e) {
       error = e.what();
@@ -62,7 +63,9 @@ protected:
 
   std::string recorded() const
   {
-    return util::Json::parse(util::read_file(dir / "state/state.json"), "state.json").get("backend").as_string();
+    return util::Json::parse(util::read_file(dir / "state/state.json"), "state.json")
+        .get("backend")
+        .as_string();
   }
 
   TempDir dir;
@@ -191,8 +194,9 @@ TEST_F(Switch, AutoKeepsWhatTheLastUpdateUsedThenWhatIsLiveThenAsksTheHost)
   // No state file, geoblock's state live in iptables: kept.
   std::filesystem::remove(dir / "state/state.json");
   EXPECT_EQ(run({"status"}), ExitCode::Ok) << out;
-  EXPECT_NE(out.find("backend: iptables (auto: geoblock's iptables state exists (set geoblock-v4 and 1 rule))"),
-            std::string::npos)
+  EXPECT_NE(
+      out.find("backend: iptables (auto: geoblock's iptables state exists (set geoblock-v4 and 1 rule))"),
+      std::string::npos)
       << out;
   // A state file of a geoblock from before the choice: iptables.
   std::filesystem::create_directories(dir / "state");
