@@ -155,11 +155,47 @@ addr_offset(net::Family family, bool source)
   return source ? 8 : 24;
 }
 
+// Elements in the order interval_elements() writes them: by key, an end
+// before a start at the same key.
+std::vector<nft::Element>
+canonical(std::vector<nft::Element> elements)
+{
+  std::sort(elements.begin(), elements.end(), [](const nft::Element& a, const nft::Element& b) {
+    return a.key != b.key ? a.key < b.key : a.interval_end > b.interval_end;
+  });
+  return elements;
+}
+
+// nft cannot print a '"' inside a comment so that `nft -f` reads it back
+// (`nft list ruleset > /etc/nftables.conf` is common): the log prefix's
+// quotes are stored as single quotes, unless the text has one of those.
+std::string
+comment_of(const std::string& body)
+{
+  if (body.find('\'') != std::string::npos) {
+    return body;
+  }
+  std::string out = body;
+  std::replace(out.begin(), out.end(), '"', '\'');
+  return out;
+}
+
+std::string
+body_of(const std::string& comment)
+{
+  if (comment.find('"') != std::string::npos) {
+    return comment;
+  }
+  std::string out = comment;
+  std::replace(out.begin(), out.end(), '\'', '"');
+  return out;
+}
+
 std::string
 serialize(const nft::Set& set)
 {
   std::string out = "{";
-  for (const auto& e : set.elements) {
+  for (const auto& e : canonical(set.elements)) {
     for (std::uint32_t i = 0; i < set.key_len && i < e.key.size(); ++i) {
       static const char* hex = "0123456789abcdef";
       out += hex[e.key[i] >> 4];
@@ -229,10 +265,18 @@ hook_spec(const std::string& table, const std::string& chain)
   return s;
 }
 
+// A jump target of the vocabulary: one of geoblock's own chains
+// ("<set-name>-drop", ...), never an iptables target.
 bool
-own_chain(const std::string& table, const std::string& chain)
+jump_target(const std::string& chain)
 {
-  return table != "ingress" && !is_builtin(chain);
+  for (const char* suffix : {"-allow", "-allow-out", "-drop", "-reject"}) {
+    const std::string s = suffix;
+    if (chain.size() > s.size() && chain.compare(chain.size() - s.size(), s.size(), s) == 0) {
+      return chain.find_first_of(" \"'") == std::string::npos && chain.front() != '-';
+    }
+  }
+  return false;
 }
 
 // "raw-PREROUTING-v4" -> (V4, raw, PREROUTING).
@@ -393,7 +437,7 @@ state_of(const std::vector<LiveTable>& tables, bool with_members, std::vector<st
       cs.family = family;
       cs.table = table;
       cs.chain = chain;
-      cs.own = own_chain(table, chain);
+      cs.own = !c.hook.has_value();
       for (const auto& copy : netdev_sets) {
         const SetState* main = st.set(copy.name);
         if (copy.family == family && (main == nullptr || main->members.v4 != copy.members.v4 ||
@@ -401,16 +445,16 @@ state_of(const std::vector<LiveTable>& tables, bool with_members, std::vector<st
           cs.rules.push_back("[set " + copy.name + " of the netdev table differs from the inet table's]");
         }
       }
-      std::optional<HookSpec> want;
-      try {
-        want = hook_spec(table, chain);
-      } catch (const ConfigError&) {
-        want.reset();
-        cs.rules.push_back("[chain with an unknown hook]");
-      }
-      const bool hook_ok = want ? (c.hook && *c.hook == want->hook) : !c.hook;
-      if (!hook_ok) {
-        cs.rules.push_back("[chain hooked differently from geoblock's layout]");
+      if (c.hook) {
+        std::optional<HookSpec> want;
+        try {
+          want = hook_spec(table, chain);
+        } catch (const ConfigError&) {
+          want.reset();
+        }
+        if (!want || *c.hook != want->hook) {
+          cs.rules.push_back("[chain hooked differently from geoblock's layout]");
+        }
       }
       std::size_t pos = 0;
       for (const auto& r : lt.rules) {
@@ -421,12 +465,18 @@ state_of(const std::vector<LiveTable>& tables, bool with_members, std::vector<st
         if (r.comment.empty()) {
           body = "[rule without geoblock's text, handle " + std::to_string(r.handle) + "]";
         } else {
-          body = r.comment;
+          body = body_of(r.comment);
           try {
             const nft::Rule want_rule =
-                render_rule(r.comment, family, lt.table.family, lt.table.name, table, c.name);
-            if (normalized(want_rule, {}) != normalized(r, anonymous)) {
-              body += " [changed outside geoblock]";
+                render_rule(body, family, lt.table.family, lt.table.name, table, c.name);
+            const auto want_x = normalized(want_rule, {});
+            const auto have_x = normalized(r, anonymous);
+            if (want_x != have_x) {
+              std::size_t k = 0;
+              while (k < want_x.size() && k < have_x.size() && want_x[k] == have_x[k]) {
+                ++k;
+              }
+              body += " [changed outside geoblock: expression " + std::to_string(k + 1) + " differs]";
             }
           } catch (const Error&) {
             body += " [not geoblock's vocabulary]";
@@ -478,8 +528,8 @@ plan_of(const FirewallState& desired, const ApplyOptions& options)
   }
   for (const auto& c : desired.chains) {
     nft::Chain nc;
-    const auto spec = hook_spec(c.table, c.chain);
-    nc.family = spec ? spec->table_family : nft::Family::Inet;
+    const auto spec = c.own ? std::nullopt : hook_spec(c.table, c.chain);
+    nc.family = c.table == "ingress" ? nft::Family::Netdev : nft::Family::Inet;
     nc.table = name;
     nc.name = nft_chain_name(c.family, c.table, c.chain);
     if (spec) {
@@ -493,17 +543,6 @@ plan_of(const FirewallState& desired, const ApplyOptions& options)
     p.rules.push_back(std::move(rules));
   }
   return p;
-}
-
-// Elements in the order interval_elements() writes them: by key, an end
-// before a start at the same key.
-std::vector<nft::Element>
-canonical(std::vector<nft::Element> elements)
-{
-  std::sort(elements.begin(), elements.end(), [](const nft::Element& a, const nft::Element& b) {
-    return a.key != b.key ? a.key < b.key : a.interval_end > b.interval_end;
-  });
-  return elements;
 }
 
 std::string
@@ -762,7 +801,7 @@ render_rule(const std::string& body, net::Family family, nft::Family table_famil
   rule.family = table_family;
   rule.table = table_name;
   rule.chain = chain;
-  rule.comment = body;
+  rule.comment = comment_of(body);
   auto& x = rule.exprs;
   // Every rule of a per-family chain first tests the family: inet base
   // chains see both, and a rule without an address match (-i lo -j RETURN)
@@ -927,8 +966,7 @@ render_rule(const std::string& body, net::Family family, nft::Family table_famil
           i += 2;
         }
         x.push_back(nft::log(prefix));
-      } else if (own_chain(ip_table, target) && target.find_first_of(" \"'") == std::string::npos &&
-                 target.rfind("-", 0) != 0) {
+      } else if (jump_target(target)) {
         x.push_back(nft::verdict(nft::Verdict::Jump, nft_chain_name(family, ip_table, target)));
       } else {
         bad_rule(body, "unknown target '" + target + "'");

@@ -490,6 +490,7 @@ build_expr(const Expr& x)
   case Expr::Kind::Log:
     e = make("log");
     nftnl_expr_set_str(e.get(), NFTNL_EXPR_LOG_PREFIX, x.name.c_str());
+    nftnl_expr_set_u32(e.get(), NFTNL_EXPR_LOG_LEVEL, 4); // warning, as iptables' LOG
     break;
   case Expr::Kind::Reject:
     e = make("reject");
@@ -581,7 +582,7 @@ read_expr(const nftnl_expr* e, Rule& rule)
     x.unit = nftnl_expr_get_u64(e, NFTNL_EXPR_LIMIT_UNIT);
     x.burst = u32_of(e, NFTNL_EXPR_LIMIT_BURST);
   } else if (name == "log" && !nftnl_expr_is_set(e, NFTNL_EXPR_LOG_GROUP) &&
-             !nftnl_expr_is_set(e, NFTNL_EXPR_LOG_LEVEL) && !nftnl_expr_is_set(e, NFTNL_EXPR_LOG_FLAGS)) {
+             u32_of(e, NFTNL_EXPR_LOG_LEVEL) == 4 && u32_of(e, NFTNL_EXPR_LOG_FLAGS) == 0) {
     x.kind = Expr::Kind::Log;
     x.name = nftnl_expr_is_set(e, NFTNL_EXPR_LOG_PREFIX) ? nftnl_expr_get_str(e, NFTNL_EXPR_LOG_PREFIX) : "";
   } else if (name == "reject") {

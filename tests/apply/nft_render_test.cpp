@@ -1,0 +1,188 @@
+// The nftables rendering without a kernel: every rule desired_state() can
+// write translates, anything else is an error, and interval elements
+// encode and decode networks exactly.
+#include "apply/nft_backend.hpp"
+#include "apply/nft_netlink.hpp"
+#include "apply/state.hpp"
+#include "core/error.hpp"
+#include "net/aggregate.hpp"
+
+#include "apply_test_util.hpp"
+#include <gtest/gtest.h>
+#include <random>
+
+using namespace geoblock;
+using namespace geoblock::apply;
+
+namespace {
+
+std::size_t
+kind_count(const nft::Rule& r, nft::Expr::Kind kind)
+{
+  std::size_t n = 0;
+  for (const auto& x : r.exprs) {
+    n += x.kind == kind;
+  }
+  return n;
+}
+
+} // namespace
+
+TEST(NftRender, EveryRuleOfEveryConfigurationTranslates)
+{
+  const std::vector<std::vector<Hook>> hook_sets = {{},
+                                                    {Hook{"raw", "PREROUTING"}},
+                                                    {Hook{"mangle", "PREROUTING"}},
+                                                    {Hook{"filter", "INPUT"}, Hook{"filter", "FORWARD"}},
+                                                    {Hook{"ingress", "eth0"}}};
+  const net::NetList target = test::nets({"198.51.100.0/24", "2001:db8::/32"});
+  std::size_t configs = 0;
+  std::size_t rules = 0;
+  for (const auto policy : {Policy::Block, Policy::AllowOnly}) {
+    for (const auto match : {Match::All, Match::New}) {
+      for (const auto direction : {Direction::In, Direction::Out, Direction::Both}) {
+        for (const bool log : {false, true}) {
+          for (int ports = 0; ports < 3; ++ports) {
+            for (int ifaces = 0; ifaces < 3; ++ifaces) {
+              for (const auto& hooks : hook_sets) {
+                RulesConfig c;
+                c.policy = policy;
+                c.match = match;
+                c.direction = direction;
+                c.log = log;
+                c.chains = hooks;
+                if (ports == 1) {
+                  c.ports = parse_ports("tcp:22,80-90,443, udp:53, sctp:9");
+                } else if (ports == 2) {
+                  c.except_ports = parse_ports("tcp:22,1-16,20,21,23,25,110,143,993,995,3000-4000,5000,"
+                                               "6000,7000,8000,9000,10000");
+                }
+                if (ifaces == 1) {
+                  c.interfaces = {"eth0"};
+                } else if (ifaces == 2) {
+                  c.interfaces = {"eth1", "ppp+"};
+                }
+                c.allowlist = test::nets({"192.0.2.0/24", "192.0.2.77", "2001:db8:ff::/48"});
+                try {
+                  validate(c);
+                } catch (const ConfigError&) {
+                  continue; // e.g. allow-only on raw:PREROUTING
+                }
+                ++configs;
+                const FirewallState st = desired_state(target, c);
+                for (const auto& chain : st.chains) {
+                  const std::string name = nft_chain_name(chain.family, chain.table, chain.chain);
+                  const auto tf = chain.table == "ingress" ? nft::Family::Netdev : nft::Family::Inet;
+                  for (const auto& body : chain.rules) {
+                    nft::Rule r;
+                    ASSERT_NO_THROW(r = render_rule(body, chain.family, tf, "geoblock", chain.table, name))
+                        << body;
+                    ++rules;
+                    EXPECT_EQ(r.comment.size(), body.size());
+                    EXPECT_EQ(kind_count(r, nft::Expr::Kind::Counter), 1u) << body;
+                    // Family test first, one verdict or action last.
+                    ASSERT_GE(r.exprs.size(), 4u);
+                    EXPECT_EQ(r.exprs[0].kind, nft::Expr::Kind::Meta);
+                    const auto last = r.exprs.back().kind;
+                    EXPECT_TRUE(last == nft::Expr::Kind::Verdict || last == nft::Expr::Kind::Reject ||
+                                last == nft::Expr::Kind::Log)
+                        << body;
+                    if (body.find("--dports") != std::string::npos) {
+                      EXPECT_FALSE(r.anonymous.empty() && kind_count(r, nft::Expr::Kind::Cmp) < 3) << body;
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(configs, 300u);
+  EXPECT_GT(rules, 3000u);
+}
+
+TEST(NftRender, UnknownVocabularyIsAnErrorNotASkip)
+{
+  const auto render = [](const std::string& body) {
+    return render_rule(body, net::Family::V4, nft::Family::Inet, "geoblock", "raw", "raw-PREROUTING-v4");
+  };
+  EXPECT_NO_THROW(render("-m set --match-set geoblock-v4 src -m comment --comment geoblock -j DROP"));
+  for (const char* bad : {"-m set --match-set geoblock-v4 src -m comment --comment geoblock -j MASQUERADE",
+                          "-m recent --name x -j DROP", "-m set --match-set geoblock-v4 src",
+                          "-m set --match-set geoblock-v4 src -j DROP -j RETURN", "--bogus -j DROP",
+                          "-s 2001:db8::/32 -j DROP", "-m conntrack --ctstate FOO -j DROP",
+                          "-m limit --limit 3/fortnight -j LOG", "-p icmp -j DROP",
+                          "-j REJECT --reject-with tcp-reset"}) {
+    try {
+      render(bad);
+      ADD_FAILURE() << "rendered: " << bad;
+    } catch (const RulesError& e) {
+      EXPECT_NE(std::string(e.what()).find("cannot render rule"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(NftRender, SameTextRendersTheSameExpressionsAndEditsDiffer)
+{
+  const auto render = [](const std::string& body) {
+    return render_rule(body, net::Family::V4, nft::Family::Inet, "geoblock", "filter", "filter-INPUT-v4");
+  };
+  const auto a = render("-i eth0 -p tcp -m multiport --dports 22,80:90 -m comment --comment geoblock -j geoblock-drop");
+  const auto b = render("-i eth0 -p tcp -m multiport --dports 22,80:90 -m comment --comment geoblock -j geoblock-drop");
+  const auto c = render("-i eth0 -p tcp -m multiport --dports 22,80:91 -m comment --comment geoblock -j geoblock-drop");
+  EXPECT_EQ(a.exprs, b.exprs);
+  ASSERT_EQ(a.anonymous.size(), 1u);
+  EXPECT_NE(a.anonymous[0].elements, c.anonymous[0].elements);
+  EXPECT_EQ(a.exprs.back().name, "filter-geoblock-drop-v4");
+}
+
+namespace {
+
+template <class A>
+std::vector<net::Prefix<A>>
+roundtrip(const std::vector<net::Prefix<A>>& nets)
+{
+  std::vector<net::Prefix<A>> out;
+  nft::decode_intervals(nft::interval_elements(nets), out);
+  return out;
+}
+
+} // namespace
+
+TEST(NftIntervals, EncodeAndDecodeExactlyIncludingAdjacentAndTopOfSpace)
+{
+  const net::NetList edge = test::nets({"0.0.0.0/8", "10.0.0.0/24", "10.0.1.0/25", "255.255.255.0/24",
+                                        "::/16", "2001:db8::/32", "2001:db9::/48", "ffff::/16"});
+  EXPECT_EQ(roundtrip(edge.v4), edge.v4);
+  EXPECT_EQ(roundtrip(edge.v6), edge.v6);
+  // No end element after a network reaching the top of the space; adjacent
+  // networks share a key (an end, then the next start).
+  const auto els = nft::interval_elements(edge.v4);
+  EXPECT_EQ(els.size(), 7u);
+  EXPECT_FALSE(els.back().interval_end);
+
+  std::mt19937 rng(12);
+  for (int round = 0; round < 20; ++round) {
+    std::vector<net::Prefix4> raw;
+    for (int i = 0; i < 2000; ++i) {
+      const auto len = static_cast<std::uint8_t>(8 + rng() % 25);
+      raw.push_back(net::Prefix4{static_cast<std::uint32_t>(rng()) & net::mask<std::uint32_t>(len), len});
+    }
+    const auto agg = net::aggregate(raw);
+    EXPECT_EQ(roundtrip(agg), agg);
+  }
+}
+
+TEST(NftIntervals, DecodesNftsOwnLeadingEndElement)
+{
+  // nft -f writes an end element at 0 before the first interval.
+  std::vector<nft::Element> els = nft::interval_elements(test::nets({"198.51.100.0/24"}).v4);
+  nft::Element zero;
+  zero.interval_end = true;
+  els.insert(els.begin(), zero);
+  std::vector<net::Prefix4> out;
+  nft::decode_intervals(els, out);
+  EXPECT_EQ(out, test::nets({"198.51.100.0/24"}).v4);
+}
