@@ -14,6 +14,7 @@
 #include "support/geoblock_binary.hpp"
 #include "support/netns.hpp"
 #include "support/temp_dir.hpp"
+#include "util/file.hpp"
 #include "util/json.hpp"
 #include "util/subprocess.hpp"
 
@@ -612,6 +613,56 @@ TEST_P(BackendSuite, SwitchingFromAnotherBackendLeavesOnlyThisOnesState)
       EXPECT_FALSE(h.backend.holds_state("geoblock")) << h.backend.ruleset();
       EXPECT_TRUE(h.reachable(k_listed));
     }
+  });
+}
+
+// `backend = auto` with the real probe: the host's ruleset decides while
+// geoblock has nothing anywhere, then what geoblock chose stays.
+TEST(BackendAuto, FollowsTheHostsRulesetThenKeepsWhatItChose)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    Host h(k_backends.at(0));
+    const auto dry_run = [&h] {
+      const auto r = run_geoblock({"update", "--dry-run", "--config", h.config("", "auto")});
+      EXPECT_EQ(r.exit_code, 0) << r.err;
+      return r.out;
+    };
+    // An empty ruleset, iptables installed: iptables.
+    EXPECT_NE(dry_run().find("backend: iptables (auto: the host's ruleset has no native nftables table and "
+                             "iptables is installed)\n"),
+              std::string::npos);
+    // iptables-nft's own tables say nothing about the host.
+    run_checked({"iptables", "-w", "-A", "INPUT", "-s", "203.0.113.9", "-j", "DROP"});
+    EXPECT_NE(dry_run().find("backend: iptables (auto: the host's ruleset has no native"), std::string::npos);
+    // A native table (Debian's /etc/nftables.conf): nftables.
+    nft({"add", "table", "inet", "filter"});
+    EXPECT_NE(dry_run().find("backend: nftables (auto: nf_tables works and the host's ruleset is native "
+                             "nftables (table inet filter))\n"),
+              std::string::npos);
+    auto r = run_geoblock({"update", "--config", h.config("", "auto")});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("geoblock: backend nftables (auto: nf_tables works"), std::string::npos) << r.err;
+    EXPECT_TRUE(h.blocked(k_listed));
+    EXPECT_EQ(util::Json::parse(util::read_file(h.dir / "state/state.json"), "state.json")
+                  .get("backend")
+                  .as_string(),
+              "nftables");
+    // The host changes its mind; geoblock keeps what it recorded.
+    nft({"delete", "table", "inet", "filter"});
+    r = run_geoblock({"status", "--config", h.config("", "auto")});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(
+        r.out.find("backend: nftables (auto: the last update used it, " + h.dir / "state/state.json" + ")\n"),
+        std::string::npos)
+        << r.out;
+    // Without the state file, geoblock's live table decides.
+    std::filesystem::remove(h.dir / "state/state.json");
+    r = run_geoblock({"status", "--config", h.config("", "auto")});
+    EXPECT_NE(r.out.find("backend: nftables (auto: geoblock's nftables state exists (sets geoblock-v4, "
+                         "geoblock-v6 and "),
+              std::string::npos)
+        << r.out;
   });
 }
 
