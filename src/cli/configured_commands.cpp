@@ -263,17 +263,17 @@ struct Backends {
   std::optional<BackendChoice> choice; // none when there was no choice to make
 };
 
-// What of geoblock's `backend` holds ("" nothing, or unreadable there: a
-// backend that cannot be read, e.g. without its kernel module, holds
-// nothing geoblock could have put there).
-std::string
+// What of geoblock's `backend` holds (nothing, also where it cannot be
+// read: a backend without its kernel module or program holds nothing
+// geoblock could have put there).
+apply::FirewallState
 held_by(apply::Backend& backend, const apply::ApplyOptions& ao)
 {
   try {
-    return describe_state(backend.read(ao, false).state);
+    return backend.read(ao, false).state;
   } catch (const Error& e) {
     log::verbose(std::string("backend ") + backend.name() + " not readable: " + e.what());
-    return "";
+    return {};
   }
 }
 
@@ -296,7 +296,7 @@ select_backends(const Settings& s, const util::Json& last_state, const apply::Ap
   }
   if (s.backend == BackendSetting::Auto && f.recorded.empty() && !f.legacy_state) {
     for (apply::Backend* x : env.backends) {
-      if (std::string what = held_by(*x, ao); !what.empty()) {
+      if (std::string what = describe_state(held_by(*x, ao)); !what.empty()) {
         f.live.emplace_back(x->name(), std::move(what));
       }
     }
@@ -329,6 +329,7 @@ select_backends(const Settings& s, const util::Json& last_state, const apply::Ap
 // the block.
 struct Leftover {
   apply::Backend* backend;
+  apply::FirewallState state; // without members
   std::string line;
 };
 std::vector<Leftover>
@@ -336,9 +337,11 @@ leftovers_of(const Backends& b, const apply::ApplyOptions& ao)
 {
   std::vector<Leftover> out;
   for (apply::Backend* x : b.others) {
-    if (const std::string what = held_by(*x, ao); !what.empty()) {
-      out.push_back({x, "leftover in backend " + std::string(x->name()) + " (geoblock now uses " +
-                            b.chosen->name() + "): " + what});
+    apply::FirewallState state = held_by(*x, ao);
+    if (const std::string what = describe_state(state); !what.empty()) {
+      out.push_back({x, std::move(state),
+                     "leftover in backend " + std::string(x->name()) + " (geoblock now uses " +
+                         b.chosen->name() + "): " + what});
     }
   }
   return out;
@@ -465,7 +468,7 @@ update(const Invocation& inv, Environment& env, Mode mode)
   if (live && !leftovers.empty()) {
     guard = live->state;
     for (const Leftover& l : leftovers) {
-      for (const apply::SetState& set : l.backend->read(ao, false).state.sets) {
+      for (const apply::SetState& set : l.state.sets) {
         if (!guard->set(set.name)) {
           guard->sets.push_back(set);
         }
