@@ -128,6 +128,13 @@ TEST_F(Switch, LeftoversAreDriftShownByADryRunAndCheckAndRepairedByUpdate)
             std::string::npos)
       << out;
   EXPECT_EQ(iptables.removes, 0);
+  ASSERT_EQ(run({"update", "--dry-run", "--json"}, "backend = nftables\n"), ExitCode::Ok) << error;
+  const util::Json report = util::Json::parse(out, "dry run");
+  EXPECT_EQ(report.get("backend").as_string(), "nftables");
+  EXPECT_EQ(report.get("backend_reason").as_string(), "configured");
+  ASSERT_EQ(report.get("changes").items().size(), 1u) << out;
+  EXPECT_EQ(report.get("changes").items()[0].as_string(),
+            "leftover in backend iptables (geoblock now uses nftables): set geoblock-v4 and 1 rule");
 
   ASSERT_EQ(run({"check", "198.51.100.7"}, "backend = nftables\n"), ExitCode::Ok) << error;
   EXPECT_NE(out.find("198.51.100.7: blocked by cn (198.51.100.0/25)\nbackend: nftables (configured)\n"
