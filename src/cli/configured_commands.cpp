@@ -310,6 +310,10 @@ select_backends(const Settings& s, const util::Json& last_state, const apply::Ap
     }
   }
   b.choice = decide_backend(s.backend, f);
+  if (s.backend == BackendSetting::Auto && f.recorded.empty() && !f.legacy_state && !env.privileged) {
+    // Without root neither backend nor nf_tables can be read.
+    b.choice->reason += "; not root: the probe could not read the firewall, as root it may decide otherwise";
+  }
   for (apply::Backend* x : env.backends) {
     if (x->name() == b.choice->name) {
       b.chosen = x;

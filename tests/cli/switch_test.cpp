@@ -51,7 +51,7 @@ protected:
     try {
       const cli::Invocation inv = cli::parse_command_line(static_cast<int>(argv.size()), argv.data());
       cli::Environment env{
-          iptables, [] { return k_now; }, true, {&iptables, &nftables}, [this] { return host; }};
+          iptables, [] { return k_now; }, privileged, {&iptables, &nftables}, [this] { return host; }};
       code = cli::run_configured(inv, env);
     } catch (const Error& e) {
       error = e.what();
@@ -72,6 +72,7 @@ protected:
   FakeBackend iptables{"iptables"};
   FakeBackend nftables{"nftables"};
   cli::HostFacts host; // nf_tables unusable: auto picks iptables unless told otherwise
+  bool privileged = true;
   std::string out;
   std::string error;
 };
@@ -212,6 +213,25 @@ TEST_F(Switch, AutoKeepsWhatTheLastUpdateUsedThenWhatIsLiveThenAsksTheHost)
   ASSERT_EQ(run({"restore"}), ExitCode::Ok) << error;
   EXPECT_NE(iptables.live.set("geoblock-v4"), nullptr);
   EXPECT_EQ(recorded(), "iptables");
+}
+
+TEST_F(Switch, AnUnprivilegedDryRunSaysItsChoiceMayDifferFromRoots)
+{
+  privileged = false;
+  ASSERT_EQ(run({"update", "--dry-run"}), ExitCode::Ok) << error;
+  EXPECT_NE(
+      out.find("backend: iptables (auto: nf_tables is not usable (no reason given); not root: the probe "
+               "could not read the firewall, as root it may decide otherwise)\n"),
+      std::string::npos)
+      << out;
+  // A recorded backend needs no probe: nothing to qualify.
+  privileged = true;
+  ASSERT_EQ(run({"update"}, "backend = nftables\n"), ExitCode::Ok) << error;
+  privileged = false;
+  ASSERT_EQ(run({"update", "--dry-run"}), ExitCode::Ok) << error;
+  EXPECT_NE(out.find("backend: nftables (auto: the last update used it, " + dir / "state/state.json" + ")\n"),
+            std::string::npos)
+      << out;
 }
 
 TEST_F(Switch, TheSettingIsValidatedWithFileAndLine)
