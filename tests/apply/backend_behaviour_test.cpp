@@ -9,6 +9,7 @@
 // backend's tests.
 #include "apply/backend.hpp"
 #include "apply/nft_backend.hpp"
+#include "core/error.hpp"
 #include "net/aggregate.hpp"
 #include "support/netns.hpp"
 #include "util/subprocess.hpp"
@@ -255,6 +256,73 @@ TEST_P(BackendBehaviour, NoBlockedConnectionGetsThroughWhileTheDataChanges)
     EXPECT_GT(nb.failed, 0);
     EXPECT_EQ(na.failed, 0);
     EXPECT_GT(na.connected, 0);
+  });
+}
+
+TEST_P(BackendBehaviour, AllowOnlyAcceptsListedCountriesAllowlistAndRepliesAndDropsTheRest)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    NamedNetns client;
+    link_veth(nullptr, "gb-h", {"198.51.100.1/24"}, &client, "gb-c",
+              {"198.51.100.10/24", "198.51.100.50/24", "198.51.100.200/24"});
+    TcpServer server(nullptr, "0.0.0.0", 80);
+    TcpServer client_server(&client, "0.0.0.0", 8080);
+    ASSERT_TRUE(eventually_connects(&client, "198.51.100.200", "198.51.100.1", 80));
+    const auto backend = GetParam().make();
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    o.families = net::Families::V4;
+    o.policy = Policy::AllowOnly;
+    o.chains = {parse_hook("raw:PREROUTING")};
+    EXPECT_THROW(backend->apply(nets({"198.51.100.0/28"}), o), ConfigError); // raw has no conntrack
+    o.chains = {};
+    o.allowlist = nets({"198.51.100.50"});
+    EXPECT_FALSE(backend->apply(nets({"198.51.100.0/28"}), o).changes.empty());
+    EXPECT_TRUE(backend->apply(nets({"198.51.100.0/28"}), o).changes.empty());
+    EXPECT_TRUE(eventually_connects(&client, "198.51.100.10", "198.51.100.1", 80)); // listed country
+    EXPECT_TRUE(eventually_connects(&client, "198.51.100.50", "198.51.100.1", 80)); // allowlist
+    EXPECT_FALSE(tcp_connect(&client, "198.51.100.200", "198.51.100.1", 80, std::chrono::milliseconds(500)));
+    // Replies to the host's own connections still come back.
+    EXPECT_TRUE(eventually_connects(nullptr, "198.51.100.1", "198.51.100.200", 8080));
+    EXPECT_TRUE(eventually_connects(nullptr, "127.0.0.1", "127.0.0.1", 80));
+  });
+}
+
+// What is not geoblock's, in either firewall: iptables rules and an ipset
+// set of another program, a native nftables table (the host's) and
+// fail2ban's. Whatever the backend, apply and remove leave them exactly as
+// they were.
+TEST_P(BackendBehaviour, ForeignStateInEitherFirewallIsUntouchedByApplyAndRemove)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    run_checked({"ipset", "create", "other", "hash:ip"});
+    run_checked({"iptables", "-w", "-A", "INPUT", "-m", "set", "--match-set", "other", "src", "-j", "DROP"});
+    run_checked({"iptables", "-w", "-t", "raw", "-A", "PREROUTING", "-s", "192.0.2.1", "-j", "DROP"});
+    run_checked({"ip6tables", "-w", "-A", "INPUT", "-s", "2001:db8::1", "-j", "DROP"});
+    run_checked({"nft", "-f", "-"},
+                "table inet filter {\n chain input {\n type filter hook input priority 0;\n"
+                "  ip saddr 192.0.2.2 drop\n }\n}\n"
+                "table inet f2b-table {\n set addr-set-sshd {\n type ipv4_addr;\n"
+                "  elements = { 198.51.100.77 }\n }\n}\n");
+    const auto foreign = [] {
+      return saved_rules({"iptables-save"}) + saved_rules({"ip6tables-save"}) +
+             run_checked({"ipset", "list", "other"}) +
+             run_checked({"nft", "list", "table", "inet", "filter"}) +
+             run_checked({"nft", "list", "table", "inet", "f2b-table"});
+    };
+    const std::string before = foreign();
+    const auto backend = GetParam().make();
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    o.chains = {parse_hook("INPUT")};
+    backend->apply(blocklist(), o);
+    const std::string nft_during = run_checked({"nft", "list", "table", "inet", "filter"}) +
+                                   run_checked({"nft", "list", "table", "inet", "f2b-table"});
+    EXPECT_NE(before.find(nft_during), std::string::npos) << nft_during;
+    backend->remove(o);
+    EXPECT_EQ(foreign(), before);
   });
 }
 
