@@ -43,7 +43,7 @@ echo "building the helper..."
 # The module libraries, each before the ones it uses (CMakeLists.txt).
 c++ -O2 -std=c++20 -I"$SRC/src" "$SRC/bench/apply_bench.cpp" \
   "$BUILD"/libgeoblock_mod_{apply,net,util,core}.a \
-  $(pkg-config --libs libipset libcrypto) -o "$WORK/apply_bench"
+  $(pkg-config --libs libipset libcrypto libnftnl libmnl) -o "$WORK/apply_bench"
 HELPER="$WORK/apply_bench"
 
 echo "generating zones (tor-geoipdb, all countries)..."

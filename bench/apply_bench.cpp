@@ -3,14 +3,21 @@
 //                                   networks in LIST (one CIDR a line, e.g.
 //                                   `geoblock aggregate` output); prints the
 //                                   seconds apply() took
+//   apply_bench nft-cycle LIST SET [CHAIN]
+//                                   the same with the nftables backend (the
+//                                   list is sorted, not merged: per-country
+//                                   lists concatenated stay as they are)
 //   apply_bench udp-send DST PORT SECONDS SRC
 //                                   sends 64-byte UDP datagrams with sendmmsg
 //   apply_bench udp-recv ADDR PORT SECONDS
 //                                   prints datagrams received per second
 #include "apply/applier.hpp"
+#include "apply/nft_backend.hpp"
+#include "apply/rules.hpp"
 #include "net/zone.hpp"
 #include "util/file.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <chrono>
 #include <cstdio>
@@ -46,6 +53,30 @@ cycle(const char* list, const char* set)
   o.force = true;
   const auto t0 = std::chrono::steady_clock::now();
   apply::apply(nets, o);
+  std::printf("%.4f\n", seconds_since(t0));
+  return 0;
+}
+
+int
+nft_cycle(const char* list, const char* set, const char* chain)
+{
+  net::NetList nets;
+  net::parse_zone(util::read_file(list), list, net::ZoneOptions{}, nets);
+  std::sort(nets.v4.begin(), nets.v4.end());
+  std::sort(nets.v6.begin(), nets.v6.end());
+  apply::ApplyOptions o;
+  o.set_name = set;
+  o.families = nets.v6.empty()   ? net::Families::V4
+               : nets.v4.empty() ? net::Families::V6
+                                 : net::Families::Both;
+  o.lock_path = std::string(list) + ".lock";
+  o.ssh_connection = "";
+  o.force = true;
+  if (chain != nullptr) {
+    o.chains = {apply::parse_hook(chain)};
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  apply::make_nftables_backend()->apply(nets, o);
   std::printf("%.4f\n", seconds_since(t0));
   return 0;
 }
@@ -136,6 +167,9 @@ main(int argc, char** argv)
     const std::string mode = argc > 1 ? argv[1] : "";
     if (mode == "cycle" && argc == 4) {
       return cycle(argv[2], argv[3]);
+    }
+    if (mode == "nft-cycle" && (argc == 4 || argc == 5)) {
+      return nft_cycle(argv[2], argv[3], argc == 5 ? argv[4] : nullptr);
     }
     if (mode == "udp-send" && argc == 6) {
       return udp_send(argv[2], std::atoi(argv[3]), std::atof(argv[4]), argv[5]);

@@ -198,23 +198,6 @@ decode(const std::vector<Element>& elements, std::vector<net::Prefix<A>>& out)
   out.clear();
   bool open = false;
   A start = 0;
-  A run_start = 0;
-  bool run = false;
-  A run_last = 0;
-  auto emit = [&](A first, A last) {
-    // Join with the previous interval when adjacent, then split into CIDRs
-    // once the run ends, so the result is minimal.
-    if (run && run_last != static_cast<A>(~A{0}) && static_cast<A>(run_last + 1) == first) {
-      run_last = last;
-      return;
-    }
-    if (run) {
-      range_to_prefixes(run_start, run_last, out);
-    }
-    run = true;
-    run_start = first;
-    run_last = last;
-  };
   for (const auto& [key, end] : keys) {
     if (!end) {
       if (open) {
@@ -226,16 +209,15 @@ decode(const std::vector<Element>& elements, std::vector<net::Prefix<A>>& out)
       if (key == start) {
         throw RulesError("nftables: interval set holds an empty interval");
       }
-      emit(start, static_cast<A>(key - 1));
+      // Each interval on its own: adjacent networks written as separate
+      // intervals (an end and a start at one key) come back as written.
+      range_to_prefixes(start, static_cast<A>(key - 1), out);
       open = false;
     }
     // An end element without a start (nft's leading 0 end) is no interval.
   }
   if (open) {
-    emit(start, static_cast<A>(~A{0}));
-  }
-  if (run) {
-    range_to_prefixes(run_start, run_last, out);
+    range_to_prefixes(start, static_cast<A>(~A{0}), out);
   }
 }
 

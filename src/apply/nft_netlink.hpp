@@ -61,9 +61,10 @@ struct Set {
 // network reaching the top of the address space), and back.
 std::vector<Element> interval_elements(const std::vector<net::Prefix4>& nets);
 std::vector<Element> interval_elements(const std::vector<net::Prefix6>& nets);
-// Decodes interval elements (any order) into the minimal sorted networks
-// covering the same addresses. Throws RulesError when they are not a valid
-// interval encoding.
+// Decodes interval elements (any order) into sorted networks: each
+// interval as the fewest networks covering it, so what interval_elements()
+// wrote from sorted, disjoint networks comes back exactly (adjacent ones
+// included). Throws RulesError when they are not a valid interval encoding.
 void decode_intervals(const std::vector<Element>& elements, std::vector<net::Prefix4>& out);
 void decode_intervals(const std::vector<Element>& elements, std::vector<net::Prefix6>& out);
 // Port intervals [first, last] for an inet_service interval set.

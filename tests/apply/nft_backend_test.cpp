@@ -185,6 +185,8 @@ TEST(NftBackend, AnUpdateChangesOnlyWhatChanged)
     ApplyOptions o = options_in(dir);
     o.chains = {parse_hook("INPUT")};
     o.log = true;
+    // Neighbours resolved first, so the blocked attempt below reaches the rule.
+    ASSERT_TRUE(eventually_connects(&net.client, k_blocked4, k_host4, 80));
     auto backend = make_nftables_backend();
     backend->apply(blocklist(), o);
     const auto handles = rule_handles("geoblock");
@@ -212,6 +214,35 @@ TEST(NftBackend, AnUpdateChangesOnlyWhatChanged)
     EXPECT_NE(rule_handles("geoblock"), handles);
     EXPECT_NE(nft_list({"table", "inet", "geoblock"}).find("log prefix \"gb: \""), std::string::npos);
     EXPECT_TRUE(refused(&net.client, k_blocked4, k_host4, 80));
+  });
+}
+
+TEST(NftBackend, ElementDeltasAroundSharedKeysLoadExactly)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    o.families = net::Families::V4;
+    o.force = true;
+    auto backend = make_nftables_backend();
+    // Adjacent networks share a key (the end of one, the start of the
+    // next); each step adds and deletes only changed elements and apply()
+    // verifies the result by reading it back.
+    const std::vector<net::NetList> steps = {nets({"10.0.0.0/24", "10.0.1.0/25"}),
+                                             nets({"10.0.0.0/24"}),
+                                             nets({"10.0.1.0/25"}),
+                                             nets({"10.0.0.0/23"}),
+                                             nets({"10.0.0.0/24", "10.0.1.0/25"}),
+                                             nets({"9.255.255.0/24", "10.0.0.0/24", "10.0.1.128/25"}),
+                                             nets({"0.0.0.0/1", "255.255.255.255"}),
+                                             nets({"0.0.0.0/0"}),
+                                             nets({"10.0.0.0/24", "10.0.1.0/25"})};
+    for (const auto& step : steps) {
+      ASSERT_NO_THROW(backend->apply(step, o));
+      EXPECT_EQ(backend->read(o, true).state.set("geoblock-v4")->members.v4,
+                desired_state(step, o).sets.front().members.v4);
+    }
   });
 }
 

@@ -109,12 +109,12 @@ TEST(NftRender, UnknownVocabularyIsAnErrorNotASkip)
     return render_rule(body, net::Family::V4, nft::Family::Inet, "geoblock", "raw", "raw-PREROUTING-v4");
   };
   EXPECT_NO_THROW(render("-m set --match-set geoblock-v4 src -m comment --comment geoblock -j DROP"));
-  for (const char* bad : {"-m set --match-set geoblock-v4 src -m comment --comment geoblock -j MASQUERADE",
-                          "-m recent --name x -j DROP", "-m set --match-set geoblock-v4 src",
-                          "-m set --match-set geoblock-v4 src -j DROP -j RETURN", "--bogus -j DROP",
-                          "-s 2001:db8::/32 -j DROP", "-m conntrack --ctstate FOO -j DROP",
-                          "-m limit --limit 3/fortnight -j LOG", "-p icmp -j DROP",
-                          "-j REJECT --reject-with tcp-reset"}) {
+  for (const char* bad :
+       {"-m set --match-set geoblock-v4 src -m comment --comment geoblock -j MASQUERADE",
+        "-m recent --name x -j DROP", "-m set --match-set geoblock-v4 src",
+        "-m set --match-set geoblock-v4 src -j DROP -j RETURN", "--bogus -j DROP", "-s 2001:db8::/32 -j DROP",
+        "-m conntrack --ctstate FOO -j DROP", "-m limit --limit 3/fortnight -j LOG", "-p icmp -j DROP",
+        "-j REJECT --reject-with tcp-reset"}) {
     try {
       render(bad);
       ADD_FAILURE() << "rendered: " << bad;
@@ -129,9 +129,12 @@ TEST(NftRender, SameTextRendersTheSameExpressionsAndEditsDiffer)
   const auto render = [](const std::string& body) {
     return render_rule(body, net::Family::V4, nft::Family::Inet, "geoblock", "filter", "filter-INPUT-v4");
   };
-  const auto a = render("-i eth0 -p tcp -m multiport --dports 22,80:90 -m comment --comment geoblock -j geoblock-drop");
-  const auto b = render("-i eth0 -p tcp -m multiport --dports 22,80:90 -m comment --comment geoblock -j geoblock-drop");
-  const auto c = render("-i eth0 -p tcp -m multiport --dports 22,80:91 -m comment --comment geoblock -j geoblock-drop");
+  const auto a =
+      render("-i eth0 -p tcp -m multiport --dports 22,80:90 -m comment --comment geoblock -j geoblock-drop");
+  const auto b =
+      render("-i eth0 -p tcp -m multiport --dports 22,80:90 -m comment --comment geoblock -j geoblock-drop");
+  const auto c =
+      render("-i eth0 -p tcp -m multiport --dports 22,80:91 -m comment --comment geoblock -j geoblock-drop");
   EXPECT_EQ(a.exprs, b.exprs);
   ASSERT_EQ(a.anonymous.size(), 1u);
   EXPECT_NE(a.anonymous[0].elements, c.anonymous[0].elements);
@@ -173,6 +176,24 @@ TEST(NftIntervals, EncodeAndDecodeExactlyIncludingAdjacentAndTopOfSpace)
     const auto agg = net::aggregate(raw);
     EXPECT_EQ(roundtrip(agg), agg);
   }
+}
+
+TEST(NftIntervals, AdjacentNetworksThatDoNotMergeComeBackAsWritten)
+{
+  // Per-country lists concatenated: sorted, disjoint, adjacent but not
+  // aggregated across countries.
+  const std::vector<net::Prefix4> nets = {net::Prefix4{0x0a000000u, 25}, net::Prefix4{0x0a000080u, 25},
+                                          net::Prefix4{0x0a000100u, 24}};
+  EXPECT_EQ(roundtrip(nets), nets);
+  // One continuous interval (nft's auto-merge, or a hand-made range) comes
+  // back as the fewest networks covering it.
+  std::vector<nft::Element> els(2);
+  els[0].key = {10, 0, 0, 0};
+  els[1].key = {10, 0, 3, 0};
+  els[1].interval_end = true;
+  std::vector<net::Prefix4> out;
+  nft::decode_intervals(els, out);
+  EXPECT_EQ(out, (std::vector<net::Prefix4>{net::Prefix4{0x0a000000u, 23}, net::Prefix4{0x0a000200u, 24}}));
 }
 
 TEST(NftIntervals, DecodesNftsOwnLeadingEndElement)
