@@ -7,12 +7,17 @@
 //                                   the same with the nftables backend (the
 //                                   list is sorted, not merged: per-country
 //                                   lists concatenated stay as they are)
+//   apply_bench nft-dropped inet|netdev TABLE
+//                                   packets counted by the table's DROP rules
+//                                   (read with libnftnl: `nft list` would load
+//                                   the whole set first)
 //   apply_bench udp-send DST PORT SECONDS SRC
 //                                   sends 64-byte UDP datagrams with sendmmsg
 //   apply_bench udp-recv ADDR PORT SECONDS
 //                                   prints datagrams received per second
 #include "apply/applier.hpp"
 #include "apply/nft_backend.hpp"
+#include "apply/nft_netlink.hpp"
 #include "apply/rules.hpp"
 #include "net/zone.hpp"
 #include "util/file.hpp"
@@ -78,6 +83,21 @@ nft_cycle(const char* list, const char* set, const char* chain)
   const auto t0 = std::chrono::steady_clock::now();
   apply::make_nftables_backend()->apply(nets, o);
   std::printf("%.4f\n", seconds_since(t0));
+  return 0;
+}
+
+int
+nft_dropped(const std::string& family, const char* table)
+{
+  apply::nft::Socket sock;
+  const auto fam = family == "netdev" ? apply::nft::Family::Netdev : apply::nft::Family::Inet;
+  std::uint64_t packets = 0;
+  for (const auto& r : sock.rules({fam, table})) {
+    if (r.comment.find("-j DROP") != std::string::npos) {
+      packets += r.packets;
+    }
+  }
+  std::printf("%llu\n", static_cast<unsigned long long>(packets));
   return 0;
 }
 
@@ -170,6 +190,9 @@ main(int argc, char** argv)
     }
     if (mode == "nft-cycle" && (argc == 4 || argc == 5)) {
       return nft_cycle(argv[2], argv[3], argc == 5 ? argv[4] : nullptr);
+    }
+    if (mode == "nft-dropped" && argc == 4) {
+      return nft_dropped(argv[2], argv[3]);
     }
     if (mode == "udp-send" && argc == 6) {
       return udp_send(argv[2], std::atoi(argv[3]), std::atof(argv[4]), argv[5]);

@@ -658,7 +658,9 @@ public:
     std::set<std::string> wanted_tables;
     for (const auto& t : plan.tables) {
       wanted_tables.insert(nft::family_name(t.family) + " " + t.name);
-      batch.add_table(t);
+      if (!live_table_keys.count(nft::family_name(t.family) + " " + t.name)) {
+        batch.add_table(t); // an existing table is never touched (no empty transaction either)
+      }
     }
     // Sets: created with their elements, or flushed and refilled when their
     // members differ; untouched when equal.

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <gtest/gtest.h>
 #include <map>
+#include <unistd.h>
 
 using namespace geoblock;
 using namespace geoblock::apply;
@@ -594,5 +595,54 @@ TEST(NftNetlink, KernelErrorsNameTheObjectAndChangeNothing)
       EXPECT_EQ(what.find('\n'), std::string::npos);
     }
     EXPECT_TRUE(sock.tables().empty());
+  });
+}
+
+TEST(NftBackend, FlushRulesetIsDriftAndTheNextApplyRestoresTheBlock)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    InputLayout net;
+    TcpServer s4(nullptr, "0.0.0.0", 80);
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    o.families = net::Families::V4;
+    auto backend = make_nftables_backend();
+    backend->apply(blocklist(), o);
+    EXPECT_TRUE(refused(&net.client, k_blocked4, k_host4, 80));
+    // What `systemctl restart nftables` does first.
+    run_checked({"nft", "flush", "ruleset"});
+    EXPECT_TRUE(eventually_connects(&net.client, k_blocked4, k_host4, 80));
+    const auto d = diff(desired_state(blocklist(), o), backend->read(o, true).state);
+    ASSERT_FALSE(d.empty());
+    EXPECT_EQ(d.front(), "set geoblock-v4: missing");
+    backend->apply(blocklist(), o);
+    EXPECT_TRUE(refused(&net.client, k_blocked4, k_host4, 80));
+    EXPECT_TRUE(eventually_connects(&net.client, k_allowed4, k_host4, 80));
+  });
+}
+
+TEST(NftBackend, ProbeReportsTablesOrWhyNftablesCannotBeUsed)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    nft_load("table inet filter {\n  chain input {\n    type filter hook input priority filter;\n  }\n}\n"
+             "table ip nat {\n}\n");
+    const NftProbe p = probe_nftables();
+    EXPECT_TRUE(p.usable) << p.error;
+    EXPECT_EQ(p.tables, (std::vector<std::string>{"inet filter", "ip nat"}));
+    // Without CAP_NET_ADMIN the kernel refuses: not usable, with a reason.
+    const int rc = run_in(
+        nullptr,
+        [] {
+          if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) {
+            return 3;
+          }
+          const NftProbe q = probe_nftables();
+          std::printf("unprivileged probe: usable=%d error=%s\n", q.usable, q.error.c_str());
+          return !q.usable && q.error.rfind("nftables: ", 0) == 0 ? 0 : 1;
+        },
+        std::chrono::seconds(30));
+    EXPECT_EQ(rc, 0);
   });
 }

@@ -207,3 +207,24 @@ TEST(NftIntervals, DecodesNftsOwnLeadingEndElement)
   nft::decode_intervals(els, out);
   EXPECT_EQ(out, test::nets({"198.51.100.0/24"}).v4);
 }
+
+TEST(NftRender, IngressHookParsesAndMapsToANetdevBaseChain)
+{
+  const Hook h = parse_hook("ingress:eth0");
+  EXPECT_EQ(h, (Hook{"ingress", "eth0"}));
+  EXPECT_EQ(to_string(h), "ingress:eth0");
+  EXPECT_THROW(parse_hook("ingress:"), ConfigError);
+  EXPECT_THROW(parse_hook("ingress:a b"), ConfigError);
+  RulesConfig c;
+  c.chains = {h};
+  c.log = true;
+  const FirewallState st = desired_state(test::nets({"198.51.100.0/24"}), c);
+  const ChainState* base = st.chain(net::Family::V4, "ingress", "eth0");
+  ASSERT_NE(base, nullptr);
+  EXPECT_FALSE(base->own);
+  const nft::Rule r = render_rule(base->rules.front(), net::Family::V4, nft::Family::Netdev, "geoblock",
+                                  "ingress", nft_chain_name(net::Family::V4, "ingress", "eth0"));
+  // In a netdev table the family test is on the ethertype (meta protocol).
+  EXPECT_EQ(r.exprs[1].data, (std::vector<std::uint8_t>{0x08, 0x00}));
+  EXPECT_EQ(r.exprs.back().name, "ingress-geoblock-drop-v4");
+}
