@@ -2,9 +2,13 @@
 #pragma once
 
 #include "apply/backend.hpp"
+#include "cli/backend_choice.hpp"
 #include "cli/options.hpp"
 #include "core/error.hpp"
 #include "util/clock.hpp"
+
+#include <functional>
+#include <vector>
 
 namespace geoblock::cli {
 
@@ -23,6 +27,13 @@ struct Environment {
   util::UnixClock clock = util::system_unix_time;
   bool privileged = false; // may change the firewall (root)
   Isolation isolation = Isolation::InProcess;
+  // Where there is a choice (this host: iptables and nftables): every
+  // backend, told apart by name(), and the probe `backend = auto` decides
+  // with (cli/backend_choice.hpp). The commands use the chosen one; what
+  // geoblock left in the others (a switch of backend) is drift in status,
+  // and update and remove take it away. Empty: `backend` is the only one.
+  std::vector<apply::Backend*> backends = {};
+  std::function<HostFacts()> probe_host = {};
 };
 
 // update, status, restore, remove, check, export: the commands that work on

@@ -312,6 +312,12 @@ validate(const Config& raw, Countries countries)
   }
 
   s.rules = validate_rules(raw, s);
+  if (const auto backend = parse_backend_setting(raw.backend)) {
+    s.backend = *backend;
+  } else {
+    throw ConfigError(o.where("backend") + ": expected auto, iptables or nftables, got '" + raw.backend +
+                      "'");
+  }
 
   try {
     apply::check_max_shrink(raw.max_shrink);

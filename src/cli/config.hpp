@@ -5,6 +5,7 @@
 #pragma once
 
 #include "apply/state.hpp"
+#include "cli/backend_choice.hpp"
 #include "fetch/http_client.hpp"
 #include "fetch/rir_source.hpp"
 #include "net/cidr.hpp"
@@ -81,6 +82,7 @@ struct Config {
   std::uint64_t rir_max_bytes = fetch::k_default_rir_max_bytes; // per delegation file
   std::string zone_url_v4; // "{cc}"/"{CC}" template; empty: ipdeny's layout under base-url
   std::string zone_url_v6;
+  std::string backend = "auto"; // auto | iptables | nftables (cli/backend_choice.hpp)
 
   KeyOrigins origins;
 };
@@ -100,6 +102,7 @@ struct Settings {
   std::vector<SourceSpec> sources{SourceSpec{}}; // `source`, in failover order (at least one)
   std::vector<std::string> rir_urls;             // rir-url, or the defaults
   apply::RulesConfig rules;                      // set name, chains, policy and the rule shapes, typed
+  BackendSetting backend = BackendSetting::Auto;
 };
 
 // Validates `raw` (countries and their file, family, policy, allowlist,

@@ -5,6 +5,7 @@
 #include "cli/commands.hpp"
 
 #include "apply/applier.hpp"
+#include "apply/nft_backend.hpp"
 #include "cli/plan.hpp"
 #include "cli/separated_source.hpp"
 #include "cli/status.hpp"
@@ -22,6 +23,7 @@
 #include "util/digest.hpp"
 #include "util/file.hpp"
 #include "util/lock.hpp"
+#include "util/subprocess.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -363,10 +365,11 @@ name_of(Mode mode)
 
 void
 record(const Settings& s, Plan& plan, Mode mode, bool partial, std::int64_t now,
-       const apply::FirewallState& live)
+       const apply::FirewallState& live, const std::string& backend)
 {
   util::Json state = report_json(plan, s, false, now);
   state.set("command", name_of(mode));
+  state.set("backend", backend); // what `backend = auto` keeps next time
   state.set("partial", partial);
   util::Json names = util::Json::array();
   names.push(s.raw.set_name);
@@ -390,6 +393,101 @@ record(const Settings& s, Plan& plan, Mode mode, bool partial, std::int64_t now,
   }
   state.set("dropped", std::move(dropped));
   write_state(s, std::move(state));
+}
+
+// The backend the commands act on, and the others (see Environment).
+struct Backends {
+  apply::Backend* chosen = nullptr;
+  std::vector<apply::Backend*> others;
+  std::optional<BackendChoice> choice; // none when there was no choice to make
+};
+
+// What of geoblock's `backend` holds (nothing, also where it cannot be
+// read: a backend without its kernel module or program holds nothing
+// geoblock could have put there).
+apply::FirewallState
+held_by(apply::Backend& backend, const apply::ApplyOptions& ao)
+{
+  try {
+    return backend.read(ao, false).state;
+  } catch (const Error& e) {
+    log::verbose(std::string("backend ") + backend.name() + " not readable: " + e.what());
+    return {};
+  }
+}
+
+// The facts of cli/backend_choice.hpp (the state file, geoblock's live
+// state per backend, the host's probe), the decision, logged with its reason.
+Backends
+select_backends(const Settings& s, const util::Json& last_state, const apply::ApplyOptions& ao,
+                Environment& env)
+{
+  Backends b;
+  if (env.backends.empty()) {
+    b.chosen = &env.backend;
+    return b;
+  }
+  BackendFacts f;
+  f.state_path = state_path(s);
+  if (!last_state.is_null()) {
+    f.recorded = last_state.get("backend").as_string();
+    f.legacy_state = f.recorded.empty();
+  }
+  if (s.backend == BackendSetting::Auto && f.recorded.empty() && !f.legacy_state) {
+    for (apply::Backend* x : env.backends) {
+      if (std::string what = describe_state(held_by(*x, ao)); !what.empty()) {
+        f.live.emplace_back(x->name(), std::move(what));
+      }
+    }
+    if (env.probe_host) {
+      f.host = env.probe_host();
+    }
+    f.own_tables = {"inet " + ao.set_name, "netdev " + ao.set_name};
+    for (const std::string& name : ao.previous_set_names) {
+      f.own_tables.push_back("inet " + name);
+      f.own_tables.push_back("netdev " + name);
+    }
+  }
+  b.choice = decide_backend(s.backend, f);
+  if (s.backend == BackendSetting::Auto && f.recorded.empty() && !f.legacy_state && !env.privileged) {
+    // Without root neither backend nor nf_tables can be read.
+    b.choice->reason += "; not root: the probe could not read the firewall, as root it may decide otherwise";
+  }
+  for (apply::Backend* x : env.backends) {
+    if (x->name() == b.choice->name) {
+      b.chosen = x;
+    } else {
+      b.others.push_back(x);
+    }
+  }
+  if (!b.chosen) {
+    throw Error("backend " + b.choice->name + " (" + b.choice->reason + "): not available in this build");
+  }
+  log::info("backend " + b.choice->describe());
+  return b;
+}
+
+// geoblock's state in the backends not chosen, one line each: left over
+// from a switch of backend; update removes it once the chosen one holds
+// the block.
+struct Leftover {
+  apply::Backend* backend;
+  apply::FirewallState state; // without members
+  std::string line;
+};
+std::vector<Leftover>
+leftovers_of(const Backends& b, const apply::ApplyOptions& ao)
+{
+  std::vector<Leftover> out;
+  for (apply::Backend* x : b.others) {
+    apply::FirewallState state = held_by(*x, ao);
+    if (const std::string what = describe_state(state); !what.empty()) {
+      out.push_back({x, std::move(state),
+                     "leftover in backend " + std::string(x->name()) + " (geoblock now uses " +
+                         b.chosen->name() + "): " + what});
+    }
+  }
+  return out;
 }
 
 // The zones from the source, aggregated into the plan. Refuses a plan
@@ -444,7 +542,7 @@ compare(Plan& plan, const Settings& s, const util::Json& last_state, const apply
 // afterwards (counters included), for the state file.
 apply::FirewallState
 apply_changes(const Plan& plan, const apply::FirewallState& desired, apply::FirewallState live,
-              const apply::ApplyOptions& ao, Environment& env)
+              const apply::ApplyOptions& ao, apply::Backend& backend)
 {
   if (plan.changes.empty()) {
     log::info(
@@ -457,7 +555,7 @@ apply_changes(const Plan& plan, const apply::FirewallState& desired, apply::Fire
     log::verbose("to apply: " + c);
   }
   apply::check_safety(plan.target, desired, live, ao);
-  apply::ApplyReport report = env.backend.apply(plan.target, ao);
+  apply::ApplyReport report = backend.apply(plan.target, ao);
   for (const apply::FamilyReport* f : {&report.v4, &report.v6}) {
     if (f->enabled) {
       log::info(f->set + ": " + std::to_string(f->entries) + " entries" +
@@ -496,10 +594,16 @@ update(const Invocation& inv, Environment& env, Mode mode)
   const util::Json last_state = read_state(s);
   apply::ApplyOptions ao = apply_options(s, last_state);
   ao.force = inv.run.force;
+  const Backends backends = select_backends(s, last_state, ao, env);
+  apply::Backend& backend = *backends.chosen;
+  if (backends.choice) {
+    plan.backend = backends.choice->name;
+    plan.backend_reason = backends.choice->reason;
+  }
   const apply::FirewallState desired = apply::desired_state(plan.target, ao);
   std::optional<apply::LiveState> live;
   try {
-    live = env.backend.read(ao, true);
+    live = backend.read(ao, true);
     compare(plan, s, last_state, desired, live->state);
   } catch (const Error& e) {
     if (!dry_run) {
@@ -507,12 +611,29 @@ update(const Invocation& inv, Environment& env, Mode mode)
     }
     log::verbose(std::string("live firewall not compared: ") + e.what());
   }
+  const std::vector<Leftover> leftovers = leftovers_of(backends, ao);
+  // Switching backends: the block the shrink check guards is the old
+  // backend's until the new one holds it.
+  std::optional<apply::FirewallState> guard;
+  if (live && !leftovers.empty()) {
+    guard = live->state;
+    for (const Leftover& l : leftovers) {
+      for (const apply::SetState& set : l.state.sets) {
+        if (!guard->set(set.name)) {
+          guard->sets.push_back(set);
+        }
+      }
+    }
+  }
 
   if (dry_run) {
+    for (const Leftover& l : leftovers) {
+      plan.changes.push_back(l.line);
+    }
     // Show what apply would refuse, without refusing.
     if (live) {
       try {
-        apply::check_safety(plan.target, desired, live->state, ao);
+        apply::check_safety(plan.target, desired, guard ? *guard : live->state, ao);
       } catch (const SafetyError& e) {
         plan.warnings.push_back(std::string("update would refuse: ") + e.what());
         log::warning(std::string("update would refuse: ") + e.what());
@@ -522,8 +643,20 @@ update(const Invocation& inv, Environment& env, Mode mode)
     return done;
   }
 
-  const apply::FirewallState after = apply_changes(plan, desired, std::move(live->state), ao, env);
-  record(s, plan, mode, partial, now, after);
+  if (guard) {
+    apply::check_safety(plan.target, desired, *guard, ao);
+  }
+  const apply::FirewallState after = apply_changes(plan, desired, std::move(live->state), ao, backend);
+  record(s, plan, mode, partial, now, after, backend.name());
+  // Only now, with the block in the chosen backend, the old one's goes:
+  // there is no moment without it. The state file already names the new
+  // backend, so a failure here is retried by the next run, not undone.
+  for (const Leftover& l : leftovers) {
+    const apply::RemoveReport r = l.backend->remove(ao);
+    log::info("removed geoblock's state from backend " + std::string(l.backend->name()) + " (" +
+              std::to_string(r.rules_removed_v4 + r.rules_removed_v6) + " rules, " +
+              std::to_string(r.sets_removed.size()) + " sets): it now lives in " + backend.name());
+  }
   log::info(
       std::string(mode == Mode::Restore ? "restored" : "updated") + ": " +
       std::to_string(plan.target.v4.size()) + " IPv4 and " + std::to_string(plan.target.v6.size()) +
@@ -581,9 +714,9 @@ refresh_metrics(const Settings& s, util::Json last_state, bool in_sync, const ap
 // the drift against the desired state when the cache allows computing it.
 void
 gather_kernel(const Settings& s, const apply::ApplyOptions& ao, const util::Json& last_state,
-              Environment& env, StatusReport& r)
+              Environment& env, apply::Backend& backend, StatusReport& r)
 {
-  const apply::LiveState live = env.backend.read(ao, true);
+  const apply::LiveState live = backend.read(ao, true);
   const auto desired = desired_from_cache(s, ao, r.now, env);
   for (const net::Family f : {net::Family::V4, net::Family::V6}) {
     if (!net::includes(s.families, f)) {
@@ -618,10 +751,12 @@ gather_kernel(const Settings& s, const apply::ApplyOptions& ao, const util::Json
     log::warning(w);
   }
   if (desired) {
+    const std::vector<std::string> leftovers = std::move(r.drift); // other backends', gathered first
     r.drift = apply::diff(*desired, live.state);
     for (const std::string& d : baseline_drift(s, last_state, live.state)) {
       r.drift.push_back(d);
     }
+    r.drift.insert(r.drift.end(), leftovers.begin(), leftovers.end());
     r.in_sync = r.drift.empty();
     if (!s.raw.metrics_file.empty() && !last_state.is_null() && env.privileged) {
       refresh_metrics(s, last_state, *r.in_sync, live.state);
@@ -643,11 +778,22 @@ status(const Invocation& inv, Environment& env)
   r.state_path = state_path(s);
   r.last_update = read_state(s);
   const apply::ApplyOptions ao = apply_options(s, r.last_update);
+  const Backends backends = select_backends(s, r.last_update, ao, env);
+  if (backends.choice) {
+    r.backend = backends.choice->name;
+    r.backend_reason = backends.choice->reason;
+  }
+  for (const Leftover& l : leftovers_of(backends, ao)) {
+    r.drift.push_back(l.line);
+  }
   try {
-    gather_kernel(s, ao, r.last_update, env, r);
+    gather_kernel(s, ao, r.last_update, env, *backends.chosen, r);
   } catch (const Error& e) {
     r.kernel_error = e.what();
     r.families.clear();
+  }
+  if (!r.drift.empty()) {
+    r.in_sync = false; // a leftover is drift even where the cache cannot tell the rest
   }
   r.cache = make_source(s, Purpose::Apply, env)->cache(r.now);
   print(inv.run.json ? status_json(r).dump(2) : status_text(r));
@@ -662,14 +808,24 @@ remove_command(const Invocation& inv, Environment& env)
     throw UsageError("remove changes the firewall and needs root");
   }
   const auto lock = take_lock(s, Lock::Required);
-  const apply::RemoveReport r = env.backend.remove(apply_options(s, read_state(s)));
-  std::string sets;
-  for (const std::string& name : r.sets_removed) {
-    sets += (sets.empty() ? "" : ", ") + name;
+  const util::Json last_state = read_state(s);
+  const apply::ApplyOptions ao = apply_options(s, last_state);
+  const Backends backends = select_backends(s, last_state, ao, env);
+  // Every backend: what a switch left behind goes too.
+  std::vector<apply::Backend*> from{backends.chosen};
+  for (const Leftover& l : leftovers_of(backends, ao)) {
+    from.push_back(l.backend);
   }
-  log::info("removed " + std::to_string(r.rules_removed_v4) + " IPv4 and " +
-            std::to_string(r.rules_removed_v6) +
-            " IPv6 rules; sets removed: " + (sets.empty() ? "none" : sets));
+  for (apply::Backend* b : from) {
+    const apply::RemoveReport r = b->remove(ao);
+    std::string sets;
+    for (const std::string& name : r.sets_removed) {
+      sets += (sets.empty() ? "" : ", ") + name;
+    }
+    log::info(std::string(backends.choice ? std::string(b->name()) + ": " : "") + "removed " +
+              std::to_string(r.rules_removed_v4) + " IPv4 and " + std::to_string(r.rules_removed_v6) +
+              " IPv6 rules; sets removed: " + (sets.empty() ? "none" : sets));
+  }
   return ExitCode::Ok;
 }
 
@@ -723,8 +879,47 @@ check_one(A addr, const std::vector<net::ZoneResult>& zones, const std::vector<n
   return hits.empty() ? "not blocked: in none of the listed countries" : "blocked by " + hits;
 }
 
+// check's word on the firewall: the backend, and whether the live state is
+// what the configuration asks for (every difference), so that the verdicts
+// above it are known to be in force.
+std::string
+check_firewall(const Settings& s, Environment& env)
+{
+  const util::Json last_state = read_state(s);
+  const apply::ApplyOptions ao = apply_options(s, last_state);
+  const Backends backends = select_backends(s, last_state, ao, env);
+  std::string out =
+      "backend: " + (backends.choice ? backends.choice->describe() : std::string(backends.chosen->name())) +
+      "\n";
+  std::vector<std::string> drift;
+  try {
+    const apply::LiveState live = backends.chosen->read(ao, true);
+    const auto desired = desired_from_cache(s, ao, env.clock(), env);
+    if (!desired) {
+      return out + "live firewall: not compared (no cached data for the configured countries)\n";
+    }
+    drift = apply::diff(*desired, live.state);
+    for (const std::string& d : baseline_drift(s, last_state, live.state)) {
+      drift.push_back(d);
+    }
+  } catch (const Error& e) {
+    return out + "live firewall: not readable: " + e.what() + "\n";
+  }
+  for (const Leftover& l : leftovers_of(backends, ao)) {
+    drift.push_back(l.line);
+  }
+  if (drift.empty()) {
+    return out + "live firewall: in sync with the configuration\n";
+  }
+  out += "live firewall: DIFFERS from the configuration ('geoblock update' repairs it):\n";
+  for (const std::string& d : drift) {
+    out += "  " + d + "\n";
+  }
+  return out;
+}
+
 ExitCode
-check(const Invocation& inv, const Environment& env)
+check(const Invocation& inv, Environment& env)
 {
   const Settings s = validate(inv.config, Countries::Required);
   const std::vector<net::ZoneResult> zones = load_zones(s, net::ZoneSource::Mode::CacheOnly, env);
@@ -747,7 +942,7 @@ check(const Invocation& inv, const Environment& env)
       throw UsageError("check: not an IPv4 or IPv6 address: '" + a + "'");
     }
   }
-  print(out);
+  print(out + check_firewall(s, env));
   return missing ? ExitCode::Partial : ExitCode::Ok;
 }
 
@@ -832,11 +1027,31 @@ run_configured(const Invocation& inv, Environment& env)
   }
 }
 
+namespace {
+
+// The facts of this host that `backend = auto` decides with.
+HostFacts
+probe_this_host()
+{
+  const apply::NftProbe nft = apply::probe_nftables();
+  HostFacts f;
+  f.nft_usable = nft.usable;
+  f.nft_error = nft.error;
+  f.tables = nft.tables;
+  f.iptables_installed = util::program_exists("iptables");
+  return f;
+}
+
+} // namespace
+
 ExitCode
 run_configured(const Invocation& inv)
 {
-  const auto backend = apply::make_iptables_backend();
-  Environment env{*backend, util::system_unix_time, geteuid() == 0, Isolation::Separated};
+  const auto iptables = apply::make_iptables_backend();
+  const auto nftables = apply::make_nftables_backend();
+  Environment env{*iptables, util::system_unix_time, geteuid() == 0, Isolation::Separated};
+  env.backends = {iptables.get(), nftables.get()};
+  env.probe_host = probe_this_host;
   return run_configured(inv, env);
 }
 

@@ -240,7 +240,9 @@ config_options(Config& c)
                       "size limit of each delegation file")(
       "zone-url-v4", po::value(&c.zone_url_v4)->value_name("TEMPLATE"),
       "URL of a country's IPv4 zone, {cc} or {CC} for the code (default: ipdeny's layout under base-url)")(
-      "zone-url-v6", po::value(&c.zone_url_v6)->value_name("TEMPLATE"), "the same for IPv6 zones");
+      "zone-url-v6", po::value(&c.zone_url_v6)->value_name("TEMPLATE"), "the same for IPv6 zones")(
+      "backend", po::value(&c.backend)->value_name("auto|iptables|nftables")->default_value(c.backend),
+      "firewall backend; auto keeps the one in use, else picks by the host");
   return d;
 }
 

@@ -311,6 +311,9 @@ format_report(const Plan& plan, const Settings& settings, bool dry_run)
     }
     out += "live sets: not compared\n";
   }
+  if (!plan.backend.empty()) {
+    out += "backend: " + plan.backend + " (" + plan.backend_reason + ")\n";
+  }
   if (plan.live_readable) {
     if (plan.changes.empty()) {
       out += "live firewall: as configured; nothing to apply\n";
@@ -368,6 +371,10 @@ report_json(const Plan& plan, const Settings& settings, bool dry_run, std::int64
     totals.set(net::family_key(f), std::move(t));
   }
   doc.set("totals", std::move(totals));
+  if (!plan.backend.empty()) {
+    doc.set("backend", plan.backend);
+    doc.set("backend_reason", plan.backend_reason);
+  }
   doc.set("live_compared", plan.live_readable);
   if (plan.live_readable) {
     util::Json changes = util::Json::array();

@@ -57,6 +57,10 @@ struct Plan {
   // Every difference of the live firewall from the configuration (sets,
   // rules, chains, baseline), when readable; empty: nothing to apply.
   std::vector<std::string> changes;
+  // The firewall backend chosen and why (cli/backend_choice.hpp); empty
+  // where there was no choice.
+  std::string backend;
+  std::string backend_reason;
 
   bool changes_live() const { return added_v4 + removed_v4 + added_v6 + removed_v6 > 0; }
 };

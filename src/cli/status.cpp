@@ -28,6 +28,9 @@ std::string
 status_text(const StatusReport& r)
 {
   std::string text;
+  if (!r.backend.empty()) {
+    text += "backend: " + r.backend + " (" + r.backend_reason + ")\n";
+  }
   if (r.kernel_error) {
     text += "kernel: not readable: " + *r.kernel_error + "\n";
   }
@@ -116,6 +119,10 @@ util::Json
 status_json(const StatusReport& r)
 {
   util::Json doc = util::Json::object();
+  if (!r.backend.empty()) {
+    doc.set("backend", r.backend);
+    doc.set("backend_reason", r.backend_reason);
+  }
   if (r.kernel_error) {
     doc.set("kernel", util::Json());
     doc.set("kernel_error", *r.kernel_error);

@@ -30,6 +30,8 @@ struct FamilyStatus {
 };
 
 struct StatusReport {
+  std::string backend;                     // the backend chosen ("" where there was no choice)
+  std::string backend_reason;              // and why
   std::optional<std::string> kernel_error; // the firewall could not be read
   std::vector<FamilyStatus> families;
   std::optional<bool> in_sync; // unknown: no cached data for the configured countries

@@ -352,35 +352,6 @@ TEST(Lock, SecondRunWaitsThenExitsWithAClearMessageAndChangesNothing)
   });
 }
 
-TEST(AllowOnly, AcceptsListedCountriesAllowlistAndRepliesAndDropsTheRest)
-{
-  GEOBLOCK_REQUIRE_NETNS();
-  in_fresh_netns([] {
-    NamedNetns client;
-    geoblock::test::link_veth(nullptr, "gb-h", {"198.51.100.1/24"}, &client, "gb-c",
-                              {"198.51.100.10/24", "198.51.100.50/24", "198.51.100.200/24"});
-    TcpServer server(nullptr, "0.0.0.0", 80);
-    TcpServer client_server(&client, "0.0.0.0", 8080);
-    ASSERT_TRUE(eventually_connects(&client, "198.51.100.200", "198.51.100.1", 80));
-    TempDir dir;
-    ApplyOptions o = options_in(dir);
-    o.families = net::Families::V4;
-    o.policy = Policy::AllowOnly;
-    o.chains = {parse_hook("raw:PREROUTING")};
-    EXPECT_THROW(apply::apply(nets({"198.51.100.0/28"}), o), ConfigError); // raw has no conntrack
-    o.chains = {};
-    o.allowlist = nets({"198.51.100.50"});
-    EXPECT_FALSE(apply::apply(nets({"198.51.100.0/28"}), o).changes.empty());
-    EXPECT_TRUE(apply::apply(nets({"198.51.100.0/28"}), o).changes.empty());
-    EXPECT_TRUE(eventually_connects(&client, "198.51.100.10", "198.51.100.1", 80)); // listed country
-    EXPECT_TRUE(eventually_connects(&client, "198.51.100.50", "198.51.100.1", 80)); // allowlist
-    EXPECT_FALSE(tcp_connect(&client, "198.51.100.200", "198.51.100.1", 80, std::chrono::milliseconds(500)));
-    // Replies to the host's own connections still come back.
-    EXPECT_TRUE(eventually_connects(nullptr, "198.51.100.1", "198.51.100.200", 8080));
-    EXPECT_TRUE(eventually_connects(nullptr, "127.0.0.1", "127.0.0.1", 80));
-  });
-}
-
 TEST(Faults, NoAccessToTheIpsetModuleIsAClearError)
 {
   GEOBLOCK_REQUIRE_NETNS();

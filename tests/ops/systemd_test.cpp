@@ -202,6 +202,24 @@ TEST_F(Units, RestoreRunsEarlyBeforeTheSavedFirewall)
   EXPECT_FALSE(unit_value(u, "Install", "WantedBy").empty());
 }
 
+TEST_F(Units, RestoreComesBackAfterTheNftablesServiceFlushesTheRuleset)
+{
+  // nftables.service loads /etc/nftables.conf ("flush ruleset" first) at
+  // boot, on restart and on reload: each time, geoblock's table is gone and
+  // the restore must follow it, from the cache.
+  const Unit& u = m_units["geoblock-restore.service"];
+  EXPECT_TRUE(contains(unit_words(u, "Unit", "After"), "nftables.service"));
+  EXPECT_TRUE(contains(unit_words(u, "Unit", "PartOf"), "nftables.service"));
+  EXPECT_TRUE(contains(unit_words(u, "Unit", "ReloadPropagatedFrom"), "nftables.service"));
+  EXPECT_EQ(words(unit_value(u, "Service", "ExecReload")), words(unit_value(u, "Service", "ExecStart")));
+  EXPECT_TRUE(contains(unit_words(u, "Install", "WantedBy"), "nftables.service"));
+  // Never before it (that would be a cycle), and never requiring it: a host
+  // without nftables.service boots the same.
+  EXPECT_FALSE(contains(unit_words(u, "Unit", "Before"), "nftables.service"));
+  EXPECT_TRUE(unit_value(u, "Unit", "Requires").empty());
+  EXPECT_TRUE(unit_value(u, "Unit", "BindsTo").empty());
+}
+
 TEST_F(Units, TimerIsMonthlyRandomizedAndPersistent)
 {
   const Unit& t = m_units["geoblock.timer"];

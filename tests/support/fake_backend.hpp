@@ -18,9 +18,16 @@ public:
   apply::FirewallState live; // what the "kernel" holds
   int reads = 0, applies = 0, removes = 0;
   std::string read_error;           // non-empty: read() throws Error with it
+  std::string apply_error;          // non-empty: apply() throws Error with it, changing nothing
   apply::ApplyOptions last_options; // of the last apply or remove
 
-  const char* name() const override { return "fake"; }
+  FakeBackend() = default;
+  // Named as a real backend ("iptables", "nftables") for the tests of
+  // choosing and switching backends.
+  explicit FakeBackend(std::string name) : label(std::move(name)) {}
+  std::string label = "fake";
+
+  const char* name() const override { return label.c_str(); }
 
   apply::LiveState read(const apply::ApplyOptions&, bool with_members) override
   {
@@ -40,6 +47,9 @@ public:
   {
     ++applies;
     last_options = options;
+    if (!apply_error.empty()) {
+      throw Error(apply_error);
+    }
     const apply::FirewallState desired = apply::desired_state(aggregated, options);
     apply::ApplyReport r;
     r.changes = apply::diff(desired, live);

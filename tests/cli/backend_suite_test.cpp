@@ -1,0 +1,684 @@
+// One behaviour suite for every firewall backend: the same configurations,
+// the same packets, the same answers from status, check, update --dry-run,
+// remove and restore, run with `backend = iptables` and `backend =
+// nftables` (TEST_P over k_backends below). A feature added later gets
+// tested on every backend by being added here; a backend that lacks it
+// fails here.
+//
+// Each test runs the real binary in a network namespace of its own, with a
+// client namespace on a veth pair and a file:// mirror. What is specific to
+// a backend is only how the test pokes at it from outside (delete one of
+// geoblock's rules or elements, tell whether anything of geoblock's is
+// there, print its ruleset) and, for iptables, the exact rule layout the
+// steps also check (layout()).
+#include "support/geoblock_binary.hpp"
+#include "support/netns.hpp"
+#include "support/temp_dir.hpp"
+#include "util/file.hpp"
+#include "util/json.hpp"
+#include "util/subprocess.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+namespace geoblock::test {
+namespace {
+
+constexpr const char* k_host = "198.51.100.1";
+constexpr const char* k_listed = "198.51.100.10";    // in cn's 198.51.100.0/25
+constexpr const char* k_unlisted = "198.51.100.200"; // in no zone
+constexpr const char* k_host6 = "2001:db8:ffff::1";
+constexpr const char* k_listed6 = "2001:db8:1::10";   // in cn's 2001:db8:1::/48
+constexpr const char* k_unlisted6 = "2001:db8:2::10"; // in no zone
+
+std::vector<std::string>
+lines_with(const std::string& text, const std::string& needle)
+{
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(needle) != std::string::npos) {
+      out.push_back(line);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string>
+words_of(const std::string& text)
+{
+  std::istringstream in(text);
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) {
+    out.push_back(w);
+  }
+  return out;
+}
+
+// How a test reaches into one backend from outside, as an administrator
+// (or another program) would.
+struct BackendUnderTest {
+  std::string name; // the `backend` value
+  // geoblock's part of the live ruleset, for messages.
+  std::function<std::string()> ruleset;
+  // Someone deletes geoblock's rule that matches the IPv4 set.
+  std::function<void()> delete_a_rule;
+  // Someone deletes `net` from geoblock's IPv4 set.
+  std::function<void(const std::string& net)> delete_element;
+  // Anything of geoblock's (set name `set_name`) in this backend.
+  std::function<bool(const std::string& set_name)> holds_state;
+  // Someone (an older run, a hand) leaves a set of geoblock's behind.
+  std::function<void()> plant_leftover;
+  // The exact layout after the walk's step `step` (its configuration),
+  // where the backend's tests pin one; may be empty.
+  std::function<void(const std::string& step)> layout;
+};
+
+std::string
+iptables_rules()
+{
+  return saved_rules({"iptables-save"}) + saved_rules({"ip6tables-save"});
+}
+
+// geoblock's rules in iptables-save output.
+std::vector<std::string>
+ours(const std::string& save)
+{
+  return lines_with(save, "--comment geoblock");
+}
+
+bool
+first_is_ours(const std::string& save, const std::string& chain)
+{
+  const auto rules = lines_with(save, "-A " + chain + " ");
+  return !rules.empty() && rules.front().find("--comment geoblock") != std::string::npos;
+}
+
+void
+iptables_layout(const std::string& step)
+{
+  const std::string v4 = saved_rules({"iptables-save"});
+  const std::string v6 = saved_rules({"ip6tables-save"});
+  const std::string sets = run_checked({"ipset", "list", "-n"});
+  if (step == "") {
+    EXPECT_EQ(ours(v4),
+              std::vector<std::string>{"-A PREROUTING -m set --match-set geoblock-v4 src -m comment "
+                                       "--comment geoblock -j DROP"});
+    EXPECT_EQ(ours(v6).size(), 1u) << v6;
+    EXPECT_EQ(sets, "geoblock-v4\ngeoblock-v6\n");
+  } else if (step == "chain = INPUT\n") {
+    EXPECT_EQ(ours(v4), std::vector<std::string>{"-A INPUT -m set --match-set geoblock-v4 src -m comment "
+                                                 "--comment geoblock -j DROP"});
+  } else if (step == "chain = FORWARD\n") {
+    ASSERT_EQ(ours(v4).size(), 1u) << v4;
+    EXPECT_EQ(ours(v4)[0].rfind("-A FORWARD ", 0), 0u) << v4;
+  } else if (step == "chain = INPUT\npolicy = allow-only\nallow = 192.0.2.0/24\n") {
+    EXPECT_TRUE(first_is_ours(v4, "INPUT")) << v4;
+    EXPECT_EQ(lines_with(v4, "-A geoblock-allow -s 192.0.2.0/24").size(), 1u) << v4;
+  } else if (step == "chain = INPUT\npolicy = allow-only\nallow = 198.51.100.192/26\n") {
+    EXPECT_TRUE(lines_with(v4, "192.0.2.0/24").empty()) << v4;
+    EXPECT_EQ(lines_with(v4, "-A geoblock-allow -s 198.51.100.192/26").size(), 1u) << v4;
+  } else if (step == "chain = INPUT\nfamily = v4\n") {
+    EXPECT_TRUE(ours(v6).empty()) << v6;
+    EXPECT_EQ(sets, "geoblock-v4\n");
+  } else if (step == "chain = INPUT\nfamily = v4\ninterface = gbh\n") {
+    EXPECT_EQ(lines_with(v4, "-A INPUT -i gbh ").size(), 1u) << v4;
+  } else if (step == "family = v4\nmatch = new\n") {
+    EXPECT_EQ(lines_with(v4, "-A PREROUTING -m conntrack --ctstate NEW").size(), 1u) << v4;
+  } else if (step == "family = v4\nchain = INPUT\ndirection = both\n") {
+    EXPECT_TRUE(first_is_ours(v4, "OUTPUT")) << v4;
+    EXPECT_TRUE(first_is_ours(v4, "FORWARD")) << v4;
+  } else if (step == "family = v4\nchain = INPUT\nlog = true\n") {
+    EXPECT_EQ(lines_with(v4, "-A geoblock-drop -m limit --limit 10/min").size(), 1u) << v4;
+    EXPECT_TRUE(lines_with(v4, "-A OUTPUT").empty()) << v4;
+  } else if (step == "family = v4\nchain = INPUT\nset-name = other\n") {
+    EXPECT_EQ(sets, "other-v4\n");
+    EXPECT_TRUE(lines_with(v4, "geoblock-").empty()) << v4;
+    EXPECT_EQ(ours(v4), std::vector<std::string>{"-A INPUT -m set --match-set other-v4 src -m comment "
+                                                 "--comment geoblock -j DROP"});
+  } else if (step == "family = v4\nchain = INPUT\npolicy = allow-only\nexcept-ports = tcp:80\n") {
+    EXPECT_TRUE(first_is_ours(v4, "INPUT")) << v4;
+    // The ports open to all come last, just before the drop.
+    const auto chain = lines_with(v4, "-A geoblock-allow ");
+    ASSERT_GE(chain.size(), 2u) << v4;
+    EXPECT_EQ(chain[chain.size() - 2],
+              "-A geoblock-allow -p tcp -m multiport --dports 80 -m comment --comment geoblock -j RETURN");
+    EXPECT_EQ(chain.back(), "-A geoblock-allow -m comment --comment geoblock -j DROP");
+  } else if (step ==
+             "family = v4\nchain = INPUT\npolicy = allow-only\ninterface = gbh\ndirection = both\nlog = "
+             "true\n") {
+    EXPECT_EQ(lines_with(v4, "-A INPUT -i gbh -m comment --comment geoblock -j geoblock-allow").size(), 1u)
+        << v4;
+    EXPECT_EQ(lines_with(v4, "-A OUTPUT -o gbh -m comment --comment geoblock -j geoblock-allow-out").size(),
+              1u)
+        << v4;
+    EXPECT_EQ(lines_with(v4, "-j LOG --log-prefix").size(), 2u) << v4; // in front of each chain's verdict
+  }
+}
+
+BackendUnderTest
+iptables_backend()
+{
+  BackendUnderTest b;
+  b.name = "iptables";
+  b.ruleset = [] { return iptables_rules() + run_checked({"ipset", "list", "-n"}); };
+  b.delete_a_rule = [] {
+    // The first rule of geoblock's that matches the set, deleted by its
+    // spec ("iptables -t raw -D PREROUTING -m set ...").
+    std::istringstream in(saved_rules({"iptables-save"}));
+    std::string table;
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("*", 0) == 0) {
+        table = line.substr(1);
+      } else if (line.rfind("-A ", 0) == 0 && line.find("--match-set geoblock-v4") != std::string::npos) {
+        std::vector<std::string> argv{"iptables", "-w", "-t", table, "-D"};
+        const auto w = words_of(line.substr(3));
+        argv.insert(argv.end(), w.begin(), w.end());
+        run_checked(argv);
+        return;
+      }
+    }
+    FAIL() << "no rule of geoblock's matching geoblock-v4";
+  };
+  b.delete_element = [](const std::string& net) { run_checked({"ipset", "del", "geoblock-v4", net}); };
+  b.holds_state = [](const std::string& set_name) {
+    // Its sets, and rules matching them or in its chains (all named
+    // "<set-name>-...").
+    return run_checked({"ipset", "list", "-n"}).find(set_name + "-") != std::string::npos ||
+           iptables_rules().find(" " + set_name + "-") != std::string::npos;
+  };
+  b.plant_leftover = [] { run_checked({"ipset", "create", "geoblock-v4", "hash:net", "family", "inet"}); };
+  b.layout = iptables_layout;
+  return b;
+}
+
+std::string
+nft(const std::vector<std::string>& args)
+{
+  std::vector<std::string> argv{"nft"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_checked(argv);
+}
+
+BackendUnderTest
+nftables_backend()
+{
+  BackendUnderTest b;
+  b.name = "nftables";
+  b.ruleset = [] { return nft({"list", "ruleset"}); };
+  b.delete_a_rule = [] {
+    // The first rule that looks the address up in the IPv4 set, by handle.
+    std::istringstream in(nft({"-a", "list", "table", "inet", "geoblock"}));
+    std::string chain;
+    for (std::string line; std::getline(in, line);) {
+      const auto w = words_of(line);
+      if (w.size() >= 2 && w[0] == "chain") {
+        chain = w[1];
+      } else if (line.find("@geoblock-v4") != std::string::npos && w.size() >= 2 &&
+                 w[w.size() - 2] == "handle") {
+        nft({"delete", "rule", "inet", "geoblock", chain, "handle", w.back()});
+        return;
+      }
+    }
+    FAIL() << "no rule of geoblock's looking up @geoblock-v4";
+  };
+  b.delete_element = [](const std::string& net) {
+    nft({"delete", "element", "inet", "geoblock", "geoblock-v4", "{", net, "}"});
+  };
+  b.holds_state = [](const std::string& set_name) {
+    const std::string tables = nft({"list", "tables"});
+    return tables.find("table inet " + set_name + "\n") != std::string::npos ||
+           tables.find("table netdev " + set_name + "\n") != std::string::npos;
+  };
+  b.plant_leftover = [] {
+    nft({"add", "table", "inet", "geoblock"});
+    nft({"add", "set", "inet", "geoblock", "geoblock-v4", "{", "type", "ipv4_addr;", "flags", "interval;",
+         "}"});
+  };
+  return b;
+}
+
+// gtest prints a parameter by its name, not its bytes.
+void
+PrintTo(const BackendUnderTest& b, std::ostream* os)
+{
+  *os << b.name;
+}
+
+// Every backend the suite runs against.
+const std::vector<BackendUnderTest> k_backends = {iptables_backend(), nftables_backend()};
+
+// The host (the test's namespace, serving 22 and 80 on both families) and
+// a client namespace with a listed and an unlisted address per family.
+struct Host {
+  const BackendUnderTest& backend;
+  TempDir dir;
+  NamedNetns client;
+  std::unique_ptr<TcpServer> web;
+  std::unique_ptr<TcpServer> ssh;
+  std::unique_ptr<TcpServer> web6;
+
+  explicit Host(const BackendUnderTest& b) : backend(b)
+  {
+    zone("cn", "198.51.100.0/25\n", "2001:db8:1::/48\n");
+    link_veth(nullptr, "gbh", {std::string(k_host) + "/24", std::string(k_host6) + "/32"}, &client, "gbc",
+              {std::string(k_listed) + "/24", std::string(k_unlisted) + "/24", std::string(k_listed6) + "/32",
+               std::string(k_unlisted6) + "/32"});
+    web = std::make_unique<TcpServer>(nullptr, "0.0.0.0", 80);
+    ssh = std::make_unique<TcpServer>(nullptr, "0.0.0.0", 22);
+    web6 = std::make_unique<TcpServer>(nullptr, "::", 80);
+  }
+
+  void zone(const std::string& cc, const std::string& v4, const std::string& v6)
+  {
+    const std::string d4 = dir / "mirror/ipblocks/data/countries";
+    const std::string d6 = dir / "mirror/ipv6/ipaddresses/blocks";
+    std::filesystem::create_directories(d4);
+    std::filesystem::create_directories(d6);
+    std::ofstream(d4 + "/" + cc + ".zone", std::ios::trunc) << v4;
+    std::ofstream(d6 + "/" + cc + ".zone", std::ios::trunc) << v6;
+  }
+
+  std::string config(const std::string& extra, const std::string& backend_name = "")
+  {
+    return dir.write("geoblock.conf",
+                     "countries = cn\nbackend = " + (backend_name.empty() ? backend.name : backend_name) +
+                         "\nbase-url = file://" + dir / "mirror" + "\ncache-dir = " + dir / "cache" +
+                         "\nstate-dir = " + dir / "state" + "\nlock-file = " + dir / "lock" +
+                         "\nlock-wait = 1\n" + extra);
+  }
+
+  util::RunResult geoblock(const std::string& command, const std::string& extra,
+                           std::vector<std::string> more = {})
+  {
+    std::vector<std::string> args{command, "--config", config(extra)};
+    args.insert(args.end(), more.begin(), more.end());
+    return run_geoblock(args);
+  }
+
+  // update, then status must say "in sync" with exit 0, and the layout
+  // of the step must be the backend's.
+  void update(const std::string& extra)
+  {
+    const auto r = geoblock("update", extra);
+    ASSERT_EQ(r.exit_code, 0) << extra << "\n" << r.err;
+    EXPECT_NE(r.err.find("geoblock: backend " + backend.name + " (configured)"), std::string::npos) << r.err;
+    const auto st = geoblock("status", extra);
+    EXPECT_EQ(st.exit_code, 0) << extra << "\n" << st.out << st.err << backend.ruleset();
+    EXPECT_NE(st.out.find("backend: " + backend.name + " (configured)\n"), std::string::npos) << st.out;
+    EXPECT_NE(st.out.find("live firewall: in sync"), std::string::npos) << extra << "\n" << st.out;
+    if (backend.layout) {
+      backend.layout(extra);
+    }
+  }
+
+  bool blocked(const char* from, int port = 80) const
+  {
+    const char* to = std::string(from).find(':') == std::string::npos ? k_host : k_host6;
+    return !tcp_connect(&client, from, to, port, std::chrono::milliseconds(500));
+  }
+  bool reachable(const char* from, int port = 80) const
+  {
+    const char* to = std::string(from).find(':') == std::string::npos ? k_host : k_host6;
+    return eventually_connects(&client, from, to, port);
+  }
+};
+
+class BackendSuite : public ::testing::TestWithParam<BackendUnderTest> {};
+
+TEST_P(BackendSuite, EveryConfigurationChangeEndsInExactlyTheConfiguredFirewall)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns(
+      [] {
+        Host h(GetParam());
+        ASSERT_TRUE(h.reachable(k_listed));
+
+        // The default: raw:PREROUTING, both families.
+        h.update("");
+        EXPECT_TRUE(h.blocked(k_listed));
+        EXPECT_TRUE(h.blocked(k_listed6));
+        EXPECT_TRUE(h.reachable(k_unlisted));
+        EXPECT_TRUE(h.reachable(k_unlisted6));
+
+        // chain INPUT: the raw rule goes.
+        h.update("chain = INPUT\n");
+        EXPECT_TRUE(h.blocked(k_listed));
+        // chain FORWARD: nothing in INPUT any more, so local services are open.
+        h.update("chain = FORWARD\n");
+        EXPECT_TRUE(h.reachable(k_listed));
+
+        // allow-only with an allowlist, then a changed allowlist.
+        h.update("chain = INPUT\npolicy = allow-only\nallow = 192.0.2.0/24\n");
+        EXPECT_TRUE(h.reachable(k_listed));
+        EXPECT_TRUE(h.blocked(k_unlisted));
+        EXPECT_TRUE(h.reachable(k_listed6));
+        EXPECT_TRUE(h.blocked(k_unlisted6));
+        h.update("chain = INPUT\npolicy = allow-only\nallow = 198.51.100.192/26\n");
+        EXPECT_TRUE(h.reachable(k_unlisted));
+        EXPECT_TRUE(h.blocked(k_unlisted6));
+        // Local networks are never blocked: loopback gets through allow-only.
+        EXPECT_TRUE(eventually_connects(nullptr, "127.0.0.1", "127.0.0.1", 80));
+
+        // Back to block: the allow-only rules go.
+        h.update("chain = INPUT\n");
+        EXPECT_TRUE(h.blocked(k_listed));
+        EXPECT_TRUE(h.reachable(k_unlisted));
+
+        // family v4: the IPv6 rule and set go.
+        h.update("chain = INPUT\nfamily = v4\n");
+        EXPECT_TRUE(h.reachable(k_listed6));
+
+        // interface: the block holds on the interface named, not on another.
+        h.update("chain = INPUT\nfamily = v4\ninterface = gbh\n");
+        EXPECT_TRUE(h.blocked(k_listed));
+        h.update("chain = INPUT\nfamily = v4\ninterface = gbx\n");
+        EXPECT_TRUE(h.reachable(k_listed));
+
+        // ports: only SSH is closed to the listed country.
+        h.update("chain = INPUT\nfamily = v4\nports = tcp:22\n");
+        EXPECT_TRUE(h.blocked(k_listed, 22));
+        EXPECT_TRUE(h.reachable(k_listed, 80));
+
+        // except-ports: everything but the web is closed.
+        h.update("chain = INPUT\nfamily = v4\nexcept-ports = tcp:80\n");
+        EXPECT_TRUE(h.blocked(k_listed, 22));
+        EXPECT_TRUE(h.reachable(k_listed, 80));
+        EXPECT_TRUE(h.reachable(k_unlisted, 22));
+
+        // match new: the host's own connection to a listed address gets its
+        // replies; with match all it does not.
+        TcpServer remote(&h.client, k_listed, 8080);
+        h.update("family = v4\nmatch = new\n");
+        EXPECT_TRUE(h.blocked(k_listed));
+        EXPECT_TRUE(eventually_connects(nullptr, k_host, k_listed, 8080));
+        h.update("family = v4\n");
+        EXPECT_FALSE(tcp_connect(nullptr, k_host, k_listed, 8080, std::chrono::milliseconds(500)));
+
+        // direction both: the host cannot open connections to the listed
+        // country either (rejected), but can elsewhere.
+        TcpServer other(&h.client, k_unlisted, 8080);
+        h.update("family = v4\nchain = INPUT\ndirection = both\n");
+        EXPECT_FALSE(tcp_connect(nullptr, k_host, k_listed, 8080, std::chrono::milliseconds(500)));
+        EXPECT_TRUE(eventually_connects(nullptr, k_host, k_unlisted, 8080));
+
+        // direction out: connections to the listed country are rejected,
+        // others not. (Replies to the listed country are rejected too: an
+        // inbound connection from it does not complete either, on every
+        // backend.)
+        h.update("family = v4\ndirection = out\n");
+        EXPECT_FALSE(tcp_connect(nullptr, k_host, k_listed, 8080, std::chrono::milliseconds(500)));
+        EXPECT_TRUE(eventually_connects(nullptr, k_host, k_unlisted, 8080));
+        EXPECT_TRUE(h.reachable(k_unlisted));
+
+        // log: a rate-limited log line in front of the drop.
+        h.update("family = v4\nchain = INPUT\nlog = true\n");
+        EXPECT_TRUE(h.blocked(k_listed));
+
+        // set-name: the old set, chain and rules go.
+        h.update("family = v4\nchain = INPUT\nset-name = other\n");
+        EXPECT_TRUE(h.blocked(k_listed));
+        EXPECT_FALSE(h.backend.holds_state("geoblock")) << h.backend.ruleset();
+
+        // remove: nothing of geoblock's is left, traffic flows again.
+        const auto r = h.geoblock("remove", "set-name = other\n");
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+        EXPECT_FALSE(h.backend.holds_state("other")) << h.backend.ruleset();
+        EXPECT_TRUE(h.reachable(k_listed));
+      },
+      std::chrono::seconds(280));
+}
+
+TEST_P(BackendSuite, AllowOnlyWithPortsInterfaceDirectionBothAndLog)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    Host h(GetParam());
+    // ports: only SSH is limited to the allowed country.
+    h.update("family = v4\nchain = INPUT\npolicy = allow-only\nports = tcp:22\n");
+    EXPECT_TRUE(h.reachable(k_listed, 22));
+    EXPECT_TRUE(h.blocked(k_unlisted, 22));
+    EXPECT_TRUE(h.reachable(k_unlisted, 80));
+    // except-ports: everything is limited but the web.
+    h.update("family = v4\nchain = INPUT\npolicy = allow-only\nexcept-ports = tcp:80\n");
+    EXPECT_TRUE(h.reachable(k_unlisted, 80));
+    EXPECT_TRUE(h.blocked(k_unlisted, 22));
+    EXPECT_TRUE(h.reachable(k_listed, 22));
+
+    TcpServer listed_server(&h.client, k_listed, 8080);
+    TcpServer unlisted_server(&h.client, k_unlisted, 8080);
+    h.update(
+        "family = v4\nchain = INPUT\npolicy = allow-only\ninterface = gbh\ndirection = both\nlog = true\n");
+    // In: only the allowed country gets through.
+    EXPECT_TRUE(h.reachable(k_listed));
+    EXPECT_TRUE(h.blocked(k_unlisted));
+    // Out: the host reaches the allowed country only.
+    EXPECT_TRUE(eventually_connects(nullptr, k_host, k_listed, 8080));
+    EXPECT_FALSE(tcp_connect(nullptr, k_host, k_unlisted, 8080, std::chrono::milliseconds(500)));
+    // Loopback is another interface: untouched.
+    EXPECT_TRUE(eventually_connects(nullptr, "127.0.0.1", "127.0.0.1", 80));
+  });
+}
+
+// "dropped_packets": N of a family in status --json.
+long long
+dropped_packets(const std::string& json, const std::string& family)
+{
+  const util::Json doc = util::Json::parse(json, "status --json");
+  return doc.get("kernel").get(family).get("dropped_packets").as_int(-1);
+}
+
+TEST_P(BackendSuite, CountersSurviveAnUpdateThatLeavesTheRuleAsItIs)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    Host h(GetParam());
+    const std::string extra = "chain = INPUT\nmetrics-file = " + h.dir / "geoblock.prom" + "\n";
+    h.update(extra);
+    EXPECT_TRUE(h.blocked(k_listed));
+    auto st = h.geoblock("status", extra, {"--json"});
+    const long long before = dropped_packets(st.out, "v4");
+    EXPECT_GT(before, 0) << st.out;
+    // New data, the same rule: the count goes on.
+    h.zone("cn", "198.51.100.0/25\n203.0.113.0/24\n", "2001:db8:1::/48\n");
+    h.update(extra);
+    st = h.geoblock("status", extra, {"--json"});
+    EXPECT_EQ(util::Json::parse(st.out, "status").get("kernel").get("v4").get("entries").as_int(), 2)
+        << st.out;
+    EXPECT_GE(dropped_packets(st.out, "v4"), before) << st.out;
+    std::ifstream in(h.dir / "geoblock.prom");
+    const std::string prom((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(prom.find("geoblock_in_sync 1\n"), std::string::npos) << prom;
+  });
+}
+
+TEST_P(BackendSuite, DeletedRuleOrElementIsDriftThatDryRunCheckAndUpdateSee)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    Host h(GetParam());
+    const std::string extra = "chain = INPUT\n";
+    h.update(extra);
+    EXPECT_TRUE(h.blocked(k_listed));
+
+    // Someone deletes an element: drift, named.
+    h.backend.delete_element("198.51.100.0/25");
+    auto st = h.geoblock("status", extra);
+    EXPECT_EQ(st.exit_code, 5) << st.out << st.err << h.backend.ruleset();
+    EXPECT_NE(st.out.find("live firewall: DIFFERS"), std::string::npos) << st.out;
+    EXPECT_NE(st.out.find("set geoblock-v4: 1 entries to add"), std::string::npos) << st.out;
+    EXPECT_TRUE(h.reachable(k_listed));
+    // The dry run shows the backend and the same difference, applying nothing.
+    auto r = h.geoblock("update", extra, {"--dry-run"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("backend: " + h.backend.name + " (configured)\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("live firewall: an update would change:\n  set geoblock-v4: 1 entries to add"),
+              std::string::npos)
+        << r.out;
+    EXPECT_TRUE(h.reachable(k_listed));
+    // check names the verdict, the backend and that it is not in force.
+    r = h.geoblock("check", extra, {k_listed});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find(std::string(k_listed) + ": blocked by cn (198.51.100.0/25)\nbackend: " +
+                         h.backend.name + " (configured)\nlive firewall: DIFFERS"),
+              std::string::npos)
+        << r.out;
+    h.update(extra);
+    EXPECT_TRUE(h.blocked(k_listed));
+
+    // Someone deletes the rule.
+    h.backend.delete_a_rule();
+    st = h.geoblock("status", extra, {"--json"});
+    EXPECT_EQ(st.exit_code, 5) << st.out << h.backend.ruleset();
+    EXPECT_NE(st.out.find("\"in_sync\": false"), std::string::npos) << st.out;
+    EXPECT_NE(st.out.find("rule missing in INPUT (IPv4)"), std::string::npos) << st.out;
+    EXPECT_TRUE(h.reachable(k_listed));
+    h.update(extra);
+    EXPECT_TRUE(h.blocked(k_listed));
+    r = h.geoblock("check", extra, {k_listed});
+    EXPECT_NE(r.out.find("live firewall: in sync with the configuration\n"), std::string::npos) << r.out;
+  });
+}
+
+TEST_P(BackendSuite, FlushedRulesetComesBackWithRestoreFromTheCacheOffline)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    Host h(GetParam());
+    h.update("");
+    EXPECT_TRUE(h.blocked(k_listed));
+    EXPECT_TRUE(h.blocked(k_listed6));
+    // The host's nftables.service restarts: "flush ruleset" (on this
+    // iptables-nft host that takes iptables' rules too; ipset's sets stay).
+    run_checked({"nft", "flush", "ruleset"});
+    EXPECT_TRUE(h.reachable(k_listed));
+    EXPECT_EQ(h.geoblock("status", "").exit_code, 5);
+    // No network: the mirror is gone; restore works from the cache.
+    std::filesystem::remove_all(h.dir / "mirror");
+    const auto r = h.geoblock("restore", "");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(h.blocked(k_listed));
+    EXPECT_TRUE(h.blocked(k_listed6));
+    EXPECT_TRUE(h.reachable(k_unlisted));
+    const auto st = h.geoblock("status", "");
+    EXPECT_EQ(st.exit_code, 0) << st.out << st.err;
+    // And after remove, restore brings it back too (the boot after a remove
+    // restores what the cache holds).
+    ASSERT_EQ(h.geoblock("remove", "").exit_code, 0);
+    EXPECT_FALSE(h.backend.holds_state("geoblock")) << h.backend.ruleset();
+    EXPECT_TRUE(h.reachable(k_listed));
+    ASSERT_EQ(h.geoblock("restore", "").exit_code, 0);
+    EXPECT_TRUE(h.blocked(k_listed));
+  });
+}
+
+// Switching to this backend from each other one, and back: the block
+// holds all along (checked after each step), only the chosen backend keeps
+// geoblock's state, status is in sync.
+TEST_P(BackendSuite, SwitchingFromAnotherBackendLeavesOnlyThisOnesState)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  if (k_backends.size() < 2) {
+    GTEST_SKIP() << "only one backend";
+  }
+  in_fresh_netns([] {
+    Host h(GetParam());
+    for (const BackendUnderTest& other : k_backends) {
+      if (other.name == h.backend.name) {
+        continue;
+      }
+      SCOPED_TRACE("from " + other.name);
+      auto r = h.geoblock("update", "", {"--backend", other.name});
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      ASSERT_TRUE(other.holds_state("geoblock"));
+      EXPECT_TRUE(h.blocked(k_listed));
+      // The other backend's state is a leftover only the dry run lists...
+      r = h.geoblock("update", "", {"--dry-run"});
+      EXPECT_NE(r.out.find("leftover in backend " + other.name), std::string::npos) << r.out;
+      EXPECT_TRUE(other.holds_state("geoblock"));
+      // ...and update removes, after this backend holds the block.
+      h.update("");
+      EXPECT_FALSE(other.holds_state("geoblock")) << other.ruleset();
+      EXPECT_TRUE(h.backend.holds_state("geoblock"));
+      EXPECT_TRUE(h.blocked(k_listed));
+      EXPECT_TRUE(h.blocked(k_listed6));
+      EXPECT_TRUE(h.reachable(k_unlisted));
+      // A leftover made by hand is drift in status (exit 5)...
+      other.plant_leftover();
+      r = h.geoblock("status", "");
+      EXPECT_EQ(r.exit_code, 5) << r.out;
+      EXPECT_NE(r.out.find("leftover in backend " + other.name + " (geoblock now uses " + h.backend.name +
+                           "): set geoblock-v4"),
+                std::string::npos)
+          << r.out;
+      // ...and remove takes geoblock's state from both.
+      r = h.geoblock("remove", "");
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      EXPECT_FALSE(other.holds_state("geoblock")) << other.ruleset();
+      EXPECT_FALSE(h.backend.holds_state("geoblock")) << h.backend.ruleset();
+      EXPECT_TRUE(h.reachable(k_listed));
+    }
+  });
+}
+
+// `backend = auto` with the real probe: the host's ruleset decides while
+// geoblock has nothing anywhere, then what geoblock chose stays.
+TEST(BackendAuto, FollowsTheHostsRulesetThenKeepsWhatItChose)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    Host h(k_backends.at(0));
+    const auto dry_run = [&h] {
+      const auto r = run_geoblock({"update", "--dry-run", "--config", h.config("", "auto")});
+      EXPECT_EQ(r.exit_code, 0) << r.err;
+      return r.out;
+    };
+    // An empty ruleset, iptables installed: iptables.
+    EXPECT_NE(dry_run().find("backend: iptables (auto: the host's ruleset has no native nftables table and "
+                             "iptables is installed)\n"),
+              std::string::npos);
+    // iptables-nft's own tables say nothing about the host.
+    run_checked({"iptables", "-w", "-A", "INPUT", "-s", "203.0.113.9", "-j", "DROP"});
+    EXPECT_NE(dry_run().find("backend: iptables (auto: the host's ruleset has no native"), std::string::npos);
+    // A native table (Debian's /etc/nftables.conf): nftables.
+    nft({"add", "table", "inet", "filter"});
+    EXPECT_NE(dry_run().find("backend: nftables (auto: nf_tables works and the host's ruleset is native "
+                             "nftables (table inet filter))\n"),
+              std::string::npos);
+    auto r = run_geoblock({"update", "--config", h.config("", "auto")});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("geoblock: backend nftables (auto: nf_tables works"), std::string::npos) << r.err;
+    EXPECT_TRUE(h.blocked(k_listed));
+    EXPECT_EQ(util::Json::parse(util::read_file(h.dir / "state/state.json"), "state.json")
+                  .get("backend")
+                  .as_string(),
+              "nftables");
+    // The host changes its mind; geoblock keeps what it recorded.
+    nft({"delete", "table", "inet", "filter"});
+    r = run_geoblock({"status", "--config", h.config("", "auto")});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(
+        r.out.find("backend: nftables (auto: the last update used it, " + h.dir / "state/state.json" + ")\n"),
+        std::string::npos)
+        << r.out;
+    // Without the state file, geoblock's live table decides.
+    std::filesystem::remove(h.dir / "state/state.json");
+    r = run_geoblock({"status", "--config", h.config("", "auto")});
+    EXPECT_NE(r.out.find("backend: nftables (auto: geoblock's nftables state exists (sets geoblock-v4, "
+                         "geoblock-v6 and "),
+              std::string::npos)
+        << r.out;
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, BackendSuite, ::testing::ValuesIn(k_backends),
+                         [](const ::testing::TestParamInfo<BackendUnderTest>& param) {
+                           return param.param.name;
+                         });
+
+} // namespace
+} // namespace geoblock::test

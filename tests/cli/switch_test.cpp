@@ -1,0 +1,255 @@
+// Choosing and switching backends in the command flow, against two
+// in-memory backends named like the real ones: the chosen one gets the
+// block, what geoblock left in the other is drift in status and check,
+// shown by a dry run, removed by update only after the new backend holds
+// the block, and by remove. The namespace suite (backend_suite_test.cpp)
+// proves the same with the kernel.
+#include "cli/commands.hpp"
+#include "cli/options.hpp"
+#include "core/log.hpp"
+#include "support/fake_backend.hpp"
+#include "support/temp_dir.hpp"
+#include "util/file.hpp"
+#include "util/json.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace geoblock::test {
+namespace {
+
+constexpr std::int64_t k_now = 1'795'000'000;
+
+class Switch : public ::testing::Test {
+protected:
+  Switch()
+  {
+    std::filesystem::create_directories(dir / "mirror/ipblocks/data/countries");
+    std::ofstream(dir / "mirror/ipblocks/data/countries/cn.zone") << "198.51.100.0/25\n";
+    log::set_level(log::Level::Quiet);
+  }
+  ~Switch() override { log::set_level(log::Level::Normal); }
+
+  ExitCode run(std::vector<std::string> args, const std::string& extra = "")
+  {
+    const std::string conf =
+        dir.write("geoblock.conf", "countries = cn\nfamily = v4\nbase-url = file://" + dir / "mirror" +
+                                       "\ncache-dir = " + dir / "cache" + "\nstate-dir = " + dir / "state" +
+                                       "\nlock-file = " + dir / "lock" + "\n" + extra);
+    args.insert(args.begin(), "geoblock");
+    args.push_back("--config");
+    args.push_back(conf);
+    std::vector<const char*> argv;
+    for (const auto& a : args) {
+      argv.push_back(a.c_str());
+    }
+    error.clear();
+    ExitCode code = ExitCode::Runtime;
+    testing::internal::CaptureStdout();
+    try {
+      const cli::Invocation inv = cli::parse_command_line(static_cast<int>(argv.size()), argv.data());
+      cli::Environment env{iptables,
+                           [] { return k_now; },
+                           privileged,
+                           cli::Isolation::InProcess,
+                           {&iptables, &nftables},
+                           [this] { return host; }};
+      code = cli::run_configured(inv, env);
+    } catch (const Error& e) {
+      error = e.what();
+      code = e.code();
+    }
+    out = testing::internal::GetCapturedStdout();
+    return code;
+  }
+
+  std::string recorded() const
+  {
+    return util::Json::parse(util::read_file(dir / "state/state.json"), "state.json")
+        .get("backend")
+        .as_string();
+  }
+
+  TempDir dir;
+  FakeBackend iptables{"iptables"};
+  FakeBackend nftables{"nftables"};
+  cli::HostFacts host; // nf_tables unusable: auto picks iptables unless told otherwise
+  bool privileged = true;
+  std::string out;
+  std::string error;
+};
+
+TEST_F(Switch, SwitchingBothWaysLeavesOnlyTheChosenBackendsState)
+{
+  ASSERT_EQ(run({"update"}, "backend = iptables\n"), ExitCode::Ok) << error;
+  ASSERT_NE(iptables.live.set("geoblock-v4"), nullptr);
+  EXPECT_TRUE(nftables.live.sets.empty());
+  EXPECT_EQ(recorded(), "iptables");
+
+  ASSERT_EQ(run({"update"}, "backend = nftables\n"), ExitCode::Ok) << error;
+  ASSERT_NE(nftables.live.set("geoblock-v4"), nullptr);
+  EXPECT_TRUE(iptables.live.sets.empty());
+  EXPECT_TRUE(iptables.live.chains.empty());
+  EXPECT_EQ(iptables.removes, 1);
+  EXPECT_EQ(recorded(), "nftables");
+  EXPECT_EQ(run({"status"}, "backend = nftables\n"), ExitCode::Ok) << out;
+  EXPECT_NE(out.find("backend: nftables (configured)\n"), std::string::npos) << out;
+
+  ASSERT_EQ(run({"update"}, "backend = iptables\n"), ExitCode::Ok) << error;
+  EXPECT_NE(iptables.live.set("geoblock-v4"), nullptr);
+  EXPECT_TRUE(nftables.live.sets.empty());
+  EXPECT_TRUE(nftables.live.chains.empty());
+  EXPECT_EQ(recorded(), "iptables");
+}
+
+TEST_F(Switch, TheOldBackendKeepsTheBlockWhenTheNewOneFails)
+{
+  ASSERT_EQ(run({"update"}, "backend = iptables\n"), ExitCode::Ok) << error;
+  nftables.apply_error = "nf_tables: Operation not permitted";
+  EXPECT_EQ(run({"update"}, "backend = nftables\n"), ExitCode::Runtime);
+  EXPECT_EQ(error, "nf_tables: Operation not permitted");
+  EXPECT_NE(iptables.live.set("geoblock-v4"), nullptr) << "no moment without a block";
+  EXPECT_EQ(iptables.removes, 0);
+  EXPECT_EQ(recorded(), "iptables");
+}
+
+TEST_F(Switch, LeftoversAreDriftShownByADryRunAndCheckAndRepairedByUpdate)
+{
+  ASSERT_EQ(run({"update"}, "backend = nftables\n"), ExitCode::Ok) << error;
+  iptables.live = nftables.live; // what a failed removal, or a hand, left there
+  EXPECT_EQ(run({"status"}, "backend = nftables\n"), ExitCode::Drift);
+  EXPECT_NE(out.find("leftover in backend iptables (geoblock now uses nftables): set geoblock-v4 and 1 rule"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(run({"status", "--json"}, "backend = nftables\n"), ExitCode::Drift);
+  EXPECT_NE(out.find("\"backend\": \"nftables\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"in_sync\": false"), std::string::npos) << out;
+
+  ASSERT_EQ(run({"update", "--dry-run"}, "backend = nftables\n"), ExitCode::Ok) << error;
+  EXPECT_NE(out.find("backend: nftables (configured)\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("live firewall: an update would change:\n  leftover in backend iptables"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(iptables.removes, 0);
+  ASSERT_EQ(run({"update", "--dry-run", "--json"}, "backend = nftables\n"), ExitCode::Ok) << error;
+  const util::Json report = util::Json::parse(out, "dry run");
+  EXPECT_EQ(report.get("backend").as_string(), "nftables");
+  EXPECT_EQ(report.get("backend_reason").as_string(), "configured");
+  ASSERT_EQ(report.get("changes").items().size(), 1u) << out;
+  EXPECT_EQ(report.get("changes").items()[0].as_string(),
+            "leftover in backend iptables (geoblock now uses nftables): set geoblock-v4 and 1 rule");
+
+  ASSERT_EQ(run({"check", "198.51.100.7"}, "backend = nftables\n"), ExitCode::Ok) << error;
+  EXPECT_NE(out.find("198.51.100.7: blocked by cn (198.51.100.0/25)\nbackend: nftables (configured)\n"
+                     "live firewall: DIFFERS from the configuration ('geoblock update' repairs it):\n"
+                     "  leftover in backend iptables"),
+            std::string::npos)
+      << out;
+
+  // Nothing differs in nftables: update applies nothing there, and removes
+  // the leftover.
+  const int applies = nftables.applies;
+  ASSERT_EQ(run({"update"}, "backend = nftables\n"), ExitCode::Ok) << error;
+  EXPECT_EQ(nftables.applies, applies);
+  EXPECT_TRUE(iptables.live.sets.empty());
+  EXPECT_EQ(run({"status"}, "backend = nftables\n"), ExitCode::Ok) << out;
+  ASSERT_EQ(run({"check", "198.51.100.7"}, "backend = nftables\n"), ExitCode::Ok) << error;
+  EXPECT_NE(out.find("live firewall: in sync with the configuration\n"), std::string::npos) << out;
+}
+
+TEST_F(Switch, RemoveTakesGeoblocksStateFromEveryBackend)
+{
+  ASSERT_EQ(run({"update"}, "backend = nftables\n"), ExitCode::Ok) << error;
+  iptables.live = nftables.live;
+  ASSERT_EQ(run({"remove"}, "backend = nftables\n"), ExitCode::Ok) << error;
+  EXPECT_TRUE(nftables.live.sets.empty());
+  EXPECT_TRUE(iptables.live.sets.empty());
+  EXPECT_EQ(iptables.removes + nftables.removes, 2);
+}
+
+TEST_F(Switch, AShrinkIsMeasuredAgainstTheOldBackendsSetWhenSwitching)
+{
+  std::string many;
+  for (int i = 0; i < 8; ++i) {
+    many += "203.0.113." + std::to_string(i * 32) + "/28\n";
+  }
+  std::ofstream(dir / "mirror/ipblocks/data/countries/cn.zone", std::ios::trunc) << many;
+  ASSERT_EQ(run({"update"}, "backend = iptables\n"), ExitCode::Ok) << error;
+  std::ofstream(dir / "mirror/ipblocks/data/countries/cn.zone", std::ios::trunc) << "198.51.100.0/25\n";
+  EXPECT_EQ(run({"update"}, "backend = nftables\n"), ExitCode::Safety);
+  EXPECT_NE(error.find("refusing to shrink set geoblock-v4 from 8 to 1 entries"), std::string::npos) << error;
+  EXPECT_EQ(nftables.applies, 0);
+  EXPECT_EQ(iptables.live.set("geoblock-v4")->entries, 8u);
+}
+
+TEST_F(Switch, AutoKeepsWhatTheLastUpdateUsedThenWhatIsLiveThenAsksTheHost)
+{
+  // Nothing recorded, nothing live: the host decides (native nftables).
+  host.nft_usable = true;
+  host.tables = {"inet filter"};
+  host.iptables_installed = true;
+  ASSERT_EQ(run({"update", "--dry-run"}), ExitCode::Ok) << error;
+  EXPECT_NE(out.find("backend: nftables (auto: nf_tables works and the host's ruleset is native nftables "
+                     "(table inet filter))"),
+            std::string::npos)
+      << out;
+  // The last update used iptables: auto keeps it, whatever the host.
+  ASSERT_EQ(run({"update"}, "backend = iptables\n"), ExitCode::Ok) << error;
+  ASSERT_EQ(run({"update"}), ExitCode::Ok) << error;
+  EXPECT_EQ(nftables.applies, 0);
+  EXPECT_EQ(run({"status"}), ExitCode::Ok) << out;
+  EXPECT_NE(out.find("backend: iptables (auto: the last update used it, " + dir / "state/state.json" + ")"),
+            std::string::npos)
+      << out;
+  // No state file, geoblock's state live in iptables: kept.
+  std::filesystem::remove(dir / "state/state.json");
+  EXPECT_EQ(run({"status"}), ExitCode::Ok) << out;
+  EXPECT_NE(
+      out.find("backend: iptables (auto: geoblock's iptables state exists (set geoblock-v4 and 1 rule))"),
+      std::string::npos)
+      << out;
+  // A state file of a geoblock from before the choice: iptables.
+  std::filesystem::create_directories(dir / "state");
+  std::ofstream(dir / "state/state.json") << "{\"set_names\": [\"geoblock\"]}\n";
+  iptables.live = {};
+  ASSERT_EQ(run({"restore"}), ExitCode::Ok) << error;
+  EXPECT_NE(iptables.live.set("geoblock-v4"), nullptr);
+  EXPECT_EQ(recorded(), "iptables");
+}
+
+TEST_F(Switch, AnUnprivilegedDryRunSaysItsChoiceMayDifferFromRoots)
+{
+  privileged = false;
+  ASSERT_EQ(run({"update", "--dry-run"}), ExitCode::Ok) << error;
+  EXPECT_NE(
+      out.find("backend: iptables (auto: nf_tables is not usable (no reason given); not root: the probe "
+               "could not read the firewall, as root it may decide otherwise)\n"),
+      std::string::npos)
+      << out;
+  // A recorded backend needs no probe: nothing to qualify.
+  privileged = true;
+  ASSERT_EQ(run({"update"}, "backend = nftables\n"), ExitCode::Ok) << error;
+  privileged = false;
+  ASSERT_EQ(run({"update", "--dry-run"}), ExitCode::Ok) << error;
+  EXPECT_NE(out.find("backend: nftables (auto: the last update used it, " + dir / "state/state.json" + ")\n"),
+            std::string::npos)
+      << out;
+}
+
+TEST_F(Switch, TheSettingIsValidatedWithFileAndLine)
+{
+  EXPECT_EQ(run({"update", "--dry-run"}, "backend = nft\n"), ExitCode::Usage);
+  EXPECT_NE(error.find("geoblock.conf:7: key 'backend': expected auto, iptables or nftables, got 'nft'"),
+            std::string::npos)
+      << error;
+  EXPECT_EQ(run({"update", "--dry-run", "--backend", "ipset"}), ExitCode::Usage);
+  EXPECT_NE(error.find("option '--backend': expected auto, iptables or nftables, got 'ipset'"),
+            std::string::npos)
+      << error;
+  EXPECT_EQ(iptables.applies + nftables.applies, 0);
+}
+
+} // namespace
+} // namespace geoblock::test
