@@ -1,0 +1,266 @@
+// The nftables backend's baseline (docs/nftables.md, "Baseline"): an nft
+// ruleset file loaded in the same transaction as geoblock's set updates.
+// Every test runs in network namespaces of its own.
+#include "apply/backend.hpp"
+#include "apply/nft_backend.hpp"
+#include "apply/nft_text.hpp"
+#include "core/error.hpp"
+#include "support/netns.hpp"
+#include "util/atomic_file.hpp"
+
+#include "apply_test_util.hpp"
+#include <gtest/gtest.h>
+
+using namespace geoblock;
+using namespace geoblock::apply;
+using namespace geoblock::test;
+using std::chrono::milliseconds;
+
+namespace {
+
+std::string
+nft_list(const std::vector<std::string>& what)
+{
+  std::vector<std::string> argv = {"nft", "list"};
+  argv.insert(argv.end(), what.begin(), what.end());
+  return run_checked(argv);
+}
+
+void
+nft_load(const std::string& text)
+{
+  run_checked({"nft", "-f", "-"}, text);
+}
+
+// fail2ban's table with a ban, and Docker's NAT state (iptables-nft style:
+// an `ip nat` table holding DOCKER chains).
+void
+load_foreign_state()
+{
+  nft_load("table inet f2b-table {\n"
+           "  set addr-set-sshd { type ipv4_addr; elements = { 192.0.2.99 }; }\n"
+           "  chain f2b-chain { type filter hook input priority filter - 1; policy accept;\n"
+           "    tcp dport 22 ip saddr @addr-set-sshd reject\n"
+           "  }\n"
+           "}\n"
+           "table ip nat {\n"
+           "  chain DOCKER {\n    iifname \"docker0\" counter return\n  }\n"
+           "  chain PREROUTING { type nat hook prerouting priority dstnat; policy accept;\n"
+           "    fib daddr type local counter jump DOCKER\n"
+           "  }\n"
+           "}\n"
+           "table ip stale {\n  chain c {\n    counter\n  }\n}\n");
+}
+
+std::string
+foreign_snapshot()
+{
+  return nft_list({"table", "inet", "f2b-table"}) + nft_list({"table", "ip", "nat"});
+}
+
+// An admin's ruleset: flush everything, then an input chain that refuses
+// port 81 (and `extra` rules).
+std::string
+baseline_text(const std::string& extra = {})
+{
+  return "#!/usr/sbin/nft -f\n"
+         "flush ruleset\n"
+         "table inet filter {\n"
+         "  chain input {\n"
+         "    type filter hook input priority filter; policy accept;\n"
+         "    tcp dport 81 reject\n" +
+         extra +
+         "  }\n"
+         "}\n";
+}
+
+const char* const k_blocked4 = "198.51.100.10";
+const char* const k_allowed4 = "198.51.100.200";
+const char* const k_blocked6 = "2001:db8:1::10";
+const char* const k_allowed6 = "2001:db8:1::200";
+const char* const k_host4 = "198.51.100.1";
+const char* const k_host6 = "2001:db8:1::1";
+
+net::NetList
+blocklist()
+{
+  return nets({"198.51.100.0/28", "203.0.113.128/25", "2001:db8:1::/120", "2001:db8:ffff::/48"});
+}
+
+bool
+refused(const NamedNetns* ns, const char* from, const char* to, int port)
+{
+  return !tcp_connect(ns, from, to, port, milliseconds(500));
+}
+
+} // namespace
+
+TEST(NftText, FlushRulesetBecomesDeletesOnTheSameLine)
+{
+  const std::vector<nft::Table> live = {{nft::Family::Inet, "filter"},
+                                        {nft::Family::Inet, "f2b-table"},
+                                        {nft::Family::Ip, "nat"},
+                                        {nft::Family::Inet, "geoblock"}};
+  const auto spare = [](const nft::Table& t) { return t.name == "f2b-table" || t.name == "geoblock"; };
+  EXPECT_EQ(nft::rewrite_flush_ruleset("# x\n  flush ruleset ;  # all\ntable inet filter {\n}\n", live, spare),
+            "# x\ndelete table inet filter; delete table ip nat\ntable inet filter {\n}\n");
+  EXPECT_EQ(nft::rewrite_flush_ruleset("flush ruleset ip\n", live, spare), "delete table ip nat\n");
+  EXPECT_EQ(nft::rewrite_flush_ruleset("flush ruleset arp\nflush set inet filter s", live, spare),
+            "# flush ruleset: nothing to delete\nflush set inet filter s\n");
+  const auto declared =
+      nft::declared_tables("table inet filter {\n}\nadd table ip6 t6; table nat {\n# table inet nope\n"
+                           "  chain c { comment \"table x\"; }\n}\ntable inet filter { }\n");
+  ASSERT_EQ(declared.size(), 3u);
+  EXPECT_EQ(nft::family_name(declared[0].family) + " " + declared[0].name, "inet filter");
+  EXPECT_EQ(nft::family_name(declared[1].family) + " " + declared[1].name, "ip6 t6");
+  EXPECT_EQ(nft::family_name(declared[2].family) + " " + declared[2].name, "ip nat");
+}
+
+TEST(NftBaseline, FlushRulesetKeepsFail2banDockerAndTheBlockAndEnforcesBoth)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    NamedNetns client;
+    link_veth(nullptr, "gb-h", {"198.51.100.1/24", "2001:db8:1::1/64"}, &client, "gb-c",
+              {"198.51.100.10/24", "198.51.100.200/24", "2001:db8:1::10/64", "2001:db8:1::200/64"});
+    TcpServer s80(nullptr, "0.0.0.0", 80);
+    TcpServer s80v6(nullptr, "::", 80);
+    TcpServer s81(nullptr, "0.0.0.0", 81);
+    EXPECT_TRUE(eventually_connects(&client, k_allowed4, k_host4, 81));
+    load_foreign_state();
+    const std::string foreign = foreign_snapshot();
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    o.baseline = dir / "base.nft";
+    util::write_file_atomic(o.baseline, baseline_text());
+    auto backend = make_nftables_backend();
+    const ApplyReport r = backend->apply(blocklist(), o);
+    EXPECT_TRUE(r.v4.baseline_restored);
+    EXPECT_TRUE(r.v6.baseline_restored);
+    // The flush deleted the unkept table, kept fail2ban's ban and Docker's
+    // NAT byte-identical, and the baseline's table is in.
+    EXPECT_EQ(foreign_snapshot(), foreign);
+    EXPECT_THROW(nft_list({"table", "ip", "stale"}), std::runtime_error);
+    EXPECT_NE(nft_list({"table", "inet", "filter"}).find("tcp dport 81 reject"), std::string::npos);
+    EXPECT_TRUE(backend->read(o, true).state.set("geoblock-v4") != nullptr);
+    // Both enforced: the baseline's reject, and the block.
+    EXPECT_TRUE(refused(&client, k_allowed4, k_host4, 81));
+    EXPECT_TRUE(eventually_connects(&client, k_allowed4, k_host4, 80));
+    EXPECT_TRUE(refused(&client, k_blocked4, k_host4, 80));
+    EXPECT_TRUE(eventually_connects(&client, k_allowed6, k_host6, 80));
+    EXPECT_TRUE(refused(&client, k_blocked6, k_host6, 80));
+    // Applying again (same baseline, same list) changes nothing of theirs
+    // and keeps the live state equal to the configuration.
+    const std::string filter = nft_list({"table", "inet", "filter"});
+    backend->apply(blocklist(), o);
+    EXPECT_EQ(foreign_snapshot(), foreign);
+    EXPECT_EQ(nft_list({"table", "inet", "filter"}), filter);
+    EXPECT_TRUE(refused(&client, k_blocked4, k_host4, 80));
+  });
+}
+
+TEST(NftBaseline, BaselineAndBlockChangeInOneTransaction)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    load_foreign_state();
+    const std::string foreign = foreign_snapshot();
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    o.baseline = dir / "base.nft";
+    util::write_file_atomic(o.baseline, baseline_text());
+    auto backend = make_nftables_backend();
+    backend->apply(blocklist(), o);
+    // New baseline and new list: right after the baseline's transaction
+    // (before geoblock's own libnftnl one) both are already live.
+    util::write_file_atomic(o.baseline, baseline_text("    tcp dport 82 reject\n"));
+    const net::NetList next = nets({"198.51.100.0/24", "203.0.113.128/25", "2001:db8:1::/64"});
+    bool seen = false;
+    o.on_stage = [&](std::string_view stage) {
+      if (stage != "baseline") {
+        return;
+      }
+      seen = true;
+      EXPECT_NE(nft_list({"table", "inet", "filter"}).find("tcp dport 82 reject"), std::string::npos);
+      const std::string sets = nft_list({"set", "inet", "geoblock", "geoblock-v4"}) +
+                               nft_list({"set", "inet", "geoblock", "geoblock-v6"});
+      EXPECT_NE(sets.find("198.51.100.0/24"), std::string::npos) << sets;
+      EXPECT_NE(sets.find("2001:db8:1::/64"), std::string::npos) << sets;
+      EXPECT_EQ(sets.find("198.51.100.0/28"), std::string::npos) << sets;
+    };
+    const ApplyReport r = backend->apply(next, o);
+    EXPECT_TRUE(seen);
+    EXPECT_TRUE(r.v4.set_replaced);
+    EXPECT_EQ(foreign_snapshot(), foreign);
+    ApplyOptions plain = options_in(dir);
+    const LiveState live = backend->read(plain, true);
+    ASSERT_NE(live.state.set("geoblock-v4"), nullptr);
+    EXPECT_EQ(live.state.set("geoblock-v4")->members.v4, next.v4);
+    EXPECT_EQ(live.state.set("geoblock-v6")->members.v6, next.v6);
+  });
+}
+
+TEST(NftBaseline, SyntaxErrorNamesFileAndLineAndChangesNothing)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    load_foreign_state();
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    auto backend = make_nftables_backend();
+    backend->apply(blocklist(), o); // geoblock's table, without a baseline
+    const auto snapshot = [] {
+      return foreign_snapshot() + nft_list({"table", "ip", "stale"}) + nft_list({"table", "inet", "geoblock"});
+    };
+    const std::string before = snapshot();
+    o.baseline = dir / "base.nft";
+    // Line 5: "polcy". The flush on line 2 and the set update after it
+    // must not happen either.
+    util::write_file_atomic(o.baseline, "#!/usr/sbin/nft -f\nflush ruleset\ntable inet filter {\n"
+                                        "  chain input {\n    type filter hook input priority 0; polcy drop;\n"
+                                        "  }\n}\n");
+    try {
+      backend->apply(nets({"203.0.113.0/24", "2001:db8:1::/64"}), o);
+      ADD_FAILURE() << "a baseline with a syntax error was applied";
+    } catch (const RulesError& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("baseline " + o.baseline + ":5: syntax error"), std::string::npos) << what;
+      EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+    }
+    EXPECT_EQ(snapshot(), before);
+    EXPECT_THROW(nft_list({"table", "inet", "filter"}), std::runtime_error);
+    // A baseline that declares geoblock's own table is refused up front.
+    util::write_file_atomic(o.baseline, "table inet geoblock {\n}\n");
+    EXPECT_THROW(backend->apply(blocklist(), o), ConfigError);
+    EXPECT_EQ(snapshot(), before);
+  });
+}
+
+TEST(NftBaseline, ReadReportsDriftInWhatTheBaselineManages)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    load_foreign_state();
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    o.baseline = dir / "base.nft";
+    util::write_file_atomic(o.baseline, baseline_text("    counter accept\n"));
+    auto backend = make_nftables_backend();
+    const ApplyReport r = backend->apply(blocklist(), o);
+    const std::string applied = r.live.baseline_digest[0];
+    ASSERT_EQ(applied.size(), 64u);
+    // Unchanged (counters counting, fail2ban banning) is no drift.
+    tcp_connect(nullptr, "127.0.0.1", "127.0.0.1", 9, milliseconds(200));
+    EXPECT_EQ(nft_list({"table", "inet", "filter"}).find("counter packets 0 "), std::string::npos);
+    nft_load("add element inet f2b-table addr-set-sshd { 192.0.2.98 }\n");
+    EXPECT_EQ(backend->read(o, false).state.baseline_digest[0], applied);
+    // An edit to the baseline's table is.
+    nft_load("add rule inet filter input tcp dport 83 drop\n");
+    EXPECT_NE(backend->read(o, false).state.baseline_digest[0], applied);
+    // The next apply restores it.
+    EXPECT_EQ(backend->apply(blocklist(), o).live.baseline_digest[0], applied);
+    EXPECT_EQ(nft_list({"table", "inet", "filter"}).find("dport 83"), std::string::npos);
+    // Without a baseline there is no digest.
+    EXPECT_EQ(backend->read(options_in(dir), false).state.baseline_digest[0], "");
+  });
+}
