@@ -595,12 +595,13 @@ baseline_digest_of(const std::string& baseline_text, const ApplyOptions& options
 
 template <class P>
 void
-append_networks(std::string& out, const std::string& target, const std::vector<P>& nets)
+append_networks(std::string& out, const std::string& verb, const std::string& target,
+                const std::vector<P>& nets)
 {
   // Statements of at most 1024 networks: nft's parser handles them
   // without a single huge line.
   for (std::size_t i = 0; i < nets.size(); i += 1024) {
-    out += "add element " + target + " { ";
+    out += verb + " element " + target + " { ";
     for (std::size_t k = i; k < std::min(nets.size(), i + 1024); ++k) {
       out += (k == i ? "" : ", ") + net::address_to_string(nets[k].addr) + "/" + std::to_string(nets[k].len);
     }
@@ -667,13 +668,27 @@ set_key(nft::Family f, const std::string& table, const std::string& name)
   return nft::family_name(f) + " " + table + " " + name;
 }
 
+// The nft statements that make the live set hold `want`: flush set, then
+// add element of every network (packets see the old members or the new:
+// one transaction). Not a delta: measured with 131,072 + 40,000 live
+// networks, nft took 115 s to delete and add 300 networks of an interval
+// set, against 3.4 s to flush and refill both sets.
+template <class P>
+void
+append_set_update(std::string& out, const std::string& target, const std::vector<P>& want)
+{
+  out += "flush set " + target + "\n";
+  append_networks(out, "add", target, want);
+}
+
 // The baseline's transaction: its text with `flush ruleset` turned into
 // deletes of the tables it may delete, then geoblock's sets whose members
 // differ (flush set + add element: packets see the old members or the new,
 // never an empty set), all in one libnftables transaction. geoblock's
 // table is never deleted or re-created, and sets that do not exist yet are
-// left to the libnftnl transaction that follows.
-void
+// left to the libnftnl transaction that follows. Returns the set_key()s of
+// the sets it refilled.
+std::set<std::string>
 commit_baseline(nft::Socket& sock, const ApplyOptions& options, const std::string& baseline_text,
                 const Plan& plan, const FirewallState& desired, const std::vector<LiveTable>& live_tables)
 {
@@ -686,18 +701,19 @@ commit_baseline(nft::Socket& sock, const ApplyOptions& options, const std::strin
       live_sets[set_key(lt.table.family, lt.table.name, s.name)] = &s;
     }
   }
+  std::set<std::string> refilled;
   for (const auto& s : plan.sets) {
     const auto it = live_sets.find(set_key(s.family, s.table, s.name));
     const SetState* want = desired.set(s.name);
     if (it == live_sets.end() || want == nullptr || canonical(it->second->elements) == s.elements) {
       continue;
     }
+    refilled.insert(set_key(s.family, s.table, s.name));
     const std::string target = nft::family_name(s.family) + " " + s.table + " " + s.name;
-    text += "flush set " + target + "\n";
     if (s.key_type == nft::KeyType::Ipv4Addr) {
-      append_networks(text, target, want->members.v4);
+      append_set_update(text, target, want->members.v4);
     } else {
-      append_networks(text, target, want->members.v6);
+      append_set_update(text, target, want->members.v6);
     }
   }
   const std::string& file = options.baseline;
@@ -711,6 +727,7 @@ commit_baseline(nft::Socket& sock, const ApplyOptions& options, const std::strin
     }
     return "baseline " + file + " (geoblock's set update after it, line " + std::to_string(line) + ")";
   });
+  return refilled;
 }
 
 void
@@ -784,15 +801,28 @@ public:
     }
     stage(options, "checked");
     if (!options.baseline.empty()) {
-      commit_baseline(sock, options, baseline_text, plan, desired, live_tables);
+      const std::set<std::string> refilled =
+          commit_baseline(sock, options, baseline_text, plan, desired, live_tables);
       stage(options, "baseline");
       for (FamilyReport* r : {&report.v4, &report.v6}) {
         r->baseline_restored = r->enabled;
       }
       // What the libnftnl transaction below converges from: geoblock's
       // tables as they are now (libnftables may have encoded elements
-      // differently; rules and new sets are still to come).
-      live_tables = read_tables(sock, options);
+      // differently; rules and new sets are still to come). Only the sets it
+      // refilled are dumped again: dumping an interval set costs seconds
+      // when world-sized, and the others are as just read.
+      Committed unchanged;
+      for (const auto& lt : live_tables) {
+        for (const auto& s : lt.sets) {
+          const std::string key = set_key(lt.table.family, lt.table.name, s.name);
+          if (!s.anonymous && !refilled.count(key)) {
+            unchanged[key] = &s.elements;
+          }
+        }
+      }
+      auto now = read_tables(sock, options, &unchanged);
+      live_tables = std::move(now);
       std::vector<std::string> again;
       before = state_of(live_tables, true, again);
     }

@@ -77,10 +77,10 @@ run_text(const std::string& text, const std::string& include_dir,
     throw RulesError(at + ": " + trim(m[2].str()));
   }
   const auto pos = first.find("Error: ");
-  throw RulesError(
-      "nftables: " +
-      (first.empty() ? std::string("the transaction was refused") : trim(pos == std::string::npos ? first : first.substr(pos + 7))) +
-      (where && !where(0).empty() ? " (" + where(0) + ")" : ""));
+  throw RulesError("nftables: " +
+                   (first.empty() ? std::string("the transaction was refused")
+                                  : trim(pos == std::string::npos ? first : first.substr(pos + 7))) +
+                   (where && !where(0).empty() ? " (" + where(0) + ")" : ""));
 }
 
 std::string
@@ -123,7 +123,8 @@ declared_tables(const std::string& baseline)
 {
   // Statement starts only (a line's start or after ';'), so that a word
   // "table" inside a rule or a comment string is not taken.
-  static const std::regex decl(R"((?:^|;)[ \t]*(?:(?:add|create)[ \t]+)?table[ \t]+([A-Za-z0-9_.-]+)(?:[ \t]+([A-Za-z0-9_.-]+))?)");
+  static const std::regex decl(
+      R"((?:^|;)[ \t]*(?:(?:add|create)[ \t]+)?table[ \t]+([A-Za-z0-9_.-]+)(?:[ \t]+([A-Za-z0-9_.-]+))?)");
   std::vector<Table> out;
   std::set<std::pair<int, std::string>> seen;
   std::istringstream in(baseline);
@@ -166,7 +167,8 @@ rewrite_flush_ruleset(const std::string& baseline, const std::vector<Table>& liv
         if ((one_family && t.family != only) || spare(t)) {
           continue;
         }
-        repl += (repl.empty() ? "" : "; ") + std::string("delete table ") + family_name(t.family) + " " + t.name;
+        repl +=
+            (repl.empty() ? "" : "; ") + std::string("delete table ") + family_name(t.family) + " " + t.name;
       }
       out += repl.empty() ? "# flush ruleset: nothing to delete" : repl;
     } else {

@@ -9,6 +9,8 @@
 #include "util/atomic_file.hpp"
 
 #include "apply_test_util.hpp"
+#include <chrono>
+#include <cstdio>
 #include <gtest/gtest.h>
 
 using namespace geoblock;
@@ -102,8 +104,9 @@ TEST(NftText, FlushRulesetBecomesDeletesOnTheSameLine)
                                         {nft::Family::Ip, "nat"},
                                         {nft::Family::Inet, "geoblock"}};
   const auto spare = [](const nft::Table& t) { return t.name == "f2b-table" || t.name == "geoblock"; };
-  EXPECT_EQ(nft::rewrite_flush_ruleset("# x\n  flush ruleset ;  # all\ntable inet filter {\n}\n", live, spare),
-            "# x\ndelete table inet filter; delete table ip nat\ntable inet filter {\n}\n");
+  EXPECT_EQ(
+      nft::rewrite_flush_ruleset("# x\n  flush ruleset ;  # all\ntable inet filter {\n}\n", live, spare),
+      "# x\ndelete table inet filter; delete table ip nat\ntable inet filter {\n}\n");
   EXPECT_EQ(nft::rewrite_flush_ruleset("flush ruleset ip\n", live, spare), "delete table ip nat\n");
   EXPECT_EQ(nft::rewrite_flush_ruleset("flush ruleset arp\nflush set inet filter s", live, spare),
             "# flush ruleset: nothing to delete\nflush set inet filter s\n");
@@ -210,15 +213,17 @@ TEST(NftBaseline, SyntaxErrorNamesFileAndLineAndChangesNothing)
     auto backend = make_nftables_backend();
     backend->apply(blocklist(), o); // geoblock's table, without a baseline
     const auto snapshot = [] {
-      return foreign_snapshot() + nft_list({"table", "ip", "stale"}) + nft_list({"table", "inet", "geoblock"});
+      return foreign_snapshot() + nft_list({"table", "ip", "stale"}) +
+             nft_list({"table", "inet", "geoblock"});
     };
     const std::string before = snapshot();
     o.baseline = dir / "base.nft";
     // Line 5: "polcy". The flush on line 2 and the set update after it
     // must not happen either.
-    util::write_file_atomic(o.baseline, "#!/usr/sbin/nft -f\nflush ruleset\ntable inet filter {\n"
-                                        "  chain input {\n    type filter hook input priority 0; polcy drop;\n"
-                                        "  }\n}\n");
+    util::write_file_atomic(o.baseline,
+                            "#!/usr/sbin/nft -f\nflush ruleset\ntable inet filter {\n"
+                            "  chain input {\n    type filter hook input priority 0; polcy drop;\n"
+                            "  }\n}\n");
     try {
       backend->apply(nets({"203.0.113.0/24", "2001:db8:1::/64"}), o);
       ADD_FAILURE() << "a baseline with a syntax error was applied";
@@ -262,5 +267,104 @@ TEST(NftBaseline, ReadReportsDriftInWhatTheBaselineManages)
     EXPECT_EQ(nft_list({"table", "inet", "filter"}).find("dport 83"), std::string::npos);
     // Without a baseline there is no digest.
     EXPECT_EQ(backend->read(options_in(dir), false).state.baseline_digest[0], "");
+  });
+}
+
+// Small changes go in as deltas of networks; adjacent networks (which
+// share a key in the interval encoding) come and go exactly.
+TEST(NftBaseline, AdjacentNetworksChangeExactlyThroughTheBaseline)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    o.baseline = dir / "base.nft";
+    o.force = true;
+    util::write_file_atomic(o.baseline, baseline_text());
+    auto backend = make_nftables_backend();
+    const std::vector<net::NetList> steps = {
+        nets({"10.0.0.0/24", "10.0.1.0/24", "10.0.3.0/24", "10.0.9.0/24", "10.0.10.0/24", "10.0.12.0/24",
+              "2001:db8::/48", "2001:db8:1::/48"}),
+        nets({"10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24", "10.0.4.0/24", "10.0.9.0/24", "10.0.10.0/24",
+              "10.0.12.0/24", "2001:db8:1::/48", "2001:db8:2::/48"}),
+        nets({"10.0.0.0/24", "10.0.2.0/24", "10.0.3.0/24", "10.0.9.0/24", "10.0.10.0/24", "10.0.12.0/24",
+              "2001:db8:1::/48", "2001:db8:2::/48"}),
+        nets({"10.0.0.0/24", "10.0.1.0/24", "10.0.3.0/24", "10.0.9.0/24", "10.0.10.0/24", "10.0.12.0/24",
+              "2001:db8::/48", "2001:db8:1::/48"})};
+    // What the sets hold right after the baseline's transaction.
+    FirewallState at_baseline;
+    std::size_t step = 0;
+    o.on_stage = [&](std::string_view stage) {
+      if (stage == "baseline" && step > 0) {
+        at_baseline = make_nftables_backend()->read(options_in(dir), true).state;
+      }
+    };
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      SCOPED_TRACE(i);
+      step = i;
+      backend->apply(steps[i], o);
+      const LiveState live = backend->read(o, true);
+      ASSERT_NE(live.state.set("geoblock-v4"), nullptr);
+      EXPECT_EQ(live.state.set("geoblock-v4")->members.v4, steps[i].v4);
+      EXPECT_EQ(live.state.set("geoblock-v6")->members.v6, steps[i].v6);
+      if (i > 0) {
+        // Already in by the baseline's transaction.
+        ASSERT_NE(at_baseline.set("geoblock-v4"), nullptr);
+        EXPECT_EQ(at_baseline.set("geoblock-v4")->members.v4, steps[i].v4);
+        EXPECT_EQ(at_baseline.set("geoblock-v6")->members.v6, steps[i].v6);
+      }
+    }
+  });
+}
+
+// World-sized sets: the update rides in the baseline's transaction (nft's
+// parser) and still reads back exactly. Prints the time of each apply.
+TEST(NftBaseline, WorldSizedSetsUpdateWithTheBaseline)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    load_foreign_state();
+    const std::string foreign = foreign_snapshot();
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    o.baseline = dir / "base.nft";
+    o.force = true;
+    util::write_file_atomic(o.baseline, baseline_text());
+    auto backend = make_nftables_backend();
+    const auto world = [](std::uint32_t salt) {
+      net::NetList out;
+      for (std::uint32_t i = 0; i < 4 * 32768; ++i) {
+        out.v4.push_back(net::Prefix4{0x0a000000u + (i << 9) + ((salt & 1) << 8), 24});
+      }
+      for (std::uint32_t i = 0; i < 40000; ++i) {
+        const net::u128 base = static_cast<net::u128>(0x20010db8u) << 96;
+        out.v6.push_back(net::Prefix6{base | (static_cast<net::u128>(2 * i + (salt & 1)) << 80), 48});
+      }
+      return out;
+    };
+    auto start = std::chrono::steady_clock::now();
+    o.on_stage = [&](std::string_view stage) {
+      std::printf("  %-9s at %.2f s\n", std::string(stage).c_str(),
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    };
+    // Load; a daily-sized change (300 networks move); all of it changes;
+    // nothing changes.
+    net::NetList daily = world(0);
+    for (std::size_t i = 0; i < 300; ++i) {
+      daily.v4[i * 400].addr += 256;
+    }
+    const std::vector<std::pair<const char*, net::NetList>> steps = {
+        {"load", world(0)}, {"daily", daily}, {"all changed", world(1)}, {"unchanged", world(1)}};
+    for (const auto& [what, list] : steps) {
+      start = std::chrono::steady_clock::now();
+      backend->apply(list, o);
+      std::printf("world-sized apply with a baseline (%s): %.2f s\n", what,
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      const LiveState live = backend->read(o, true);
+      ASSERT_NE(live.state.set("geoblock-v4"), nullptr);
+      EXPECT_EQ(live.state.set("geoblock-v4")->members.v4, list.v4);
+      EXPECT_EQ(live.state.set("geoblock-v6")->members.v6, list.v6);
+    }
+    EXPECT_EQ(foreign_snapshot(), foreign);
   });
 }
