@@ -782,6 +782,13 @@ public:
     for (const auto& w : warnings) {
       log::warning(w);
     }
+    if (!options.baseline6.empty()) {
+      // One nft file covers both families (docs/nftables.md, "Baseline").
+      warnings.push_back(
+          "baseline6 " + options.baseline6 +
+          " is not used by the nftables backend: `baseline` names one nft file for both families");
+      log::warning(warnings.back());
+    }
     ApplyReport report;
     report.warnings = warnings;
     report.changes = diff(desired, before);
