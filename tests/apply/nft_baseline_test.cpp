@@ -34,13 +34,14 @@ nft_load(const std::string& text)
   run_checked({"nft", "-f", "-"}, text);
 }
 
-// fail2ban's table with a ban, and Docker's NAT state (iptables-nft style:
+// fail2ban's table with bans (one of them the client's allowed IPv4
+// address, for port 22), and Docker's NAT state (iptables-nft style:
 // an `ip nat` table holding DOCKER chains).
 void
 load_foreign_state()
 {
   nft_load("table inet f2b-table {\n"
-           "  set addr-set-sshd { type ipv4_addr; elements = { 192.0.2.99 }; }\n"
+           "  set addr-set-sshd { type ipv4_addr; elements = { 192.0.2.99, 198.51.100.200 }; }\n"
            "  chain f2b-chain { type filter hook input priority filter - 1; policy accept;\n"
            "    tcp dport 22 ip saddr @addr-set-sshd reject\n"
            "  }\n"
@@ -129,8 +130,11 @@ TEST(NftBaseline, FlushRulesetKeepsFail2banDockerAndTheBlockAndEnforcesBoth)
     TcpServer s80(nullptr, "0.0.0.0", 80);
     TcpServer s80v6(nullptr, "::", 80);
     TcpServer s81(nullptr, "0.0.0.0", 81);
+    TcpServer s22(nullptr, "0.0.0.0", 22);
     EXPECT_TRUE(eventually_connects(&client, k_allowed4, k_host4, 81));
+    EXPECT_TRUE(eventually_connects(&client, k_allowed4, k_host4, 22));
     load_foreign_state();
+    EXPECT_TRUE(refused(&client, k_allowed4, k_host4, 22)); // fail2ban's ban
     const std::string foreign = foreign_snapshot();
     TempDir dir;
     ApplyOptions o = options_in(dir);
@@ -146,8 +150,9 @@ TEST(NftBaseline, FlushRulesetKeepsFail2banDockerAndTheBlockAndEnforcesBoth)
     EXPECT_THROW(nft_list({"table", "ip", "stale"}), std::runtime_error);
     EXPECT_NE(nft_list({"table", "inet", "filter"}).find("tcp dport 81 reject"), std::string::npos);
     EXPECT_TRUE(backend->read(o, true).state.set("geoblock-v4") != nullptr);
-    // Both enforced: the baseline's reject, and the block.
+    // All enforced: the baseline's reject, fail2ban's ban, and the block.
     EXPECT_TRUE(refused(&client, k_allowed4, k_host4, 81));
+    EXPECT_TRUE(refused(&client, k_allowed4, k_host4, 22));
     EXPECT_TRUE(eventually_connects(&client, k_allowed4, k_host4, 80));
     EXPECT_TRUE(refused(&client, k_blocked4, k_host4, 80));
     EXPECT_TRUE(eventually_connects(&client, k_allowed6, k_host6, 80));
