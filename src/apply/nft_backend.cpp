@@ -563,6 +563,9 @@ read_baseline(const ApplyOptions& options)
   } catch (const Error& e) {
     throw ConfigError("baseline " + options.baseline + ": " + e.what());
   }
+  // Refuses what a flush could not be confined in, before anything runs.
+  nft::rewrite_flush_ruleset(
+      text, {}, [](const nft::Table&) { return true; }, "baseline " + options.baseline);
   const auto bases = bases_of(options);
   for (const auto& t : nft::declared_tables(text)) {
     if ((t.family == nft::Family::Inet || t.family == nft::Family::Netdev) &&
@@ -693,7 +696,8 @@ commit_baseline(nft::Socket& sock, const ApplyOptions& options, const std::strin
                 const Plan& plan, const FirewallState& desired, const std::vector<LiveTable>& live_tables)
 {
   std::string text = nft::rewrite_flush_ruleset(
-      baseline_text, sock.tables(), [&](const nft::Table& t) { return spared_table(sock, t, options); });
+      baseline_text, sock.tables(), [&](const nft::Table& t) { return spared_table(sock, t, options); },
+      "baseline " + options.baseline);
   const auto baseline_lines = static_cast<int>(std::count(text.begin(), text.end(), '\n'));
   std::map<std::string, const nft::Set*> live_sets;
   for (const auto& lt : live_tables) {

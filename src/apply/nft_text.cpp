@@ -151,14 +151,28 @@ declared_tables(const std::string& baseline)
 
 std::string
 rewrite_flush_ruleset(const std::string& baseline, const std::vector<Table>& live,
-                      const std::function<bool(const Table&)>& spare)
+                      const std::function<bool(const Table&)>& spare, const std::string& origin)
 {
+  static const std::regex any_flush(R"((?:^|[;{}\s])flush\s+ruleset\b)");
+  static const std::regex include(R"((?:^|[;{}\s])include\s+")");
+  int lineno = 0;
   static const std::regex flush(R"(^[ \t]*flush[ \t]+ruleset(?:[ \t]+([a-z0-9]+))?[ \t]*;?[ \t]*(?:#.*)?$)");
   std::string out;
   std::istringstream in(baseline);
   std::string line;
   while (std::getline(in, line)) {
+    ++lineno;
     std::smatch m;
+    const std::string code = line.substr(0, line.find('#'));
+    if (std::regex_search(code, include)) {
+      throw ConfigError(origin + ":" + std::to_string(lineno) +
+                        ": include is not supported in an nftables baseline (a flush ruleset in the included "
+                        "file would delete geoblock's and the kept tables); put its text in the baseline");
+    }
+    if (!std::regex_match(line, m, flush) && std::regex_search(code, any_flush)) {
+      throw ConfigError(origin + ":" + std::to_string(lineno) +
+                        ": flush ruleset must be a statement on a line of its own in an nftables baseline");
+    }
     if (std::regex_match(line, m, flush)) {
       Family only = Family::Inet;
       const bool one_family = m[1].matched && parse_family(m[1].str(), only);

@@ -37,8 +37,11 @@ std::vector<Table> declared_tables(const std::string& baseline);
 // of its own, optionally ending in `;` or a comment) replaced, on the same
 // line so that line numbers stay the baseline file's, by `delete table
 // FAMILY NAME` of each table of `live` (of that family) for which
-// `spare(table)` is false.
+// `spare(table)` is false. Throws ConfigError ("ORIGIN:LINE: ...") for a
+// `flush ruleset` elsewhere (after other statements on its line) and for
+// `include` (an included file's flush could not be confined), so that
+// nothing can flush geoblock's or the kept tables.
 std::string rewrite_flush_ruleset(const std::string& baseline, const std::vector<Table>& live,
-                                  const std::function<bool(const Table&)>& spare);
+                                  const std::function<bool(const Table&)>& spare, const std::string& origin);
 
 } // namespace geoblock::apply::nft

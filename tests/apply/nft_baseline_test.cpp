@@ -106,11 +106,25 @@ TEST(NftText, FlushRulesetBecomesDeletesOnTheSameLine)
                                         {nft::Family::Inet, "geoblock"}};
   const auto spare = [](const nft::Table& t) { return t.name == "f2b-table" || t.name == "geoblock"; };
   EXPECT_EQ(
-      nft::rewrite_flush_ruleset("# x\n  flush ruleset ;  # all\ntable inet filter {\n}\n", live, spare),
+      nft::rewrite_flush_ruleset("# x\n  flush ruleset ;  # all\ntable inet filter {\n}\n", live, spare, "b"),
       "# x\ndelete table inet filter; delete table ip nat\ntable inet filter {\n}\n");
-  EXPECT_EQ(nft::rewrite_flush_ruleset("flush ruleset ip\n", live, spare), "delete table ip nat\n");
-  EXPECT_EQ(nft::rewrite_flush_ruleset("flush ruleset arp\nflush set inet filter s", live, spare),
+  EXPECT_EQ(nft::rewrite_flush_ruleset("flush ruleset ip\n", live, spare, "b"), "delete table ip nat\n");
+  EXPECT_EQ(nft::rewrite_flush_ruleset("flush ruleset arp\nflush set inet filter s", live, spare, "b"),
             "# flush ruleset: nothing to delete\nflush set inet filter s\n");
+  // Anything the rewrite could not confine is refused, naming the line.
+  for (const char* text : {"table ip t { }; flush ruleset\n", "\n  include \"/etc/x.nft\"\n"}) {
+    try {
+      nft::rewrite_flush_ruleset(text, live, spare, "baseline /b.nft");
+      ADD_FAILURE() << text;
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(std::string(e.what()).rfind(
+                    text[0] == '\n' ? "baseline /b.nft:2: include" : "baseline /b.nft:1: flush", 0),
+                0u)
+          << e.what();
+    }
+  }
+  EXPECT_EQ(nft::rewrite_flush_ruleset("# include \"x\"; flush ruleset\n", live, spare, "b"),
+            "# include \"x\"; flush ruleset\n");
   const auto declared =
       nft::declared_tables("table inet filter {\n}\nadd table ip6 t6; table nat {\n# table inet nope\n"
                            "  chain c { comment \"table x\"; }\n}\ntable inet filter { }\n");
@@ -239,6 +253,10 @@ TEST(NftBaseline, SyntaxErrorNamesFileAndLineAndChangesNothing)
     }
     EXPECT_EQ(snapshot(), before);
     EXPECT_THROW(nft_list({"table", "inet", "filter"}), std::runtime_error);
+    // A flush that could not be confined is refused up front.
+    util::write_file_atomic(o.baseline, "table inet filter { }\ninclude \"/etc/nftables.conf\"\n");
+    EXPECT_THROW(backend->apply(blocklist(), o), ConfigError);
+    EXPECT_EQ(snapshot(), before);
     // A baseline that declares geoblock's own table is refused up front.
     util::write_file_atomic(o.baseline, "table inet geoblock {\n}\n");
     EXPECT_THROW(backend->apply(blocklist(), o), ConfigError);
