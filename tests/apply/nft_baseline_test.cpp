@@ -10,6 +10,7 @@
 
 #include "apply_test_util.hpp"
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <gtest/gtest.h>
 
@@ -388,6 +389,80 @@ TEST(NftBaseline, WorldSizedSetsUpdateWithTheBaseline)
       EXPECT_EQ(live.state.set("geoblock-v4")->members.v4, list.v4);
       EXPECT_EQ(live.state.set("geoblock-v6")->members.v6, list.v6);
     }
+    EXPECT_EQ(foreign_snapshot(), foreign);
+  });
+}
+
+// A prober streams connections from a blocked and an allowed source while
+// the baseline (with its flush ruleset) and the list change 12 times and
+// runs are killed at each stage: the block never lapses, the allowed
+// source is never refused, fail2ban's table never changes.
+TEST(NftBaseline, NoWrongOutcomeAcrossBaselineUpdatesAndKills)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    NamedNetns client;
+    link_veth(nullptr, "gb-h", {"198.51.100.1/24"}, &client, "gb-c",
+              {"198.51.100.10/24", "198.51.100.200/24"});
+    TcpServer s4(nullptr, "0.0.0.0", 80);
+    load_foreign_state();
+    const std::string foreign = foreign_snapshot();
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    o.families = net::Families::V4;
+    o.chains = {parse_hook("INPUT")};
+    o.baseline = dir / "base.nft";
+    net::NetList a = nets({"198.51.100.0/28"});
+    net::NetList b = nets({"198.51.100.8/29"});
+    for (std::uint32_t i = 0; i < 30000; ++i) {
+      a.v4.push_back(net::Prefix4{0x0a000000u + (i << 9), 24});
+      b.v4.push_back(net::Prefix4{0x0b000000u + (i << 9), 24});
+    }
+    a.v4 = net::aggregate(a.v4);
+    b.v4 = net::aggregate(b.v4);
+    const std::string base_a = baseline_text();
+    const std::string base_b = baseline_text("    tcp dport 82 reject\n");
+    util::write_file_atomic(o.baseline, base_a);
+    auto backend = make_nftables_backend();
+    backend->apply(a, o);
+    ASSERT_TRUE(eventually_connects(&client, k_allowed4, k_host4, 80));
+    Prober blocked(&client, k_blocked4, k_host4, 80, milliseconds(100));
+    Prober allowed(&client, k_allowed4, k_host4, 80, milliseconds(3000));
+    for (int i = 0; i < 12; ++i) {
+      util::write_file_atomic(o.baseline, i % 2 == 0 ? base_b : base_a);
+      backend->apply(i % 2 == 0 ? b : a, o);
+    }
+    for (const char* at : {"checked", "baseline", "committed"}) {
+      ApplyOptions k = o;
+      const std::string stage = at;
+      k.on_stage = [stage](std::string_view s) {
+        if (s == stage) {
+          std::raise(SIGKILL);
+        }
+      };
+      util::write_file_atomic(o.baseline, base_b);
+      const int rc = run_in(
+          nullptr,
+          [&] {
+            make_nftables_backend()->apply(b, k);
+            return 0;
+          },
+          std::chrono::seconds(60));
+      EXPECT_EQ(rc, -1) << "the child should have been killed at " << stage;
+      const auto live = backend->read(o, true).state;
+      EXPECT_TRUE(live.set("geoblock-v4") && (live.set("geoblock-v4")->members.v4 == a.v4 ||
+                                              live.set("geoblock-v4")->members.v4 == b.v4));
+      util::write_file_atomic(o.baseline, base_a);
+      backend->apply(a, o);
+    }
+    const auto nb = blocked.stop();
+    const auto na = allowed.stop();
+    std::printf("prober: blocked source %d refused / %d through; allowed source %d through / %d refused\n",
+                nb.failed, nb.connected, na.connected, na.failed);
+    EXPECT_EQ(nb.connected, 0);
+    EXPECT_GT(nb.failed, 0);
+    EXPECT_EQ(na.failed, 0);
+    EXPECT_GT(na.connected, 0);
     EXPECT_EQ(foreign_snapshot(), foreign);
   });
 }
