@@ -726,7 +726,10 @@ commit_baseline(nft::Socket& sock, const ApplyOptions& options, const std::strin
                           : slash == 0               ? "/"
                                                      : file.substr(0, slash);
   nft::run_text(text, dir, [&](int line) {
-    if (line >= 1 && line <= baseline_lines) {
+    if (line < 1) {
+      return "baseline " + file; // no location
+    }
+    if (line <= baseline_lines) {
       return "baseline " + file + ":" + std::to_string(line);
     }
     return "baseline " + file + " (geoblock's set update after it, line " + std::to_string(line) + ")";

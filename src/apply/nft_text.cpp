@@ -76,11 +76,13 @@ run_text(const std::string& text, const std::string& include_dir,
     }
     throw RulesError(at + ": " + trim(m[2].str()));
   }
+  // No location (e.g. a kernel refusal nft could not place): the whole
+  // text is named.
   const auto pos = first.find("Error: ");
-  throw RulesError("nftables: " +
-                   (first.empty() ? std::string("the transaction was refused")
-                                  : trim(pos == std::string::npos ? first : first.substr(pos + 7))) +
-                   (where && !where(0).empty() ? " (" + where(0) + ")" : ""));
+  const std::string message = first.empty() ? std::string("the transaction was refused")
+                                            : trim(pos == std::string::npos ? first : first.substr(pos + 7));
+  const std::string at = where ? where(0) : std::string();
+  throw RulesError((at.empty() ? std::string("nftables") : at) + ": " + message);
 }
 
 std::string

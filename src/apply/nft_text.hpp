@@ -16,8 +16,9 @@ namespace geoblock::apply::nft {
 // it or none. `include_dir` is searched by its `include` statements (the
 // baseline file's directory). On failure throws RulesError with the first
 // error nft reports, its location given by `where(line)` (text line,
-// 1-based) or by "line N" when `where` returns "": "baseline
-// /etc/geoblock/base.nft:4: syntax error, unexpected drop".
+// 1-based; 0 when nft names none) or by "line N" / "nftables" when `where`
+// returns "": "baseline /etc/geoblock/base.nft:4: syntax error, unexpected
+// drop".
 void run_text(const std::string& text, const std::string& include_dir,
               const std::function<std::string(int line)>& where);
 
