@@ -254,6 +254,21 @@ TEST(NftBaseline, SyntaxErrorNamesFileAndLineAndChangesNothing)
     }
     EXPECT_EQ(snapshot(), before);
     EXPECT_THROW(nft_list({"table", "inet", "filter"}), std::runtime_error);
+    // A refusal by the kernel (the kept table exists: `create` fails) after
+    // the flush and a new table: the whole transaction is refused.
+    util::write_file_atomic(o.baseline, "flush ruleset\ntable inet filter {\n"
+                                        "  chain input { type filter hook input priority 0; }\n}\n"
+                                        "create table inet f2b-table\n");
+    try {
+      backend->apply(nets({"203.0.113.0/24", "2001:db8:1::/64"}), o);
+      ADD_FAILURE() << "a baseline the kernel refuses was applied";
+    } catch (const RulesError& e) {
+      const std::string what = e.what();
+      EXPECT_EQ(what.rfind("baseline " + o.baseline + ":5: ", 0), 0u) << what;
+      EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+    }
+    EXPECT_EQ(snapshot(), before);
+    EXPECT_THROW(nft_list({"table", "inet", "filter"}), std::runtime_error);
     // A flush that could not be confined is refused up front.
     util::write_file_atomic(o.baseline, "table inet filter { }\ninclude \"/etc/nftables.conf\"\n");
     EXPECT_THROW(backend->apply(blocklist(), o), ConfigError);
