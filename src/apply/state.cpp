@@ -191,9 +191,12 @@ public:
         const bool chained = m_config.log || !m_config.except_ports.empty();
         const std::string chain = base + "-reject";
         const bool fresh = chained && !has("filter", chain);
+        // Only connections this side opens: replies to a connection the
+        // listed side opened are not "connections to" it (direction in
+        // decides about those), so direction out alone leaves them alone.
         for (const auto& sel : selectors("-o")) {
           add("filter", hook_chain, false,
-              sel + "-m set --match-set " + set + " dst " + k_tag + " -j " +
+              sel + "-m conntrack --ctstate NEW -m set --match-set " + set + " dst " + k_tag + " -j " +
                   (chained ? chain : reject_target(m_family)));
         }
         if (fresh) {

@@ -30,7 +30,8 @@ enum class Match {
 };
 enum class Direction {
   In,   // packets from the listed sources
-  Out,  // connections to the listed destinations (OUTPUT and FORWARD, rejected)
+  Out,  // connections to the listed destinations (OUTPUT and FORWARD, rejected); replies to connections
+        // the listed side opened pass
   Both, // both of the above
 };
 

@@ -407,13 +407,13 @@ TEST_P(BackendSuite, EveryConfigurationChangeEndsInExactlyTheConfiguredFirewall)
         EXPECT_TRUE(eventually_connects(nullptr, k_host, k_unlisted, 8080));
 
         // direction out: connections to the listed country are rejected,
-        // others not. (Replies to the listed country are rejected too: an
-        // inbound connection from it does not complete either, on every
-        // backend.)
+        // others not; a connection the listed country opens still
+        // completes (its replies are not connections to it).
         h.update("family = v4\ndirection = out\n");
         EXPECT_FALSE(tcp_connect(nullptr, k_host, k_listed, 8080, std::chrono::milliseconds(500)));
         EXPECT_TRUE(eventually_connects(nullptr, k_host, k_unlisted, 8080));
         EXPECT_TRUE(h.reachable(k_unlisted));
+        EXPECT_TRUE(h.reachable(k_listed));
 
         // log: a rate-limited log line in front of the drop.
         h.update("family = v4\nchain = INPUT\nlog = true\n");
