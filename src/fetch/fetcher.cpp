@@ -4,6 +4,7 @@
 #include "core/log.hpp"
 #include "core/text.hpp"
 #include "fetch/http_client.hpp"
+#include "util/clock.hpp"
 #include "util/digest.hpp"
 
 #include <chrono>
@@ -33,20 +34,6 @@ base_of(std::string base)
     base.pop_back();
   }
   return base;
-}
-
-std::string
-format_time(std::int64_t t)
-{
-  if (t <= 0) {
-    return "unknown";
-  }
-  const std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
-  return buf;
 }
 
 std::string
@@ -206,7 +193,7 @@ public:
         log::warning(label(job) + ": " + error +
                      (m_options.on_failure == FetchOptions::OnFailure::NextSource
                           ? "; trying the next source"
-                          : "; using the cached copy fetched " + format_time(job.meta->fetched_at)));
+                          : "; using the cached copy fetched " + util::format_utc(job.meta->fetched_at)));
         return r;
       }
       problem = "the cached copy is unusable: " + problem;
@@ -412,7 +399,7 @@ public:
     const std::int64_t limit = m_options.stale_after_days;
     if (meta->last_modified > 0 && age_days(meta->last_modified, m_now) >= limit) {
       why = "upstream data unchanged for " + std::to_string(age_days(meta->last_modified, m_now)) +
-            " days (Last-Modified " + format_time(meta->last_modified) + ")";
+            " days (Last-Modified " + util::format_utc(meta->last_modified) + ")";
     }
     if (meta->fetched_at > 0 && age_days(meta->fetched_at, m_now) >= limit) {
       why += why.empty() ? "" : ", ";

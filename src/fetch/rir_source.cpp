@@ -5,6 +5,7 @@
 #include "fetch/http_client.hpp"
 #include "fetch/zone_cache.hpp"
 #include "util/atomic_file.hpp"
+#include "util/clock.hpp"
 #include "util/digest.hpp"
 
 #include <algorithm>
@@ -41,20 +42,6 @@ lower(std::string_view s)
     }
   }
   return out;
-}
-
-std::string
-format_time(std::int64_t t)
-{
-  if (t <= 0) {
-    return "unknown";
-  }
-  const std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
-  return buf;
 }
 
 // The prefix guard of the zones, for a whole file: a registry file that
@@ -337,7 +324,7 @@ private:
     }
     out.origin = Origin::StaleCache;
     log::warning(m_out.name + ": " + error + "; using the cached copy fetched " +
-                 format_time(m_meta->fetched_at));
+                 util::format_utc(m_meta->fetched_at));
     return out;
   }
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 
 namespace geoblock::util {
 
@@ -12,5 +13,9 @@ using UnixClock = std::function<std::int64_t()>;
 
 // The system's clock (time(2)).
 std::int64_t system_unix_time();
+
+// "2026-12-02 05:01 UTC" for unix time `t`; "unknown" for t <= 0 (a time
+// never recorded).
+std::string format_utc(std::int64_t t);
 
 } // namespace geoblock::util

@@ -72,4 +72,50 @@ set_exists(const std::string& set)
   return s.exists(set);
 }
 
+// The nft command, for tests that look at or add to the ruleset as an
+// administrator would (the backend itself never runs it).
+inline std::string
+nft_list(const std::vector<std::string>& what)
+{
+  std::vector<std::string> argv = {"nft", "list"};
+  argv.insert(argv.end(), what.begin(), what.end());
+  return run_checked(argv);
+}
+
+inline void
+nft_load(const std::string& text)
+{
+  run_checked({"nft", "-f", "-"}, text);
+}
+
+// host (the test's namespace) <-> client; the client has one address
+// inside the blocked networks (blocklist()) and one outside, per family.
+struct InputLayout {
+  NamedNetns client;
+  InputLayout()
+  {
+    link_veth(nullptr, "gb-h", {"198.51.100.1/24", "2001:db8:1::1/64"}, &client, "gb-c",
+              {"198.51.100.10/24", "198.51.100.200/24", "2001:db8:1::10/64", "2001:db8:1::200/64"});
+  }
+};
+inline const char* const k_blocked4 = "198.51.100.10";
+inline const char* const k_allowed4 = "198.51.100.200";
+inline const char* const k_blocked6 = "2001:db8:1::10";
+inline const char* const k_allowed6 = "2001:db8:1::200";
+inline const char* const k_host4 = "198.51.100.1";
+inline const char* const k_host6 = "2001:db8:1::1";
+
+inline net::NetList
+blocklist()
+{
+  return nets({"198.51.100.0/28", "203.0.113.128/25", "2001:db8:1::/120", "2001:db8:ffff::/48"});
+}
+
+// One connection attempt refused (or unanswered within 500 ms).
+inline bool
+refused(const NamedNetns* ns, const char* from, const char* to, int port)
+{
+  return !tcp_connect(ns, from, to, port, std::chrono::milliseconds(500));
+}
+
 } // namespace geoblock::test

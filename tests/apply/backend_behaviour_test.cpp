@@ -44,26 +44,6 @@ const std::vector<Factory> k_factories = {{"iptables", make_iptables_backend},
 
 class BackendBehaviour : public ::testing::TestWithParam<Factory> {};
 
-// host (the test's namespace) <-> client, v4 and v6, server on port 80.
-// The client has one address inside the blocked networks and one outside.
-struct InputLayout {
-  NamedNetns client;
-  InputLayout()
-  {
-    link_veth(nullptr, "gb-h", {"198.51.100.1/24", "2001:db8:1::1/64"}, &client, "gb-c",
-              {"198.51.100.10/24", "198.51.100.200/24", "2001:db8:1::10/64", "2001:db8:1::200/64"});
-  }
-};
-const char* const k_blocked4 = "198.51.100.10";
-const char* const k_allowed4 = "198.51.100.200";
-const char* const k_blocked6 = "2001:db8:1::10";
-const char* const k_allowed6 = "2001:db8:1::200";
-net::NetList
-blocklist()
-{
-  return nets({"198.51.100.0/28", "203.0.113.128/25", "2001:db8:1::/120", "2001:db8:ffff::/48"});
-}
-
 TEST_P(BackendBehaviour, WhatApplyLeavesIsWhatReadReportsWithExactlyTheGivenMembers)
 {
   GEOBLOCK_REQUIRE_NETNS();

@@ -21,49 +21,6 @@ using std::chrono::milliseconds;
 
 namespace {
 
-std::string
-nft_list(const std::vector<std::string>& what)
-{
-  std::vector<std::string> argv = {"nft", "list"};
-  argv.insert(argv.end(), what.begin(), what.end());
-  return run_checked(argv);
-}
-
-void
-nft_load(const std::string& text)
-{
-  run_checked({"nft", "-f", "-"}, text);
-}
-
-// host (the test's namespace) <-> client; the client has one address
-// inside the blocked networks and one outside, per family.
-struct InputLayout {
-  NamedNetns client;
-  InputLayout()
-  {
-    link_veth(nullptr, "gb-h", {"198.51.100.1/24", "2001:db8:1::1/64"}, &client, "gb-c",
-              {"198.51.100.10/24", "198.51.100.200/24", "2001:db8:1::10/64", "2001:db8:1::200/64"});
-  }
-};
-const char* const k_blocked4 = "198.51.100.10";
-const char* const k_allowed4 = "198.51.100.200";
-const char* const k_blocked6 = "2001:db8:1::10";
-const char* const k_allowed6 = "2001:db8:1::200";
-const char* const k_host4 = "198.51.100.1";
-const char* const k_host6 = "2001:db8:1::1";
-
-net::NetList
-blocklist()
-{
-  return nets({"198.51.100.0/28", "203.0.113.128/25", "2001:db8:1::/120", "2001:db8:ffff::/48"});
-}
-
-bool
-refused(const NamedNetns* ns, const char* from, const char* to, int port)
-{
-  return !tcp_connect(ns, from, to, port, milliseconds(500));
-}
-
 // Blocked sources refused, allowed ones through, both families.
 void
 expect_blocking(const NamedNetns& client, const char* host4, const char* host6, int port)
