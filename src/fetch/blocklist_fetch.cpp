@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <sys/stat.h>
 
 namespace geoblock::fetch {
 
@@ -43,15 +44,22 @@ struct Job {
   std::string meta_path;
   std::optional<ZoneMeta> meta;
   std::optional<std::string> cached_body;
-  bool cache_ok = false; // body present and matching its recorded hash
+  bool cache_ok = false;     // body present and matching its recorded hash
+  std::string cache_problem; // why a cached file there was not read (a link, a FIFO...)
 };
 
+// The meta at `path`, or nothing (a missing one silently; else `problem`
+// says why).
 std::optional<ZoneMeta>
-read_meta(const std::string& path)
+read_meta(const std::string& path, std::string& problem)
 {
   try {
     return parse_meta(util::read_untrusted_file(path, k_max_cache_file));
-  } catch (const Error&) {
+  } catch (const Error& e) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0) {
+      problem = e.what();
+    }
     return std::nullopt;
   }
 }
@@ -86,7 +94,8 @@ public:
     net::BlocklistResult& r = job.result;
     r.error = error;
     r.nets = {};
-    std::string problem = "no cached copy";
+    std::string problem =
+        job.cache_problem.empty() ? "no cached copy" : "no usable cached copy: " + job.cache_problem;
     if (job.cached_body && job.meta) {
       std::size_t networks = 0;
       problem = validate(job, *job.cached_body, networks);
@@ -124,7 +133,9 @@ public:
   {
     if (!job.cached_body || !job.meta) {
       job.result.origin = net::Origin::Failed;
-      job.result.error = "no cached copy in " + job.body_path + " (offline)";
+      job.result.error = job.cache_problem.empty()
+                             ? "no cached copy in " + job.body_path + " (offline)"
+                             : "no usable cached copy: " + job.cache_problem + " (offline)";
       log::warning("blocklist " + job.result.name + ": " + job.result.error);
       return;
     }
@@ -311,14 +322,15 @@ BlocklistSource::load(net::ZoneSource::Mode mode) const
     job.request = job.url || instead == m_read_from.end() ? job.fetch : file_url(instead->second);
     job.body_path = cache_path(location);
     job.meta_path = job.body_path.substr(0, job.body_path.size() - 5) + ".meta";
-    job.meta = read_meta(job.meta_path);
+    job.meta = read_meta(job.meta_path, job.cache_problem);
     if (job.meta) {
       try {
         job.cached_body = util::read_untrusted_file(job.body_path, k_max_cache_file);
         job.cache_ok = job.cached_body->size() == job.meta->size &&
                        util::sha256_hex(*job.cached_body) == job.meta->sha256;
-      } catch (const Error&) {
+      } catch (const Error& e) {
         job.cached_body.reset();
+        job.cache_problem = e.what();
       }
     }
     jobs.push_back(std::move(job));
