@@ -653,6 +653,38 @@ parse_child_report(const std::string& text, const std::vector<std::string>& coun
   return out;
 }
 
+std::vector<net::BlocklistResult>
+revalidate_lists(const std::vector<ReportedList>& lists, const net::ZoneOptions& guards)
+{
+  // The lists' networks, validated again here by the strict list parser
+  // with the configured guards; a list that fails is that list's failure.
+  std::vector<net::BlocklistResult> out;
+  for (const ReportedList& r : lists) {
+    net::BlocklistResult b;
+    b.name = r.name;
+    b.location = r.location;
+    b.origin = r.origin;
+    b.bytes = r.bytes;
+    b.fetched_at = r.fetched_at;
+    b.last_modified = r.last_modified;
+    b.sha256 = r.sha256;
+    b.error = r.error;
+    if (b.usable()) {
+      try {
+        b.lines =
+            net::parse_blocklist(r.body, b.name + " " + b.location + " (handed over)", guards, b.nets).lines;
+      } catch (const ParseError& e) {
+        b.nets = {};
+        b.origin = net::Origin::Failed;
+        b.error = std::string("refused on re-validation: ") + e.what();
+        log::warning("blocklist " + b.name + ": " + b.error);
+      }
+    }
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
 SeparatedSource::SeparatedSource(SeparationOptions options, Factory make_inner)
     : m_options(std::move(options)), m_make_inner(std::move(make_inner))
 {
@@ -802,32 +834,7 @@ SeparatedSource::load(const std::vector<std::string>& countries, net::Families f
     throw Error(who + " failed (exit status " + std::to_string(WEXITSTATUS(status)) + "); nothing applied");
   }
 
-  // The lists' networks, validated again here by the strict list parser
-  // with the configured guards; a list that fails is that list's failure.
-  for (const ReportedList& r : report.lists) {
-    net::BlocklistResult b;
-    b.name = r.name;
-    b.location = r.location;
-    b.origin = r.origin;
-    b.bytes = r.bytes;
-    b.fetched_at = r.fetched_at;
-    b.last_modified = r.last_modified;
-    b.sha256 = r.sha256;
-    b.error = r.error;
-    if (b.usable()) {
-      try {
-        b.lines = net::parse_blocklist(r.body, b.name + " " + b.location + " (handed over)",
-                                       m_options.reread.zone, b.nets)
-                      .lines;
-      } catch (const ParseError& e) {
-        b.nets = {};
-        b.origin = net::Origin::Failed;
-        b.error = std::string("refused on re-validation: ") + e.what();
-        log::warning("blocklist " + b.name + ": " + b.error);
-      }
-    }
-    m_lists.push_back(std::move(b));
-  }
+  m_lists = revalidate_lists(report.lists, m_options.reread.zone);
 
   // The networks are validated again here, by the strict zone parser with
   // the configured guards, from the text the child handed over.

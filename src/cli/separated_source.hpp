@@ -149,6 +149,12 @@ std::string format_child_error(const std::string& message);
 // message).
 ChildReport parse_child_report(const std::string& text, const std::vector<std::string>& countries,
                                net::Families families, const std::vector<ExpectedList>& lists);
+// The lists of a parsed report as results, their networks parsed again by
+// net::parse_blocklist with `guards` (its minimum prefixes); a list that
+// fails is Failed with "refused on re-validation: " and the parser's
+// file-and-line error. Used by SeparatedSource::load (exposed for tests).
+std::vector<net::BlocklistResult> revalidate_lists(const std::vector<ReportedList>& lists,
+                                                   const net::ZoneOptions& guards);
 // The same for a report of zones alone.
 std::vector<ReportedZone> parse_child_report(const std::string& text,
                                              const std::vector<std::string>& countries,

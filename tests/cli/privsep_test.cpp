@@ -570,6 +570,42 @@ TEST(ChildReport, ListRecordsRoundTripAndForgedOnesAreRefused)
   EXPECT_THROW(cli::parse_child_report(zone + a + "end\t2\n", {"cn"}, net::Families::V4), Error);
 }
 
+// What a (lying) fetcher hands over for a list is parsed again here, with
+// the guards: networks they refuse, or text that is no list, make that list
+// Failed, naming the list and the line; an honest list passes whole.
+TEST(ChildReport, ListNetworksAreValidatedAgainWithTheGuards)
+{
+  const auto reported = [](const std::string& name, const std::string& body) {
+    cli::ReportedList r;
+    r.name = name;
+    r.location = "https://lists.example/" + name;
+    r.origin = net::Origin::Downloaded;
+    r.body = body;
+    return r;
+  };
+  const net::ZoneOptions guards{net::Families::V4, 8, 32};
+  const auto lists = cli::revalidate_lists({reported("honest.txt", "198.51.100.0/28\n2001:db8:1::/48\n"),
+                                            reported("world.txt", "198.51.100.0/28\n0.0.0.0/0\n"),
+                                            reported("wide.txt", "10.0.0.0/7\n"),
+                                            reported("junk.txt", "198.51.100.0/28 SBL1\n")},
+                                           guards);
+  ASSERT_EQ(lists.size(), 4u);
+  EXPECT_EQ(lists[0].origin, net::Origin::Downloaded);
+  EXPECT_EQ(lists[0].nets.v4.size(), 1u);
+  EXPECT_EQ(lists[0].nets.v6.size(), 1u);
+  for (std::size_t i = 1; i < 4; ++i) {
+    EXPECT_EQ(lists[i].origin, net::Origin::Failed) << lists[i].name;
+    EXPECT_TRUE(lists[i].nets.empty()) << lists[i].name;
+    EXPECT_EQ(lists[i].error.rfind("refused on re-validation: " + lists[i].name + " " + lists[i].location +
+                                       " (handed over):",
+                                   0),
+              0u)
+        << lists[i].error;
+  }
+  EXPECT_NE(lists[1].error.find("(handed over):2"), std::string::npos) << lists[1].error;
+  EXPECT_NE(lists[2].error.find("(handed over):1"), std::string::npos) << lists[2].error;
+}
+
 // Lists loaded through SeparatedSource: each list's result in order, a list
 // the guards refuse is that list's failure named by its real path and line
 // (not the descriptor copy the fetcher read as root), the good one arrives
