@@ -534,7 +534,7 @@ TEST(ChildReport, ListRecordsRoundTripAndForgedOnesAreRefused)
     }
     return std::string("accepted");
   };
-  const std::string zone = "zone\tcn\tv4\tdownloaded\t1\t0\t0\t0\tu\t\t15\n203.0.113.0/24\n";
+  const std::string zone = "zone\tcn\tv4\tdownloaded\t1\t0\t0\t0\tu\t\thttp\t15\n203.0.113.0/24\n";
   const std::string a =
       "list\tdrop.txt\thttps://www.spamhaus.org/drop/drop.txt\tdownloaded\t9\t0\t0\t\t\t16\n"
       "198.51.100.0/28\n";
