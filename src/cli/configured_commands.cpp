@@ -282,16 +282,12 @@ make_inner_source(const Settings& s, const std::string& cache_dir, const std::st
 // (cli/separated_source.hpp). A new kind of source needs nothing here but
 // its case in make_one_source (and its cache directory handed over in
 // separated_source.cpp, if it keeps one). `parent`: whether this process
-// confines itself too once the child runs (update).
-std::unique_ptr<net::ZoneSource>
-make_source(const Settings& s, Purpose purpose, const Environment& env,
-            SeparationOptions::Parent parent = SeparationOptions::Parent::AsIs)
+// confines itself too once the child runs (update). `lists`: the extra
+// blocklists it loads too (update).
+std::unique_ptr<SeparatedSource>
+make_separated(const Settings& s, Purpose purpose, SeparationOptions::Parent parent,
+               const std::vector<std::string>& lists)
 {
-  if (env.isolation == Isolation::InProcess) {
-    return make_inner_source(s, s.raw.cache_dir, first_file(s),
-                             purpose == Purpose::DryRun ? fetch::HttpSource::Cache::ScratchIfReadOnly
-                                                        : fetch::HttpSource::Cache::Configured);
-  }
   SeparationOptions o;
   o.parent = parent;
   if (::geteuid() == 0) {
@@ -304,6 +300,10 @@ make_source(const Settings& s, Purpose purpose, const Environment& env,
   // holds whole delegation files, which the child turns into zones.
   o.read_cache_here = s.sources.size() == 1 && s.sources.front().kind == Settings::SourceKind::Http;
   o.file = first_file(s);
+  if (!lists.empty()) {
+    o.dir = s.raw.cache_dir; // the lists' cache, beside the zones'
+    o.blocklists = lists;
+  }
   o.scratch_if_read_only = purpose == Purpose::DryRun;
   o.reread = fetch_options(s);
   std::string description;
@@ -319,6 +319,18 @@ make_source(const Settings& s, Purpose purpose, const Environment& env,
       std::move(o), [s](const std::string& cache_dir, const std::string& file) {
         return make_inner_source(s, cache_dir, file, fetch::HttpSource::Cache::Configured);
       });
+}
+
+std::unique_ptr<net::ZoneSource>
+make_source(const Settings& s, Purpose purpose, const Environment& env,
+            SeparationOptions::Parent parent = SeparationOptions::Parent::AsIs)
+{
+  if (env.isolation == Isolation::InProcess) {
+    return make_inner_source(s, s.raw.cache_dir, first_file(s),
+                             purpose == Purpose::DryRun ? fetch::HttpSource::Cache::ScratchIfReadOnly
+                                                        : fetch::HttpSource::Cache::Configured);
+  }
+  return make_separated(s, purpose, parent, {});
 }
 
 std::vector<net::ZoneResult>
@@ -338,6 +350,30 @@ load_blocklists(const Settings& s, net::ZoneSource::Mode mode, Purpose purpose =
                                 purpose == Purpose::DryRun ? fetch::HttpSource::Cache::ScratchIfReadOnly
                                                            : fetch::HttpSource::Cache::Configured)
       .load(mode);
+}
+
+// The zones and the extra blocklists of a run. Separated: one child loads
+// both (one fork; this process confines itself once), and this process
+// validates both again; CacheOnly reads the lists' cache here.
+struct Loaded {
+  std::vector<net::ZoneResult> zones;
+  std::vector<net::BlocklistResult> lists;
+};
+
+Loaded
+load_all(const Settings& s, net::ZoneSource::Mode mode, const Environment& env, Purpose purpose,
+         SeparationOptions::Parent parent)
+{
+  Loaded out;
+  if (env.isolation == Isolation::InProcess) {
+    out.lists = load_blocklists(s, mode, purpose);
+    out.zones = load_zones(s, mode, env, purpose, parent);
+    return out;
+  }
+  const auto source = make_separated(s, purpose, parent, s.raw.blocklist);
+  out.zones = source->load(s.countries, s.families, mode);
+  out.lists = source->blocklists();
+  return out;
 }
 
 void
@@ -497,13 +533,11 @@ Plan
 plan_from_source(const Settings& s, net::ZoneSource::Mode mode, Purpose purpose, std::int64_t now,
                  const Environment& env)
 {
-  // Blocklists are still fetched here, before this process gives up TCP
-  // and UDP; moving them into the fetcher is the next commit.
-  const std::vector<net::BlocklistResult> lists = load_blocklists(s, mode, purpose);
   // From here on, this process needs no TCP or UDP socket: the fetcher
-  // downloads; this process reads files and talks netlink.
-  const std::vector<net::ZoneResult> zones =
-      load_zones(s, mode, env, purpose, SeparationOptions::Parent::Confine);
+  // downloads zones and lists; this process reads files and talks netlink.
+  const Loaded loaded = load_all(s, mode, env, purpose, SeparationOptions::Parent::Confine);
+  const std::vector<net::ZoneResult>& zones = loaded.zones;
+  const std::vector<net::BlocklistResult>& lists = loaded.lists;
   Plan plan = make_plan(zones, lists, s, now);
   for (const std::string& w : plan.warnings) {
     log::warning(w);
@@ -972,7 +1006,7 @@ mirror_command(const Invocation& inv, Environment& env)
     log::info("cache-dir " + s.raw.cache_dir + " is not writable: mirroring its contents without fetching");
     cache_only = true;
   }
-  const auto source = make_source(s, Purpose::Apply, env);
+  const auto source = make_source(s, Purpose::Apply, env, SeparationOptions::Parent::Confine);
   if (const auto cache = source->cache(env.clock()); cache_only && cache && cache->zones.empty()) {
     throw Error("mirror: no cached zones in " + cache->where +
                 " (run 'geoblock update' first); nothing written to " + inv.run.output);

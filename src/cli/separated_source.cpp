@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "fetch/blocklist_fetch.hpp"
 #include "fetch/zone_cache.hpp"
 #include "net/zone.hpp"
 #include "util/atomic_file.hpp"
@@ -12,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <list>
 #include <memory>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -31,6 +33,7 @@ constexpr std::size_t k_max_report = std::size_t{512} << 20;
 constexpr int k_report_fd = 3;
 constexpr int k_file_fd = 4;
 constexpr int k_cache_fd = 5;
+constexpr int k_first_list_fd = 6; // then one per FILE blocklist root opened (-1: none)
 
 constexpr net::Origin k_origins[] = {net::Origin::Downloaded, net::Origin::NotModified,
                                      net::Origin::StaleCache, net::Origin::Failed,
@@ -87,6 +90,25 @@ parse_count(std::string_view s, std::uint64_t& v)
     v = v * 10 + static_cast<std::uint64_t>(c - '0');
   }
   return true;
+}
+
+std::string
+networks_text(const net::NetList& nets)
+{
+  std::string body;
+  for (const auto& p : nets.v4) {
+    body += net::to_string(p) + "\n";
+  }
+  for (const auto& p : nets.v6) {
+    body += net::to_string(p) + "\n";
+  }
+  return body;
+}
+
+bool
+is_sha256(std::string_view s)
+{
+  return s.empty() || (s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string_view::npos);
 }
 
 [[noreturn]] void
@@ -201,31 +223,36 @@ reach(const std::string& real, int fd, const std::string& probe, int access_mode
   return "/proc/self/fd/" + std::to_string(fd);
 }
 
-// Moves the descriptors the child keeps to 3, 4, 5 and closes every other
-// one but 0, 1, 2: nothing of the privileged process (the lock, a netlink
-// socket opened as root) may reach the fetcher.
+// Moves the descriptors the child keeps to 3, 4, 5 (and the blocklist
+// files' from 6 on) and closes every other one but 0, 1, 2: nothing of the
+// privileged process (the lock, a netlink socket opened as root) may reach
+// the fetcher.
 void
-arrange_fds(int report, int file, int cache)
+arrange_fds(int report, int file, int cache, const std::vector<int>& lists)
 {
-  int src[3] = {report, file, cache};
+  std::vector<int> src = {report, file, cache};
+  src.insert(src.end(), lists.begin(), lists.end());
+  // Above every destination, so no copy lands on one still to be filled.
+  const int above = k_first_list_fd + static_cast<int>(src.size()) + 64;
   for (int& fd : src) {
     if (fd >= 0) {
-      fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 64);
+      fd = ::fcntl(fd, F_DUPFD_CLOEXEC, above);
       if (fd < 0) {
         throw Error(std::string("privilege separation: dup: ") + std::strerror(errno));
       }
     }
   }
-  const int dst[3] = {k_report_fd, k_file_fd, k_cache_fd};
-  for (int i = 0; i < 3; ++i) {
+  const int last = k_report_fd + static_cast<int>(src.size()) - 1;
+  for (std::size_t i = 0; i < src.size(); ++i) {
+    const int dst = k_report_fd + static_cast<int>(i);
     if (src[i] < 0) {
-      ::close(dst[i]); // whatever of ours was there
-    } else if (::dup2(src[i], dst[i]) < 0) {
+      ::close(dst); // whatever of ours was there
+    } else if (::dup2(src[i], dst) < 0) {
       throw Error(std::string("privilege separation: dup2: ") + std::strerror(errno));
     }
   }
-  if (::close_range(k_cache_fd + 1, ~0u, 0) != 0) {
-    for (int fd = k_cache_fd + 1; fd < 65536; ++fd) {
+  if (::close_range(static_cast<unsigned>(last) + 1, ~0u, 0) != 0) {
+    for (int fd = last + 1; fd < 65536; ++fd) {
       ::close(fd);
     }
   }
@@ -248,6 +275,10 @@ struct ChildPlan {
   net::Families families = net::Families::Both;
   net::ZoneSource::Mode mode = net::ZoneSource::Mode::Refresh;
   std::int64_t now = 0;
+  // The blocklists to fetch, and the options to fetch them with.
+  const std::vector<std::string>* lists = nullptr;
+  const fetch::FetchOptions* fetch = nullptr;
+  std::vector<bool> list_by_fd; // per list: root opened it (by_fd only)
 };
 
 // The source file as the child can read it: the real path when it may
@@ -304,12 +335,12 @@ real_name(std::string text, const std::string& used, const std::string& real)
 
 [[noreturn]] void
 child_main(const ChildPlan& plan, const SeparatedSource::Factory& make_inner, int report, int file_fd,
-           int cache_fd) noexcept
+           int cache_fd, const std::vector<int>& list_fds) noexcept
 {
   int status = 1;
   std::string shown; // the path the child reads the source file by
   try {
-    arrange_fds(report, file_fd, cache_fd);
+    arrange_fds(report, file_fd, cache_fd, list_fds);
     ::setsid(); // no controlling terminal: nothing to type into
     if (plan.account) {
       util::drop_privileges(*plan.account);
@@ -339,7 +370,34 @@ child_main(const ChildPlan& plan, const SeparatedSource::Factory& make_inner, in
       z.location = real_name(z.location, file, plan.file);
       z.error = real_name(z.error, file, plan.file);
     }
-    write_all(k_report_fd, format_child_report(zones));
+    // The blocklists, in the same run: the cache they share with the zones,
+    // the FILE lists root opened read from their copies.
+    std::vector<net::BlocklistResult> lists;
+    if (!plan.lists->empty()) {
+      fetch::FetchOptions fo = *plan.fetch;
+      fo.cache_dir = cache;
+      fetch::BlocklistSource source(*plan.lists, fo);
+      std::vector<std::pair<std::string, std::string>> copies; // {used, real}
+      for (std::size_t i = 0; i < plan.lists->size(); ++i) {
+        const std::string& real = (*plan.lists)[i];
+        if (plan.by_fd && plan.list_by_fd[i]) {
+          const std::string used = readable_copy(real, k_first_list_fd + static_cast<int>(i));
+          if (used != real) {
+            source.read_from(real, used);
+            copies.emplace_back(used, real);
+          }
+        }
+      }
+      lists = source.load(plan.mode);
+      for (net::BlocklistResult& b : lists) {
+        for (const auto& [used, real] : copies) {
+          b.error = real_name(b.error, fetch::file_url(used), fetch::file_url(real));
+          b.error = real_name(b.error, used, real);
+        }
+        b.error = real_name(b.error, cache, plan.cache);
+      }
+    }
+    write_all(k_report_fd, format_child_report(zones, lists));
     status = 0;
   } catch (const std::exception& e) {
     write_all(k_report_fd, format_child_error(real_name(e.what(), shown, plan.file)));
@@ -424,19 +482,14 @@ confine_parent_once()
 } // namespace
 
 std::string
-format_child_report(const std::vector<net::ZoneResult>& zones)
+format_child_report(const std::vector<net::ZoneResult>& zones, const std::vector<net::BlocklistResult>& lists)
 {
   std::string out;
   for (const net::ZoneResult& z : zones) {
     // The networks as zone text: what this side's strict parser reads.
     std::string body;
     if (z.usable() && z.origin != net::Origin::Absent) {
-      for (const auto& p : z.nets.v4) {
-        body += net::to_string(p) + "\n";
-      }
-      for (const auto& p : z.nets.v6) {
-        body += net::to_string(p) + "\n";
-      }
+      body = networks_text(z.nets);
     }
     out += "zone\t" + printable(z.country) + "\t" + net::family_key(z.family) + "\t" +
            net::origin_name(z.origin) + "\t" + std::to_string(z.bytes) + "\t" + (z.stale ? "1" : "0") + "\t" +
@@ -444,7 +497,15 @@ format_child_report(const std::vector<net::ZoneResult>& zones)
            std::to_string(std::max<std::int64_t>(z.last_modified, 0)) + "\t" + printable(z.location) + "\t" +
            printable(z.error) + "\t" + printable(z.source) + "\t" + std::to_string(body.size()) + "\n" + body;
   }
-  out += "end\t" + std::to_string(zones.size()) + "\n";
+  for (const net::BlocklistResult& b : lists) {
+    // The networks as text, one per line: what net::parse_blocklist reads.
+    const std::string body = b.usable() ? networks_text(b.nets) : std::string();
+    out += "list\t" + printable(b.name) + "\t" + printable(b.location) + "\t" + net::origin_name(b.origin) +
+           "\t" + std::to_string(b.bytes) + "\t" + std::to_string(std::max<std::int64_t>(b.fetched_at, 0)) +
+           "\t" + std::to_string(std::max<std::int64_t>(b.last_modified, 0)) + "\t" + printable(b.sha256) +
+           "\t" + printable(b.error) + "\t" + std::to_string(body.size()) + "\n" + body;
+  }
+  out += "end\t" + std::to_string(zones.size() + lists.size()) + "\n";
   return out;
 }
 
@@ -456,6 +517,13 @@ format_child_error(const std::string& message)
 
 std::vector<ReportedZone>
 parse_child_report(const std::string& text, const std::vector<std::string>& countries, net::Families families)
+{
+  return parse_child_report(text, countries, families, {}).zones;
+}
+
+ChildReport
+parse_child_report(const std::string& text, const std::vector<std::string>& countries, net::Families families,
+                   const std::vector<ExpectedList>& lists)
 {
   const std::string_view all(text);
   std::size_t pos = 0, line = 0;
@@ -536,15 +604,83 @@ parse_child_report(const std::string& text, const std::vector<std::string>& coun
     pos += body;
     found[slot] = std::move(z);
   }
+  // Then each list asked for, in order, named as asked.
+  ChildReport out;
+  for (const ExpectedList& want : lists) {
+    const auto f = split(next_line(), '\t');
+    if (f.size() != 10 || f[0] != "list") {
+      bad_report(line, "not a list line");
+    }
+    if (f[1] != printable(want.name) || f[2] != printable(want.location)) {
+      bad_report(line, "a list not asked for here: '" + std::string(f[1]) + "'");
+    }
+    ReportedList r;
+    r.name = want.name;
+    r.location = want.location;
+    bool known = false;
+    for (const net::Origin o : k_origins) {
+      if (f[3] == net::origin_name(o) && o != net::Origin::Absent) {
+        r.origin = o;
+        known = true;
+      }
+    }
+    std::uint64_t fetched = 0, modified = 0, body = 0;
+    if (!known || !parse_count(f[4], r.bytes) || !parse_count(f[5], fetched) ||
+        !parse_count(f[6], modified) || !is_sha256(f[7]) || f[8].size() > k_max_field ||
+        !parse_count(f[9], body)) {
+      bad_report(line, "a malformed field");
+    }
+    if (body > all.size() - pos || (body > 0 && !r.usable())) {
+      bad_report(line, "a list body that is cut short, or where none belongs");
+    }
+    r.fetched_at = static_cast<std::int64_t>(fetched);
+    r.last_modified = static_cast<std::int64_t>(modified);
+    r.sha256 = std::string(f[7]);
+    r.error = std::string(f[8]);
+    r.body = std::string(all.substr(pos, body));
+    pos += body;
+    out.lists.push_back(std::move(r));
+  }
+  const std::size_t records = expected.size() + lists.size();
   std::uint64_t n = 0;
   const auto end = split(next_line(), '\t');
-  if (end.size() != 2 || end[0] != "end" || !parse_count(end[1], n) || n != expected.size() ||
-      pos != all.size()) {
-    bad_report(line, "expected 'end " + std::to_string(expected.size()) + "' and nothing after it");
+  if (end.size() != 2 || end[0] != "end" || !parse_count(end[1], n) || n != records || pos != all.size()) {
+    bad_report(line, "expected 'end " + std::to_string(records) + "' and nothing after it");
   }
-  std::vector<ReportedZone> out;
   for (auto& z : found) {
-    out.push_back(std::move(*z));
+    out.zones.push_back(std::move(*z));
+  }
+  return out;
+}
+
+std::vector<net::BlocklistResult>
+revalidate_lists(const std::vector<ReportedList>& lists, const net::ZoneOptions& guards)
+{
+  // The lists' networks, validated again here by the strict list parser
+  // with the configured guards; a list that fails is that list's failure.
+  std::vector<net::BlocklistResult> out;
+  for (const ReportedList& r : lists) {
+    net::BlocklistResult b;
+    b.name = r.name;
+    b.location = r.location;
+    b.origin = r.origin;
+    b.bytes = r.bytes;
+    b.fetched_at = r.fetched_at;
+    b.last_modified = r.last_modified;
+    b.sha256 = r.sha256;
+    b.error = r.error;
+    if (b.usable()) {
+      try {
+        b.lines =
+            net::parse_blocklist(r.body, b.name + " " + b.location + " (handed over)", guards, b.nets).lines;
+      } catch (const ParseError& e) {
+        b.nets = {};
+        b.origin = net::Origin::Failed;
+        b.error = std::string("refused on re-validation: ") + e.what();
+        log::warning("blocklist " + b.name + ": " + b.error);
+      }
+    }
+    out.push_back(std::move(b));
   }
   return out;
 }
@@ -568,6 +704,19 @@ SeparatedSource::reread(const std::string& dir, const std::vector<std::string>& 
 std::vector<net::ZoneResult>
 SeparatedSource::load(const std::vector<std::string>& countries, net::Families families, Mode mode)
 {
+  // The blocklists as configured, each once, and their names.
+  fetch::FetchOptions list_options = m_options.reread;
+  list_options.cache_dir = m_options.dir;
+  list_options.progress = fetch::ProgressMode::Quiet;
+  const fetch::BlocklistSource configured(m_options.blocklists, list_options);
+  m_lists.clear();
+  if (mode == Mode::CacheOnly) {
+    // Their last good copies, read here as untrusted files (no network, no
+    // child needed: restore at boot, --offline).
+    list_options.offline = true;
+    m_lists = fetch::BlocklistSource(m_options.blocklists, list_options).load(mode);
+  }
+
   // This process confines itself only once the child runs (before the
   // fork, the child would inherit the filter), or right away without one.
   if (m_options.read_cache_here && mode == Mode::CacheOnly) {
@@ -575,6 +724,15 @@ SeparatedSource::load(const std::vector<std::string>& countries, net::Families f
       confine_parent_once();
     }
     return reread(m_options.dir, countries, families);
+  }
+  static const std::vector<std::string> no_lists;
+  const std::vector<std::string>& fetch_lists = mode == Mode::Refresh ? configured.locations() : no_lists;
+  std::vector<ExpectedList> expected_lists;
+  if (mode == Mode::Refresh) {
+    const std::vector<std::string> names = configured.names();
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      expected_lists.push_back({names[i], fetch_lists[i]});
+    }
   }
 
   ChildPlan plan;
@@ -585,6 +743,8 @@ SeparatedSource::load(const std::vector<std::string>& countries, net::Families f
   plan.now = m_options.reread.clock();
   plan.file = m_options.file;
   plan.cache = m_options.dir;
+  plan.lists = &fetch_lists;
+  plan.fetch = &m_options.reread;
   if (m_options.user) {
     plan.account = util::require_account(*m_options.user);
   }
@@ -598,6 +758,7 @@ SeparatedSource::load(const std::vector<std::string>& countries, net::Families f
     plan.cache = scratch->path();
   }
   Fd file_fd, cache_fd;
+  std::list<Fd> list_fds; // (stable addresses: Fd closes what it holds)
   if (plan.account) {
     plan.by_fd = true;
     const auto open_dir = [&plan](const std::string& dir, Fd& fd) {
@@ -616,6 +777,26 @@ SeparatedSource::load(const std::vector<std::string>& countries, net::Families f
         throw Error(plan.file + ": cannot open: " + std::strerror(errno));
       }
     }
+    // A FILE blocklist the fetch-user may not read (in /etc/geoblock, mode
+    // 0600) is opened here; one that is missing, or not a regular file (a
+    // FIFO would block), is left to the child, which fails on it as on a
+    // list it cannot fetch (its last good copy is used).
+    for (const std::string& location : fetch_lists) {
+      Fd& fd = list_fds.emplace_back();
+      if (!fetch::is_blocklist_url(location)) {
+        fd.fd = ::open(location.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        struct stat st {};
+        if (fd.fd >= 0 && (::fstat(fd.fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+          ::close(fd.fd);
+          fd.fd = -1;
+        }
+      }
+      plan.list_by_fd.push_back(fd.fd >= 0);
+    }
+  }
+  std::vector<int> list_fd_numbers;
+  for (const Fd& fd : list_fds) {
+    list_fd_numbers.push_back(fd.fd);
   }
 
   int pipe_fds[2];
@@ -630,7 +811,7 @@ SeparatedSource::load(const std::vector<std::string>& countries, net::Families f
     throw Error(std::string("privilege separation: fork: ") + std::strerror(errno));
   }
   if (pid == 0) {
-    child_main(plan, m_make_inner, write_end.fd, file_fd.fd, cache_fd.fd);
+    child_main(plan, m_make_inner, write_end.fd, file_fd.fd, cache_fd.fd, list_fd_numbers);
   }
   Child child(pid);
   ::close(write_end.fd);
@@ -647,10 +828,13 @@ SeparatedSource::load(const std::vector<std::string>& countries, net::Families f
     throw Error(who + " was killed by signal " + std::to_string(sig) + " (" + ::strsignal(sig) + ")" +
                 (sig == SIGSYS ? ": a system call its seccomp filter forbids" : "") + "; nothing applied");
   }
-  const std::vector<ReportedZone> reported = parse_child_report(text, countries, families);
+  const ChildReport report = parse_child_report(text, countries, families, expected_lists);
+  const std::vector<ReportedZone>& reported = report.zones;
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     throw Error(who + " failed (exit status " + std::to_string(WEXITSTATUS(status)) + "); nothing applied");
   }
+
+  m_lists = revalidate_lists(report.lists, m_options.reread.zone);
 
   // The networks are validated again here, by the strict zone parser with
   // the configured guards, from the text the child handed over.

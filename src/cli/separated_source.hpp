@@ -7,10 +7,13 @@
 // parsed line and the networks as zone text, the same hand-over whatever
 // the source (mirror, bundle, GeoLite2, any added later). This process
 // never parses network data in place: the zone text goes through the
-// strict zone parser, with the configured guards, again.
+// strict zone parser, with the configured guards, again. The extra
+// blocklists (`blocklist`) go the same way, in the same child: per list a
+// record and its networks as text, parsed again by net::parse_blocklist.
 #pragma once
 
 #include "fetch/fetcher.hpp"
+#include "net/blocklist.hpp"
 #include "net/zone_source.hpp"
 #include "util/sandbox.hpp"
 
@@ -47,7 +50,14 @@ struct SeparationOptions {
   bool scratch_if_read_only = false;
   // How this process re-reads and validates what the child handed over
   // (zone options, staleness, clock); its cache_dir and offline are set here.
+  // The child fetches the blocklists with these options too.
   fetch::FetchOptions reread;
+  // The extra blocklists (URLs or paths, as configured) loaded with the
+  // zones, or none: in a Refresh the child fetches them (as root, the FILE
+  // lists are opened here and handed over as descriptors) and this process
+  // parses the networks it hands over again; CacheOnly reads their cache
+  // in `dir` here, as untrusted files. Needs `dir`. See blocklists().
+  std::vector<std::string> blocklists;
   std::string description; // describe()
 };
 
@@ -70,6 +80,9 @@ public:
                                     Mode mode) override;
   // The cache as the sources see it, read here (metadata and hashes).
   std::optional<net::CacheReport> cache(std::int64_t now) const override;
+  // The blocklists of the last load(), in the configured order (one per
+  // list, each once; see fetch::BlocklistSource::load), validated here.
+  const std::vector<net::BlocklistResult>& blocklists() const { return m_lists; }
 
 private:
   std::vector<net::ZoneResult> reread(const std::string& dir, const std::vector<std::string>& countries,
@@ -77,6 +90,7 @@ private:
 
   SeparationOptions m_options;
   Factory m_make_inner;
+  std::vector<net::BlocklistResult> m_lists;
 };
 
 // The report the child writes on its pipe, and its strict reader (exposed
@@ -87,6 +101,12 @@ private:
 // "error" line. Fields are tab-separated; text fields are printable ASCII
 // (the writer replaces anything else by '?') of at most 1024 bytes. The
 // bodies are for the strict zone parser; this reader only cuts them out.
+// After the zones, per blocklist asked for, in that order, a "list" line:
+// name, location (both exactly as the writer prints the expected ones),
+// origin (never "absent"), bytes, fetched_at, last_modified, sha256 (empty
+// or 64 hex digits), error, and the length of the body that follows: the
+// list's networks, one per line (usable lists only), for
+// net::parse_blocklist. "end N" then counts zones and lists.
 struct ReportedZone {
   std::string country;
   net::Family family = net::Family::V4;
@@ -100,11 +120,42 @@ struct ReportedZone {
   std::string body;   // the networks as zone text, one per line (usable zones only)
   bool usable() const { return origin != net::Origin::Failed; }
 };
-std::string format_child_report(const std::vector<net::ZoneResult>& zones);
+struct ReportedList {
+  std::string name;     // as expected (this process's own, not the writer's)
+  std::string location; // as expected
+  net::Origin origin = net::Origin::Failed;
+  std::uint64_t bytes = 0;
+  std::int64_t fetched_at = 0, last_modified = 0;
+  std::string sha256;
+  std::string error;
+  std::string body; // the networks as text, one per line (usable lists only)
+  bool usable() const { return origin != net::Origin::Failed; }
+};
+// A blocklist the report must hold: its name and location as configured.
+struct ExpectedList {
+  std::string name;
+  std::string location;
+};
+struct ChildReport {
+  std::vector<ReportedZone> zones;
+  std::vector<ReportedList> lists;
+};
+std::string format_child_report(const std::vector<net::ZoneResult>& zones,
+                                const std::vector<net::BlocklistResult>& lists = {});
 std::string format_child_error(const std::string& message);
-// The zones, checked against the expected countries and families; throws
-// Error naming the problem for anything else (an "error" line becomes an
-// Error with its message).
+// The zones, checked against the expected countries and families, and the
+// lists, checked against `lists` (in that order); throws Error naming the
+// problem for anything else (an "error" line becomes an Error with its
+// message).
+ChildReport parse_child_report(const std::string& text, const std::vector<std::string>& countries,
+                               net::Families families, const std::vector<ExpectedList>& lists);
+// The lists of a parsed report as results, their networks parsed again by
+// net::parse_blocklist with `guards` (its minimum prefixes); a list that
+// fails is Failed with "refused on re-validation: " and the parser's
+// file-and-line error. Used by SeparatedSource::load (exposed for tests).
+std::vector<net::BlocklistResult> revalidate_lists(const std::vector<ReportedList>& lists,
+                                                   const net::ZoneOptions& guards);
+// The same for a report of zones alone.
 std::vector<ReportedZone> parse_child_report(const std::string& text,
                                              const std::vector<std::string>& countries,
                                              net::Families families);

@@ -11,10 +11,14 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <sys/stat.h>
 
 namespace geoblock::fetch {
 
 namespace {
+
+// A cached copy, as the zones' (fetch/zone_cache.cpp).
+constexpr std::size_t k_max_cache_file = std::size_t{64} << 20;
 
 std::string
 cache_id(const std::string& name, const std::string& location)
@@ -33,21 +37,29 @@ cache_id(const std::string& name, const std::string& location)
 
 struct Job {
   net::BlocklistResult result;
-  bool url = false;  // http(s); otherwise a path read as file://
-  std::string fetch; // what is requested
+  bool url = false;    // http(s); otherwise a path read as file://
+  std::string fetch;   // what is requested, in messages and the meta
+  std::string request; // what is requested (fetch, or a file read in its place)
   std::string body_path;
   std::string meta_path;
   std::optional<ZoneMeta> meta;
   std::optional<std::string> cached_body;
-  bool cache_ok = false; // body present and matching its recorded hash
+  bool cache_ok = false;     // body present and matching its recorded hash
+  std::string cache_problem; // why a cached file there was not read (a link, a FIFO...)
 };
 
+// The meta at `path`, or nothing (a missing one silently; else `problem`
+// says why).
 std::optional<ZoneMeta>
-read_meta(const std::string& path)
+read_meta(const std::string& path, std::string& problem)
 {
   try {
-    return parse_meta(util::read_file(path));
-  } catch (const Error&) {
+    return parse_meta(util::read_untrusted_file(path, k_max_cache_file));
+  } catch (const Error& e) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0) {
+      problem = e.what();
+    }
     return std::nullopt;
   }
 }
@@ -82,7 +94,8 @@ public:
     net::BlocklistResult& r = job.result;
     r.error = error;
     r.nets = {};
-    std::string problem = "no cached copy";
+    std::string problem =
+        job.cache_problem.empty() ? "no cached copy" : "no usable cached copy: " + job.cache_problem;
     if (job.cached_body && job.meta) {
       std::size_t networks = 0;
       problem = validate(job, *job.cached_body, networks);
@@ -120,7 +133,9 @@ public:
   {
     if (!job.cached_body || !job.meta) {
       job.result.origin = net::Origin::Failed;
-      job.result.error = "no cached copy in " + job.body_path + " (offline)";
+      job.result.error = job.cache_problem.empty()
+                             ? "no cached copy in " + job.body_path + " (offline)"
+                             : "no usable cached copy: " + job.cache_problem + " (offline)";
       log::warning("blocklist " + job.result.name + ": " + job.result.error);
       return;
     }
@@ -274,6 +289,19 @@ BlocklistSource::cache_path(const std::string& location) const
   return m_options.cache_dir + "/lists/" + cache_id(net::blocklist_name(location), location) + ".list";
 }
 
+std::vector<std::string>
+BlocklistSource::names() const
+{
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < m_locations.size(); ++i) {
+    const std::string name = net::blocklist_name(m_locations[i]);
+    const auto same = std::count_if(m_locations.begin(), m_locations.begin() + static_cast<std::ptrdiff_t>(i),
+                                    [&](const std::string& l) { return net::blocklist_name(l) == name; });
+    out.push_back(same > 0 ? name + "~" + std::to_string(same + 1) : name);
+  }
+  return out;
+}
+
 std::vector<net::BlocklistResult>
 BlocklistSource::load(net::ZoneSource::Mode mode) const
 {
@@ -281,30 +309,28 @@ BlocklistSource::load(net::ZoneSource::Mode mode) const
     return {};
   }
   const Run run(m_options, m_options.clock());
+  const std::vector<std::string> list_names = names();
   std::vector<Job> jobs;
-  for (const std::string& location : m_locations) {
+  for (std::size_t i = 0; i < m_locations.size(); ++i) {
+    const std::string& location = m_locations[i];
     Job job;
     job.result.location = location;
-    job.result.name = net::blocklist_name(location);
-    const std::size_t same =
-        static_cast<std::size_t>(std::count_if(jobs.begin(), jobs.end(), [&](const Job& j) {
-          return net::blocklist_name(j.result.location) == job.result.name;
-        }));
-    if (same > 0) {
-      job.result.name += "~" + std::to_string(same + 1);
-    }
+    job.result.name = list_names[i];
     job.url = is_blocklist_url(location);
     job.fetch = job.url ? location : file_url(location);
+    const auto instead = m_read_from.find(location);
+    job.request = job.url || instead == m_read_from.end() ? job.fetch : file_url(instead->second);
     job.body_path = cache_path(location);
     job.meta_path = job.body_path.substr(0, job.body_path.size() - 5) + ".meta";
-    job.meta = read_meta(job.meta_path);
+    job.meta = read_meta(job.meta_path, job.cache_problem);
     if (job.meta) {
       try {
-        job.cached_body = util::read_file(job.body_path);
+        job.cached_body = util::read_untrusted_file(job.body_path, k_max_cache_file);
         job.cache_ok = job.cached_body->size() == job.meta->size &&
                        util::sha256_hex(*job.cached_body) == job.meta->sha256;
-      } catch (const Error&) {
+      } catch (const Error& e) {
         job.cached_body.reset();
+        job.cache_problem = e.what();
       }
     }
     jobs.push_back(std::move(job));
@@ -320,7 +346,7 @@ BlocklistSource::load(net::ZoneSource::Mode mode) const
   std::vector<HttpRequest> requests;
   for (const Job& job : jobs) {
     HttpRequest req;
-    req.url = job.fetch;
+    req.url = job.request;
     // Conditionals only when the cached copy is intact: a 304 must never
     // make us reuse a body we do not have.
     if (job.meta && job.cache_ok) {

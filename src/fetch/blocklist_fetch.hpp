@@ -19,7 +19,9 @@
 // where ID is the list's name (characters other than letters, digits, '.',
 // '_' and '-' replaced by '_') and 12 hex digits of the SHA-256 of its
 // location, so two lists of the same name do not share a copy. Files are
-// replaced atomically, the body before its meta (zone_cache.hpp).
+// replaced atomically, the body before its meta (zone_cache.hpp). The
+// cache is read as written by a less trusted process (the fetcher owns
+// it; docs/security.md): util::read_untrusted_file, at most 64 MiB a file.
 #pragma once
 
 #include "fetch/fetcher.hpp"
@@ -27,6 +29,7 @@
 #include "net/zone_source.hpp"
 #include "util/temp_dir.hpp"
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,8 +55,19 @@ public:
   // Where list `location` is cached (its body; ".meta" beside it).
   std::string cache_path(const std::string& location) const;
 
+  // The lists, each once, in the configured order, and their names in
+  // reports (the names of load()'s results, in the same order).
+  const std::vector<std::string>& locations() const { return m_locations; }
+  std::vector<std::string> names() const;
+
+  // FILE list `location` is read from `path` instead (the fetching process
+  // reads a copy of what the root process opened); its name, cache and
+  // messages stay those of `location`.
+  void read_from(const std::string& location, std::string path) { m_read_from[location] = std::move(path); }
+
 private:
   std::vector<std::string> m_locations;
+  std::map<std::string, std::string> m_read_from;
   FetchOptions m_options;
   std::optional<util::TempDir> m_scratch;
 };

@@ -8,9 +8,11 @@
 #include "net/zone.hpp"
 #include "support/geoblock_binary.hpp"
 #include "support/http_fault.hpp"
+#include "support/http_nginx.hpp"
 #include "support/netns.hpp"
 #include "support/temp_dir.hpp"
 #include "util/file.hpp"
+#include "util/json.hpp"
 #include "util/sandbox.hpp"
 
 #include <gtest/gtest.h>
@@ -18,6 +20,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <dirent.h>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -270,6 +273,104 @@ TEST(PrivilegeSeparation, RootReadableBundleIsParsedByTheFetcher)
   EXPECT_NE(m.err.find(dir / "none.zip"), std::string::npos) << m.err;
 }
 
+// The extra blocklists go through the fetcher too, in the same child as
+// the zones: the root process, confined once the child runs, cannot open
+// a TCP socket, so a list fetched fresh in a successful update came from
+// the fetcher; its cached copy is the fetch-user's. A FILE list only root
+// may read is handed over as a descriptor. A list with a bad line is
+// refused by the fetcher with file and line, and the last good copy
+// serves (exit 4); the root process reads the cache as untrusted files.
+TEST(PrivilegeSeparation, BlocklistsAreFetchedByTheFetcherAndValidatedAgain)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  if (!test::NginxServer::available()) {
+    GTEST_SKIP() << "nginx is not installed (scripts/setup installs nginx-light)";
+  }
+  const auto account = util::lookup_account("geoblock");
+  if (!account) {
+    GTEST_SKIP() << "no user 'geoblock' (scripts/setup creates it)";
+  }
+  test::in_fresh_netns([&account] {
+    test::TempDir dir;
+    const std::string www = dir / "www";
+    std::filesystem::create_directories(www + "/ipblocks/data/countries");
+    std::filesystem::create_directories(www + "/lists");
+    std::filesystem::create_directories(dir / "nginx");
+    const auto serve = [&](const std::string& rel, const std::string& body) {
+      std::ofstream(www + "/" + rel, std::ios::trunc) << body;
+    };
+    serve("ipblocks/data/countries/cn.zone", "203.0.113.0/24\n");
+    const std::string good = "; DROP\n198.51.100.0/28 ; SBL1\n192.0.2.0/25\n";
+    serve("lists/drop.txt", good);
+    // A list only root may read: the fetch-user gets it as a descriptor.
+    const std::string secret = dir / "secret";
+    ASSERT_EQ(::mkdir(secret.c_str(), 0700), 0);
+    const std::string own = dir.write("secret/own.txt", "198.51.100.64/26\n", 0600);
+    test::NginxServer nginx(www, dir / "nginx");
+    const std::string url = nginx.base_url() + "/lists/drop.txt";
+    const std::string conf =
+        dir.write("geoblock.conf",
+                  "countries = cn\nfamily = v4\nchain = INPUT\nretries = 0\nbase-url = " + nginx.base_url() +
+                      "\nblocklist = " + url + "\nblocklist = " + own + "\ncache-dir = " + dir / "cache" +
+                      "\nstate-dir = " + dir / "state" + "\nlock-file = " + dir / "lock" + "\n");
+    const auto members = [] { return util::run({"ipset", "list", "geoblock-v4"}).out; };
+
+    auto r = test::run_geoblock({"update", "--config", conf});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    for (const char* net : {"203.0.113.0/24", "198.51.100.0/28", "192.0.2.0/25", "198.51.100.64/26"}) {
+      EXPECT_NE(members().find(net), std::string::npos) << net << "\n" << members();
+    }
+    std::size_t fetched = 0;
+    for (const auto& e : nginx.access_log()) {
+      fetched += e.uri == "/lists/drop.txt" && e.status == 200;
+    }
+    EXPECT_EQ(fetched, 1u) << "the list was not downloaded in this run";
+    // The cached copies are the fetcher's; the state names both lists.
+    std::vector<std::string> cached;
+    for (const auto& e : std::filesystem::directory_iterator(dir / "cache/lists")) {
+      struct stat st {};
+      ASSERT_EQ(::lstat(e.path().c_str(), &st), 0);
+      EXPECT_EQ(st.st_uid, account->uid) << e.path();
+      if (e.path().extension() == ".list") {
+        cached.push_back(e.path());
+      }
+    }
+    ASSERT_EQ(cached.size(), 2u);
+    const std::string state = util::read_file(dir / "state/state.json");
+    EXPECT_NE(state.find("\"drop.txt\""), std::string::npos) << state;
+    EXPECT_NE(state.find("\"own.txt\""), std::string::npos) << state;
+
+    // A bad line: the fetcher refuses the list, naming file and line; the
+    // last good copy serves, exit 4, and the set keeps the list.
+    serve("lists/drop.txt", "; DROP\n198.51.100.0/28 ; SBL1\n192.0.2.0/25 SBL2\n");
+    r = test::run_geoblock({"update", "--config", conf});
+    EXPECT_EQ(r.exit_code, 4) << r.err;
+    EXPECT_NE(r.err.find("drop.txt " + url + ":3: more than one field on the line"), std::string::npos)
+        << r.err;
+    EXPECT_NE(members().find("192.0.2.0/25"), std::string::npos) << members();
+
+    // Offline, the root process reads the lists' cache itself: a link the
+    // fetcher planted there is refused, never followed.
+    std::string drop_copy;
+    for (const std::string& c : cached) {
+      if (util::read_file(c) == good) {
+        drop_copy = c;
+      }
+    }
+    ASSERT_FALSE(drop_copy.empty());
+    ASSERT_EQ(::unlink(drop_copy.c_str()), 0);
+    ASSERT_EQ(::symlink("/etc/shadow", drop_copy.c_str()), 0);
+    r = test::run_geoblock({"update", "--dry-run", "--offline", "--json", "--config", conf});
+    EXPECT_EQ(r.exit_code, 4) << r.err;
+    EXPECT_NE(r.err.find("a symbolic link"), std::string::npos) << r.err;
+    EXPECT_EQ(r.out.find("root:"), std::string::npos);
+    const util::Json doc = util::Json::parse(r.out, "geoblock output");
+    ASSERT_EQ(doc.get("blocklists").items().size(), 2u);
+    EXPECT_EQ(doc.get("blocklists").items()[0].get("v4").get("source").as_string(), "failed");
+    EXPECT_EQ(doc.get("blocklists").items()[1].get("v4").get("source").as_string(), "not modified");
+  });
+}
+
 // A fetcher that lies (here: a source that returns what the validators
 // would never let through) gets nothing past the re-validation: its zone
 // becomes a failure, the honest one's data arrives.
@@ -377,6 +478,180 @@ TEST(ChildReport, RoundTripsAndRefusesAnythingElse)
   EXPECT_NE(refused(""), "accepted");
   EXPECT_EQ(refused(cli::format_child_error("cannot write /var/cache/geoblock/v4: disk full")),
             "cannot write /var/cache/geoblock/v4: disk full");
+}
+
+// The blocklists' records come after the zones, exactly the lists asked
+// for, in order, named as asked: a forged record (another list, a name or
+// location not asked for, an unknown origin, a bad digest, a body for a
+// failed list, one list too many or too few) refuses the whole report.
+TEST(ChildReport, ListRecordsRoundTripAndForgedOnesAreRefused)
+{
+  net::ZoneResult z;
+  z.country = "cn";
+  z.family = net::Family::V4;
+  z.origin = net::Origin::Downloaded;
+  z.nets.v4 = {net::Prefix4{*net::parse_v4("203.0.113.0"), 24}};
+  net::BlocklistResult drop;
+  drop.name = "drop.txt";
+  drop.location = "https://www.spamhaus.org/drop/drop.txt";
+  drop.origin = net::Origin::StaleCache;
+  drop.bytes = 77;
+  drop.fetched_at = 1700000000;
+  drop.last_modified = 1690000000;
+  drop.sha256 = std::string(64, 'a');
+  drop.error = "drop.txt https://www.spamhaus.org/drop/drop.txt:3: more than one field\ton the line";
+  drop.nets.v4 = {net::Prefix4{*net::parse_v4("198.51.100.0"), 28}};
+  drop.nets.v6 = {net::Prefix6{*net::parse_v6("2001:db8:1::"), 48}};
+  net::BlocklistResult own;
+  own.name = "own.txt";
+  own.location = "/etc/geoblock/own.txt";
+  own.origin = net::Origin::Failed;
+  own.error = "cannot read /etc/geoblock/own.txt (missing or unreadable); no cached copy";
+  const std::vector<cli::ExpectedList> lists = {{drop.name, drop.location}, {own.name, own.location}};
+
+  const std::string good = cli::format_child_report({z}, {drop, own});
+  const cli::ChildReport r = cli::parse_child_report(good, {"cn"}, net::Families::V4, lists);
+  ASSERT_EQ(r.zones.size(), 1u);
+  ASSERT_EQ(r.lists.size(), 2u);
+  EXPECT_EQ(r.lists[0].name, "drop.txt");
+  EXPECT_EQ(r.lists[0].location, drop.location);
+  EXPECT_EQ(r.lists[0].origin, net::Origin::StaleCache);
+  EXPECT_EQ(r.lists[0].bytes, 77u);
+  EXPECT_EQ(r.lists[0].fetched_at, 1700000000);
+  EXPECT_EQ(r.lists[0].last_modified, 1690000000);
+  EXPECT_EQ(r.lists[0].sha256, drop.sha256);
+  EXPECT_EQ(r.lists[0].error,
+            "drop.txt https://www.spamhaus.org/drop/drop.txt:3: more than one field?on the line");
+  EXPECT_EQ(r.lists[0].body, "198.51.100.0/28\n2001:db8:1::/48\n");
+  EXPECT_EQ(r.lists[1].origin, net::Origin::Failed);
+  EXPECT_EQ(r.lists[1].body, "");
+
+  const auto refused = [&lists](const std::string& text) {
+    try {
+      cli::parse_child_report(text, {"cn"}, net::Families::V4, lists);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  const std::string zone = "zone\tcn\tv4\tdownloaded\t1\t0\t0\t0\tu\t\thttp\t15\n203.0.113.0/24\n";
+  const std::string a =
+      "list\tdrop.txt\thttps://www.spamhaus.org/drop/drop.txt\tdownloaded\t9\t0\t0\t\t\t16\n"
+      "198.51.100.0/28\n";
+  const std::string b = "list\town.txt\t/etc/geoblock/own.txt\tfailed\t0\t0\t0\t\tmissing\t0\n";
+  EXPECT_EQ(refused(zone + a + b + "end\t3\n"), "accepted");
+  EXPECT_NE(refused(zone + b + a + "end\t3\n"), "accepted");     // out of order
+  EXPECT_NE(refused(zone + a + "end\t2\n"), "accepted");         // a list missing
+  EXPECT_NE(refused(zone + a + b + b + "end\t4\n"), "accepted"); // one too many
+  EXPECT_NE(refused(zone + a + b + "end\t2\n"), "accepted");     // a count that lies
+  EXPECT_NE(refused(a + zone + b + "end\t3\n"), "accepted");     // lists before the zones
+  // Another list, or the right name with another location.
+  EXPECT_NE(
+      refused(zone + "list\tevil.txt\thttps://evil/evil.txt\tdownloaded\t9\t0\t0\t\t\t0\n" + b + "end\t3\n"),
+      "accepted");
+  EXPECT_NE(
+      refused(zone + "list\tdrop.txt\thttps://evil/drop.txt\tdownloaded\t9\t0\t0\t\t\t0\n" + b + "end\t3\n"),
+      "accepted");
+  const std::string drop_head = "list\tdrop.txt\thttps://www.spamhaus.org/drop/drop.txt\t";
+  for (const std::string& forged : {
+           drop_head + "absent\t0\t0\t0\t\t\t0\n",                                 // never for a list
+           drop_head + "fetched\t0\t0\t0\t\t\t0\n",                                // unknown origin
+           drop_head + "downloaded\t-1\t0\t0\t\t\t0\n",                            // not a count
+           drop_head + "downloaded\t0\t0\t0\t" + std::string(64, 'G') + "\t\t0\n", // not a digest
+           drop_head + "downloaded\t0\t0\t0\tabc\t\t0\n",                          // a short digest
+           drop_head + "downloaded\t0\t0\t0\t\t\t0\textra\n",                      // a field too many
+           drop_head + "downloaded\t0\t0\t0\t\tx\x1b[31m\t0\n",                    // a control byte
+           drop_head + "failed\t0\t0\t0\t\t\t16\n198.51.100.0/28\n",               // a body for a failure
+           drop_head + "downloaded\t0\t0\t0\t\t\t99\n198.51.100.0/28\n",           // cut short
+       }) {
+    EXPECT_NE(refused(zone + forged + b + "end\t3\n"), "accepted") << forged;
+  }
+  // A zones-only reader refuses list records it did not ask for.
+  EXPECT_THROW(cli::parse_child_report(zone + a + "end\t2\n", {"cn"}, net::Families::V4), Error);
+}
+
+// What a (lying) fetcher hands over for a list is parsed again here, with
+// the guards: networks they refuse, or text that is no list, make that list
+// Failed, naming the list and the line; an honest list passes whole.
+TEST(ChildReport, ListNetworksAreValidatedAgainWithTheGuards)
+{
+  const auto reported = [](const std::string& name, const std::string& body) {
+    cli::ReportedList r;
+    r.name = name;
+    r.location = "https://lists.example/" + name;
+    r.origin = net::Origin::Downloaded;
+    r.body = body;
+    return r;
+  };
+  const net::ZoneOptions guards{net::Families::V4, 8, 32};
+  const auto lists = cli::revalidate_lists({reported("honest.txt", "198.51.100.0/28\n2001:db8:1::/48\n"),
+                                            reported("world.txt", "198.51.100.0/28\n0.0.0.0/0\n"),
+                                            reported("wide.txt", "10.0.0.0/7\n"),
+                                            reported("junk.txt", "198.51.100.0/28 SBL1\n")},
+                                           guards);
+  ASSERT_EQ(lists.size(), 4u);
+  EXPECT_EQ(lists[0].origin, net::Origin::Downloaded);
+  EXPECT_EQ(lists[0].nets.v4.size(), 1u);
+  EXPECT_EQ(lists[0].nets.v6.size(), 1u);
+  for (std::size_t i = 1; i < 4; ++i) {
+    EXPECT_EQ(lists[i].origin, net::Origin::Failed) << lists[i].name;
+    EXPECT_TRUE(lists[i].nets.empty()) << lists[i].name;
+    EXPECT_EQ(lists[i].error.rfind("refused on re-validation: " + lists[i].name + " " + lists[i].location +
+                                       " (handed over):",
+                                   0),
+              0u)
+        << lists[i].error;
+  }
+  EXPECT_NE(lists[1].error.find("(handed over):2"), std::string::npos) << lists[1].error;
+  EXPECT_NE(lists[2].error.find("(handed over):1"), std::string::npos) << lists[2].error;
+}
+
+// Lists loaded through SeparatedSource: each list's result in order, a list
+// the guards refuse is that list's failure named by its real path and line
+// (not the descriptor copy the fetcher read as root), the good one arrives
+// and its networks pass the strict parser here again.
+class ZoneOnlySource final : public net::ZoneSource {
+public:
+  std::string describe() const override { return "liar"; }
+  std::vector<net::ZoneResult> load(const std::vector<std::string>&, net::Families, Mode) override
+  {
+    net::ZoneResult cn;
+    cn.country = "cn";
+    cn.origin = net::Origin::Downloaded;
+    cn.nets.v4 = {net::Prefix4{*net::parse_v4("203.0.113.0"), 24}};
+    return {cn};
+  }
+};
+
+TEST(PrivilegeSeparation, ListsComeBackInOrderWithTheirRealNames)
+{
+  test::TempDir dir;
+  cli::SeparationOptions o;
+  if (::geteuid() == 0) {
+    if (!util::lookup_account("geoblock")) {
+      GTEST_SKIP() << "no user 'geoblock' (scripts/setup creates it)";
+    }
+    o.user = "geoblock";
+  }
+  o.reread.zone = net::ZoneOptions{net::Families::V4, 8, 32};
+  o.reread.retries = 0;
+  o.dir = dir / "cache";
+  const std::string honest = dir.write("honest.txt", "198.51.100.0/28\n");
+  const std::string wide = dir.write("wide.txt", "198.51.100.0/28\n0.0.0.0/1\n");
+  o.blocklists = {honest, wide};
+  cli::SeparatedSource source(
+      o, [](const std::string&, const std::string&) { return std::make_unique<ZoneOnlySource>(); });
+  const auto zones = source.load({"cn"}, net::Families::V4, net::ZoneSource::Mode::Refresh);
+  ASSERT_EQ(zones.size(), 1u);
+  const auto& lists = source.blocklists();
+  ASSERT_EQ(lists.size(), 2u);
+  EXPECT_EQ(lists[0].name, "honest.txt");
+  EXPECT_EQ(lists[0].origin, net::Origin::Local);
+  ASSERT_EQ(lists[0].nets.v4.size(), 1u);
+  EXPECT_EQ(net::to_string(lists[0].nets.v4[0]), "198.51.100.0/28");
+  EXPECT_EQ(lists[1].origin, net::Origin::Failed);
+  EXPECT_TRUE(lists[1].nets.empty());
+  EXPECT_NE(lists[1].error.find("wide.txt " + wide + ":2"), std::string::npos) << lists[1].error;
 }
 
 } // namespace

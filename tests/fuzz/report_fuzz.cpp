@@ -4,7 +4,11 @@
 //  - it throws nothing but Error;
 //  - accepted, it returns exactly the zones asked for, in their order;
 //  - text fields are printable ASCII of at most 1024 bytes;
-//  - a body comes only with a zone that has data, and is cut from the input.
+//  - a body comes only with a zone that has data, and is cut from the input;
+//  - accepted, it returns exactly the lists asked for, in their order, with
+//    the names and locations asked for (never the writer's), a known
+//    origin other than absent, a digest that is empty or 64 hex digits,
+//    and a body only for a usable list.
 #include "cli/separated_source.hpp"
 #include "core/error.hpp"
 #include "fuzz/fuzz_util.hpp"
@@ -35,9 +39,29 @@ LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t size)
 {
   const std::string text(reinterpret_cast<const char*>(data), size);
   const std::vector<std::string> countries = {"cn", "de"};
+  const std::vector<cli::ExpectedList> lists = {{"drop.txt", "https://www.spamhaus.org/drop/drop.txt"},
+                                                {"own.txt", "/etc/geoblock/own.txt"}};
+  // The same input as a report of zones alone, and of zones and lists.
+  try {
+    check(cli::parse_child_report(text, countries, net::Families::Both).size() == 4, "four zones");
+  } catch (const Error&) {
+  }
   std::vector<cli::ReportedZone> zones;
   try {
-    zones = cli::parse_child_report(text, countries, net::Families::Both);
+    cli::ChildReport report = cli::parse_child_report(text, countries, net::Families::Both, lists);
+    check(report.lists.size() == lists.size(), "one result per list asked for");
+    for (std::size_t i = 0; i < report.lists.size(); ++i) {
+      const cli::ReportedList& l = report.lists[i];
+      check(l.name == lists[i].name && l.location == lists[i].location, "the lists asked for, in order");
+      check(l.origin != net::Origin::Absent, "no list is absent");
+      check(l.sha256.empty() || (l.sha256.size() == 64 &&
+                                 l.sha256.find_first_not_of("0123456789abcdef") == std::string::npos),
+            "a digest or none");
+      check(printable(l.error), "text fields are printable and bounded");
+      check(l.body.empty() || l.usable(), "bodies only with data");
+      check(l.body.size() <= text.size(), "bodies come from the input");
+    }
+    zones = std::move(report.zones);
   } catch (const Error&) {
     return 0;
   }
