@@ -323,9 +323,10 @@ TEST(NftBaseline, AdjacentNetworksChangeExactlyThroughTheBaseline)
   });
 }
 
-// World-sized sets: the update rides in the baseline's transaction (nft's
+// Large sets (32,768 IPv4 and 10,000 IPv6 networks; docs/nftables.md has
+// the figures at world size): the update rides in the baseline's transaction (nft's
 // parser) and still reads back exactly. Prints the time of each apply.
-TEST(NftBaseline, WorldSizedSetsUpdateWithTheBaseline)
+TEST(NftBaseline, LargeSetsUpdateWithTheBaseline)
 {
   GEOBLOCK_REQUIRE_NETNS();
   in_fresh_netns([] {
@@ -339,10 +340,10 @@ TEST(NftBaseline, WorldSizedSetsUpdateWithTheBaseline)
     auto backend = make_nftables_backend();
     const auto world = [](std::uint32_t salt) {
       net::NetList out;
-      for (std::uint32_t i = 0; i < 4 * 32768; ++i) {
+      for (std::uint32_t i = 0; i < 32768; ++i) {
         out.v4.push_back(net::Prefix4{0x0a000000u + (i << 9) + ((salt & 1) << 8), 24});
       }
-      for (std::uint32_t i = 0; i < 40000; ++i) {
+      for (std::uint32_t i = 0; i < 10000; ++i) {
         const net::u128 base = static_cast<net::u128>(0x20010db8u) << 96;
         out.v6.push_back(net::Prefix6{base | (static_cast<net::u128>(2 * i + (salt & 1)) << 80), 48});
       }
@@ -357,14 +358,14 @@ TEST(NftBaseline, WorldSizedSetsUpdateWithTheBaseline)
     // nothing changes.
     net::NetList daily = world(0);
     for (std::size_t i = 0; i < 300; ++i) {
-      daily.v4[i * 400].addr += 256;
+      daily.v4[i * 100].addr += 256;
     }
     const std::vector<std::pair<const char*, net::NetList>> steps = {
         {"load", world(0)}, {"daily", daily}, {"all changed", world(1)}, {"unchanged", world(1)}};
     for (const auto& [what, list] : steps) {
       start = std::chrono::steady_clock::now();
       backend->apply(list, o);
-      std::printf("world-sized apply with a baseline (%s): %.2f s\n", what,
+      std::printf("large apply with a baseline (%s): %.2f s\n", what,
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       const LiveState live = backend->read(o, true);
       ASSERT_NE(live.state.set("geoblock-v4"), nullptr);
