@@ -188,7 +188,7 @@ public:
     meta.country = std::filesystem::path(job.body_path).stem().string();
     meta.url = job.fetch;
     meta.changed_at = m_now;
-    refresh(meta, resp);
+    note_response(meta, resp, m_now);
     meta.networks = networks;
     meta.lines = job.result.lines;
     meta.size = body.size();
@@ -207,24 +207,10 @@ private:
   void keep(Job& job, const HttpResponse& resp) const
   {
     ZoneMeta meta = *job.meta;
-    refresh(meta, resp);
+    note_response(meta, resp, m_now);
     util::write_file_atomic(job.meta_path, format_meta(meta), 0644);
     job.meta = meta;
     from_cache(job);
-  }
-
-  void refresh(ZoneMeta& meta, const HttpResponse& resp) const
-  {
-    meta.fetched_at = m_now;
-    if (!resp.etag.empty()) {
-      meta.etag = resp.etag;
-    }
-    if (!resp.last_modified_http.empty()) {
-      meta.last_modified_http = resp.last_modified_http;
-    }
-    if (resp.last_modified > 0) {
-      meta.last_modified = resp.last_modified;
-    }
   }
 
   const FetchOptions& m_options;

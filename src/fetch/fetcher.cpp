@@ -320,7 +320,7 @@ public:
     meta.family = job.family;
     meta.url = job.url;
     meta.changed_at = m_now;
-    refresh(meta, resp);
+    note_response(meta, resp, m_now);
     meta.networks = stats.networks;
     meta.lines = stats.lines;
     m_cache.store(meta, body, &m_batch);
@@ -439,7 +439,7 @@ public:
     fresh.family = family;
     fresh.url = url;
     fresh.changed_at = m_now;
-    refresh(fresh, resp);
+    note_response(fresh, resp, m_now);
     fresh.lines = list->size();
     m_cache.store(fresh, resp.body);
     return list;
@@ -489,26 +489,12 @@ private:
   void keep(ZoneMeta& meta, const HttpResponse& resp)
   {
     const ZoneMeta before = meta;
-    refresh(meta, resp);
+    note_response(meta, resp, m_now);
     if (meta.etag != before.etag || meta.last_modified_http != before.last_modified_http ||
         meta.last_modified != before.last_modified) {
       m_cache.store_meta(meta);
     } else {
       m_fetched[net::family_index(meta.family)].push_back(meta.country);
-    }
-  }
-
-  void refresh(ZoneMeta& meta, const HttpResponse& resp) const
-  {
-    meta.fetched_at = m_now;
-    if (!resp.etag.empty()) {
-      meta.etag = resp.etag;
-    }
-    if (!resp.last_modified_http.empty()) {
-      meta.last_modified_http = resp.last_modified_http;
-    }
-    if (resp.last_modified > 0) {
-      meta.last_modified = resp.last_modified;
     }
   }
 
@@ -858,6 +844,21 @@ writable_dir(const std::string& dir)
     p = p.parent_path();
   }
   return !p.empty() && ::access(p.c_str(), W_OK) == 0;
+}
+
+void
+note_response(ZoneMeta& meta, const HttpResponse& resp, std::int64_t now)
+{
+  meta.fetched_at = now;
+  if (!resp.etag.empty()) {
+    meta.etag = resp.etag;
+  }
+  if (!resp.last_modified_http.empty()) {
+    meta.last_modified_http = resp.last_modified_http;
+  }
+  if (resp.last_modified > 0) {
+    meta.last_modified = resp.last_modified;
+  }
 }
 
 void

@@ -96,6 +96,11 @@ HttpOptions http_options(const FetchOptions& options);
 // it; nothing changes when the configured one is writable.
 void scratch_cache_if_read_only(FetchOptions& options, std::optional<util::TempDir>& scratch);
 
+// Records a 200 or 304 answer in a cached copy's metadata: fetched now,
+// and the validators (ETag, Last-Modified) the server sent, keeping the
+// old ones where it sent none.
+void note_response(ZoneMeta& meta, const HttpResponse& resp, std::int64_t now);
+
 // An MD5SUM file: "<md5>  name" lines (md5sum's output; "*name" for binary
 // mode too), CRLF or LF, blank lines ignored. Maps each name to its MD5 in
 // lower-case hex (32 digits); a name listed twice keeps its last MD5.

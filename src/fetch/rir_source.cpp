@@ -205,7 +205,7 @@ public:
     meta.family = k_slot;
     meta.url = m_out.url;
     meta.changed_at = m_now;
-    refresh(meta, resp);
+    note_response(meta, resp, m_now);
     meta.networks = data.records;
     meta.lines = static_cast<std::size_t>(std::count(resp.body.begin(), resp.body.end(), '\n'));
     m_cache.store(meta, resp.body, &m_batch);
@@ -292,7 +292,7 @@ private:
       return fallback(std::move(out), "the cached copy is unusable: " + problem);
     }
     ZoneMeta meta = *m_meta;
-    refresh(meta, resp);
+    note_response(meta, resp, m_now);
     if (meta.etag != m_meta->etag || meta.last_modified_http != m_meta->last_modified_http ||
         meta.last_modified != m_meta->last_modified) {
       m_cache.store_meta(meta);
@@ -326,20 +326,6 @@ private:
     log::warning(m_out.name + ": " + error + "; using the cached copy fetched " +
                  util::format_utc(m_meta->fetched_at));
     return out;
-  }
-
-  void refresh(ZoneMeta& meta, const HttpResponse& resp) const
-  {
-    meta.fetched_at = m_now;
-    if (!resp.etag.empty()) {
-      meta.etag = resp.etag;
-    }
-    if (!resp.last_modified_http.empty()) {
-      meta.last_modified_http = resp.last_modified_http;
-    }
-    if (resp.last_modified > 0) {
-      meta.last_modified = resp.last_modified;
-    }
   }
 
   struct Names {
