@@ -74,17 +74,7 @@ TEST(Applier, NoBlockedConnectionGetsThroughWhileSetsAreSwapped)
     TempDir dir;
     ApplyOptions o = options_in(dir);
     o.chains = {parse_hook("INPUT")};
-    // Two lists that both block .10 and neither blocks .200, with enough
-    // other entries that a fill takes a while.
-    net::NetList a = nets({"198.51.100.0/28"});
-    net::NetList b = nets({"198.51.100.8/29"});
-    for (std::uint32_t i = 0; i < 20000; ++i) {
-      // Every other /24 of 10/8 and 11/8, so that nothing merges.
-      a.v4.push_back(net::Prefix4{0x0a000000u + (i << 9), 24});
-      b.v4.push_back(net::Prefix4{0x0b000000u + (i << 9), 24});
-    }
-    a.v4 = net::aggregate(a.v4);
-    b.v4 = net::aggregate(b.v4);
+    const auto [a, b] = prober_lists(20000);
     apply::apply(a, o);
     // A witness ahead of the DROP rule: counts packets from the allowed
     // address that the live set would match. A wrong match during a swap

@@ -111,6 +111,26 @@ blocklist()
   return nets({"198.51.100.0/28", "203.0.113.128/25", "2001:db8:1::/120", "2001:db8:ffff::/48"});
 }
 
+// The two lists the probers alternate between: both block .10 (inside
+// 198.51.100.0/28) and neither blocks .200 (allowed), each with `extra`
+// other /24s (every other one of 10/8, resp. 11/8, so nothing merges) so
+// that a load takes a while.
+struct ProberLists {
+  net::NetList a, b;
+};
+inline ProberLists
+prober_lists(std::uint32_t extra)
+{
+  ProberLists l{nets({"198.51.100.0/28"}), nets({"198.51.100.8/29"})};
+  for (std::uint32_t i = 0; i < extra; ++i) {
+    l.a.v4.push_back(net::Prefix4{0x0a000000u + (i << 9), 24});
+    l.b.v4.push_back(net::Prefix4{0x0b000000u + (i << 9), 24});
+  }
+  l.a.v4 = net::aggregate(l.a.v4);
+  l.b.v4 = net::aggregate(l.b.v4);
+  return l;
+}
+
 // One connection attempt refused (or unanswered within 500 ms).
 inline bool
 refused(const NamedNetns* ns, const char* from, const char* to, int port)

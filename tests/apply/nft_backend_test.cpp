@@ -464,16 +464,7 @@ TEST(NftBackend, NoWrongOutcomeAcrossTwentyUpdatesAndKills)
     ApplyOptions o = options_in(dir);
     o.families = net::Families::V4;
     o.chains = {parse_hook("INPUT")};
-    // Two lists that both block .10 and neither blocks .200, with enough
-    // other entries that a load takes a while.
-    net::NetList a = nets({"198.51.100.0/28"});
-    net::NetList b = nets({"198.51.100.8/29"});
-    for (std::uint32_t i = 0; i < 30000; ++i) {
-      a.v4.push_back(net::Prefix4{0x0a000000u + (i << 9), 24});
-      b.v4.push_back(net::Prefix4{0x0b000000u + (i << 9), 24});
-    }
-    a.v4 = net::aggregate(a.v4);
-    b.v4 = net::aggregate(b.v4);
+    const auto [a, b] = prober_lists(30000);
     auto backend = make_nftables_backend();
     backend->apply(a, o);
     ASSERT_TRUE(eventually_connects(&net.client, k_allowed4, k_host4, 80));

@@ -395,14 +395,7 @@ TEST(NftBaseline, NoWrongOutcomeAcrossBaselineUpdatesAndKills)
     o.families = net::Families::V4;
     o.chains = {parse_hook("INPUT")};
     o.baseline = dir / "base.nft";
-    net::NetList a = nets({"198.51.100.0/28"});
-    net::NetList b = nets({"198.51.100.8/29"});
-    for (std::uint32_t i = 0; i < 8000; ++i) {
-      a.v4.push_back(net::Prefix4{0x0a000000u + (i << 9), 24});
-      b.v4.push_back(net::Prefix4{0x0b000000u + (i << 9), 24});
-    }
-    a.v4 = net::aggregate(a.v4);
-    b.v4 = net::aggregate(b.v4);
+    const auto [a, b] = prober_lists(8000);
     const std::string base_a = baseline_text();
     const std::string base_b = baseline_text("    tcp dport 82 reject\n");
     util::write_file_atomic(o.baseline, base_a);
