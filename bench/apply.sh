@@ -21,14 +21,9 @@ CLASSIC_N=${CLASSIC_N:-3000}
 LINEAR_N=${LINEAR_N:-10000}
 RUNS=${RUNS:-3}
 
-if [ "$(id -u)" != 0 ]; then
-  echo "bench/apply.sh: needs root (it creates network namespaces)" >&2
-  exit 1
-fi
-if [ -z "${GEOBLOCK_BENCH_INNER:-}" ]; then
-  exec unshare -n env GEOBLOCK_BENCH_INNER=1 "$0" "$@"
-fi
-ip link set lo up
+# shellcheck source=bench/lib.sh
+. "$SRC/bench/lib.sh"
+enter_netns bench/apply.sh "$@"
 
 WORK=$(mktemp -d)
 PEER="gbbench-$$"
@@ -39,11 +34,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "building the helper..."
-# shellcheck disable=SC2046
-# The module libraries, each before the ones it uses (CMakeLists.txt).
-c++ -O2 -std=c++20 -I"$SRC/src" "$SRC/bench/apply_bench.cpp" \
-  "$BUILD"/libgeoblock_mod_{apply,net,util,core}.a \
-  $(pkg-config --libs libipset libcrypto libnftnl libmnl) -o "$WORK/apply_bench"
+build_apply_helper "$SRC" "$BUILD" "$WORK/apply_bench"
 HELPER="$WORK/apply_bench"
 
 echo "generating zones (tor-geoipdb, all countries)..."

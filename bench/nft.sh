@@ -21,14 +21,9 @@ BUILD=$(cd "${1:-$SRC/build}" && pwd)
 RUNS=${RUNS:-3}
 PARTS=${PARTS:-load,packet} # which parts to run
 
-if [ "$(id -u)" != 0 ]; then
-  echo "bench/nft.sh: needs root (it creates network namespaces)" >&2
-  exit 1
-fi
-if [ -z "${GEOBLOCK_BENCH_INNER:-}" ]; then
-  exec unshare -n env GEOBLOCK_BENCH_INNER=1 "$0" "$@"
-fi
-ip link set lo up
+# shellcheck source=bench/lib.sh
+. "$SRC/bench/lib.sh"
+enter_netns bench/nft.sh "$@"
 
 WORK=$(mktemp -d)
 PEER="gbnft-$$"
@@ -39,10 +34,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "building the helper..."
-# shellcheck disable=SC2046
-c++ -O2 -std=c++20 -I"$SRC/src" "$SRC/bench/apply_bench.cpp" \
-  "$BUILD"/libgeoblock_mod_{apply,net,util,core}.a \
-  $(pkg-config --libs libipset libcrypto libnftnl libmnl) -o "$WORK/apply_bench"
+build_apply_helper "$SRC" "$BUILD" "$WORK/apply_bench"
 HELPER="$WORK/apply_bench"
 
 echo "generating zones (tor-geoipdb, all countries)..."
