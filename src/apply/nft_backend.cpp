@@ -879,20 +879,17 @@ public:
         throw RulesError("nftables: set " + s.name + " in " + nft::family_name(s.family) + " " + s.table +
                          " exists with another type; run `geoblock remove` or choose another set name");
       }
-      // Only the elements that changed: deletions first, then additions,
-      // all in the same transaction (packets see the old set or the new).
-      const std::vector<nft::Element> live_elements = canonical(have.elements);
-      std::vector<nft::Element> stale;
-      std::vector<nft::Element> fresh;
-      std::set_difference(live_elements.begin(), live_elements.end(), s.elements.begin(), s.elements.end(),
-                          std::back_inserter(stale), element_less);
-      std::set_difference(s.elements.begin(), s.elements.end(), live_elements.begin(), live_elements.end(),
-                          std::back_inserter(fresh), element_less);
-      if (!stale.empty()) {
-        batch.delete_elements(s, stale);
+      // Whole intervals deleted, then whole intervals added, or the set
+      // flushed and refilled (nft::interval_delta says which and why), all
+      // in the same transaction: packets see the old set or the new.
+      const nft::IntervalDelta delta = nft::interval_delta(have.elements, s.elements);
+      if (delta.replace) {
+        batch.flush_set(s);
+      } else if (!delta.remove.empty()) {
+        batch.delete_elements(s, delta.remove);
       }
-      if (!fresh.empty()) {
-        batch.add_elements(s, fresh);
+      if (!delta.add.empty()) {
+        batch.add_elements(s, delta.add);
       }
     }
     // Chains: a chain whose rules differ is flushed and refilled in the

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <memory>
 
 #include <arpa/inet.h>
@@ -262,6 +263,97 @@ void
 decode_intervals(const std::vector<Element>& elements, std::vector<net::Prefix6>& out)
 {
   decode(elements, out);
+}
+
+namespace {
+
+// An interval of an interval set: its start element and, unless it runs to
+// the top of the address space, its end element.
+struct Interval {
+  Element start;
+  std::optional<Element> end;
+  friend bool operator==(const Interval&, const Interval&) = default;
+};
+
+bool
+interval_less(const Interval& a, const Interval& b)
+{
+  if (a.start.key != b.start.key) {
+    return a.start.key < b.start.key;
+  }
+  return a.end.has_value() != b.end.has_value() ? b.end.has_value()
+                                                : a.end.has_value() && a.end->key < b.end->key;
+}
+
+// The intervals the elements encode, ascending; nullopt when they are no
+// clean encoding of disjoint intervals.
+std::optional<std::vector<Interval>>
+intervals_of(std::vector<Element> elements)
+{
+  // At equal keys the end of one interval comes before the start of the next.
+  std::sort(elements.begin(), elements.end(), [](const Element& a, const Element& b) {
+    return a.key != b.key ? a.key < b.key : a.interval_end > b.interval_end;
+  });
+  std::vector<Interval> out;
+  bool open = false;
+  for (const auto& e : elements) {
+    if (!e.interval_end) {
+      if (open) {
+        return std::nullopt;
+      }
+      out.push_back(Interval{e, std::nullopt});
+      open = true;
+    } else {
+      if (!open || e.key == out.back().start.key) {
+        return std::nullopt;
+      }
+      out.back().end = e;
+      open = false;
+    }
+  }
+  return out;
+}
+
+void
+append_intervals(const std::vector<Interval>& intervals, std::vector<Element>& out)
+{
+  for (const auto& i : intervals) {
+    out.push_back(i.start);
+    if (i.end) {
+      out.push_back(*i.end);
+    }
+  }
+}
+
+} // namespace
+
+IntervalDelta
+interval_delta(const std::vector<Element>& live, const std::vector<Element>& want)
+{
+  IntervalDelta d;
+  const auto have = intervals_of(live);
+  const auto wanted = intervals_of(want);
+  if (!wanted) {
+    throw RulesError("nftables: the desired set is no valid interval encoding");
+  }
+  if (have) {
+    std::vector<Interval> stale;
+    std::vector<Interval> fresh;
+    std::set_difference(have->begin(), have->end(), wanted->begin(), wanted->end(), std::back_inserter(stale),
+                        interval_less);
+    std::set_difference(wanted->begin(), wanted->end(), have->begin(), have->end(), std::back_inserter(fresh),
+                        interval_less);
+    append_intervals(stale, d.remove);
+    append_intervals(fresh, d.add);
+    if (d.remove.size() + d.add.size() <= want.size()) {
+      return d;
+    }
+  }
+  d.replace = true;
+  d.remove.clear();
+  d.add.clear();
+  append_intervals(*wanted, d.add);
+  return d;
 }
 
 std::vector<Element>
@@ -712,7 +804,9 @@ Batch::elements(int type, const Set& set, const std::vector<Element>& elements, 
   // Written with libmnl directly: one nftnl_set_elem object per element
   // would cost an allocation each for world-sized sets.
   const std::size_t per_element = set.key_len + 40;
-  const std::size_t chunk = std::max<std::size_t>(1, k_elements_bytes / per_element);
+  // An even count: an interval's start and end never straddle two
+  // messages (lists of whole intervals start each one at an even index).
+  const std::size_t chunk = std::max<std::size_t>(2, k_elements_bytes / per_element / 2 * 2);
   for (std::size_t from = 0; from < elements.size(); from += chunk) {
     const std::size_t to = std::min(elements.size(), from + chunk);
     const std::uint16_t flags = to == elements.size() ? NLM_F_CREATE | NLM_F_ACK : NLM_F_CREATE;

@@ -67,6 +67,26 @@ std::vector<Element> interval_elements(const std::vector<net::Prefix6>& nets);
 // included). Throws RulesError when they are not a valid interval encoding.
 void decode_intervals(const std::vector<Element>& elements, std::vector<net::Prefix4>& out);
 void decode_intervals(const std::vector<Element>& elements, std::vector<net::Prefix6>& out);
+// What turns a live interval set's elements into `want` (the
+// interval_elements() of the desired networks) inside one transaction.
+// The kernel takes interval elements one by one and checks each against
+// the set as it stands at that moment, so a delta of single elements is
+// not enough: an added end that falls inside a live interval is refused as
+// an overlap ("File exists") even where the elements after it would make
+// the result valid, and Linux 6.18 refuses ("No such file or directory")
+// to delete a start unless the next end deleted is that start's own. So
+// the delta is made of whole intervals, ascending: each live interval that
+// is not wanted deleted as its start and then its end, each wanted one that
+// is not live added the same way. `replace` (flush the set, then add
+// `want` whole) is chosen where the live elements are no clean interval
+// encoding (two starts in a row, an end without its start, such as nft's
+// leading end at 0) or where it sends fewer elements than the delta.
+struct IntervalDelta {
+  bool replace = false;
+  std::vector<Element> remove; // start, end, start, end, ... (the last interval may have no end)
+  std::vector<Element> add;    // the same, or all of `want` when replace
+};
+IntervalDelta interval_delta(const std::vector<Element>& live, const std::vector<Element>& want);
 // Port intervals [first, last] for an inet_service interval set.
 std::vector<Element> port_elements(const std::vector<std::pair<int, int>>& ranges);
 

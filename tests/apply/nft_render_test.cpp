@@ -208,6 +208,93 @@ TEST(NftIntervals, DecodesNftsOwnLeadingEndElement)
   EXPECT_EQ(out, test::nets({"198.51.100.0/24"}).v4);
 }
 
+namespace {
+
+// The interval elements of `nets` and of ten networks that never change
+// (so a delta costs less than refilling the set).
+std::vector<nft::Element>
+padded(std::initializer_list<const char*> nets)
+{
+  std::vector<const char*> all(nets);
+  for (const char* p : {"10.9.0.0/24", "10.9.2.0/24", "10.9.4.0/24", "10.9.6.0/24", "10.9.8.0/24",
+                        "10.9.10.0/24", "10.9.12.0/24", "10.9.14.0/24", "10.9.16.0/24", "10.9.18.0/24"}) {
+    all.push_back(p);
+  }
+  net::NetList raw;
+  for (const char* p : all) {
+    net::parse_network(p, raw);
+  }
+  return nft::interval_elements(net::aggregate(raw.v4));
+}
+
+std::vector<nft::Element>
+elements_of(std::initializer_list<const char*> nets)
+{
+  return nft::interval_elements(test::nets(nets).v4);
+}
+
+} // namespace
+
+TEST(NftIntervals, DeltaIsMadeOfWholeIntervals)
+{
+  // Live 10.0.0.0/21 (one interval); wanted 10.0.0.0/23 and 10.0.4.0/22.
+  // Single elements (an end added at 10.0.2.0, a start at 10.0.4.0) are
+  // refused by the kernel as an overlap: the live interval goes whole and
+  // both wanted ones come whole.
+  const auto live = padded({"10.0.0.0/21"});
+  const auto want = padded({"10.0.0.0/23", "10.0.4.0/22"});
+  const nft::IntervalDelta d = nft::interval_delta(live, want);
+  EXPECT_FALSE(d.replace);
+  EXPECT_EQ(d.remove, elements_of({"10.0.0.0/21"}));
+  EXPECT_EQ(d.add, elements_of({"10.0.0.0/23", "10.0.4.0/22"}));
+  // The reverse: the two go, each a start followed by its own end (the
+  // kernel refuses a start followed by another interval's end).
+  const nft::IntervalDelta back = nft::interval_delta(want, live);
+  EXPECT_FALSE(back.replace);
+  EXPECT_EQ(back.remove, elements_of({"10.0.0.0/23", "10.0.4.0/22"}));
+  EXPECT_EQ(back.add, elements_of({"10.0.0.0/21"}));
+  // Intervals that stay are not sent; adjacent intervals (an end and a
+  // start at one key) are told apart.
+  const auto a = padded({"10.0.0.0/24", "10.0.1.0/25"});
+  const auto b = padded({"10.0.0.0/24", "10.0.1.128/25"});
+  const nft::IntervalDelta ab = nft::interval_delta(a, b);
+  EXPECT_FALSE(ab.replace);
+  EXPECT_EQ(ab.remove, elements_of({"10.0.1.0/25"}));
+  EXPECT_EQ(ab.add, elements_of({"10.0.1.128/25"}));
+  EXPECT_TRUE(nft::interval_delta(a, a).remove.empty());
+  EXPECT_TRUE(nft::interval_delta(a, a).add.empty());
+  EXPECT_FALSE(nft::interval_delta(a, a).replace);
+  // The top of the address space has no end element.
+  const nft::IntervalDelta t = nft::interval_delta(padded({"255.255.255.0/24"}), padded({}));
+  EXPECT_FALSE(t.replace);
+  EXPECT_EQ(t.remove, elements_of({"255.255.255.0/24"}));
+  EXPECT_EQ(t.remove.size(), 1u);
+}
+
+TEST(NftIntervals, DeltaReplacesWhatIsNoCleanEncodingOrCostsMore)
+{
+  const auto want = nft::interval_elements(test::nets({"10.0.0.0/24", "10.0.9.0/24"}).v4);
+  // nft's leading end at 0, or two starts in a row: flushed and refilled.
+  std::vector<nft::Element> nfts = want;
+  nfts.insert(nfts.begin(), nft::Element{});
+  nfts.back().interval_end = true;
+  nfts.front().interval_end = true;
+  EXPECT_TRUE(nft::interval_delta(nfts, want).replace);
+  std::vector<nft::Element> starts = elements_of({"10.0.1.0/24", "10.0.3.0/24"});
+  starts[1].interval_end = false;
+  const nft::IntervalDelta s = nft::interval_delta(starts, want);
+  EXPECT_TRUE(s.replace);
+  EXPECT_TRUE(s.remove.empty());
+  EXPECT_EQ(s.add, want);
+  // Everything changed: refilling sends 4 elements, the delta 8.
+  const auto other = nft::interval_elements(test::nets({"10.0.1.0/24", "10.0.8.0/24"}).v4);
+  EXPECT_TRUE(nft::interval_delta(other, want).replace);
+  // Emptied: a flush, nothing added.
+  const nft::IntervalDelta e = nft::interval_delta(want, {});
+  EXPECT_TRUE(e.replace);
+  EXPECT_TRUE(e.add.empty());
+}
+
 TEST(NftRender, IngressHookParsesAndMapsToANetdevBaseChain)
 {
   const Hook h = parse_hook("ingress:eth0");
