@@ -361,8 +361,18 @@ port_elements(const std::vector<std::pair<int, int>>& ranges)
 {
   std::vector<std::pair<int, int>> sorted = ranges;
   std::sort(sorted.begin(), sorted.end());
+  // Overlapping or adjacent ranges as one interval ("tcp:79-81,tcp:80"):
+  // the kernel refuses overlapping elements.
+  std::vector<std::pair<int, int>> merged;
+  for (const auto& r : sorted) {
+    if (!merged.empty() && r.first <= merged.back().second + 1) {
+      merged.back().second = std::max(merged.back().second, r.second);
+    } else {
+      merged.push_back(r);
+    }
+  }
   std::vector<Element> out;
-  for (const auto& [first, last] : sorted) {
+  for (const auto& [first, last] : merged) {
     Element s;
     put_key(s, static_cast<std::uint16_t>(first));
     out.push_back(s);

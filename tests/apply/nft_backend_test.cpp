@@ -394,6 +394,14 @@ TEST(NftBackend, PortsExceptPortsMatchNewAndLog)
     EXPECT_TRUE(eventually_connects(&net.client, k_blocked4, k_host4, 8080));
     EXPECT_TRUE(eventually_connects(&net.client, k_allowed4, k_host4, 80));
 
+    // Overlapping and adjacent ranges, as an administrator may write them
+    // (iptables' multiport takes them): one interval for the kernel.
+    o.ports = parse_ports("tcp:79-81,tcp:80,tcp:82-90,tcp:8080,tcp:8080");
+    backend->apply(blocklist(), o);
+    EXPECT_TRUE(refused(&net.client, k_blocked4, k_host4, 80));
+    EXPECT_TRUE(refused(&net.client, k_blocked4, k_host4, 8080));
+    EXPECT_TRUE(backend->apply(blocklist(), o).changes.empty());
+
     o.ports.clear();
     o.except_ports = parse_ports("tcp:80");
     o.log = true;

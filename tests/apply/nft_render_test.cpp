@@ -235,6 +235,23 @@ elements_of(std::initializer_list<const char*> nets)
 
 } // namespace
 
+TEST(NftIntervals, OverlappingPortRangesBecomeOneInterval)
+{
+  auto key = [](int port) {
+    nft::Element e;
+    e.key[0] = static_cast<std::uint8_t>(port >> 8);
+    e.key[1] = static_cast<std::uint8_t>(port & 0xff);
+    return e;
+  };
+  auto end = [&key](int port) {
+    nft::Element e = key(port);
+    e.interval_end = true;
+    return e;
+  };
+  EXPECT_EQ(nft::port_elements({{80, 80}, {79, 81}, {82, 90}, {100, 100}, {100, 100}, {65000, 65535}}),
+            (std::vector<nft::Element>{key(79), end(91), key(100), end(101), key(65000)}));
+}
+
 TEST(NftIntervals, DeltaIsMadeOfWholeIntervals)
 {
   // Live 10.0.0.0/21 (one interval); wanted 10.0.0.0/23 and 10.0.4.0/22.
