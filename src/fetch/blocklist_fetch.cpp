@@ -158,7 +158,7 @@ public:
       return;
     }
     if (resp.status == 404 && !job.url) {
-      fallback(job, "cannot read " + job.result.location + " (missing or unreadable)");
+      fallback(job, "cannot read " + job.result.location + ": no such file");
       return;
     }
     if (resp.status != 200) {
