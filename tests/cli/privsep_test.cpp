@@ -484,6 +484,15 @@ TEST(ChildReport, RoundTripsAndRefusesAnythingElse)
   EXPECT_TRUE(zones[1].stale);
   EXPECT_EQ(zones[1].body, "");
   EXPECT_EQ(zones[1].error, "HTTP 503?from ?[31mmirror?"); // control characters never pass
+  // A zone whose new data max-shrink refused carries its last good copy.
+  a.origin = net::Origin::Refused;
+  a.error =
+      "cn IPv4: 2 to 1 networks (-97% of the addresses, more than max-shrink 50%) against its last good "
+      "copy of 2026-11-18 11:06 UTC";
+  const auto kept = cli::parse_child_report(cli::format_child_report({a, b}), {"cn"}, net::Families::Both);
+  EXPECT_EQ(kept[0].origin, net::Origin::Refused);
+  EXPECT_EQ(kept[0].body, "198.51.100.0/25\n");
+  EXPECT_EQ(kept[0].error, a.error);
 
   const auto refused = [](const std::string& text) {
     try {
