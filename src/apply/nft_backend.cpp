@@ -772,7 +772,6 @@ public:
   ApplyReport apply(const net::NetList& aggregated, const ApplyOptions& options) override
   {
     validate(static_cast<const RulesConfig&>(options));
-    check_max_shrink(options.max_shrink);
     check_nft_hooks(options);
     const std::string baseline_text = options.baseline.empty() ? std::string() : read_baseline(options);
     std::optional<util::FileLock> lock;
@@ -799,7 +798,7 @@ public:
     ApplyReport report;
     report.warnings = warnings;
     report.changes = diff(desired, before);
-    check_safety(aggregated, desired, before, options);
+    check_safety(aggregated, options);
     for (const SetState& want : desired.sets) {
       FamilyReport& r = want.family == net::Family::V4 ? report.v4 : report.v6;
       r.enabled = true;

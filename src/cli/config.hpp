@@ -103,6 +103,9 @@ struct Settings {
   std::vector<std::string> rir_urls;             // rir-url, or the defaults
   apply::RulesConfig rules;                      // set name, chains, policy and the rule shapes, typed
   BackendSetting backend = BackendSetting::Auto;
+  // Not a key: --force on a run that applies (an update, not a dry run),
+  // so the sources take and cache new data max-shrink would refuse.
+  bool force_shrink = false;
 };
 
 // Validates `raw` (countries and their file, family, policy, allowlist,

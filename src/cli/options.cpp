@@ -195,7 +195,7 @@ config_options(Config& c)
       "Prometheus textfile-collector output")("ca-bundle", po::value(&c.ca_bundle)->value_name("FILE"),
                                               "CA certificates for https (verification is always on)")(
       "max-shrink", po::value(&c.max_shrink)->value_name("FRACTION")->default_value(c.max_shrink, "0.5"),
-      "refuse a set that shrinks by more than this")(
+      "refuse a zone whose new data covers this much fewer addresses than its last good copy")(
       "min-prefix-v4", po::value(&c.min_prefix_v4)->value_name("N")->default_value(c.min_prefix_v4),
       "refuse IPv4 prefixes shorter than /N")(
       "min-prefix-v6", po::value(&c.min_prefix_v6)->value_name("N")->default_value(c.min_prefix_v6),

@@ -257,6 +257,7 @@ const std::vector<BackendUnderTest> k_backends = {iptables_backend(), nftables_b
 struct Host {
   const BackendUnderTest& backend;
   TempDir dir;
+  std::string countries = "cn";
   NamedNetns client;
   std::unique_ptr<TcpServer> web;
   std::unique_ptr<TcpServer> ssh;
@@ -285,11 +286,11 @@ struct Host {
 
   std::string config(const std::string& extra, const std::string& backend_name = "")
   {
-    return dir.write("geoblock.conf",
-                     "countries = cn\nbackend = " + (backend_name.empty() ? backend.name : backend_name) +
-                         "\nbase-url = file://" + dir / "mirror" + "\ncache-dir = " + dir / "cache" +
-                         "\nstate-dir = " + dir / "state" + "\nlock-file = " + dir / "lock" +
-                         "\nlock-wait = 1\n" + extra);
+    return dir.write(
+        "geoblock.conf",
+        "countries = " + countries + "\nbackend = " + (backend_name.empty() ? backend.name : backend_name) +
+            "\nbase-url = file://" + dir / "mirror" + "\ncache-dir = " + dir / "cache" +
+            "\nstate-dir = " + dir / "state" + "\nlock-file = " + dir / "lock" + "\nlock-wait = 1\n" + extra);
   }
 
   util::RunResult geoblock(const std::string& command, const std::string& extra,
@@ -461,6 +462,76 @@ TEST_P(BackendSuite, AllowOnlyWithPortsInterfaceDirectionBothAndLog)
     EXPECT_FALSE(tcp_connect(nullptr, k_host, k_unlisted, 8080, std::chrono::milliseconds(500)));
     // Loopback is another interface: untouched.
     EXPECT_TRUE(eventually_connects(nullptr, "127.0.0.1", "127.0.0.1", 80));
+  });
+}
+
+// Issue 18: `countries = nz,au` then `countries = nz` was refused as a
+// shrink of the set (exit 3), and so was every timer run after it until
+// someone ran --force. Removing a country is what the administrator asked
+// for: it applies.
+TEST_P(BackendSuite, RemovingACountryAppliesItIsNeverAShrink)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    Host h(GetParam());
+    std::string au;
+    for (int i = 0; i < 100; ++i) {
+      au += "20." + std::to_string(i) + ".0.0/24\n"; // apart: 100 entries
+    }
+    h.zone("au", au, "2001:db8:a::/48\n");
+    h.countries = "cn au";
+    h.update("");
+    EXPECT_TRUE(h.blocked(k_listed));
+    h.countries = "cn";
+    const auto dry = h.geoblock("update", "", {"--dry-run"});
+    EXPECT_EQ(dry.exit_code, 0) << dry.err;
+    EXPECT_EQ((dry.out + dry.err).find("refus"), std::string::npos) << dry.out << dry.err;
+    h.update("");
+    EXPECT_TRUE(h.blocked(k_listed));
+    EXPECT_TRUE(h.reachable(k_unlisted));
+  });
+}
+
+// Upstream data that suddenly covers far fewer addresses (cn's IPv4 zone:
+// 128 addresses to 4) is refused in one line naming the zone, and nothing
+// is lost: the live block stays, the cache keeps the last good copy (so the
+// next run refuses again, and restore has the good data), the dry run says
+// what an update would refuse; --force takes the new data.
+TEST_P(BackendSuite, AnUpstreamZoneThatShrinksIsRefusedAndNothingIsLost)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    Host h(GetParam());
+    h.update("");
+    const std::string cache = h.dir / "cache/v4/cn.zone";
+    ASSERT_EQ(util::read_file(cache), "198.51.100.0/25\n");
+    h.zone("cn", "198.51.100.0/30\n", "2001:db8:1::/48\n"); // k_listed (.10) is no longer in it
+    for (int run = 0; run < 2; ++run) {
+      const auto r = h.geoblock("update", "");
+      EXPECT_EQ(r.exit_code, 3) << r.err;
+      EXPECT_NE(r.err.find("geoblock: error: refusing cn IPv4: 1 to 1 networks (-97% of the addresses, more "
+                           "than max-shrink 50%) against its last good copy of "),
+                std::string::npos)
+          << r.err;
+      EXPECT_NE(r.err.find(" UTC; use --force if this is intended\n"), std::string::npos) << r.err;
+      EXPECT_TRUE(h.blocked(k_listed)) << h.backend.ruleset();
+      EXPECT_EQ(util::read_file(cache), "198.51.100.0/25\n");
+    }
+    const auto st = h.geoblock("status", "");
+    EXPECT_EQ(st.exit_code, 0) << st.out << st.err;
+    const auto dry = h.geoblock("update", "", {"--dry-run"});
+    EXPECT_EQ(dry.exit_code, 0) << dry.err;
+    EXPECT_NE(dry.out.find("update would refuse cn IPv4: 1 to 1 networks (-97% of the addresses"),
+              std::string::npos)
+        << dry.out;
+    EXPECT_EQ(util::read_file(cache), "198.51.100.0/25\n");
+
+    const auto forced = h.geoblock("update", "", {"--force"});
+    ASSERT_EQ(forced.exit_code, 0) << forced.err;
+    EXPECT_TRUE(h.reachable(k_listed));
+    EXPECT_TRUE(h.blocked(k_listed6));
+    EXPECT_EQ(util::read_file(cache), "198.51.100.0/30\n");
+    h.update("");
   });
 }
 
