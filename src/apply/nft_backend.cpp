@@ -1099,7 +1099,14 @@ render_rule(const std::string& body, net::Family family, nft::Family table_famil
     } else if (word == "-p") {
       proto = arg(i);
       x.push_back(nft::meta_load(nft::MetaKey::L4Proto));
-      x.push_back(nft::cmp_eq({proto_number(proto, body)}));
+      if (proto == "ipv6-icmp") {
+        if (family != net::Family::V6) {
+          bad_rule(body, "-p ipv6-icmp in an IPv4 rule");
+        }
+        x.push_back(nft::cmp_eq({58}));
+      } else {
+        x.push_back(nft::cmp_eq({proto_number(proto, body)}));
+      }
     } else if (word == "--dport" || word == "--dports") {
       port_match(port_list(arg(i), body));
     } else if (word == "-m") {
@@ -1134,6 +1141,35 @@ render_rule(const std::string& body, net::Family family, nft::Family table_famil
         x.push_back(nft::payload_load(nft::PayloadBase::Network, addr_offset(family, src),
                                       family == net::Family::V4 ? 4 : 16));
         x.push_back(nft::lookup(set));
+        continue;
+      }
+      if (module == "icmp6") {
+        // Neighbour discovery's returns: icmpv6 type N (one byte at the
+        // start of the ICMPv6 header).
+        if (proto != "ipv6-icmp" || i + 2 >= w.size() || w[i + 1] != "--icmpv6-type") {
+          bad_rule(body, "expected -p ipv6-icmp -m icmp6 --icmpv6-type N");
+        }
+        const int type = number(w[i + 2], body);
+        if (type < 0 || type > 255) {
+          bad_rule(body, "bad ICMPv6 type '" + w[i + 2] + "'");
+        }
+        i += 2;
+        x.push_back(nft::payload_load(nft::PayloadBase::Transport, 0, 1));
+        x.push_back(nft::cmp_eq({static_cast<std::uint8_t>(type)}));
+        continue;
+      }
+      if (module == "hl") {
+        // ip6 hoplimit N (byte 7 of the IPv6 header).
+        if (family != net::Family::V6 || i + 2 >= w.size() || w[i + 1] != "--hl-eq") {
+          bad_rule(body, "expected -m hl --hl-eq N in an IPv6 rule");
+        }
+        const int hl = number(w[i + 2], body);
+        if (hl < 0 || hl > 255) {
+          bad_rule(body, "bad hop limit '" + w[i + 2] + "'");
+        }
+        i += 2;
+        x.push_back(nft::payload_load(nft::PayloadBase::Network, 7, 1));
+        x.push_back(nft::cmp_eq({static_cast<std::uint8_t>(hl)}));
         continue;
       }
       if (module == "limit") {

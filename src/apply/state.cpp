@@ -69,6 +69,12 @@ port_matches(const std::vector<PortRange>& ranges)
   return out;
 }
 
+// ICMPv6 router solicitation and advertisement, neighbour solicitation and
+// advertisement, redirect (RFC 4861). Hop limit 255 proves a packet comes
+// from the link itself: a router decrements it, so nothing routed can pass
+// for neighbour discovery.
+constexpr int k_nd_types[] = {133, 134, 135, 136, 137};
+
 std::string
 reject_target(net::Family family)
 {
@@ -131,9 +137,31 @@ public:
     return out;
   }
 
-  // The tail of an own chain: except-ports returns, the log line, the verdict.
+  // Whether the family's drop or reject goes through geoblock's own chain
+  // (<set-name>-drop, <set-name>-reject) rather than stand in the rule of
+  // the system's chain: IPv6 always (neighbour discovery must return before
+  // the verdict, RFC 4890), IPv4 for except-ports and log.
+  bool verdict_in_own_chain() const
+  {
+    return m_family == net::Family::V6 || m_config.log || !m_config.except_ports.empty();
+  }
+
+  // The tail of an own chain: neighbour discovery returns (IPv6), except-ports
+  // returns, the log line, the verdict. Every drop and reject of geoblock's
+  // is such a tail, so neighbour discovery never meets one (RFC 4890: an
+  // on-link host that cannot resolve its neighbours cannot reach even the
+  // ports left open). Returns only in geoblock's own chains: the rules of
+  // other programs below geoblock's in the system's chains still see every
+  // packet, as without geoblock.
   void finish_chain(const std::string& table, const std::string& chain, const std::string& verdict)
   {
+    if (m_family == net::Family::V6) {
+      for (const int type : k_nd_types) {
+        add(table, chain, true,
+            "-p ipv6-icmp -m icmp6 --icmpv6-type " + std::to_string(type) + " -m hl --hl-eq 255 " + k_tag +
+                " -j RETURN");
+      }
+    }
     for (const auto& p : port_matches(m_config.except_ports)) {
       add(table, chain, true, p + " " + k_tag + " -j RETURN");
     }
@@ -150,7 +178,7 @@ public:
     const std::string& base = m_config.set_name;
     for (const Hook& h : hooks_of(m_config)) {
       if (m_config.policy == Policy::Block) {
-        const bool chained = m_config.log || !m_config.except_ports.empty();
+        const bool chained = verdict_in_own_chain();
         const std::string chain = base + "-drop";
         const std::string ct = m_config.match == Match::New ? "-m conntrack --ctstate NEW " : "";
         const bool fresh = chained && !has(h.table, chain);
@@ -170,7 +198,8 @@ public:
         if (fresh) {
           // Order matters: loopback and replies first (cheap, and they keep
           // the host's own connections alive), then the allowed countries,
-          // the allowlist, the ports open to all, then the drop.
+          // the allowlist, neighbour discovery (IPv6), the ports open to
+          // all, then the drop.
           add(h.table, chain, true, "-i lo " + k_tag + " -j RETURN");
           add(h.table, chain, true, "-m conntrack --ctstate RELATED,ESTABLISHED " + k_tag + " -j RETURN");
           add(h.table, chain, true, "-m set --match-set " + set + " src " + k_tag + " -j RETURN");
@@ -188,7 +217,7 @@ public:
     const std::string& base = m_config.set_name;
     for (const char* hook_chain : {"OUTPUT", "FORWARD"}) {
       if (m_config.policy == Policy::Block) {
-        const bool chained = m_config.log || !m_config.except_ports.empty();
+        const bool chained = verdict_in_own_chain();
         const std::string chain = base + "-reject";
         const bool fresh = chained && !has("filter", chain);
         // Only connections this side opens: replies to a connection the

@@ -263,6 +263,118 @@ TEST(Converge, EmptyDesiredStateRemovesOnlyGeoblocksRules)
   EXPECT_TRUE(build_converge(parse_ruleset(k_baseline, "b"), {}, own()).text.empty());
 }
 
+namespace {
+
+// The word after "-j", or "".
+std::string
+verdict_of(const std::string& body)
+{
+  const auto w = split_rule(body);
+  const auto j = std::find(w.begin(), w.end(), "-j");
+  return j == w.end() || j + 1 == w.end() ? std::string() : j[1];
+}
+
+std::string
+nd_return(int type)
+{
+  return "-p ipv6-icmp -m icmp6 --icmpv6-type " + std::to_string(type) +
+         " -m hl --hl-eq 255 -m comment --comment geoblock -j RETURN";
+}
+
+} // namespace
+
+// RFC 4890: neighbour discovery is never filtered. Every IPv6 drop and
+// reject of geoblock's stands at the end of a chain of its own, behind the
+// returns for ICMPv6 types 133 to 137 with hop limit 255; in the system's
+// chains geoblock's IPv6 rules only jump there (a RETURN or ACCEPT there
+// would skip other programs' rules below geoblock's). IPv4 is unchanged.
+TEST(RuleShapes, NeighbourDiscoveryReturnsBeforeEveryIPv6DropOrReject)
+{
+  const std::vector<std::vector<Hook>> hook_sets = {{},
+                                                    {Hook{"raw", "PREROUTING"}},
+                                                    {Hook{"mangle", "PREROUTING"}},
+                                                    {Hook{"filter", "INPUT"}, Hook{"filter", "FORWARD"}},
+                                                    {Hook{"ingress", "eth0"}}};
+  net::NetList target;
+  target.v4.push_back(net::Prefix4{0xC6336400u, 24}); // 198.51.100.0/24
+  target.v6.push_back(net::Prefix6{net::u128{0x20010db8u} << 96, 32});
+  const Ownership owned = own();
+  std::size_t verdict_chains = 0;
+  for (const auto policy : {Policy::Block, Policy::AllowOnly}) {
+    for (const auto match : {Match::All, Match::New}) {
+      for (const auto direction : {Direction::In, Direction::Out, Direction::Both}) {
+        for (const bool log : {false, true}) {
+          for (int ports = 0; ports < 3; ++ports) {
+            for (const auto& hooks : hook_sets) {
+              RulesConfig c;
+              c.policy = policy;
+              c.match = match;
+              c.direction = direction;
+              c.log = log;
+              c.chains = hooks;
+              c.interfaces = {"eth0"};
+              if (ports == 1) {
+                c.ports = parse_ports("tcp:22");
+              } else if (ports == 2) {
+                c.except_ports = parse_ports("tcp:80");
+              }
+              try {
+                validate(c);
+              } catch (const ConfigError&) {
+                continue;
+              }
+              for (const auto& chain : desired_state(target, c).chains) {
+                SCOPED_TRACE(chain.where());
+                if (chain.family == net::Family::V4) {
+                  for (const auto& r : chain.rules) {
+                    EXPECT_EQ(r.find("icmp6 "), std::string::npos) << r;
+                    EXPECT_EQ(r.find("--hl-eq"), std::string::npos) << r;
+                  }
+                  continue;
+                }
+                if (!chain.own) {
+                  for (const auto& r : chain.rules) {
+                    EXPECT_TRUE(owned.owns_chain(verdict_of(r))) << r;
+                  }
+                  continue;
+                }
+                // The five returns first (after the allow chain's own
+                // returns), before any LOG, DROP or REJECT.
+                std::size_t next = 0;
+                for (const auto& r : chain.rules) {
+                  const std::string v = verdict_of(r);
+                  if (v == "LOG" || v == "DROP" || v == "REJECT") {
+                    break;
+                  }
+                  if (next < 5 && r == nd_return(133 + static_cast<int>(next))) {
+                    ++next;
+                  }
+                }
+                EXPECT_EQ(next, 5u);
+                ++verdict_chains;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(verdict_chains, 100u);
+
+  // The default: one jump per family's chain; IPv4 drops there as before.
+  const auto chains = desired_state(target, RulesConfig{}).chains;
+  ASSERT_EQ(chains.size(), 3u);
+  EXPECT_EQ(chains[0].rules, std::vector<std::string>{k_rule});
+  EXPECT_EQ(chains[1].where(), "raw:PREROUTING (IPv6)");
+  EXPECT_EQ(chains[1].rules,
+            std::vector<std::string>{"-m set --match-set geoblock-v6 src -m comment --comment "
+                                     "geoblock -j geoblock-drop"});
+  EXPECT_EQ(chains[2].where(), "raw:geoblock-drop (IPv6)");
+  EXPECT_EQ(chains[2].rules,
+            (std::vector<std::string>{nd_return(133), nd_return(134), nd_return(135), nd_return(136),
+                                      nd_return(137), "-m comment --comment geoblock -j DROP"}));
+}
+
 TEST(Sizing, LeavesHeadroomAndNeverGoesBelowTheKernelDefault)
 {
   EXPECT_EQ(size_for(10).maxelem, 65536u);
