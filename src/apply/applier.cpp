@@ -407,7 +407,10 @@ read_live_state(const ApplyOptions& options, bool with_members)
 RemoveReport
 remove(const ApplyOptions& options)
 {
-  validate_options(options);
+  // Only the names matter here: what is removed is whatever geoblock owns,
+  // also after a switch to a configuration this backend could not apply
+  // (ingress:IFACE, nftables only), whose leftovers here must still go.
+  check_set_name(options.set_name);
   const auto lock = lock_for(options);
   RemoveReport report;
   const Ownership own = ownership_of(options);

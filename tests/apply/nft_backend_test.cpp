@@ -492,6 +492,32 @@ TEST(NftBackend, RefusesDockerUserAndTheIptablesBackendRefusesIngress)
   EXPECT_THROW(validate(o), ConfigError);
 }
 
+// A switch to nftables with a chain only nftables has: the new backend
+// applies, then the old one's state must go (removing it once refused the
+// configuration the old backend could not apply, exit 2 after the apply,
+// and the leftovers stayed). Found by the random walk. The reverse: the
+// nftables backend removes its state under a configuration naming
+// DOCKER-USER.
+TEST(NftBackend, EachBackendRemovesItsStateUnderAConfigurationOnlyTheOtherApplies)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    auto iptables = make_iptables_backend();
+    auto nftables = make_nftables_backend();
+    iptables->apply(blocklist(), o);
+    nftables->apply(blocklist(), o);
+    o.chains = {parse_hook("ingress:lo")};
+    const RemoveReport r = iptables->remove(o);
+    EXPECT_EQ(r.sets_removed.size(), 2u);
+    EXPECT_TRUE(iptables->read(o, false).state.sets.empty());
+    o.chains = {parse_hook("DOCKER-USER")};
+    nftables->remove(o);
+    EXPECT_TRUE(nftables->read(o, false).state.sets.empty());
+  });
+}
+
 TEST(NftBackend, NoWrongOutcomeAcrossTwentyUpdatesAndKills)
 {
   GEOBLOCK_REQUIRE_NETNS();
