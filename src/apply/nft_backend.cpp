@@ -1093,7 +1093,15 @@ render_rule(const std::string& body, net::Family family, nft::Family table_famil
       bad_rule(body, "'" + w[i] + "' after the target");
     }
     const std::string& word = w[i];
-    if (word == "-i" || word == "-o") {
+    if (word == "!") {
+      // Only "! -i IF" / "! -o IF" (loopback's exemption).
+      if (i + 2 >= w.size() || (w[i + 1] != "-i" && w[i + 1] != "-o")) {
+        bad_rule(body, "'!' other than before -i or -o");
+      }
+      x.push_back(nft::meta_load(w[i + 1] == "-i" ? nft::MetaKey::IifName : nft::MetaKey::OifName));
+      x.push_back(nft::cmp_neq(ifname_bytes(w[i + 2])));
+      i += 2;
+    } else if (word == "-i" || word == "-o") {
       x.push_back(nft::meta_load(word == "-i" ? nft::MetaKey::IifName : nft::MetaKey::OifName));
       x.push_back(nft::cmp_eq(ifname_bytes(arg(i))));
     } else if (word == "-p") {
@@ -1233,14 +1241,19 @@ render_rule(const std::string& body, net::Family family, nft::Family table_famil
       } else if (target == "ACCEPT") {
         x.push_back(nft::verdict(nft::Verdict::Accept));
       } else if (target == "REJECT") {
+        bool reset = false;
         if (i + 2 < w.size() && w[i + 1] == "--reject-with") {
           const std::string& with = w[i + 2];
-          if (with != "icmp-port-unreachable" && with != "icmp6-port-unreachable") {
+          reset = with == "tcp-reset";
+          if (reset && proto != "tcp") {
+            bad_rule(body, "--reject-with tcp-reset without -p tcp");
+          }
+          if (!reset && with != "icmp-port-unreachable" && with != "icmp6-port-unreachable") {
             bad_rule(body, "unknown --reject-with '" + with + "'");
           }
           i += 2;
         }
-        x.push_back(nft::reject_port_unreachable());
+        x.push_back(reset ? nft::reject_tcp_reset() : nft::reject_port_unreachable());
       } else if (target == "LOG") {
         std::string prefix;
         if (i + 2 < w.size() && w[i + 1] == "--log-prefix") {

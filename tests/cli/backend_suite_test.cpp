@@ -107,11 +107,11 @@ iptables_layout(const std::string& step)
   const std::string sets = run_checked({"ipset", "list", "-n"});
   if (step == "") {
     EXPECT_EQ(ours(v4),
-              std::vector<std::string>{"-A PREROUTING -m set --match-set geoblock-v4 src -m comment "
+              std::vector<std::string>{"-A PREROUTING ! -i lo -m set --match-set geoblock-v4 src -m comment "
                                        "--comment geoblock -j DROP"});
     // IPv6 jumps to the drop chain, where neighbour discovery returns first.
-    std::vector<std::string> want6 = {"-A PREROUTING -m set --match-set geoblock-v6 src -m comment --comment "
-                                      "geoblock -j geoblock-drop"};
+    std::vector<std::string> want6 = {"-A PREROUTING ! -i lo -m set --match-set geoblock-v6 src -m comment "
+                                      "--comment geoblock -j geoblock-drop"};
     for (int type = 133; type <= 137; ++type) {
       want6.push_back("-A geoblock-drop -p ipv6-icmp -m icmp6 --icmpv6-type " + std::to_string(type) +
                       " -m hl --hl-eq 255 -m comment --comment geoblock -j RETURN");
@@ -120,8 +120,9 @@ iptables_layout(const std::string& step)
     EXPECT_EQ(ours(v6), want6) << v6;
     EXPECT_EQ(sets, "geoblock-v4\ngeoblock-v6\n");
   } else if (step == "chain = INPUT\n") {
-    EXPECT_EQ(ours(v4), std::vector<std::string>{"-A INPUT -m set --match-set geoblock-v4 src -m comment "
-                                                 "--comment geoblock -j DROP"});
+    EXPECT_EQ(ours(v4),
+              std::vector<std::string>{"-A INPUT ! -i lo -m set --match-set geoblock-v4 src -m comment "
+                                       "--comment geoblock -j DROP"});
   } else if (step == "chain = FORWARD\n") {
     ASSERT_EQ(ours(v4).size(), 1u) << v4;
     EXPECT_EQ(ours(v4)[0].rfind("-A FORWARD ", 0), 0u) << v4;
@@ -137,7 +138,7 @@ iptables_layout(const std::string& step)
   } else if (step == "chain = INPUT\nfamily = v4\ninterface = gbh\n") {
     EXPECT_EQ(lines_with(v4, "-A INPUT -i gbh ").size(), 1u) << v4;
   } else if (step == "family = v4\nmatch = new\n") {
-    EXPECT_EQ(lines_with(v4, "-A PREROUTING -m conntrack --ctstate NEW").size(), 1u) << v4;
+    EXPECT_EQ(lines_with(v4, "-A PREROUTING ! -i lo -m conntrack --ctstate NEW").size(), 1u) << v4;
   } else if (step == "family = v4\nchain = INPUT\ndirection = both\n") {
     EXPECT_TRUE(first_is_ours(v4, "OUTPUT")) << v4;
     EXPECT_TRUE(first_is_ours(v4, "FORWARD")) << v4;
@@ -147,8 +148,9 @@ iptables_layout(const std::string& step)
   } else if (step == "family = v4\nchain = INPUT\nset-name = other\n") {
     EXPECT_EQ(sets, "other-v4\n");
     EXPECT_TRUE(lines_with(v4, "geoblock-").empty()) << v4;
-    EXPECT_EQ(ours(v4), std::vector<std::string>{"-A INPUT -m set --match-set other-v4 src -m comment "
-                                                 "--comment geoblock -j DROP"});
+    EXPECT_EQ(ours(v4),
+              std::vector<std::string>{"-A INPUT ! -i lo -m set --match-set other-v4 src -m comment "
+                                       "--comment geoblock -j DROP"});
   } else if (step == "family = v4\nchain = INPUT\npolicy = allow-only\nexcept-ports = tcp:80\n") {
     EXPECT_TRUE(first_is_ours(v4, "INPUT")) << v4;
     // The ports open to all come last, just before the drop.
