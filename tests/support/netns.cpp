@@ -85,32 +85,37 @@ parse_sockaddr(const std::string& addr, int port, sockaddr_storage& out, socklen
   return false;
 }
 
-// One attempt in the calling process: 1 connected, 0 not.
-int
-connect_once(const std::string& from, const std::string& to, int port, std::chrono::milliseconds timeout)
+// One attempt in the calling process.
+TcpOutcome
+attempt_once(const std::string& from, const std::string& to, int port, std::chrono::milliseconds timeout)
 {
   sockaddr_storage src{}, dst{};
   socklen_t src_len = 0, dst_len = 0;
   if (!parse_sockaddr(from, 0, src, src_len) || !parse_sockaddr(to, port, dst, dst_len)) {
-    return 0;
+    return TcpOutcome::Error;
   }
   const int fd = ::socket(dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    return 0;
+    return TcpOutcome::Error;
   }
-  int ok = 0;
+  TcpOutcome out = TcpOutcome::Error;
   if (::bind(fd, reinterpret_cast<sockaddr*>(&src), src_len) == 0) {
     const int r = ::connect(fd, reinterpret_cast<sockaddr*>(&dst), dst_len);
     if (r == 0) {
-      ok = 1;
+      out = TcpOutcome::Connected;
     } else if (errno == EINPROGRESS) {
       pollfd p{fd, POLLOUT, 0};
-      if (::poll(&p, 1, static_cast<int>(timeout.count())) == 1) {
+      const int ready = ::poll(&p, 1, static_cast<int>(timeout.count()));
+      if (ready == 1) {
         int err = 0;
         socklen_t l = sizeof err;
         ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l);
-        ok = err == 0 ? 1 : 0;
+        out = err == 0 ? TcpOutcome::Connected : TcpOutcome::Refused;
+      } else if (ready == 0) {
+        out = TcpOutcome::NoReply;
       }
+    } else {
+      out = TcpOutcome::Refused; // refused before a packet left (a local reject, no route)
     }
   }
   // Abortive close: neither side keeps a TIME_WAIT socket, so a prober
@@ -119,7 +124,14 @@ connect_once(const std::string& from, const std::string& to, int port, std::chro
   const linger reset{1, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
   ::close(fd);
-  return ok;
+  return out;
+}
+
+// One attempt: 1 connected, 0 not.
+int
+connect_once(const std::string& from, const std::string& to, int port, std::chrono::milliseconds timeout)
+{
+  return attempt_once(from, to, port, timeout) == TcpOutcome::Connected ? 1 : 0;
 }
 
 } // namespace
@@ -297,6 +309,36 @@ eventually_connects(const NamedNetns* ns, const std::string& from, const std::st
     }
   }
   return false;
+}
+
+std::vector<TcpOutcome>
+tcp_attempts(const std::vector<TcpAttempt>& attempts, std::chrono::milliseconds timeout)
+{
+  std::vector<pid_t> pids;
+  std::fflush(stdout);
+  std::fflush(stderr);
+  for (const auto& a : attempts) {
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+      for (const pid_t p : pids) {
+        ::kill(p, SIGKILL);
+        ::waitpid(p, nullptr, 0);
+      }
+      throw std::runtime_error("fork failed");
+    }
+    if (pid == 0) {
+      enter(a.ns);
+      ::_exit(static_cast<int>(attempt_once(a.from, a.to, a.port, timeout)));
+    }
+    pids.push_back(pid);
+  }
+  std::vector<TcpOutcome> out;
+  for (const pid_t p : pids) {
+    const int code = wait_bounded(p, timeout + std::chrono::seconds(10));
+    out.push_back(code >= 0 && code <= static_cast<int>(TcpOutcome::Error) ? static_cast<TcpOutcome>(code)
+                                                                           : TcpOutcome::Error);
+  }
+  return out;
 }
 
 std::string
