@@ -543,6 +543,52 @@ TEST_P(BackendSuite, EveryConfigurationChangeEndsInExactlyTheConfiguredFirewall)
       std::chrono::seconds(280));
 }
 
+// "out rejects connections": the host's own connection to a listed
+// address fails at once, on both families and whatever the inbound rules
+// do. Before, with direction = both its ICMP error came back on loopback
+// from the listed address and the inbound rule dropped it (no reply at
+// all), and an IPv6 reject only counted as a soft error inside connect()
+// (the attempt waited for the next SYN, a second later).
+TEST_P(BackendSuite, DirectionOutRefusesTheHostsOwnConnectionsAtOnce)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    Host h(GetParam());
+    for (const NamedNetns* ns :
+         {static_cast<const NamedNetns*>(nullptr), static_cast<const NamedNetns*>(&h.client)}) {
+      for (const char* s : {"net.ipv4.icmp_ratelimit=0", "net.ipv6.icmp.ratelimit=0"}) {
+        if (ns == nullptr) {
+          run_checked({"sysctl", "-q", "-w", s});
+        } else {
+          ns->exec({"sysctl", "-q", "-w", s});
+        }
+      }
+    }
+    TcpServer v4(&h.client, "0.0.0.0", 8080);
+    TcpServer v6(&h.client, "::", 8080);
+    for (const char* extra :
+         {"direction = out\n", "direction = both\n", "direction = both\nchain = INPUT\nlog = true\n",
+          "direction = both\npolicy = allow-only\n"}) {
+      h.update(extra);
+      // Several rounds: a soft error would show as no reply in some.
+      for (int round = 0; round < 5; ++round) {
+        const auto got = tcp_attempts({{nullptr, k_host, k_listed, 8080},
+                                       {nullptr, k_host6, k_listed6, 8080},
+                                       {nullptr, k_host, k_unlisted, 8080},
+                                       {nullptr, k_host6, k_unlisted6, 8080}},
+                                      std::chrono::milliseconds(700));
+        const bool allow_only = std::string(extra).find("allow-only") != std::string::npos;
+        const TcpOutcome listed = allow_only ? TcpOutcome::Connected : TcpOutcome::Refused;
+        const TcpOutcome unlisted = allow_only ? TcpOutcome::Refused : TcpOutcome::Connected;
+        EXPECT_EQ(got[0], listed) << extra << "round " << round;
+        EXPECT_EQ(got[1], listed) << extra << "round " << round;
+        EXPECT_EQ(got[2], unlisted) << extra << "round " << round;
+        EXPECT_EQ(got[3], unlisted) << extra << "round " << round;
+      }
+    }
+  });
+}
+
 TEST_P(BackendSuite, AllowOnlyWithPortsInterfaceDirectionBothAndLog)
 {
   GEOBLOCK_REQUIRE_NETNS();

@@ -179,7 +179,8 @@ listed(const Config& c, const Zones& zones, const Address& a)
 bool
 allowed(const Config& c, const Address& a)
 {
-  return std::any_of(c.allow.begin(), c.allow.end(), [&a](const std::string& n) { return network(n).contains(a); });
+  return std::any_of(c.allow.begin(), c.allow.end(),
+                     [&a](const std::string& n) { return network(n).contains(a); });
 }
 
 // policy: "block" drops traffic from the listed countries; "allow-only"
@@ -216,8 +217,9 @@ interface_matches(const Config& c)
 bool
 in_ranges(const std::vector<PortRange>& ranges, int port)
 {
-  return std::any_of(ranges.begin(), ranges.end(),
-                     [port](const PortRange& r) { return r.proto == "tcp" && r.first <= port && port <= r.last; });
+  return std::any_of(ranges.begin(), ranges.end(), [port](const PortRange& r) {
+    return r.proto == "tcp" && r.first <= port && port <= r.last;
+  });
 }
 
 // ports: "block only these destination ports ... With policy = allow-only,
@@ -286,8 +288,8 @@ outbound(const Config& c, const Zones& zones, const Address& destination, int po
   // routed clients (FORWARD) to the listed destinations; with allow-only,
   // to every destination not allowed. Where the rule goes (chain) is about
   // inbound packets.
-  if (family_on(c, destination) && direction_out(c) && interface_matches(c) && targeted(c, zones, destination) &&
-      port_targeted(c, port)) {
+  if (family_on(c, destination) && direction_out(c) && interface_matches(c) &&
+      targeted(c, zones, destination) && port_targeted(c, port)) {
     return Fate::Refused;
   }
   // Inbound, the replies come from the destination to the host's

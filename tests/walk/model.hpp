@@ -48,15 +48,15 @@ std::string to_string(const PortRange& r);
 // them; empty or default values are left out of the file.
 struct Config {
   std::vector<std::string> countries;
-  std::string family = "both";                 // v4, v6, both
-  std::string policy = "block";                // block, allow-only
-  std::vector<std::string> allow;              // networks
-  std::vector<PortRange> ports;                // block only these destination ports
-  std::vector<PortRange> except_ports;         // block all but these
-  std::string match = "all";                   // all, new
-  std::vector<std::string> chains;             // [TABLE:]CHAIN; empty: the default
-  std::string direction = "in";                // in, out, both
-  std::vector<std::string> interfaces;         // empty: every interface; "ppp+" wildcards
+  std::string family = "both";         // v4, v6, both
+  std::string policy = "block";        // block, allow-only
+  std::vector<std::string> allow;      // networks
+  std::vector<PortRange> ports;        // block only these destination ports
+  std::vector<PortRange> except_ports; // block all but these
+  std::string match = "all";           // all, new
+  std::vector<std::string> chains;     // [TABLE:]CHAIN; empty: the default
+  std::string direction = "in";        // in, out, both
+  std::vector<std::string> interfaces; // empty: every interface; "ppp+" wildcards
   bool log = false;
   std::string set_name = "geoblock";
   std::string backend = "nftables";

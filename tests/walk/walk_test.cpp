@@ -43,9 +43,9 @@ env_number(const char* name, std::uint64_t fallback)
 
 // The link: the host (this namespace) on gbh, the clients on gbc.
 const std::vector<std::string> k_host_addresses = {"198.51.100.1/24", "203.0.113.1/24", "2001:db8::1/32"};
-const std::vector<std::string> k_clients = {"198.51.100.10", "198.51.100.70", "198.51.100.140", "198.51.100.200",
-                                            "203.0.113.10",  "203.0.113.200", "2001:db8:1::10", "2001:db8:2::10",
-                                            "2001:db8:3::10", "2001:db8:4::10"};
+const std::vector<std::string> k_clients = {
+    "198.51.100.10", "198.51.100.70",  "198.51.100.140", "198.51.100.200", "203.0.113.10",
+    "203.0.113.200", "2001:db8:1::10", "2001:db8:2::10", "2001:db8:3::10", "2001:db8:4::10"};
 const std::vector<int> k_host_ports = {22, 80, 8080};
 constexpr int k_client_port = 8080;
 
@@ -63,15 +63,15 @@ const std::vector<std::string> k_countries = {"nz", "au", "fr", "de", "jp"};
 // The networks zones draw the clients' part from: overlapping, nested,
 // adjacent, single addresses.
 const std::vector<std::string> k_pool = {
-    "198.51.100.0/26",  "198.51.100.64/26",  "198.51.100.128/26", "198.51.100.192/26", "198.51.100.0/25",
-    "198.51.100.128/25", "198.51.100.0/24",  "198.51.100.8/29",   "198.51.100.70/32",  "198.51.100.64/30",
-    "203.0.113.0/25",   "203.0.113.128/25",  "203.0.113.0/24",    "203.0.113.200/31",  "2001:db8:1::/48",
-    "2001:db8:2::/48",  "2001:db8:3::/48",   "2001:db8:4::/48",   "2001:db8::/46",     "2001:db8:2::/47",
-    "2001:db8:4::/46",  "2001:db8:1::10/128", "2001:db8:3::/64"};
-const std::vector<std::string> k_allow_pool = {"198.51.100.64/27", "203.0.113.0/26", "198.51.100.140/32",
-                                               "2001:db8:3::/48", "2001:db8:1::10/128", "198.51.100.0/24"};
-const std::vector<walk::PortRange> k_port_pool = {{"tcp", 22, 22},    {"tcp", 80, 80},     {"tcp", 8080, 8080},
-                                                  {"udp", 53, 53},    {"tcp", 20, 23},     {"tcp", 79, 81},
+    "198.51.100.0/26",   "198.51.100.64/26",   "198.51.100.128/26", "198.51.100.192/26", "198.51.100.0/25",
+    "198.51.100.128/25", "198.51.100.0/24",    "198.51.100.8/29",   "198.51.100.70/32",  "198.51.100.64/30",
+    "203.0.113.0/25",    "203.0.113.128/25",   "203.0.113.0/24",    "203.0.113.200/31",  "2001:db8:1::/48",
+    "2001:db8:2::/48",   "2001:db8:3::/48",    "2001:db8:4::/48",   "2001:db8::/46",     "2001:db8:2::/47",
+    "2001:db8:4::/46",   "2001:db8:1::10/128", "2001:db8:3::/64"};
+const std::vector<std::string> k_allow_pool = {"198.51.100.64/27", "203.0.113.0/26",     "198.51.100.140/32",
+                                               "2001:db8:3::/48",  "2001:db8:1::10/128", "198.51.100.0/24"};
+const std::vector<walk::PortRange> k_port_pool = {{"tcp", 22, 22},     {"tcp", 80, 80}, {"tcp", 8080, 8080},
+                                                  {"udp", 53, 53},     {"tcp", 20, 23}, {"tcp", 79, 81},
                                                   {"tcp", 8000, 8100}, {"sctp", 80, 80}};
 
 template <class T>
@@ -231,7 +231,8 @@ public:
     run_checked({"ip", "link", "add", "gbidle", "type", "veth", "peer", "name", "gbidlep"});
     run_checked({"ip", "link", "set", "gbidle", "up"});
     // Every reject answers at once: no ICMP rate limit in these namespaces.
-    for (const NamedNetns* ns : {static_cast<const NamedNetns*>(nullptr), static_cast<const NamedNetns*>(&m_client)}) {
+    for (const NamedNetns* ns :
+         {static_cast<const NamedNetns*>(nullptr), static_cast<const NamedNetns*>(&m_client)}) {
       for (const char* s : {"net.ipv4.icmp_ratelimit=0", "net.ipv6.icmp.ratelimit=0"}) {
         if (ns == nullptr) {
           run_checked({"sysctl", "-q", "-w", s});
@@ -264,7 +265,8 @@ public:
                                                   k_countries.begin());
     const std::uint32_t base = 0x2d000000u + (index << 20); // 45.0.0.0/12, 45.16.0.0/12, ...
     while (bulk.size() < 400) {
-      bulk.insert(base + (static_cast<std::uint32_t>(m_rng() % 2048) << 9)); // every other /24: nothing merges
+      bulk.insert(base +
+                  (static_cast<std::uint32_t>(m_rng() % 2048) << 9)); // every other /24: nothing merges
     }
     for (int i = 0; i < 80; ++i) {
       bulk.erase(bulk.begin());
@@ -283,7 +285,8 @@ public:
       v4 += walk::to_string(n) + "\n";
       walk::Network n6;
       n6.first.v6 = true;
-      n6.first.value = (static_cast<walk::Bits>(0x2a0c0000u + index) << 96) | (static_cast<walk::Bits>(a & 0xfffff) << 80);
+      n6.first.value =
+          (static_cast<walk::Bits>(0x2a0c0000u + index) << 96) | (static_cast<walk::Bits>(a & 0xfffff) << 80);
       n6.len = 48;
       v6 += walk::to_string(n6) + "\n";
     }
@@ -294,9 +297,10 @@ public:
 
   std::string config_file(const Config& c) const
   {
-    return m_dir.write("geoblock.conf", "base-url = file://" + m_dir / "mirror" + "\ncache-dir = " + m_dir / "cache" +
-                                            "\nstate-dir = " + m_dir / "state" + "\nlock-file = " + m_dir / "lock" +
-                                            "\nlock-wait = 10\n" + c.text());
+    return m_dir.write("geoblock.conf",
+                       "base-url = file://" + m_dir / "mirror" + "\ncache-dir = " + m_dir / "cache" +
+                           "\nstate-dir = " + m_dir / "state" + "\nlock-file = " + m_dir / "lock" +
+                           "\nlock-wait = 10\n" + c.text());
   }
 
   util::RunResult geoblock(const std::string& command, const Config& c, std::vector<std::string> more = {},
@@ -496,7 +500,8 @@ private:
     m_what = "hand edit: " + edit;
     const auto st = m_lab.geoblock("status", m_config);
     if (st.exit_code != 5) {
-      ADD_FAILURE() << "status after a hand edit (" << edit << ") exited " << st.exit_code << " (expected 5):\n"
+      ADD_FAILURE() << "status after a hand edit (" << edit << ") exited " << st.exit_code
+                    << " (expected 5):\n"
                     << st.out << st.err << where();
     }
     step_update(m_config, "update after " + edit);
@@ -513,8 +518,8 @@ private:
             table = line.substr(1);
           } else if (line.rfind("-A ", 0) == 0 && line.find("--comment geoblock") != std::string::npos &&
                      line.find('"') == std::string::npos) {
-            std::vector<std::string> argv{std::string(save) == "iptables-save" ? "iptables" : "ip6tables", "-w",
-                                          "-t", table, "-D"};
+            std::vector<std::string> argv{std::string(save) == "iptables-save" ? "iptables" : "ip6tables",
+                                          "-w", "-t", table, "-D"};
             std::istringstream words(line.substr(3));
             for (std::string w; words >> w;) {
               argv.push_back(w);
@@ -547,8 +552,8 @@ private:
   std::string ruleset() const
   {
     return "--- nft list ruleset\n" + run_text({"nft", "list", "ruleset"}) + "--- iptables-save\n" +
-           run_text({"iptables-save"}) + "--- ip6tables-save\n" + run_text({"ip6tables-save"}) + "--- ipset -n\n" +
-           run_text({"ipset", "list", "-n"});
+           run_text({"iptables-save"}) + "--- ip6tables-save\n" + run_text({"ip6tables-save"}) +
+           "--- ipset -n\n" + run_text({"ipset", "list", "-n"});
   }
 
   // After every step: status in sync, only the chosen backend and set name
@@ -584,8 +589,7 @@ private:
   // host. A probe that differs from `expect` is tried again (a SYN lost
   // under load), at most three more times, except a connection that went
   // through where none should: a drop never lets one through.
-  template <class Expect>
-  void probe(const Expect& expect)
+  template <class Expect> void probe(const Expect& expect)
   {
     std::vector<Probe> probes;
     for (const auto& client : k_clients) {
@@ -615,8 +619,9 @@ private:
           continue;
         }
         const std::string line = std::string(probes[i].inbound ? "inbound from " : "outbound to ") +
-                                 probes[i].client + " port " + std::to_string(probes[i].port) + ": expected " +
-                                 walk::to_string(probes[i].expected) + ", got " + walk::to_string(got);
+                                 probes[i].client + " port " + std::to_string(probes[i].port) +
+                                 ": expected " + walk::to_string(probes[i].expected) + ", got " +
+                                 walk::to_string(got);
         if (got == Fate::Open) {
           ADD_FAILURE() << line << "\n" << ruleset() << where();
           return;
