@@ -398,6 +398,23 @@ public:
     }
   }
 
+  // Only the data moves: one configuration, and at every step some of its
+  // countries' zones swap to an overlapping list, as upstream data changes
+  // from one month to the next.
+  void run_data(std::uint64_t steps)
+  {
+    // Where the block covers the host, so that data changes move probes.
+    m_config.chains.clear();
+    m_config.interfaces.clear();
+    step_update(m_config, "first update");
+    for (m_step = 1; m_step < steps && !::testing::Test::HasFailure(); ++m_step) {
+      for (const auto& cc : some(m_rng, m_config.countries, 1, m_config.countries.size())) {
+        m_lab.new_data(cc);
+      }
+      step_update(m_config, "data changed");
+    }
+  }
+
 private:
   Config next_config()
   {
@@ -660,6 +677,19 @@ TEST_P(Walk, FirewallAlwaysEqualsTheConfiguration)
               static_cast<unsigned long long>(seed));
   std::fflush(stdout);
   in_fresh_netns([seed, steps] { Walker(seed, GetParam()).run(steps); },
+                 std::chrono::seconds(120 + 6 * steps));
+}
+
+TEST_P(Walk, DataChangesAlwaysConverge)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  const std::uint64_t seed = env_number("GEOBLOCK_WALK_SEED", std::random_device{}());
+  const std::uint64_t steps = env_number("GEOBLOCK_WALK_STEPS", 20);
+  std::printf("data walk on %s: seed %llu, %llu steps (replay: GEOBLOCK_WALK_SEED=%llu)\n",
+              GetParam().c_str(), static_cast<unsigned long long>(seed),
+              static_cast<unsigned long long>(steps), static_cast<unsigned long long>(seed));
+  std::fflush(stdout);
+  in_fresh_netns([seed, steps] { Walker(seed, GetParam()).run_data(steps); },
                  std::chrono::seconds(120 + 6 * steps));
 }
 
