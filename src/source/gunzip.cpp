@@ -82,4 +82,10 @@ gunzip(std::string_view data, const std::string& name, std::size_t max_bytes)
   return out;
 }
 
+std::string
+zlib_library_version()
+{
+  return std::string("zlib ") + zlibVersion();
+}
+
 } // namespace geoblock::source

@@ -17,4 +17,7 @@ bool is_gzip(std::string_view data);
 // (a decompression bomb).
 std::string gunzip(std::string_view data, const std::string& name, std::size_t max_bytes);
 
+// "zlib 1.2.13", for --version.
+std::string zlib_library_version();
+
 } // namespace geoblock::source
