@@ -91,6 +91,8 @@ struct Config {
   std::vector<std::string> asn;       // block these ASes: "AS13335", "13335", lists
   std::vector<std::string> allow_asn; // never block these ASes
   std::vector<std::string> asn_file;  // the ASN data: .mmdb, iptoasn TSV, start,end,asn,org CSV (.gz)
+  std::vector<std::string> mmdb_url;  // source mmdb: databases downloaded into the cache ({yyyy}, {mm})
+  std::vector<std::string> asn_url;   // ASN data downloaded into the cache
 
   KeyOrigins origins;
 };

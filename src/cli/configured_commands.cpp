@@ -246,6 +246,8 @@ make_one_source(const Settings& s, const Settings::SourceSpec& spec, const std::
     o.cache_dir = cache_dir;
     o.stale_after_days = s.raw.stale_days;
     o.reach = reach;
+    o.urls = s.raw.mmdb_url;
+    o.download.http = fetch::http_options(fetch_options(s));
     return std::make_unique<source::MmdbSource>(std::move(o));
   }
   case Settings::SourceKind::Rir: {
@@ -298,10 +300,13 @@ make_inner_source(const Settings& s, const std::string& cache_dir, const std::st
 // when separated): with the cache directory of their last good copies, the
 // files read by `reach`.
 std::vector<net::AsnResult>
-read_asns(const Settings& s, const std::string& cache_dir, const Reach& reach)
+read_asns(const Settings& s, const std::string& cache_dir, const Reach& reach, net::ZoneSource::Mode mode)
 {
   source::AsnOptions o;
   o.files = s.raw.asn_file;
+  o.urls = s.raw.asn_url;
+  o.download.http = fetch::http_options(fetch_options(s));
+  o.offline = mode == net::ZoneSource::Mode::CacheOnly;
   o.block = s.asns;
   o.allow = s.allow_asns;
   o.zone = zone_options(s);
@@ -331,8 +336,8 @@ add_mmdb_and_asns(const Settings& s, SeparationOptions& o)
     o.asns.push_back({n, true});
   }
   o.dir = s.raw.cache_dir;
-  o.load_asns = [s](const std::string& cache_dir, const Reach& reach) {
-    return read_asns(s, cache_dir, reach);
+  o.load_asns = [s](const std::string& cache_dir, const Reach& reach, net::ZoneSource::Mode mode) {
+    return read_asns(s, cache_dir, reach, mode);
   };
 }
 
@@ -431,7 +436,7 @@ load_all(const Settings& s, net::ZoneSource::Mode mode, const Environment& env, 
     out.lists = load_blocklists(s, mode, purpose);
     out.zones = load_zones(s, mode, env, purpose, parent);
     if (!s.asns.empty() || !s.allow_asns.empty()) {
-      out.asns = read_asns(s, s.raw.cache_dir, {});
+      out.asns = read_asns(s, s.raw.cache_dir, {}, mode);
     }
     return out;
   }

@@ -8,6 +8,7 @@
 #include "net/asn.hpp"
 #include "source/mmdb.hpp"
 #include "source/mmdb_source.hpp"
+#include "source/remote_file.hpp"
 
 #include <algorithm>
 
@@ -60,8 +61,22 @@ void
 validate_mmdb_and_asn(const Config& raw, Settings& s)
 {
   const KeyOrigins& o = raw.origins;
-  s.mmdb_files =
-      raw.mmdb_file.empty() ? std::vector<std::string>{source::k_default_mmdb_file} : raw.mmdb_file;
+  // The default database only when neither files nor URLs are given.
+  s.mmdb_files = raw.mmdb_file.empty() && raw.mmdb_url.empty()
+                     ? std::vector<std::string>{source::k_default_mmdb_file}
+                     : raw.mmdb_file;
+  for (const auto& [key, urls] :
+       {std::pair<const char*, const std::vector<std::string>*>{"mmdb-url", &raw.mmdb_url},
+        std::pair<const char*, const std::vector<std::string>*>{"asn-url", &raw.asn_url}}) {
+    for (const std::string& url : *urls) {
+      if (const std::string problem = source::remote_url_problem(url); !problem.empty()) {
+        throw ConfigError(o.where(key) + ": " + problem);
+      }
+    }
+  }
+  if (!raw.mmdb_url.empty() && !has_mmdb_source(s)) {
+    throw ConfigError(o.where("mmdb-url") + ": set, but source does not list mmdb (source = mmdb)");
+  }
   for (const std::string& f : s.mmdb_files) {
     if (f.empty() || f.find("://") != std::string::npos) {
       throw ConfigError(o.where("mmdb-file") + ": expected a file, got '" + f + "'");
@@ -88,9 +103,10 @@ validate_mmdb_and_asn(const Config& raw, Settings& s)
       throw ConfigError(o.where("asn-file") + ": expected a file, got '" + f + "'");
     }
   }
-  if ((!s.asns.empty() || !s.allow_asns.empty()) && raw.asn_file.empty()) {
-    throw ConfigError(o.where(s.asns.empty() ? "allow-asn" : "asn") +
-                      ": needs ASN data: asn-file (GeoLite2-ASN.mmdb, iptoasn's ip2asn-v4.tsv, ...)");
+  if ((!s.asns.empty() || !s.allow_asns.empty()) && raw.asn_file.empty() && raw.asn_url.empty()) {
+    throw ConfigError(
+        o.where(s.asns.empty() ? "allow-asn" : "asn") +
+        ": needs ASN data: asn-file or asn-url (GeoLite2-ASN.mmdb, iptoasn's ip2asn-v4.tsv, ...)");
   }
 }
 

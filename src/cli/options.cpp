@@ -257,7 +257,11 @@ config_options(Config& c)
       "allow-asn", po::value(&c.allow_asn)->value_name("AS[,AS...]"),
       "never block the networks of these autonomous systems (repeatable)")(
       "asn-file", po::value(&c.asn_file)->value_name("FILE"),
-      "ASN data: .mmdb, iptoasn TSV or start,end,asn,org CSV, .gz accepted (repeatable)");
+      "ASN data: .mmdb, iptoasn TSV or start,end,asn,org CSV, .gz accepted (repeatable)")(
+      "mmdb-url", po::value(&c.mmdb_url)->value_name("URL"),
+      "source mmdb: a database to download (http, https, file; .gz accepted; {yyyy} and {mm} for the "
+      "month; repeatable)")("asn-url", po::value(&c.asn_url)->value_name("URL"),
+                            "ASN data to download, like asn-file (repeatable)");
   return d;
 }
 

@@ -421,7 +421,7 @@ child_main(const ChildPlan& plan, const SeparatedSource::FilesFactory& make_inne
     }
     std::vector<net::AsnResult> asns;
     if (!plan.options->asns.empty() && plan.options->load_asns) {
-      asns = plan.options->load_asns(cache, reach);
+      asns = plan.options->load_asns(cache, reach, plan.mode);
     }
     write_all(k_report_fd, format_child_report(zones, lists, asns));
     status = 0;

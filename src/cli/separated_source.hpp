@@ -75,10 +75,13 @@ struct SeparationOptions {
   // one when it may open it, else a private copy).
   std::vector<std::string> files;
   // The ASes (asn, allow-asn) loaded with the zones, in every mode, by
-  // `load_asns` in the child (given the cache directory it uses and the
-  // Reach of `files`); their networks are parsed again here. See asns().
+  // `load_asns` in the child (given the cache directory it uses, the
+  // Reach of `files` and the mode); their networks are parsed again here.
+  // See asns().
   std::vector<ExpectedAsn> asns;
-  std::function<std::vector<net::AsnResult>(const std::string& cache_dir, const Reach& reach)> load_asns;
+  std::function<std::vector<net::AsnResult>(const std::string& cache_dir, const Reach& reach,
+                                            net::ZoneSource::Mode mode)>
+      load_asns;
 };
 
 class SeparatedSource final : public net::ZoneSource {

@@ -219,6 +219,51 @@ load_asns(const AsnOptions& options)
   std::string stale_error;
   std::string failed_error;
   std::int64_t fetched_at = 0;
+  // asn-url: the downloads first (validated whole before they replace
+  // their last good copies), then read like the files.
+  if (!options.urls.empty()) {
+    RemoteFileOptions ro = options.download;
+    ro.cache_dir = options.cache_dir;
+    ro.sub = "asn";
+    ro.offline = options.offline;
+    ro.max_bytes = options.max_bytes;
+    const auto remote =
+        refresh_remote_files(options.urls, ro, [&](const std::string& path, const std::string& url) {
+          net::AsnData probe;
+          read_asn_file(path, url, wanted, probe, options.max_bytes);
+          check_guards(probe, url, options.zone);
+        });
+    for (const RemoteFile& r : remote) {
+      location += (location.empty() ? "" : ", ") + r.url_template;
+      if (r.state == RemoteFile::State::Cached) {
+        stale_error += (stale_error.empty() ? "" : "; ") + r.error + " (its last good copy is used)";
+        log::warning(r.error + "; using its last good copy");
+      }
+      net::AsnData one;
+      try {
+        if (r.path.empty()) {
+          throw Error(r.error);
+        }
+        read_asn_file(r.path, r.url + " (cached copy)", wanted, one, options.max_bytes);
+        check_guards(one, r.url + " (cached copy)", options.zone);
+      } catch (const Error& e) {
+        failed_error += (failed_error.empty() ? "" : "; ") + std::string(e.what());
+        log::warning(e.what());
+        continue;
+      }
+      fetched_at = std::max(fetched_at, r.fetched_at);
+      data.lines += one.lines;
+      for (auto& [number, as] : one.by_number) {
+        net::AsnData::As& to = data.by_number[number];
+        if (to.name.empty()) {
+          to.name = as.name;
+        }
+        to.lines += as.lines;
+        to.nets.v4.insert(to.nets.v4.end(), as.nets.v4.begin(), as.nets.v4.end());
+        to.nets.v6.insert(to.nets.v6.end(), as.nets.v6.begin(), as.nets.v6.end());
+      }
+    }
+  }
   for (const std::string& file : options.files) {
     location += (location.empty() ? "" : ", ") + file;
     const std::string path = options.reach ? options.reach(file) : file;
@@ -287,9 +332,9 @@ load_asns(const AsnOptions& options)
     r.location = location;
     r.fetched_at = fetched_at;
     r.last_modified = fetched_at;
-    if (options.files.empty()) {
+    if (options.files.empty() && options.urls.empty()) {
       r.origin = net::Origin::Failed;
-      r.error = "no ASN data configured (asn-file)";
+      r.error = "no ASN data configured (asn-file, asn-url)";
     } else if (!failed_error.empty()) {
       r.origin = net::Origin::Failed;
       r.error = failed_error;

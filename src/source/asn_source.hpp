@@ -15,6 +15,7 @@
 
 #include "net/asn.hpp"
 #include "net/zone.hpp"
+#include "source/remote_file.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -34,6 +35,12 @@ struct AsnOptions {
   std::size_t max_bytes = std::size_t{1} << 30; // per file, after decompression
   // The path to open for a configured file (see MmdbOptions::reach).
   std::function<std::string(const std::string&)> reach;
+  // asn-url: files downloaded into cache_dir/asn (source/remote_file.hpp),
+  // read with `files`; `download` carries the HTTP options (its cache_dir,
+  // sub and offline are set here, offline from `offline`).
+  std::vector<std::string> urls;
+  RemoteFileOptions download;
+  bool offline = false; // CacheOnly: the URLs' cached copies alone
 };
 
 // One result per AS asked for: those of `block` in order, then those of

@@ -158,18 +158,66 @@ MmdbSource::describe() const
 }
 
 std::vector<net::ZoneResult>
-MmdbSource::load(const std::vector<std::string>& countries, net::Families families, Mode)
+MmdbSource::load(const std::vector<std::string>& countries, net::Families families, Mode mode)
 {
   const std::int64_t now =
       m_options.clock ? m_options.clock() : static_cast<std::int64_t>(std::time(nullptr));
   // The union of every database, per country.
   std::unordered_map<std::string, net::NetList> nets;
-  std::unordered_map<std::string, std::array<std::size_t, 2>> counted;
   std::string location;
   std::string stale_error;  // a database served from its last good copy
   std::string failed_error; // a database with no usable data at all
   std::int64_t built = 0;
   std::int64_t fetched_at = 0;
+  // mmdb-url: the downloads first (each validated whole before it
+  // replaces its last good copy), then read like the files.
+  std::vector<RemoteFile> remote;
+  if (!m_options.urls.empty()) {
+    RemoteFileOptions ro = m_options.download;
+    ro.cache_dir = m_options.cache_dir;
+    ro.sub = "mmdb";
+    ro.offline = mode == Mode::CacheOnly;
+    if (!ro.clock) {
+      ro.clock = m_options.clock;
+    }
+    remote =
+        refresh_remote_files(m_options.urls, ro, [this](const std::string& path, const std::string& url) {
+          read_mmdb_countries(path, m_options, url);
+        });
+  }
+  bool downloaded = false;
+  for (const RemoteFile& r : remote) {
+    location += (location.empty() ? "" : ", ") + r.url_template;
+    downloaded = downloaded || r.state == RemoteFile::State::Downloaded;
+    if (r.state == RemoteFile::State::Cached) {
+      stale_error += (stale_error.empty() ? "" : "; ") + r.error + " (its last good copy is used)";
+      log::warning(r.error + "; using its last good copy");
+    }
+    std::optional<MmdbCountries> data;
+    if (!r.path.empty()) {
+      try {
+        data = read_mmdb_countries(r.path, m_options, r.url + " (cached copy)");
+      } catch (const Error& e) {
+        failed_error += (failed_error.empty() ? "" : "; ") + std::string(e.what());
+      }
+    } else {
+      failed_error += (failed_error.empty() ? "" : "; ") + r.error;
+    }
+    if (!data) {
+      log::warning(failed_error);
+      continue;
+    }
+    const auto epoch = static_cast<std::int64_t>(data->metadata.build_epoch);
+    log::info("mmdb " + r.url + ": " + data->metadata.database_type + " built " + utc_date(epoch) + ", IPv" +
+              std::to_string(data->metadata.ip_version) + ", country from " + data->field);
+    built = built == 0 ? epoch : std::min(built, epoch);
+    fetched_at = std::max(fetched_at, r.fetched_at);
+    for (MmdbCountries::Country& c : data->countries) {
+      net::NetList& to = nets[c.code];
+      to.v4.insert(to.v4.end(), c.nets.v4.begin(), c.nets.v4.end());
+      to.v6.insert(to.v6.end(), c.nets.v6.begin(), c.nets.v6.end());
+    }
+  }
   for (const std::string& file : m_options.files) {
     const std::string path = m_options.reach ? m_options.reach(file) : file;
     location += (location.empty() ? "" : ", ") + file;
@@ -220,9 +268,6 @@ MmdbSource::load(const std::vector<std::string>& countries, net::Families famili
     fetched_at = std::max(fetched_at, mtime);
     for (MmdbCountries::Country& c : data->countries) {
       net::NetList& to = nets[c.code];
-      auto& n = counted[c.code];
-      n[0] += c.nets.v4.size();
-      n[1] += c.nets.v6.size();
       to.v4.insert(to.v4.end(), c.nets.v4.begin(), c.nets.v4.end());
       to.v6.insert(to.v6.end(), c.nets.v6.begin(), c.nets.v6.end());
     }
@@ -284,6 +329,10 @@ MmdbSource::load(const std::vector<std::string>& countries, net::Families famili
       } else if (!stale_error.empty()) {
         r.origin = net::Origin::StaleCache;
         r.error = stale_error;
+      } else if (downloaded) {
+        r.origin = net::Origin::Downloaded;
+      } else if (!remote.empty() && m_options.files.empty()) {
+        r.origin = net::Origin::NotModified;
       } else {
         r.origin = net::Origin::Local;
       }

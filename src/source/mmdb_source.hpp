@@ -29,6 +29,7 @@
 #include "net/zone_result.hpp"
 #include "net/zone_source.hpp"
 #include "source/mmdb.hpp"
+#include "source/remote_file.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -53,6 +54,11 @@ struct MmdbOptions {
   // descriptor root opened: /proc/self/fd/N); empty: the file itself.
   // Messages and the cache always use the configured path.
   std::function<std::string(const std::string&)> reach;
+  // mmdb-url: databases downloaded into cache_dir/mmdb (source/remote_file.hpp),
+  // read with `files`; `download` carries the HTTP options (its cache_dir,
+  // sub and offline are set here).
+  std::vector<std::string> urls;
+  RemoteFileOptions download;
 };
 
 // What one database gave: every country's networks (lower-case codes).
@@ -78,9 +84,10 @@ public:
   explicit MmdbSource(MmdbOptions options) : m_options(std::move(options)) {}
   std::string describe() const override;
   // One result per country and family, as read_maxmind's: Local (Absent
-  // when no database lists it), location the file(s), last_modified the
-  // oldest build epoch, fetched_at the newest file time. Both modes read
-  // the files.
+  // when no database lists it; Downloaded or NotModified when URLs are
+  // configured and no file), location the file(s) and URL(s),
+  // last_modified the oldest build epoch, fetched_at the newest file time.
+  // Both modes read the files; CacheOnly reads the URLs' cached copies.
   std::vector<net::ZoneResult> load(const std::vector<std::string>& countries, net::Families families,
                                     Mode mode) override;
 

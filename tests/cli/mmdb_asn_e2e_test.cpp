@@ -13,6 +13,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <unistd.h>
 
 namespace {
@@ -104,6 +105,29 @@ TEST(MmdbAsnEndToEnd, ADamagedDatabaseIsOneErrorNamingItAndTheLastGoodCopyServes
   EXPECT_THAT(r.err, HasSubstr(dir / "country.mmdb" + ": cannot read as a MaxMind database"));
   const util::Json doc = util::Json::parse(r.out, "report");
   EXPECT_EQ(doc.get("totals").get("v4").get("entries").as_int(), 1) << r.out; // cn from the last good copy
+}
+
+TEST(MmdbAsnEndToEnd, DownloadsAreFetchedByTheFetcherAndKeptAsLastGoodCopies)
+{
+  test::TempDir dir;
+  dir.write("www/country.mmdb", country_database());
+  dir.write("www/ip2asn-v4.tsv", "203.0.113.0\t203.0.113.127\t64496\tUS\tExample Hosting\n");
+  const std::string conf = dir.write(
+      "geoblock.conf", "source = mmdb\nmmdb-url = file://" + dir / "www/country.mmdb" +
+                           "\nasn-url = file://" + dir / "www/ip2asn-v4.tsv" +
+                           "\nasn = 64496\ncache-dir = " + dir / "cache" + "\nstate-dir = " + dir / "state" +
+                           "\nlock-file = " + dir / "lock" + "\ncountries = cn\nfamily = v4\n");
+  auto r = run_geoblock({"update", "--dry-run", "--config", conf});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("downloaded from mmdb"));
+  EXPECT_THAT(r.out, HasSubstr("AS64496 Example Hosting"));
+  // Both upstream files gone: the last good copies serve, exit 4.
+  std::filesystem::remove(dir / "www/country.mmdb");
+  std::filesystem::remove(dir / "www/ip2asn-v4.tsv");
+  r = run_geoblock({"update", "--dry-run", "--json", "--config", conf});
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  const util::Json doc = util::Json::parse(r.out, "report");
+  EXPECT_EQ(doc.get("totals").get("v4").get("entries").as_int(), 2) << r.out; // cn and the AS
 }
 
 // Blocks cn (from the database) and AS64496, allows AS64497 inside cn,
