@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "fetch/zone_cache.hpp"
 #include "util/atomic_file.hpp"
 #include "util/digest.hpp"
 #include "util/file.hpp"
@@ -145,6 +146,44 @@ MmdbSource::cached_copy(const std::string& cache_dir, const std::string& file)
   const auto slash = file.rfind('/');
   const std::string base = slash == std::string::npos ? file : file.substr(slash + 1);
   return cache_dir + "/mmdb/" + base + "-" + util::sha256_hex(file).substr(0, 12) + ".mmdb";
+}
+
+std::optional<net::CacheReport>
+MmdbSource::cache(std::int64_t now) const
+{
+  if (m_options.cache_dir.empty()) {
+    return std::nullopt;
+  }
+  net::CacheReport report{m_options.cache_dir + "/mmdb", m_options.stale_after_days, {}};
+  std::vector<std::string> copies;
+  for (const std::string& f : m_options.files) {
+    copies.push_back(cached_copy(m_options.cache_dir, f));
+  }
+  for (const std::string& url : m_options.urls) {
+    RemoteFileOptions ro;
+    ro.cache_dir = m_options.cache_dir;
+    ro.sub = "mmdb";
+    copies.push_back(remote_copy_path(ro, url));
+  }
+  for (const std::string& copy : copies) {
+    struct stat st {};
+    if (::lstat(copy.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      continue; // never read (yet)
+    }
+    net::CachedZone z;
+    z.file = copy.substr(copy.rfind('/') + 1);
+    z.fetched_days_ago = fetch::age_days(static_cast<std::int64_t>(st.st_mtime), now);
+    try {
+      const MmdbFile db(copy);
+      z.body_ok = true;
+      z.age_days = fetch::age_days(static_cast<std::int64_t>(db.metadata().build_epoch), now);
+    } catch (const Error&) {
+      z.age_days = z.fetched_days_ago;
+    }
+    z.stale = m_options.stale_after_days > 0 && z.age_days > m_options.stale_after_days;
+    report.zones.push_back(std::move(z));
+  }
+  return report;
 }
 
 std::string

@@ -90,6 +90,10 @@ public:
   // Both modes read the files; CacheOnly reads the URLs' cached copies.
   std::vector<net::ZoneResult> load(const std::vector<std::string>& countries, net::Families families,
                                     Mode mode) override;
+  // The last good copies kept in cache_dir/mmdb (each file's and URL's),
+  // for status: the file name, its age (the database's build date when it
+  // opens, else the copy's time) and whether it opens as a database.
+  std::optional<net::CacheReport> cache(std::int64_t now) const override;
 
   // The cached copy of `file` under `cache_dir` (DIR/mmdb/NAME-HASH.mmdb).
   static std::string cached_copy(const std::string& cache_dir, const std::string& file);

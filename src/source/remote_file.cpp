@@ -37,9 +37,10 @@ is_template(const std::string& url)
   return url.find("{yyyy}") != std::string::npos || url.find("{mm}") != std::string::npos;
 }
 
-// DIR/SUB/NAME-HASH for a template.
+} // namespace
+
 std::string
-copy_path(const RemoteFileOptions& o, const std::string& url_template)
+remote_copy_path(const RemoteFileOptions& o, const std::string& url_template)
 {
   std::string name = url_template.substr(url_template.rfind('/') + 1);
   name = replace_all(replace_all(name, "{yyyy}", ""), "{mm}", "");
@@ -52,6 +53,8 @@ copy_path(const RemoteFileOptions& o, const std::string& url_template)
   }
   return o.cache_dir + "/" + o.sub + "/" + safe + "-" + util::sha256_hex(url_template).substr(0, 12);
 }
+
+namespace {
 
 std::optional<fetch::ZoneMeta>
 read_meta(const std::string& path)
@@ -141,7 +144,7 @@ refresh_remote_files(const std::vector<std::string>& url_templates, const Remote
   for (const std::string& tmpl : url_templates) {
     RemoteFile f;
     f.url_template = tmpl;
-    const std::string copy = copy_path(o, tmpl);
+    const std::string copy = remote_copy_path(o, tmpl);
     const std::string meta_path = copy + ".meta";
     std::optional<fetch::ZoneMeta> meta = regular_file(copy) ? read_meta(meta_path) : std::nullopt;
     const bool cached = meta.has_value();

@@ -56,6 +56,9 @@ std::vector<RemoteFile> refresh_remote_files(const std::vector<std::string>& url
                                              const RemoteFileOptions& options,
                                              const RemoteValidator& validate);
 
+// Where the last good copy of `url_template` lives (DIR/SUB/NAME-HASH).
+std::string remote_copy_path(const RemoteFileOptions& options, const std::string& url_template);
+
 // {yyyy} and {mm} of `url_template` at unix time `now`, `months_back`
 // months earlier.
 std::string expand_month_template(const std::string& url_template, std::int64_t now, int months_back = 0);

@@ -97,6 +97,9 @@ TEST(MmdbAsnEndToEnd, ADamagedDatabaseIsOneErrorNamingItAndTheLastGoodCopyServes
   const std::string conf = config(dir, "countries = cn\n");
   auto r = run_geoblock({"update", "--dry-run", "--config", conf});
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  // status lists the last good copy, with the database's age.
+  const auto st = run_geoblock({"status", "--config", conf});
+  EXPECT_THAT(st.out, HasSubstr("cache country.mmdb-")) << st.out << st.err;
 
   const std::string good = country_database();
   dir.write("country.mmdb", good.substr(0, good.size() - 40)); // the metadata cut
