@@ -324,11 +324,13 @@ add_mmdb_and_asns(const Settings& s, SeparationOptions& o)
   if (std::any_of(s.sources.begin(), s.sources.end(),
                   [](const Settings::SourceSpec& spec) { return spec.kind == Settings::SourceKind::Mmdb; })) {
     o.files.insert(o.files.end(), s.mmdb_files.begin(), s.mmdb_files.end());
+    o.extra_cache_dirs.push_back("mmdb");
   }
   if (s.asns.empty() && s.allow_asns.empty()) {
     return;
   }
   o.files.insert(o.files.end(), s.raw.asn_file.begin(), s.raw.asn_file.end());
+  o.extra_cache_dirs.push_back("asn");
   for (const std::uint32_t n : s.asns) {
     o.asns.push_back({n, false});
   }

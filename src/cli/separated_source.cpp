@@ -152,7 +152,7 @@ known_source(std::string_view name)
 // directory the fetcher could write is how a planted hard link would
 // become its).
 void
-hand_over(const std::string& dir, const util::Account& to)
+hand_over(const std::string& dir, const util::Account& to, const std::vector<std::string>& extra)
 {
   util::make_dirs(dir, 0755);
   struct stat st {};
@@ -172,8 +172,12 @@ hand_over(const std::string& dir, const util::Account& to)
   }
   // v4 and v6: the zones (fetch/zone_cache.hpp); lists: the blocklists'
   // cache; rir: the registries' delegation files (fetch/rir_source.hpp);
-  // mmdb and asn: the last good copies of the databases and ASN data.
-  for (const char* sub : {"v4", "v6", "lists", "rir", "mmdb", "asn"}) {
+  // `extra`: mmdb and asn, the last good copies of the databases and ASN
+  // data, only where configured (a host without them keeps its cache as
+  // it was, and needs no CAP_CHOWN for folders it does not use).
+  std::vector<std::string> subs = {"v4", "v6", "lists", "rir"};
+  subs.insert(subs.end(), extra.begin(), extra.end());
+  for (const std::string& sub : subs) {
     const std::string path = dir + "/" + sub;
     if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
       throw Error(path + ": cannot create directory: " + std::strerror(errno));
@@ -875,8 +879,8 @@ SeparatedSource::load(const std::vector<std::string>& countries, net::Families f
   std::list<Fd> list_fds; // (stable addresses: Fd closes what it holds)
   if (plan.account) {
     plan.by_fd = true;
-    const auto open_dir = [&plan](const std::string& dir, Fd& fd) {
-      hand_over(dir, *plan.account);
+    const auto open_dir = [&plan, this](const std::string& dir, Fd& fd) {
+      hand_over(dir, *plan.account, m_options.extra_cache_dirs);
       fd.fd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
       if (fd.fd < 0) {
         throw Error(dir + ": cannot open: " + std::strerror(errno));

@@ -79,6 +79,9 @@ struct SeparationOptions {
   // Reach of `files` and the mode); their networks are parsed again here.
   // See asns().
   std::vector<ExpectedAsn> asns;
+  // Folders of `dir` handed to the fetch-user besides v4, v6, lists and
+  // rir: "mmdb", "asn" (where those are configured).
+  std::vector<std::string> extra_cache_dirs;
   std::function<std::vector<net::AsnResult>(const std::string& cache_dir, const Reach& reach,
                                             net::ZoneSource::Mode mode)>
       load_asns;
