@@ -30,14 +30,6 @@ covers(const std::vector<net::Prefix<A>>& nets, A addr)
   return false;
 }
 
-std::string
-percent(double fraction)
-{
-  std::ostringstream s;
-  s << std::lround(fraction * 100) << "%";
-  return s.str();
-}
-
 void
 stage(const ApplyOptions& options, const std::string& what)
 {
@@ -57,11 +49,6 @@ validate_options(const ApplyOptions& options)
                         " exists with nftables only: set backend nftables, or use "
                         "raw:PREROUTING for the earliest drop with iptables");
     }
-  }
-  try {
-    check_max_shrink(options.max_shrink);
-  } catch (const ConfigError& e) {
-    throw ConfigError(std::string("max-shrink: ") + e.what());
   }
 }
 
@@ -178,23 +165,9 @@ update_set(IpsetSession& session, const std::vector<net::Prefix<A>>& nets, const
 } // namespace
 
 void
-check_safety(const net::NetList& aggregated, const FirewallState& desired, const FirewallState& live,
-             const ApplyOptions& options)
+check_safety(const net::NetList& aggregated, const ApplyOptions& options)
 {
   check_ssh_lockout(aggregated, options);
-  for (const SetState& want : desired.sets) {
-    if (const SetState* have = live.set(want.name)) {
-      check_shrink(want.family, have->entries, want.entries, options);
-    }
-  }
-}
-
-void
-check_max_shrink(double fraction)
-{
-  if (!(fraction >= 0.0 && fraction <= 1.0)) {
-    throw ConfigError("expected a fraction from 0 to 1, got " + std::to_string(fraction));
-  }
 }
 
 void
@@ -239,22 +212,6 @@ check_ssh_lockout(const net::NetList& aggregated, const ApplyOptions& options)
   if (blocked) {
     throw SafetyError("refusing to apply: the SSH session's client address " + client +
                       " would be blocked (add it to the allowlist, or use --force)");
-  }
-}
-
-void
-check_shrink(net::Family family, std::uint64_t live_entries, std::uint64_t new_entries,
-             const ApplyOptions& options)
-{
-  if (options.force || live_entries == 0 || new_entries >= live_entries) {
-    return;
-  }
-  const double shrink = 1.0 - static_cast<double>(new_entries) / static_cast<double>(live_entries);
-  if (shrink > options.max_shrink) {
-    throw SafetyError("refusing to shrink set " + set_name_for(options.set_name, family) + " from " +
-                      std::to_string(live_entries) + " to " + std::to_string(new_entries) + " entries (-" +
-                      percent(shrink) + ", more than max-shrink " + percent(options.max_shrink) +
-                      "); use --force if this is intended");
   }
 }
 
@@ -306,7 +263,6 @@ apply(const net::NetList& aggregated, const ApplyOptions& options)
       r.previous_entries = h->entries;
     }
     r.entries = r.previous_entries;
-    check_shrink(want.family, r.previous_entries, want.entries, options);
   }
 
   for (const auto f : families) {
@@ -451,7 +407,10 @@ read_live_state(const ApplyOptions& options, bool with_members)
 RemoveReport
 remove(const ApplyOptions& options)
 {
-  validate_options(options);
+  // Only the names matter here: what is removed is whatever geoblock owns,
+  // also after a switch to a configuration this backend could not apply
+  // (ingress:IFACE, nftables only), whose leftovers here must still go.
+  check_set_name(options.set_name);
   const auto lock = lock_for(options);
   RemoveReport report;
   const Ownership own = ownership_of(options);

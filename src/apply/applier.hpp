@@ -1,7 +1,7 @@
 // The update cycle: make the kernel enforce an aggregated list of networks
 // with no moment in which the block is missing, half-filled or duplicated.
 //
-//   lock ─► checks (binaries, baseline, SSH lock-out, shrink) ─► per family:
+//   lock ─► checks (binaries, baseline, SSH lock-out) ─► per family:
 //   fill <set>-v4-new ─► swap with <set>-v4 (or rename) ─► destroy old ─►
 //   rules: baseline + kept chains + one rule per hook in one
 //   iptables-restore, or the rule ensured once without a baseline.
@@ -36,10 +36,10 @@ struct ApplyOptions : RulesConfig {
   // with the jumps into them, so fail2ban's bans and Docker's networking
   // survive. geoblock's own rules and chains are always handled.
   std::vector<std::string> keep_chains = {"f2b-*", "DOCKER*"};
-  // Refuse when a family's new set is smaller than the live one by more
-  // than this fraction (0.5 = 50%).
-  double max_shrink = 0.5;
-  // Skip the safety refusals (SSH lock-out, shrink).
+  // Skip the safety refusal (SSH lock-out). max-shrink is no check of the
+  // sets: it compares each zone with its last good copy before anything
+  // is planned (fetch/shrink_guard.hpp), so removing a country is never a
+  // shrink.
   bool force = false;
   // Taken for the apply; empty when the caller holds the lock for its
   // whole run (the CLI does: fetch, apply and state under one lock).
@@ -112,14 +112,8 @@ RemoveReport remove(const ApplyOptions& options);
 // The safety checks apply() runs, exposed for dry runs: throw SafetyError
 // with a one-line reason (never when options.force).
 void check_ssh_lockout(const net::NetList& aggregated, const ApplyOptions& options);
-// Both, against `live`, for every set of `desired`: what every backend's
-// apply must pass (the commands run it before apply, and a dry run reports
-// it as a warning).
-void check_safety(const net::NetList& aggregated, const FirewallState& desired, const FirewallState& live,
-                  const ApplyOptions& options);
-// Throws ConfigError (the problem) unless 0 <= fraction <= 1.
-void check_max_shrink(double fraction);
-void check_shrink(net::Family family, std::uint64_t live_entries, std::uint64_t new_entries,
-                  const ApplyOptions& options);
+// What every backend's apply must pass (the commands run it before apply,
+// and a dry run reports it as a warning): the SSH lock-out.
+void check_safety(const net::NetList& aggregated, const ApplyOptions& options);
 
 } // namespace geoblock::apply

@@ -772,7 +772,6 @@ public:
   ApplyReport apply(const net::NetList& aggregated, const ApplyOptions& options) override
   {
     validate(static_cast<const RulesConfig&>(options));
-    check_max_shrink(options.max_shrink);
     check_nft_hooks(options);
     const std::string baseline_text = options.baseline.empty() ? std::string() : read_baseline(options);
     std::optional<util::FileLock> lock;
@@ -799,7 +798,7 @@ public:
     ApplyReport report;
     report.warnings = warnings;
     report.changes = diff(desired, before);
-    check_safety(aggregated, desired, before, options);
+    check_safety(aggregated, options);
     for (const SetState& want : desired.sets) {
       FamilyReport& r = want.family == net::Family::V4 ? report.v4 : report.v6;
       r.enabled = true;
@@ -1094,13 +1093,28 @@ render_rule(const std::string& body, net::Family family, nft::Family table_famil
       bad_rule(body, "'" + w[i] + "' after the target");
     }
     const std::string& word = w[i];
-    if (word == "-i" || word == "-o") {
+    if (word == "!") {
+      // Only "! -i IF" / "! -o IF" (loopback's exemption).
+      if (i + 2 >= w.size() || (w[i + 1] != "-i" && w[i + 1] != "-o")) {
+        bad_rule(body, "'!' other than before -i or -o");
+      }
+      x.push_back(nft::meta_load(w[i + 1] == "-i" ? nft::MetaKey::IifName : nft::MetaKey::OifName));
+      x.push_back(nft::cmp_neq(ifname_bytes(w[i + 2])));
+      i += 2;
+    } else if (word == "-i" || word == "-o") {
       x.push_back(nft::meta_load(word == "-i" ? nft::MetaKey::IifName : nft::MetaKey::OifName));
       x.push_back(nft::cmp_eq(ifname_bytes(arg(i))));
     } else if (word == "-p") {
       proto = arg(i);
       x.push_back(nft::meta_load(nft::MetaKey::L4Proto));
-      x.push_back(nft::cmp_eq({proto_number(proto, body)}));
+      if (proto == "ipv6-icmp") {
+        if (family != net::Family::V6) {
+          bad_rule(body, "-p ipv6-icmp in an IPv4 rule");
+        }
+        x.push_back(nft::cmp_eq({58}));
+      } else {
+        x.push_back(nft::cmp_eq({proto_number(proto, body)}));
+      }
     } else if (word == "--dport" || word == "--dports") {
       port_match(port_list(arg(i), body));
     } else if (word == "-m") {
@@ -1135,6 +1149,35 @@ render_rule(const std::string& body, net::Family family, nft::Family table_famil
         x.push_back(nft::payload_load(nft::PayloadBase::Network, addr_offset(family, src),
                                       family == net::Family::V4 ? 4 : 16));
         x.push_back(nft::lookup(set));
+        continue;
+      }
+      if (module == "icmp6") {
+        // Neighbour discovery's returns: icmpv6 type N (one byte at the
+        // start of the ICMPv6 header).
+        if (proto != "ipv6-icmp" || i + 2 >= w.size() || w[i + 1] != "--icmpv6-type") {
+          bad_rule(body, "expected -p ipv6-icmp -m icmp6 --icmpv6-type N");
+        }
+        const int type = number(w[i + 2], body);
+        if (type < 0 || type > 255) {
+          bad_rule(body, "bad ICMPv6 type '" + w[i + 2] + "'");
+        }
+        i += 2;
+        x.push_back(nft::payload_load(nft::PayloadBase::Transport, 0, 1));
+        x.push_back(nft::cmp_eq({static_cast<std::uint8_t>(type)}));
+        continue;
+      }
+      if (module == "hl") {
+        // ip6 hoplimit N (byte 7 of the IPv6 header).
+        if (family != net::Family::V6 || i + 2 >= w.size() || w[i + 1] != "--hl-eq") {
+          bad_rule(body, "expected -m hl --hl-eq N in an IPv6 rule");
+        }
+        const int hl = number(w[i + 2], body);
+        if (hl < 0 || hl > 255) {
+          bad_rule(body, "bad hop limit '" + w[i + 2] + "'");
+        }
+        i += 2;
+        x.push_back(nft::payload_load(nft::PayloadBase::Network, 7, 1));
+        x.push_back(nft::cmp_eq({static_cast<std::uint8_t>(hl)}));
         continue;
       }
       if (module == "limit") {
@@ -1198,14 +1241,19 @@ render_rule(const std::string& body, net::Family family, nft::Family table_famil
       } else if (target == "ACCEPT") {
         x.push_back(nft::verdict(nft::Verdict::Accept));
       } else if (target == "REJECT") {
+        bool reset = false;
         if (i + 2 < w.size() && w[i + 1] == "--reject-with") {
           const std::string& with = w[i + 2];
-          if (with != "icmp-port-unreachable" && with != "icmp6-port-unreachable") {
+          reset = with == "tcp-reset";
+          if (reset && proto != "tcp") {
+            bad_rule(body, "--reject-with tcp-reset without -p tcp");
+          }
+          if (!reset && with != "icmp-port-unreachable" && with != "icmp6-port-unreachable") {
             bad_rule(body, "unknown --reject-with '" + with + "'");
           }
           i += 2;
         }
-        x.push_back(nft::reject_port_unreachable());
+        x.push_back(reset ? nft::reject_tcp_reset() : nft::reject_port_unreachable());
       } else if (target == "LOG") {
         std::string prefix;
         if (i + 2 < w.size() && w[i + 1] == "--log-prefix") {

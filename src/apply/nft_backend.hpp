@@ -41,7 +41,8 @@ std::string nft_chain_name(net::Family family, const std::string& table, const s
 // Renders one rule body of the closed vocabulary desired_state() writes
 // (-i/-o IFACE, -p PROTO -m multiport --dports LIST, --dport N, -m
 // conntrack --ctstate LIST, -m set --match-set SET src|dst, -s/-d NET, -m
-// limit --limit R [--limit-burst N], -m comment --comment C, -j DROP |
+// limit --limit R [--limit-burst N], -m comment --comment C, in IPv6 rules
+// -p ipv6-icmp -m icmp6 --icmpv6-type N and -m hl --hl-eq N, -j DROP |
 // RETURN | REJECT --reject-with ... | LOG --log-prefix P | own chain) into a
 // rule of chain `chain` (nft name) of `table_name`. In a netdev table the
 // family test is on the ethertype. Throws RulesError naming the word for

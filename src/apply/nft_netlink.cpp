@@ -489,6 +489,15 @@ log(const std::string& prefix)
 }
 
 Expr
+reject_tcp_reset()
+{
+  Expr e;
+  e.kind = Expr::Kind::Reject;
+  e.key = NFT_REJECT_TCP_RST;
+  return e;
+}
+
+Expr
 reject_port_unreachable()
 {
   Expr e;

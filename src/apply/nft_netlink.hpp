@@ -139,6 +139,7 @@ Expr counter();
 Expr limit(std::uint64_t rate, std::uint64_t unit_seconds, std::uint32_t burst);
 Expr log(const std::string& prefix);
 Expr reject_port_unreachable(); // icmpx: the family's port-unreachable
+Expr reject_tcp_reset();        // a TCP reset (the rule matches TCP)
 enum class Verdict : std::int32_t { Accept = 1, Drop = 0, Return = -5, Jump = -3 };
 Expr verdict(Verdict v, const std::string& chain = {});
 

@@ -69,11 +69,32 @@ port_matches(const std::vector<PortRange>& ranges)
   return out;
 }
 
+// ICMPv6 router solicitation and advertisement, neighbour solicitation and
+// advertisement, redirect (RFC 4861). Hop limit 255 proves a packet comes
+// from the link itself: a router decrements it, so nothing routed can pass
+// for neighbour discovery.
+constexpr int k_nd_types[] = {133, 134, 135, 136, 137};
+
+// How geoblock refuses: a drop (nothing comes back), or a reject (the
+// connection fails at once: TCP with a reset, everything else with the
+// family's ICMP port unreachable).
+enum class Verdict { Drop, Reject };
+
 std::string
-reject_target(net::Family family)
+icmp_reject(net::Family family)
 {
   return family == net::Family::V4 ? "REJECT --reject-with icmp-port-unreachable"
                                    : "REJECT --reject-with icmp6-port-unreachable";
+}
+
+// Hooks where packets the host sends itself arrive again, on the loopback
+// interface: the reset or ICMP error of a connection the host's own
+// firewall rejected carries the refused address as its source, so a drop
+// by source there would turn every such reject into silence.
+bool
+sees_loopback(const Hook& h)
+{
+  return (h.chain == "PREROUTING" && (h.table == "raw" || h.table == "mangle")) || h.chain == "INPUT";
 }
 
 class Builder {
@@ -131,9 +152,32 @@ public:
     return out;
   }
 
-  // The tail of an own chain: except-ports returns, the log line, the verdict.
-  void finish_chain(const std::string& table, const std::string& chain, const std::string& verdict)
+  // Whether the family's drop goes through geoblock's own chain
+  // (<set-name>-drop) rather than stand in the rule of the system's chain:
+  // IPv6 always (neighbour discovery must return before the verdict, RFC
+  // 4890), IPv4 for except-ports and log. A reject always does
+  // (<set-name>-reject: TCP and the rest are rejected apart).
+  bool drop_in_own_chain() const
   {
+    return m_family == net::Family::V6 || m_config.log || !m_config.except_ports.empty();
+  }
+
+  // The tail of an own chain: neighbour discovery returns (IPv6), except-ports
+  // returns, the log line, the verdict. Every drop and reject of geoblock's
+  // is such a tail, so neighbour discovery never meets one (RFC 4890: an
+  // on-link host that cannot resolve its neighbours cannot reach even the
+  // ports left open). Returns only in geoblock's own chains: the rules of
+  // other programs below geoblock's in the system's chains still see every
+  // packet, as without geoblock.
+  void finish_chain(const std::string& table, const std::string& chain, Verdict verdict)
+  {
+    if (m_family == net::Family::V6) {
+      for (const int type : k_nd_types) {
+        add(table, chain, true,
+            "-p ipv6-icmp -m icmp6 --icmpv6-type " + std::to_string(type) + " -m hl --hl-eq 255 " + k_tag +
+                " -j RETURN");
+      }
+    }
     for (const auto& p : port_matches(m_config.except_ports)) {
       add(table, chain, true, p + " " + k_tag + " -j RETURN");
     }
@@ -142,7 +186,16 @@ public:
           "-m limit --limit " + m_config.log_rate + " " + k_tag + " -j LOG --log-prefix \"" +
               m_config.log_prefix + "\"");
     }
-    add(table, chain, true, k_tag + " -j " + verdict);
+    if (verdict == Verdict::Drop) {
+      add(table, chain, true, k_tag + " -j DROP");
+      return;
+    }
+    // A reset ends a TCP connection attempt at once, also the host's own:
+    // an ICMP error that reaches the connecting socket while connect()
+    // still holds it only counts as a soft error, and the attempt then
+    // waits for the next SYN (a second, and in IPv6 this happens every time).
+    add(table, chain, true, "-p tcp " + k_tag + " -j REJECT --reject-with tcp-reset");
+    add(table, chain, true, k_tag + " -j " + icmp_reject(m_family));
   }
 
   void inbound(const std::string& set)
@@ -150,16 +203,20 @@ public:
     const std::string& base = m_config.set_name;
     for (const Hook& h : hooks_of(m_config)) {
       if (m_config.policy == Policy::Block) {
-        const bool chained = m_config.log || !m_config.except_ports.empty();
+        const bool chained = drop_in_own_chain();
         const std::string chain = base + "-drop";
         const std::string ct = m_config.match == Match::New ? "-m conntrack --ctstate NEW " : "";
+        // Packets on loopback are the host's own (see sees_loopback); with
+        // interfaces configured, loopback is not among them anyway.
+        const std::string not_lo = m_config.interfaces.empty() && sees_loopback(h) ? "! -i lo " : "";
         const bool fresh = chained && !has(h.table, chain);
         for (const auto& sel : selectors("-i")) {
           add(h.table, h.chain, false,
-              sel + ct + "-m set --match-set " + set + " src " + k_tag + " -j " + (chained ? chain : "DROP"));
+              not_lo + sel + ct + "-m set --match-set " + set + " src " + k_tag + " -j " +
+                  (chained ? chain : "DROP"));
         }
         if (fresh) {
-          finish_chain(h.table, chain, "DROP");
+          finish_chain(h.table, chain, Verdict::Drop);
         }
       } else {
         const std::string chain = base + "-allow";
@@ -170,14 +227,15 @@ public:
         if (fresh) {
           // Order matters: loopback and replies first (cheap, and they keep
           // the host's own connections alive), then the allowed countries,
-          // the allowlist, the ports open to all, then the drop.
+          // the allowlist, neighbour discovery (IPv6), the ports open to
+          // all, then the drop.
           add(h.table, chain, true, "-i lo " + k_tag + " -j RETURN");
           add(h.table, chain, true, "-m conntrack --ctstate RELATED,ESTABLISHED " + k_tag + " -j RETURN");
           add(h.table, chain, true, "-m set --match-set " + set + " src " + k_tag + " -j RETURN");
           for (const auto& net : allowlist()) {
             add(h.table, chain, true, "-s " + net + " " + k_tag + " -j RETURN");
           }
-          finish_chain(h.table, chain, "DROP");
+          finish_chain(h.table, chain, Verdict::Drop);
         }
       }
     }
@@ -188,19 +246,18 @@ public:
     const std::string& base = m_config.set_name;
     for (const char* hook_chain : {"OUTPUT", "FORWARD"}) {
       if (m_config.policy == Policy::Block) {
-        const bool chained = m_config.log || !m_config.except_ports.empty();
         const std::string chain = base + "-reject";
-        const bool fresh = chained && !has("filter", chain);
+        const bool fresh = !has("filter", chain);
         // Only connections this side opens: replies to a connection the
         // listed side opened are not "connections to" it (direction in
         // decides about those), so direction out alone leaves them alone.
         for (const auto& sel : selectors("-o")) {
           add("filter", hook_chain, false,
               sel + "-m conntrack --ctstate NEW -m set --match-set " + set + " dst " + k_tag + " -j " +
-                  (chained ? chain : reject_target(m_family)));
+                  chain);
         }
         if (fresh) {
-          finish_chain("filter", chain, reject_target(m_family));
+          finish_chain("filter", chain, Verdict::Reject);
         }
       } else {
         const std::string chain = base + "-allow-out";
@@ -215,7 +272,7 @@ public:
           for (const auto& net : allowlist()) {
             add("filter", chain, true, "-d " + net + " " + k_tag + " -j RETURN");
           }
-          finish_chain("filter", chain, reject_target(m_family));
+          finish_chain("filter", chain, Verdict::Reject);
         }
       }
     }

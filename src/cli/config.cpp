@@ -321,7 +321,7 @@ validate(const Config& raw, Countries countries)
   }
 
   try {
-    apply::check_max_shrink(raw.max_shrink);
+    fetch::check_max_shrink(raw.max_shrink);
   } catch (const ConfigError& e) {
     throw ConfigError(o.where("max-shrink") + ": " + e.what());
   }

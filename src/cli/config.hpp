@@ -113,6 +113,9 @@ struct Settings {
   std::vector<std::string> rir_urls;             // rir-url, or the defaults
   apply::RulesConfig rules;                      // set name, chains, policy and the rule shapes, typed
   BackendSetting backend = BackendSetting::Auto;
+  // Not a key: --force on a run that applies (an update, not a dry run),
+  // so the sources take and cache new data max-shrink would refuse.
+  bool force_shrink = false;
   // source mmdb and the ASes (cli/mmdb_asn_config.cpp).
   std::vector<std::string> mmdb_files;   // mmdb-file, or the default
   std::vector<std::uint32_t> asns;       // asn, each once, in order

@@ -67,6 +67,7 @@ fetch_options(const Settings& s)
   o.zone_url_v4 = s.raw.zone_url_v4;
   o.zone_url_v6 = s.raw.zone_url_v6;
   o.progress = log::level() == log::Level::Quiet ? fetch::ProgressMode::Quiet : fetch::ProgressMode::Auto;
+  o.shrink = fetch::ShrinkGuard{s.raw.max_shrink, s.force_shrink};
   return o;
 }
 
@@ -114,7 +115,6 @@ apply_options(const Settings& s, const util::Json& last_state)
   if (!s.raw.keep_chain.empty()) {
     o.keep_chains = s.raw.keep_chain;
   }
-  o.max_shrink = s.raw.max_shrink;
   o.lock_path.clear(); // the command holds the lock for its whole run
   if (log::level() == log::Level::Verbose) {
     o.on_stage = [](std::string_view stage) { log::verbose(std::string(stage)); };
@@ -254,6 +254,8 @@ make_one_source(const Settings& s, const Settings::SourceSpec& spec, const std::
     fetch::RirOptions o;
     o.urls = s.rir_urls;
     o.max_bytes = s.raw.rir_max_bytes;
+    o.countries = s.countries; // max-shrink compares every configured zone
+    o.families = s.families;
     fo.cache_dir = cache_dir;
     return std::make_unique<fetch::RirSource>(std::move(fo), o, cache);
   }
@@ -651,11 +653,46 @@ compare(Plan& plan, const Settings& s, const util::Json& last_state, const apply
   }
 }
 
+// max-shrink, per zone (fetch/shrink_guard.hpp): the zones and lists the
+// sources refused (they kept the last good copy), and those that shrank
+// against what the last update applied. An update refuses them all in one
+// line (exit code 3) before anything is applied, unless --force; a dry
+// run names them and goes on. restore rebuilds from the last good copies
+// the cache holds and never refuses: at boot, a refusal would leave the
+// host without any block.
+void
+refuse_shrinks(Plan& plan, const Settings& s, const util::Json& last_state, const RunArgs& run, Mode mode)
+{
+  if (mode == Mode::Restore) {
+    return;
+  }
+  check_shrink_against(last_state, s.raw.max_shrink, plan);
+  if (plan.refused.empty() || run.dry_run) {
+    return;
+  }
+  if (run.force) {
+    // The sources took their new data already; these shrank against the
+    // last update.
+    for (const std::string& r : plan.refused) {
+      log::warning(r + ": accepted (--force)");
+    }
+    return;
+  }
+  std::string what;
+  for (std::size_t i = 0; i < plan.refused.size() && i < 3; ++i) {
+    what += (i ? "; " : "") + plan.refused[i];
+  }
+  if (plan.refused.size() > 3) {
+    what += "; and " + std::to_string(plan.refused.size() - 3) + " more zone(s)";
+  }
+  throw SafetyError("refusing " + what + "; use --force if this is intended");
+}
+
 // Makes the live firewall equal the desired state; returns what it holds
 // afterwards (counters included), for the state file.
 apply::FirewallState
-apply_changes(const Plan& plan, const apply::FirewallState& desired, apply::FirewallState live,
-              const apply::ApplyOptions& ao, apply::Backend& backend)
+apply_changes(const Plan& plan, apply::FirewallState live, const apply::ApplyOptions& ao,
+              apply::Backend& backend)
 {
   if (plan.changes.empty()) {
     log::info(
@@ -667,7 +704,7 @@ apply_changes(const Plan& plan, const apply::FirewallState& desired, apply::Fire
   for (const std::string& c : plan.changes) {
     log::verbose("to apply: " + c);
   }
-  apply::check_safety(plan.target, desired, live, ao);
+  apply::check_safety(plan.target, ao);
   apply::ApplyReport report = backend.apply(plan.target, ao);
   for (const apply::FamilyReport* f : {&report.v4, &report.v6}) {
     if (f->enabled) {
@@ -686,8 +723,11 @@ apply_changes(const Plan& plan, const apply::FirewallState& desired, apply::Fire
 ExitCode
 update(const Invocation& inv, Environment& env, Mode mode)
 {
-  const Settings s = validate(inv.config, Countries::Required);
   const bool dry_run = inv.run.dry_run;
+  Settings s = validate(inv.config, Countries::Required);
+  // A dry run never lets a source cache data max-shrink refuses: the next
+  // update must still see the last good copy.
+  s.force_shrink = inv.run.force && !dry_run;
   if (!dry_run && !env.privileged) {
     throw UsageError(
         std::string(name_of(mode)) +
@@ -701,10 +741,12 @@ update(const Invocation& inv, Environment& env, Mode mode)
                        dry_run ? Purpose::DryRun : Purpose::Apply, now, env);
   const bool partial = plan.failed + plan.stale > 0;
   const ExitCode done = partial ? ExitCode::Partial : ExitCode::Ok;
+  const util::Json last_state = read_state(s);
+  plan.force = inv.run.force;
+  refuse_shrinks(plan, s, last_state, inv.run, mode);
 
   // The desired state against the live one, when it can be read (root,
   // ipset module present); a dry run goes on without it.
-  const util::Json last_state = read_state(s);
   apply::ApplyOptions ao = apply_options(s, last_state);
   ao.force = inv.run.force;
   const Backends backends = select_backends(s, last_state, ao, env);
@@ -725,28 +767,20 @@ update(const Invocation& inv, Environment& env, Mode mode)
     log::verbose(std::string("live firewall not compared: ") + e.what());
   }
   const std::vector<Leftover> leftovers = leftovers_of(backends, ao);
-  // Switching backends: the block the shrink check guards is the old
-  // backend's until the new one holds it.
-  std::optional<apply::FirewallState> guard;
-  if (live && !leftovers.empty()) {
-    guard = live->state;
-    for (const Leftover& l : leftovers) {
-      for (const apply::SetState& set : l.state.sets) {
-        if (!guard->set(set.name)) {
-          guard->sets.push_back(set);
-        }
-      }
-    }
-  }
 
   if (dry_run) {
     for (const Leftover& l : leftovers) {
       plan.changes.push_back(l.line);
     }
     // Show what apply would refuse, without refusing.
+    for (const std::string& r : plan.refused) {
+      const std::string line = (plan.force ? "update --force would accept " : "update would refuse ") + r;
+      plan.warnings.push_back(line);
+      log::warning(line);
+    }
     if (live) {
       try {
-        apply::check_safety(plan.target, desired, guard ? *guard : live->state, ao);
+        apply::check_safety(plan.target, ao);
       } catch (const SafetyError& e) {
         plan.warnings.push_back(std::string("update would refuse: ") + e.what());
         log::warning(std::string("update would refuse: ") + e.what());
@@ -756,10 +790,7 @@ update(const Invocation& inv, Environment& env, Mode mode)
     return done;
   }
 
-  if (guard) {
-    apply::check_safety(plan.target, desired, *guard, ao);
-  }
-  const apply::FirewallState after = apply_changes(plan, desired, std::move(live->state), ao, backend);
+  const apply::FirewallState after = apply_changes(plan, std::move(live->state), ao, backend);
   record(s, plan, mode, partial, now, after, backend.name());
   // Only now, with the block in the chosen backend, the old one's goes:
   // there is no moment without it. The state file already names the new

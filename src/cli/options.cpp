@@ -195,7 +195,7 @@ config_options(Config& c)
       "Prometheus textfile-collector output")("ca-bundle", po::value(&c.ca_bundle)->value_name("FILE"),
                                               "CA certificates for https (verification is always on)")(
       "max-shrink", po::value(&c.max_shrink)->value_name("FRACTION")->default_value(c.max_shrink, "0.5"),
-      "refuse a set that shrinks by more than this")(
+      "refuse a zone whose new data covers this much fewer addresses than its last good copy")(
       "min-prefix-v4", po::value(&c.min_prefix_v4)->value_name("N")->default_value(c.min_prefix_v4),
       "refuse IPv4 prefixes shorter than /N")(
       "min-prefix-v6", po::value(&c.min_prefix_v6)->value_name("N")->default_value(c.min_prefix_v6),
@@ -400,11 +400,12 @@ run_command_options(const std::string& command, Invocation& inv, std::string& us
     d.add_options()("json", po::bool_switch(&r.json), "print one JSON document");
   } else if (command == "restore") {
     inv.command = Command::Restore;
-    usage = "Usage: geoblock restore [--force] [OPTIONS]\n\n"
+    usage = "Usage: geoblock restore [--offline] [--force] [OPTIONS]\n\n"
             "Re-applies the last good data from the cache alone, with no network:\n"
             "what the boot unit runs before saved firewall rules are loaded.\n";
-    r.offline = true;
-    d.add_options()("force", po::bool_switch(&r.force), "apply past the safety refusals");
+    // Always offline; --offline, one of the common flags, is taken too.
+    d.add_options()("offline", po::bool_switch(&r.offline), "the cache only, no network (always so)")(
+        "force", po::bool_switch(&r.force), "apply past the safety refusals");
   } else if (command == "remove") {
     inv.command = Command::Remove;
     usage = "Usage: geoblock remove [OPTIONS]\n\nDeletes geoblock's rules, then its sets.\n";

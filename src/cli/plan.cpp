@@ -1,8 +1,11 @@
 #include "cli/plan.hpp"
 
+#include "fetch/blocklist_fetch.hpp"
 #include "fetch/fetcher.hpp"
+#include "fetch/shrink_guard.hpp"
 #include "net/aggregate.hpp"
 #include "net/local.hpp"
+#include "util/clock.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -62,11 +65,29 @@ zone_json(const ZoneRow& z)
   j.set("fresh", net::is_fresh(z.origin));
   j.set("networks", z.networks);
   j.set("aggregated", z.aggregated);
+  j.set("addresses", static_cast<double>(z.addresses));
   j.set("age_days", z.age_days >= 0 ? util::Json(static_cast<long long>(z.age_days)) : util::Json());
   j.set("error", z.error.empty() ? util::Json() : util::Json(z.error));
   j.set("served_by",
         z.source.empty() || z.origin == net::Origin::Failed ? util::Json() : util::Json(z.source));
   return j;
+}
+
+// A zone row's networks (as read), aggregated entries and addresses.
+void
+fill_counts(ZoneRow& row, const net::NetList& nets, net::Family family)
+{
+  if (family == net::Family::V4) {
+    const auto merged = net::aggregate(nets.v4);
+    row.networks = nets.v4.size();
+    row.aggregated = merged.size();
+    row.addresses = static_cast<long double>(net::address_count(merged));
+  } else {
+    const auto merged = net::aggregate(nets.v6);
+    row.networks = nets.v6.size();
+    row.aggregated = merged.size();
+    row.addresses = static_cast<long double>(net::address_count(merged));
+  }
 }
 
 // The blocklists' rows, warnings and counts; returns all their networks.
@@ -87,10 +108,8 @@ add_blocklists(Plan& plan, const std::vector<net::BlocklistResult>& blocklists, 
       z.error = b.error;
       z.age_days = fetch::age_days(when, now);
     }
-    row.v4.networks = b.nets.v4.size();
-    row.v4.aggregated = net::aggregate(b.nets.v4).size();
-    row.v6.networks = b.nets.v6.size();
-    row.v6.aggregated = net::aggregate(b.nets.v6).size();
+    fill_counts(row.v4, b.nets, net::Family::V4);
+    fill_counts(row.v6, b.nets, net::Family::V6);
     if (row.v4.present) {
       plan.networks_v4 += row.v4.networks;
       listed.v4.insert(listed.v4.end(), b.nets.v4.begin(), b.nets.v4.end());
@@ -102,7 +121,9 @@ add_blocklists(Plan& plan, const std::vector<net::BlocklistResult>& blocklists, 
     if (b.origin != net::Origin::NotModified) {
       plan.all_unchanged = false;
     }
-    if (b.origin == net::Origin::Failed) {
+    if (b.origin == net::Origin::Refused) {
+      plan.refused.push_back(b.error);
+    } else if (b.origin == net::Origin::Failed) {
       ++plan.failed;
       plan.warnings.push_back("blocklist " + b.name + ": no data: " + b.error);
     } else if (b.origin == net::Origin::StaleCache) {
@@ -153,18 +174,17 @@ make_plan(const std::vector<net::ZoneResult>& zones, const std::vector<net::Bloc
     row.source = z.source;
     const std::int64_t when = z.last_modified ? z.last_modified : z.fetched_at;
     row.age_days = fetch::age_days(when, now);
+    fill_counts(row, z.nets, z.family);
     if (z.family == net::Family::V4) {
-      row.networks = z.nets.v4.size();
-      row.aggregated = net::aggregate(z.nets.v4).size();
       plan.networks_v4 += row.networks;
       all.v4.insert(all.v4.end(), z.nets.v4.begin(), z.nets.v4.end());
     } else {
-      row.networks = z.nets.v6.size();
-      row.aggregated = net::aggregate(z.nets.v6).size();
       plan.networks_v6 += row.networks;
       all.v6.insert(all.v6.end(), z.nets.v6.begin(), z.nets.v6.end());
     }
-    if (z.origin == net::Origin::Failed) {
+    if (z.origin == net::Origin::Refused) {
+      plan.refused.push_back(z.error);
+    } else if (z.origin == net::Origin::Failed) {
       ++plan.failed;
       plan.warnings.push_back(z.country + " " + net::family_name(z.family) + ": no data: " + z.error);
     } else if (z.origin == net::Origin::StaleCache) {
@@ -213,6 +233,57 @@ make_plan(const std::vector<net::ZoneResult>& zones, const std::vector<net::Bloc
     plan.target.v6.clear();
   }
   return plan;
+}
+
+namespace {
+
+// One zone row against its record in the last state document.
+void
+check_row(const std::string& subject, const ZoneRow& row, const util::Json& recorded, double max_shrink,
+          std::int64_t applied_at, Plan& plan)
+{
+  if (!row.present || row.origin == net::Origin::Refused || !recorded.is_object()) {
+    return;
+  }
+  fetch::Shrink s;
+  s.networks_before = static_cast<std::size_t>(recorded.get("networks").as_uint());
+  s.addresses_before = recorded.get("addresses").as_double();
+  s.networks_after = row.networks;
+  s.addresses_after = row.addresses;
+  if (fetch::beyond(s, max_shrink)) {
+    plan.refused.push_back(fetch::describe_shrink(
+        subject, s, max_shrink, "what the update of " + util::format_utc(applied_at) + " applied"));
+  }
+}
+
+} // namespace
+
+void
+check_shrink_against(const util::Json& last_state, double max_shrink, Plan& plan)
+{
+  if (!last_state.is_object()) {
+    return;
+  }
+  const std::int64_t applied_at = last_state.get("time").as_int();
+  for (const CountryRow& r : plan.rows) {
+    for (const util::Json& c : last_state.get("countries").items()) {
+      if (c.get("country").as_string() == r.country) {
+        check_row(r.country + " IPv4", r.v4, c.get("v4"), max_shrink, applied_at, plan);
+        check_row(r.country + " IPv6", r.v6, c.get("v6"), max_shrink, applied_at, plan);
+      }
+    }
+  }
+  for (const BlocklistRow& b : plan.blocklists) {
+    if (!fetch::is_blocklist_url(b.location)) {
+      continue; // the administrator's own file: shrinking it is a decision
+    }
+    for (const util::Json& l : last_state.get("blocklists").items()) {
+      if (l.get("location").as_string() == b.location) {
+        check_row("blocklist " + b.name + " IPv4", b.v4, l.get("v4"), max_shrink, applied_at, plan);
+        check_row("blocklist " + b.name + " IPv6", b.v6, l.get("v6"), max_shrink, applied_at, plan);
+      }
+    }
+  }
 }
 
 void
@@ -311,6 +382,11 @@ format_report(const Plan& plan, const Settings& settings, bool dry_run)
     }
     out += "live sets: not compared\n";
   }
+  for (const std::string& r : plan.refused) {
+    out += std::string(plan.force ? (dry_run ? "update --force would accept " : "accepted (--force): ")
+                                  : (dry_run ? "update would refuse " : "refused: ")) +
+           r + "\n";
+  }
   if (!plan.backend.empty()) {
     out += "backend: " + plan.backend + " (" + plan.backend_reason + ")\n";
   }
@@ -388,6 +464,11 @@ report_json(const Plan& plan, const Settings& settings, bool dry_run, std::int64
     warnings.push(w);
   }
   doc.set("warnings", std::move(warnings));
+  util::Json refused = util::Json::array();
+  for (const std::string& r : plan.refused) {
+    refused.push(r);
+  }
+  doc.set("refused", std::move(refused));
   doc.set("failed_zones", plan.failed);
   doc.set("stale_zones", plan.stale);
   return doc;

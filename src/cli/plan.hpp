@@ -20,6 +20,7 @@ struct ZoneRow {
   bool present = false;       // the family was requested
   std::size_t networks = 0;   // as read
   std::size_t aggregated = 0; // after collapsing this zone alone
+  long double addresses = 0;  // covered (overlaps once): what max-shrink compares
   std::int64_t age_days = -1; // of the data (-1: unknown)
   std::string error;
   std::string source; // the configured source that served it ("http", "rir", ...; empty: none did)
@@ -46,6 +47,13 @@ struct Plan {
   std::size_t networks_v4 = 0;          // all zones, as read
   std::size_t networks_v6 = 0;
   std::vector<std::string> warnings;
+  // Zones and lists whose new data max-shrink refused, one line each
+  // ("nz IPv4: 9581 to 301 networks (...) against ..."): by the source,
+  // which kept the last good copy (Origin::Refused), or by
+  // check_shrink_against. update refuses to apply them (exit code 3)
+  // unless --force; a dry run names them.
+  std::vector<std::string> refused;
+  bool force = false;        // --force: an update takes them (the report says so)
   std::size_t failed = 0;    // zones with no data at all
   std::size_t stale = 0;     // zones on a stale cache
   bool all_unchanged = true; // every zone not modified (or absent)
@@ -76,6 +84,16 @@ Plan make_plan(const std::vector<net::ZoneResult>& zones, const Settings& settin
 // taken out of what the allowed countries let in. Each list is a row.
 Plan make_plan(const std::vector<net::ZoneResult>& zones, const std::vector<net::BlocklistResult>& blocklists,
                const Settings& settings, std::int64_t now);
+
+// max-shrink against what the last update applied (its state document,
+// `last_state`; null: none): every zone and URL blocklist of the plan whose
+// addresses fell by more than `max_shrink` since is added to plan.refused.
+// A zone or list the last update did not apply (new in the configuration,
+// or another family) is never a shrink; one its source refused already is
+// not counted twice. This holds the line where the source has no last good
+// copy of its own (a bundle, a GeoLite2 zip, a source that serves a zone
+// for the first time) and whatever the fetching process reports.
+void check_shrink_against(const util::Json& last_state, double max_shrink, Plan& plan);
 
 // Fills the difference against the live sets.
 void compare_with_live(Plan& plan, const net::NetList& live_members, bool v4_exists, bool v6_exists);

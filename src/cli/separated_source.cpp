@@ -35,9 +35,9 @@ constexpr int k_file_fd = 4;
 constexpr int k_cache_fd = 5;
 constexpr int k_first_list_fd = 6; // then one per FILE blocklist root opened (-1: none)
 
-constexpr net::Origin k_origins[] = {net::Origin::Downloaded, net::Origin::NotModified,
-                                     net::Origin::StaleCache, net::Origin::Failed,
-                                     net::Origin::Absent,     net::Origin::Local};
+constexpr net::Origin k_origins[] = {
+    net::Origin::Downloaded, net::Origin::NotModified, net::Origin::StaleCache, net::Origin::Failed,
+    net::Origin::Absent,     net::Origin::Local,       net::Origin::Refused};
 
 std::string
 printable(std::string_view s)

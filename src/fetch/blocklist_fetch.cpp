@@ -158,7 +158,7 @@ public:
       return;
     }
     if (resp.status == 404 && !job.url) {
-      fallback(job, "cannot read " + job.result.location + " (missing or unreadable)");
+      fallback(job, "cannot read " + job.result.location + ": no such file");
       return;
     }
     if (resp.status != 200) {
@@ -184,6 +184,9 @@ public:
       }
       log::warning("blocklist " + job.result.name + ": " + job.fetch + " lists no networks");
     }
+    if (shrink_refused(job)) {
+      return;
+    }
     ZoneMeta meta;
     meta.country = std::filesystem::path(job.body_path).stem().string();
     meta.url = job.fetch;
@@ -203,6 +206,55 @@ public:
   }
 
 private:
+  // max-shrink for a URL list, per family, against its last good copy and
+  // before the new copy replaces it: true when the job's result became
+  // Refused (the last good copy kept, the refusal in its error). A FILE list
+  // is the administrator's own: shrinking it is a decision, as emptying it
+  // is.
+  bool shrink_refused(Job& job) const
+  {
+    if (!job.url || !job.cached_body || !job.meta || job.meta->networks == 0) {
+      return false; // no previous copy: never a shrink
+    }
+    net::NetList before;
+    std::size_t lines = 0;
+    try {
+      lines =
+          net::parse_blocklist(*job.cached_body, job.result.name + " (cached)", m_options.zone, before).lines;
+    } catch (const ParseError&) {
+      return false; // an unusable copy is no last good one
+    }
+    const ShrinkGuard& guard = m_options.shrink;
+    const std::int64_t copied = job.meta->changed_at > 0 ? job.meta->changed_at : job.meta->fetched_at;
+    std::string refused;
+    for (const net::Family f : {net::Family::V4, net::Family::V6}) {
+      const Shrink s = measure_shrink(before, job.result.nets, f);
+      if (!beyond(s, guard.max_shrink)) {
+        continue;
+      }
+      const std::string what = describe_shrink("blocklist " + job.result.name + " " + net::family_name(f), s,
+                                               guard.max_shrink, last_good_copy_of(copied));
+      if (guard.force) {
+        log::warning(what + ": accepted (--force); it replaces the last good copy");
+      } else {
+        refused += (refused.empty() ? "" : "; ") + what;
+      }
+    }
+    if (refused.empty()) {
+      return false;
+    }
+    log::warning(refused + ": refused; the last good copy stays (--force accepts it)");
+    net::BlocklistResult& r = job.result;
+    r.nets = std::move(before);
+    r.lines = lines;
+    r.origin = net::Origin::Refused;
+    r.error = refused;
+    r.sha256 = util::sha256_hex(*job.cached_body);
+    r.fetched_at = job.meta->fetched_at;
+    r.last_modified = job.meta->last_modified;
+    return true;
+  }
+
   // Unchanged data: the cached copy serves; the meta records this fetch.
   void keep(Job& job, const HttpResponse& resp) const
   {

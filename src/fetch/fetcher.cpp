@@ -314,6 +314,9 @@ public:
     if (const std::string wrong = md5_mismatch(job, body, md5); !wrong.empty()) {
       return with_bytes(fallback(job, "rejected: " + wrong), resp);
     }
+    if (std::optional<ZoneResult> kept = shrink_guard(job, r.nets)) {
+      return with_bytes(std::move(*kept), resp);
+    }
 
     ZoneMeta meta;
     meta.country = job.country;
@@ -331,6 +334,39 @@ public:
     r.fetched_at = meta.fetched_at;
     r.last_modified = meta.last_modified;
     return r;
+  }
+
+  // max-shrink against the last good copy, before the new data replaces
+  // it: the result that keeps the copy (Refused) when `nets` covers too
+  // few of its addresses, else nothing (also forced: then a warning).
+  std::optional<ZoneResult> shrink_guard(const Job& job, const net::NetList& nets) const
+  {
+    if (!had_data(job) || !job.cached_body) {
+      return std::nullopt; // no previous copy: never a shrink
+    }
+    ZoneResult kept = base_result(job);
+    net::ZoneStats stats;
+    std::string problem;
+    if (!validate(*job.cached_body, job, m_options, kept.nets, stats, problem)) {
+      return std::nullopt; // an unusable copy is no last good one
+    }
+    const Shrink s = measure_shrink(kept.nets, nets, job.family);
+    const ShrinkGuard& guard = m_options.shrink;
+    if (!beyond(s, guard.max_shrink)) {
+      return std::nullopt;
+    }
+    const std::int64_t copied = job.meta->changed_at > 0 ? job.meta->changed_at : job.meta->fetched_at;
+    const std::string what = describe_shrink(label(job), s, guard.max_shrink, last_good_copy_of(copied));
+    if (guard.force) {
+      log::warning(what + ": accepted (--force); it replaces the last good copy");
+      return std::nullopt;
+    }
+    log::warning(what + ": refused; the last good copy stays (--force accepts it)");
+    kept.origin = Origin::Refused;
+    kept.error = what;
+    kept.lines = stats.lines;
+    kept.sha256 = util::sha256_hex(*job.cached_body);
+    return kept;
   }
 
   // "" when MD5SUM lists the zone with this body's hash (or does not list
@@ -687,7 +723,8 @@ log_summary(const std::vector<ZoneResult>& results, const FetchOptions& options,
   log::info("fetched " + std::to_string(s.zones) + " zones from " + from + " in " + took + ": " +
             std::to_string(s.downloaded) + " downloaded (" + format_bytes(s.bytes) + "), " +
             std::to_string(s.not_modified) + " not modified, " + std::to_string(s.stale_cache) +
-            " stale cache, " + std::to_string(s.failed) + " failed, " + std::to_string(s.absent) + " absent");
+            " stale cache, " + std::to_string(s.failed) + " failed, " + std::to_string(s.absent) + " absent" +
+            (s.refused > 0 ? ", " + std::to_string(s.refused) + " refused (max-shrink)" : std::string()));
 }
 
 } // namespace
@@ -793,6 +830,9 @@ summarize(const std::vector<ZoneResult>& results)
       break;
     case Origin::StaleCache:
       ++s.stale_cache;
+      break;
+    case Origin::Refused:
+      ++s.refused;
       break;
     case Origin::Failed:
       ++s.failed;

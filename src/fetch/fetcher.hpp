@@ -11,6 +11,7 @@
 #pragma once
 
 #include "fetch/http_client.hpp"
+#include "fetch/shrink_guard.hpp"
 #include "fetch/zone_cache.hpp"
 #include "net/cidr.hpp"
 #include "net/zone.hpp"
@@ -63,6 +64,10 @@ struct FetchOptions {
   std::string zone_url_v4;
   std::string zone_url_v6;
   ProgressMode progress = ProgressMode::Auto;
+  // max-shrink: new data that covers that much fewer addresses than the
+  // zone's (or list's) last good copy is refused and not cached: the result
+  // is Origin::Refused with the last good copy (shrink_guard.hpp).
+  ShrinkGuard shrink;
   // What a zone's failure leads to, for the words of its warning: its last
   // good copy (the only source), or the next source of a failover list
   // (which still falls back on that copy when no source has fresh data).
@@ -113,17 +118,18 @@ std::optional<Md5List> parse_md5sum(std::string_view text);
 // must already be validated (parse_countries). Never throws for one zone's
 // failure: that zone becomes StaleCache (last good copy, with `error`) or
 // Failed (no copy at all); a zone missing or empty upstream that never had
-// data is Absent. Throws Error only for problems that affect every zone
-// (the cache directory cannot be written, libcurl cannot start).
-// In offline mode the cache is read and validated: NotModified, Absent or
-// Failed ("no cached copy").
-// Logs warnings for failed, rejected and stale zones (log.hpp) and shows
-// progress per options.progress.
+// data is Absent. New data that covers more than options.shrink.max_shrink
+// fewer addresses than the cached copy is not cached: the zone is Refused
+// (the cached copy, the refusal in `error`) unless options.shrink.force. Throws Error only for problems that
+// affect every zone (the cache directory cannot be written, libcurl cannot start). In offline mode the cache
+// is read and validated: NotModified, Absent or Failed ("no cached copy"). Logs warnings for failed, rejected
+// and stale zones (log.hpp) and shows progress per options.progress.
 std::vector<ZoneResult> fetch_zones(const std::vector<std::string>& countries, net::Families families,
                                     const FetchOptions& options);
 
 struct FetchSummary {
   std::size_t zones = 0, downloaded = 0, not_modified = 0, stale_cache = 0, failed = 0, absent = 0;
+  std::size_t refused = 0;    // new data refused by max-shrink (the last good copy kept)
   std::size_t stale_data = 0; // zones whose data is older than stale_after_days
   std::uint64_t bytes = 0;    // body bytes transferred
 };

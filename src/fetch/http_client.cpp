@@ -5,11 +5,16 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <fcntl.h>
 #include <memory>
 #include <mutex>
+#include <pwd.h>
 #include <random>
 #include <string_view>
+#include <unistd.h>
 
 namespace geoblock::fetch {
 
@@ -201,6 +206,53 @@ prepare(Transfer& t, const HttpOptions& options)
   }
 }
 
+// The name of the user this process reads files as (the fetch-user in the
+// fetching process), or "uid N".
+std::string
+reading_user()
+{
+  const uid_t uid = ::geteuid();
+  passwd pw{};
+  passwd* found = nullptr;
+  char buf[1024];
+  if (::getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found != nullptr && found->pw_name) {
+    return found->pw_name;
+  }
+  return "uid " + std::to_string(uid);
+}
+
+// libcurl says only "Couldn't open file" for a file:// URL it cannot read,
+// whatever the reason. The path's own errno tells a missing file (ENOENT:
+// "" here, a 404 for the callers) from one that is there but unreadable
+// (EACCES, ELOOP, ...): then the path, the reason and the user, in one line.
+std::string
+file_problem(const std::string& url, const char* curl_error)
+{
+  std::string path;
+  if (CURLU* u = curl_url()) {
+    char* p = nullptr;
+    if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PATH, &p, CURLU_URLDECODE) == CURLUE_OK && p) {
+      path = p;
+    }
+    curl_free(p);
+    curl_url_cleanup(u);
+  }
+  if (path.empty()) {
+    return url + ": " + curl_error;
+  }
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  const int err = fd < 0 ? errno : 0;
+  if (fd >= 0) {
+    ::close(fd);
+  }
+  if (err == ENOENT) {
+    return {};
+  }
+  return "cannot read " + path + " as user " + reading_user() + ": " +
+         (err != 0 ? std::strerror(err) : curl_error);
+}
+
 // Fills status/error from a finished attempt. Returns true when another
 // attempt may help: timeouts, refused or cut connections, 5xx and 429.
 // Never for 4xx, a body over the limit or a missing file.
@@ -234,11 +286,15 @@ finish(Transfer& t, CURLcode code)
     r.error = "body larger than the limit of " + std::to_string(t.max_bytes) + " bytes";
     return false;
   }
+  const char* curl_error = t.error_buffer[0] ? t.error_buffer : curl_easy_strerror(code);
   if (t.file_url && (code == CURLE_FILE_COULDNT_READ_FILE || code == CURLE_REMOTE_FILE_NOT_FOUND)) {
-    r.status = 404;
+    r.error = file_problem(t.request->url, curl_error);
+    if (r.error.empty()) {
+      r.status = 404; // missing: what a mirror's 404 means
+    }
     return false;
   }
-  r.error = t.error_buffer[0] ? t.error_buffer : curl_easy_strerror(code);
+  r.error = curl_error;
   switch (code) {
   case CURLE_UNSUPPORTED_PROTOCOL:
   case CURLE_URL_MALFORMAT:

@@ -37,8 +37,10 @@ struct HttpRequest {
 
 struct HttpResponse {
   // HTTP status of the final response (200, 304, 404, ...). file:// URLs
-  // give 200, or 404 when the file does not exist. 0: no complete response
-  // (then `error` says why).
+  // give 200, or 404 when the file does not exist; one that exists but
+  // cannot be read is an error naming the path, the reason and the user
+  // ("cannot read /srv/m/nz.zone as user geoblock: Permission denied").
+  // 0: no complete response (then `error` says why).
   long status = 0;
   std::string body; // complete body of a 2xx (empty otherwise or on error)
   std::string etag; // response headers, empty if absent

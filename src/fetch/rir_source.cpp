@@ -208,12 +208,57 @@ public:
     note_response(meta, resp, m_now);
     meta.networks = data.records;
     meta.lines = static_cast<std::size_t>(std::count(resp.body.begin(), resp.body.end(), '\n'));
-    m_cache.store(meta, resp.body, &m_batch);
+    // Cached by store() once max-shrink has compared the zones with the
+    // last good copy, which stays until then.
+    if (m_cached) {
+      net::RirData previous;
+      std::string unusable;
+      if (parse(*m_cached, m_out.name + " (cached)", previous, unusable)) {
+        m_previous = std::move(previous);
+      }
+    }
+    m_pending = Pending{meta, resp.body};
     out.data = std::move(data);
     out.origin = Origin::Downloaded;
     out.fetched_at = meta.fetched_at;
     out.last_modified = meta.last_modified;
     return out;
+  }
+
+  // The last good copy's data, while this run's new copy waits for
+  // max-shrink (nothing when the file was not downloaded, or had no usable
+  // cached copy).
+  const net::RirData* previous() const { return m_pending && m_previous ? &*m_previous : nullptr; }
+  // When the last good copy was taken.
+  std::int64_t copied_at() const
+  {
+    return !m_meta ? 0 : m_meta->changed_at > 0 ? m_meta->changed_at : m_meta->fetched_at;
+  }
+
+  // max-shrink refused a zone this file's new copy changes: the last good
+  // copy serves instead and stays cached.
+  RirFile keep_previous(RirFile out, const std::string& refusal)
+  {
+    m_pending.reset();
+    out.data = std::move(*m_previous);
+    m_previous.reset();
+    out.origin = Origin::StaleCache;
+    out.error = "its new copy was refused by max-shrink (" + refusal + ")";
+    out.fetched_at = m_meta->fetched_at;
+    out.last_modified = m_meta->last_modified;
+    log::warning(m_out.name + ": new copy not taken, the last good copy of " + util::format_utc(copied_at()) +
+                 " stays: " + refusal);
+    return out;
+  }
+
+  // Caches the new copy (into the run's batch), unless max-shrink kept the
+  // last good one.
+  void store()
+  {
+    if (m_pending) {
+      m_cache.store(m_pending->meta, m_pending->body, &m_batch);
+      m_pending.reset();
+    }
   }
 
 private:
@@ -341,12 +386,94 @@ private:
   std::optional<ZoneMeta> m_meta;
   std::optional<std::string> m_cached;
   bool m_cache_ok = false;
+  struct Pending {
+    ZoneMeta meta;
+    std::string body;
+  };
+  std::optional<Pending> m_pending;       // a downloaded copy not cached yet
+  std::optional<net::RirData> m_previous; // the last good copy's data, beside m_pending
 };
+
+// "cc v4": a zone's key in RirSource::m_refused.
+std::string
+zone_key(const std::string& cc, net::Family family)
+{
+  return cc + " " + net::family_key(family);
+}
+
+// Appends the records of `cc` in `data` for `family` to `out`.
+void
+append(net::NetList& out, const net::RirData& data, const std::string& cc, net::Family family)
+{
+  const auto it = data.countries.find(cc);
+  if (it == data.countries.end()) {
+    return;
+  }
+  if (family == net::Family::V4) {
+    out.v4.insert(out.v4.end(), it->second.v4.begin(), it->second.v4.end());
+  } else {
+    out.v6.insert(out.v6.end(), it->second.v6.begin(), it->second.v6.end());
+  }
+}
+
+bool
+same_records(const net::RirData& a, const net::RirData& b, const std::string& cc, net::Family family)
+{
+  net::NetList x, y;
+  append(x, a, cc, family);
+  append(y, b, cc, family);
+  return x.v4 == y.v4 && x.v6 == y.v6;
+}
+
+// max-shrink for every zone of `countries` x `families` (rir_source.hpp):
+// files whose new copy a refused zone's shrink came from keep their last
+// good copy. Returns the refusals by zone_key.
+std::map<std::string, std::string>
+guard_shrink(std::vector<FileRun>& runs, std::vector<RirFile>& files,
+             const std::vector<std::string>& countries, net::Families families, const ShrinkGuard& guard)
+{
+  std::map<std::string, std::string> refused;
+  for (const net::Family family : {net::Family::V4, net::Family::V6}) {
+    if (!net::includes(families, family)) {
+      continue;
+    }
+    for (const std::string& cc : countries) {
+      net::NetList before, after;
+      std::vector<std::size_t> changed; // files with a last good copy whose records for the zone changed
+      std::int64_t copied = 0;
+      for (std::size_t i = 0; i < files.size(); ++i) {
+        const net::RirData* previous = runs[i].previous();
+        append(before, previous ? *previous : files[i].data, cc, family);
+        append(after, files[i].data, cc, family);
+        if (previous && !same_records(*previous, files[i].data, cc, family)) {
+          changed.push_back(i);
+          copied = std::max(copied, runs[i].copied_at());
+        }
+      }
+      const Shrink s = measure_shrink(before, after, family);
+      if (changed.empty() || !beyond(s, guard.max_shrink)) {
+        continue;
+      }
+      const std::string what = describe_shrink(cc + " " + net::family_name(family), s, guard.max_shrink,
+                                               last_good_copy_of(copied));
+      if (guard.force) {
+        log::warning(what + ": accepted (--force); the new files replace their last good copies");
+        continue;
+      }
+      log::warning(what + ": refused; the last good copy stays (--force accepts it)");
+      refused[zone_key(cc, family)] = what;
+      for (const std::size_t i : changed) {
+        files[i] = runs[i].keep_previous(std::move(files[i]), what);
+      }
+    }
+  }
+  return refused;
+}
 
 } // namespace
 
 void
-RirSource::read_files(Mode mode)
+RirSource::read_files(Mode mode, const std::vector<std::string>& countries, net::Families families)
 {
   const bool offline = mode == Mode::CacheOnly || m_options.offline;
   // A refresh serves cache-only readers too; a cache-only read is redone
@@ -355,6 +482,7 @@ RirSource::read_files(Mode mode)
     return;
   }
   m_files.clear();
+  m_refused.clear();
   const std::int64_t now = m_options.clock();
   const ZoneCache cache(m_options.cache_dir + "/rir");
   util::AtomicBatch batch;
@@ -384,6 +512,12 @@ RirSource::read_files(Mode mode)
       bytes += m_files.back().bytes;
       log::verbose(m_files.back().name + ": " + origin_name(m_files.back().origin) + ", " +
                    std::to_string(m_files.back().data.records) + " records");
+    }
+    const bool configured = !m_rir.countries.empty();
+    m_refused = guard_shrink(runs, m_files, configured ? m_rir.countries : countries,
+                             configured ? m_rir.families : families, m_options.shrink);
+    for (FileRun& run : runs) {
+      run.store();
     }
     batch.commit();
     cache.record_fetched(k_slot, confirmed, now);
@@ -430,7 +564,7 @@ RirSource::cache(std::int64_t now) const
 std::vector<ZoneResult>
 RirSource::load(const std::vector<std::string>& countries, net::Families families, Mode mode)
 {
-  read_files(mode);
+  read_files(mode, countries, families);
   std::string failed;
   std::int64_t fetched_at = std::numeric_limits<std::int64_t>::max();
   for (const RirFile& f : m_files) {
@@ -486,7 +620,10 @@ RirSource::load(const std::vector<std::string>& countries, net::Families familie
         }
       }
       r.lines = r.nets.size();
-      if (r.nets.empty()) {
+      if (const auto refused = m_refused.find(zone_key(cc, family)); refused != m_refused.end()) {
+        r.origin = Origin::Refused; // the last good copies' networks
+        r.error = refused->second;
+      } else if (r.nets.empty()) {
         r.origin = Origin::Absent;
         r.error = "not listed in the delegation files";
       } else {

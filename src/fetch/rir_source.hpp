@@ -16,7 +16,17 @@
 //   DIR/rir/v4/delegated-ripencc-extended-latest.zone   the file as served
 //   DIR/rir/v4/delegated-ripencc-extended-latest.meta   its metadata
 //
+// max-shrink (shrink_guard.hpp) is per zone, not per file: before the new
+// files replace their cached copies, each zone of RirOptions::countries is
+// built from the new files and from their last good copies; a zone whose
+// new data covers more than max-shrink fewer addresses keeps the last good
+// copies of the files whose records for it changed (they are not cached,
+// and their other zones use the old copies too: a file is taken whole or
+// not at all).
+//
 // Per zone (country and family):
+//   - Refused when max-shrink refused its new data (the last good copies'
+//     networks, the refusal as its error);
 //   - Failed, naming the file, when any file has neither this run's copy
 //     nor a good cached one (a country's records could be in it);
 //   - StaleCache when the country has records in a file served from its
@@ -33,6 +43,7 @@
 #include "util/temp_dir.hpp"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -62,6 +73,12 @@ std::string rir_file_name(const std::string& url);
 struct RirOptions {
   std::vector<std::string> urls = k_default_rir_urls;
   std::uint64_t max_bytes = k_default_rir_max_bytes; // per file
+  // The zones max-shrink compares between the files' last good copies and
+  // their new copies: the configured countries and families (a failover
+  // list asks this source for some zones only, but a file it caches serves
+  // every zone later). Empty: the zones of the first load.
+  std::vector<std::string> countries;
+  net::Families families = net::Families::Both;
 };
 
 // One delegation file as read in a run.
@@ -89,7 +106,7 @@ public:
   std::optional<net::CacheReport> cache(std::int64_t now) const override;
 
 private:
-  void read_files(Mode mode);
+  void read_files(Mode mode, const std::vector<std::string>& countries, net::Families families);
 
   FetchOptions m_options;
   RirOptions m_rir;
@@ -98,6 +115,8 @@ private:
   // number of load calls).
   std::vector<RirFile> m_files;
   std::optional<Mode> m_read; // the mode the files were read in
+  // The zones max-shrink refused in this run: "cc v4" -> the refusal.
+  std::map<std::string, std::string> m_refused;
 };
 
 } // namespace geoblock::fetch

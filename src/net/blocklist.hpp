@@ -42,7 +42,7 @@ struct BlocklistResult {
   Origin origin = Origin::Failed;
   NetList nets;                   // the networks as read (both families)
   std::size_t lines = 0;          // lines as read
-  std::string error;              // why StaleCache / Failed
+  std::string error;              // why StaleCache / Failed / Refused
   std::int64_t fetched_at = 0;    // unix time of the last successful read or fetch (0: unknown)
   std::int64_t last_modified = 0; // unix time the list changed upstream (0: unknown)
   std::uint64_t bytes = 0;        // body bytes transferred in this run

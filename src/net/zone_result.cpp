@@ -18,6 +18,8 @@ origin_name(Origin o)
     return "absent";
   case Origin::Local:
     return "local";
+  case Origin::Refused:
+    return "refused";
   }
   return "?";
 }

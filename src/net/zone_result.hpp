@@ -20,15 +20,18 @@ enum class Origin {
   Failed,      // failed and no cached copy exists: no data for this zone
   Absent,      // legitimately empty or missing upstream (e.g. no IPv6 space)
   Local,       // read from a local source (bundle, MaxMind zip)
+  Refused,     // this run's new data covers more than max-shrink fewer addresses than the last good
+               // copy (fetch/shrink_guard.hpp): the last good copy is kept, in the cache and here, and
+               // `error` is the refusal; the commands refuse to apply (exit code 3) unless --force
 };
 
 const char* origin_name(Origin o); // "downloaded", "not modified", "stale cache", ...
 // True when this run fetched or confirmed the zone's data (everything but
-// a stale cache or a failure).
+// a stale cache, a failure or a refused copy).
 constexpr bool
 is_fresh(Origin o)
 {
-  return o != Origin::StaleCache && o != Origin::Failed;
+  return o != Origin::StaleCache && o != Origin::Failed && o != Origin::Refused;
 }
 
 struct ZoneResult {
@@ -38,7 +41,7 @@ struct ZoneResult {
   NetList nets;                   // the networks as read (one family filled)
   std::size_t lines = 0;          // lines of the zone as read
   std::string location;           // URL, cache path or bundle member
-  std::string error;              // why StaleCache / Failed / Absent
+  std::string error;              // why StaleCache / Failed / Absent / Refused
   std::int64_t fetched_at = 0;    // unix time of the last successful fetch (0: unknown)
   std::int64_t last_modified = 0; // unix time the data changed upstream (0: unknown)
   std::uint64_t bytes = 0;        // body bytes transferred in this run

@@ -29,6 +29,15 @@ confirmed_at(const ZoneResult& r)
   return r.origin == Origin::Local ? std::numeric_limits<std::int64_t>::max() : r.fetched_at;
 }
 
+// A source that refused a zone's new data (max-shrink) settles it: the
+// refusal is the administrator's to decide (--force), not a failure another
+// source may paper over.
+bool
+settles(Origin o)
+{
+  return serves(o) || o == Origin::Refused;
+}
+
 // Whether a zone needs no further source.
 bool
 settled(const std::vector<ZoneResult>& candidates, Mode mode)
@@ -37,7 +46,7 @@ settled(const std::vector<ZoneResult>& candidates, Mode mode)
     return false; // every source's cache is compared
   }
   for (const ZoneResult& r : candidates) {
-    if (serves(r.origin)) {
+    if (settles(r.origin)) {
       return true;
     }
   }
@@ -50,7 +59,7 @@ choose(std::vector<ZoneResult>& candidates, Mode mode, const std::string& countr
 {
   if (mode == Mode::Refresh) {
     for (ZoneResult& r : candidates) {
-      if (serves(r.origin)) {
+      if (settles(r.origin)) {
         return std::move(r);
       }
     }

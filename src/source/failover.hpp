@@ -9,7 +9,10 @@
 // working first source costs the later ones nothing. A source that fails
 // for a zone (network, HTTP error, validation, checksum: its result is a
 // stale cache or a failure), or has no data for it (absent), hands the
-// zone to the next. When no source has fresh data:
+// zone to the next. A source that refused a zone's new data because it
+// shrank by more than max-shrink (Origin::Refused) settles it: no other
+// source is asked, and the refusal reaches the commands. When no source has
+// fresh data:
 //   - the last good cache serves: of the sources' cached copies (stale
 //     cache results), the one most recently confirmed by its source (the
 //     largest fetched_at; a tie goes to the earlier source). That copy is

@@ -288,6 +288,36 @@ TEST(NftBackend, EditedRuleIsDriftAndTheNextApplyRepairsIt)
   });
 }
 
+TEST(NftBackend, NeighbourDiscoveryReturnsReadBackInSyncAndAnEditIsDrift)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    o.families = net::Families::V6;
+    auto backend = make_nftables_backend();
+    const FirewallState desired = desired_state(blocklist(), o);
+    backend->apply(blocklist(), o);
+    EXPECT_TRUE(diff(desired, backend->read(o, true).state).empty());
+    EXPECT_TRUE(backend->apply(blocklist(), o).changes.empty());
+    // The neighbour solicitation's return, its text kept, made to want hop
+    // limit 64: rendered again from the text, it differs.
+    const std::string text = "-p ipv6-icmp -m icmp6 --icmpv6-type 135 -m hl --hl-eq 255 -m comment --comment "
+                             "geoblock -j RETURN";
+    const auto handles = rule_handles("geoblock");
+    const auto it = handles.find("raw-geoblock-drop-v6 " + text);
+    ASSERT_NE(it, handles.end());
+    run_checked({"nft", "replace", "rule", "inet", "geoblock", "raw-geoblock-drop-v6", "handle",
+                 std::to_string(it->second), "icmpv6", "type", "nd-neighbor-solicit", "ip6", "hoplimit", "64",
+                 "counter", "return", "comment", "\"" + text + "\""});
+    const auto d = diff(desired, backend->read(o, true).state);
+    ASSERT_EQ(d.size(), 1u);
+    EXPECT_EQ(d.front(), "chain raw:geoblock-drop (IPv6): rules differ from the configuration");
+    EXPECT_FALSE(backend->apply(blocklist(), o).changes.empty());
+    EXPECT_TRUE(diff(desired, backend->read(o, true).state).empty());
+  });
+}
+
 TEST(NftBackend, BlocksInEveryChainKindBothFamilies)
 {
   GEOBLOCK_REQUIRE_NETNS();
@@ -460,6 +490,32 @@ TEST(NftBackend, RefusesDockerUserAndTheIptablesBackendRefusesIngress)
   EXPECT_THROW(parse_hook("ingress:ppp+"), ConfigError);
   o.policy = Policy::AllowOnly;
   EXPECT_THROW(validate(o), ConfigError);
+}
+
+// A switch to nftables with a chain only nftables has: the new backend
+// applies, then the old one's state must go (removing it once refused the
+// configuration the old backend could not apply, exit 2 after the apply,
+// and the leftovers stayed). Found by the random walk. The reverse: the
+// nftables backend removes its state under a configuration naming
+// DOCKER-USER.
+TEST(NftBackend, EachBackendRemovesItsStateUnderAConfigurationOnlyTheOtherApplies)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    TempDir dir;
+    ApplyOptions o = options_in(dir);
+    auto iptables = make_iptables_backend();
+    auto nftables = make_nftables_backend();
+    iptables->apply(blocklist(), o);
+    nftables->apply(blocklist(), o);
+    o.chains = {parse_hook("ingress:lo")};
+    const RemoveReport r = iptables->remove(o);
+    EXPECT_EQ(r.sets_removed.size(), 2u);
+    EXPECT_TRUE(iptables->read(o, false).state.sets.empty());
+    o.chains = {parse_hook("DOCKER-USER")};
+    nftables->remove(o);
+    EXPECT_TRUE(nftables->read(o, false).state.sets.empty());
+  });
 }
 
 TEST(NftBackend, NoWrongOutcomeAcrossTwentyUpdatesAndKills)

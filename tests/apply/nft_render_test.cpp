@@ -114,13 +114,44 @@ TEST(NftRender, UnknownVocabularyIsAnErrorNotASkip)
         "-m recent --name x -j DROP", "-m set --match-set geoblock-v4 src",
         "-m set --match-set geoblock-v4 src -j DROP -j RETURN", "--bogus -j DROP", "-s 2001:db8::/32 -j DROP",
         "-m conntrack --ctstate FOO -j DROP", "-m limit --limit 3/fortnight -j LOG", "-p icmp -j DROP",
-        "-j REJECT --reject-with tcp-reset"}) {
+        "-j REJECT --reject-with tcp-reset",
+        // IPv6's neighbour discovery returns have no place in an IPv4 rule.
+        "-p ipv6-icmp -m icmp6 --icmpv6-type 135 -j RETURN", "-m hl --hl-eq 255 -j RETURN"}) {
     try {
       render(bad);
       ADD_FAILURE() << "rendered: " << bad;
     } catch (const RulesError& e) {
       EXPECT_NE(std::string(e.what()).find("cannot render rule"), std::string::npos) << e.what();
     }
+  }
+}
+
+TEST(NftRender, NeighbourDiscoveryReturnIsIcmpv6TypeAndHopLimit)
+{
+  const auto render = [](const std::string& body) {
+    return render_rule(body, net::Family::V6, nft::Family::Inet, "geoblock", "raw", "raw-geoblock-drop-v6");
+  };
+  // meta nfproto ipv6 meta l4proto ipv6-icmp icmpv6 type nd-neighbor-solicit
+  // ip6 hoplimit 255 counter return
+  const nft::Rule r = render("-p ipv6-icmp -m icmp6 --icmpv6-type 135 -m hl --hl-eq 255 -m comment --comment "
+                             "geoblock -j RETURN");
+  const std::vector<nft::Expr> want = {nft::meta_load(nft::MetaKey::NfProto),
+                                       nft::cmp_eq({10}),
+                                       nft::meta_load(nft::MetaKey::L4Proto),
+                                       nft::cmp_eq({58}),
+                                       nft::payload_load(nft::PayloadBase::Transport, 0, 1),
+                                       nft::cmp_eq({135}),
+                                       nft::payload_load(nft::PayloadBase::Network, 7, 1),
+                                       nft::cmp_eq({255}),
+                                       nft::counter(),
+                                       nft::verdict(nft::Verdict::Return)};
+  EXPECT_EQ(r.exprs, want);
+  // Only the numeric form desired_state() writes, only after -p ipv6-icmp.
+  for (const char* bad : {"-p ipv6-icmp -m icmp6 --icmpv6-type neighbour-solicitation -j RETURN",
+                          "-p ipv6-icmp -m icmp6 --icmpv6-type 135/0 -j RETURN",
+                          "-p ipv6-icmp -m icmp6 --icmpv6-type 256 -j RETURN",
+                          "-p tcp -m icmp6 --icmpv6-type 135 -j RETURN", "-m hl --hl-gt 254 -j RETURN"}) {
+    EXPECT_THROW(render(bad), RulesError) << bad;
   }
 }
 

@@ -226,7 +226,11 @@ TEST(Safety, RefusesToBlockTheSshSessionsOwnAddressUnlessForced)
   });
 }
 
-TEST(Safety, RefusesASuspiciousShrinkUnlessForced)
+// max-shrink is no check of the sets (issue 18: removing a country shrank
+// the set and was refused): each zone is compared with its last good copy
+// before anything is planned (fetch/shrink_guard.hpp), so the applier
+// applies a set of any size.
+TEST(Safety, TheApplierAppliesASmallerSetMaxShrinkIsPerZoneBeforeIt)
 {
   GEOBLOCK_REQUIRE_NETNS();
   in_fresh_netns([] {
@@ -239,22 +243,9 @@ TEST(Safety, RefusesASuspiciousShrinkUnlessForced)
     }
     apply::apply(big, o);
     net::NetList small;
-    small.v4.assign(big.v4.begin(), big.v4.begin() + 40);
-    try {
-      apply::apply(small, o);
-      ADD_FAILURE() << "no refusal";
-    } catch (const SafetyError& e) {
-      EXPECT_STREQ(e.what(),
-                   "refusing to shrink set geoblock-v4 from 100 to 40 entries (-60%, more than max-shrink "
-                   "50%); use --force if this is intended");
-    }
-    EXPECT_EQ(live_v4().size(), 100u);
-    net::NetList fine;
-    fine.v4.assign(big.v4.begin(), big.v4.begin() + 50);
-    EXPECT_NO_THROW(apply::apply(fine, o));
-    o.force = true;
+    small.v4.assign(big.v4.begin(), big.v4.begin() + 1);
     EXPECT_NO_THROW(apply::apply(small, o));
-    EXPECT_EQ(live_v4().size(), 40u);
+    EXPECT_EQ(live_v4().size(), 1u);
   });
 }
 
@@ -273,7 +264,9 @@ TEST(Remove, DeletesGeoblockRulesAndSetsAndLeavesTheRestIntact)
     apply::apply(k_old, o);
     const RemoveReport r = apply::remove(o);
     EXPECT_EQ(r.rules_removed_v4, 2);
-    EXPECT_EQ(r.rules_removed_v6, 2);
+    // IPv6: the two jumps and, in raw and filter, geoblock-drop's five
+    // neighbour discovery returns and its drop.
+    EXPECT_EQ(r.rules_removed_v6, 2 + 2 * 6);
     EXPECT_EQ(r.sets_removed, (std::vector<std::string>{"geoblock-v4", "geoblock-v6"}));
     EXPECT_FALSE(set_exists("geoblock-v4"));
     EXPECT_FALSE(set_exists("geoblock-v6"));

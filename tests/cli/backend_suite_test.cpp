@@ -24,6 +24,7 @@
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <thread>
 
 namespace geoblock::test {
 namespace {
@@ -106,13 +107,22 @@ iptables_layout(const std::string& step)
   const std::string sets = run_checked({"ipset", "list", "-n"});
   if (step == "") {
     EXPECT_EQ(ours(v4),
-              std::vector<std::string>{"-A PREROUTING -m set --match-set geoblock-v4 src -m comment "
+              std::vector<std::string>{"-A PREROUTING ! -i lo -m set --match-set geoblock-v4 src -m comment "
                                        "--comment geoblock -j DROP"});
-    EXPECT_EQ(ours(v6).size(), 1u) << v6;
+    // IPv6 jumps to the drop chain, where neighbour discovery returns first.
+    std::vector<std::string> want6 = {"-A PREROUTING ! -i lo -m set --match-set geoblock-v6 src -m comment "
+                                      "--comment geoblock -j geoblock-drop"};
+    for (int type = 133; type <= 137; ++type) {
+      want6.push_back("-A geoblock-drop -p ipv6-icmp -m icmp6 --icmpv6-type " + std::to_string(type) +
+                      " -m hl --hl-eq 255 -m comment --comment geoblock -j RETURN");
+    }
+    want6.push_back("-A geoblock-drop -m comment --comment geoblock -j DROP");
+    EXPECT_EQ(ours(v6), want6) << v6;
     EXPECT_EQ(sets, "geoblock-v4\ngeoblock-v6\n");
   } else if (step == "chain = INPUT\n") {
-    EXPECT_EQ(ours(v4), std::vector<std::string>{"-A INPUT -m set --match-set geoblock-v4 src -m comment "
-                                                 "--comment geoblock -j DROP"});
+    EXPECT_EQ(ours(v4),
+              std::vector<std::string>{"-A INPUT ! -i lo -m set --match-set geoblock-v4 src -m comment "
+                                       "--comment geoblock -j DROP"});
   } else if (step == "chain = FORWARD\n") {
     ASSERT_EQ(ours(v4).size(), 1u) << v4;
     EXPECT_EQ(ours(v4)[0].rfind("-A FORWARD ", 0), 0u) << v4;
@@ -128,7 +138,7 @@ iptables_layout(const std::string& step)
   } else if (step == "chain = INPUT\nfamily = v4\ninterface = gbh\n") {
     EXPECT_EQ(lines_with(v4, "-A INPUT -i gbh ").size(), 1u) << v4;
   } else if (step == "family = v4\nmatch = new\n") {
-    EXPECT_EQ(lines_with(v4, "-A PREROUTING -m conntrack --ctstate NEW").size(), 1u) << v4;
+    EXPECT_EQ(lines_with(v4, "-A PREROUTING ! -i lo -m conntrack --ctstate NEW").size(), 1u) << v4;
   } else if (step == "family = v4\nchain = INPUT\ndirection = both\n") {
     EXPECT_TRUE(first_is_ours(v4, "OUTPUT")) << v4;
     EXPECT_TRUE(first_is_ours(v4, "FORWARD")) << v4;
@@ -138,8 +148,9 @@ iptables_layout(const std::string& step)
   } else if (step == "family = v4\nchain = INPUT\nset-name = other\n") {
     EXPECT_EQ(sets, "other-v4\n");
     EXPECT_TRUE(lines_with(v4, "geoblock-").empty()) << v4;
-    EXPECT_EQ(ours(v4), std::vector<std::string>{"-A INPUT -m set --match-set other-v4 src -m comment "
-                                                 "--comment geoblock -j DROP"});
+    EXPECT_EQ(ours(v4),
+              std::vector<std::string>{"-A INPUT ! -i lo -m set --match-set other-v4 src -m comment "
+                                       "--comment geoblock -j DROP"});
   } else if (step == "family = v4\nchain = INPUT\npolicy = allow-only\nexcept-ports = tcp:80\n") {
     EXPECT_TRUE(first_is_ours(v4, "INPUT")) << v4;
     // The ports open to all come last, just before the drop.
@@ -257,6 +268,7 @@ const std::vector<BackendUnderTest> k_backends = {iptables_backend(), nftables_b
 struct Host {
   const BackendUnderTest& backend;
   TempDir dir;
+  std::string countries = "cn";
   NamedNetns client;
   std::unique_ptr<TcpServer> web;
   std::unique_ptr<TcpServer> ssh;
@@ -285,11 +297,11 @@ struct Host {
 
   std::string config(const std::string& extra, const std::string& backend_name = "")
   {
-    return dir.write("geoblock.conf",
-                     "countries = cn\nbackend = " + (backend_name.empty() ? backend.name : backend_name) +
-                         "\nbase-url = file://" + dir / "mirror" + "\ncache-dir = " + dir / "cache" +
-                         "\nstate-dir = " + dir / "state" + "\nlock-file = " + dir / "lock" +
-                         "\nlock-wait = 1\n" + extra);
+    return dir.write(
+        "geoblock.conf",
+        "countries = " + countries + "\nbackend = " + (backend_name.empty() ? backend.name : backend_name) +
+            "\nbase-url = file://" + dir / "mirror" + "\ncache-dir = " + dir / "cache" +
+            "\nstate-dir = " + dir / "state" + "\nlock-file = " + dir / "lock" + "\nlock-wait = 1\n" + extra);
   }
 
   util::RunResult geoblock(const std::string& command, const std::string& extra,
@@ -327,6 +339,104 @@ struct Host {
     return eventually_connects(&client, from, to, port);
   }
 };
+
+// IPv6 neighbour discovery between the host and the client, as the kernel
+// runs it (no static entries anywhere).
+
+// Empties the host's and/or the client's neighbour cache on the link, so
+// that the next packet that way needs a solicitation and an advertisement
+// again.
+void
+forget_neighbours(const Host& h, bool host_side, bool client_side)
+{
+  if (host_side) {
+    run_checked({"ip", "-6", "neigh", "flush", "dev", "gbh"});
+  }
+  if (client_side) {
+    h.client.exec({"ip", "-6", "neigh", "flush", "dev", "gbc"});
+  }
+}
+
+// How the neighbour entry of `ns` (nullptr: the host) for `addr` ends once
+// discovery for it has run: REACHABLE, STALE, DELAY or PROBE when the
+// neighbour answered (answered()), FAILED when the kernel gave up after its
+// three solicitations a second apart. Polled every 50 ms for at most 10 s;
+// "INCOMPLETE" or "none" (no entry) if still undecided then.
+std::string
+neighbour_state(const NamedNetns* ns, const std::string& dev, const std::string& addr)
+{
+  const std::vector<std::string> argv{"ip", "-6", "neigh", "show", "to", addr, "dev", dev};
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    const auto w = words_of(ns == nullptr ? run_checked(argv) : ns->exec(argv));
+    const std::string state = w.empty() ? "none" : w.back();
+    if ((state != "INCOMPLETE" && state != "none") || std::chrono::steady_clock::now() > deadline) {
+      return state;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+bool
+answered(const std::string& state)
+{
+  return state == "REACHABLE" || state == "STALE" || state == "DELAY" || state == "PROBE";
+}
+
+// The client's connection from `from` to the host's `port` over IPv6
+// completes with both caches empty (the client solicits the host, the host
+// advertises), then with only the host's empty (the host, answering,
+// solicits the client, the client advertises).
+bool
+reaches_host_with_fresh_neighbours(Host& h, const char* from, int port)
+{
+  forget_neighbours(h, true, true);
+  if (!h.reachable(from, port)) {
+    return false;
+  }
+  forget_neighbours(h, true, false);
+  return h.reachable(from, port);
+}
+
+// The host's connection to `to`:8080 over IPv6 completes with both caches
+// empty (the host solicits), then with only the client's empty (the
+// client, answering, solicits the host).
+bool
+host_reaches_with_fresh_neighbours(Host& h, const char* to)
+{
+  forget_neighbours(h, true, true);
+  if (!eventually_connects(nullptr, k_host6, to, 8080)) {
+    return false;
+  }
+  forget_neighbours(h, false, true);
+  return eventually_connects(nullptr, k_host6, to, 8080);
+}
+
+// The client's connection from `from` to the host's `port`, both caches
+// empty, is dropped; how the client's entry for the host ends ("connected"
+// if the connection was not dropped).
+std::string
+client_resolves_host_though_dropped(Host& h, const char* from, int port)
+{
+  forget_neighbours(h, true, true);
+  if (!h.blocked(from, port)) {
+    return "connected";
+  }
+  return neighbour_state(&h.client, "gbc", k_host6);
+}
+
+// The host's connection to `to`:8080, both caches empty, gets no answer
+// (geoblock drops the replies); how the host's entry for `to` ends
+// ("connected" if the connection completed).
+std::string
+host_resolves_though_dropped(Host& h, const char* to)
+{
+  forget_neighbours(h, true, true);
+  if (tcp_connect(nullptr, k_host6, to, 8080, std::chrono::milliseconds(500))) {
+    return "connected";
+  }
+  return neighbour_state(nullptr, "gbh", to);
+}
 
 class BackendSuite : public ::testing::TestWithParam<BackendUnderTest> {};
 
@@ -462,6 +572,229 @@ TEST_P(BackendSuite, AllowOnlyWithPortsInterfaceDirectionBothAndLog)
     // Loopback is another interface: untouched.
     EXPECT_TRUE(eventually_connects(nullptr, "127.0.0.1", "127.0.0.1", 80));
   });
+}
+
+// Issue 18: `countries = nz,au` then `countries = nz` was refused as a
+// shrink of the set (exit 3), and so was every timer run after it until
+// someone ran --force. Removing a country is what the administrator asked
+// for: it applies.
+TEST_P(BackendSuite, RemovingACountryAppliesItIsNeverAShrink)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    Host h(GetParam());
+    std::string au;
+    for (int i = 0; i < 100; ++i) {
+      au += "20." + std::to_string(i) + ".0.0/24\n"; // apart: 100 entries
+    }
+    h.zone("au", au, "2001:db8:a::/48\n");
+    h.countries = "cn au";
+    h.update("");
+    EXPECT_TRUE(h.blocked(k_listed));
+    h.countries = "cn";
+    const auto dry = h.geoblock("update", "", {"--dry-run"});
+    EXPECT_EQ(dry.exit_code, 0) << dry.err;
+    EXPECT_EQ((dry.out + dry.err).find("refus"), std::string::npos) << dry.out << dry.err;
+    h.update("");
+    EXPECT_TRUE(h.blocked(k_listed));
+    EXPECT_TRUE(h.reachable(k_unlisted));
+  });
+}
+
+// Upstream data that suddenly covers far fewer addresses (cn's IPv4 zone:
+// 128 addresses to 4) is refused in one line naming the zone, and nothing
+// is lost: the live block stays, the cache keeps the last good copy (so the
+// next run refuses again, and restore has the good data), the dry run says
+// what an update would refuse; --force takes the new data.
+TEST_P(BackendSuite, AnUpstreamZoneThatShrinksIsRefusedAndNothingIsLost)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    Host h(GetParam());
+    h.update("");
+    const std::string cache = h.dir / "cache/v4/cn.zone";
+    ASSERT_EQ(util::read_file(cache), "198.51.100.0/25\n");
+    h.zone("cn", "198.51.100.0/30\n", "2001:db8:1::/48\n"); // k_listed (.10) is no longer in it
+    for (int run = 0; run < 2; ++run) {
+      const auto r = h.geoblock("update", "");
+      EXPECT_EQ(r.exit_code, 3) << r.err;
+      EXPECT_NE(r.err.find("geoblock: error: refusing cn IPv4: 1 to 1 networks (-97% of the addresses, more "
+                           "than max-shrink 50%) against its last good copy of "),
+                std::string::npos)
+          << r.err;
+      EXPECT_NE(r.err.find(" UTC; use --force if this is intended\n"), std::string::npos) << r.err;
+      EXPECT_TRUE(h.blocked(k_listed)) << h.backend.ruleset();
+      EXPECT_EQ(util::read_file(cache), "198.51.100.0/25\n");
+    }
+    const auto st = h.geoblock("status", "");
+    EXPECT_EQ(st.exit_code, 0) << st.out << st.err;
+    const auto dry = h.geoblock("update", "", {"--dry-run"});
+    EXPECT_EQ(dry.exit_code, 0) << dry.err;
+    EXPECT_NE(dry.out.find("update would refuse cn IPv4: 1 to 1 networks (-97% of the addresses"),
+              std::string::npos)
+        << dry.out;
+    EXPECT_EQ(util::read_file(cache), "198.51.100.0/25\n");
+
+    const auto forced = h.geoblock("update", "", {"--force"});
+    ASSERT_EQ(forced.exit_code, 0) << forced.err;
+    EXPECT_TRUE(h.reachable(k_listed));
+    EXPECT_TRUE(h.blocked(k_listed6));
+    EXPECT_EQ(util::read_file(cache), "198.51.100.0/30\n");
+    h.update("");
+  });
+}
+
+// Neighbour discovery (ICMPv6 router and neighbour solicitation and
+// advertisement, redirect; hop limit 255) is never dropped or rejected
+// (RFC 4890): an on-link client whose address is listed still resolves the
+// host and reaches every port left open to it over IPv6, and the host
+// still resolves it, in every shape of block rule. Each probe empties the
+// neighbour caches first, so discovery really runs, both ways.
+TEST_P(BackendSuite, NeighbourDiscoveryPassesEveryBlockRule)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns(
+      [] {
+        Host h(GetParam());
+        TcpServer ssh6(nullptr, "::", 22);
+        TcpServer listed_server(&h.client, k_listed6, 8080);
+
+        // The default (raw:PREROUTING, one drop): the listed client reaches
+        // nothing, yet discovery between it and the host completes.
+        h.update("family = v6\n");
+        std::string state = client_resolves_host_though_dropped(h, k_listed6, 80);
+        EXPECT_TRUE(answered(state)) << state << "\n" << h.backend.ruleset();
+        state = host_resolves_though_dropped(h, k_listed6);
+        EXPECT_TRUE(answered(state)) << state;
+        EXPECT_TRUE(reaches_host_with_fresh_neighbours(h, k_unlisted6, 80));
+
+        // except-ports: the web stays open to the listed client.
+        for (const char* extra : {"family = v6\nexcept-ports = tcp:80\n",
+                                  "family = v6\nchain = INPUT\nchain = FORWARD\nexcept-ports = tcp:80\nlog = "
+                                  "true\n",
+                                  "family = v6\nmatch = new\nexcept-ports = tcp:80\n"}) {
+          SCOPED_TRACE(extra);
+          h.update(extra);
+          EXPECT_TRUE(reaches_host_with_fresh_neighbours(h, k_listed6, 80)) << h.backend.ruleset();
+          EXPECT_TRUE(h.blocked(k_listed6, 22));
+        }
+
+        // ports: only SSH is closed to the listed client.
+        h.update("family = v6\nchain = mangle:PREROUTING\nports = tcp:22\n");
+        EXPECT_TRUE(reaches_host_with_fresh_neighbours(h, k_listed6, 80));
+        EXPECT_TRUE(h.blocked(k_listed6, 22));
+
+        // match new: the host's own connection to the listed client gets
+        // its replies, the client's discovery included.
+        h.update("family = v6\nmatch = new\n");
+        EXPECT_TRUE(host_reaches_with_fresh_neighbours(h, k_listed6));
+        EXPECT_TRUE(h.blocked(k_listed6, 80));
+
+        if (h.backend.name == "nftables") {
+          // ingress:IFACE, before everything else the host does.
+          h.update("family = v6\nchain = ingress:gbh\n");
+          state = client_resolves_host_though_dropped(h, k_listed6, 80);
+          EXPECT_TRUE(answered(state)) << state << "\n" << h.backend.ruleset();
+          state = host_resolves_though_dropped(h, k_listed6);
+          EXPECT_TRUE(answered(state)) << state;
+          h.update("family = v6\nchain = ingress:gbh\nexcept-ports = tcp:80\nlog = true\n");
+          EXPECT_TRUE(reaches_host_with_fresh_neighbours(h, k_listed6, 80)) << h.backend.ruleset();
+          EXPECT_TRUE(h.blocked(k_listed6, 22));
+        }
+      },
+      std::chrono::seconds(280));
+}
+
+// The same for allow-only, where every address but the allowed ones is
+// refused: a client outside the allowed countries still completes
+// discovery and reaches the ports left open to all.
+TEST_P(BackendSuite, NeighbourDiscoveryPassesEveryAllowOnlyRule)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns(
+      [] {
+        Host h(GetParam());
+        TcpServer ssh6(nullptr, "::", 22);
+        TcpServer unlisted_server(&h.client, k_unlisted6, 8080);
+
+        // Nothing open to the unallowed client, yet discovery completes, and
+        // the host's own connection to it gets its replies.
+        h.update("family = v6\npolicy = allow-only\n");
+        const std::string state = client_resolves_host_though_dropped(h, k_unlisted6, 80);
+        EXPECT_TRUE(answered(state)) << state << "\n" << h.backend.ruleset();
+        EXPECT_TRUE(host_reaches_with_fresh_neighbours(h, k_unlisted6));
+        EXPECT_TRUE(reaches_host_with_fresh_neighbours(h, k_listed6, 80));
+
+        // except-ports: the web stays open to all.
+        for (const char* extra : {"family = v6\npolicy = allow-only\nexcept-ports = tcp:80\n",
+                                  "family = v6\npolicy = allow-only\nchain = INPUT\nchain = FORWARD\n"
+                                  "except-ports = tcp:80\nlog = true\n"}) {
+          SCOPED_TRACE(extra);
+          h.update(extra);
+          EXPECT_TRUE(reaches_host_with_fresh_neighbours(h, k_unlisted6, 80)) << h.backend.ruleset();
+          EXPECT_TRUE(h.blocked(k_unlisted6, 22));
+          EXPECT_TRUE(reaches_host_with_fresh_neighbours(h, k_listed6, 22));
+        }
+
+        // ports: only SSH is limited to the allowed country.
+        h.update("family = v6\npolicy = allow-only\nports = tcp:22\n");
+        EXPECT_TRUE(reaches_host_with_fresh_neighbours(h, k_unlisted6, 80));
+        EXPECT_TRUE(h.blocked(k_unlisted6, 22));
+      },
+      std::chrono::seconds(280));
+}
+
+// Outbound: the host's own solicitations and advertisements are never
+// rejected, whatever the destination. With direction out or both the host
+// still resolves every on-link neighbour: it reaches the addresses it may
+// reach, answers the clients that may reach it, and only its connections
+// to the refused destinations are rejected.
+TEST_P(BackendSuite, NeighbourDiscoveryPassesEveryOutboundRule)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns(
+      [] {
+        Host h(GetParam());
+        TcpServer listed_server(&h.client, k_listed6, 8080);
+        TcpServer unlisted_server(&h.client, k_unlisted6, 8080);
+        const auto rejected = [](const char* to) {
+          return !tcp_connect(nullptr, k_host6, to, 8080, std::chrono::milliseconds(500));
+        };
+
+        // block, direction out: connections to the listed client are
+        // rejected; it still reaches the host, and the host others.
+        h.update("family = v6\ndirection = out\n");
+        EXPECT_TRUE(rejected(k_listed6));
+        EXPECT_TRUE(host_reaches_with_fresh_neighbours(h, k_unlisted6));
+        EXPECT_TRUE(reaches_host_with_fresh_neighbours(h, k_listed6, 80));
+
+        // block, direction both, except-ports: the web stays open to the
+        // listed client, which the host itself may not connect to.
+        h.update("family = v6\nchain = INPUT\ndirection = both\nexcept-ports = tcp:80\nlog = true\n");
+        EXPECT_TRUE(reaches_host_with_fresh_neighbours(h, k_listed6, 80)) << h.backend.ruleset();
+        EXPECT_TRUE(h.blocked(k_listed6, 22));
+        EXPECT_TRUE(rejected(k_listed6));
+        EXPECT_TRUE(host_reaches_with_fresh_neighbours(h, k_unlisted6));
+
+        // allow-only, direction out: the host reaches the allowed country,
+        // and answers a client outside it (its advertisement goes to an
+        // address it may not connect to); its connections there are
+        // rejected.
+        h.update("family = v6\npolicy = allow-only\ndirection = out\n");
+        EXPECT_TRUE(host_reaches_with_fresh_neighbours(h, k_listed6)) << h.backend.ruleset();
+        EXPECT_TRUE(rejected(k_unlisted6));
+        EXPECT_TRUE(reaches_host_with_fresh_neighbours(h, k_unlisted6, 80));
+
+        // allow-only, direction both, except-ports: the web stays open to
+        // all, both ways of discovery included.
+        h.update("family = v6\npolicy = allow-only\nchain = INPUT\ndirection = both\nexcept-ports = "
+                 "tcp:80\nlog = true\n");
+        EXPECT_TRUE(reaches_host_with_fresh_neighbours(h, k_unlisted6, 80)) << h.backend.ruleset();
+        EXPECT_TRUE(h.blocked(k_unlisted6, 22));
+        EXPECT_TRUE(host_reaches_with_fresh_neighbours(h, k_listed6));
+        EXPECT_TRUE(rejected(k_unlisted6));
+      },
+      std::chrono::seconds(280));
 }
 
 // "dropped_packets": N of a family in status --json.

@@ -118,7 +118,8 @@ TEST(Converge, DriftIsReportedWithExitFiveAndRepairedByTheNextUpdate)
     const std::string conf = h.config("chain = INPUT\n");
     // A hand-made duplicate below a foreign ACCEPT, then the rule above it
     // deleted by hand.
-    const std::string rule = "-m set --match-set geoblock-v4 src -m comment --comment geoblock -j DROP";
+    const std::string rule =
+        "! -i lo -m set --match-set geoblock-v4 src -m comment --comment geoblock -j DROP";
     test::run_checked({"iptables", "-w", "-A", "INPUT", "-s", "203.0.113.0/24", "-j", "ACCEPT"});
     test::run_checked({"sh", "-c", "iptables -w -A INPUT " + rule});
     auto st = geoblock::test::run_geoblock({"status", "--config", conf});

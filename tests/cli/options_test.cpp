@@ -37,6 +37,15 @@ protected:
   std::string conf = dir.write("geoblock.conf", "countries = cn\nfamily = v4\n");
 };
 
+// README lists --offline among the common flags: restore, always
+// offline, takes it too (it was refused as an unknown option).
+TEST_F(Options, RestoreTakesOffline)
+{
+  const cli::Invocation inv = parse({"restore", "--offline", "--config", conf});
+  EXPECT_EQ(inv.command, cli::Command::Restore);
+  EXPECT_EQ(usage_error({"restore", "--offline", "--force", "--config", conf}), "(accepted)");
+}
+
 TEST_F(Options, ConfigBeforeTheCommandIsTheSameAsAfterIt)
 {
   for (const auto& args : std::vector<std::vector<std::string>>{{"--config", conf, "update", "--dry-run"},

@@ -273,6 +273,46 @@ TEST(PrivilegeSeparation, RootReadableBundleIsParsedByTheFetcher)
   EXPECT_NE(m.err.find(dir / "none.zip"), std::string::npos) << m.err;
 }
 
+// Issue 18: a file:// mirror's zone the fetch-user may not read was
+// reported as "not found (HTTP 404)", a missing file. It is a failure that
+// names the path, the reason and the user, and the zone's last good copy
+// serves as for any failed download; a file that is really missing stays
+// absent.
+TEST(PrivilegeSeparation, AFileMirrorZoneTheFetchUserCannotReadIsNamedAsSuchNotAsMissing)
+{
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "needs root";
+  }
+  if (!util::lookup_account("geoblock")) {
+    GTEST_SKIP() << "no user 'geoblock' (scripts/setup creates it)";
+  }
+  test::TempDir dir;
+  const std::string nz = dir.write("mirror/ipblocks/data/countries/nz.zone", "203.0.113.0/24\n");
+  dir.write("mirror/ipblocks/data/countries/cn.zone", "198.51.100.0/24\n");
+  dir.write("mirror/ipv6/ipaddresses/blocks/cn.zone", "2001:db8:1::/48\n"); // nz has no IPv6 zone
+  const std::string conf =
+      dir.write("geoblock.conf", "countries = nz cn\nretries = 0\nbase-url = file://" + dir / "mirror" +
+                                     "\ncache-dir = " + dir / "cache" + "\nstate-dir = " + dir / "state" +
+                                     "\nlock-file = " + dir / "lock" + "\n");
+  auto r = test::run_geoblock({"update", "--dry-run", "--config", conf});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(::chown(nz.c_str(), 0, 0), 0);
+  ASSERT_EQ(::chmod(nz.c_str(), 0600), 0);
+  r = test::run_geoblock({"update", "--dry-run", "--json", "--config", conf});
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_NE(r.err.find("nz IPv4: cannot fetch file://" + nz + ": cannot read " + nz +
+                       " as user geoblock: Permission denied; using the cached copy fetched "),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("404"), std::string::npos) << r.err;
+  const util::Json doc = util::Json::parse(r.out, "geoblock output");
+  const auto& rows = doc.get("countries").items();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].get("v4").get("source").as_string(), "stale cache");
+  EXPECT_EQ(rows[0].get("v4").get("networks").as_int(), 1);
+  EXPECT_EQ(rows[0].get("v6").get("source").as_string(), "absent"); // missing: still absent
+}
+
 // The extra blocklists go through the fetcher too, in the same child as
 // the zones: the root process, confined once the child runs, cannot open
 // a TCP socket, so a list fetched fresh in a successful update came from
@@ -444,6 +484,15 @@ TEST(ChildReport, RoundTripsAndRefusesAnythingElse)
   EXPECT_TRUE(zones[1].stale);
   EXPECT_EQ(zones[1].body, "");
   EXPECT_EQ(zones[1].error, "HTTP 503?from ?[31mmirror?"); // control characters never pass
+  // A zone whose new data max-shrink refused carries its last good copy.
+  a.origin = net::Origin::Refused;
+  a.error =
+      "cn IPv4: 2 to 1 networks (-97% of the addresses, more than max-shrink 50%) against its last good "
+      "copy of 2026-11-18 11:06 UTC";
+  const auto kept = cli::parse_child_report(cli::format_child_report({a, b}), {"cn"}, net::Families::Both);
+  EXPECT_EQ(kept[0].origin, net::Origin::Refused);
+  EXPECT_EQ(kept[0].body, "198.51.100.0/25\n");
+  EXPECT_EQ(kept[0].error, a.error);
 
   const auto refused = [](const std::string& text) {
     try {

@@ -143,6 +143,21 @@ TEST(Failover, AFailedOrStaleZoneIsAskedOfTheNextSourceAloneAndServedByIt)
   EXPECT_EQ(rs[2].family, Family::V6);
 }
 
+// A zone whose new data a source refused (max-shrink) is the
+// administrator's to decide: no later source is asked to paper over it.
+TEST(Failover, AZoneASourceRefusedAsAShrinkIsSettledByThatRefusal)
+{
+  Two t = make_two();
+  t.http->answers = {{"cn v4", {Origin::Refused, 100, k_a}}, {"ru v4", {Origin::StaleCache, 100, k_a}}};
+  t.rir->answers = {{"cn v4", {Origin::Downloaded, 100, k_b}}, {"ru v4", {Origin::Downloaded, 100, k_b}}};
+  const auto rs = t.source->load({"cn", "ru"}, Families::V4, ZoneSource::Mode::Refresh);
+  EXPECT_EQ(t.rir->asked, (std::vector<std::string>{"ru v4"}));
+  EXPECT_EQ(zone(rs, "cn", Family::V4).origin, Origin::Refused);
+  EXPECT_EQ(zone(rs, "cn", Family::V4).source, "http");
+  EXPECT_EQ(zone(rs, "cn", Family::V4).nets.v4.at(0).addr, k_a) << "the last good copy";
+  EXPECT_EQ(zone(rs, "ru", Family::V4).source, "rir");
+}
+
 TEST(Failover, AnAbsentZoneIsAskedOfTheNextSourceButStandsWhenNoneHasData)
 {
   Two t = make_two();
