@@ -34,7 +34,9 @@ fold_asns(const std::vector<net::AsnResult>& asns, Settings& settings, std::vect
     if (!a.allow) {
       net::BlocklistResult b;
       b.name = a.label();
-      b.location = a.location;
+      // One location per AS (the shrink guard matches rows of the last
+      // state by location): "asn:13335:/var/lib/GeoIP/GeoLite2-ASN.mmdb".
+      b.location = "asn:" + std::to_string(a.number) + ":" + a.location;
       b.origin = a.origin;
       b.nets = a.nets;
       b.lines = a.lines;

@@ -2,7 +2,9 @@
 // plan already knows, so that the plan, the reports and the backends need
 // nothing new:
 //   - each blocked AS is a list of its own, named "AS13335 Cloudflare,
-//     Inc." (a row of the dry run, merged into the block like a blocklist,
+//     Inc.", located "asn:13335:FILES" (a row of the dry run, merged into
+//     the block like a blocklist, its shrink against the last update
+//     guarded by max-shrink like a URL list's,
 //     with the allowlist and local networks still winning; in allow-only
 //     mode taken out of the allowed countries);
 //   - each allowed AS's networks are exempt: with policy block they join

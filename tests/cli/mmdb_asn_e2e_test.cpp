@@ -174,4 +174,33 @@ TEST(MmdbAsnEndToEnd, AsnBlocksItsRangesAndAllowAsnLetsOneThroughInsideABlockedC
   }
 }
 
+// max-shrink guards each blocked AS against what the last update applied:
+// AS data that suddenly covers far fewer addresses refuses the update
+// (exit 3, the live set untouched) until --force.
+TEST(MmdbAsnEndToEnd, AnAsThatShrankBeyondMaxShrinkIsRefused)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  test::in_fresh_netns([] {
+    test::TempDir dir;
+    dir.write("country.mmdb", country_database());
+    const std::string tsv =
+        dir.write("ip2asn-v4.tsv", "203.0.113.0\t203.0.113.127\t64496\tUS\tExample Hosting\n");
+    const std::string conf = dir.write(
+        "geoblock.conf",
+        "source = mmdb\nmmdb-file = " + dir / "country.mmdb" + "\nasn-file = " + tsv +
+            "\nasn = 64496\ncountries = cn\nfamily = v4\nbackend = nftables\ncache-dir = " + dir / "cache" +
+            "\nstate-dir = " + dir / "state" + "\nlock-file = " + dir / "lock" + "\n");
+    auto r = run_geoblock({"update", "--config", conf});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    dir.write("ip2asn-v4.tsv", "203.0.113.0\t203.0.113.15\t64496\tUS\tExample Hosting\n"); // /25 -> /28
+    r = run_geoblock({"update", "--config", conf});
+    EXPECT_EQ(r.exit_code, 3) << r.err;
+    EXPECT_THAT(r.err, HasSubstr("blocklist AS64496 Example Hosting IPv4")) << r.err;
+    const auto check = run_geoblock({"check", "--config", conf, "203.0.113.100"});
+    EXPECT_THAT(check.out, HasSubstr("live firewall: DIFFERS")) << check.out; // the /25 is still live
+    r = run_geoblock({"update", "--force", "--config", conf});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+  });
+}
+
 } // namespace
