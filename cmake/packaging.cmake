@@ -111,7 +111,7 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
 # libraries the binary links (tests/ops checks each is covered) and the
 # tools the applier runs.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libc6, libstdc++6, libgcc-s1, libcurl4, libzip4, libboost-program-options1.74.0, libipset13, libssl3, libnftnl11, libmnl0, libnftables1, libseccomp2, ipset, iptables, adduser")
+    "libc6, libstdc++6, libgcc-s1, libcurl4, libzip4, libboost-program-options1.74.0, libipset13, libssl3, libnftnl11, libmnl0, libnftables1, libseccomp2, libmaxminddb0, zlib1g, ipset, iptables, adduser")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "netfilter-persistent, cron")
 set(_geoblock_gen "${PROJECT_BINARY_DIR}/packaging")
 configure_file("${PROJECT_SOURCE_DIR}/cmake/debian/conffiles.in" "${_geoblock_gen}/debian/conffiles" @ONLY)

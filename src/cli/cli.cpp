@@ -6,6 +6,8 @@
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "fetch/http_client.hpp"
+#include "source/gunzip.hpp"
+#include "source/mmdb.hpp"
 #include "source/zip_archive.hpp"
 #include "util/digest.hpp"
 #include "util/json.hpp"
@@ -31,7 +33,8 @@ version_text()
   std::string text = "geoblock " GEOBLOCK_VERSION "\n";
   for (const std::string& line :
        {fetch::libcurl_version(), source::libzip_version(), apply::libipset_version(),
-        util::libcrypto_version(), boost_version(), util::json_library_version()}) {
+        util::libcrypto_version(), boost_version(), util::json_library_version(),
+        source::mmdb_library_version(), source::zlib_library_version()}) {
     text += line + "\n";
   }
   return text;

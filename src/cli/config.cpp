@@ -169,10 +169,11 @@ parse_sources(const std::string& text, const KeyOrigins& o)
     } else if (item.rfind("maxmind:", 0) == 0 && item.size() > 8) {
       spec.kind = Settings::SourceKind::Maxmind;
       spec.path = item.substr(8);
+    } else if (item == "mmdb") {
+      spec.kind = Settings::SourceKind::Mmdb; // the files: mmdb-file
     } else {
-      throw ConfigError(where +
-                        ": expected http, rir, bundle:/path.zip or maxmind:/path.zip (a comma-separated "
-                        "list, tried in order)");
+      throw ConfigError(where + ": expected http, rir, mmdb, bundle:/path.zip or maxmind:/path.zip (a "
+                                "comma-separated list, tried in order)");
     }
     const std::string key = item.empty() ? "http" : item;
     if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
@@ -374,6 +375,7 @@ validate(const Config& raw, Countries countries)
                         std::strerror(errno));
     }
   }
+  validate_mmdb_and_asn(raw, s);
   return s;
 }
 

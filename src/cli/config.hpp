@@ -83,6 +83,16 @@ struct Config {
   std::string zone_url_v4; // "{cc}"/"{CC}" template; empty: ipdeny's layout under base-url
   std::string zone_url_v6;
   std::string backend = "auto"; // auto | iptables | nftables (cli/backend_choice.hpp)
+  // MaxMind-format databases and autonomous systems (issue 21; validated
+  // in cli/mmdb_asn_config.cpp).
+  std::vector<std::string> mmdb_file; // source mmdb: the databases (empty: the GeoLite2 default)
+  bool mmdb_registered_fallback = false;
+  std::string mmdb_field;             // empty: detected per database
+  std::vector<std::string> asn;       // block these ASes: "AS13335", "13335", lists
+  std::vector<std::string> allow_asn; // never block these ASes
+  std::vector<std::string> asn_file;  // the ASN data: .mmdb, iptoasn TSV, start,end,asn,org CSV (.gz)
+  std::vector<std::string> mmdb_url;  // source mmdb: databases downloaded into the cache ({yyyy}, {mm})
+  std::vector<std::string> asn_url;   // ASN data downloaded into the cache
 
   KeyOrigins origins;
 };
@@ -94,7 +104,7 @@ struct Settings {
   net::Families families = net::Families::Both;
   net::NetList allow; // allow + allowlist-file
   bool allow_only = false;
-  enum class SourceKind { Http, Rir, Bundle, Maxmind };
+  enum class SourceKind { Http, Rir, Bundle, Maxmind, Mmdb };
   struct SourceSpec {
     SourceKind kind = SourceKind::Http;
     std::string path; // for bundle / maxmind
@@ -106,7 +116,15 @@ struct Settings {
   // Not a key: --force on a run that applies (an update, not a dry run),
   // so the sources take and cache new data max-shrink would refuse.
   bool force_shrink = false;
+  // source mmdb and the ASes (cli/mmdb_asn_config.cpp).
+  std::vector<std::string> mmdb_files;   // mmdb-file, or the default
+  std::vector<std::uint32_t> asns;       // asn, each once, in order
+  std::vector<std::uint32_t> allow_asns; // allow-asn, each once, in order
 };
+
+// The mmdb and ASN keys of `raw` into `s` (called by validate). Throws
+// ConfigError naming the key.
+void validate_mmdb_and_asn(const Config& raw, Settings& s);
 
 // Validates `raw` (countries and their file, family, policy, allowlist,
 // numbers, file permissions when running as root). Throws ConfigError.

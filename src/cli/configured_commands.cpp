@@ -6,6 +6,7 @@
 
 #include "apply/applier.hpp"
 #include "apply/nft_backend.hpp"
+#include "cli/asn_plan.hpp"
 #include "cli/plan.hpp"
 #include "cli/separated_source.hpp"
 #include "cli/status.hpp"
@@ -16,9 +17,11 @@
 #include "fetch/rir_source.hpp"
 #include "net/local.hpp"
 #include "net/zone.hpp"
+#include "source/asn_source.hpp"
 #include "source/bundle.hpp"
 #include "source/failover.hpp"
 #include "source/maxmind.hpp"
+#include "source/mmdb_source.hpp"
 #include "util/atomic_file.hpp"
 #include "util/digest.hpp"
 #include "util/file.hpp"
@@ -197,7 +200,8 @@ bool
 keeps_cache(const Settings& s)
 {
   return std::any_of(s.sources.begin(), s.sources.end(), [](const Settings::SourceSpec& spec) {
-    return spec.kind == Settings::SourceKind::Http || spec.kind == Settings::SourceKind::Rir;
+    return spec.kind == Settings::SourceKind::Http || spec.kind == Settings::SourceKind::Rir ||
+           spec.kind == Settings::SourceKind::Mmdb; // its last good copies
   });
 }
 
@@ -215,7 +219,7 @@ path_of(const Settings& s, const Settings::SourceSpec& spec, const std::string& 
 // path.
 std::unique_ptr<net::ZoneSource>
 make_one_source(const Settings& s, const Settings::SourceSpec& spec, const std::string& cache_dir,
-                const std::string& file, fetch::HttpSource::Cache cache)
+                const std::string& file, fetch::HttpSource::Cache cache, const Reach& reach)
 {
   fetch::FetchOptions fo = fetch_options(s);
   if (&spec != &s.sources.back()) {
@@ -232,6 +236,19 @@ make_one_source(const Settings& s, const Settings::SourceSpec& spec, const std::
     o.zone = zone_options(s);
     o.fallback = *source::parse_geoname_fallback(s.raw.geoname_fallback);
     return std::make_unique<source::MaxmindSource>(path_of(s, spec, file), o);
+  }
+  case Settings::SourceKind::Mmdb: {
+    source::MmdbOptions o;
+    o.files = s.mmdb_files;
+    o.registered_fallback = s.raw.mmdb_registered_fallback;
+    o.field = source::parse_mmdb_path(s.raw.mmdb_field); // nothing when empty: detected
+    o.zone = zone_options(s);
+    o.cache_dir = cache_dir;
+    o.stale_after_days = s.raw.stale_days;
+    o.reach = reach;
+    o.urls = s.raw.mmdb_url;
+    o.download.http = fetch::http_options(fetch_options(s));
+    return std::make_unique<source::MmdbSource>(std::move(o));
   }
   case Settings::SourceKind::Rir: {
     fetch::RirOptions o;
@@ -261,6 +278,8 @@ source_name(Settings::SourceKind kind)
     return "bundle";
   case Settings::SourceKind::Maxmind:
     return "maxmind";
+  case Settings::SourceKind::Mmdb:
+    return "mmdb";
   }
   return "?";
 }
@@ -269,14 +288,61 @@ source_name(Settings::SourceKind kind)
 // every zone's result names the one that served it.
 std::unique_ptr<net::ZoneSource>
 make_inner_source(const Settings& s, const std::string& cache_dir, const std::string& file,
-                  fetch::HttpSource::Cache cache)
+                  fetch::HttpSource::Cache cache, const Reach& reach = {})
 {
   std::vector<source::NamedSource> sources;
   for (const Settings::SourceSpec& spec : s.sources) {
     sources.push_back(
-        source::NamedSource{source_name(spec.kind), make_one_source(s, spec, cache_dir, file, cache)});
+        source::NamedSource{source_name(spec.kind), make_one_source(s, spec, cache_dir, file, cache, reach)});
   }
   return std::make_unique<source::FailoverSource>(std::move(sources));
+}
+
+// The ASes asked for, read from the asn-files (in the fetching process
+// when separated): with the cache directory of their last good copies, the
+// files read by `reach`.
+std::vector<net::AsnResult>
+read_asns(const Settings& s, const std::string& cache_dir, const Reach& reach, net::ZoneSource::Mode mode)
+{
+  source::AsnOptions o;
+  o.files = s.raw.asn_file;
+  o.urls = s.raw.asn_url;
+  o.download.http = fetch::http_options(fetch_options(s));
+  o.offline = mode == net::ZoneSource::Mode::CacheOnly;
+  o.block = s.asns;
+  o.allow = s.allow_asns;
+  o.zone = zone_options(s);
+  o.cache_dir = cache_dir;
+  o.reach = reach;
+  return source::load_asns(o);
+}
+
+// What source mmdb and the ASes add to the separated source: the files
+// root opens for the child (mmdb-file, asn-file), the ASes the report
+// must hold, and the cache of the last good copies.
+void
+add_mmdb_and_asns(const Settings& s, SeparationOptions& o)
+{
+  if (std::any_of(s.sources.begin(), s.sources.end(),
+                  [](const Settings::SourceSpec& spec) { return spec.kind == Settings::SourceKind::Mmdb; })) {
+    o.files.insert(o.files.end(), s.mmdb_files.begin(), s.mmdb_files.end());
+    o.extra_cache_dirs.push_back("mmdb");
+  }
+  if (s.asns.empty() && s.allow_asns.empty()) {
+    return;
+  }
+  o.files.insert(o.files.end(), s.raw.asn_file.begin(), s.raw.asn_file.end());
+  o.extra_cache_dirs.push_back("asn");
+  for (const std::uint32_t n : s.asns) {
+    o.asns.push_back({n, false});
+  }
+  for (const std::uint32_t n : s.allow_asns) {
+    o.asns.push_back({n, true});
+  }
+  o.dir = s.raw.cache_dir;
+  o.load_asns = [s](const std::string& cache_dir, const Reach& reach, net::ZoneSource::Mode mode) {
+    return read_asns(s, cache_dir, reach, mode);
+  };
 }
 
 // Separated (the binary): the sources run in a confined child process, as
@@ -317,10 +383,12 @@ make_separated(const Settings& s, Purpose purpose, SeparationOptions::Parent par
                                                  : std::string(source_name(spec.kind)) + " " + spec.path);
   }
   o.description = description;
+  add_mmdb_and_asns(s, o);
   return std::make_unique<SeparatedSource>(
-      std::move(o), [s](const std::string& cache_dir, const std::string& file) {
-        return make_inner_source(s, cache_dir, file, fetch::HttpSource::Cache::Configured);
-      });
+      std::move(o), SeparatedSource::FilesFactory([s](const std::string& cache_dir, const std::string& file,
+                                                      const Reach& reach) {
+        return make_inner_source(s, cache_dir, file, fetch::HttpSource::Cache::Configured, reach);
+      }));
 }
 
 std::unique_ptr<net::ZoneSource>
@@ -360,6 +428,7 @@ load_blocklists(const Settings& s, net::ZoneSource::Mode mode, Purpose purpose =
 struct Loaded {
   std::vector<net::ZoneResult> zones;
   std::vector<net::BlocklistResult> lists;
+  std::vector<net::AsnResult> asns; // asn, then allow-asn
 };
 
 Loaded
@@ -370,11 +439,15 @@ load_all(const Settings& s, net::ZoneSource::Mode mode, const Environment& env, 
   if (env.isolation == Isolation::InProcess) {
     out.lists = load_blocklists(s, mode, purpose);
     out.zones = load_zones(s, mode, env, purpose, parent);
+    if (!s.asns.empty() || !s.allow_asns.empty()) {
+      out.asns = read_asns(s, s.raw.cache_dir, {}, mode);
+    }
     return out;
   }
   const auto source = make_separated(s, purpose, parent, s.raw.blocklist);
   out.zones = source->load(s.countries, s.families, mode);
   out.lists = source->blocklists();
+  out.asns = source->asns();
   return out;
 }
 
@@ -537,10 +610,16 @@ plan_from_source(const Settings& s, net::ZoneSource::Mode mode, Purpose purpose,
 {
   // From here on, this process needs no TCP or UDP socket: the fetcher
   // downloads zones and lists; this process reads files and talks netlink.
-  const Loaded loaded = load_all(s, mode, env, purpose, SeparationOptions::Parent::Confine);
+  Loaded loaded = load_all(s, mode, env, purpose, SeparationOptions::Parent::Confine);
+  // The ASes as lists and allowlist entries (cli/asn_plan.hpp).
+  Settings with_asns = s;
+  const AsnFold fold = fold_asns(loaded.asns, with_asns, loaded.zones, loaded.lists);
   const std::vector<net::ZoneResult>& zones = loaded.zones;
   const std::vector<net::BlocklistResult>& lists = loaded.lists;
-  Plan plan = make_plan(zones, lists, s, now);
+  Plan plan = make_plan(zones, lists, with_asns, now);
+  plan.warnings.insert(plan.warnings.end(), fold.warnings.begin(), fold.warnings.end());
+  plan.failed += fold.failed;
+  plan.stale += fold.stale;
   for (const std::string& w : plan.warnings) {
     log::warning(w);
   }
@@ -741,17 +820,18 @@ desired_from_cache(const Settings& s, const apply::ApplyOptions& ao, std::int64_
   }
   const log::Level was = log::level();
   log::set_level(log::Level::Quiet); // the cache's warnings belong to update, not status
-  std::vector<net::ZoneResult> zones;
-  std::vector<net::BlocklistResult> lists;
+  Loaded loaded;
   try {
-    zones = load_zones(s, net::ZoneSource::Mode::CacheOnly, env);
-    lists = load_blocklists(s, net::ZoneSource::Mode::CacheOnly);
+    loaded =
+        load_all(s, net::ZoneSource::Mode::CacheOnly, env, Purpose::Apply, SeparationOptions::Parent::AsIs);
   } catch (const Error&) {
     log::set_level(was);
     return std::nullopt;
   }
   log::set_level(was);
-  const Plan plan = make_plan(zones, lists, s, now);
+  Settings with_asns = s;
+  fold_asns(loaded.asns, with_asns, loaded.zones, loaded.lists);
+  const Plan plan = make_plan(loaded.zones, loaded.lists, with_asns, now);
   if (plan.target.v4.empty() && plan.target.v6.empty()) {
     return std::nullopt;
   }
@@ -986,11 +1066,20 @@ check_firewall(const Settings& s, Environment& env)
 ExitCode
 check(const Invocation& inv, Environment& env)
 {
-  const Settings s = validate(inv.config, Countries::Required);
-  const std::vector<net::ZoneResult> zones = load_zones(s, net::ZoneSource::Mode::CacheOnly, env);
-  const std::vector<net::BlocklistResult> lists = load_blocklists(s, net::ZoneSource::Mode::CacheOnly);
-  bool missing =
-      std::any_of(lists.begin(), lists.end(), [](const net::BlocklistResult& b) { return !b.usable(); });
+  const Settings configured = validate(inv.config, Countries::Required);
+  Loaded loaded = load_all(configured, net::ZoneSource::Mode::CacheOnly, env, Purpose::Apply,
+                           SeparationOptions::Parent::AsIs);
+  // The ASes as the plan sees them (cli/asn_plan.hpp): blocked ones are
+  // lists, allowed ones allowlist entries (or, allow-only, rows).
+  Settings s = configured;
+  const AsnFold fold = fold_asns(loaded.asns, s, loaded.zones, loaded.lists);
+  for (const std::string& w : fold.warnings) {
+    log::warning(w);
+  }
+  const std::vector<net::ZoneResult>& zones = loaded.zones;
+  const std::vector<net::BlocklistResult>& lists = loaded.lists;
+  bool missing = fold.failed > 0 || std::any_of(lists.begin(), lists.end(),
+                                                [](const net::BlocklistResult& b) { return !b.usable(); });
   for (const net::ZoneResult& z : zones) {
     if (z.origin == net::Origin::Failed) {
       log::warning(z.country + " " + net::family_name(z.family) + ": no cached data: " + z.error);
@@ -999,10 +1088,15 @@ check(const Invocation& inv, Environment& env)
   }
   std::string out;
   for (const std::string& a : inv.run.addresses) {
+    // With ASes configured, the AS data's word on the address too.
+    const auto as_of = [&](const std::string& held) {
+      return loaded.asns.empty() ? std::string()
+                                 : "; AS: " + (held.empty() ? "none of the configured" : held);
+    };
     if (const auto v4 = net::parse_v4(a)) {
-      out += a + ": " + check_one(*v4, zones, lists, s) + "\n";
+      out += a + ": " + check_one(*v4, zones, lists, s) + as_of(asns_holding(loaded.asns, *v4)) + "\n";
     } else if (const auto v6 = net::parse_v6(a)) {
-      out += a + ": " + check_one(*v6, zones, lists, s) + "\n";
+      out += a + ": " + check_one(*v6, zones, lists, s) + as_of(asns_holding(loaded.asns, *v6)) + "\n";
     } else {
       throw UsageError("check: not an IPv4 or IPv6 address: '" + a + "'");
     }

@@ -243,6 +243,25 @@ config_options(Config& c)
       "zone-url-v6", po::value(&c.zone_url_v6)->value_name("TEMPLATE"), "the same for IPv6 zones")(
       "backend", po::value(&c.backend)->value_name("auto|iptables|nftables")->default_value(c.backend),
       "firewall backend; auto keeps the one in use, else picks by the host");
+  // MaxMind-format databases and autonomous systems (issue 21).
+  d.add_options()("mmdb-file", po::value(&c.mmdb_file)->value_name("FILE"),
+                  "source mmdb: a MaxMind-format country database (repeatable; default "
+                  "/var/lib/GeoIP/GeoLite2-Country.mmdb)")(
+      "mmdb-registered-fallback",
+      po::value(&c.mmdb_registered_fallback)->value_name("BOOL")->default_value(c.mmdb_registered_fallback),
+      "source mmdb: count a network without country.iso_code by registered_country.iso_code")(
+      "mmdb-field", po::value(&c.mmdb_field)->value_name("PATH"),
+      "source mmdb: the record field naming the country, e.g. country.iso_code (default: detected)")(
+      "asn", po::value(&c.asn)->value_name("AS[,AS...]"),
+      "block the networks of these autonomous systems, AS13335 or 13335 (repeatable)")(
+      "allow-asn", po::value(&c.allow_asn)->value_name("AS[,AS...]"),
+      "never block the networks of these autonomous systems (repeatable)")(
+      "asn-file", po::value(&c.asn_file)->value_name("FILE"),
+      "ASN data: .mmdb, iptoasn TSV or start,end,asn,org CSV, .gz accepted (repeatable)")(
+      "mmdb-url", po::value(&c.mmdb_url)->value_name("URL"),
+      "source mmdb: a database to download (http, https, file; .gz accepted; {yyyy} and {mm} for the "
+      "month; repeatable)")("asn-url", po::value(&c.asn_url)->value_name("URL"),
+                            "ASN data to download, like asn-file (repeatable)");
   return d;
 }
 

@@ -237,6 +237,14 @@ make_plan(const std::vector<net::ZoneResult>& zones, const std::vector<net::Bloc
 
 namespace {
 
+// A blocked AS's list (cli/asn_plan.hpp): "asn:13335:FILES", one per AS;
+// its data is upstream's, so its shrink is guarded like a URL list's.
+bool
+is_asn_location(const std::string& location)
+{
+  return location.rfind("asn:", 0) == 0;
+}
+
 // One zone row against its record in the last state document.
 void
 check_row(const std::string& subject, const ZoneRow& row, const util::Json& recorded, double max_shrink,
@@ -274,7 +282,7 @@ check_shrink_against(const util::Json& last_state, double max_shrink, Plan& plan
     }
   }
   for (const BlocklistRow& b : plan.blocklists) {
-    if (!fetch::is_blocklist_url(b.location)) {
+    if (!fetch::is_blocklist_url(b.location) && !is_asn_location(b.location)) {
       continue; // the administrator's own file: shrinking it is a decision
     }
     for (const util::Json& l : last_state.get("blocklists").items()) {

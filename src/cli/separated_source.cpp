@@ -138,7 +138,8 @@ write_all(int fd, std::string_view data)
 bool
 known_source(std::string_view name)
 {
-  return name.empty() || name == "http" || name == "rir" || name == "bundle" || name == "maxmind";
+  return name.empty() || name == "http" || name == "rir" || name == "bundle" || name == "maxmind" ||
+         name == "mmdb";
 }
 
 // Hands the cache directory `dir` over to the fetch-user, as root: the
@@ -151,7 +152,7 @@ known_source(std::string_view name)
 // directory the fetcher could write is how a planted hard link would
 // become its).
 void
-hand_over(const std::string& dir, const util::Account& to)
+hand_over(const std::string& dir, const util::Account& to, const std::vector<std::string>& extra)
 {
   util::make_dirs(dir, 0755);
   struct stat st {};
@@ -170,8 +171,13 @@ hand_over(const std::string& dir, const util::Account& to)
     throw Error(dir + ": cannot make it searchable: " + std::strerror(errno));
   }
   // v4 and v6: the zones (fetch/zone_cache.hpp); lists: the blocklists'
-  // cache; rir: the registries' delegation files (fetch/rir_source.hpp).
-  for (const char* sub : {"v4", "v6", "lists", "rir"}) {
+  // cache; rir: the registries' delegation files (fetch/rir_source.hpp);
+  // `extra`: mmdb and asn, the last good copies of the databases and ASN
+  // data, only where configured (a host without them keeps its cache as
+  // it was, and needs no CAP_CHOWN for folders it does not use).
+  std::vector<std::string> subs = {"v4", "v6", "lists", "rir"};
+  subs.insert(subs.end(), extra.begin(), extra.end());
+  for (const std::string& sub : subs) {
     const std::string path = dir + "/" + sub;
     if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
       throw Error(path + ": cannot create directory: " + std::strerror(errno));
@@ -279,6 +285,11 @@ struct ChildPlan {
   const std::vector<std::string>* lists = nullptr;
   const fetch::FetchOptions* fetch = nullptr;
   std::vector<bool> list_by_fd; // per list: root opened it (by_fd only)
+  // SeparationOptions::files, and whether root opened each (by_fd only);
+  // their descriptors follow the lists'.
+  const std::vector<std::string>* files = nullptr;
+  std::vector<bool> file_by_fd;
+  const SeparationOptions* options = nullptr; // load_asns, asns
 };
 
 // The source file as the child can read it: the real path when it may
@@ -334,7 +345,7 @@ real_name(std::string text, const std::string& used, const std::string& real)
 }
 
 [[noreturn]] void
-child_main(const ChildPlan& plan, const SeparatedSource::Factory& make_inner, int report, int file_fd,
+child_main(const ChildPlan& plan, const SeparatedSource::FilesFactory& make_inner, int report, int file_fd,
            int cache_fd, const std::vector<int>& list_fds) noexcept
 {
   int status = 1;
@@ -364,8 +375,23 @@ child_main(const ChildPlan& plan, const SeparatedSource::Factory& make_inner, in
     const std::string file =
         plan.by_fd && !plan.file.empty() ? readable_copy(plan.file, k_file_fd) : plan.file;
     shown = file;
+    // The further files (mmdb-file, asn-file), as the child can read them.
+    std::vector<std::pair<std::string, std::string>> reached; // {real, used}
+    for (std::size_t i = 0; i < plan.files->size(); ++i) {
+      const std::string& real = (*plan.files)[i];
+      const int fd = k_first_list_fd + static_cast<int>(plan.lists->size() + i);
+      reached.emplace_back(real, plan.by_fd && plan.file_by_fd[i] ? readable_copy(real, fd) : real);
+    }
+    const Reach reach = [&reached](const std::string& real) {
+      for (const auto& [r, used] : reached) {
+        if (r == real) {
+          return used;
+        }
+      }
+      return real;
+    };
     std::vector<net::ZoneResult> zones =
-        make_inner(cache, file)->load(*plan.countries, plan.families, plan.mode);
+        make_inner(cache, file, reach)->load(*plan.countries, plan.families, plan.mode);
     for (net::ZoneResult& z : zones) {
       z.location = real_name(z.location, file, plan.file);
       z.error = real_name(z.error, file, plan.file);
@@ -397,7 +423,11 @@ child_main(const ChildPlan& plan, const SeparatedSource::Factory& make_inner, in
         b.error = real_name(b.error, cache, plan.cache);
       }
     }
-    write_all(k_report_fd, format_child_report(zones, lists));
+    std::vector<net::AsnResult> asns;
+    if (!plan.options->asns.empty() && plan.options->load_asns) {
+      asns = plan.options->load_asns(cache, reach, plan.mode);
+    }
+    write_all(k_report_fd, format_child_report(zones, lists, asns));
     status = 0;
   } catch (const std::exception& e) {
     write_all(k_report_fd, format_child_error(real_name(e.what(), shown, plan.file)));
@@ -482,7 +512,8 @@ confine_parent_once()
 } // namespace
 
 std::string
-format_child_report(const std::vector<net::ZoneResult>& zones, const std::vector<net::BlocklistResult>& lists)
+format_child_report(const std::vector<net::ZoneResult>& zones, const std::vector<net::BlocklistResult>& lists,
+                    const std::vector<net::AsnResult>& asns)
 {
   std::string out;
   for (const net::ZoneResult& z : zones) {
@@ -505,7 +536,15 @@ format_child_report(const std::vector<net::ZoneResult>& zones, const std::vector
            "\t" + std::to_string(std::max<std::int64_t>(b.last_modified, 0)) + "\t" + printable(b.sha256) +
            "\t" + printable(b.error) + "\t" + std::to_string(body.size()) + "\n" + body;
   }
-  out += "end\t" + std::to_string(zones.size() + lists.size()) + "\n";
+  for (const net::AsnResult& a : asns) {
+    const std::string body = a.usable() ? networks_text(a.nets) : std::string();
+    out += "asn\t" + std::to_string(a.number) + "\t" + (a.allow ? "1" : "0") + "\t" + printable(a.name) +
+           "\t" + net::origin_name(a.origin) + "\t" +
+           std::to_string(std::max<std::int64_t>(a.fetched_at, 0)) + "\t" +
+           std::to_string(std::max<std::int64_t>(a.last_modified, 0)) + "\t" + printable(a.location) + "\t" +
+           printable(a.error) + "\t" + std::to_string(body.size()) + "\n" + body;
+  }
+  out += "end\t" + std::to_string(zones.size() + lists.size() + asns.size()) + "\n";
   return out;
 }
 
@@ -523,7 +562,7 @@ parse_child_report(const std::string& text, const std::vector<std::string>& coun
 
 ChildReport
 parse_child_report(const std::string& text, const std::vector<std::string>& countries, net::Families families,
-                   const std::vector<ExpectedList>& lists)
+                   const std::vector<ExpectedList>& lists, const std::vector<ExpectedAsn>& asns)
 {
   const std::string_view all(text);
   std::size_t pos = 0, line = 0;
@@ -641,7 +680,45 @@ parse_child_report(const std::string& text, const std::vector<std::string>& coun
     pos += body;
     out.lists.push_back(std::move(r));
   }
-  const std::size_t records = expected.size() + lists.size();
+  // Then each AS asked for, in order.
+  for (const ExpectedAsn& want : asns) {
+    const auto f = split(next_line(), '\t');
+    if (f.size() != 10 || f[0] != "asn") {
+      bad_report(line, "not an asn line");
+    }
+    std::uint64_t number = 0;
+    if (!parse_count(f[1], number) || number != want.number || f[2] != (want.allow ? "1" : "0")) {
+      bad_report(line, "an AS not asked for here: '" + std::string(f[1]) + "'");
+    }
+    ReportedAsn a;
+    a.number = want.number;
+    a.allow = want.allow;
+    bool known = false;
+    for (const net::Origin o : k_origins) {
+      if (f[4] == net::origin_name(o)) {
+        a.origin = o;
+        known = true;
+      }
+    }
+    std::uint64_t fetched = 0, modified = 0, body = 0;
+    if (!known || f[3].size() > k_max_field || !parse_count(f[5], fetched) || !parse_count(f[6], modified) ||
+        f[7].size() > k_max_field || f[8].size() > k_max_field || !parse_count(f[9], body)) {
+      bad_report(line, "a malformed field");
+    }
+    if (body > all.size() - pos ||
+        (body > 0 && (a.origin == net::Origin::Failed || a.origin == net::Origin::Absent))) {
+      bad_report(line, "an AS body that is cut short, or where none belongs");
+    }
+    a.name = std::string(f[3]);
+    a.fetched_at = static_cast<std::int64_t>(fetched);
+    a.last_modified = static_cast<std::int64_t>(modified);
+    a.location = std::string(f[7]);
+    a.error = std::string(f[8]);
+    a.body = std::string(all.substr(pos, body));
+    pos += body;
+    out.asns.push_back(std::move(a));
+  }
+  const std::size_t records = expected.size() + lists.size() + asns.size();
   std::uint64_t n = 0;
   const auto end = split(next_line(), '\t');
   if (end.size() != 2 || end[0] != "end" || !parse_count(end[1], n) || n != records || pos != all.size()) {
@@ -685,7 +762,45 @@ revalidate_lists(const std::vector<ReportedList>& lists, const net::ZoneOptions&
   return out;
 }
 
+std::vector<net::AsnResult>
+revalidate_asns(const std::vector<ReportedAsn>& asns, const net::ZoneOptions& guards)
+{
+  std::vector<net::AsnResult> out;
+  for (const ReportedAsn& r : asns) {
+    net::AsnResult a;
+    a.number = r.number;
+    a.allow = r.allow;
+    a.name = r.name;
+    a.origin = r.origin;
+    a.fetched_at = r.fetched_at;
+    a.last_modified = r.last_modified;
+    a.location = r.location;
+    a.error = r.error;
+    if (a.usable() && a.origin != net::Origin::Absent) {
+      try {
+        a.lines =
+            net::parse_blocklist(r.body, "AS" + std::to_string(a.number) + " (handed over)", guards, a.nets)
+                .lines;
+      } catch (const ParseError& e) {
+        a.nets = {};
+        a.origin = net::Origin::Failed;
+        a.error = std::string("refused on re-validation: ") + e.what();
+        log::warning(a.label() + ": " + a.error);
+      }
+    }
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
 SeparatedSource::SeparatedSource(SeparationOptions options, Factory make_inner)
+    : m_options(std::move(options)),
+      m_make_inner([make = std::move(make_inner)](const std::string& cache_dir, const std::string& file,
+                                                  const Reach&) { return make(cache_dir, file); })
+{
+}
+
+SeparatedSource::SeparatedSource(SeparationOptions options, FilesFactory make_inner)
     : m_options(std::move(options)), m_make_inner(std::move(make_inner))
 {
 }
@@ -719,7 +834,8 @@ SeparatedSource::load(const std::vector<std::string>& countries, net::Families f
 
   // This process confines itself only once the child runs (before the
   // fork, the child would inherit the filter), or right away without one.
-  if (m_options.read_cache_here && mode == Mode::CacheOnly) {
+  m_asns.clear();
+  if (m_options.read_cache_here && mode == Mode::CacheOnly && m_options.asns.empty()) {
     if (m_options.parent == SeparationOptions::Parent::Confine) {
       confine_parent_once();
     }
@@ -745,6 +861,8 @@ SeparatedSource::load(const std::vector<std::string>& countries, net::Families f
   plan.cache = m_options.dir;
   plan.lists = &fetch_lists;
   plan.fetch = &m_options.reread;
+  plan.files = &m_options.files;
+  plan.options = &m_options;
   if (m_options.user) {
     plan.account = util::require_account(*m_options.user);
   }
@@ -761,8 +879,8 @@ SeparatedSource::load(const std::vector<std::string>& countries, net::Families f
   std::list<Fd> list_fds; // (stable addresses: Fd closes what it holds)
   if (plan.account) {
     plan.by_fd = true;
-    const auto open_dir = [&plan](const std::string& dir, Fd& fd) {
-      hand_over(dir, *plan.account);
+    const auto open_dir = [&plan, this](const std::string& dir, Fd& fd) {
+      hand_over(dir, *plan.account, m_options.extra_cache_dirs);
       fd.fd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
       if (fd.fd < 0) {
         throw Error(dir + ": cannot open: " + std::strerror(errno));
@@ -792,6 +910,18 @@ SeparatedSource::load(const std::vector<std::string>& countries, net::Families f
         }
       }
       plan.list_by_fd.push_back(fd.fd >= 0);
+    }
+    // The further files likewise (a database only root may read); one that
+    // is missing or no regular file is the child's to fail on, naming it.
+    for (const std::string& path : m_options.files) {
+      Fd& fd = list_fds.emplace_back();
+      fd.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+      struct stat st {};
+      if (fd.fd >= 0 && (::fstat(fd.fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        ::close(fd.fd);
+        fd.fd = -1;
+      }
+      plan.file_by_fd.push_back(fd.fd >= 0);
     }
   }
   std::vector<int> list_fd_numbers;
@@ -828,13 +958,14 @@ SeparatedSource::load(const std::vector<std::string>& countries, net::Families f
     throw Error(who + " was killed by signal " + std::to_string(sig) + " (" + ::strsignal(sig) + ")" +
                 (sig == SIGSYS ? ": a system call its seccomp filter forbids" : "") + "; nothing applied");
   }
-  const ChildReport report = parse_child_report(text, countries, families, expected_lists);
+  const ChildReport report = parse_child_report(text, countries, families, expected_lists, m_options.asns);
   const std::vector<ReportedZone>& reported = report.zones;
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     throw Error(who + " failed (exit status " + std::to_string(WEXITSTATUS(status)) + "); nothing applied");
   }
 
   m_lists = revalidate_lists(report.lists, m_options.reread.zone);
+  m_asns = revalidate_asns(report.asns, m_options.reread.zone);
 
   // The networks are validated again here, by the strict zone parser with
   // the configured guards, from the text the child handed over.
@@ -877,7 +1008,7 @@ SeparatedSource::cache(std::int64_t now) const
     // What the sources' cache() reads is their metadata and the hashes of
     // their cached files (no parsing of network data), here as for the
     // mirror below; a bundle or GeoLite2 zip keeps no cache.
-    return m_make_inner(m_options.dir, m_options.file)->cache(now);
+    return m_make_inner(m_options.dir, m_options.file, [](const std::string& f) { return f; })->cache(now);
   }
   fetch::FetchOptions o = m_options.reread;
   o.cache_dir = m_options.dir;

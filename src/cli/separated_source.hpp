@@ -13,6 +13,7 @@
 #pragma once
 
 #include "fetch/fetcher.hpp"
+#include "net/asn.hpp"
 #include "net/blocklist.hpp"
 #include "net/zone_source.hpp"
 #include "util/sandbox.hpp"
@@ -24,6 +25,15 @@
 #include <vector>
 
 namespace geoblock::cli {
+
+// The path the child reads a configured file by (see SeparationOptions::files).
+using Reach = std::function<std::string(const std::string& configured)>;
+
+// An AS the report must hold: its number and whether it is allowed.
+struct ExpectedAsn {
+  std::uint32_t number = 0;
+  bool allow = false;
+};
 
 struct SeparationOptions {
   enum class Parent {
@@ -59,6 +69,22 @@ struct SeparationOptions {
   // in `dir` here, as untrusted files. Needs `dir`. See blocklists().
   std::vector<std::string> blocklists;
   std::string description; // describe()
+  // Further files the sources read (mmdb-file, asn-file): opened here (as
+  // root, so the fetch-user needs no access) and handed over as
+  // descriptors; the child reads each by the path Reach gives (the real
+  // one when it may open it, else a private copy).
+  std::vector<std::string> files;
+  // The ASes (asn, allow-asn) loaded with the zones, in every mode, by
+  // `load_asns` in the child (given the cache directory it uses, the
+  // Reach of `files` and the mode); their networks are parsed again here.
+  // See asns().
+  std::vector<ExpectedAsn> asns;
+  // Folders of `dir` handed to the fetch-user besides v4, v6, lists and
+  // rir: "mmdb", "asn" (where those are configured).
+  std::vector<std::string> extra_cache_dirs;
+  std::function<std::vector<net::AsnResult>(const std::string& cache_dir, const Reach& reach,
+                                            net::ZoneSource::Mode mode)>
+      load_asns;
 };
 
 class SeparatedSource final : public net::ZoneSource {
@@ -69,8 +95,12 @@ public:
   // descriptor this process opened (or a private copy of the file).
   using Factory =
       std::function<std::unique_ptr<net::ZoneSource>(const std::string& cache_dir, const std::string& file)>;
+  // The same, also given the Reach of SeparationOptions::files.
+  using FilesFactory = std::function<std::unique_ptr<net::ZoneSource>(
+      const std::string& cache_dir, const std::string& file, const Reach& reach)>;
 
   SeparatedSource(SeparationOptions options, Factory make_inner);
+  SeparatedSource(SeparationOptions options, FilesFactory make_inner);
   std::string describe() const override { return m_options.description; }
   // With read_cache_here, CacheOnly loads are read here, with no child
   // (there is no network and nothing but the cache to parse, with the
@@ -83,14 +113,18 @@ public:
   // The blocklists of the last load(), in the configured order (one per
   // list, each once; see fetch::BlocklistSource::load), validated here.
   const std::vector<net::BlocklistResult>& blocklists() const { return m_lists; }
+  // The ASes of the last load(), in the order of SeparationOptions::asns,
+  // validated here.
+  const std::vector<net::AsnResult>& asns() const { return m_asns; }
 
 private:
   std::vector<net::ZoneResult> reread(const std::string& dir, const std::vector<std::string>& countries,
                                       net::Families families) const;
 
   SeparationOptions m_options;
-  Factory m_make_inner;
+  FilesFactory m_make_inner;
   std::vector<net::BlocklistResult> m_lists;
+  std::vector<net::AsnResult> m_asns;
 };
 
 // The report the child writes on its pipe, and its strict reader (exposed
@@ -136,19 +170,41 @@ struct ExpectedList {
   std::string name;
   std::string location;
 };
+// After the lists, per AS asked for, in that order, an "asn" line: number,
+// allow (0 or 1), both as expected, name, origin, fetched_at,
+// last_modified, location, error, and the length of the body that
+// follows: the AS's networks, one per line (usable ASes with data only),
+// for net::parse_blocklist. "end N" counts them too.
+struct ReportedAsn {
+  std::uint32_t number = 0;
+  bool allow = false;
+  std::string name;
+  net::Origin origin = net::Origin::Failed;
+  std::int64_t fetched_at = 0, last_modified = 0;
+  std::string location;
+  std::string error;
+  std::string body;
+};
 struct ChildReport {
   std::vector<ReportedZone> zones;
   std::vector<ReportedList> lists;
+  std::vector<ReportedAsn> asns;
 };
 std::string format_child_report(const std::vector<net::ZoneResult>& zones,
-                                const std::vector<net::BlocklistResult>& lists = {});
+                                const std::vector<net::BlocklistResult>& lists = {},
+                                const std::vector<net::AsnResult>& asns = {});
 std::string format_child_error(const std::string& message);
 // The zones, checked against the expected countries and families, and the
 // lists, checked against `lists` (in that order); throws Error naming the
 // problem for anything else (an "error" line becomes an Error with its
 // message).
 ChildReport parse_child_report(const std::string& text, const std::vector<std::string>& countries,
-                               net::Families families, const std::vector<ExpectedList>& lists);
+                               net::Families families, const std::vector<ExpectedList>& lists,
+                               const std::vector<ExpectedAsn>& asns = {});
+// The ASes of a parsed report as results, their networks parsed again by
+// net::parse_blocklist with `guards`; one that fails is Failed.
+std::vector<net::AsnResult> revalidate_asns(const std::vector<ReportedAsn>& asns,
+                                            const net::ZoneOptions& guards);
 // The lists of a parsed report as results, their networks parsed again by
 // net::parse_blocklist with `guards` (its minimum prefixes); a list that
 // fails is Failed with "refused on re-validation: " and the parser's

@@ -38,7 +38,7 @@ TEST_F(SourceConfig, ASourceListNamesTheItemAtFault)
 {
   expect_usage_error(
       "source = http, rirr\n",
-      "key 'source': item 2 'rirr': expected http, rir, bundle:/path.zip or maxmind:/path.zip");
+      "key 'source': item 2 'rirr': expected http, rir, mmdb, bundle:/path.zip or maxmind:/path.zip");
   expect_usage_error("source = http,,rir\n", "key 'source': item 2 '': expected http, rir");
   expect_usage_error("source = rir, http, rir\n", "key 'source': item 3 'rir': listed twice");
   expect_usage_error("source = bundle:\n", "key 'source': item 1 'bundle:': expected");

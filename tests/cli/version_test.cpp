@@ -25,7 +25,8 @@ TEST(Version, NamesTheProgramAndEveryLibrary)
   // Each library once, with a version number (optionally details in
   // parentheses: the TLS backend, the version built against).
   const std::vector<std::string> libraries = {
-      "libcurl", "libzip", "libipset", "libcrypto", "Boost.Program_options", "nlohmann-json"};
+      "libcurl",       "libzip",       "libipset", "libcrypto", "Boost.Program_options",
+      "nlohmann-json", "libmaxminddb", "zlib"};
   ASSERT_EQ(lines.size(), 1 + libraries.size()) << r.out;
   for (const std::string& name : libraries) {
     int found = 0;

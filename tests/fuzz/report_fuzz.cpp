@@ -8,7 +8,10 @@
 //  - accepted, it returns exactly the lists asked for, in their order, with
 //    the names and locations asked for (never the writer's), a known
 //    origin other than absent, a digest that is empty or 64 hex digits,
-//    and a body only for a usable list.
+//    and a body only for a usable list;
+//  - read with ASes asked for too, it returns exactly those, in order,
+//    with the numbers and allow flags asked for, printable names, and a
+//    body only for an AS with data.
 #include "cli/separated_source.hpp"
 #include "core/error.hpp"
 #include "fuzz/fuzz_util.hpp"
@@ -64,6 +67,23 @@ LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t size)
     zones = std::move(report.zones);
   } catch (const Error&) {
     return 0;
+  }
+  // The same input as a report of zones, lists and ASes.
+  const std::vector<cli::ExpectedAsn> asns = {{13335, false}, {64496, true}};
+  try {
+    const cli::ChildReport report =
+        cli::parse_child_report(text, countries, net::Families::Both, lists, asns);
+    check(report.asns.size() == asns.size(), "one result per AS asked for");
+    for (std::size_t i = 0; i < report.asns.size(); ++i) {
+      const cli::ReportedAsn& a = report.asns[i];
+      check(a.number == asns[i].number && a.allow == asns[i].allow, "the ASes asked for, in order");
+      check(printable(a.name) && printable(a.location) && printable(a.error),
+            "text fields are printable and bounded");
+      check(a.body.empty() || (a.origin != net::Origin::Failed && a.origin != net::Origin::Absent),
+            "bodies only with data");
+      check(a.body.size() <= text.size(), "bodies come from the input");
+    }
+  } catch (const Error&) {
   }
   check(zones.size() == 4, "one result per zone asked for");
   for (std::size_t i = 0; i < zones.size(); ++i) {

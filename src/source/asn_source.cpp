@@ -1,0 +1,363 @@
+#include "source/asn_source.hpp"
+
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "source/gunzip.hpp"
+#include "source/mmdb.hpp"
+#include "util/atomic_file.hpp"
+#include "util/digest.hpp"
+#include "util/file.hpp"
+
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <unordered_map>
+
+namespace geoblock::source {
+
+namespace {
+
+constexpr std::string_view k_mmdb_marker = "\xAB\xCD\xEFMaxMind.com";
+
+bool
+is_mmdb(std::string_view bytes)
+{
+  // The metadata marker lies within the last 128 KiB of the file.
+  const std::size_t tail = std::min<std::size_t>(bytes.size(), 128 * 1024);
+  return bytes.substr(bytes.size() - tail).find(k_mmdb_marker) != std::string_view::npos;
+}
+
+// An AS record of a database: its number and organisation, or nothing.
+struct AsRecord {
+  std::uint32_t number = 0;
+  std::string name;
+};
+
+std::optional<AsRecord>
+as_record(const MmdbFile& db, std::uint32_t record)
+{
+  static const MmdbPath number_path = {"autonomous_system_number"};
+  static const MmdbPath org_path = {"autonomous_system_organization"};
+  static const MmdbPath asn_path = {"asn"};
+  static const MmdbPath as_name_path = {"as_name"};
+  static const MmdbPath name_path = {"name"};
+  AsRecord r;
+  const MmdbValue n = db.value(record, number_path);
+  if (n.kind == MmdbValue::Kind::Number) {
+    if (n.number > 0xffffffffull) {
+      throw Error(db.path() + ": autonomous_system_number " + std::to_string(n.number) + " is out of range");
+    }
+    r.number = static_cast<std::uint32_t>(n.number);
+    const MmdbValue org = db.value(record, org_path);
+    r.name = org.kind == MmdbValue::Kind::Text ? org.text : "";
+    return r;
+  }
+  if (n.kind != MmdbValue::Kind::Missing) {
+    throw Error(db.path() + ": autonomous_system_number is not a number");
+  }
+  const MmdbValue asn = db.value(record, asn_path);
+  if (asn.kind == MmdbValue::Kind::Missing) {
+    return std::nullopt;
+  }
+  const auto number = asn.kind == MmdbValue::Kind::Text ? net::parse_asn(asn.text) : std::nullopt;
+  if (asn.kind == MmdbValue::Kind::Number && asn.number <= 0xffffffffull) {
+    r.number = static_cast<std::uint32_t>(asn.number);
+  } else if (number) {
+    r.number = *number;
+  } else if (asn.kind == MmdbValue::Kind::Text && asn.text.empty()) {
+    return std::nullopt;
+  } else {
+    throw Error(db.path() + ": asn '" + net::asn_label(0, asn.text).substr(4) + "' is not an AS number");
+  }
+  for (const MmdbPath* p : {&as_name_path, &name_path}) {
+    const MmdbValue v = db.value(record, *p);
+    if (v.kind == MmdbValue::Kind::Text && !v.text.empty()) {
+      r.name = v.text;
+      break;
+    }
+  }
+  return r;
+}
+
+void
+read_asn_mmdb(const std::string& path, const std::string& name, const std::vector<std::uint32_t>& wanted,
+              net::AsnData& out)
+{
+  const MmdbFile db(path, name);
+  std::unordered_map<std::uint32_t, std::optional<AsRecord>> records;
+  const bool all = wanted.empty();
+  db.walk([&](const MmdbNetwork& n) {
+    auto it = records.find(n.record);
+    if (it == records.end()) {
+      it = records.emplace(n.record, as_record(db, n.record)).first;
+    }
+    ++out.lines;
+    const std::optional<AsRecord>& r = it->second;
+    if (!r || (!all && std::find(wanted.begin(), wanted.end(), r->number) == wanted.end())) {
+      return;
+    }
+    net::AsnData::As& as = out.by_number[r->number];
+    if (as.name.empty()) {
+      const std::string label = net::asn_label(r->number, r->name);
+      const std::size_t skip = 2 + std::to_string(r->number).size();
+      as.name = label.size() > skip ? label.substr(skip + 1) : "";
+    }
+    ++as.lines;
+    if (n.family == net::Family::V4) {
+      as.nets.v4.push_back(n.v4);
+    } else {
+      as.nets.v6.push_back(n.v6);
+    }
+  });
+}
+
+// A private file holding `bytes`, readable by path (/proc/self/fd/N), for
+// a database that came compressed: libmaxminddb opens files only.
+class MemFile {
+public:
+  MemFile(const std::string& bytes, const std::string& name)
+  {
+    m_fd = ::memfd_create("geoblock-asn", MFD_CLOEXEC);
+    if (m_fd < 0) {
+      throw Error(name + ": cannot hold the decompressed database: " + std::strerror(errno));
+    }
+    for (std::size_t done = 0; done < bytes.size();) {
+      const ssize_t n = ::write(m_fd, bytes.data() + done, bytes.size() - done);
+      if (n < 0) {
+        throw Error(name + ": cannot hold the decompressed database: " + std::strerror(errno));
+      }
+      done += static_cast<std::size_t>(n);
+    }
+  }
+  ~MemFile() { ::close(m_fd); }
+  MemFile(const MemFile&) = delete;
+  MemFile& operator=(const MemFile&) = delete;
+  std::string path() const { return "/proc/self/fd/" + std::to_string(m_fd); }
+
+private:
+  int m_fd = -1;
+};
+
+void
+check_guards(const net::AsnData& data, const std::string& name, const net::ZoneOptions& zone)
+{
+  for (const auto& [number, as] : data.by_number) {
+    for (const auto& p : as.nets.v4) {
+      if (const std::string g = net::prefix_problem(zone, net::Family::V4, p.len); !g.empty()) {
+        throw Error(name + ": AS" + std::to_string(number) + " " + net::to_string(p) + ": " + g);
+      }
+    }
+    for (const auto& p : as.nets.v6) {
+      if (const std::string g = net::prefix_problem(zone, net::Family::V6, p.len); !g.empty()) {
+        throw Error(name + ": AS" + std::to_string(number) + " " + net::to_string(p) + ": " + g);
+      }
+    }
+  }
+}
+
+std::string
+read_whole(const std::string& path, const std::string& name, std::size_t max_bytes)
+{
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+      static_cast<std::uint64_t>(st.st_size) > max_bytes) {
+    throw Error(name + ": larger than " + std::to_string(max_bytes) + " bytes");
+  }
+  try {
+    return util::read_file(path);
+  } catch (const Error& e) {
+    throw Error(name + ": " + e.what());
+  }
+}
+
+} // namespace
+
+void
+read_asn_file(const std::string& path, const std::string& name, const std::vector<std::uint32_t>& wanted,
+              net::AsnData& out, std::size_t max_bytes)
+{
+  std::string bytes = read_whole(path, name, max_bytes);
+  const bool compressed = is_gzip(bytes);
+  if (compressed) {
+    bytes = gunzip(bytes, name, max_bytes);
+  }
+  if (is_mmdb(bytes)) {
+    if (compressed) {
+      const MemFile mem(bytes, name);
+      read_asn_mmdb(mem.path(), name, wanted, out);
+    } else {
+      read_asn_mmdb(path, name, wanted, out);
+    }
+    return;
+  }
+  if (bytes.find('\0') != std::string::npos) {
+    throw Error(name + ": neither a MaxMind database nor ASN text (iptoasn TSV, start,end,asn,org CSV)");
+  }
+  net::parse_asn_text(bytes, name, wanted, out);
+}
+
+std::string
+asn_cached_copy(const std::string& cache_dir, const std::string& file)
+{
+  const auto slash = file.rfind('/');
+  const std::string base = slash == std::string::npos ? file : file.substr(slash + 1);
+  return cache_dir + "/asn/" + base + "-" + util::sha256_hex(file).substr(0, 12);
+}
+
+std::vector<net::AsnResult>
+load_asns(const AsnOptions& options)
+{
+  std::vector<std::uint32_t> wanted = options.block;
+  wanted.insert(wanted.end(), options.allow.begin(), options.allow.end());
+  net::AsnData data;
+  std::string location;
+  std::string stale_error;
+  std::string failed_error;
+  std::int64_t fetched_at = 0;
+  // asn-url: the downloads first (validated whole before they replace
+  // their last good copies), then read like the files.
+  if (!options.urls.empty()) {
+    RemoteFileOptions ro = options.download;
+    ro.cache_dir = options.cache_dir;
+    ro.sub = "asn";
+    ro.offline = options.offline;
+    ro.max_bytes = options.max_bytes;
+    const auto remote =
+        refresh_remote_files(options.urls, ro, [&](const std::string& path, const std::string& url) {
+          net::AsnData probe;
+          read_asn_file(path, url, wanted, probe, options.max_bytes);
+          check_guards(probe, url, options.zone);
+        });
+    for (const RemoteFile& r : remote) {
+      location += (location.empty() ? "" : ", ") + r.url_template;
+      if (r.state == RemoteFile::State::Cached) {
+        stale_error += (stale_error.empty() ? "" : "; ") + r.error + " (its last good copy is used)";
+        log::warning(r.error + "; using its last good copy");
+      }
+      net::AsnData one;
+      try {
+        if (r.path.empty()) {
+          throw Error(r.error);
+        }
+        read_asn_file(r.path, r.url + " (cached copy)", wanted, one, options.max_bytes);
+        check_guards(one, r.url + " (cached copy)", options.zone);
+      } catch (const Error& e) {
+        failed_error += (failed_error.empty() ? "" : "; ") + std::string(e.what());
+        log::warning(e.what());
+        continue;
+      }
+      fetched_at = std::max(fetched_at, r.fetched_at);
+      data.lines += one.lines;
+      for (auto& [number, as] : one.by_number) {
+        net::AsnData::As& to = data.by_number[number];
+        if (to.name.empty()) {
+          to.name = as.name;
+        }
+        to.lines += as.lines;
+        to.nets.v4.insert(to.nets.v4.end(), as.nets.v4.begin(), as.nets.v4.end());
+        to.nets.v6.insert(to.nets.v6.end(), as.nets.v6.begin(), as.nets.v6.end());
+      }
+    }
+  }
+  for (const std::string& file : options.files) {
+    location += (location.empty() ? "" : ", ") + file;
+    const std::string path = options.reach ? options.reach(file) : file;
+    net::AsnData one;
+    struct stat st {};
+    std::int64_t mtime = ::stat(path.c_str(), &st) == 0 ? static_cast<std::int64_t>(st.st_mtime) : 0;
+    bool ok = false;
+    try {
+      read_asn_file(path, file, wanted, one, options.max_bytes);
+      check_guards(one, file, options.zone);
+      ok = true;
+      if (!options.cache_dir.empty()) {
+        const std::string copy = asn_cached_copy(options.cache_dir, file);
+        const std::string bytes = util::read_file(path);
+        std::string old;
+        try {
+          old = util::read_untrusted_file(copy, bytes.size() + 1);
+        } catch (const Error&) {
+        }
+        if (old != bytes) {
+          util::make_dirs(options.cache_dir + "/asn", 0755);
+          util::write_file_atomic(copy, bytes, 0644);
+        }
+      }
+    } catch (const Error& e) {
+      const std::string copy = options.cache_dir.empty() ? "" : asn_cached_copy(options.cache_dir, file);
+      struct stat cst {};
+      std::string why = e.what();
+      if (!copy.empty() && ::lstat(copy.c_str(), &cst) == 0 && S_ISREG(cst.st_mode)) {
+        one = {};
+        try {
+          read_asn_file(copy, file + " (cached copy)", wanted, one, options.max_bytes);
+          check_guards(one, file + " (cached copy)", options.zone);
+          ok = true;
+          mtime = static_cast<std::int64_t>(cst.st_mtime);
+          stale_error += (stale_error.empty() ? "" : "; ") + why + " (its last good copy is used)";
+          log::warning(why + "; using its last good copy");
+        } catch (const Error& e2) {
+          why += "; its cached copy too: " + std::string(e2.what());
+        }
+      }
+      if (!ok) {
+        failed_error += (failed_error.empty() ? "" : "; ") + why;
+        log::warning(why);
+        continue;
+      }
+    }
+    fetched_at = std::max(fetched_at, mtime);
+    data.lines += one.lines;
+    for (auto& [number, as] : one.by_number) {
+      net::AsnData::As& to = data.by_number[number];
+      if (to.name.empty()) {
+        to.name = as.name;
+      }
+      to.lines += as.lines;
+      to.nets.v4.insert(to.nets.v4.end(), as.nets.v4.begin(), as.nets.v4.end());
+      to.nets.v6.insert(to.nets.v6.end(), as.nets.v6.begin(), as.nets.v6.end());
+    }
+  }
+
+  std::vector<net::AsnResult> out;
+  const auto add = [&](std::uint32_t number, bool allow) {
+    net::AsnResult r;
+    r.number = number;
+    r.allow = allow;
+    r.location = location;
+    r.fetched_at = fetched_at;
+    r.last_modified = fetched_at;
+    if (options.files.empty() && options.urls.empty()) {
+      r.origin = net::Origin::Failed;
+      r.error = "no ASN data configured (asn-file, asn-url)";
+    } else if (!failed_error.empty()) {
+      r.origin = net::Origin::Failed;
+      r.error = failed_error;
+    } else if (const auto it = data.by_number.find(number);
+               it == data.by_number.end() || it->second.nets.empty()) {
+      r.origin = net::Origin::Absent;
+      r.error = "no networks for AS" + std::to_string(number) + " in " + location;
+    } else {
+      r.name = it->second.name;
+      r.nets = it->second.nets;
+      r.lines = it->second.lines;
+      r.origin = stale_error.empty() ? net::Origin::Local : net::Origin::StaleCache;
+      r.error = stale_error;
+    }
+    out.push_back(std::move(r));
+  };
+  for (const std::uint32_t n : options.block) {
+    add(n, false);
+  }
+  for (const std::uint32_t n : options.allow) {
+    add(n, true);
+  }
+  return out;
+}
+
+} // namespace geoblock::source

@@ -1,0 +1,59 @@
+// ASN data (`asn-file`): which networks each autonomous system holds, for
+// `asn` (block) and `allow-asn` (allow). Formats, detected per file:
+//   - a MaxMind-format database (.mmdb) with autonomous_system_number and
+//     autonomous_system_organization (GeoLite2-ASN, ip-location-db's asn
+//     databases), or with asn as "AS13335" and as_name or name (IPinfo);
+//   - iptoasn's ip2asn-v4.tsv / ip2asn-v6.tsv and ip-location-db's
+//     start,end,asn,org CSV (net/asn.hpp), also gzip-compressed (.gz).
+// Every file is untrusted input (read in the fetching process): a file
+// that is unreadable, damaged, truncated, of no known format, or whose
+// wanted networks fail the min-prefix guard, is one warning naming it. Its
+// last good copy (kept in DIR/asn/NAME-HASH when a read succeeded) then
+// serves, every AS a stale cache (exit code 4); without one every AS
+// fails, naming the file.
+#pragma once
+
+#include "net/asn.hpp"
+#include "net/zone.hpp"
+#include "source/remote_file.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace geoblock::source {
+
+struct AsnOptions {
+  std::vector<std::string> files;   // asn-file, in order
+  std::vector<std::uint32_t> block; // asn
+  std::vector<std::uint32_t> allow; // allow-asn
+  // Only min_prefix_v4/v6 are used.
+  net::ZoneOptions zone{net::Families::Both, net::k_default_min_prefix_v4, net::k_default_min_prefix_v6};
+  std::string cache_dir;                        // last good copies in DIR/asn; empty: none kept
+  std::size_t max_bytes = std::size_t{1} << 30; // per file, after decompression
+  // The path to open for a configured file (see MmdbOptions::reach).
+  std::function<std::string(const std::string&)> reach;
+  // asn-url: files downloaded into cache_dir/asn (source/remote_file.hpp),
+  // read with `files`; `download` carries the HTTP options (its cache_dir,
+  // sub and offline are set here, offline from `offline`).
+  std::vector<std::string> urls;
+  RemoteFileOptions download;
+  bool offline = false; // CacheOnly: the URLs' cached copies alone
+};
+
+// One result per AS asked for: those of `block` in order, then those of
+// `allow` (allow set). Local when the data has networks for it, Absent
+// when none, StaleCache / Failed as above. location: the files.
+std::vector<net::AsnResult> load_asns(const AsnOptions& options);
+
+// Reads one file (format detected) into `out`, keeping only the `wanted`
+// ASes (all when empty). `name` is what messages call it. Throws Error.
+void read_asn_file(const std::string& path, const std::string& name, const std::vector<std::uint32_t>& wanted,
+                   net::AsnData& out, std::size_t max_bytes = std::size_t{1} << 30);
+
+// The cached copy of `file` under `cache_dir`.
+std::string asn_cached_copy(const std::string& cache_dir, const std::string& file);
+
+} // namespace geoblock::source

@@ -1,0 +1,384 @@
+#include "source/mmdb_source.hpp"
+
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "fetch/zone_cache.hpp"
+#include "util/atomic_file.hpp"
+#include "util/digest.hpp"
+#include "util/file.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <ctime>
+#include <unordered_map>
+
+namespace geoblock::source {
+
+namespace {
+
+const MmdbPath k_iso_code = {"country", "iso_code"};
+const MmdbPath k_registered = {"registered_country", "iso_code"};
+const MmdbPath k_flat = {"country_code"};
+
+constexpr int k_none = -1; // a record that names no country
+
+std::int64_t
+file_mtime(const std::string& path)
+{
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<std::int64_t>(st.st_mtime) : 0;
+}
+
+std::string
+utc_date(std::int64_t t)
+{
+  char buf[32] = "?";
+  const std::time_t tt = t;
+  std::tm tm{};
+  if (::gmtime_r(&tt, &tm)) {
+    std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+  }
+  return buf;
+}
+
+// The two-letter code of a value, lower case; nothing when it is missing
+// or empty. Anything else than two ASCII letters is corrupt data.
+std::optional<std::string>
+code_of(const MmdbFile& db, const MmdbValue& v, const MmdbPath& field)
+{
+  if (v.kind == MmdbValue::Kind::Missing || (v.kind == MmdbValue::Kind::Text && v.text.empty())) {
+    return std::nullopt;
+  }
+  const auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  if (v.kind != MmdbValue::Kind::Text || v.text.size() != 2 || !alpha(v.text[0]) || !alpha(v.text[1])) {
+    std::string shown;
+    for (const char c : v.text.substr(0, 16)) {
+      shown += c >= 0x20 && c < 0x7f ? c : '?';
+    }
+    throw Error(db.path() + ": " + mmdb_path_text(field) + " '" + shown +
+                "' is not a two-letter country code");
+  }
+  std::string code = v.text;
+  for (char& c : code) {
+    c = static_cast<char>(c | 0x20);
+  }
+  return code;
+}
+
+} // namespace
+
+MmdbCountries
+read_mmdb_countries(const std::string& path, const MmdbOptions& options, const std::string& name)
+{
+  const MmdbFile db(path, name);
+  MmdbCountries out;
+  out.metadata = db.metadata();
+
+  std::unordered_map<std::string, int> slot_of_code;
+  std::unordered_map<std::uint32_t, int> slot_of_record; // many networks share a record
+  std::optional<MmdbPath> field = options.field;
+  const auto slot_of = [&](std::uint32_t record) {
+    if (const auto it = slot_of_record.find(record); it != slot_of_record.end()) {
+      return it->second;
+    }
+    if (!field) {
+      // Detection: the first record that has one of the known fields
+      // decides for the whole database.
+      if (db.value(record, k_iso_code).kind != MmdbValue::Kind::Missing ||
+          (options.registered_fallback && db.value(record, k_registered).kind != MmdbValue::Kind::Missing)) {
+        field = k_iso_code;
+      } else if (db.value(record, k_flat).kind != MmdbValue::Kind::Missing) {
+        field = k_flat;
+      }
+    }
+    std::optional<std::string> code;
+    if (field) {
+      code = code_of(db, db.value(record, *field), *field);
+      if (!code && options.registered_fallback && *field == k_iso_code) {
+        code = code_of(db, db.value(record, k_registered), k_registered);
+      }
+    }
+    int slot = k_none;
+    if (code) {
+      const auto [it, added] = slot_of_code.try_emplace(*code, static_cast<int>(out.countries.size()));
+      if (added) {
+        out.countries.push_back({*code, {}});
+      }
+      slot = it->second;
+    }
+    // Only a decided field's answer is final: records seen before the
+    // field is known are looked at again.
+    if (field) {
+      slot_of_record.emplace(record, slot);
+    }
+    return slot;
+  };
+
+  db.walk([&](const MmdbNetwork& n) {
+    const int slot = slot_of(n.record);
+    if (slot == k_none) {
+      ++out.without_country;
+      return;
+    }
+    const int len = n.family == net::Family::V4 ? n.v4.len : n.v6.len;
+    if (std::string guard = net::prefix_problem(options.zone, n.family, len); !guard.empty()) {
+      throw Error(db.path() + ": " +
+                  (n.family == net::Family::V4 ? net::to_string(n.v4) : net::to_string(n.v6)) + ": " + guard);
+    }
+    net::NetList& nets = out.countries[static_cast<std::size_t>(slot)].nets;
+    if (n.family == net::Family::V4) {
+      nets.v4.push_back(n.v4);
+    } else {
+      nets.v6.push_back(n.v6);
+    }
+  });
+  out.field = field ? mmdb_path_text(*field) : std::string("none found");
+  if (options.registered_fallback && field == k_iso_code) {
+    out.field += " (else registered_country.iso_code)";
+  }
+  return out;
+}
+
+std::string
+MmdbSource::cached_copy(const std::string& cache_dir, const std::string& file)
+{
+  const auto slash = file.rfind('/');
+  const std::string base = slash == std::string::npos ? file : file.substr(slash + 1);
+  return cache_dir + "/mmdb/" + base + "-" + util::sha256_hex(file).substr(0, 12) + ".mmdb";
+}
+
+std::optional<net::CacheReport>
+MmdbSource::cache(std::int64_t now) const
+{
+  if (m_options.cache_dir.empty()) {
+    return std::nullopt;
+  }
+  net::CacheReport report{m_options.cache_dir + "/mmdb", m_options.stale_after_days, {}};
+  std::vector<std::string> copies;
+  for (const std::string& f : m_options.files) {
+    copies.push_back(cached_copy(m_options.cache_dir, f));
+  }
+  for (const std::string& url : m_options.urls) {
+    RemoteFileOptions ro;
+    ro.cache_dir = m_options.cache_dir;
+    ro.sub = "mmdb";
+    copies.push_back(remote_copy_path(ro, url));
+  }
+  for (const std::string& copy : copies) {
+    struct stat st {};
+    if (::lstat(copy.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      continue; // never read (yet)
+    }
+    net::CachedZone z;
+    z.file = copy.substr(copy.rfind('/') + 1);
+    z.fetched_days_ago = fetch::age_days(static_cast<std::int64_t>(st.st_mtime), now);
+    try {
+      const MmdbFile db(copy);
+      z.body_ok = true;
+      z.age_days = fetch::age_days(static_cast<std::int64_t>(db.metadata().build_epoch), now);
+    } catch (const Error&) {
+      z.age_days = z.fetched_days_ago;
+    }
+    z.stale = m_options.stale_after_days > 0 && z.age_days > m_options.stale_after_days;
+    report.zones.push_back(std::move(z));
+  }
+  return report;
+}
+
+std::string
+MmdbSource::describe() const
+{
+  std::string out = "mmdb";
+  for (const std::string& f : m_options.files) {
+    out += " " + f;
+  }
+  return out;
+}
+
+std::vector<net::ZoneResult>
+MmdbSource::load(const std::vector<std::string>& countries, net::Families families, Mode mode)
+{
+  const std::int64_t now =
+      m_options.clock ? m_options.clock() : static_cast<std::int64_t>(std::time(nullptr));
+  // The union of every database, per country.
+  std::unordered_map<std::string, net::NetList> nets;
+  std::string location;
+  std::string stale_error;  // a database served from its last good copy
+  std::string failed_error; // a database with no usable data at all
+  std::int64_t built = 0;
+  std::int64_t fetched_at = 0;
+  // mmdb-url: the downloads first (each validated whole before it
+  // replaces its last good copy), then read like the files.
+  std::vector<RemoteFile> remote;
+  if (!m_options.urls.empty()) {
+    RemoteFileOptions ro = m_options.download;
+    ro.cache_dir = m_options.cache_dir;
+    ro.sub = "mmdb";
+    ro.offline = mode == Mode::CacheOnly;
+    if (!ro.clock) {
+      ro.clock = m_options.clock;
+    }
+    remote =
+        refresh_remote_files(m_options.urls, ro, [this](const std::string& path, const std::string& url) {
+          read_mmdb_countries(path, m_options, url);
+        });
+  }
+  bool downloaded = false;
+  for (const RemoteFile& r : remote) {
+    location += (location.empty() ? "" : ", ") + r.url_template;
+    downloaded = downloaded || r.state == RemoteFile::State::Downloaded;
+    if (r.state == RemoteFile::State::Cached) {
+      stale_error += (stale_error.empty() ? "" : "; ") + r.error + " (its last good copy is used)";
+      log::warning(r.error + "; using its last good copy");
+    }
+    std::optional<MmdbCountries> data;
+    if (!r.path.empty()) {
+      try {
+        data = read_mmdb_countries(r.path, m_options, r.url + " (cached copy)");
+      } catch (const Error& e) {
+        failed_error += (failed_error.empty() ? "" : "; ") + std::string(e.what());
+      }
+    } else {
+      failed_error += (failed_error.empty() ? "" : "; ") + r.error;
+    }
+    if (!data) {
+      log::warning(failed_error);
+      continue;
+    }
+    const auto epoch = static_cast<std::int64_t>(data->metadata.build_epoch);
+    log::info("mmdb " + r.url + ": " + data->metadata.database_type + " built " + utc_date(epoch) + ", IPv" +
+              std::to_string(data->metadata.ip_version) + ", country from " + data->field);
+    built = built == 0 ? epoch : std::min(built, epoch);
+    fetched_at = std::max(fetched_at, r.fetched_at);
+    for (MmdbCountries::Country& c : data->countries) {
+      net::NetList& to = nets[c.code];
+      to.v4.insert(to.v4.end(), c.nets.v4.begin(), c.nets.v4.end());
+      to.v6.insert(to.v6.end(), c.nets.v6.begin(), c.nets.v6.end());
+    }
+  }
+  for (const std::string& file : m_options.files) {
+    const std::string path = m_options.reach ? m_options.reach(file) : file;
+    location += (location.empty() ? "" : ", ") + file;
+    std::optional<MmdbCountries> data;
+    std::int64_t mtime = file_mtime(path);
+    try {
+      data = read_mmdb_countries(path, m_options, file);
+      if (!m_options.cache_dir.empty()) {
+        // Keep this copy as the last good one (when it changed).
+        const std::string copy = cached_copy(m_options.cache_dir, file);
+        const std::string bytes = util::read_file(path);
+        std::string old;
+        try {
+          old = util::read_untrusted_file(copy, bytes.size() + 1);
+        } catch (const Error&) {
+        }
+        if (old != bytes) {
+          util::make_dirs(m_options.cache_dir + "/mmdb", 0755);
+          util::write_file_atomic(copy, bytes, 0644);
+        }
+      }
+    } catch (const Error& e) {
+      const std::string copy = m_options.cache_dir.empty() ? "" : cached_copy(m_options.cache_dir, file);
+      struct stat st {};
+      if (!copy.empty() && ::lstat(copy.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+        try {
+          data = read_mmdb_countries(copy, m_options);
+          mtime = static_cast<std::int64_t>(st.st_mtime);
+          stale_error += (stale_error.empty() ? "" : "; ") + std::string(e.what()) +
+                         " (the last good copy of " + utc_date(mtime) + " is used)";
+          log::warning(std::string(e.what()) + "; using the last good copy of " + utc_date(mtime));
+        } catch (const Error& e2) {
+          failed_error += (failed_error.empty() ? "" : "; ") + std::string(e.what()) +
+                          "; its cached copy too: " + e2.what();
+        }
+      } else {
+        failed_error += (failed_error.empty() ? "" : "; ") + std::string(e.what());
+      }
+      if (!data) {
+        log::warning(failed_error);
+        continue;
+      }
+    }
+    const auto epoch = static_cast<std::int64_t>(data->metadata.build_epoch);
+    log::info("mmdb " + file + ": " + data->metadata.database_type + " built " + utc_date(epoch) + ", IPv" +
+              std::to_string(data->metadata.ip_version) + ", country from " + data->field);
+    built = built == 0 ? epoch : std::min(built, epoch);
+    fetched_at = std::max(fetched_at, mtime);
+    for (MmdbCountries::Country& c : data->countries) {
+      net::NetList& to = nets[c.code];
+      to.v4.insert(to.v4.end(), c.nets.v4.begin(), c.nets.v4.end());
+      to.v6.insert(to.v6.end(), c.nets.v6.begin(), c.nets.v6.end());
+    }
+  }
+  bool stale = false;
+  if (m_options.stale_after_days > 0 && built > 0 &&
+      now - built > std::int64_t{m_options.stale_after_days} * 86400) {
+    stale = true;
+    log::warning("mmdb " + location + ": built " + utc_date(built) + ", older than " +
+                 std::to_string(m_options.stale_after_days) +
+                 " days; is geoipupdate (or the download) running?");
+  }
+
+  std::vector<std::string> order;
+  for (const std::string& code : countries) {
+    if (std::find(order.begin(), order.end(), code) == order.end()) {
+      order.push_back(code);
+    }
+  }
+  if (countries.empty()) {
+    for (const auto& [code, n] : nets) {
+      if (!n.empty()) {
+        order.push_back(code);
+      }
+    }
+    std::sort(order.begin(), order.end());
+  }
+  std::vector<net::ZoneResult> results;
+  for (const std::string& code : order) {
+    const auto it = nets.find(code);
+    for (const net::Family family : {net::Family::V4, net::Family::V6}) {
+      if (!net::includes(families, family)) {
+        continue;
+      }
+      net::ZoneResult r;
+      r.country = code;
+      r.family = family;
+      r.location = location;
+      r.fetched_at = fetched_at;
+      r.last_modified = built;
+      r.stale = stale;
+      if (!failed_error.empty()) {
+        r.origin = net::Origin::Failed;
+        r.error = failed_error;
+        results.push_back(std::move(r));
+        continue;
+      }
+      if (it != nets.end()) {
+        if (family == net::Family::V4) {
+          r.nets.v4 = it->second.v4;
+        } else {
+          r.nets.v6 = it->second.v6;
+        }
+        r.lines = r.nets.size();
+      }
+      if (r.nets.empty()) {
+        r.origin = net::Origin::Absent;
+        r.error = std::string("no ") + net::family_name(family) + " networks for " + code + " in " + location;
+      } else if (!stale_error.empty()) {
+        r.origin = net::Origin::StaleCache;
+        r.error = stale_error;
+      } else if (downloaded) {
+        r.origin = net::Origin::Downloaded;
+      } else if (!remote.empty() && m_options.files.empty()) {
+        r.origin = net::Origin::NotModified;
+      } else {
+        r.origin = net::Origin::Local;
+      }
+      results.push_back(std::move(r));
+    }
+  }
+  return results;
+}
+
+} // namespace geoblock::source

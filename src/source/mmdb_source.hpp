@@ -1,0 +1,105 @@
+// `source = mmdb`: countries from MaxMind-format databases (.mmdb:
+// GeoLite2-Country as geoipupdate keeps it, DB-IP's country lite, IPinfo,
+// ip-location-db), read whole through source/mmdb.hpp and split per
+// country like every other source.
+//
+// Which field names a network's country, per database (detected on the
+// data, logged with the database type, so a dry run says it):
+//   - `mmdb-field PATH` when configured (dot-separated: "country.iso_code");
+//   - else `country.iso_code` (MaxMind, DB-IP), when the database has it;
+//     with `mmdb-registered-fallback = true` a record without it counts by
+//     `registered_country.iso_code` (MaxMind leaves the located country
+//     empty for some networks known only by registration);
+//   - else the flat `country_code` (ip-location-db).
+// A record without the field is no country's (skipped). A value that is
+// not two ASCII letters refuses the database.
+//
+// Every counted network (wanted country or not) passes the min-prefix
+// guard, as zone lines do. Several files (`mmdb-file` repeatable, e.g. an
+// IPv4 and an IPv6 database) are read into one union.
+//
+// Last good copy: with a cache directory, a database read whole is copied
+// to DIR/mmdb/NAME-HASH.mmdb (when it changed). A database that cannot be
+// read (corrupt, truncated, missing) is one warning naming the file; its
+// cached copy then serves (every zone a stale cache, exit code 4), or,
+// without one, every zone fails naming the file.
+#pragma once
+
+#include "net/zone.hpp"
+#include "net/zone_result.hpp"
+#include "net/zone_source.hpp"
+#include "source/mmdb.hpp"
+#include "source/remote_file.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace geoblock::source {
+
+inline constexpr const char* k_default_mmdb_file = "/var/lib/GeoIP/GeoLite2-Country.mmdb";
+
+struct MmdbOptions {
+  std::vector<std::string> files{k_default_mmdb_file};
+  bool registered_fallback = false;
+  std::optional<MmdbPath> field; // mmdb-field; nothing: detected
+  // Only min_prefix_v4/v6 are used.
+  net::ZoneOptions zone{net::Families::Both, net::k_default_min_prefix_v4, net::k_default_min_prefix_v6};
+  std::string cache_dir;               // the last good copies (DIR/mmdb); empty: none kept
+  int stale_after_days = 0;            // warn when the database is older (0: never)
+  std::function<std::int64_t()> clock; // unix time; empty: the wall clock
+  // The path to open for a configured file (the separated child reads a
+  // descriptor root opened: /proc/self/fd/N); empty: the file itself.
+  // Messages and the cache always use the configured path.
+  std::function<std::string(const std::string&)> reach;
+  // mmdb-url: databases downloaded into cache_dir/mmdb (source/remote_file.hpp),
+  // read with `files`; `download` carries the HTTP options (its cache_dir,
+  // sub and offline are set here).
+  std::vector<std::string> urls;
+  RemoteFileOptions download;
+};
+
+// What one database gave: every country's networks (lower-case codes).
+struct MmdbCountries {
+  MmdbMetadata metadata;
+  std::string field; // the field used: "country.iso_code", "country_code", ...
+  struct Country {
+    std::string code;
+    net::NetList nets;
+  };
+  std::vector<Country> countries;  // in order of first appearance
+  std::size_t without_country = 0; // networks with a record but no country
+};
+
+// Reads one database whole (tests, the fuzzer, the bench). Throws Error
+// naming the file on anything unusable.
+// `name`: the path messages use (default: `path`).
+MmdbCountries read_mmdb_countries(const std::string& path, const MmdbOptions& options,
+                                  const std::string& name = {});
+
+class MmdbSource final : public net::ZoneSource {
+public:
+  explicit MmdbSource(MmdbOptions options) : m_options(std::move(options)) {}
+  std::string describe() const override;
+  // One result per country and family, as read_maxmind's: Local (Absent
+  // when no database lists it; Downloaded or NotModified when URLs are
+  // configured and no file), location the file(s) and URL(s),
+  // last_modified the oldest build epoch, fetched_at the newest file time.
+  // Both modes read the files; CacheOnly reads the URLs' cached copies.
+  std::vector<net::ZoneResult> load(const std::vector<std::string>& countries, net::Families families,
+                                    Mode mode) override;
+  // The last good copies kept in cache_dir/mmdb (each file's and URL's),
+  // for status: the file name, its age (the database's build date when it
+  // opens, else the copy's time) and whether it opens as a database.
+  std::optional<net::CacheReport> cache(std::int64_t now) const override;
+
+  // The cached copy of `file` under `cache_dir` (DIR/mmdb/NAME-HASH.mmdb).
+  static std::string cached_copy(const std::string& cache_dir, const std::string& file);
+
+private:
+  MmdbOptions m_options;
+};
+
+} // namespace geoblock::source

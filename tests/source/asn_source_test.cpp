@@ -1,0 +1,129 @@
+// asn-file (source/asn_source.hpp): the formats detected per file (.mmdb
+// with either field layout, TSV, CSV, gzip), one result per AS asked for,
+// and a damaged file served from its last good copy.
+#include "core/error.hpp"
+#include "source/asn_source.hpp"
+#include "support/mmdb_writer.hpp"
+#include "support/temp_dir.hpp"
+#include "util/file.hpp"
+#include "util/subprocess.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+using namespace geoblock;
+using test::MmdbMap;
+using test::MmdbWriter;
+using test::TempDir;
+using testing::ElementsAre;
+using testing::HasSubstr;
+
+namespace {
+
+std::vector<std::string>
+nets(const net::AsnResult& r)
+{
+  std::vector<std::string> out;
+  for (const auto& p : r.nets.v4) {
+    out.push_back(net::to_string(p));
+  }
+  for (const auto& p : r.nets.v6) {
+    out.push_back(net::to_string(p));
+  }
+  return out;
+}
+
+std::string
+asn_database(bool ipinfo)
+{
+  MmdbWriter w(6, 24, ipinfo ? "ipinfo country_asn.mmdb" : "GeoLite2-ASN");
+  const auto rec = [&](int n, const char* org) {
+    return ipinfo ? test::MmdbValue(
+                        MmdbMap{{"asn", "AS" + std::to_string(n)}, {"as_name", org}, {"country", "US"}})
+                  : test::MmdbValue(
+                        MmdbMap{{"autonomous_system_number", n}, {"autonomous_system_organization", org}});
+  };
+  w.insert(net::Prefix4{*net::parse_v4("198.51.100.0"), 24}, rec(13335, "Cloudflare, Inc."));
+  w.insert(net::Prefix4{*net::parse_v4("203.0.113.0"), 24}, rec(64496, "Example"));
+  w.insert(net::Prefix6{*net::parse_v6("2001:db8::"), 32}, rec(13335, "Cloudflare, Inc."));
+  w.add_ipv4_aliases();
+  return w.bytes();
+}
+
+TEST(AsnSource, DatabasesOfBothLayoutsGiveEachAsItsNetworksAndName)
+{
+  for (const bool ipinfo : {false, true}) {
+    SCOPED_TRACE(ipinfo);
+    TempDir dir;
+    source::AsnOptions o;
+    o.files = {dir.write("asn.mmdb", asn_database(ipinfo))};
+    o.block = {13335};
+    o.allow = {64496, 64511};
+    const auto r = source::load_asns(o);
+    ASSERT_EQ(r.size(), 3u);
+    EXPECT_EQ(r[0].label(), "AS13335 Cloudflare, Inc.");
+    EXPECT_FALSE(r[0].allow);
+    EXPECT_EQ(r[0].origin, net::Origin::Local);
+    EXPECT_THAT(nets(r[0]), ElementsAre("198.51.100.0/24", "2001:db8::/32"));
+    EXPECT_TRUE(r[1].allow);
+    EXPECT_THAT(nets(r[1]), ElementsAre("203.0.113.0/24"));
+    EXPECT_EQ(r[2].origin, net::Origin::Absent);
+    EXPECT_THAT(r[2].error, HasSubstr("no networks for AS64511"));
+  }
+}
+
+TEST(AsnSource, TextFilesAlsoGzippedAndSeveralFilesJoin)
+{
+  TempDir dir;
+  const std::string v4 = dir.write("ip2asn-v4.tsv", "198.51.100.0\t198.51.100.255\t64496\tUS\tExample\n");
+  dir.write("ip2asn-v6.tsv", "2001:db8::\t2001:db8::ff\t64496\tUS\tExample\n");
+  ASSERT_EQ(util::run({"gzip", "-k", dir.path() + "/ip2asn-v6.tsv"}).exit_code, 0);
+  source::AsnOptions o;
+  o.files = {v4, dir.path() + "/ip2asn-v6.tsv.gz"};
+  o.block = {64496};
+  const auto r = source::load_asns(o);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_THAT(nets(r[0]), ElementsAre("198.51.100.0/24", "2001:db8::/120"));
+  EXPECT_EQ(r[0].location, o.files[0] + ", " + o.files[1]);
+}
+
+TEST(AsnSource, ADamagedFileFailsOrServesItsLastGoodCopy)
+{
+  TempDir dir;
+  source::AsnOptions o;
+  o.files = {dir.write("asn.csv", "198.51.100.0,198.51.100.255,64496,Example\n")};
+  o.block = {64496};
+  o.cache_dir = dir.path() + "/cache";
+  EXPECT_EQ(source::load_asns(o)[0].origin, net::Origin::Local);
+
+  dir.write("asn.csv", "198.51.100.0,198.51.100.255,64496,Example\n198.51");
+  auto r = source::load_asns(o);
+  EXPECT_EQ(r[0].origin, net::Origin::StaleCache);
+  EXPECT_THAT(nets(r[0]), ElementsAre("198.51.100.0/24"));
+  EXPECT_THAT(r[0].error, HasSubstr(o.files[0] + ":2: "));
+
+  // A gzip file cut short, with no cached copy: every AS fails, naming it.
+  TempDir other;
+  other.write("a.tsv", "198.51.100.0\t198.51.100.255\t64496\tUS\tExample\n");
+  ASSERT_EQ(util::run({"gzip", other.path() + "/a.tsv"}).exit_code, 0);
+  const std::string gz = util::read_file(other.path() + "/a.tsv.gz");
+  source::AsnOptions cut;
+  cut.files = {other.write("cut.tsv.gz", gz.substr(0, gz.size() - 6))};
+  cut.block = {64496};
+  r = source::load_asns(cut);
+  EXPECT_EQ(r[0].origin, net::Origin::Failed);
+  EXPECT_THAT(r[0].error, HasSubstr(cut.files[0] + ": "));
+}
+
+TEST(AsnSource, WantedNetworksPassTheMinPrefixGuard)
+{
+  TempDir dir;
+  source::AsnOptions o;
+  o.files = {dir.write("asn.csv", "0.0.0.0,255.255.255.255,64496,Everything\n")};
+  o.block = {64496};
+  const auto r = source::load_asns(o);
+  EXPECT_EQ(r[0].origin, net::Origin::Failed);
+  EXPECT_THAT(r[0].error, HasSubstr("AS64496 0.0.0.0/0"));
+}
+
+} // namespace

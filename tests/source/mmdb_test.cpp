@@ -1,0 +1,320 @@
+// source = mmdb: databases built by tests/support/mmdb_writer.hpp, read
+// through libmaxminddb. The networks read are exactly the ones written:
+// IPv4 and IPv6 databases, all three record sizes, IPv4 inside IPv6, the
+// aliases that are no IPv6 member, both country field layouts, a record
+// without a country; damaged databases are one error naming the file, and
+// the last good copy serves.
+#include "core/error.hpp"
+#include "net/cidr.hpp"
+#include "source/mmdb.hpp"
+#include "source/mmdb_source.hpp"
+#include "support/mmdb_writer.hpp"
+#include "support/temp_dir.hpp"
+#include "util/file.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+
+using namespace geoblock;
+using source::MmdbOptions;
+using source::MmdbSource;
+using test::flat_country;
+using test::maxmind_country;
+using test::MmdbMap;
+using test::MmdbWriter;
+using test::TempDir;
+using testing::ElementsAre;
+using testing::HasSubstr;
+
+namespace {
+
+net::Prefix4
+p4(const char* text)
+{
+  const std::string s(text);
+  const auto slash = s.find('/');
+  return net::Prefix4{*net::parse_v4(s.substr(0, slash)),
+                      static_cast<std::uint8_t>(std::stoi(s.substr(slash + 1)))};
+}
+
+net::Prefix6
+p6(const char* text)
+{
+  const std::string s(text);
+  const auto slash = s.find('/');
+  return net::Prefix6{*net::parse_v6(s.substr(0, slash)),
+                      static_cast<std::uint8_t>(std::stoi(s.substr(slash + 1)))};
+}
+
+// Every country's networks as text, sorted: "cn 198.51.100.0/25".
+std::vector<std::string>
+listing(const source::MmdbCountries& data)
+{
+  std::vector<std::string> out;
+  for (const auto& c : data.countries) {
+    for (const auto& p : c.nets.v4) {
+      out.push_back(c.code + " " + net::to_string(p));
+    }
+    for (const auto& p : c.nets.v6) {
+      out.push_back(c.code + " " + net::to_string(p));
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The layout of the fixture: IPv4 and IPv6 networks, a record
+// with a located country, one only registered, one with none.
+MmdbWriter
+world_v6(int record_size)
+{
+  MmdbWriter w(6, record_size, "GeoLite2-Country");
+  w.insert(p4("198.51.100.0/25"), maxmind_country("NL"));
+  w.insert(p4("198.51.100.128/25"), maxmind_country("DE"));
+  w.insert(p4("203.0.113.0/26"), MmdbMap{{"registered_country", MmdbMap{{"iso_code", "US"}}}});
+  w.insert(p4("203.0.113.64/26"), MmdbMap{{"continent", MmdbMap{{"code", "EU"}}}}); // no country
+  w.insert(p4("192.0.2.0/24"), maxmind_country("US"));
+  w.insert(p6("2001:db8::/33"), maxmind_country("DE"));
+  w.insert(p6("2001:db8:8000::/33"), maxmind_country("nl"));
+  w.insert(p6("2a00::/12"), maxmind_country("NL"));
+  w.add_ipv4_aliases();
+  return w;
+}
+
+TEST(Mmdb, AnIpv6DatabaseGivesItsIpv4AndIpv6NetworksAndNoAlias)
+{
+  for (const int size : {24, 28, 32}) {
+    SCOPED_TRACE(size);
+    TempDir dir;
+    const std::string path = dir.write("world.mmdb", world_v6(size).bytes());
+    const source::MmdbCountries data = source::read_mmdb_countries(path, MmdbOptions{});
+    EXPECT_EQ(data.metadata.ip_version, 6);
+    EXPECT_EQ(data.metadata.record_size, size);
+    EXPECT_EQ(data.metadata.database_type, "GeoLite2-Country");
+    EXPECT_EQ(data.field, "country.iso_code");
+    // 2001:db8::/32 is outside the Teredo alias 2001::/32 (2001:0000::/32).
+    EXPECT_THAT(listing(data), ElementsAre("de 198.51.100.128/25", "de 2001:db8::/33", "nl 198.51.100.0/25",
+                                           "nl 2001:db8:8000::/33", "nl 2a00::/12", "us 192.0.2.0/24"));
+    EXPECT_EQ(data.without_country, 2u); // the registered-only and the continent-only record
+  }
+}
+
+TEST(Mmdb, RegisteredFallbackCountsANetworkByItsRegisteredCountry)
+{
+  TempDir dir;
+  const std::string path = dir.write("world.mmdb", world_v6(28).bytes());
+  MmdbOptions o;
+  o.registered_fallback = true;
+  const source::MmdbCountries data = source::read_mmdb_countries(path, o);
+  EXPECT_THAT(listing(data), testing::Contains("us 203.0.113.0/26"));
+  EXPECT_EQ(data.without_country, 1u);
+  EXPECT_EQ(data.field, "country.iso_code (else registered_country.iso_code)");
+}
+
+TEST(Mmdb, AFlatCountryCodeDatabaseIsDetected)
+{
+  // ip-location-db's layout: separate IPv4 and IPv6 databases, {country_code}.
+  MmdbWriter w4(4, 24, "geolite2-country");
+  w4.insert(p4("198.51.100.0/24"), flat_country("CN"));
+  w4.insert(p4("203.0.113.0/25"), flat_country("RU"));
+  w4.insert(p4("203.0.113.128/25"), MmdbMap{{"other", "x"}});
+  TempDir dir;
+  const std::string path = dir.write("v4.mmdb", w4.bytes());
+  const source::MmdbCountries data = source::read_mmdb_countries(path, MmdbOptions{});
+  EXPECT_EQ(data.field, "country_code");
+  EXPECT_THAT(listing(data), ElementsAre("cn 198.51.100.0/24", "ru 203.0.113.0/25"));
+  EXPECT_EQ(data.without_country, 1u);
+}
+
+TEST(Mmdb, MmdbFieldOverridesTheDetection)
+{
+  MmdbWriter w(4, 32);
+  w.insert(p4("198.51.100.0/24"), MmdbMap{{"country_code", "CN"}, {"geo", MmdbMap{{"cc", "RU"}}}});
+  TempDir dir;
+  const std::string path = dir.write("x.mmdb", w.bytes());
+  MmdbOptions o;
+  o.field = source::parse_mmdb_path("geo.cc");
+  const source::MmdbCountries data = source::read_mmdb_countries(path, o);
+  EXPECT_EQ(data.field, "geo.cc");
+  EXPECT_THAT(listing(data), ElementsAre("ru 198.51.100.0/24"));
+}
+
+TEST(Mmdb, ADataRecordAroundAnAliasIsSplitAroundIt)
+{
+  // One record for 2000::/3 (which holds 2001::/32 and 2002::/16) and one
+  // for ::/8 (which holds ::/96 and ::ffff:0:0/96): none of those comes
+  // out as an IPv6 network, and ::/8 covers all of IPv4.
+  MmdbWriter w(6, 24);
+  w.insert(p6("2000::/3"), maxmind_country("NL"));
+  w.insert(p6("::/8"), maxmind_country("DE"));
+  TempDir dir;
+  const std::string path = dir.write("wide.mmdb", w.bytes());
+  MmdbOptions o;
+  o.zone.min_prefix_v4 = 0;
+  o.zone.min_prefix_v6 = 0;
+  const source::MmdbCountries data = source::read_mmdb_countries(path, o);
+  net::NetList nl, de;
+  for (const auto& c : data.countries) {
+    (c.code == "nl" ? nl : de) = c.nets;
+  }
+  const auto covers = [](const std::vector<net::Prefix6>& nets, const char* addr) {
+    const net::u128 a = *net::parse_v6(addr);
+    return std::any_of(nets.begin(), nets.end(), [&](const net::Prefix6& p) { return p.contains(a); });
+  };
+  EXPECT_TRUE(covers(nl.v6, "2a00::1"));
+  EXPECT_TRUE(covers(nl.v6, "2001:db8::1"));
+  EXPECT_FALSE(covers(nl.v6, "2001::1"));
+  EXPECT_FALSE(covers(nl.v6, "2002::1"));
+  EXPECT_FALSE(covers(de.v6, "::ffff:198.51.100.1"));
+  EXPECT_FALSE(covers(de.v6, "::198.51.100.1"));
+  EXPECT_TRUE(covers(de.v6, "::1:0:0:1"));
+  EXPECT_THAT(de.v4, ElementsAre(net::Prefix4{0, 0}));
+  // And the min-prefix guard refuses such a database by default.
+  try {
+    source::read_mmdb_countries(path, MmdbOptions{});
+    ADD_FAILURE() << "a /0 passed the guard";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr(path));
+  }
+}
+
+TEST(Mmdb, AnInvalidCountryValueRefusesTheDatabase)
+{
+  MmdbWriter w(4, 24);
+  w.insert(p4("198.51.100.0/24"), maxmind_country("Neverland"));
+  TempDir dir;
+  const std::string path = dir.write("bad.mmdb", w.bytes());
+  try {
+    source::read_mmdb_countries(path, MmdbOptions{});
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(),
+                HasSubstr(path + ": country.iso_code 'Neverland' is not a two-letter country code"));
+  }
+}
+
+std::string
+error_reading(const std::string& bytes)
+{
+  TempDir dir;
+  const std::string path = dir.write("damaged.mmdb", bytes);
+  try {
+    source::read_mmdb_countries(path, MmdbOptions{});
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr(path + ": "));
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Mmdb, TruncatedOrDamagedDatabasesAreOneErrorNamingTheFile)
+{
+  const std::string good = world_v6(24).bytes();
+  // Cut anywhere: the metadata at the end is gone or cut.
+  for (const std::size_t cut : {std::size_t{0}, std::size_t{10}, good.size() / 2, good.size() - 5}) {
+    EXPECT_THAT(error_reading(good.substr(0, cut)), HasSubstr("cannot read as a MaxMind database")) << cut;
+  }
+  EXPECT_THAT(error_reading("<html>not found</html>"), HasSubstr("cannot read as a MaxMind database"));
+  // A node whose record points back to itself: the walk stops.
+  std::string loop = good;
+  // Node 1's left record (24-bit: bytes 6..8) -> node 1.
+  loop[6] = 0;
+  loop[7] = 0;
+  loop[8] = 1;
+  EXPECT_THAT(error_reading(loop), HasSubstr("reached twice (not a tree)"));
+  // A record pointing past the data section.
+  std::string past = good;
+  past[6] = '\xff';
+  past[7] = '\xff';
+  past[8] = '\xf0';
+  EXPECT_THAT(error_reading(past), HasSubstr("corrupt MaxMind database"));
+}
+
+TEST(Mmdb, AMissingFileIsOneErrorNamingIt)
+{
+  TempDir dir;
+  try {
+    source::read_mmdb_countries(dir.path() + "/none.mmdb", MmdbOptions{});
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr(dir.path() + "/none.mmdb: cannot read as a MaxMind database"));
+  }
+}
+
+TEST(MmdbSource, ZonesPerCountryFromTheUnionOfTheFilesWithTheBuildEpochAsAge)
+{
+  MmdbWriter w4(4, 24, "v4", 1700000000);
+  w4.insert(p4("198.51.100.0/24"), flat_country("CN"));
+  MmdbWriter w6(6, 24, "v6", 1710000000);
+  w6.insert(p6("2001:db8::/32"), flat_country("CN"));
+  w6.insert(p6("2001:db9::/32"), flat_country("RU"));
+  TempDir dir;
+  MmdbOptions o;
+  o.files = {dir.write("v4.mmdb", w4.bytes()), dir.write("v6.mmdb", w6.bytes())};
+  MmdbSource source(o);
+  const auto zones = source.load({"cn", "ru", "de"}, net::Families::Both, net::ZoneSource::Mode::Refresh);
+  ASSERT_EQ(zones.size(), 6u);
+  std::map<std::string, const net::ZoneResult*> by;
+  for (const auto& z : zones) {
+    by[z.country + net::family_key(z.family)] = &z;
+  }
+  EXPECT_EQ(by["cnv4"]->origin, net::Origin::Local);
+  EXPECT_THAT(by["cnv4"]->nets.v4, ElementsAre(p4("198.51.100.0/24")));
+  EXPECT_THAT(by["cnv6"]->nets.v6, ElementsAre(p6("2001:db8::/32")));
+  EXPECT_EQ(by["ruv4"]->origin, net::Origin::Absent);
+  EXPECT_EQ(by["ruv6"]->origin, net::Origin::Local);
+  EXPECT_EQ(by["dev4"]->origin, net::Origin::Absent);
+  EXPECT_EQ(by["cnv4"]->last_modified, 1700000000); // the older build
+  EXPECT_EQ(by["cnv4"]->location, o.files[0] + ", " + o.files[1]);
+}
+
+TEST(MmdbSource, ADamagedDatabaseFailsItsZonesOrServesTheLastGoodCopy)
+{
+  TempDir dir;
+  MmdbWriter w(4, 24);
+  w.insert(p4("198.51.100.0/24"), flat_country("CN"));
+  MmdbOptions o;
+  o.files = {dir.write("country.mmdb", w.bytes())};
+  o.cache_dir = dir.path() + "/cache";
+
+  // No cached copy yet: a damaged file fails every zone, naming it.
+  dir.write("country.mmdb", "garbage");
+  auto zones = MmdbSource(o).load({"cn"}, net::Families::V4, net::ZoneSource::Mode::Refresh);
+  ASSERT_EQ(zones.size(), 1u);
+  EXPECT_EQ(zones[0].origin, net::Origin::Failed);
+  EXPECT_THAT(zones[0].error, HasSubstr(o.files[0] + ": cannot read as a MaxMind database"));
+
+  // A good read keeps a copy...
+  dir.write("country.mmdb", w.bytes());
+  zones = MmdbSource(o).load({"cn"}, net::Families::V4, net::ZoneSource::Mode::Refresh);
+  EXPECT_EQ(zones[0].origin, net::Origin::Local);
+  EXPECT_EQ(util::read_file(MmdbSource::cached_copy(o.cache_dir, o.files[0])), w.bytes());
+
+  // ... which serves when the file is truncated later.
+  const std::string bytes = w.bytes();
+  dir.write("country.mmdb", bytes.substr(0, bytes.size() / 2));
+  zones = MmdbSource(o).load({"cn"}, net::Families::V4, net::ZoneSource::Mode::Refresh);
+  EXPECT_EQ(zones[0].origin, net::Origin::StaleCache);
+  EXPECT_THAT(zones[0].nets.v4, ElementsAre(p4("198.51.100.0/24")));
+  EXPECT_THAT(zones[0].error, HasSubstr(o.files[0] + ": cannot read as a MaxMind database"));
+  EXPECT_THAT(zones[0].error, HasSubstr("the last good copy"));
+}
+
+TEST(MmdbSource, AnOldDatabaseIsStale)
+{
+  TempDir dir;
+  MmdbWriter w(4, 24, "old", 1000000000);
+  w.insert(p4("198.51.100.0/24"), flat_country("CN"));
+  MmdbOptions o;
+  o.files = {dir.write("old.mmdb", w.bytes())};
+  o.stale_after_days = 60;
+  o.clock = [] { return std::int64_t{1000000000} + 61 * 86400; };
+  EXPECT_TRUE(MmdbSource(o).load({"cn"}, net::Families::V4, net::ZoneSource::Mode::Refresh)[0].stale);
+  o.clock = [] { return std::int64_t{1000000000} + 59 * 86400; };
+  EXPECT_FALSE(MmdbSource(o).load({"cn"}, net::Families::V4, net::ZoneSource::Mode::Refresh)[0].stale);
+}
+
+} // namespace
