@@ -113,7 +113,6 @@ public:
   void restore(const RestoreText& text, Flush flush, Mode mode) const;
 
   const std::string& save_program() const { return m_save; }
-  const std::string& restore_program() const { return m_restore; }
 
 private:
   net::Family m_family;
