@@ -503,6 +503,7 @@ public:
     m_batch.commit();
     m_cache.record_fetched(net::Family::V4, m_fetched[0], m_now);
     m_cache.record_fetched(net::Family::V6, m_fetched[1], m_now);
+    m_cache.sync(); // here, where a failure is the run's error (not in the destructor)
   }
 
 private:
