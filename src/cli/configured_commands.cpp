@@ -116,9 +116,8 @@ apply_options(const Settings& s, const util::Json& last_state)
     o.keep_chains = s.raw.keep_chain;
   }
   o.lock_path.clear(); // the command holds the lock for its whole run
-  if (log::level() == log::Level::Verbose) {
-    o.on_stage = [](std::string_view stage) { log::verbose(std::string(stage)); };
-  }
+  // No on_stage here: the backends log each stage with --verbose
+  // themselves, and a second logger printed every stage twice.
   return o;
 }
 
@@ -528,7 +527,9 @@ held_by(apply::Backend& backend, const apply::ApplyOptions& ao)
 }
 
 // The facts of cli/backend_choice.hpp (the state file, geoblock's live
-// state per backend, the host's probe), the decision, logged with its reason.
+// state per backend, the host's probe) and the decision with its reason.
+// Not logged here: the reports of a dry run, status and check show it;
+// update and remove log it (log_backend).
 Backends
 select_backends(const Settings& s, const util::Json& last_state, const apply::ApplyOptions& ao,
                 Environment& env)
@@ -574,8 +575,16 @@ select_backends(const Settings& s, const util::Json& last_state, const apply::Ap
   if (!b.chosen) {
     throw Error("backend " + b.choice->name + " (" + b.choice->reason + "): not available in this build");
   }
-  log::info("backend " + b.choice->describe());
   return b;
+}
+
+// For the commands that print no report of their own.
+void
+log_backend(const Backends& b)
+{
+  if (b.choice) {
+    log::info("backend " + b.choice->describe());
+  }
 }
 
 // geoblock's state in the backends not chosen, one line each: left over
@@ -750,6 +759,9 @@ update(const Invocation& inv, Environment& env, Mode mode)
   apply::ApplyOptions ao = apply_options(s, last_state);
   ao.force = inv.run.force;
   const Backends backends = select_backends(s, last_state, ao, env);
+  if (!dry_run) {
+    log_backend(backends); // a dry run's report names it
+  }
   apply::Backend& backend = *backends.chosen;
   if (backends.choice) {
     plan.backend = backends.choice->name;
@@ -956,6 +968,7 @@ remove_command(const Invocation& inv, Environment& env)
   const util::Json last_state = read_state(s);
   const apply::ApplyOptions ao = apply_options(s, last_state);
   const Backends backends = select_backends(s, last_state, ao, env);
+  log_backend(backends);
   // Every backend: what a switch left behind goes too.
   std::vector<apply::Backend*> from{backends.chosen};
   for (const Leftover& l : leftovers_of(backends, ao)) {
