@@ -5,6 +5,7 @@
 #include "cli/commands.hpp"
 
 #include "apply/applier.hpp"
+#include "apply/ipset_session.hpp"
 #include "apply/nft_backend.hpp"
 #include "cli/asn_plan.hpp"
 #include "cli/plan.hpp"
@@ -512,17 +513,27 @@ struct Backends {
   std::optional<BackendChoice> choice; // none when there was no choice to make
 };
 
-// What of geoblock's `backend` holds (nothing, also where it cannot be
-// read: a backend without its kernel module or program holds nothing
-// geoblock could have put there).
-apply::FirewallState
-held_by(apply::Backend& backend, const apply::ApplyOptions& ao)
+// What of geoblock's `backend` holds. Where it cannot be read, that is
+// nothing only when the backend is absent from this host (its kernel
+// interface does not answer: backend_absent), or for a user without root,
+// who reads no backend and changes none. Any other failure leaves it
+// unknown: `unreadable` says why, and the commands say so.
+struct Held {
+  apply::FirewallState state;
+  std::string unreadable;
+};
+Held
+held_by(apply::Backend& backend, const apply::ApplyOptions& ao, const Environment& env)
 {
   try {
-    return backend.read(ao, false).state;
+    return {backend.read(ao, false).state, {}};
   } catch (const Error& e) {
-    log::verbose(std::string("backend ") + backend.name() + " not readable: " + e.what());
-    return {};
+    if (!env.privileged || (env.probe_host && backend_absent(backend.name(), env.probe_host()))) {
+      log::verbose(std::string("backend ") + backend.name() +
+                   " not readable, holds nothing here: " + e.what());
+      return {};
+    }
+    return {{}, e.what()};
   }
 }
 
@@ -546,8 +557,10 @@ select_backends(const Settings& s, const util::Json& last_state, const apply::Ap
     f.legacy_state = f.recorded.empty();
   }
   if (s.backend == BackendSetting::Auto && f.recorded.empty() && !f.legacy_state) {
+    // A backend that cannot be read counts as holding nothing here; the
+    // commands say it is unreadable (leftovers_of, or its own read).
     for (apply::Backend* x : env.backends) {
-      if (std::string what = describe_state(held_by(*x, ao)); !what.empty()) {
+      if (std::string what = describe_state(held_by(*x, ao, env).state); !what.empty()) {
         f.live.emplace_back(x->name(), std::move(what));
       }
     }
@@ -589,22 +602,32 @@ log_backend(const Backends& b)
 
 // geoblock's state in the backends not chosen, one line each: left over
 // from a switch of backend; update removes it once the chosen one holds
-// the block.
+// the block. A backend that cannot be read may hold a leftover: a line
+// too, and `unreadable` says why.
 struct Leftover {
   apply::Backend* backend;
   apply::FirewallState state; // without members
   std::string line;
+  std::string unreadable;
 };
 std::vector<Leftover>
-leftovers_of(const Backends& b, const apply::ApplyOptions& ao)
+leftovers_of(const Backends& b, const apply::ApplyOptions& ao, const Environment& env)
 {
   std::vector<Leftover> out;
   for (apply::Backend* x : b.others) {
-    apply::FirewallState state = held_by(*x, ao);
-    if (const std::string what = describe_state(state); !what.empty()) {
-      out.push_back({x, std::move(state),
+    Held held = held_by(*x, ao, env);
+    if (!held.unreadable.empty()) {
+      out.push_back({x,
+                     {},
+                     "backend " + std::string(x->name()) + " (geoblock now uses " + b.chosen->name() +
+                         ") cannot be read, a leftover of geoblock's there is unknown: " + held.unreadable,
+                     held.unreadable});
+    } else if (const std::string what = describe_state(held.state); !what.empty()) {
+      out.push_back({x,
+                     std::move(held.state),
                      "leftover in backend " + std::string(x->name()) + " (geoblock now uses " +
-                         b.chosen->name() + "): " + what});
+                         b.chosen->name() + "): " + what,
+                     {}});
     }
   }
   return out;
@@ -778,11 +801,16 @@ update(const Invocation& inv, Environment& env, Mode mode)
     }
     log::verbose(std::string("live firewall not compared: ") + e.what());
   }
-  const std::vector<Leftover> leftovers = leftovers_of(backends, ao);
+  const std::vector<Leftover> leftovers = leftovers_of(backends, ao, env);
 
   if (dry_run) {
     for (const Leftover& l : leftovers) {
-      plan.changes.push_back(l.line);
+      if (!l.unreadable.empty()) {
+        plan.warnings.push_back(l.line);
+        log::warning(l.line);
+      } else {
+        plan.changes.push_back(l.line);
+      }
     }
     // Show what apply would refuse, without refusing.
     for (const std::string& r : plan.refused) {
@@ -807,7 +835,15 @@ update(const Invocation& inv, Environment& env, Mode mode)
   // Only now, with the block in the chosen backend, the old one's goes:
   // there is no moment without it. The state file already names the new
   // backend, so a failure here is retried by the next run, not undone.
+  bool unknown = false;
   for (const Leftover& l : leftovers) {
+    if (!l.unreadable.empty()) {
+      // Applied, but the old backend may still enforce an old block:
+      // said, and exit 4, never taken for empty.
+      log::warning(l.line + "; not removed ('geoblock remove' tries, 'geoblock status' shows it)");
+      unknown = true;
+      continue;
+    }
     const apply::RemoveReport r = l.backend->remove(ao);
     log::info("removed geoblock's state from backend " + std::string(l.backend->name()) + " (" +
               std::to_string(r.rules_removed_v4 + r.rules_removed_v6) + " rules, " +
@@ -819,7 +855,7 @@ update(const Invocation& inv, Environment& env, Mode mode)
       " IPv6 entries from " + std::to_string(s.countries.size()) + " countries" +
       (plan.blocklists.empty() ? "" : " and " + std::to_string(plan.blocklists.size()) + " blocklists") +
       (partial ? "; some zones were stale or failed (see warnings)" : ""));
-  return done;
+  return unknown ? ExitCode::Partial : done;
 }
 
 // The desired state from the cache (no network), or nothing when the
@@ -940,8 +976,8 @@ status(const Invocation& inv, Environment& env)
     r.backend = backends.choice->name;
     r.backend_reason = backends.choice->reason;
   }
-  for (const Leftover& l : leftovers_of(backends, ao)) {
-    r.drift.push_back(l.line);
+  for (const Leftover& l : leftovers_of(backends, ao, env)) {
+    r.drift.push_back(l.line); // an unknown one too: status cannot say "in sync"
   }
   try {
     gather_kernel(s, ao, r.last_update, env, *backends.chosen, r);
@@ -969,13 +1005,27 @@ remove_command(const Invocation& inv, Environment& env)
   const apply::ApplyOptions ao = apply_options(s, last_state);
   const Backends backends = select_backends(s, last_state, ao, env);
   log_backend(backends);
-  // Every backend: what a switch left behind goes too.
-  std::vector<apply::Backend*> from{backends.chosen};
-  for (const Leftover& l : leftovers_of(backends, ao)) {
-    from.push_back(l.backend);
+  // Every backend: what a switch left behind goes too. One that cannot be
+  // read may hold some: it is asked to remove as well (removal goes by
+  // name). A backend whose removal fails makes remove fail, naming it,
+  // once the others are done.
+  std::vector<std::pair<apply::Backend*, std::string>> from{{backends.chosen, ""}};
+  for (const Leftover& l : leftovers_of(backends, ao, env)) {
+    from.emplace_back(l.backend, l.unreadable);
   }
-  for (apply::Backend* b : from) {
-    const apply::RemoveReport r = b->remove(ao);
+  std::string failed;
+  for (const auto& [b, unreadable] : from) {
+    apply::RemoveReport r;
+    try {
+      r = b->remove(ao);
+    } catch (const Error& e) {
+      if (b == backends.chosen) {
+        throw;
+      }
+      failed += (failed.empty() ? "" : "; ") + std::string("backend ") + b->name() + ": " + e.what() +
+                (unreadable.empty() ? "" : " (nor can it be read: " + unreadable + ")");
+      continue;
+    }
     std::string sets;
     for (const std::string& name : r.sets_removed) {
       sets += (sets.empty() ? "" : ", ") + name;
@@ -983,6 +1033,9 @@ remove_command(const Invocation& inv, Environment& env)
     log::info(std::string(backends.choice ? std::string(b->name()) + ": " : "") + "removed " +
               std::to_string(r.rules_removed_v4) + " IPv4 and " + std::to_string(r.rules_removed_v6) +
               " IPv6 rules; sets removed: " + (sets.empty() ? "none" : sets));
+  }
+  if (!failed.empty()) {
+    throw Error("geoblock's state may be left: cannot remove it from " + failed);
   }
   return ExitCode::Ok;
 }
@@ -1063,7 +1116,7 @@ check_firewall(const Settings& s, Environment& env)
   } catch (const Error& e) {
     return out + "live firewall: not readable: " + e.what() + "\n";
   }
-  for (const Leftover& l : leftovers_of(backends, ao)) {
+  for (const Leftover& l : leftovers_of(backends, ao, env)) {
     drift.push_back(l.line);
   }
   if (drift.empty()) {
@@ -1211,6 +1264,12 @@ probe_this_host()
   f.nft_error = nft.error;
   f.tables = nft.tables;
   f.iptables_installed = util::program_exists("iptables");
+  try {
+    apply::IpsetSession session; // opening it talks to ip_set once
+    f.ipset_usable = true;
+  } catch (const Error&) {
+    f.ipset_usable = false;
+  }
   return f;
 }
 

@@ -156,5 +156,23 @@ TEST(BackendChoice, ParsesTheSettingAndDescribesState)
   EXPECT_EQ(describe_state(s), "set geoblock-v4 and 2 rules");
 }
 
+// A backend is absent when the kernel interface its state would live in
+// does not answer; then it holds nothing. Everything else that fails to
+// read is unknown (the commands' test: Switch.AnUnreadableBackendIs*).
+TEST(BackendChoice, ABackendIsAbsentWhereItsKernelInterfaceDoesNotAnswer)
+{
+  HostFacts host;
+  EXPECT_TRUE(backend_absent(k_nftables, host));
+  EXPECT_TRUE(backend_absent(k_iptables, host));
+  host.nft_usable = true;
+  EXPECT_FALSE(backend_absent(k_nftables, host));
+  EXPECT_TRUE(backend_absent(k_iptables, host));
+  host.iptables_installed = true; // a program is not the interface the sets live in
+  EXPECT_TRUE(backend_absent(k_iptables, host));
+  host.ipset_usable = true;
+  EXPECT_FALSE(backend_absent(k_iptables, host));
+  EXPECT_FALSE(backend_absent("fake", host));
+}
+
 } // namespace
 } // namespace geoblock::cli

@@ -19,6 +19,7 @@ public:
   int reads = 0, applies = 0, removes = 0;
   std::string read_error;           // non-empty: read() throws Error with it
   std::string apply_error;          // non-empty: apply() throws Error with it, changing nothing
+  std::string remove_error;         // non-empty: remove() throws Error with it, changing nothing
   apply::ApplyOptions last_options; // of the last apply or remove
 
   FakeBackend() = default;
@@ -62,6 +63,9 @@ public:
   {
     ++removes;
     last_options = options;
+    if (!remove_error.empty()) {
+      throw Error(remove_error);
+    }
     apply::RemoveReport r;
     for (const auto& s : live.sets) {
       r.sets_removed.push_back(s.name);
