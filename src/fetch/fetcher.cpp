@@ -689,6 +689,7 @@ http_options(const FetchOptions& options)
   http.retry_delay_ms = options.retry_delay_ms;
   http.max_bytes = options.max_zone_bytes;
   http.ca_bundle = options.ca_bundle;
+  http.seams = options.http_seams;
   return http;
 }
 
