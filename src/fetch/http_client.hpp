@@ -32,7 +32,9 @@ inline constexpr long k_default_connect_timeout_ms = 15'000;
 
 // The side effects of HTTP, for tests to replace. Null: the real ones (a
 // libcurl transport made for each http_get_all call, the steady clock).
-// Not owned; they must outlive the calls that use them.
+// Not owned; they must outlive the calls that use them. A transport given
+// here serves one call at a time, and none after a call that threw (its
+// attempts may still be in flight).
 struct HttpSeams {
   HttpTransport* transport = nullptr;
   util::MonotonicClock* clock = nullptr;
