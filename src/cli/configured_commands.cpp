@@ -647,7 +647,7 @@ compare(Plan& plan, const Settings& s, const util::Json& last_state, const apply
     members.v6 = v6->members.v6;
   }
   compare_with_live(plan, members, v4 != nullptr, v6 != nullptr);
-  plan.changes = apply::diff(desired, live);
+  plan.changes = apply::describe(apply::diff(desired, live));
   for (const std::string& d : baseline_drift(s, last_state, live)) {
     plan.changes.push_back(d);
   }
@@ -704,8 +704,7 @@ apply_changes(const Plan& plan, apply::FirewallState live, const apply::ApplyOpt
   for (const std::string& c : plan.changes) {
     log::verbose("to apply: " + c);
   }
-  apply::check_safety(plan.target, ao);
-  apply::ApplyReport report = backend.apply(plan.target, ao);
+  apply::ApplyReport report = apply::apply(backend, plan.target, ao);
   for (const apply::FamilyReport* f : {&report.v4, &report.v6}) {
     if (f->enabled) {
       log::info(f->set + ": " + std::to_string(f->entries) + " entries" +
@@ -735,22 +734,25 @@ update(const Invocation& inv, Environment& env, Mode mode)
   }
   const auto lock = take_lock(s, dry_run ? Lock::IfWritable : Lock::Required);
   const std::int64_t now = env.clock();
+  const util::Json last_state = read_state(s);
+  apply::ApplyOptions ao = apply_options(s, last_state);
+  ao.force = inv.run.force;
+  // The backend first: what it cannot express is refused (exit 2) before
+  // anything is fetched, dry runs included.
+  const Backends backends = select_backends(s, last_state, ao, env);
+  apply::Backend& backend = *backends.chosen;
+  apply::check_supported(ao, backend);
   const bool cache_only = inv.run.offline || mode == Mode::Restore;
   Plan plan =
       plan_from_source(s, cache_only ? net::ZoneSource::Mode::CacheOnly : net::ZoneSource::Mode::Refresh,
                        dry_run ? Purpose::DryRun : Purpose::Apply, now, env);
   const bool partial = plan.failed + plan.stale > 0;
   const ExitCode done = partial ? ExitCode::Partial : ExitCode::Ok;
-  const util::Json last_state = read_state(s);
   plan.force = inv.run.force;
   refuse_shrinks(plan, s, last_state, inv.run, mode);
 
   // The desired state against the live one, when it can be read (root,
   // ipset module present); a dry run goes on without it.
-  apply::ApplyOptions ao = apply_options(s, last_state);
-  ao.force = inv.run.force;
-  const Backends backends = select_backends(s, last_state, ao, env);
-  apply::Backend& backend = *backends.chosen;
   if (backends.choice) {
     plan.backend = backends.choice->name;
     plan.backend_reason = backends.choice->reason;
@@ -780,7 +782,7 @@ update(const Invocation& inv, Environment& env, Mode mode)
     }
     if (live) {
       try {
-        apply::check_safety(plan.target, ao);
+        apply::check_ssh_lockout(plan.target, ao);
       } catch (const SafetyError& e) {
         plan.warnings.push_back(std::string("update would refuse: ") + e.what());
         log::warning(std::string("update would refuse: ") + e.what());
@@ -796,7 +798,7 @@ update(const Invocation& inv, Environment& env, Mode mode)
   // there is no moment without it. The state file already names the new
   // backend, so a failure here is retried by the next run, not undone.
   for (const Leftover& l : leftovers) {
-    const apply::RemoveReport r = l.backend->remove(ao);
+    const apply::RemoveReport r = apply::remove(*l.backend, ao);
     log::info("removed geoblock's state from backend " + std::string(l.backend->name()) + " (" +
               std::to_string(r.rules_removed_v4 + r.rules_removed_v6) + " rules, " +
               std::to_string(r.sets_removed.size()) + " sets): it now lives in " + backend.name());
@@ -881,7 +883,7 @@ gather_kernel(const Settings& s, const apply::ApplyOptions& ao, const util::Json
       ChainStatus cs{h, c ? c->rules.size() : 0, std::nullopt};
       if (desired) {
         const apply::ChainState* want = desired->chain(f, h.table, h.chain);
-        cs.in_sync = want && apply::diff_chain(*want, c).empty();
+        cs.in_sync = want && apply::chain_in_sync(*want, c);
       }
       fs.chains.push_back(cs);
     }
@@ -897,7 +899,7 @@ gather_kernel(const Settings& s, const apply::ApplyOptions& ao, const util::Json
   }
   if (desired) {
     const std::vector<std::string> leftovers = std::move(r.drift); // other backends', gathered first
-    r.drift = apply::diff(*desired, live.state);
+    r.drift = apply::describe(apply::diff(*desired, live.state));
     for (const std::string& d : baseline_drift(s, last_state, live.state)) {
       r.drift.push_back(d);
     }
@@ -962,7 +964,7 @@ remove_command(const Invocation& inv, Environment& env)
     from.push_back(l.backend);
   }
   for (apply::Backend* b : from) {
-    const apply::RemoveReport r = b->remove(ao);
+    const apply::RemoveReport r = apply::remove(*b, ao);
     std::string sets;
     for (const std::string& name : r.sets_removed) {
       sets += (sets.empty() ? "" : ", ") + name;
@@ -1043,7 +1045,7 @@ check_firewall(const Settings& s, Environment& env)
     if (!desired) {
       return out + "live firewall: not compared (no cached data for the configured countries)\n";
     }
-    drift = apply::diff(*desired, live.state);
+    drift = apply::describe(apply::diff(*desired, live.state));
     for (const std::string& d : baseline_drift(s, last_state, live.state)) {
       drift.push_back(d);
     }

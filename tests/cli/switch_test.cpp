@@ -104,6 +104,25 @@ TEST_F(Switch, SwitchingBothWaysLeavesOnlyTheChosenBackendsState)
   EXPECT_EQ(recorded(), "iptables");
 }
 
+// What the chosen backend cannot express is refused by validation, dry
+// runs included (exit 2, naming the key), before anything is fetched:
+// `update --dry-run` once showed iptables rules "in ingress" and exited 0.
+TEST_F(Switch, WhatTheChosenBackendCannotExpressIsRefusedByADryRunToo)
+{
+  iptables.can = apply::Capabilities{false, true};
+  nftables.can = apply::Capabilities{true, false};
+  EXPECT_EQ(run({"update", "--dry-run"}, "backend = iptables\nchain = ingress:eth0\n"), ExitCode::Usage);
+  EXPECT_EQ(error.rfind("chain ingress:eth0 ", 0), 0u) << error;
+  EXPECT_NE(error.find("nftables only"), std::string::npos) << error;
+  EXPECT_EQ(run({"update"}, "backend = iptables\nchain = ingress:eth0\n"), ExitCode::Usage);
+  EXPECT_EQ(iptables.applies, 0);
+  EXPECT_FALSE(std::filesystem::exists(dir / "cache")) << "refused before anything was fetched";
+  EXPECT_EQ(run({"update", "--dry-run"}, "backend = nftables\nchain = DOCKER-USER\n"), ExitCode::Usage);
+  EXPECT_EQ(error.rfind("chain DOCKER-USER ", 0), 0u) << error;
+  EXPECT_EQ(run({"update", "--dry-run"}, "backend = nftables\nchain = ingress:eth0\n"), ExitCode::Ok)
+      << error;
+}
+
 TEST_F(Switch, TheOldBackendKeepsTheBlockWhenTheNewOneFails)
 {
   ASSERT_EQ(run({"update"}, "backend = iptables\n"), ExitCode::Ok) << error;

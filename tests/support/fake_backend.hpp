@@ -1,8 +1,9 @@
 // An in-memory firewall for the command flow's tests (ninja's DiskInterface
-// style): it holds a FirewallState as "the kernel", applies by becoming the
-// desired state, and counts what it was asked. With it, update, status,
-// restore and remove run unprivileged and fast; the namespace tests prove
-// the real backend.
+// style): it holds a FirewallState as "the kernel", executes a plan by
+// becoming the desired state, and counts what it was asked. With it,
+// update, status, restore and remove run unprivileged and fast, through
+// the same apply sequence as the real backends (apply::apply); the
+// namespace tests prove the real ones.
 #pragma once
 
 #include "apply/backend.hpp"
@@ -18,8 +19,9 @@ public:
   apply::FirewallState live; // what the "kernel" holds
   int reads = 0, applies = 0, removes = 0;
   std::string read_error;           // non-empty: read() throws Error with it
-  std::string apply_error;          // non-empty: apply() throws Error with it, changing nothing
+  std::string apply_error;          // non-empty: execute() throws Error with it, changing nothing
   apply::ApplyOptions last_options; // of the last apply or remove
+  apply::Capabilities can{true, true};
 
   FakeBackend() = default;
   // Named as a real backend ("iptables", "nftables") for the tests of
@@ -28,6 +30,7 @@ public:
   std::string label = "fake";
 
   const char* name() const override { return label.c_str(); }
+  apply::Capabilities capabilities() const override { return can; }
 
   apply::LiveState read(const apply::ApplyOptions&, bool with_members) override
   {
@@ -43,22 +46,25 @@ public:
     return l;
   }
 
-  apply::ApplyReport apply(const net::NetList& aggregated, const apply::ApplyOptions& options) override
+  void check(const apply::Plan&, const apply::FirewallState&, const apply::LiveState&,
+             const apply::ApplyOptions&) override
+  {
+  }
+
+  apply::FirewallState execute(const apply::Plan&, const apply::FirewallState& desired,
+                               const apply::LiveState&, const apply::ApplyOptions& options,
+                               apply::ApplyReport&) override
   {
     ++applies;
     last_options = options;
     if (!apply_error.empty()) {
       throw Error(apply_error);
     }
-    const apply::FirewallState desired = apply::desired_state(aggregated, options);
-    apply::ApplyReport r;
-    r.changes = apply::diff(desired, live);
     live = desired;
-    r.live = live;
-    return r;
+    return live;
   }
 
-  apply::RemoveReport remove(const apply::ApplyOptions& options) override
+  apply::RemoveReport remove_all(const apply::ApplyOptions& options) override
   {
     ++removes;
     last_options = options;
