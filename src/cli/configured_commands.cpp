@@ -476,7 +476,8 @@ name_of(Mode mode)
 
 void
 record(const Settings& s, Plan& plan, Mode mode, bool partial, std::int64_t now,
-       const apply::FirewallState& live, const std::string& backend)
+       const apply::FirewallState& live, const std::string& backend,
+       const std::vector<std::string>& still_owned = {})
 {
   util::Json state = report_json(plan, s, false, now);
   state.set("command", name_of(mode));
@@ -484,6 +485,13 @@ record(const Settings& s, Plan& plan, Mode mode, bool partial, std::int64_t now,
   state.set("partial", partial);
   util::Json names = util::Json::array();
   names.push(s.raw.set_name);
+  // Set names whose state another backend may still hold (leftovers not
+  // yet removed): geoblock's until a run has removed them.
+  for (const std::string& n : still_owned) {
+    if (n != s.raw.set_name) {
+      names.push(n);
+    }
+  }
   state.set("set_names", std::move(names));
   state.set("baseline_sha256", baseline_digests(s));
   util::Json managed = util::Json::object();
@@ -793,15 +801,22 @@ update(const Invocation& inv, Environment& env, Mode mode)
   }
 
   const apply::FirewallState after = apply_changes(plan, std::move(live->state), ao, backend);
-  record(s, plan, mode, partial, now, after, backend.name());
+  // The state file names the new backend, and keeps the set names the
+  // leftovers may hold until they are gone: a run killed before it removed
+  // them finds them again (the next run removes them; status sees them).
+  record(s, plan, mode, partial, now, after, backend.name(),
+         leftovers.empty() ? std::vector<std::string>{} : ao.previous_set_names);
   // Only now, with the block in the chosen backend, the old one's goes:
-  // there is no moment without it. The state file already names the new
-  // backend, so a failure here is retried by the next run, not undone.
+  // there is no moment without it. A failure here is retried by the next
+  // run, not undone.
   for (const Leftover& l : leftovers) {
     const apply::RemoveReport r = apply::remove(*l.backend, ao);
     log::info("removed geoblock's state from backend " + std::string(l.backend->name()) + " (" +
               std::to_string(r.rules_removed_v4 + r.rules_removed_v6) + " rules, " +
               std::to_string(r.sets_removed.size()) + " sets): it now lives in " + backend.name());
+  }
+  if (!leftovers.empty()) {
+    record(s, plan, mode, partial, now, after, backend.name());
   }
   log::info(
       std::string(mode == Mode::Restore ? "restored" : "updated") + ": " +

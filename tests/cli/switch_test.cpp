@@ -123,6 +123,28 @@ TEST_F(Switch, WhatTheChosenBackendCannotExpressIsRefusedByADryRunToo)
       << error;
 }
 
+// A switch of backend and of set name at once, the run stopped after the
+// new backend holds the block but before the old one's state is removed
+// (killed there, or the removal failed): the state file must keep the old
+// set name as geoblock's until that state is gone, or nothing finds it
+// again (status said "in sync" while the old block stayed). Found by the
+// random walk.
+TEST_F(Switch, AnInterruptedSwitchLeavesItsLeftoversFoundAndRemovedNextTime)
+{
+  ASSERT_EQ(run({"update"}, "backend = iptables\nset-name = first\n"), ExitCode::Ok) << error;
+  ASSERT_NE(iptables.live.set("first-v4"), nullptr);
+  iptables.remove_error = "killed";
+  EXPECT_EQ(run({"update"}, "backend = nftables\nset-name = second\n"), ExitCode::Runtime);
+  ASSERT_NE(nftables.live.set("second-v4"), nullptr);
+  ASSERT_NE(iptables.live.set("first-v4"), nullptr);
+  EXPECT_EQ(run({"status"}, "backend = nftables\nset-name = second\n"), ExitCode::Drift) << out;
+  EXPECT_NE(out.find("leftover in backend iptables"), std::string::npos) << out;
+  iptables.remove_error.clear();
+  ASSERT_EQ(run({"update"}, "backend = nftables\nset-name = second\n"), ExitCode::Ok) << error;
+  EXPECT_TRUE(iptables.live.sets.empty());
+  EXPECT_EQ(run({"status"}, "backend = nftables\nset-name = second\n"), ExitCode::Ok) << out;
+}
+
 TEST_F(Switch, TheOldBackendKeepsTheBlockWhenTheNewOneFails)
 {
   ASSERT_EQ(run({"update"}, "backend = iptables\n"), ExitCode::Ok) << error;

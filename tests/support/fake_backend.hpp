@@ -9,6 +9,7 @@
 #include "apply/backend.hpp"
 #include "core/error.hpp"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@ public:
   int reads = 0, applies = 0, removes = 0;
   std::string read_error;           // non-empty: read() throws Error with it
   std::string apply_error;          // non-empty: execute() throws Error with it, changing nothing
+  std::string remove_error;         // non-empty: remove_all() throws Error with it, changing nothing
   apply::ApplyOptions last_options; // of the last apply or remove
   apply::Capabilities can{true, true};
 
@@ -32,16 +34,30 @@ public:
   const char* name() const override { return label.c_str(); }
   apply::Capabilities capabilities() const override { return can; }
 
-  apply::LiveState read(const apply::ApplyOptions&, bool with_members) override
+  // As a real backend: only what geoblock owns under the current and the
+  // previous set names (its sets, and the chains that name them).
+  apply::LiveState read(const apply::ApplyOptions& options, bool with_members) override
   {
     ++reads;
     if (!read_error.empty()) {
       throw Error(read_error);
     }
+    const apply::Ownership own = apply::ownership_of(options);
     apply::LiveState l;
-    l.state = live;
-    for (auto& s : l.state.sets) {
-      s.members_known = with_members;
+    for (auto s : live.sets) {
+      if (own.owns_set(s.name)) {
+        s.members_known = with_members;
+        l.state.sets.push_back(std::move(s));
+      }
+    }
+    for (const auto& c : live.chains) {
+      const bool named = own.owns_chain(c.chain) ||
+                         std::any_of(c.rules.begin(), c.rules.end(), [&own](const apply::Rule& r) {
+                           return own.owns_set(r.match.set) || own.owns_chain(r.chain);
+                         });
+      if (named) {
+        l.state.chains.push_back(c);
+      }
     }
     return l;
   }
@@ -68,6 +84,9 @@ public:
   {
     ++removes;
     last_options = options;
+    if (!remove_error.empty()) {
+      throw Error(remove_error);
+    }
     apply::RemoveReport r;
     for (const auto& s : live.sets) {
       r.sets_removed.push_back(s.name);
