@@ -476,7 +476,8 @@ name_of(Mode mode)
 
 void
 record(const Settings& s, Plan& plan, Mode mode, bool partial, std::int64_t now,
-       const apply::FirewallState& live, const std::string& backend)
+       const apply::FirewallState& live, const std::string& backend,
+       const std::vector<std::string>& still_owned = {})
 {
   util::Json state = report_json(plan, s, false, now);
   state.set("command", name_of(mode));
@@ -484,6 +485,13 @@ record(const Settings& s, Plan& plan, Mode mode, bool partial, std::int64_t now,
   state.set("partial", partial);
   util::Json names = util::Json::array();
   names.push(s.raw.set_name);
+  // Set names whose state another backend may still hold (leftovers not
+  // yet removed): geoblock's until a run has removed them.
+  for (const std::string& n : still_owned) {
+    if (n != s.raw.set_name) {
+      names.push(n);
+    }
+  }
   state.set("set_names", std::move(names));
   state.set("baseline_sha256", baseline_digests(s));
   util::Json managed = util::Json::object();
@@ -679,7 +687,7 @@ compare(Plan& plan, const Settings& s, const util::Json& last_state, const apply
     members.v6 = v6->members.v6;
   }
   compare_with_live(plan, members, v4 != nullptr, v6 != nullptr);
-  plan.changes = apply::diff(desired, live);
+  plan.changes = apply::describe(apply::diff(desired, live));
   for (const std::string& d : baseline_drift(s, last_state, live)) {
     plan.changes.push_back(d);
   }
@@ -736,8 +744,7 @@ apply_changes(const Plan& plan, apply::FirewallState live, const apply::ApplyOpt
   for (const std::string& c : plan.changes) {
     log::verbose("to apply: " + c);
   }
-  apply::check_safety(plan.target, ao);
-  apply::ApplyReport report = backend.apply(plan.target, ao);
+  apply::ApplyReport report = apply::apply(backend, plan.target, ao);
   for (const apply::FamilyReport* f : {&report.v4, &report.v6}) {
     if (f->enabled) {
       log::info(f->set + ": " + std::to_string(f->entries) + " entries" +
@@ -767,25 +774,28 @@ update(const Invocation& inv, Environment& env, Mode mode)
   }
   const auto lock = take_lock(s, dry_run ? Lock::IfWritable : Lock::Required);
   const std::int64_t now = env.clock();
+  const util::Json last_state = read_state(s);
+  apply::ApplyOptions ao = apply_options(s, last_state);
+  ao.force = inv.run.force;
+  // The backend first: what it cannot express is refused (exit 2) before
+  // anything is fetched, dry runs included.
+  const Backends backends = select_backends(s, last_state, ao, env);
+  if (!dry_run) {
+    log_backend(backends); // a dry run's report names it
+  }
+  apply::Backend& backend = *backends.chosen;
+  apply::check_supported(ao, backend);
   const bool cache_only = inv.run.offline || mode == Mode::Restore;
   Plan plan =
       plan_from_source(s, cache_only ? net::ZoneSource::Mode::CacheOnly : net::ZoneSource::Mode::Refresh,
                        dry_run ? Purpose::DryRun : Purpose::Apply, now, env);
   const bool partial = plan.failed + plan.stale > 0;
   const ExitCode done = partial ? ExitCode::Partial : ExitCode::Ok;
-  const util::Json last_state = read_state(s);
   plan.force = inv.run.force;
   refuse_shrinks(plan, s, last_state, inv.run, mode);
 
   // The desired state against the live one, when it can be read (root,
   // ipset module present); a dry run goes on without it.
-  apply::ApplyOptions ao = apply_options(s, last_state);
-  ao.force = inv.run.force;
-  const Backends backends = select_backends(s, last_state, ao, env);
-  if (!dry_run) {
-    log_backend(backends); // a dry run's report names it
-  }
-  apply::Backend& backend = *backends.chosen;
   if (backends.choice) {
     plan.backend = backends.choice->name;
     plan.backend_reason = backends.choice->reason;
@@ -820,7 +830,7 @@ update(const Invocation& inv, Environment& env, Mode mode)
     }
     if (live) {
       try {
-        apply::check_safety(plan.target, ao);
+        apply::check_ssh_lockout(plan.target, ao);
       } catch (const SafetyError& e) {
         plan.warnings.push_back(std::string("update would refuse: ") + e.what());
         log::warning(std::string("update would refuse: ") + e.what());
@@ -831,10 +841,14 @@ update(const Invocation& inv, Environment& env, Mode mode)
   }
 
   const apply::FirewallState after = apply_changes(plan, std::move(live->state), ao, backend);
-  record(s, plan, mode, partial, now, after, backend.name());
+  // The state file names the new backend, and keeps the set names the
+  // leftovers may hold until they are gone: a run killed before it removed
+  // them finds them again (the next run removes them; status sees them).
+  record(s, plan, mode, partial, now, after, backend.name(),
+         leftovers.empty() ? std::vector<std::string>{} : ao.previous_set_names);
   // Only now, with the block in the chosen backend, the old one's goes:
-  // there is no moment without it. The state file already names the new
-  // backend, so a failure here is retried by the next run, not undone.
+  // there is no moment without it. A failure here is retried by the next
+  // run, not undone.
   bool unknown = false;
   for (const Leftover& l : leftovers) {
     if (!l.unreadable.empty()) {
@@ -844,10 +858,13 @@ update(const Invocation& inv, Environment& env, Mode mode)
       unknown = true;
       continue;
     }
-    const apply::RemoveReport r = l.backend->remove(ao);
+    const apply::RemoveReport r = apply::remove(*l.backend, ao);
     log::info("removed geoblock's state from backend " + std::string(l.backend->name()) + " (" +
               std::to_string(r.rules_removed_v4 + r.rules_removed_v6) + " rules, " +
               std::to_string(r.sets_removed.size()) + " sets): it now lives in " + backend.name());
+  }
+  if (!leftovers.empty() && !unknown) {
+    record(s, plan, mode, partial, now, after, backend.name()); // the old set names are free now
   }
   log::info(
       std::string(mode == Mode::Restore ? "restored" : "updated") + ": " +
@@ -929,7 +946,7 @@ gather_kernel(const Settings& s, const apply::ApplyOptions& ao, const util::Json
       ChainStatus cs{h, c ? c->rules.size() : 0, std::nullopt};
       if (desired) {
         const apply::ChainState* want = desired->chain(f, h.table, h.chain);
-        cs.in_sync = want && apply::diff_chain(*want, c).empty();
+        cs.in_sync = want && apply::chain_in_sync(*want, c);
       }
       fs.chains.push_back(cs);
     }
@@ -945,7 +962,7 @@ gather_kernel(const Settings& s, const apply::ApplyOptions& ao, const util::Json
   }
   if (desired) {
     const std::vector<std::string> leftovers = std::move(r.drift); // other backends', gathered first
-    r.drift = apply::diff(*desired, live.state);
+    r.drift = apply::describe(apply::diff(*desired, live.state));
     for (const std::string& d : baseline_drift(s, last_state, live.state)) {
       r.drift.push_back(d);
     }
@@ -1017,7 +1034,7 @@ remove_command(const Invocation& inv, Environment& env)
   for (const auto& [b, unreadable] : from) {
     apply::RemoveReport r;
     try {
-      r = b->remove(ao);
+      r = apply::remove(*b, ao);
     } catch (const Error& e) {
       if (b == backends.chosen) {
         throw;
@@ -1109,7 +1126,7 @@ check_firewall(const Settings& s, Environment& env)
     if (!desired) {
       return out + "live firewall: not compared (no cached data for the configured countries)\n";
     }
-    drift = apply::diff(*desired, live.state);
+    drift = apply::describe(apply::diff(*desired, live.state));
     for (const std::string& d : baseline_drift(s, last_state, live.state)) {
       drift.push_back(d);
     }

@@ -151,7 +151,7 @@ TEST(BackendChoice, ParsesTheSettingAndDescribesState)
   s.sets.back().name = "geoblock-v4";
   EXPECT_EQ(describe_state(s), "set geoblock-v4");
   apply::ChainState c;
-  c.rules = {"a", "b"};
+  c.rules = {apply::Rule{}, apply::Rule{}};
   s.chains.push_back(c);
   EXPECT_EQ(describe_state(s), "set geoblock-v4 and 2 rules");
 }

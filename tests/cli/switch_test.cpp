@@ -104,6 +104,47 @@ TEST_F(Switch, SwitchingBothWaysLeavesOnlyTheChosenBackendsState)
   EXPECT_EQ(recorded(), "iptables");
 }
 
+// What the chosen backend cannot express is refused by validation, dry
+// runs included (exit 2, naming the key), before anything is fetched:
+// `update --dry-run` once showed iptables rules "in ingress" and exited 0.
+TEST_F(Switch, WhatTheChosenBackendCannotExpressIsRefusedByADryRunToo)
+{
+  iptables.can = apply::Capabilities{false, true};
+  nftables.can = apply::Capabilities{true, false};
+  EXPECT_EQ(run({"update", "--dry-run"}, "backend = iptables\nchain = ingress:eth0\n"), ExitCode::Usage);
+  EXPECT_EQ(error.rfind("chain ingress:eth0 ", 0), 0u) << error;
+  EXPECT_NE(error.find("nftables only"), std::string::npos) << error;
+  EXPECT_EQ(run({"update"}, "backend = iptables\nchain = ingress:eth0\n"), ExitCode::Usage);
+  EXPECT_EQ(iptables.applies, 0);
+  EXPECT_FALSE(std::filesystem::exists(dir / "cache")) << "refused before anything was fetched";
+  EXPECT_EQ(run({"update", "--dry-run"}, "backend = nftables\nchain = DOCKER-USER\n"), ExitCode::Usage);
+  EXPECT_EQ(error.rfind("chain DOCKER-USER ", 0), 0u) << error;
+  EXPECT_EQ(run({"update", "--dry-run"}, "backend = nftables\nchain = ingress:eth0\n"), ExitCode::Ok)
+      << error;
+}
+
+// A switch of backend and of set name at once, the run stopped after the
+// new backend holds the block but before the old one's state is removed
+// (killed there, or the removal failed): the state file must keep the old
+// set name as geoblock's until that state is gone, or nothing finds it
+// again (status said "in sync" while the old block stayed). Found by the
+// random walk.
+TEST_F(Switch, AnInterruptedSwitchLeavesItsLeftoversFoundAndRemovedNextTime)
+{
+  ASSERT_EQ(run({"update"}, "backend = iptables\nset-name = first\n"), ExitCode::Ok) << error;
+  ASSERT_NE(iptables.live.set("first-v4"), nullptr);
+  iptables.remove_error = "killed";
+  EXPECT_EQ(run({"update"}, "backend = nftables\nset-name = second\n"), ExitCode::Runtime);
+  ASSERT_NE(nftables.live.set("second-v4"), nullptr);
+  ASSERT_NE(iptables.live.set("first-v4"), nullptr);
+  EXPECT_EQ(run({"status"}, "backend = nftables\nset-name = second\n"), ExitCode::Drift) << out;
+  EXPECT_NE(out.find("leftover in backend iptables"), std::string::npos) << out;
+  iptables.remove_error.clear();
+  ASSERT_EQ(run({"update"}, "backend = nftables\nset-name = second\n"), ExitCode::Ok) << error;
+  EXPECT_TRUE(iptables.live.sets.empty());
+  EXPECT_EQ(run({"status"}, "backend = nftables\nset-name = second\n"), ExitCode::Ok) << out;
+}
+
 TEST_F(Switch, TheOldBackendKeepsTheBlockWhenTheNewOneFails)
 {
   ASSERT_EQ(run({"update"}, "backend = iptables\n"), ExitCode::Ok) << error;
