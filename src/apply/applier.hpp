@@ -51,8 +51,9 @@ struct ApplyOptions : RulesConfig {
   // SSH_CONNECTION environment variable.
   std::optional<std::string> ssh_connection;
   // Called at each step ("checked", "filled geoblock-v4-new",
-  // "swapped geoblock-v4", "rules IPv4"); for --verbose output and for
-  // tests that inject failures (throw) or crashes between steps.
+  // "swapped geoblock-v4", "rules IPv4", "committed"), which
+  // report_stage() also logs for --verbose: for tests that inject failures
+  // (throw) or crashes between steps.
   std::function<void(std::string_view stage)> on_stage;
 };
 
