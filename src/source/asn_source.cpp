@@ -336,4 +336,51 @@ load_asns(const AsnOptions& options)
   return out;
 }
 
+std::string
+AsnSource::describe() const
+{
+  std::string out = "asn data";
+  for (const std::string& f : m_options.files) {
+    out += " " + f;
+  }
+  for (const std::string& u : m_options.urls) {
+    out += " " + u;
+  }
+  return out;
+}
+
+void
+AsnSource::load_into(const net::LoadRequest& request, net::SourceData& out)
+{
+  AsnOptions o = m_options;
+  o.offline = o.offline || request.mode == net::LoadMode::CacheOnly;
+  for (net::AsnResult& a : load_asns(o)) {
+    out.asns.push_back(std::move(a));
+  }
+}
+
+net::SourceData
+AsnSource::expected(const net::LoadRequest&) const
+{
+  net::SourceData out;
+  for (const bool allow : {false, true}) {
+    for (const std::uint32_t n : allow ? m_options.allow : m_options.block) {
+      net::AsnResult a;
+      a.number = n;
+      a.allow = allow;
+      out.asns.push_back(std::move(a));
+    }
+  }
+  return out;
+}
+
+std::vector<std::string>
+AsnSource::cache_folders() const
+{
+  if (m_options.cache_dir.empty()) {
+    return {};
+  }
+  return {"asn"};
+}
+
 } // namespace geoblock::source
