@@ -101,6 +101,15 @@ public:
   virtual bool load_cache_here(const LoadRequest& /*request*/, SourceData& /*out*/) const { return false; }
 };
 
+// What `source` returns for `request`, in one value.
+inline SourceData
+load(DataSource& source, const LoadRequest& request)
+{
+  SourceData out;
+  source.load_into(request, out);
+  return out;
+}
+
 // Several sources as one, loaded in turn in the given order (in process:
 // the tests' fakes). Its cache is every source's (the first one's
 // directory, then the others' after ", ").

@@ -88,6 +88,27 @@ ChildProcess::wait() noexcept
   return status;
 }
 
+bool
+ChildProcess::try_wait(int& status) noexcept
+{
+  if (m_pid <= 0) {
+    status = 0;
+    return true;
+  }
+  pid_t r;
+  do {
+    r = ::waitpid(m_pid, &status, WNOHANG);
+  } while (r < 0 && errno == EINTR);
+  if (r == 0) {
+    return false;
+  }
+  if (r < 0) {
+    status = 0; // not ours to wait for (ECHILD)
+  }
+  m_pid = -1;
+  return true;
+}
+
 int
 ChildProcess::kill() noexcept
 {

@@ -52,6 +52,8 @@ public:
   int wait() noexcept;
   // SIGKILL, then wait(): its status (0 when there is no child).
   int kill() noexcept;
+  // True, with its status, when it has ended (reaped); false while it runs.
+  bool try_wait(int& status) noexcept;
 
 private:
   pid_t m_pid = -1;
