@@ -171,8 +171,19 @@ void
 sync_dir(const std::string& dir)
 {
   const UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dfd) {
-    ::fsync(dfd.get());
+  if (!dfd) {
+    fail(dir, "open directory");
+  }
+  int synced = 0;
+  do {
+    synced = ::fsync(dfd.get());
+  } while (synced != 0 && errno == EINTR);
+  // A file system that cannot sync directories at all says EINVAL (or
+  // EOPNOTSUPP, ENOSYS: some network and FUSE ones); there a rename is as
+  // durable as it makes it. Anything else (EIO, ENOSPC, EDQUOT) means the
+  // renames in `dir` may not survive a crash: the caller must know.
+  if (synced != 0 && errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS) {
+    fail(dir, "sync directory");
   }
 }
 
