@@ -1048,8 +1048,8 @@ Socket::commit(Batch& batch)
   int snd = static_cast<int>(std::min<std::size_t>(len + 4096, 1u << 30));
   if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &snd, sizeof(snd)) != 0 &&
       setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd)) != 0) {
-    throw RulesError("nftables: cannot size the netlink send buffer for a transaction of " + std::to_string(len) +
-                     " bytes: " + std::strerror(errno) + "; nothing was changed");
+    throw RulesError("nftables: cannot size the netlink send buffer for a transaction of " +
+                     std::to_string(len) + " bytes: " + std::strerror(errno) + "; nothing was changed");
   }
   // Give every message of this socket's sequence space a number of its own.
   const std::uint32_t base = m_seq;
