@@ -1,11 +1,10 @@
 #include "cli/cli.hpp"
 
 #include "apply/ipset_session.hpp"
-#include "cli/commands.hpp"
-#include "cli/options.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "fetch/curl_transport.hpp"
+#include "flow/commands.hpp"
 #include "source/gunzip.hpp"
 #include "source/mmdb.hpp"
 #include "source/zip_archive.hpp"
@@ -41,6 +40,18 @@ version_text()
 }
 
 } // namespace
+
+ExitCode
+run_configured(const Invocation& inv, flow::Environment& env)
+{
+  return flow::run(request_of(inv), env);
+}
+
+ExitCode
+run_configured(const Invocation& inv)
+{
+  return flow::run(request_of(inv));
+}
 
 int
 run(int argc, const char* const* argv)

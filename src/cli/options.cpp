@@ -601,6 +601,40 @@ parse_config_text(const std::string& text, const std::string& path, Config& conf
   }
 }
 
+flow::Request
+request_of(const Invocation& inv)
+{
+  flow::Request r;
+  r.run = inv.run;
+  r.config = inv.config;
+  switch (inv.command) {
+  case Command::Update:
+    r.task = flow::Task::Update;
+    break;
+  case Command::Restore:
+    r.task = flow::Task::Restore;
+    break;
+  case Command::Status:
+    r.task = flow::Task::Status;
+    break;
+  case Command::Remove:
+    r.task = flow::Task::Remove;
+    break;
+  case Command::Check:
+    r.task = flow::Task::Check;
+    break;
+  case Command::Export:
+    r.task = flow::Task::Export;
+    break;
+  case Command::Mirror:
+    r.task = flow::Task::Mirror;
+    break;
+  default:
+    throw UsageError("not a command on the configured firewall");
+  }
+  return r;
+}
+
 Invocation
 parse_command_line(int argc, const char* const* argv)
 {

@@ -2,7 +2,8 @@
 // uses Boost.Program_options; nothing else sees it.
 #pragma once
 
-#include "cli/config.hpp"
+#include "flow/commands.hpp"
+#include "flow/config.hpp"
 #include "net/cidr.hpp"
 
 #include <optional>
@@ -39,15 +40,10 @@ struct AggregateArgs {
   std::size_t ipset_reduce_entries = 0; // ...or at least this many entries
 };
 
-// Flags of the commands that work on the configured firewall.
-struct RunArgs {
-  bool dry_run = false;               // update --dry-run
-  bool json = false;                  // update --dry-run --json, status --json
-  bool offline = false;               // use the cache only
-  bool force = false;                 // past the safety refusals
-  std::vector<std::string> addresses; // check ADDRESS...
-  std::string output;                 // export --output FILE, mirror --output DIR
-};
+using flow::Config;
+using flow::k_default_config;
+using flow::KeyOrigins;
+using flow::RunArgs;
 
 struct Invocation {
   Command command = Command::Help;
@@ -61,6 +57,9 @@ struct Invocation {
 
 // Throws UsageError on anything it cannot accept.
 Invocation parse_command_line(int argc, const char* const* argv);
+
+// The request of a command that works on the configured firewall.
+flow::Request request_of(const Invocation& inv);
 
 // Reads a configuration file's text ("key = value" lines, '#' comments)
 // into `config` the way --config PATH does with nothing else on the command

@@ -3,10 +3,12 @@
 // milliseconds, covering the branches of update, status, restore and remove
 // that the namespace tests (e2e_test, converge_test) prove with the real
 // kernel.
-#include "cli/commands.hpp"
+#include "cli/cli.hpp"
 #include "cli/options.hpp"
 #include "core/log.hpp"
+#include "flow/commands.hpp"
 #include "support/fake_backend.hpp"
+#include "support/fake_state_store.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -51,7 +53,10 @@ protected:
       argv.push_back(a.c_str());
     }
     const cli::Invocation inv = cli::parse_command_line(static_cast<int>(argv.size()), argv.data());
-    cli::Environment env{backend, [] { return k_now; }, privileged};
+    flow::Environment env{backend, [] { return k_now; }, privileged};
+    if (in_memory) {
+      env.state_store = memory_state(memory);
+    }
     testing::internal::CaptureStdout();
     ExitCode code = ExitCode::Runtime;
     try {
@@ -72,6 +77,8 @@ protected:
   }
 
   TempDir dir;
+  bool in_memory = false; // the state file in `memory` instead of state-dir
+  MemoryState memory;
   std::string countries = "cn";
   FakeBackend backend;
   bool privileged = true;
@@ -314,6 +321,26 @@ TEST_F(Flow, RestoreUsesTheCacheOnly)
   ASSERT_EQ(run({"restore"}), ExitCode::Ok) << error;
   ASSERT_NE(backend.live.set("geoblock-v4"), nullptr);
   EXPECT_EQ(backend.live.set("geoblock-v4")->members.v4.size(), 1u);
+}
+
+// The state file is behind an interface: the flow reads and writes what
+// the last update recorded through it, here in memory, never on disk.
+TEST_F(Flow, TheStateFileIsAnInterfaceAndTheFlowRunsOnAnInMemoryOne)
+{
+  in_memory = true;
+  ASSERT_EQ(run({"update"}, "chain = INPUT\nset-name = first\n"), ExitCode::Ok) << error;
+  EXPECT_FALSE(std::filesystem::exists(dir / "state")) << "nothing on disk";
+  EXPECT_EQ(memory.saves, 1);
+  EXPECT_EQ(memory.state.get("set_names").items().size(), 1u);
+  EXPECT_EQ(memory.state.get("set_names").items()[0].as_string(), "first");
+  EXPECT_NE(memory.metrics.find("geoblock_"), std::string::npos) << memory.metrics;
+  // What status reads is what was recorded; a second update applies nothing.
+  EXPECT_EQ(run({"status"}, "chain = INPUT\nset-name = first\n"), ExitCode::Ok) << out;
+  ASSERT_EQ(run({"update"}, "chain = INPUT\nset-name = first\n"), ExitCode::Ok) << error;
+  EXPECT_EQ(backend.applies, 1);
+  // A new set name: the old one is still geoblock's, through the state.
+  ASSERT_EQ(run({"update"}, "chain = INPUT\nset-name = second\n"), ExitCode::Ok) << error;
+  EXPECT_EQ(backend.last_options.previous_set_names, std::vector<std::string>{"first"});
 }
 
 } // namespace

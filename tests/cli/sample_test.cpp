@@ -1,6 +1,6 @@
 // The README's first command: `geoblock update --dry-run` on the bundled
 // sample, offline, and without root.
-#include "cli/config.hpp"
+#include "flow/config.hpp"
 #include "util/file.hpp"
 #include "util/json.hpp"
 #include "util/subprocess.hpp"
@@ -17,7 +17,7 @@ std::vector<std::string>
 sample_countries()
 {
   const std::string path = std::string(GEOBLOCK_SOURCE_DIR) + "/tests/data/sample/countries.cfg";
-  return cli::parse_countries_file(util::read_file(path), path);
+  return flow::parse_countries_file(util::read_file(path), path);
 }
 
 // True when user `nobody` can run the binary and read the sample (a

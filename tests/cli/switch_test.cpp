@@ -4,9 +4,10 @@
 // shown by a dry run, removed by update only after the new backend holds
 // the block, and by remove. The namespace suite (backend_suite_test.cpp)
 // proves the same with the kernel.
-#include "cli/commands.hpp"
+#include "cli/cli.hpp"
 #include "cli/options.hpp"
 #include "core/log.hpp"
+#include "flow/commands.hpp"
 #include "support/fake_backend.hpp"
 #include "support/temp_dir.hpp"
 #include "util/file.hpp"
@@ -50,12 +51,12 @@ protected:
     testing::internal::CaptureStdout();
     try {
       const cli::Invocation inv = cli::parse_command_line(static_cast<int>(argv.size()), argv.data());
-      cli::Environment env{iptables,
-                           [] { return k_now; },
-                           privileged,
-                           cli::Isolation::InProcess,
-                           {&iptables, &nftables},
-                           [this] { return host; }};
+      flow::Environment env{iptables,
+                            [] { return k_now; },
+                            privileged,
+                            flow::Isolation::InProcess,
+                            {&iptables, &nftables},
+                            [this] { return host; }};
       code = cli::run_configured(inv, env);
     } catch (const Error& e) {
       error = e.what();
@@ -75,7 +76,7 @@ protected:
   TempDir dir;
   FakeBackend iptables{"iptables"};
   FakeBackend nftables{"nftables"};
-  cli::HostFacts host; // nf_tables unusable: auto picks iptables unless told otherwise
+  flow::HostFacts host; // nf_tables unusable: auto picks iptables unless told otherwise
   bool privileged = true;
   std::string out;
   std::string error;

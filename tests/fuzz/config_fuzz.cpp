@@ -1,6 +1,6 @@
 // Fuzzes the configuration: the file's text through Boost.Program_options
 // (cli/options.hpp parse_config_text, what --config FILE does), then
-// cli::validate, and the countries file (cli::parse_countries_file).
+// flow::validate, and the countries file (flow::parse_countries_file).
 //
 // The input is the configuration file, then optionally a "---" line and a
 // countries file. Files the configuration names (countries-file,
@@ -14,10 +14,10 @@
 //  - a countries file yields known lower-case codes, and those codes
 //    written one per line read back the same.
 #include "apply/state.hpp"
-#include "cli/config.hpp"
 #include "cli/options.hpp"
 #include "core/country.hpp"
 #include "core/error.hpp"
+#include "flow/config.hpp"
 #include "fuzz/fuzz_util.hpp"
 
 #include <algorithm>
@@ -81,7 +81,7 @@ void
 check_config(const std::string& text)
 {
   const Files& f = files();
-  cli::Config raw;
+  flow::Config raw;
   try {
     cli::parse_config_text(text, f.config, raw);
   } catch (const ConfigError& e) {
@@ -101,9 +101,9 @@ check_config(const std::string& text)
       *baseline = f.baseline;
     }
   }
-  cli::Settings s;
+  flow::Settings s;
   try {
-    s = cli::validate(raw, cli::Countries::Required);
+    s = flow::validate(raw, flow::Countries::Required);
   } catch (const ConfigError&) {
     return;
   }
@@ -116,7 +116,7 @@ check_config(const std::string& text)
   check(s.allow_only == (raw.policy == "allow-only"), "the policy is the one given");
   check(!s.sources.empty(), "a valid configuration has a source");
   for (const auto& spec : s.sources) {
-    if (spec.kind == cli::Settings::SourceKind::Bundle || spec.kind == cli::Settings::SourceKind::Maxmind) {
+    if (spec.kind == flow::Settings::SourceKind::Bundle || spec.kind == flow::Settings::SourceKind::Maxmind) {
       check(!spec.path.empty() && raw.source.find(spec.path) != std::string::npos,
             "the source path is the one given");
     }
@@ -134,7 +134,7 @@ check_countries_file(const std::string& text)
 {
   std::vector<std::string> codes;
   try {
-    codes = cli::parse_countries_file(text, "countries.cfg");
+    codes = flow::parse_countries_file(text, "countries.cfg");
   } catch (const ConfigError& e) {
     check(std::string_view(e.what()).starts_with("countries.cfg:"), "countries errors name the file");
     return;
@@ -144,7 +144,7 @@ check_countries_file(const std::string& text)
     check(fuzz::is_lower_code(c) && is_country_code(c), "countries are known lower-case codes");
     again += c + "\n";
   }
-  check(cli::parse_countries_file(again, "again.cfg") == codes, "codes read back the same");
+  check(flow::parse_countries_file(again, "again.cfg") == codes, "codes read back the same");
 }
 
 } // namespace

@@ -3,8 +3,8 @@
 // countries.cfg.example is a valid countries file.
 #include "ops/ops_support.hpp"
 
-#include "cli/config.hpp"
 #include "cli/options.hpp"
+#include "flow/config.hpp"
 #include "util/file.hpp"
 
 #include <gtest/gtest.h>
@@ -114,20 +114,20 @@ TEST(Examples, ConfWithEveryDefaultUncommentedIsAccepted)
                         conf_path.c_str(), "--countries-file", countries_path.c_str()};
   const cli::Invocation inv = cli::parse_command_line(7, argv);
   EXPECT_EQ(inv.command, cli::Command::Update);
-  const cli::Settings s = cli::validate(inv.config, cli::Countries::Required);
-  EXPECT_EQ(s.countries, cli::parse_countries_file(read_text(k_countries), k_countries));
+  const flow::Settings s = flow::validate(inv.config, flow::Countries::Required);
+  EXPECT_EQ(s.countries, flow::parse_countries_file(read_text(k_countries), k_countries));
   EXPECT_EQ(s.families, net::Families::Both);
   EXPECT_FALSE(s.allow_only);
 }
 
 TEST(Examples, CountriesExampleIsAValidList)
 {
-  const auto codes = cli::parse_countries_file(read_text(k_countries), k_countries);
+  const auto codes = flow::parse_countries_file(read_text(k_countries), k_countries);
   ASSERT_FALSE(codes.empty());
   const std::set<std::string> unique(codes.begin(), codes.end());
   EXPECT_EQ(unique.size(), codes.size()) << "a country listed twice";
   // What the comments promise: upper case and several codes per line work.
-  const auto more = cli::parse_countries_file("CN\nru, kp ir  # four\n", "inline");
+  const auto more = flow::parse_countries_file("CN\nru, kp ir  # four\n", "inline");
   EXPECT_EQ(more, (std::vector<std::string>{"cn", "ru", "kp", "ir"}));
 }
 

@@ -23,7 +23,7 @@
 #include <utility>
 #include <vector>
 
-namespace geoblock::cli {
+namespace geoblock::flow {
 
 inline constexpr const char* k_iptables = "iptables";
 inline constexpr const char* k_nftables = "nftables";
@@ -84,4 +84,4 @@ std::vector<std::string> native_tables(const std::vector<std::string>& tables,
 // geoblock-v6 and 2 rules"); "" when nothing.
 std::string describe_state(const apply::FirewallState& state);
 
-} // namespace geoblock::cli
+} // namespace geoblock::flow

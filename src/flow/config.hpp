@@ -5,9 +5,9 @@
 #pragma once
 
 #include "apply/state.hpp"
-#include "cli/backend_choice.hpp"
 #include "fetch/http_client.hpp"
 #include "fetch/rir_source.hpp"
+#include "flow/backend_choice.hpp"
 #include "net/cidr.hpp"
 
 #include <cstdint>
@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-namespace geoblock::cli {
+namespace geoblock::flow {
 
 inline constexpr const char* k_default_config = "/etc/geoblock/geoblock.conf";
 inline constexpr const char* k_default_countries_file = "/etc/geoblock/countries.cfg";
@@ -82,7 +82,7 @@ struct Config {
   std::uint64_t rir_max_bytes = fetch::k_default_rir_max_bytes; // per delegation file
   std::string zone_url_v4; // "{cc}"/"{CC}" template; empty: ipdeny's layout under base-url
   std::string zone_url_v6;
-  std::string backend = "auto"; // auto | iptables | nftables (cli/backend_choice.hpp)
+  std::string backend = "auto"; // auto | iptables | nftables (flow/backend_choice.hpp)
   // MaxMind-format databases and autonomous systems (issue 21; validated
   // in cli/mmdb_asn_config.cpp).
   std::vector<std::string> mmdb_file; // source mmdb: the databases (empty: the GeoLite2 default)
@@ -116,7 +116,7 @@ struct Settings {
   // Not a key: --force on a run that applies (an update, not a dry run),
   // so the sources take and cache new data max-shrink would refuse.
   bool force_shrink = false;
-  // source mmdb and the ASes (cli/mmdb_asn_config.cpp).
+  // source mmdb and the ASes (flow/mmdb_asn_config.cpp).
   std::vector<std::string> mmdb_files;   // mmdb-file, or the default
   std::vector<std::uint32_t> asns;       // asn, each once, in order
   std::vector<std::uint32_t> allow_asns; // allow-asn, each once, in order
@@ -138,4 +138,4 @@ Settings validate(const Config& raw, Countries countries);
 // Parses a countries file's text: one or more codes per line, '#' comments.
 std::vector<std::string> parse_countries_file(const std::string& text, const std::string& source);
 
-} // namespace geoblock::cli
+} // namespace geoblock::flow

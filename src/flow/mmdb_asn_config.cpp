@@ -1,7 +1,7 @@
 // The keys of source mmdb and of the autonomous systems (issue 21), apart
 // from config.cpp: mmdb-file, mmdb-registered-fallback, mmdb-field, asn,
 // allow-asn, asn-file.
-#include "cli/config.hpp"
+#include "flow/config.hpp"
 
 #include "core/error.hpp"
 #include "core/text.hpp"
@@ -12,7 +12,7 @@
 
 #include <algorithm>
 
-namespace geoblock::cli {
+namespace geoblock::flow {
 
 namespace {
 
@@ -110,4 +110,4 @@ validate_mmdb_and_asn(const Config& raw, Settings& s)
   }
 }
 
-} // namespace geoblock::cli
+} // namespace geoblock::flow

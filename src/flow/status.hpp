@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace geoblock::cli {
+namespace geoblock::flow {
 
 struct ChainStatus {
   apply::Hook hook;
@@ -45,4 +45,4 @@ struct StatusReport {
 std::string status_text(const StatusReport& report);
 util::Json status_json(const StatusReport& report);
 
-} // namespace geoblock::cli
+} // namespace geoblock::flow

@@ -13,7 +13,7 @@
 //     (one set lookup, not one rule per network); a log line per AS.
 #pragma once
 
-#include "cli/config.hpp"
+#include "flow/config.hpp"
 #include "net/asn.hpp"
 #include "net/blocklist.hpp"
 #include "net/zone_result.hpp"
@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-namespace geoblock::cli {
+namespace geoblock::flow {
 
 // What loading the ASes adds to a plan: warnings for allowed ASes
 // without data (their networks are then not exempt), counted as failed
@@ -40,4 +40,4 @@ AsnFold fold_asns(const std::vector<net::AsnResult>& asns, Settings& settings,
 std::string asns_holding(const std::vector<net::AsnResult>& asns, std::uint32_t addr);
 std::string asns_holding(const std::vector<net::AsnResult>& asns, net::u128 addr);
 
-} // namespace geoblock::cli
+} // namespace geoblock::flow

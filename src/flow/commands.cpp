@@ -2,20 +2,22 @@
 // docs/architecture.md. Everything is fetched, validated and aggregated
 // before the first kernel call, so any failure before apply leaves the
 // kernel untouched; a dry run is the same flow stopping before apply.
-#include "cli/commands.hpp"
+#include "flow/commands.hpp"
 
 #include "apply/applier.hpp"
 #include "apply/ipset_session.hpp"
 #include "apply/nft_backend.hpp"
-#include "cli/asn_plan.hpp"
-#include "cli/plan.hpp"
-#include "cli/status.hpp"
 #include "core/log.hpp"
 #include "fetch/blocklist_fetch.hpp"
 #include "fetch/fetcher.hpp"
 #include "fetch/mirror.hpp"
 #include "fetch/rir_source.hpp"
-#include "net/local.hpp"
+#include "flow/asn_plan.hpp"
+#include "flow/backends.hpp"
+#include "flow/report.hpp"
+#include "flow/state_store.hpp"
+#include "flow/status.hpp"
+#include "flow/target.hpp"
 #include "net/zone.hpp"
 #include "privsep/separated_source.hpp"
 #include "source/asn_source.hpp"
@@ -35,7 +37,7 @@
 #include <filesystem>
 #include <unistd.h>
 
-namespace geoblock::cli {
+namespace geoblock::flow {
 
 namespace {
 
@@ -72,27 +74,12 @@ fetch_options(const Settings& s)
   return o;
 }
 
-std::string
-state_path(const Settings& s)
+// The state file of `s`: the environment's (tests: in memory), else the
+// one in state-dir.
+std::unique_ptr<StateStore>
+state_store(const Settings& s, const Environment& env)
 {
-  return s.raw.state_dir + "/state.json";
-}
-
-// The last state document, or null when there is none (or it is unreadable:
-// then a warning, and the run goes on as after a first install).
-util::Json
-read_state(const Settings& s)
-{
-  const std::string path = state_path(s);
-  if (!std::filesystem::exists(path)) {
-    return util::Json();
-  }
-  try {
-    return util::Json::parse(util::read_file(path), path);
-  } catch (const Error& e) {
-    log::warning(std::string(e.what()) + " (ignored)");
-    return util::Json();
-  }
+  return env.state_store ? env.state_store(s) : file_state_store(s);
 }
 
 apply::ApplyOptions
@@ -100,10 +87,10 @@ apply_options(const Settings& s, const util::Json& last_state)
 {
   apply::ApplyOptions o;
   static_cast<apply::RulesConfig&>(o) = s.rules;
-  if (s.allow_only && !s.raw.block_local) {
-    // Local networks are never blocked: in allow-only mode that means
-    // accepting them.
-    const net::NetList& local = net::local_networks();
+  if (s.allow_only) {
+    // What is never blocked is accepted by allow-only's own rules (the
+    // allowlist is already among them).
+    const net::NetList& local = never_blocked_local(s);
     o.allowlist.v4.insert(o.allowlist.v4.end(), local.v4.begin(), local.v4.end());
     o.allowlist.v6.insert(o.allowlist.v6.end(), local.v6.begin(), local.v6.end());
   }
@@ -385,18 +372,6 @@ load_all(const Settings& s, net::LoadMode mode, const Environment& env, Purpose 
   return net::load(*make_source(s, purpose, env, Load::Everything, parent), {s.countries, s.families, mode});
 }
 
-void
-write_state(const Settings& s, util::Json state)
-{
-  util::make_dirs(s.raw.state_dir, 0755);
-  util::write_file_atomic(state_path(s), state.dump(2), 0644);
-  if (!s.raw.metrics_file.empty()) {
-    // node_exporter reads *.prom files: write atomically so it never sees
-    // half a file.
-    util::write_file_atomic(s.raw.metrics_file, format_metrics(state), 0644);
-  }
-}
-
 // The state document of a successful update: the report, what geoblock
 // owns now, and what the kernel counted.
 // update fetches; restore (the boot unit) uses the cache alone.
@@ -409,7 +384,7 @@ name_of(Mode mode)
 }
 
 void
-record(const Settings& s, Plan& plan, Mode mode, bool partial, std::int64_t now,
+record(StateStore& store, const Settings& s, Report& plan, Mode mode, bool partial, std::int64_t now,
        const apply::FirewallState& live, const std::string& backend,
        const std::vector<std::string>& still_owned = {})
 {
@@ -445,152 +420,25 @@ record(const Settings& s, Plan& plan, Mode mode, bool partial, std::int64_t now,
     dropped.set(net::family_key(f), std::move(j));
   }
   state.set("dropped", std::move(dropped));
-  write_state(s, std::move(state));
-}
-
-// The backend the commands act on, and the others (see Environment).
-struct Backends {
-  apply::Backend* chosen = nullptr;
-  std::vector<apply::Backend*> others;
-  std::optional<BackendChoice> choice; // none when there was no choice to make
-};
-
-// What of geoblock's `backend` holds. Where it cannot be read, that is
-// nothing only when the backend is absent from this host (its kernel
-// interface does not answer: backend_absent), or for a user without root,
-// who reads no backend and changes none. Any other failure leaves it
-// unknown: `unreadable` says why, and the commands say so.
-struct Held {
-  apply::FirewallState state;
-  std::string unreadable;
-};
-Held
-held_by(apply::Backend& backend, const apply::ApplyOptions& ao, const Environment& env)
-{
-  try {
-    return {backend.read(ao, false).state, {}};
-  } catch (const Error& e) {
-    if (!env.privileged || (env.probe_host && backend_absent(backend.name(), env.probe_host()))) {
-      log::verbose(std::string("backend ") + backend.name() +
-                   " not readable, holds nothing here: " + e.what());
-      return {};
-    }
-    return {{}, e.what()};
-  }
-}
-
-// The facts of cli/backend_choice.hpp (the state file, geoblock's live
-// state per backend, the host's probe) and the decision with its reason.
-// Not logged here: the reports of a dry run, status and check show it;
-// update and remove log it (log_backend).
-Backends
-select_backends(const Settings& s, const util::Json& last_state, const apply::ApplyOptions& ao,
-                Environment& env)
-{
-  Backends b;
-  if (env.backends.empty()) {
-    b.chosen = &env.backend;
-    return b;
-  }
-  BackendFacts f;
-  f.state_path = state_path(s);
-  if (!last_state.is_null()) {
-    f.recorded = last_state.get("backend").as_string();
-    f.legacy_state = f.recorded.empty();
-  }
-  if (s.backend == BackendSetting::Auto && f.recorded.empty() && !f.legacy_state) {
-    // A backend that cannot be read counts as holding nothing here; the
-    // commands say it is unreadable (leftovers_of, or its own read).
-    for (apply::Backend* x : env.backends) {
-      if (std::string what = describe_state(held_by(*x, ao, env).state); !what.empty()) {
-        f.live.emplace_back(x->name(), std::move(what));
-      }
-    }
-    if (env.probe_host) {
-      f.host = env.probe_host();
-    }
-    f.own_tables = {"inet " + ao.set_name, "netdev " + ao.set_name};
-    for (const std::string& name : ao.previous_set_names) {
-      f.own_tables.push_back("inet " + name);
-      f.own_tables.push_back("netdev " + name);
-    }
-  }
-  b.choice = decide_backend(s.backend, f);
-  if (s.backend == BackendSetting::Auto && f.recorded.empty() && !f.legacy_state && !env.privileged) {
-    // Without root neither backend nor nf_tables can be read.
-    b.choice->reason += "; not root: the probe could not read the firewall, as root it may decide otherwise";
-  }
-  for (apply::Backend* x : env.backends) {
-    if (x->name() == b.choice->name) {
-      b.chosen = x;
-    } else {
-      b.others.push_back(x);
-    }
-  }
-  if (!b.chosen) {
-    throw Error("backend " + b.choice->name + " (" + b.choice->reason + "): not available in this build");
-  }
-  return b;
-}
-
-// For the commands that print no report of their own.
-void
-log_backend(const Backends& b)
-{
-  if (b.choice) {
-    log::info("backend " + b.choice->describe());
-  }
-}
-
-// geoblock's state in the backends not chosen, one line each: left over
-// from a switch of backend; update removes it once the chosen one holds
-// the block. A backend that cannot be read may hold a leftover: a line
-// too, and `unreadable` says why.
-struct Leftover {
-  apply::Backend* backend;
-  apply::FirewallState state; // without members
-  std::string line;
-  std::string unreadable;
-};
-std::vector<Leftover>
-leftovers_of(const Backends& b, const apply::ApplyOptions& ao, const Environment& env)
-{
-  std::vector<Leftover> out;
-  for (apply::Backend* x : b.others) {
-    Held held = held_by(*x, ao, env);
-    if (!held.unreadable.empty()) {
-      out.push_back({x,
-                     {},
-                     "backend " + std::string(x->name()) + " (geoblock now uses " + b.chosen->name() +
-                         ") cannot be read, a leftover of geoblock's there is unknown: " + held.unreadable,
-                     held.unreadable});
-    } else if (const std::string what = describe_state(held.state); !what.empty()) {
-      out.push_back({x,
-                     std::move(held.state),
-                     "leftover in backend " + std::string(x->name()) + " (geoblock now uses " +
-                         b.chosen->name() + "): " + what,
-                     {}});
-    }
-  }
-  return out;
+  store.save(state);
 }
 
 // The zones from the source, aggregated into the plan. Refuses a plan
 // with no networks at all: an empty set would silently lift the block (or,
 // allow-only, block everyone), never the right result of a download problem.
-Plan
+Report
 plan_from_source(const Settings& s, net::ZoneSource::Mode mode, Purpose purpose, std::int64_t now,
                  const Environment& env)
 {
   // From here on, this process needs no TCP or UDP socket: the fetcher
   // downloads zones and lists; this process reads files and talks netlink.
   net::SourceData loaded = load_all(s, mode, env, purpose, Parent::Confine);
-  // The ASes as lists and allowlist entries (cli/asn_plan.hpp).
+  // The ASes as lists and allowlist entries (flow/asn_plan.hpp).
   Settings with_asns = s;
   const AsnFold fold = fold_asns(loaded.asns, with_asns, loaded.zones, loaded.lists);
   const std::vector<net::ZoneResult>& zones = loaded.zones;
   const std::vector<net::BlocklistResult>& lists = loaded.lists;
-  Plan plan = make_plan(zones, lists, with_asns, now);
+  Report plan = make_report(zones, lists, with_asns, now);
   plan.warnings.insert(plan.warnings.end(), fold.warnings.begin(), fold.warnings.end());
   plan.failed += fold.failed;
   plan.stale += fold.stale;
@@ -608,7 +456,7 @@ plan_from_source(const Settings& s, net::ZoneSource::Mode mode, Purpose purpose,
 // Fills the plan's comparison with the live firewall: set members for the
 // report, and every difference (rules, chains, baseline) to apply.
 void
-compare(Plan& plan, const Settings& s, const util::Json& last_state, const apply::FirewallState& desired,
+compare(Report& plan, const Settings& s, const util::Json& last_state, const apply::FirewallState& desired,
         const apply::FirewallState& live)
 {
   net::NetList members;
@@ -635,7 +483,7 @@ compare(Plan& plan, const Settings& s, const util::Json& last_state, const apply
 // the cache holds and never refuses: at boot, a refusal would leave the
 // host without any block.
 void
-refuse_shrinks(Plan& plan, const Settings& s, const util::Json& last_state, const RunArgs& run, Mode mode)
+refuse_shrinks(Report& plan, const Settings& s, const util::Json& last_state, const RunArgs& run, Mode mode)
 {
   if (mode == Mode::Restore) {
     return;
@@ -665,7 +513,7 @@ refuse_shrinks(Plan& plan, const Settings& s, const util::Json& last_state, cons
 // Makes the live firewall equal the desired state; returns what it holds
 // afterwards (counters included), for the state file.
 apply::FirewallState
-apply_changes(const Plan& plan, apply::FirewallState live, const apply::ApplyOptions& ao,
+apply_changes(const Report& plan, apply::FirewallState live, const apply::ApplyOptions& ao,
               apply::Backend& backend)
 {
   if (plan.changes.empty()) {
@@ -694,7 +542,7 @@ apply_changes(const Plan& plan, apply::FirewallState live, const apply::ApplyOpt
 }
 
 ExitCode
-update(const Invocation& inv, Environment& env, Mode mode)
+update(const Request& inv, Environment& env, Mode mode)
 {
   const bool dry_run = inv.run.dry_run;
   Settings s = validate(inv.config, Countries::Required);
@@ -708,19 +556,19 @@ update(const Invocation& inv, Environment& env, Mode mode)
   }
   const auto lock = take_lock(s, dry_run ? Lock::IfWritable : Lock::Required);
   const std::int64_t now = env.clock();
-  const util::Json last_state = read_state(s);
+  const util::Json last_state = state_store(s, env)->load();
   apply::ApplyOptions ao = apply_options(s, last_state);
   ao.force = inv.run.force;
   // The backend first: what it cannot express is refused (exit 2) before
   // anything is fetched, dry runs included.
-  const Backends backends = select_backends(s, last_state, ao, env);
+  const Backends backends = select_backends(s, state_store(s, env)->where(), last_state, ao, env);
   if (!dry_run) {
     log_backend(backends); // a dry run's report names it
   }
   apply::Backend& backend = *backends.chosen;
   apply::check_supported(ao, backend);
   const bool cache_only = inv.run.offline || mode == Mode::Restore;
-  Plan plan =
+  Report plan =
       plan_from_source(s, cache_only ? net::ZoneSource::Mode::CacheOnly : net::ZoneSource::Mode::Refresh,
                        dry_run ? Purpose::DryRun : Purpose::Apply, now, env);
   const bool partial = plan.failed + plan.stale > 0;
@@ -778,7 +626,7 @@ update(const Invocation& inv, Environment& env, Mode mode)
   // The state file names the new backend, and keeps the set names the
   // leftovers may hold until they are gone: a run killed before it removed
   // them finds them again (the next run removes them; status sees them).
-  record(s, plan, mode, partial, now, after, backend.name(),
+  record(*state_store(s, env), s, plan, mode, partial, now, after, backend.name(),
          leftovers.empty() ? std::vector<std::string>{} : ao.previous_set_names);
   // Only now, with the block in the chosen backend, the old one's goes:
   // there is no moment without it. A failure here is retried by the next
@@ -798,7 +646,8 @@ update(const Invocation& inv, Environment& env, Mode mode)
               std::to_string(r.sets_removed.size()) + " sets): it now lives in " + backend.name());
   }
   if (!leftovers.empty() && !unknown) {
-    record(s, plan, mode, partial, now, after, backend.name()); // the old set names are free now
+    record(*state_store(s, env), s, plan, mode, partial, now, after,
+           backend.name()); // the old set names are free now
   }
   log::info(
       std::string(mode == Mode::Restore ? "restored" : "updated") + ": " +
@@ -829,7 +678,7 @@ desired_from_cache(const Settings& s, const apply::ApplyOptions& ao, std::int64_
   log::set_level(was);
   Settings with_asns = s;
   fold_asns(loaded.asns, with_asns, loaded.zones, loaded.lists);
-  const Plan plan = make_plan(loaded.zones, loaded.lists, with_asns, now);
+  const Report plan = make_report(loaded.zones, loaded.lists, with_asns, now);
   if (plan.target.v4.empty() && plan.target.v6.empty()) {
     return std::nullopt;
   }
@@ -839,7 +688,7 @@ desired_from_cache(const Settings& s, const apply::ApplyOptions& ao, std::int64_
 // Keeps the metrics file's drift and counters current for monitoring,
 // which reads that file rather than running status.
 void
-refresh_metrics(const Settings& s, util::Json last_state, bool in_sync, const apply::FirewallState& live)
+refresh_metrics(StateStore& store, util::Json last_state, bool in_sync, const apply::FirewallState& live)
 {
   last_state.set("in_sync", in_sync);
   util::Json counters = util::Json::object();
@@ -850,7 +699,7 @@ refresh_metrics(const Settings& s, util::Json last_state, bool in_sync, const ap
     counters.set(net::family_key(f), std::move(c));
   }
   last_state.set("dropped", std::move(counters));
-  util::write_file_atomic(s.raw.metrics_file, format_metrics(last_state), 0644);
+  store.save_metrics(last_state);
 }
 
 // The kernel's side of status: geoblock's sets and rules per family, and
@@ -902,13 +751,13 @@ gather_kernel(const Settings& s, const apply::ApplyOptions& ao, const util::Json
     r.drift.insert(r.drift.end(), leftovers.begin(), leftovers.end());
     r.in_sync = r.drift.empty();
     if (!s.raw.metrics_file.empty() && !last_state.is_null() && env.privileged) {
-      refresh_metrics(s, last_state, *r.in_sync, live.state);
+      refresh_metrics(*state_store(s, env), last_state, *r.in_sync, live.state);
     }
   }
 }
 
 ExitCode
-status(const Invocation& inv, Environment& env)
+status(const Request& inv, Environment& env)
 {
   Settings s;
   try {
@@ -918,10 +767,11 @@ status(const Invocation& inv, Environment& env)
   }
   StatusReport r;
   r.now = env.clock();
-  r.state_path = state_path(s);
-  r.last_update = read_state(s);
+  const auto store = state_store(s, env);
+  r.state_path = store->where();
+  r.last_update = store->load();
   const apply::ApplyOptions ao = apply_options(s, r.last_update);
-  const Backends backends = select_backends(s, r.last_update, ao, env);
+  const Backends backends = select_backends(s, state_store(s, env)->where(), r.last_update, ao, env);
   if (backends.choice) {
     r.backend = backends.choice->name;
     r.backend_reason = backends.choice->reason;
@@ -944,16 +794,16 @@ status(const Invocation& inv, Environment& env)
 }
 
 ExitCode
-remove_command(const Invocation& inv, Environment& env)
+remove_command(const Request& inv, Environment& env)
 {
   const Settings s = validate(inv.config, Countries::Optional);
   if (!env.privileged) {
     throw UsageError("remove changes the firewall and needs root");
   }
   const auto lock = take_lock(s, Lock::Required);
-  const util::Json last_state = read_state(s);
+  const util::Json last_state = state_store(s, env)->load();
   const apply::ApplyOptions ao = apply_options(s, last_state);
-  const Backends backends = select_backends(s, last_state, ao, env);
+  const Backends backends = select_backends(s, state_store(s, env)->where(), last_state, ao, env);
   log_backend(backends);
   // Every backend: what a switch left behind goes too. One that cannot be
   // read may hold some: it is asked to remove as well (removal goes by
@@ -1010,10 +860,8 @@ check_one(A addr, const std::vector<net::ZoneResult>& zones, const std::vector<n
   if (const auto* p = find_net(s.allow.template of<A>(), addr)) {
     return "allowed by the allowlist (" + net::to_string(*p) + ")";
   }
-  if (!s.raw.block_local) {
-    if (const auto* p = find_net(net::local_networks().template of<A>(), addr)) {
-      return "allowed: local network " + net::to_string(*p) + " (never blocked unless block-local)";
-    }
+  if (const auto* p = find_net(never_blocked_local(s).template of<A>(), addr)) {
+    return "allowed: local network " + net::to_string(*p) + " (never blocked unless block-local)";
   }
   std::string hits;
   for (const net::ZoneResult& z : zones) {
@@ -1046,9 +894,9 @@ check_one(A addr, const std::vector<net::ZoneResult>& zones, const std::vector<n
 std::string
 check_firewall(const Settings& s, Environment& env)
 {
-  const util::Json last_state = read_state(s);
+  const util::Json last_state = state_store(s, env)->load();
   const apply::ApplyOptions ao = apply_options(s, last_state);
-  const Backends backends = select_backends(s, last_state, ao, env);
+  const Backends backends = select_backends(s, state_store(s, env)->where(), last_state, ao, env);
   std::string out =
       "backend: " + (backends.choice ? backends.choice->describe() : std::string(backends.chosen->name())) +
       "\n";
@@ -1080,11 +928,11 @@ check_firewall(const Settings& s, Environment& env)
 }
 
 ExitCode
-check(const Invocation& inv, Environment& env)
+check(const Request& inv, Environment& env)
 {
   const Settings configured = validate(inv.config, Countries::Required);
   net::SourceData loaded = load_all(configured, net::LoadMode::CacheOnly, env, Purpose::Apply, Parent::AsIs);
-  // The ASes as the plan sees them (cli/asn_plan.hpp): blocked ones are
+  // The ASes as the plan sees them (flow/asn_plan.hpp): blocked ones are
   // lists, allowed ones allowlist entries (or, allow-only, rows).
   Settings s = configured;
   const AsnFold fold = fold_asns(loaded.asns, s, loaded.zones, loaded.lists);
@@ -1121,7 +969,7 @@ check(const Invocation& inv, Environment& env)
 }
 
 ExitCode
-export_command(const Invocation& inv, Environment& env)
+export_command(const Request& inv, Environment& env)
 {
   const Settings s = validate(inv.config, Countries::Required);
   source::BundleOptions o;
@@ -1137,7 +985,7 @@ export_command(const Invocation& inv, Environment& env)
 // first where it may write the cache; otherwise (an unprivileged user
 // publishing what root's updates fetched, or --offline) the cache alone.
 ExitCode
-mirror_command(const Invocation& inv, Environment& env)
+mirror_command(const Request& inv, Environment& env)
 {
   const Settings s = validate(inv.config, Countries::Required);
   const auto lock = take_lock(s, Lock::IfWritable);
@@ -1180,26 +1028,25 @@ mirror_command(const Invocation& inv, Environment& env)
 } // namespace
 
 ExitCode
-run_configured(const Invocation& inv, Environment& env)
+run(const Request& inv, Environment& env)
 {
-  switch (inv.command) {
-  case Command::Update:
+  switch (inv.task) {
+  case Task::Update:
     return update(inv, env, Mode::Update);
-  case Command::Restore:
+  case Task::Restore:
     return update(inv, env, Mode::Restore);
-  case Command::Status:
+  case Task::Status:
     return status(inv, env);
-  case Command::Remove:
+  case Task::Remove:
     return remove_command(inv, env);
-  case Command::Check:
+  case Task::Check:
     return check(inv, env);
-  case Command::Export:
+  case Task::Export:
     return export_command(inv, env);
-  case Command::Mirror:
+  case Task::Mirror:
     return mirror_command(inv, env);
-  default:
-    throw UsageError("not a configured command");
   }
+  throw UsageError("not a configured command");
 }
 
 namespace {
@@ -1226,14 +1073,14 @@ probe_this_host()
 } // namespace
 
 ExitCode
-run_configured(const Invocation& inv)
+run(const Request& inv)
 {
   const auto iptables = apply::make_iptables_backend();
   const auto nftables = apply::make_nftables_backend();
   Environment env{*iptables, util::system_unix_time, geteuid() == 0, Isolation::Separated};
   env.backends = {iptables.get(), nftables.get()};
   env.probe_host = probe_this_host;
-  return run_configured(inv, env);
+  return run(inv, env);
 }
 
-} // namespace geoblock::cli
+} // namespace geoblock::flow

@@ -1,8 +1,8 @@
-#include "cli/backend_choice.hpp"
+#include "flow/backend_choice.hpp"
 
 #include <algorithm>
 
-namespace geoblock::cli {
+namespace geoblock::flow {
 
 std::optional<BackendSetting>
 parse_backend_setting(const std::string& text)
@@ -131,4 +131,4 @@ decide_backend(BackendSetting setting, const BackendFacts& f)
                           ")" + both};
 }
 
-} // namespace geoblock::cli
+} // namespace geoblock::flow

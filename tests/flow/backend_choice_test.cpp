@@ -1,10 +1,10 @@
-// The rule `backend = auto` follows (cli/backend_choice.hpp), one test per
+// The rule `backend = auto` follows (flow/backend_choice.hpp), one test per
 // branch, over facts as the commands and the host probe gather them.
-#include "cli/backend_choice.hpp"
+#include "flow/backend_choice.hpp"
 
 #include <gtest/gtest.h>
 
-namespace geoblock::cli {
+namespace geoblock::flow {
 namespace {
 
 // A native nftables host with iptables installed and no geoblock state.
@@ -175,4 +175,4 @@ TEST(BackendChoice, ABackendIsAbsentWhereItsKernelInterfaceDoesNotAnswer)
 }
 
 } // namespace
-} // namespace geoblock::cli
+} // namespace geoblock::flow

@@ -1,4 +1,4 @@
-#include "cli/config.hpp"
+#include "flow/config.hpp"
 
 #include "apply/applier.hpp"
 
@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-namespace geoblock::cli {
+namespace geoblock::flow {
 
 std::string
 KeyOrigins::where(const std::string& key) const
@@ -379,4 +379,4 @@ validate(const Config& raw, Countries countries)
   return s;
 }
 
-} // namespace geoblock::cli
+} // namespace geoblock::flow

@@ -1,4 +1,6 @@
-#include "cli/plan.hpp"
+#include "flow/report.hpp"
+
+#include "flow/target.hpp"
 
 #include "fetch/blocklist_fetch.hpp"
 #include "fetch/fetcher.hpp"
@@ -10,7 +12,7 @@
 #include <algorithm>
 #include <cstdio>
 
-namespace geoblock::cli {
+namespace geoblock::flow {
 
 namespace {
 
@@ -92,7 +94,7 @@ fill_counts(ZoneRow& row, const net::NetList& nets, net::Family family)
 
 // The blocklists' rows, warnings and counts; returns all their networks.
 net::NetList
-add_blocklists(Plan& plan, const std::vector<net::BlocklistResult>& blocklists, const Settings& settings,
+add_blocklists(Report& plan, const std::vector<net::BlocklistResult>& blocklists, const Settings& settings,
                std::int64_t now)
 {
   net::NetList listed;
@@ -141,17 +143,17 @@ add_blocklists(Plan& plan, const std::vector<net::BlocklistResult>& blocklists, 
 
 } // namespace
 
-Plan
-make_plan(const std::vector<net::ZoneResult>& zones, const Settings& settings, std::int64_t now)
+Report
+make_report(const std::vector<net::ZoneResult>& zones, const Settings& settings, std::int64_t now)
 {
-  return make_plan(zones, {}, settings, now);
+  return make_report(zones, {}, settings, now);
 }
 
-Plan
-make_plan(const std::vector<net::ZoneResult>& zones, const std::vector<net::BlocklistResult>& blocklists,
-          const Settings& settings, std::int64_t now)
+Report
+make_report(const std::vector<net::ZoneResult>& zones, const std::vector<net::BlocklistResult>& blocklists,
+            const Settings& settings, std::int64_t now)
 {
-  Plan plan;
+  Report plan;
   plan.all_unchanged = fetch::nothing_changed(zones);
   net::NetList all;
   const net::NetList listed = add_blocklists(plan, blocklists, settings, now);
@@ -217,12 +219,7 @@ make_plan(const std::vector<net::ZoneResult>& zones, const std::vector<net::Bloc
   } else {
     all.v4.insert(all.v4.end(), listed.v4.begin(), listed.v4.end());
     all.v6.insert(all.v6.end(), listed.v6.begin(), listed.v6.end());
-    net::NetList exempt = settings.allow;
-    if (!settings.raw.block_local) {
-      const net::NetList& local = net::local_networks();
-      exempt.v4.insert(exempt.v4.end(), local.v4.begin(), local.v4.end());
-      exempt.v6.insert(exempt.v6.end(), local.v6.begin(), local.v6.end());
-    }
+    net::NetList exempt = never_blocked(settings);
     plan.target.v4 = net::subtract(std::move(all.v4), std::move(exempt.v4));
     plan.target.v6 = net::subtract(std::move(all.v6), std::move(exempt.v6));
   }
@@ -237,7 +234,7 @@ make_plan(const std::vector<net::ZoneResult>& zones, const std::vector<net::Bloc
 
 namespace {
 
-// A blocked AS's list (cli/asn_plan.hpp): "asn:13335:FILES", one per AS;
+// A blocked AS's list (flow/asn_plan.hpp): "asn:13335:FILES", one per AS;
 // its data is upstream's, so its shrink is guarded like a URL list's.
 bool
 is_asn_location(const std::string& location)
@@ -248,7 +245,7 @@ is_asn_location(const std::string& location)
 // One zone row against its record in the last state document.
 void
 check_row(const std::string& subject, const ZoneRow& row, const util::Json& recorded, double max_shrink,
-          std::int64_t applied_at, Plan& plan)
+          std::int64_t applied_at, Report& plan)
 {
   if (!row.present || row.origin == net::Origin::Refused || !recorded.is_object()) {
     return;
@@ -267,7 +264,7 @@ check_row(const std::string& subject, const ZoneRow& row, const util::Json& reco
 } // namespace
 
 void
-check_shrink_against(const util::Json& last_state, double max_shrink, Plan& plan)
+check_shrink_against(const util::Json& last_state, double max_shrink, Report& plan)
 {
   if (!last_state.is_object()) {
     return;
@@ -295,7 +292,7 @@ check_shrink_against(const util::Json& last_state, double max_shrink, Plan& plan
 }
 
 void
-compare_with_live(Plan& plan, const net::NetList& live, bool v4_exists, bool v6_exists)
+compare_with_live(Report& plan, const net::NetList& live, bool v4_exists, bool v6_exists)
 {
   plan.live_readable = true;
   plan.live_v4 = live.v4.size();
@@ -312,7 +309,7 @@ compare_with_live(Plan& plan, const net::NetList& live, bool v4_exists, bool v6_
 }
 
 std::string
-format_report(const Plan& plan, const Settings& settings, bool dry_run)
+format_report(const Report& plan, const Settings& settings, bool dry_run)
 {
   std::string out;
   const bool v4 = net::includes(settings.families, net::Family::V4);
@@ -412,7 +409,7 @@ format_report(const Plan& plan, const Settings& settings, bool dry_run)
 }
 
 util::Json
-report_json(const Plan& plan, const Settings& settings, bool dry_run, std::int64_t now)
+report_json(const Report& plan, const Settings& settings, bool dry_run, std::int64_t now)
 {
   util::Json doc = util::Json::object();
   doc.set("dry_run", dry_run);
@@ -559,4 +556,4 @@ format_metrics(const util::Json& state)
   return out + ages + ok;
 }
 
-} // namespace geoblock::cli
+} // namespace geoblock::flow

@@ -3,7 +3,7 @@
 // after this; nothing here needs root or touches the kernel.
 #pragma once
 
-#include "cli/config.hpp"
+#include "flow/config.hpp"
 #include "net/blocklist.hpp"
 #include "net/cidr.hpp"
 #include "net/zone_result.hpp"
@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace geoblock::cli {
+namespace geoblock::flow {
 
 struct ZoneRow {
   net::Origin origin = net::Origin::Failed;
@@ -40,7 +40,7 @@ struct BlocklistRow {
   ZoneRow v6;
 };
 
-struct Plan {
+struct Report {
   std::vector<CountryRow> rows;
   std::vector<BlocklistRow> blocklists; // after the countries, in configured order
   net::NetList target;                  // what the sets should hold, aggregated
@@ -65,7 +65,7 @@ struct Plan {
   // Every difference of the live firewall from the configuration (sets,
   // rules, chains, baseline), when readable; empty: nothing to apply.
   std::vector<std::string> changes;
-  // The firewall backend chosen and why (cli/backend_choice.hpp); empty
+  // The firewall backend chosen and why (flow/backend_choice.hpp); empty
   // where there was no choice.
   std::string backend;
   std::string backend_reason;
@@ -78,12 +78,13 @@ struct Plan {
 // zone contained local networks. In allow-only mode the target is the
 // allowed countries' networks (allowlist and local networks are accepted by
 // separate rules instead).
-Plan make_plan(const std::vector<net::ZoneResult>& zones, const Settings& settings, std::int64_t now);
+Report make_report(const std::vector<net::ZoneResult>& zones, const Settings& settings, std::int64_t now);
 // The same with the extra blocklists: their networks are merged into the
 // block (allowlist and local networks still win), and in allow-only mode
 // taken out of what the allowed countries let in. Each list is a row.
-Plan make_plan(const std::vector<net::ZoneResult>& zones, const std::vector<net::BlocklistResult>& blocklists,
-               const Settings& settings, std::int64_t now);
+Report make_report(const std::vector<net::ZoneResult>& zones,
+                   const std::vector<net::BlocklistResult>& blocklists, const Settings& settings,
+                   std::int64_t now);
 
 // max-shrink against what the last update applied (its state document,
 // `last_state`; null: none): every zone and URL blocklist of the plan whose
@@ -93,18 +94,18 @@ Plan make_plan(const std::vector<net::ZoneResult>& zones, const std::vector<net:
 // not counted twice. This holds the line where the source has no last good
 // copy of its own (a bundle, a GeoLite2 zip, a source that serves a zone
 // for the first time) and whatever the fetching process reports.
-void check_shrink_against(const util::Json& last_state, double max_shrink, Plan& plan);
+void check_shrink_against(const util::Json& last_state, double max_shrink, Report& plan);
 
 // Fills the difference against the live sets.
-void compare_with_live(Plan& plan, const net::NetList& live_members, bool v4_exists, bool v6_exists);
+void compare_with_live(Report& plan, const net::NetList& live_members, bool v4_exists, bool v6_exists);
 
 // The human report (a table per country, totals, the difference).
-std::string format_report(const Plan& plan, const Settings& settings, bool dry_run);
+std::string format_report(const Report& plan, const Settings& settings, bool dry_run);
 
 // The same as one JSON document.
-util::Json report_json(const Plan& plan, const Settings& settings, bool dry_run, std::int64_t now);
+util::Json report_json(const Report& plan, const Settings& settings, bool dry_run, std::int64_t now);
 
 // A Prometheus textfile-collector rendering of the state document.
 std::string format_metrics(const util::Json& state);
 
-} // namespace geoblock::cli
+} // namespace geoblock::flow

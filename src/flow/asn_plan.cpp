@@ -1,8 +1,8 @@
-#include "cli/asn_plan.hpp"
+#include "flow/asn_plan.hpp"
 
 #include "core/log.hpp"
 
-namespace geoblock::cli {
+namespace geoblock::flow {
 
 namespace {
 
@@ -108,4 +108,4 @@ asns_holding(const std::vector<net::AsnResult>& asns, net::u128 addr)
   return holding(asns, addr);
 }
 
-} // namespace geoblock::cli
+} // namespace geoblock::flow

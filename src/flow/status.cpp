@@ -1,6 +1,6 @@
-#include "cli/status.hpp"
+#include "flow/status.hpp"
 
-namespace geoblock::cli {
+namespace geoblock::flow {
 
 namespace {
 
@@ -186,4 +186,4 @@ status_json(const StatusReport& r)
   return doc;
 }
 
-} // namespace geoblock::cli
+} // namespace geoblock::flow
