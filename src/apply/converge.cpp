@@ -12,6 +12,18 @@ namespace {
 const LineOrigin k_geoblock{"geoblock", 0};
 const char* const k_table_order[] = {"raw", "mangle", "filter", "nat", "security"};
 
+// Docker's chain for the administrator's rules. Configured before Docker
+// has created it (Docker not started yet, or without ip6tables), geoblock
+// creates it with its rule: Docker 20.10 keeps an existing DOCKER-USER
+// (it only creates it when missing), appends its RETURN below geoblock's
+// rule and puts the jump to it first in FORWARD. geoblock never adds that
+// jump itself: Docker would insert a second one above it.
+bool
+created_when_missing(const std::string& table, const std::string& chain)
+{
+  return table == "filter" && chain == "DOCKER-USER";
+}
+
 // Table names in the kernel's usual order.
 std::vector<std::string>
 ordered(const std::set<std::string>& names)
@@ -102,9 +114,11 @@ build_converge(const Ruleset& live, const std::vector<ChainState>& desired, cons
       return nullptr;
     };
 
-    // 1. New chains of geoblock's, declared before anything jumps to them.
+    // 1. New chains of geoblock's (and a missing DOCKER-USER), declared
+    // before anything jumps to them or is inserted into them.
     for (const auto& c : desired) {
-      if (c.table == name && c.own && (t == nullptr || t->chain(c.chain) == nullptr)) {
+      if (c.table == name && (c.own || created_when_missing(name, c.chain)) &&
+          (t == nullptr || t->chain(c.chain) == nullptr)) {
         lines.push_back(":" + c.chain + " - [0:0]");
       }
     }
@@ -128,8 +142,9 @@ build_converge(const Ruleset& live, const std::vector<ChainState>& desired, cons
       }
     }
     for (const std::string& chain : chains) {
-      if ((t == nullptr || t->chain(chain) == nullptr) && !is_builtin(chain)) {
-        throw RulesError("chain " + chain + " does not exist in table " + name + " (is Docker running?)");
+      if ((t == nullptr || t->chain(chain) == nullptr) && !is_builtin(chain) &&
+          !created_when_missing(name, chain)) {
+        throw RulesError("chain " + chain + " does not exist in table " + name);
       }
       const ChainState* w = want(chain);
       const std::vector<std::string> none;
@@ -248,9 +263,11 @@ build_baseline_restore(const Ruleset& baseline, const Ruleset& live, const std::
         if (ours) {
           declare(ChainDecl{c.chain, "-", "[0:0]", k_geoblock});
         }
+      } else if (created_when_missing(name, c.chain)) {
+        declare(ChainDecl{c.chain, "-", "[0:0]", k_geoblock});
       } else if (!is_builtin(c.chain)) {
         throw RulesError("chain " + c.chain + " does not exist in table " + name +
-                         " (neither in the baseline nor live; is Docker running?)");
+                         " (neither in the baseline nor live)");
       } else {
         declare(ChainDecl{c.chain, "ACCEPT", "[0:0]", k_geoblock});
       }
@@ -278,8 +295,10 @@ build_baseline_restore(const Ruleset& baseline, const Ruleset& live, const std::
         out.add("-A " + r.chain + " " + r.body, r.origin);
       }
     }
+    // A kept chain's rules as they are live, but geoblock's (in DOCKER-USER):
+    // those come from the desired state above, once.
     for (const auto& r : now.rules) {
-      if (kept(r.chain)) {
+      if (kept(r.chain) && !own.owns(r)) {
         out.add("-A " + r.chain + " " + r.body, r.origin);
       }
     }
