@@ -3,6 +3,7 @@
 
 #include "apply/backend.hpp"
 #include "cli/backend_choice.hpp"
+#include "cli/managers.hpp"
 #include "cli/options.hpp"
 #include "core/error.hpp"
 #include "util/clock.hpp"
@@ -34,6 +35,10 @@ struct Environment {
   // and update and remove take it away. Empty: `backend` is the only one.
   std::vector<apply::Backend*> backends = {};
   std::function<HostFacts()> probe_host = {};
+  // What the host's firewall managers have loaded (cli/managers.hpp):
+  // `auto` avoids iptables beside firewalld, update refuses it, status
+  // names each manager. Empty: no managers are looked for.
+  std::function<FirewallFacts()> probe_firewall = {};
 };
 
 // update, status, restore, remove, check, export: the commands that work on

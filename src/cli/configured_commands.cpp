@@ -510,7 +510,8 @@ record(const Settings& s, Plan& plan, Mode mode, bool partial, std::int64_t now,
 struct Backends {
   apply::Backend* chosen = nullptr;
   std::vector<apply::Backend*> others;
-  std::optional<BackendChoice> choice; // none when there was no choice to make
+  std::optional<BackendChoice> choice;   // none when there was no choice to make
+  std::optional<FirewallFacts> firewall; // the managers' part of the firewall, where probed
 };
 
 // What of geoblock's `backend` holds (nothing, also where it cannot be
@@ -540,6 +541,12 @@ select_backends(const Settings& s, const util::Json& last_state, const apply::Ap
   }
   BackendFacts f;
   f.state_path = state_path(s);
+  if (env.probe_firewall) {
+    b.firewall = env.probe_firewall();
+    if (b.firewall->nft_usable) {
+      f.firewalld = firewalld_seen(*b.firewall);
+    }
+  }
   if (!last_state.is_null()) {
     f.recorded = last_state.get("backend").as_string();
     f.legacy_state = f.recorded.empty();
@@ -576,6 +583,39 @@ select_backends(const Settings& s, const util::Json& last_state, const apply::Ap
   }
   log::info("backend " + b.choice->describe());
   return b;
+}
+
+// The host's firewall managers (cli/managers.hpp). update refuses a
+// backend one of them takes the block away from (a dry run says it would);
+// restore applies anyway, as it never refuses (at boot, a refusal would
+// leave no block at all). Otherwise each manager that can take the block
+// away on the chosen backend is a warning.
+std::vector<std::string>
+check_managers(const Settings& s, const Backends& b, bool dry_run, Mode mode)
+{
+  std::vector<std::string> warnings;
+  if (!b.firewall) {
+    return warnings;
+  }
+  try {
+    refuse_unprotected_backend(*b.firewall, b.chosen->name(), s.raw.origins.where("backend"));
+    for (const Manager& m : managers_beside(*b.firewall, b.chosen->name(), s.rules)) {
+      if (!m.protects) {
+        warnings.push_back(m.name + " (" + m.seen + ") can take geoblock's block away: " + m.why);
+      }
+    }
+  } catch (const ConfigError& e) {
+    if (!dry_run && mode == Mode::Update) {
+      throw;
+    }
+    warnings.push_back(
+        (mode == Mode::Update ? "update would refuse: " : "restore applies, though update refuses: ") +
+        std::string(e.what()));
+  }
+  for (const std::string& w : warnings) {
+    log::warning(w);
+  }
+  return warnings;
 }
 
 // geoblock's state in the backends not chosen, one line each: left over
@@ -755,6 +795,9 @@ update(const Invocation& inv, Environment& env, Mode mode)
     plan.backend = backends.choice->name;
     plan.backend_reason = backends.choice->reason;
   }
+  for (std::string& w : check_managers(s, backends, dry_run, mode)) {
+    plan.warnings.push_back(std::move(w));
+  }
   const apply::FirewallState desired = apply::desired_state(plan.target, ao);
   std::optional<apply::LiveState> live;
   try {
@@ -930,6 +973,14 @@ status(const Invocation& inv, Environment& env)
   }
   for (const Leftover& l : leftovers_of(backends, ao)) {
     r.drift.push_back(l.line);
+  }
+  if (backends.firewall) {
+    r.managers = managers_beside(*backends.firewall, backends.chosen->name(), s.rules);
+    for (const Manager& m : *r.managers) {
+      if (!m.protects) {
+        log::warning(m.name + " (" + m.seen + ") can take geoblock's block away: " + m.why);
+      }
+    }
   }
   try {
     gather_kernel(s, ao, r.last_update, env, *backends.chosen, r);
@@ -1211,6 +1262,7 @@ run_configured(const Invocation& inv)
   Environment env{*iptables, util::system_unix_time, geteuid() == 0, Isolation::Separated};
   env.backends = {iptables.get(), nftables.get()};
   env.probe_host = probe_this_host;
+  env.probe_firewall = probe_firewall;
   return run_configured(inv, env);
 }
 
