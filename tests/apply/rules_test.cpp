@@ -200,8 +200,8 @@ TEST(BaselineRestore, GeoblocksRuleInAKeptDockerUserChainStaysOnce)
                                               {"f2b-*", "DOCKER*"}, WithOwnRules::Yes)
                            .text);
   EXPECT_EQ(count(l, "-A DOCKER-USER " + k_forward_rule), 1);
-  const auto first =
-      std::find_if(l.begin(), l.end(), [](const std::string& s) { return s.rfind("-A DOCKER-USER ", 0) == 0; });
+  const auto first = std::find_if(l.begin(), l.end(),
+                                  [](const std::string& s) { return s.rfind("-A DOCKER-USER ", 0) == 0; });
   ASSERT_NE(first, l.end());
   EXPECT_EQ(*first, "-A DOCKER-USER " + k_forward_rule);
   EXPECT_EQ(count(l, "-A DOCKER-USER -j RETURN"), 1);
