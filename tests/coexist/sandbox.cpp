@@ -222,6 +222,31 @@ command_line(pid_t pid)
 
 } // namespace
 
+void
+remove_cgroup(const std::string& name)
+{
+  namespace fs = std::filesystem;
+  for (const CgroupMount& m : host_cgroup_mounts()) {
+    const fs::path top = m.target + "/" + name;
+    std::error_code ec;
+    if (!fs::is_directory(top, ec)) {
+      continue;
+    }
+    // Deepest first; a cgroup's files go with its directory.
+    std::vector<fs::path> dirs{top};
+    for (const auto& e : fs::recursive_directory_iterator(top, ec)) {
+      if (e.is_directory(ec) && !e.is_symlink(ec)) {
+        dirs.push_back(e.path());
+      }
+    }
+    std::sort(dirs.begin(), dirs.end(),
+              [](const fs::path& a, const fs::path& b) { return a.string().size() > b.string().size(); });
+    for (const fs::path& d : dirs) {
+      ::rmdir(d.c_str());
+    }
+  }
+}
+
 Sandbox::Sandbox(const SandboxSpec& spec) : m_spec(spec)
 {
   namespace fs = std::filesystem;

@@ -72,6 +72,11 @@ private:
   int m_keep_fd = -1;  // the holder lives while this is open
 };
 
+// Removes cgroup `name` (a directory right below the root of each of the
+// host's cgroup hierarchies, such as dockerd's --cgroup-parent) and the
+// empty cgroups below it: dockerd leaves its parent behind.
+void remove_cgroup(const std::string& name);
+
 // Polls `done` every 100 ms until it is true or `limit` has passed: how
 // long that took, or nothing.
 template <class F>
