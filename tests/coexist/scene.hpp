@@ -55,7 +55,7 @@ struct Scene {
 
   // One attempt from `from` to the host's `port` fails (a drop or reject).
   bool blocked(const char* from, int port = 80) const;
-  // Attempts from `from` succeed within ten tries.
+  // An attempt from `from` succeeds within 30 s.
   bool reachable(const char* from, int port = 80) const;
   // The listed addresses are blocked and the unlisted ones reach `port`.
   ::testing::AssertionResult holds(int port = 80) const;
