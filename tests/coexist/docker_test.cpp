@@ -22,7 +22,9 @@ constexpr const char* k_docker = "/usr/bin/docker"; // docker.io's client, the d
 
 // dockerd with everything of its own under the test's directory: data
 // (vfs: no overlay module needed), exec root, pid file, socket; the bridge
-// on 192.0.2.0/24; containers' cgroups under a parent of the test's.
+// on 192.0.2.0/24; containers' cgroups under a parent of the test's, by
+// the cgroupfs driver (on cgroup v2 Docker 20.10 would otherwise ask
+// systemd, whose bus the sandbox hides).
 class Docker {
 public:
   explicit Docker(Scene& scene)
@@ -44,7 +46,8 @@ public:
   {
     m_pid = m_scene.sandbox->start({"dockerd", "--data-root", m_dir + "/data", "--exec-root", m_dir + "/exec",
                                     "--pidfile", m_dir + "/pid", "-H", "unix://" + m_dir + "/sock", "--bip",
-                                    "192.0.2.1/24", "--storage-driver", "vfs", "--cgroup-parent", m_cgroup},
+                                    "192.0.2.1/24", "--storage-driver", "vfs", "--exec-opt",
+                                    "native.cgroupdriver=cgroupfs", "--cgroup-parent", m_cgroup},
                                    m_dir + "/dockerd.log");
     const auto ready = time_until(
         [&] {

@@ -10,7 +10,9 @@
 //     test may edit them and the daemons may write them;
 //   - a fresh sysfs (of the test's network namespace, as `ip netns exec`
 //     mounts one) with the host's cgroup hierarchies mounted again under
-//     it (dockerd 20.10 needs the devices controller on cgroup v1).
+//     it (dockerd 20.10 needs the devices controller on cgroup v1). No
+//     securityfs on it: dockerd sees no AppArmor and loads no profile
+//     into the host's kernel.
 //
 // Everything inside runs in a PID namespace of its own whose init (the
 // holder) only keeps the namespaces open and reaps: when the holder ends
