@@ -57,7 +57,7 @@ cycle(const char* list, const char* set)
   o.ssh_connection = "";
   o.force = true;
   const auto t0 = std::chrono::steady_clock::now();
-  apply::apply(nets, o);
+  apply::make_iptables_backend()->apply(nets, o);
   std::printf("%.4f\n", seconds_since(t0));
   return 0;
 }

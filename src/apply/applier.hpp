@@ -1,14 +1,13 @@
-// The update cycle: make the kernel enforce an aggregated list of networks
-// with no moment in which the block is missing, half-filled or duplicated.
+// What an apply needs and reports, and the safety checks every backend's
+// apply passes (the apply sequence itself is apply() in backend.hpp).
 //
-//   lock ─► checks (binaries, baseline, SSH lock-out) ─► per family:
-//   fill <set>-v4-new ─► swap with <set>-v4 (or rename) ─► destroy old ─►
-//   rules: baseline + kept chains + one rule per hook in one
-//   iptables-restore, or the rule ensured once without a baseline.
+//   lock ─► checks (validation, backend's checks, SSH lock-out) ─► plan ─►
+//   the backend executes it (sets before the rules that name them) ─►
+//   read back: the plan of the result must be empty.
 //
-// Any failure before the swap leaves the live set exactly as it was and the
-// temporary set removed. Sets come before rules: a rule naming a missing
-// set cannot load.
+// Any failure before the first change leaves the kernel untouched; each
+// backend keeps the block whole while it changes (an ipset swap, one
+// nftables transaction).
 #pragma once
 
 #include "apply/ipset_session.hpp"
@@ -52,8 +51,9 @@ struct ApplyOptions : RulesConfig {
   // SSH_CONNECTION environment variable.
   std::optional<std::string> ssh_connection;
   // Called at each step ("checked", "filled geoblock-v4-new",
-  // "swapped geoblock-v4", "rules IPv4"); for --verbose output and for
-  // tests that inject failures (throw) or crashes between steps.
+  // "swapped geoblock-v4", "rules IPv4", "committed"), which
+  // report_stage() also logs for --verbose: for tests that inject failures
+  // (throw) or crashes between steps.
   std::function<void(std::string_view stage)> on_stage;
 };
 
@@ -76,16 +76,6 @@ struct ApplyReport {
   std::vector<std::string> warnings; // also logged as they happen
 };
 
-// Makes the kernel enforce desired_state(aggregated, options) (sorted,
-// disjoint networks, e.g. from net::aggregate): sets whose members differ
-// are filled and swapped, geoblock's rules converged (or restored with the
-// baseline), whatever geoblock owns that is no longer configured removed,
-// then the live state is read back and compared (a difference is an
-// Error). Needs root. Throws SafetyError (exit code 3) for the refusals,
-// ConfigError for bad options, RulesError / IpsetError / Error for
-// failures, each one line naming the set, file or line involved.
-ApplyReport apply(const net::NetList& aggregated, const ApplyOptions& options);
-
 // What is in the kernel now: geoblock's sets and rules (for the current
 // set name and the previous ones), for `status`, dry-run diffs and the
 // check after an apply.
@@ -94,26 +84,19 @@ struct LiveState {
   std::vector<std::string> leftover_temp; // "<set>-new" sets of an interrupted run
   std::vector<std::string> warnings;      // e.g. DOCKER-USER not covered
 };
-// Reads the sets with their members when `with_members` (else entries
-// only). Throws IpsetError when the sets cannot be read (no root, no
-// module); a family whose iptables-save cannot run has its rules unknown.
-LiveState read_live_state(const ApplyOptions& options, bool with_members);
-
 struct RemoveReport {
   int rules_removed_v4 = 0;
   int rules_removed_v6 = 0;
   std::vector<std::string> sets_removed;
 };
-// Deletes geoblock's rules and chains, then its sets (both families, the
-// current set name and the previous ones), leaving the rest of the
-// firewall untouched.
-RemoveReport remove(const ApplyOptions& options);
 
 // The safety checks apply() runs, exposed for dry runs: throw SafetyError
 // with a one-line reason (never when options.force).
 void check_ssh_lockout(const net::NetList& aggregated, const ApplyOptions& options);
-// What every backend's apply must pass (the commands run it before apply,
-// and a dry run reports it as a warning): the SSH lock-out.
-void check_safety(const net::NetList& aggregated, const ApplyOptions& options);
+
+// Tells options.on_stage (--verbose, tests that fail or kill at a step)
+// that the apply reached `what` ("checked", "swapped geoblock-v4",
+// "committed").
+void report_stage(const ApplyOptions& options, const std::string& what);
 
 } // namespace geoblock::apply

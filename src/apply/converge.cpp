@@ -1,5 +1,6 @@
 #include "apply/converge.hpp"
 
+#include "apply/iptables_rule.hpp"
 #include "core/error.hpp"
 
 #include <algorithm>
@@ -66,8 +67,8 @@ owned_chains(const Ruleset& live, net::Family family, const Ownership& own)
       c.own = own.owns_chain(decl.name);
       std::size_t position = 0;
       for (const RuleLine* r : rules_of(&t, decl.name)) {
-        if (c.own || own.owns(*r)) {
-          c.rules.push_back(r->body);
+        if (c.own || owned(own, *r)) {
+          c.rules.push_back(parse_iptables_body(r->body, family));
           c.positions.push_back(position);
           c.counters.push_back(Counters{r->packets, r->bytes});
         }
@@ -82,124 +83,69 @@ owned_chains(const Ruleset& live, net::Family family, const Ownership& own)
 }
 
 RestoreText
-build_converge(const Ruleset& live, const std::vector<ChainState>& desired, const Ownership& own)
+render_plan(const Ruleset& live, net::Family family, const Plan& plan)
 {
   std::set<std::string> tables;
-  for (const auto& c : desired) {
-    tables.insert(c.table);
-  }
-  for (const auto& t : live.tables) {
-    for (const auto& r : t.rules) {
-      if (own.owns(r)) {
-        tables.insert(t.name);
-      }
-    }
-    for (const auto& c : t.chains) {
-      if (own.owns_chain(c.name)) {
-        tables.insert(t.name);
-      }
+  for (const auto& c : plan.chains) {
+    if (c.desired.family == family) {
+      tables.insert(c.desired.table);
     }
   }
-
   RestoreText out;
   for (const std::string& name : ordered(tables)) {
     const Table* t = live.table(name);
-    std::vector<std::string> lines;
-    auto want = [&](const std::string& chain) -> const ChainState* {
-      for (const auto& c : desired) {
-        if (c.table == name && c.chain == chain) {
-          return &c;
-        }
+    auto exists = [t](const std::string& chain) { return t != nullptr && t->chain(chain) != nullptr; };
+    std::vector<const ChainChange*> changes;
+    for (const auto& c : plan.chains) {
+      if (c.desired.family == family && c.desired.table == name) {
+        changes.push_back(&c);
       }
-      return nullptr;
-    };
-
+    }
+    std::vector<std::string> lines;
     // 1. New chains of geoblock's (and a missing DOCKER-USER), declared
     // before anything jumps to them or is inserted into them.
-    for (const auto& c : desired) {
-      if (c.table == name && (c.own || created_when_missing(name, c.chain)) &&
-          (t == nullptr || t->chain(c.chain) == nullptr)) {
-        lines.push_back(":" + c.chain + " - [0:0]");
+    for (const ChainChange* c : changes) {
+      const bool create =
+          c->kind == ChainChange::Kind::Create ||
+          (c->kind == ChainChange::Kind::Converge && created_when_missing(name, c->desired.chain));
+      if (create && !exists(c->desired.chain)) {
+        lines.push_back(":" + c->desired.chain + " - [0:0]");
       }
     }
-
-    // 2. The system's chains: geoblock's rules first, in order, once.
-    std::vector<std::string> chains;
-    for (const auto& c : desired) {
-      if (c.table == name && !c.own) {
-        chains.push_back(c.chain);
+    // 2. The system's chains: deletes bottom up, then inserts in place.
+    for (const ChainChange* c : changes) {
+      if (c->kind != ChainChange::Kind::Converge) {
+        continue;
       }
-    }
-    if (t != nullptr) {
-      for (const auto& decl : t->chains) {
-        if (own.owns_chain(decl.name) || std::find(chains.begin(), chains.end(), decl.name) != chains.end()) {
-          continue;
-        }
-        const auto rules = rules_of(t, decl.name);
-        if (std::any_of(rules.begin(), rules.end(), [&](const RuleLine* r) { return own.owns(*r); })) {
-          chains.push_back(decl.name);
-        }
-      }
-    }
-    for (const std::string& chain : chains) {
-      if ((t == nullptr || t->chain(chain) == nullptr) && !is_builtin(chain) &&
-          !created_when_missing(name, chain)) {
+      const std::string& chain = c->desired.chain;
+      if (!exists(chain) && !is_builtin(chain) && !created_when_missing(name, chain)) {
         throw RulesError("chain " + chain + " does not exist in table " + name);
       }
-      const ChainState* w = want(chain);
-      const std::vector<std::string> none;
-      const std::vector<std::string>& d = w ? w->rules : none;
-      const auto l = rules_of(t, chain);
-      // The rules already standing first and in order stay, with their
-      // counters.
-      std::size_t keep = 0;
-      while (keep < d.size() && keep < l.size() && own.owns(*l[keep]) && same_rule(l[keep]->body, d[keep])) {
-        ++keep;
+      for (const std::size_t p : c->delete_positions) {
+        lines.push_back("-D " + chain + " " + std::to_string(p + 1));
       }
-      // Bottom up, so that the positions of the rules above stay valid.
-      for (std::size_t i = l.size(); i-- > keep;) {
-        if (own.owns(*l[i])) {
-          lines.push_back("-D " + chain + " " + std::to_string(i + 1));
-        }
-      }
-      for (std::size_t j = keep; j < d.size(); ++j) {
-        lines.push_back("-I " + chain + " " + std::to_string(j + 1) + " " + d[j]);
+      for (const auto& [index, rule] : c->inserts) {
+        lines.push_back("-I " + chain + " " + std::to_string(index + 1) + " " + iptables_body(rule, family));
       }
     }
-
     // 3. geoblock's own chains: filled, rewritten or removed.
-    for (const auto& c : desired) {
-      if (c.table != name || !c.own) {
-        continue;
-      }
-      const bool exists = t != nullptr && t->chain(c.chain) != nullptr;
-      std::vector<std::string> now;
-      for (const RuleLine* r : rules_of(t, c.chain)) {
-        now.push_back(r->body);
-      }
-      bool same = exists && now.size() == c.rules.size();
-      for (std::size_t i = 0; same && i < now.size(); ++i) {
-        same = same_rule(now[i], c.rules[i]);
-      }
-      if (same) {
-        continue;
-      }
-      if (exists) {
-        lines.push_back("-F " + c.chain);
-      }
-      for (const auto& r : c.rules) {
-        lines.push_back("-A " + c.chain + " " + r);
-      }
-    }
-    if (t != nullptr) {
-      for (const auto& decl : t->chains) {
-        if (own.owns_chain(decl.name) && want(decl.name) == nullptr) {
-          lines.push_back("-F " + decl.name);
-          lines.push_back("-X " + decl.name);
+    for (const ChainChange* c : changes) {
+      const std::string& chain = c->desired.chain;
+      if (c->kind == ChainChange::Kind::Create || c->kind == ChainChange::Kind::Rewrite) {
+        if (exists(chain)) {
+          lines.push_back("-F " + chain);
+        }
+        for (const auto& r : c->desired.rules) {
+          lines.push_back("-A " + chain + " " + iptables_body(r, family));
         }
       }
     }
-
+    for (const ChainChange* c : changes) {
+      if (c->kind == ChainChange::Kind::Delete && exists(c->desired.chain)) {
+        lines.push_back("-F " + c->desired.chain);
+        lines.push_back("-X " + c->desired.chain);
+      }
+    }
     if (!lines.empty()) {
       out.add("*" + name, k_geoblock);
       for (const auto& l : lines) {
@@ -212,8 +158,20 @@ build_converge(const Ruleset& live, const std::vector<ChainState>& desired, cons
 }
 
 RestoreText
-build_baseline_restore(const Ruleset& baseline, const Ruleset& live, const std::vector<ChainState>& desired,
-                       const Ownership& own, const std::vector<std::string>& keep, WithOwnRules with_own)
+build_converge(const Ruleset& live, net::Family family, const std::vector<ChainState>& desired,
+               const Ownership& own)
+{
+  FirewallState want;
+  want.chains = desired;
+  FirewallState now;
+  now.chains = owned_chains(live, family, own);
+  return render_plan(live, family, diff(want, now));
+}
+
+RestoreText
+build_baseline_restore(const Ruleset& baseline, const Ruleset& live, net::Family family,
+                       const std::vector<ChainState>& desired, const Ownership& own,
+                       const std::vector<std::string>& keep, WithOwnRules with_own)
 {
   auto kept = [&](const std::string& chain) { return !is_builtin(chain) && matches_any(chain, keep); };
 
@@ -280,25 +238,25 @@ build_baseline_restore(const Ruleset& baseline, const Ruleset& live, const std::
       for (const auto& c : desired) {
         if (c.table == name) {
           for (const auto& r : c.rules) {
-            out.add("-A " + c.chain + " " + r, k_geoblock);
+            out.add("-A " + c.chain + " " + iptables_body(r, family), k_geoblock);
           }
         }
       }
     }
     for (const auto& r : now.rules) {
-      if (!kept(r.chain) && kept(target_of(r.body)) && declared.count(r.chain) != 0 && !own.owns(r)) {
+      if (!kept(r.chain) && kept(target_of(r.body)) && declared.count(r.chain) != 0 && !owned(own, r)) {
         out.add("-A " + r.chain + " " + r.body, r.origin);
       }
     }
     for (const auto& r : base.rules) {
-      if (!kept(r.chain) && !kept(target_of(r.body)) && !own.owns(r)) {
+      if (!kept(r.chain) && !kept(target_of(r.body)) && !owned(own, r)) {
         out.add("-A " + r.chain + " " + r.body, r.origin);
       }
     }
     // A kept chain's rules as they are live, but geoblock's (in DOCKER-USER):
     // those come from the desired state above, once.
     for (const auto& r : now.rules) {
-      if (kept(r.chain) && !own.owns(r)) {
+      if (kept(r.chain) && !owned(own, r)) {
         out.add("-A " + r.chain + " " + r.body, r.origin);
       }
     }
@@ -325,7 +283,7 @@ baseline_managed_text(const Ruleset& live, const Ruleset& baseline, const Owners
       }
     }
     for (const auto& r : t->rules) {
-      if (!kept(r.chain) && !kept(target_of(r.body)) && !own.owns(r)) {
+      if (!kept(r.chain) && !kept(target_of(r.body)) && !owned(own, r)) {
         out += "-A " + r.chain + " " + r.body + "\n";
       }
     }

@@ -4,6 +4,7 @@
 // geoblock's.
 #pragma once
 
+#include "apply/plan.hpp"
 #include "apply/rules.hpp"
 #include "apply/state.hpp"
 
@@ -16,16 +17,25 @@ namespace geoblock::apply {
 // positions and counters.
 std::vector<ChainState> owned_chains(const Ruleset& live, net::Family family, const Ownership& own);
 
-// --noflush input that makes geoblock's part of `live` equal `desired`
-// (this family's desired chains): rules that already stand first and in
-// order stay (with their counters); the rest of geoblock's rules are
-// deleted by position, bottom up, so a copy below a foreign ACCEPT goes and
-// the one above it stays; missing rules are inserted at their place; own
-// chains are created, rewritten when their body differs, or deleted when
-// no longer configured. Foreign rules keep their order. Empty when there
-// is nothing to do. Throws RulesError when a configured chain does not
-// exist (DOCKER-USER without Docker).
-RestoreText build_converge(const Ruleset& live, const std::vector<ChainState>& desired, const Ownership& own);
+// The --noflush input that executes the chain changes of `plan` for
+// `family` in `live` (that family's ruleset, saved just before): geoblock's
+// rules deleted by position, bottom up, and inserted at their place in the
+// system's chains (so a copy below a foreign ACCEPT goes and the one above
+// it stays; foreign rules keep their order), its own chains created first,
+// then filled, rewritten or deleted. Empty when there is nothing to do.
+// A missing DOCKER-USER (Docker not started yet) is created with geoblock's
+// rules, without a jump to it (Docker adds its own when it starts); any
+// other configured chain of the system that does not exist is a
+// RulesError.
+RestoreText render_plan(const Ruleset& live, net::Family family, const Plan& plan);
+
+// render_plan() of the plan that turns geoblock's part of `live` (one
+// family's ruleset, saved just now) into `desired` (that family's desired
+// chains): the positions come from this save, not from a read at the start
+// of the run (another program may have inserted rules since; fail2ban
+// does).
+RestoreText build_converge(const Ruleset& live, net::Family family, const std::vector<ChainState>& desired,
+                           const Ownership& own);
 
 enum class WithOwnRules { No, Yes };
 
@@ -34,9 +44,10 @@ enum class WithOwnRules { No, Yes };
 // when the baseline lacks them), in which chains matching `keep` (and the
 // jumps into them from other chains) come from `live`, geoblock's earlier
 // rules are dropped, and, with WithOwnRules::Yes, `desired` is put in
-// place (its rules first in their chains). Throws RulesError when a
-// configured chain does not exist.
-RestoreText build_baseline_restore(const Ruleset& baseline, const Ruleset& live,
+// place (its rules first in their chains). A missing DOCKER-USER is
+// created as above; another configured chain that does not exist is a
+// RulesError.
+RestoreText build_baseline_restore(const Ruleset& baseline, const Ruleset& live, net::Family family,
                                    const std::vector<ChainState>& desired, const Ownership& own,
                                    const std::vector<std::string>& keep, WithOwnRules with_own);
 

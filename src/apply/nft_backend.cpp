@@ -1,5 +1,6 @@
 #include "apply/nft_backend.hpp"
 
+#include "apply/nft_rule.hpp"
 #include "apply/nft_text.hpp"
 #include "apply/rules.hpp"
 #include "core/error.hpp"
@@ -28,138 +29,6 @@ constexpr std::uint32_t k_hook_forward = 2;
 constexpr std::uint32_t k_hook_output = 3;
 constexpr std::uint32_t k_hook_ingress = 0;
 
-[[noreturn]] void
-bad_rule(const std::string& body, const std::string& problem)
-{
-  throw RulesError("nftables: cannot render rule '" + body + "': " + problem);
-}
-
-std::vector<std::uint8_t>
-ifname_bytes(const std::string& name)
-{
-  // "ppp+" is iptables' wildcard: compare the prefix only. Otherwise the
-  // whole 16-byte, NUL-padded name.
-  if (!name.empty() && name.back() == '+') {
-    return {name.begin(), name.end() - 1};
-  }
-  std::vector<std::uint8_t> out(16, 0);
-  std::copy(name.begin(), name.end(), out.begin());
-  return out;
-}
-
-std::uint8_t
-proto_number(const std::string& proto, const std::string& body)
-{
-  if (proto == "tcp") {
-    return 6;
-  }
-  if (proto == "udp") {
-    return 17;
-  }
-  if (proto == "sctp") {
-    return 132;
-  }
-  bad_rule(body, "unknown protocol '" + proto + "'");
-}
-
-int
-number(const std::string& text, const std::string& body)
-{
-  int v = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size()) {
-    bad_rule(body, "'" + text + "' is not a number");
-  }
-  return v;
-}
-
-std::vector<std::pair<int, int>>
-port_list(const std::string& text, const std::string& body)
-{
-  std::vector<std::pair<int, int>> out;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const std::size_t comma = std::min(text.find(',', start), text.size());
-    const std::string item = text.substr(start, comma - start);
-    const auto colon = item.find(':');
-    const int first = number(item.substr(0, colon), body);
-    const int last = colon == std::string::npos ? first : number(item.substr(colon + 1), body);
-    if (first < 0 || last > 65535 || last < first) {
-      bad_rule(body, "bad port range '" + item + "'");
-    }
-    out.emplace_back(first, last);
-    start = comma + 1;
-  }
-  return out;
-}
-
-std::vector<std::uint8_t>
-u32_host_bytes(std::uint32_t v)
-{
-  std::vector<std::uint8_t> out(4);
-  for (int i = 0; i < 4; ++i) {
-    // ct state is a host-order u32 in the register.
-    std::uint32_t probe = 1;
-    const bool little = *reinterpret_cast<std::uint8_t*>(&probe) == 1;
-    out[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v >> (little ? 8 * i : 8 * (3 - i)));
-  }
-  return out;
-}
-
-std::uint32_t
-ct_states(const std::string& list, const std::string& body)
-{
-  std::uint32_t mask = 0;
-  std::size_t start = 0;
-  while (start <= list.size()) {
-    const std::size_t comma = std::min(list.find(',', start), list.size());
-    const std::string s = list.substr(start, comma - start);
-    if (s == "INVALID") {
-      mask |= 1;
-    } else if (s == "ESTABLISHED") {
-      mask |= 2;
-    } else if (s == "RELATED") {
-      mask |= 4;
-    } else if (s == "NEW") {
-      mask |= 8;
-    } else if (s == "UNTRACKED") {
-      mask |= 64;
-    } else {
-      bad_rule(body, "unknown conntrack state '" + s + "'");
-    }
-    start = comma + 1;
-  }
-  return mask;
-}
-
-std::uint64_t
-rate_unit(const std::string& unit, const std::string& body)
-{
-  if (unit == "sec" || unit == "second" || unit == "s") {
-    return 1;
-  }
-  if (unit == "min" || unit == "minute" || unit == "m") {
-    return 60;
-  }
-  if (unit == "hour" || unit == "h") {
-    return 3600;
-  }
-  if (unit == "day" || unit == "d") {
-    return 86400;
-  }
-  bad_rule(body, "unknown rate unit '" + unit + "'");
-}
-
-// Payload offset of the source or destination address.
-std::uint32_t
-addr_offset(net::Family family, bool source)
-{
-  if (family == net::Family::V4) {
-    return source ? 12 : 16;
-  }
-  return source ? 8 : 24;
-}
-
 // Elements in the order interval_elements() writes them: by key, an end
 // before a start at the same key.
 bool
@@ -173,67 +42,6 @@ canonical(std::vector<nft::Element> elements)
 {
   std::sort(elements.begin(), elements.end(), element_less);
   return elements;
-}
-
-// nft cannot print a '"' inside a comment so that `nft -f` reads it back
-// (`nft list ruleset > /etc/nftables.conf` is common): the log prefix's
-// quotes are stored as single quotes, unless the text has one of those.
-std::string
-comment_of(const std::string& body)
-{
-  if (body.find('\'') != std::string::npos) {
-    return body;
-  }
-  std::string out = body;
-  std::replace(out.begin(), out.end(), '"', '\'');
-  return out;
-}
-
-std::string
-body_of(const std::string& comment)
-{
-  if (comment.find('"') != std::string::npos) {
-    return comment;
-  }
-  std::string out = comment;
-  std::replace(out.begin(), out.end(), '\'', '"');
-  return out;
-}
-
-std::string
-serialize(const nft::Set& set)
-{
-  std::string out = "{";
-  for (const auto& e : canonical(set.elements)) {
-    for (std::uint32_t i = 0; i < set.key_len && i < e.key.size(); ++i) {
-      static const char* hex = "0123456789abcdef";
-      out += hex[e.key[i] >> 4];
-      out += hex[e.key[i] & 15];
-    }
-    out += e.interval_end ? "e," : ",";
-  }
-  return out + "}";
-}
-
-// A rule's expressions with anonymous set names replaced by their contents,
-// so a rendered rule and a live one compare equal when they do the same.
-std::vector<Expr>
-normalized(const nft::Rule& rule, const std::map<std::string, std::string>& live_anonymous)
-{
-  std::vector<Expr> out = rule.exprs;
-  std::size_t k = 0;
-  for (auto& x : out) {
-    x.offset = x.kind == Expr::Kind::Lookup ? 0 : x.offset;
-    if (x.kind != Expr::Kind::Lookup || x.name.rfind("__set", 0) != 0) {
-      continue;
-    }
-    if (const auto it = live_anonymous.find(x.name); it != live_anonymous.end()) {
-      x.name = it->second;
-    } else if (k < rule.anonymous.size()) {
-      x.name = serialize(rule.anonymous[k++]);
-    }
-  }
-  return out;
 }
 
 struct HookSpec {
@@ -274,20 +82,6 @@ hook_spec(const std::string& table, const std::string& chain)
   return s;
 }
 
-// A jump target of the vocabulary: one of geoblock's own chains
-// ("<set-name>-drop", ...), never an iptables target.
-bool
-jump_target(const std::string& chain)
-{
-  for (const char* suffix : {"-allow", "-allow-out", "-drop", "-reject"}) {
-    const std::string s = suffix;
-    if (chain.size() > s.size() && chain.compare(chain.size() - s.size(), s.size(), s) == 0) {
-      return chain.find_first_of(" \"'") == std::string::npos && chain.front() != '-';
-    }
-  }
-  return false;
-}
-
 // "raw-PREROUTING-v4" -> (V4, raw, PREROUTING).
 bool
 parse_chain_name(const std::string& name, net::Family& family, std::string& table, std::string& chain)
@@ -307,17 +101,6 @@ parse_chain_name(const std::string& name, net::Family& family, std::string& tabl
   table = name.substr(0, dash);
   chain = name.substr(dash + 1, name.size() - 3 - dash - 1);
   return (table == "raw" || table == "mangle" || table == "filter" || table == "ingress") && !chain.empty();
-}
-
-void
-check_nft_hooks(const ApplyOptions& options)
-{
-  for (const Hook& h : hooks_of(options)) {
-    if (h.chain == "DOCKER-USER") {
-      throw ConfigError("chain DOCKER-USER is an iptables chain: with backend nftables use FORWARD, which "
-                        "also covers Docker's published ports");
-    }
-  }
 }
 
 // The tables geoblock owns: inet and netdev tables named after the current
@@ -411,10 +194,10 @@ state_of(const std::vector<LiveTable>& tables, bool with_members, std::vector<st
     const LiveTable& lt = *ltp;
     netdev_sets.clear();
     const bool netdev = lt.table.family == nft::Family::Netdev;
-    std::map<std::string, std::string> anonymous;
+    std::map<std::string, const nft::Set*> anonymous;
     for (const auto& s : lt.sets) {
       if (s.anonymous) {
-        anonymous[s.name] = serialize(s);
+        anonymous[s.name] = &s;
         continue;
       }
       SetState ss;
@@ -460,7 +243,7 @@ state_of(const std::vector<LiveTable>& tables, bool with_members, std::vector<st
         cs.table = "nft " + lt.table.name;
         cs.chain = c.name;
         cs.own = true;
-        cs.rules.push_back("[chain not written by geoblock]");
+        cs.problems.push_back("not written by geoblock");
         st.chains.push_back(std::move(cs));
         continue;
       }
@@ -472,7 +255,7 @@ state_of(const std::vector<LiveTable>& tables, bool with_members, std::vector<st
         const SetState* main = st.set(copy.name);
         if (copy.family == family && (main == nullptr || main->members.v4 != copy.members.v4 ||
                                       main->members.v6 != copy.members.v6 || main->entries != copy.entries)) {
-          cs.rules.push_back("[set " + copy.name + " of the netdev table differs from the inet table's]");
+          cs.problems.push_back("set " + copy.name + " of the netdev table differs from the inet table's");
         }
       }
       if (c.hook) {
@@ -483,36 +266,16 @@ state_of(const std::vector<LiveTable>& tables, bool with_members, std::vector<st
           want.reset();
         }
         if (!want || *c.hook != want->hook) {
-          cs.rules.push_back("[chain hooked differently from geoblock's layout]");
+          cs.problems.push_back("hooked differently from geoblock's layout");
         }
       }
+      const NftPlace place{family, lt.table.family, lt.table.name, table, c.name};
       std::size_t pos = 0;
       for (const auto& r : lt.rules) {
         if (r.chain != c.name) {
           continue;
         }
-        std::string body;
-        if (r.comment.empty()) {
-          body = "[rule without geoblock's text, handle " + std::to_string(r.handle) + "]";
-        } else {
-          body = body_of(r.comment);
-          try {
-            const nft::Rule want_rule =
-                render_rule(body, family, lt.table.family, lt.table.name, table, c.name);
-            const auto want_x = normalized(want_rule, {});
-            const auto have_x = normalized(r, anonymous);
-            if (want_x != have_x) {
-              std::size_t k = 0;
-              while (k < want_x.size() && k < have_x.size() && want_x[k] == have_x[k]) {
-                ++k;
-              }
-              body += " [changed outside geoblock: expression " + std::to_string(k + 1) + " differs]";
-            }
-          } catch (const Error&) {
-            body += " [not geoblock's vocabulary]";
-          }
-        }
-        cs.rules.push_back(body);
+        cs.rules.push_back(read_rule(r, place, anonymous));
         cs.positions.push_back(pos++);
         cs.counters.push_back(Counters{r.packets, r.bytes});
       }
@@ -613,17 +376,17 @@ append_networks(std::string& out, const std::string& verb, const std::string& ta
 }
 
 // What the desired state looks like as nft objects.
-struct Plan {
+struct NftObjects {
   std::vector<nft::Table> tables;
   std::vector<nft::Set> sets;
   std::vector<nft::Chain> chains;
   std::vector<std::vector<nft::Rule>> rules; // per chain
 };
 
-Plan
-plan_of(const FirewallState& desired, const ApplyOptions& options)
+NftObjects
+objects_of(const FirewallState& desired, const ApplyOptions& options)
 {
-  Plan p;
+  NftObjects p;
   const std::string& name = options.set_name;
   bool need_netdev = false;
   for (const auto& c : desired.chains) {
@@ -656,8 +419,9 @@ plan_of(const FirewallState& desired, const ApplyOptions& options)
       nc.hook = spec->hook;
     }
     std::vector<nft::Rule> rules;
-    for (const auto& body : c.rules) {
-      rules.push_back(render_rule(body, c.family, nc.family, name, c.table, nc.name));
+    const NftPlace place{c.family, nc.family, name, c.table, nc.name};
+    for (const auto& r : c.rules) {
+      rules.push_back(render_rule(r, place));
     }
     p.chains.push_back(std::move(nc));
     p.rules.push_back(std::move(rules));
@@ -693,7 +457,8 @@ append_set_update(std::string& out, const std::string& target, const std::vector
 // the sets it refilled.
 std::set<std::string>
 commit_baseline(nft::Socket& sock, const ApplyOptions& options, const std::string& baseline_text,
-                const Plan& plan, const FirewallState& desired, const std::vector<LiveTable>& live_tables)
+                const NftObjects& plan, const FirewallState& desired,
+                const std::vector<LiveTable>& live_tables)
 {
   std::string text = nft::rewrite_flush_ruleset(
       baseline_text, sock.tables(), [&](const nft::Table& t) { return spared_table(sock, t, options); },
@@ -737,25 +502,39 @@ commit_baseline(nft::Socket& sock, const ApplyOptions& options, const std::strin
   return refilled;
 }
 
-void
-stage(const ApplyOptions& options, const std::string& what)
+// Whether the plan changes the chain (family, table, chain) of the model.
+bool
+planned(const Plan& plan, net::Family family, const std::string& table, const std::string& chain)
 {
-  log::verbose(what);
-  if (options.on_stage) {
-    options.on_stage(what);
-  }
+  return std::any_of(plan.chains.begin(), plan.chains.end(), [&](const ChainChange& c) {
+    return c.desired.family == family && c.desired.table == table && c.desired.chain == chain;
+  });
 }
 
 class NftablesBackend final : public Backend {
 public:
   const char* name() const override { return "nftables"; }
 
+  Capabilities capabilities() const override
+  {
+    Capabilities c;
+    c.ingress = true;
+    return c;
+  }
+
   LiveState read(const ApplyOptions& options, bool with_members) override
   {
     nft::Socket sock;
     LiveState live;
-    const auto tables = read_tables(sock, options);
+    auto tables = read_tables(sock, options);
     live.state = state_of(tables, with_members, live.warnings);
+    // An apply reads with members, then executes under the same lock: the
+    // elements it read are what execute() starts from (dumping a large
+    // interval set again would cost seconds).
+    m_read.reset();
+    if (with_members) {
+      m_read = std::move(tables);
+    }
     if (!options.baseline.empty()) {
       // One file covers both families: its digest is kept under IPv4's
       // index, where the commands look for the `baseline` file's.
@@ -769,54 +548,31 @@ public:
     return live;
   }
 
-  ApplyReport apply(const net::NetList& aggregated, const ApplyOptions& options) override
+  void check(const Plan&, const FirewallState&, const LiveState&, const ApplyOptions& options) override
   {
-    validate(static_cast<const RulesConfig&>(options));
-    check_nft_hooks(options);
-    const std::string baseline_text = options.baseline.empty() ? std::string() : read_baseline(options);
-    std::optional<util::FileLock> lock;
-    if (!options.lock_path.empty()) {
-      lock.emplace(options.lock_path, options.lock_wait);
-    }
-    const FirewallState desired = desired_state(aggregated, options);
-    const Plan plan = plan_of(desired, options);
-
-    nft::Socket sock;
-    auto live_tables = read_tables(sock, options);
-    std::vector<std::string> warnings;
-    FirewallState before = state_of(live_tables, true, warnings);
-    for (const auto& w : warnings) {
-      log::warning(w);
+    if (!options.baseline.empty()) {
+      read_baseline(options); // ConfigError naming the file, before anything runs
     }
     if (!options.baseline6.empty()) {
       // One nft file covers both families (docs/nftables.md, "Baseline").
-      warnings.push_back(
-          "baseline6 " + options.baseline6 +
-          " is not used by the nftables backend: `baseline` names one nft file for both families");
-      log::warning(warnings.back());
+      log::warning("baseline6 " + options.baseline6 +
+                   " is not used by the nftables backend: `baseline` names one nft file for both families");
     }
-    ApplyReport report;
-    report.warnings = warnings;
-    report.changes = diff(desired, before);
-    check_safety(aggregated, options);
-    for (const SetState& want : desired.sets) {
-      FamilyReport& r = want.family == net::Family::V4 ? report.v4 : report.v6;
-      r.enabled = true;
-      r.set = want.name;
-      if (const SetState* have = before.set(want.name)) {
-        r.existed = true;
-        r.previous_entries = have->entries;
-        r.set_replaced = have->members.v4 != want.members.v4 || have->members.v6 != want.members.v6;
-      } else {
-        r.set_replaced = true;
-      }
-      r.entries = want.entries;
-    }
-    stage(options, "checked");
+  }
+
+  FirewallState execute(const Plan& changes, const FirewallState& desired, const LiveState& before_state,
+                        const ApplyOptions& options, ApplyReport& report) override
+  {
+    const std::string baseline_text = options.baseline.empty() ? std::string() : read_baseline(options);
+    const NftObjects plan = objects_of(desired, options);
+    nft::Socket sock;
+    std::vector<LiveTable> live_tables = m_read ? std::move(*m_read) : read_tables(sock, options);
+    m_read.reset();
+    FirewallState before = before_state.state;
     if (!options.baseline.empty()) {
       const std::set<std::string> refilled =
           commit_baseline(sock, options, baseline_text, plan, desired, live_tables);
-      stage(options, "baseline");
+      report_stage(options, "baseline");
       for (FamilyReport* r : {&report.v4, &report.v6}) {
         r->baseline_restored = r->enabled;
       }
@@ -905,16 +661,15 @@ public:
         rewrite.push_back(i);
         continue;
       }
-      const ChainState* want = nullptr;
-      const ChainState* have = nullptr;
+      // The typed plan says which chains change (their rules, or their
+      // hook: a problem of the live chain); a baseline's refill may have
+      // re-read them (`before`), so the comparison is made again here.
       net::Family fam;
       std::string t;
       std::string ch;
-      if (parse_chain_name(c.name, fam, t, ch)) {
-        want = desired.chain(fam, t, ch);
-        have = before.chain(fam, t, ch);
-      }
-      const bool same = want && have && want->rules == have->rules && it->second->hook == c.hook;
+      const bool changing = !parse_chain_name(c.name, fam, t, ch) || planned(changes, fam, t, ch) ||
+                            planned(diff(desired, before), fam, t, ch);
+      const bool same = !changing && it->second->hook == c.hook;
       if (!same) {
         if (it->second->hook != c.hook) {
           batch.flush_chain(*it->second);
@@ -980,33 +735,22 @@ public:
       }
     }
     sock.commit(batch);
-    stage(options, "committed");
+    report_stage(options, "committed");
 
     Committed committed;
     for (const auto& set : plan.sets) {
       committed[set_key(set.family, set.table, set.name)] = &set.elements;
     }
-    LiveState after;
-    after.state = state_of(read_tables(sock, options, &committed), true, after.warnings);
-    const std::vector<std::string> left = diff(desired, after.state);
-    if (!left.empty()) {
-      throw Error("after applying, the live firewall still differs from the configuration: " + left.front() +
-                  (left.size() > 1 ? " (and " + std::to_string(left.size() - 1) + " more)" : ""));
-    }
-    report.live = std::move(after.state);
+    std::vector<std::string> warnings;
+    FirewallState after = state_of(read_tables(sock, options, &committed), true, warnings);
     if (!options.baseline.empty()) {
-      report.live.baseline_digest[net::family_index(net::Family::V4)] =
-          baseline_digest_of(baseline_text, options);
+      after.baseline_digest[net::family_index(net::Family::V4)] = baseline_digest_of(baseline_text, options);
     }
-    return report;
+    return after;
   }
 
-  RemoveReport remove(const ApplyOptions& options) override
+  RemoveReport remove_all(const ApplyOptions& options) override
   {
-    std::optional<util::FileLock> lock;
-    if (!options.lock_path.empty()) {
-      lock.emplace(options.lock_path, options.lock_wait);
-    }
     nft::Socket sock;
     const auto tables = read_tables(sock, options);
     RemoveReport report;
@@ -1029,253 +773,12 @@ public:
     sock.commit(batch);
     return report;
   }
+
+private:
+  std::optional<std::vector<LiveTable>> m_read; // the live tables read() read last, with members
 };
 
 } // namespace
-
-std::string
-nft_chain_name(net::Family family, const std::string& table, const std::string& chain)
-{
-  return table + "-" + chain + (family == net::Family::V4 ? "-v4" : "-v6");
-}
-
-nft::Rule
-render_rule(const std::string& body, net::Family family, nft::Family table_family,
-            const std::string& table_name, const std::string& ip_table, const std::string& chain)
-{
-  nft::Rule rule;
-  rule.family = table_family;
-  rule.table = table_name;
-  rule.chain = chain;
-  rule.comment = comment_of(body);
-  auto& x = rule.exprs;
-  // Every rule of a per-family chain first tests the family: inet base
-  // chains see both, and a rule without an address match (-i lo -j RETURN)
-  // must not act on the other family.
-  if (table_family == nft::Family::Netdev) {
-    x.push_back(nft::meta_load(static_cast<nft::MetaKey>(1))); // NFT_META_PROTOCOL: the ethertype
-    x.push_back(nft::cmp_eq(family == net::Family::V4 ? std::vector<std::uint8_t>{0x08, 0x00}
-                                                      : std::vector<std::uint8_t>{0x86, 0xdd}));
-  } else {
-    x.push_back(nft::meta_load(nft::MetaKey::NfProto));
-    x.push_back(nft::cmp_eq({static_cast<std::uint8_t>(family == net::Family::V4 ? 2 : 10)}));
-  }
-  const auto w = split_rule(body);
-  std::string proto;
-  bool verdict = false;
-  auto arg = [&](std::size_t& i) -> const std::string& {
-    if (i + 1 >= w.size()) {
-      bad_rule(body, "'" + w[i] + "' needs a value");
-    }
-    return w[++i];
-  };
-  auto port_match = [&](const std::vector<std::pair<int, int>>& ports) {
-    if (proto.empty()) {
-      bad_rule(body, "ports without -p");
-    }
-    x.push_back(nft::payload_load(nft::PayloadBase::Transport, 2, 2));
-    if (ports.size() == 1 && ports[0].first == ports[0].second) {
-      const auto p = static_cast<std::uint16_t>(ports[0].first);
-      x.push_back(nft::cmp_eq({static_cast<std::uint8_t>(p >> 8), static_cast<std::uint8_t>(p & 0xff)}));
-      return;
-    }
-    nft::Set s;
-    s.key_type = nft::KeyType::InetService;
-    s.key_len = 2;
-    s.interval = true;
-    s.anonymous = true;
-    s.elements = nft::port_elements(ports);
-    rule.anonymous.push_back(std::move(s));
-    x.push_back(nft::lookup("__set"));
-  };
-  for (std::size_t i = 0; i < w.size(); ++i) {
-    if (verdict) {
-      bad_rule(body, "'" + w[i] + "' after the target");
-    }
-    const std::string& word = w[i];
-    if (word == "!") {
-      // Only "! -i IF" / "! -o IF" (loopback's exemption).
-      if (i + 2 >= w.size() || (w[i + 1] != "-i" && w[i + 1] != "-o")) {
-        bad_rule(body, "'!' other than before -i or -o");
-      }
-      x.push_back(nft::meta_load(w[i + 1] == "-i" ? nft::MetaKey::IifName : nft::MetaKey::OifName));
-      x.push_back(nft::cmp_neq(ifname_bytes(w[i + 2])));
-      i += 2;
-    } else if (word == "-i" || word == "-o") {
-      x.push_back(nft::meta_load(word == "-i" ? nft::MetaKey::IifName : nft::MetaKey::OifName));
-      x.push_back(nft::cmp_eq(ifname_bytes(arg(i))));
-    } else if (word == "-p") {
-      proto = arg(i);
-      x.push_back(nft::meta_load(nft::MetaKey::L4Proto));
-      if (proto == "ipv6-icmp") {
-        if (family != net::Family::V6) {
-          bad_rule(body, "-p ipv6-icmp in an IPv4 rule");
-        }
-        x.push_back(nft::cmp_eq({58}));
-      } else {
-        x.push_back(nft::cmp_eq({proto_number(proto, body)}));
-      }
-    } else if (word == "--dport" || word == "--dports") {
-      port_match(port_list(arg(i), body));
-    } else if (word == "-m") {
-      const std::string& module = arg(i);
-      if (module == "multiport" || module == "tcp" || module == "udp" || module == "sctp") {
-        continue; // their options follow
-      }
-      if (module == "comment") {
-        if (i + 2 < w.size() && w[i + 1] == "--comment") {
-          i += 2; // the owner tag: carried by the rule's comment
-          continue;
-        }
-        bad_rule(body, "-m comment without --comment");
-      }
-      if (module == "conntrack" || module == "state") {
-        if (i + 2 >= w.size() || (w[i + 1] != "--ctstate" && w[i + 1] != "--state")) {
-          bad_rule(body, "-m conntrack without --ctstate");
-        }
-        i += 2;
-        x.push_back(nft::ct_state_load());
-        x.push_back(nft::bitwise_mask(u32_host_bytes(ct_states(w[i], body))));
-        x.push_back(nft::cmp_neq({0, 0, 0, 0}));
-        continue;
-      }
-      if (module == "set") {
-        if (i + 3 >= w.size() || w[i + 1] != "--match-set" || (w[i + 3] != "src" && w[i + 3] != "dst")) {
-          bad_rule(body, "expected -m set --match-set SET src|dst");
-        }
-        const std::string& set = w[i + 2];
-        const bool src = w[i + 3] == "src";
-        i += 3;
-        x.push_back(nft::payload_load(nft::PayloadBase::Network, addr_offset(family, src),
-                                      family == net::Family::V4 ? 4 : 16));
-        x.push_back(nft::lookup(set));
-        continue;
-      }
-      if (module == "icmp6") {
-        // Neighbour discovery's returns: icmpv6 type N (one byte at the
-        // start of the ICMPv6 header).
-        if (proto != "ipv6-icmp" || i + 2 >= w.size() || w[i + 1] != "--icmpv6-type") {
-          bad_rule(body, "expected -p ipv6-icmp -m icmp6 --icmpv6-type N");
-        }
-        const int type = number(w[i + 2], body);
-        if (type < 0 || type > 255) {
-          bad_rule(body, "bad ICMPv6 type '" + w[i + 2] + "'");
-        }
-        i += 2;
-        x.push_back(nft::payload_load(nft::PayloadBase::Transport, 0, 1));
-        x.push_back(nft::cmp_eq({static_cast<std::uint8_t>(type)}));
-        continue;
-      }
-      if (module == "hl") {
-        // ip6 hoplimit N (byte 7 of the IPv6 header).
-        if (family != net::Family::V6 || i + 2 >= w.size() || w[i + 1] != "--hl-eq") {
-          bad_rule(body, "expected -m hl --hl-eq N in an IPv6 rule");
-        }
-        const int hl = number(w[i + 2], body);
-        if (hl < 0 || hl > 255) {
-          bad_rule(body, "bad hop limit '" + w[i + 2] + "'");
-        }
-        i += 2;
-        x.push_back(nft::payload_load(nft::PayloadBase::Network, 7, 1));
-        x.push_back(nft::cmp_eq({static_cast<std::uint8_t>(hl)}));
-        continue;
-      }
-      if (module == "limit") {
-        if (i + 2 >= w.size() || w[i + 1] != "--limit") {
-          bad_rule(body, "-m limit without --limit");
-        }
-        const std::string& rate = w[i + 2];
-        i += 2;
-        const auto slash = rate.find('/');
-        if (slash == std::string::npos) {
-          bad_rule(body, "bad rate '" + rate + "'");
-        }
-        std::uint32_t burst = 5; // iptables' and nft's default
-        if (i + 2 < w.size() && w[i + 1] == "--limit-burst") {
-          burst = static_cast<std::uint32_t>(number(w[i + 2], body));
-          i += 2;
-        }
-        x.push_back(nft::limit(static_cast<std::uint64_t>(number(rate.substr(0, slash), body)),
-                               rate_unit(rate.substr(slash + 1), body), burst));
-        continue;
-      }
-      bad_rule(body, "unknown match '-m " + module + "'");
-    } else if (word == "-s" || word == "-d") {
-      const std::string& text = arg(i);
-      net::NetList nl;
-      if (!net::parse_network(text, nl) || nl.v4.size() + nl.v6.size() != 1 ||
-          (family == net::Family::V4) != (nl.v4.size() == 1)) {
-        bad_rule(body, "'" + text + "' is not a network of this family");
-      }
-      std::vector<std::uint8_t> addr;
-      std::vector<std::uint8_t> mask;
-      int len = 0;
-      if (family == net::Family::V4) {
-        const auto p = nl.v4.front();
-        len = p.len;
-        for (int b = 3; b >= 0; --b) {
-          addr.push_back(static_cast<std::uint8_t>(p.addr >> (8 * b)));
-          mask.push_back(static_cast<std::uint8_t>(net::mask<std::uint32_t>(p.len) >> (8 * b)));
-        }
-      } else {
-        const auto p = nl.v6.front();
-        len = p.len;
-        for (int b = 15; b >= 0; --b) {
-          addr.push_back(static_cast<std::uint8_t>(p.addr >> (8 * b)));
-          mask.push_back(static_cast<std::uint8_t>(net::mask<net::u128>(p.len) >> (8 * b)));
-        }
-      }
-      x.push_back(nft::payload_load(nft::PayloadBase::Network, addr_offset(family, word == "-s"),
-                                    static_cast<std::uint32_t>(addr.size())));
-      if (len < static_cast<int>(addr.size()) * 8) {
-        x.push_back(nft::bitwise_mask(mask));
-      }
-      x.push_back(nft::cmp_eq(addr));
-    } else if (word == "-j") {
-      const std::string& target = arg(i);
-      x.push_back(nft::counter());
-      if (target == "DROP") {
-        x.push_back(nft::verdict(nft::Verdict::Drop));
-      } else if (target == "RETURN") {
-        x.push_back(nft::verdict(nft::Verdict::Return));
-      } else if (target == "ACCEPT") {
-        x.push_back(nft::verdict(nft::Verdict::Accept));
-      } else if (target == "REJECT") {
-        bool reset = false;
-        if (i + 2 < w.size() && w[i + 1] == "--reject-with") {
-          const std::string& with = w[i + 2];
-          reset = with == "tcp-reset";
-          if (reset && proto != "tcp") {
-            bad_rule(body, "--reject-with tcp-reset without -p tcp");
-          }
-          if (!reset && with != "icmp-port-unreachable" && with != "icmp6-port-unreachable") {
-            bad_rule(body, "unknown --reject-with '" + with + "'");
-          }
-          i += 2;
-        }
-        x.push_back(reset ? nft::reject_tcp_reset() : nft::reject_port_unreachable());
-      } else if (target == "LOG") {
-        std::string prefix;
-        if (i + 2 < w.size() && w[i + 1] == "--log-prefix") {
-          prefix = w[i + 2];
-          i += 2;
-        }
-        x.push_back(nft::log(prefix));
-      } else if (jump_target(target)) {
-        x.push_back(nft::verdict(nft::Verdict::Jump, nft_chain_name(family, ip_table, target)));
-      } else {
-        bad_rule(body, "unknown target '" + target + "'");
-      }
-      verdict = true;
-    } else {
-      bad_rule(body, "unknown word '" + word + "'");
-    }
-  }
-  if (!verdict) {
-    bad_rule(body, "no target (-j)");
-  }
-  return rule;
-}
 
 NftProbe
 probe_nftables()

@@ -10,13 +10,13 @@
 // and priority (raw:PREROUTING: prerouting -300, mangle:PREROUTING:
 // prerouting -150, INPUT/FORWARD/OUTPUT: priority 0), policy accept.
 // `ingress:IFACE` chains live in a table `netdev <set-name>` with its own
-// copy of the sets. Each rule carries its iptables-style text (the
-// FirewallState form) as its comment; reading compares the live
-// expressions with what that text renders to, so an edited rule is drift.
+// copy of the sets. Rules are rendered from the typed model (nft_rule.hpp)
+// and read back into it; an edited rule is Action::Unknown, i.e. drift.
 #pragma once
 
 #include "apply/backend.hpp"
 #include "apply/nft_netlink.hpp"
+#include "apply/nft_rule.hpp"
 
 #include <memory>
 #include <string>
@@ -34,20 +34,5 @@ struct NftProbe {
   std::vector<std::string> tables;
 };
 NftProbe probe_nftables();
-
-// The nft chain of a FirewallState chain: "raw-PREROUTING-v4".
-std::string nft_chain_name(net::Family family, const std::string& table, const std::string& chain);
-
-// Renders one rule body of the closed vocabulary desired_state() writes
-// (-i/-o IFACE, -p PROTO -m multiport --dports LIST, --dport N, -m
-// conntrack --ctstate LIST, -m set --match-set SET src|dst, -s/-d NET, -m
-// limit --limit R [--limit-burst N], -m comment --comment C, in IPv6 rules
-// -p ipv6-icmp -m icmp6 --icmpv6-type N and -m hl --hl-eq N, -j DROP |
-// RETURN | REJECT --reject-with ... | LOG --log-prefix P | own chain) into a
-// rule of chain `chain` (nft name) of `table_name`. In a netdev table the
-// family test is on the ethertype. Throws RulesError naming the word for
-// anything else.
-nft::Rule render_rule(const std::string& body, net::Family family, nft::Family table_family,
-                      const std::string& table_name, const std::string& ip_table, const std::string& chain);
 
 } // namespace geoblock::apply

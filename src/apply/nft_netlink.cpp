@@ -995,20 +995,6 @@ Batch::add_rule(const Rule& rule)
                  (rule.comment.empty() ? std::string() : " (" + rule.comment + ")"));
 }
 
-void
-Batch::delete_rule(const Rule& rule)
-{
-  auto r = checked<nftnl_rule, RuleDel>(nftnl_rule_alloc());
-  nftnl_rule_set_u32(r.get(), NFTNL_RULE_FAMILY, static_cast<std::uint32_t>(rule.family));
-  nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, rule.table.c_str());
-  nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, rule.chain.c_str());
-  nftnl_rule_set_u64(r.get(), NFTNL_RULE_HANDLE, rule.handle);
-  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(reserve(k_max_message), NFT_MSG_DELRULE,
-                                        static_cast<std::uint16_t>(rule.family), NLM_F_ACK, next_seq());
-  nftnl_rule_nlmsg_build_payload(nlh, r.get());
-  commit_message("deleting rule " + std::to_string(rule.handle) + " in chain " + rule.chain);
-}
-
 // ---------------------------------------------------------------- Socket
 
 Socket::Socket()

@@ -175,8 +175,7 @@ public:
   void add_chain(const Chain& chain); // creates it unless it exists
   void flush_chain(const Chain& chain);
   void delete_chain(const Chain& chain);
-  void add_rule(const Rule& rule);    // appends; creates its anonymous sets first
-  void delete_rule(const Rule& rule); // by handle
+  void add_rule(const Rule& rule); // appends; creates its anonymous sets first
 
   bool empty() const { return m_messages == 0; }
   std::size_t bytes() const { return m_buf.size(); }

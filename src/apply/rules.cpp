@@ -39,39 +39,6 @@ target_of(const std::string& body)
   return {};
 }
 
-Hook
-parse_hook(std::string_view text)
-{
-  std::string table = "filter";
-  std::string chain(text);
-  if (const auto colon = text.find(':'); colon != std::string_view::npos) {
-    table = std::string(text.substr(0, colon));
-    chain = std::string(text.substr(colon + 1));
-  }
-  if (table == "ingress") {
-    // nftables only: the netdev ingress hook of one interface.
-    if (!valid_interface(chain) || chain.back() == '+') {
-      throw ConfigError("unsupported chain '" + std::string(text) +
-                        "': ingress:IFACE needs one interface name (no '+' wildcard)");
-    }
-    return {table, chain};
-  }
-  const bool ok = (table == "raw" && chain == "PREROUTING") || (table == "mangle" && chain == "PREROUTING") ||
-                  (table == "filter" && (chain == "INPUT" || chain == "FORWARD" || chain == "DOCKER-USER"));
-  if (!ok) {
-    throw ConfigError("unsupported chain '" + std::string(text) +
-                      "': use raw:PREROUTING, mangle:PREROUTING, INPUT, FORWARD, DOCKER-USER or (nftables) "
-                      "ingress:IFACE");
-  }
-  return {table, chain};
-}
-
-std::string
-to_string(const Hook& hook)
-{
-  return hook.table == "filter" ? hook.chain : hook.table + ":" + hook.chain;
-}
-
 const ChainDecl*
 Table::chain(const std::string& chain_name) const
 {
@@ -129,12 +96,6 @@ split_rule(std::string_view body)
     words.push_back(word);
   }
   return words;
-}
-
-bool
-same_rule(const std::string& a, const std::string& b)
-{
-  return a == b || split_rule(a) == split_rule(b);
 }
 
 Ruleset

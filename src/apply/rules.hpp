@@ -3,6 +3,7 @@
 // argv, always with --wait). What to write is decided in converge.hpp.
 #pragma once
 
+#include "apply/model.hpp"
 #include "net/cidr.hpp"
 
 #include <chrono>
@@ -12,26 +13,6 @@
 #include <vector>
 
 namespace geoblock::apply {
-
-// Where a rule goes: a table and a chain.
-struct Hook {
-  std::string table; // "raw", "mangle", "filter"
-  std::string chain; // "PREROUTING", "INPUT", "FORWARD", "DOCKER-USER"
-  friend bool operator==(const Hook&, const Hook&) = default;
-};
-
-// Accepts "raw:PREROUTING", "mangle:PREROUTING", "INPUT", "FORWARD",
-// "DOCKER-USER" (a bare chain means the filter table) and "filter:CHAIN",
-// and "ingress:IFACE" (table "ingress", chain IFACE: nftables' netdev
-// ingress hook; the iptables backend refuses it). Throws ConfigError for
-// anything else.
-Hook parse_hook(std::string_view text);
-std::string to_string(const Hook& hook); // "raw:PREROUTING", "INPUT"
-
-enum class Policy {
-  Block,     // drop new packets from the listed networks
-  AllowOnly, // drop packets from everywhere else (except lo, established, allowlist)
-};
 
 // One parsed iptables-save text. Every line remembers where it came from,
 // so an error from iptables-restore can name the file and line.
@@ -71,8 +52,6 @@ Ruleset parse_ruleset(std::string_view text, const std::string& source);
 
 // Splits a rule into words the way iptables-save quotes them.
 std::vector<std::string> split_rule(std::string_view body);
-// True when two rule bodies are the same words (quoting aside).
-bool same_rule(const std::string& a, const std::string& b);
 
 // True when `name` matches one of the glob patterns (fnmatch).
 bool matches_any(const std::string& name, const std::vector<std::string>& patterns);
@@ -113,7 +92,6 @@ public:
   void restore(const RestoreText& text, Flush flush, Mode mode) const;
 
   const std::string& save_program() const { return m_save; }
-  const std::string& restore_program() const { return m_restore; }
 
 private:
   net::Family m_family;

@@ -11,9 +11,8 @@ namespace geoblock::apply {
 
 namespace {
 
-const std::string k_tag = std::string("-m comment --comment ") + k_owner_tag;
-
-// iptables' multiport takes at most 15 ports per rule, a range counting 2.
+// iptables' multiport takes at most 15 ports per rule, a range counting 2;
+// both backends write the same rules, so the nftables one splits alike.
 constexpr int k_multiport_slots = 15;
 
 int
@@ -30,12 +29,11 @@ parse_port(std::string_view text, const std::string& whole)
   return value;
 }
 
-// "-p tcp -m multiport --dports 22,80:90" for each protocol, at most 15
-// slots each.
-std::vector<std::string>
+// The port matches of `ranges`: per protocol, at most 15 slots each.
+std::vector<RuleMatch>
 port_matches(const std::vector<PortRange>& ranges)
 {
-  std::vector<std::string> out;
+  std::vector<RuleMatch> out;
   std::vector<std::string> protos;
   for (const auto& r : ranges) {
     if (std::find(protos.begin(), protos.end(), r.proto) == protos.end()) {
@@ -43,25 +41,41 @@ port_matches(const std::vector<PortRange>& ranges)
     }
   }
   for (const auto& proto : protos) {
-    std::string list;
+    // Sorted, overlapping and adjacent ranges merged: one canonical form,
+    // which both backends write and read back the same.
+    std::vector<PortSpan> spans;
+    for (const auto& r : ranges) {
+      if (r.proto == proto) {
+        spans.push_back(PortSpan{r.first, r.last});
+      }
+    }
+    std::sort(spans.begin(), spans.end(), [](const PortSpan& a, const PortSpan& b) {
+      return a.first != b.first ? a.first < b.first : a.last < b.last;
+    });
+    std::vector<PortSpan> merged;
+    for (const auto& p : spans) {
+      if (!merged.empty() && p.first <= merged.back().last + 1) {
+        merged.back().last = std::max(merged.back().last, p.last);
+      } else {
+        merged.push_back(p);
+      }
+    }
+    RuleMatch m;
     int slots = 0;
     auto flush = [&] {
-      if (!list.empty()) {
-        out.push_back("-p " + proto + " -m multiport --dports " + list);
-        list.clear();
+      if (!m.dports.empty()) {
+        m.proto = proto;
+        out.push_back(m);
+        m = RuleMatch{};
         slots = 0;
       }
     };
-    for (const auto& r : ranges) {
-      if (r.proto != proto) {
-        continue;
-      }
-      const int need = r.first == r.last ? 1 : 2;
+    for (const auto& p : merged) {
+      const int need = p.first == p.last ? 1 : 2;
       if (slots + need > k_multiport_slots) {
         flush();
       }
-      list += (list.empty() ? "" : ",") + std::to_string(r.first) +
-              (r.first == r.last ? std::string() : ":" + std::to_string(r.last));
+      m.dports.push_back(p);
       slots += need;
     }
     flush();
@@ -80,13 +94,6 @@ constexpr int k_nd_types[] = {133, 134, 135, 136, 137};
 // family's ICMP port unreachable).
 enum class Verdict { Drop, Reject };
 
-std::string
-icmp_reject(net::Family family)
-{
-  return family == net::Family::V4 ? "REJECT --reject-with icmp-port-unreachable"
-                                   : "REJECT --reject-with icmp6-port-unreachable";
-}
-
 // Hooks where packets the host sends itself arrive again, on the loopback
 // interface: the reset or ICMP error of a connection the host's own
 // firewall rejected carries the refused address as its source, so a drop
@@ -97,6 +104,16 @@ sees_loopback(const Hook& h)
   return (h.chain == "PREROUTING" && (h.table == "raw" || h.table == "mangle")) || h.chain == "INPUT";
 }
 
+Rule
+rule(RuleMatch match, Action action, std::string chain = {})
+{
+  Rule r;
+  r.match = std::move(match);
+  r.action = action;
+  r.chain = std::move(chain);
+  return r;
+}
+
 class Builder {
 public:
   Builder(FirewallState& state, const RulesConfig& config, net::Family family)
@@ -104,11 +121,11 @@ public:
   {
   }
 
-  void add(const std::string& table, const std::string& chain, bool own, const std::string& body)
+  void add(const std::string& table, const std::string& chain, bool own, Rule r)
   {
     for (auto& c : m_state.chains) {
       if (c.family == m_family && c.table == table && c.chain == chain) {
-        c.rules.push_back(body);
+        c.rules.push_back(std::move(r));
         return;
       }
     }
@@ -117,7 +134,7 @@ public:
     c.table = table;
     c.chain = chain;
     c.own = own;
-    c.rules.push_back(body);
+    c.rules.push_back(std::move(r));
     m_state.chains.push_back(std::move(c));
   }
 
@@ -126,27 +143,25 @@ public:
     return m_state.chain(m_family, table, chain) != nullptr;
   }
 
-  // "[-i IF] [-p P -m multiport --dports X] " combinations, one per rule.
-  std::vector<std::string> selectors(const char* iface_flag) const
+  // One match per (interface, port group): "[in IF] [PROTO dport ...]".
+  std::vector<RuleMatch> selectors(bool inbound) const
   {
-    std::vector<std::string> ifaces;
+    std::vector<std::optional<Interface>> ifaces;
     for (const auto& i : m_config.interfaces) {
-      ifaces.push_back(std::string(iface_flag) + " " + i + " ");
+      ifaces.push_back(Interface{i, false});
     }
     if (ifaces.empty()) {
-      ifaces.push_back("");
+      ifaces.push_back(std::nullopt);
     }
-    std::vector<std::string> ports;
-    for (const auto& p : port_matches(m_config.ports)) {
-      ports.push_back(p + " ");
-    }
+    std::vector<RuleMatch> ports = port_matches(m_config.ports);
     if (ports.empty()) {
-      ports.push_back("");
+      ports.push_back(RuleMatch{});
     }
-    std::vector<std::string> out;
+    std::vector<RuleMatch> out;
     for (const auto& i : ifaces) {
-      for (const auto& p : ports) {
-        out.push_back(i + p);
+      for (RuleMatch m : ports) {
+        (inbound ? m.in : m.out) = i;
+        out.push_back(std::move(m));
       }
     }
     return out;
@@ -173,29 +188,68 @@ public:
   {
     if (m_family == net::Family::V6) {
       for (const int type : k_nd_types) {
-        add(table, chain, true,
-            "-p ipv6-icmp -m icmp6 --icmpv6-type " + std::to_string(type) + " -m hl --hl-eq 255 " + k_tag +
-                " -j RETURN");
+        RuleMatch m;
+        m.proto = "ipv6-icmp";
+        m.icmpv6_type = type;
+        m.hop_limit = 255;
+        add(table, chain, true, rule(m, Action::Return));
       }
     }
-    for (const auto& p : port_matches(m_config.except_ports)) {
-      add(table, chain, true, p + " " + k_tag + " -j RETURN");
+    for (const auto& m : port_matches(m_config.except_ports)) {
+      add(table, chain, true, rule(m, Action::Return));
     }
     if (m_config.log) {
-      add(table, chain, true,
-          "-m limit --limit " + m_config.log_rate + " " + k_tag + " -j LOG --log-prefix \"" +
-              m_config.log_prefix + "\"");
+      RuleMatch m;
+      m.limit = m_config.log_rate;
+      Rule log = rule(m, Action::Log);
+      log.log_prefix = m_config.log_prefix;
+      add(table, chain, true, log);
     }
     if (verdict == Verdict::Drop) {
-      add(table, chain, true, k_tag + " -j DROP");
+      add(table, chain, true, rule({}, Action::Drop));
       return;
     }
     // A reset ends a TCP connection attempt at once, also the host's own:
     // an ICMP error that reaches the connecting socket while connect()
     // still holds it only counts as a soft error, and the attempt then
     // waits for the next SYN (a second, and in IPv6 this happens every time).
-    add(table, chain, true, "-p tcp " + k_tag + " -j REJECT --reject-with tcp-reset");
-    add(table, chain, true, k_tag + " -j " + icmp_reject(m_family));
+    RuleMatch tcp;
+    tcp.proto = "tcp";
+    add(table, chain, true, rule(tcp, Action::TcpReset));
+    add(table, chain, true, rule({}, Action::Reject));
+  }
+
+  // loopback, replies, the set, the allowlist: the returns an allow chain
+  // starts with (inbound: sources; outbound: destinations).
+  void allow_returns(const std::string& table, const std::string& chain, const std::string& set, bool inbound)
+  {
+    const Side side = inbound ? Side::Source : Side::Destination;
+    RuleMatch lo;
+    (inbound ? lo.in : lo.out) = Interface{"lo", false};
+    add(table, chain, true, rule(lo, Action::Return));
+    RuleMatch replies;
+    replies.ct_states = k_ct_related | k_ct_established;
+    add(table, chain, true, rule(replies, Action::Return));
+    RuleMatch member;
+    member.set = set;
+    member.set_side = side;
+    add(table, chain, true, rule(member, Action::Return));
+    for (const auto& p : m_config.allowlist.v4) {
+      if (m_family == net::Family::V4) {
+        RuleMatch m;
+        m.net4 = p;
+        m.net_side = side;
+        add(table, chain, true, rule(m, Action::Return));
+      }
+    }
+    for (const auto& p : m_config.allowlist.v6) {
+      if (m_family == net::Family::V6) {
+        RuleMatch m;
+        m.net6 = p;
+        m.net_side = side;
+        add(table, chain, true, rule(m, Action::Return));
+      }
+    }
   }
 
   void inbound(const std::string& set)
@@ -205,15 +259,19 @@ public:
       if (m_config.policy == Policy::Block) {
         const bool chained = drop_in_own_chain();
         const std::string chain = base + "-drop";
-        const std::string ct = m_config.match == Match::New ? "-m conntrack --ctstate NEW " : "";
-        // Packets on loopback are the host's own (see sees_loopback); with
-        // interfaces configured, loopback is not among them anyway.
-        const std::string not_lo = m_config.interfaces.empty() && sees_loopback(h) ? "! -i lo " : "";
         const bool fresh = chained && !has(h.table, chain);
-        for (const auto& sel : selectors("-i")) {
-          add(h.table, h.chain, false,
-              not_lo + sel + ct + "-m set --match-set " + set + " src " + k_tag + " -j " +
-                  (chained ? chain : "DROP"));
+        for (RuleMatch m : selectors(true)) {
+          // Packets on loopback are the host's own (see sees_loopback);
+          // with interfaces configured, loopback is not among them anyway.
+          if (!m.in && sees_loopback(h)) {
+            m.in = Interface{"lo", true};
+          }
+          if (m_config.match == Match::New) {
+            m.ct_states = k_ct_new;
+          }
+          m.set = set;
+          m.set_side = Side::Source;
+          add(h.table, h.chain, false, chained ? rule(m, Action::Jump, chain) : rule(m, Action::Drop));
         }
         if (fresh) {
           finish_chain(h.table, chain, Verdict::Drop);
@@ -221,20 +279,15 @@ public:
       } else {
         const std::string chain = base + "-allow";
         const bool fresh = !has(h.table, chain);
-        for (const auto& sel : selectors("-i")) {
-          add(h.table, h.chain, false, sel + k_tag + " -j " + chain);
+        for (const RuleMatch& m : selectors(true)) {
+          add(h.table, h.chain, false, rule(m, Action::Jump, chain));
         }
         if (fresh) {
           // Order matters: loopback and replies first (cheap, and they keep
           // the host's own connections alive), then the allowed countries,
           // the allowlist, neighbour discovery (IPv6), the ports open to
           // all, then the drop.
-          add(h.table, chain, true, "-i lo " + k_tag + " -j RETURN");
-          add(h.table, chain, true, "-m conntrack --ctstate RELATED,ESTABLISHED " + k_tag + " -j RETURN");
-          add(h.table, chain, true, "-m set --match-set " + set + " src " + k_tag + " -j RETURN");
-          for (const auto& net : allowlist()) {
-            add(h.table, chain, true, "-s " + net + " " + k_tag + " -j RETURN");
-          }
+          allow_returns(h.table, chain, set, true);
           finish_chain(h.table, chain, Verdict::Drop);
         }
       }
@@ -251,10 +304,11 @@ public:
         // Only connections this side opens: replies to a connection the
         // listed side opened are not "connections to" it (direction in
         // decides about those), so direction out alone leaves them alone.
-        for (const auto& sel : selectors("-o")) {
-          add("filter", hook_chain, false,
-              sel + "-m conntrack --ctstate NEW -m set --match-set " + set + " dst " + k_tag + " -j " +
-                  chain);
+        for (RuleMatch m : selectors(false)) {
+          m.ct_states = k_ct_new;
+          m.set = set;
+          m.set_side = Side::Destination;
+          add("filter", hook_chain, false, rule(m, Action::Jump, chain));
         }
         if (fresh) {
           finish_chain("filter", chain, Verdict::Reject);
@@ -262,16 +316,11 @@ public:
       } else {
         const std::string chain = base + "-allow-out";
         const bool fresh = !has("filter", chain);
-        for (const auto& sel : selectors("-o")) {
-          add("filter", hook_chain, false, sel + k_tag + " -j " + chain);
+        for (const RuleMatch& m : selectors(false)) {
+          add("filter", hook_chain, false, rule(m, Action::Jump, chain));
         }
         if (fresh) {
-          add("filter", chain, true, "-o lo " + k_tag + " -j RETURN");
-          add("filter", chain, true, "-m conntrack --ctstate RELATED,ESTABLISHED " + k_tag + " -j RETURN");
-          add("filter", chain, true, "-m set --match-set " + set + " dst " + k_tag + " -j RETURN");
-          for (const auto& net : allowlist()) {
-            add("filter", chain, true, "-d " + net + " " + k_tag + " -j RETURN");
-          }
+          allow_returns("filter", chain, set, false);
           finish_chain("filter", chain, Verdict::Reject);
         }
       }
@@ -279,90 +328,10 @@ public:
   }
 
 private:
-  std::vector<std::string> allowlist() const
-  {
-    std::vector<std::string> out;
-    if (m_family == net::Family::V4) {
-      for (const auto& p : m_config.allowlist.v4) {
-        out.push_back(net::to_string(p));
-      }
-    } else {
-      for (const auto& p : m_config.allowlist.v6) {
-        out.push_back(net::to_string(p));
-      }
-    }
-    return out;
-  }
-
   FirewallState& m_state;
   const RulesConfig& m_config;
   net::Family m_family;
 };
-
-bool
-same_rules(const std::vector<std::string>& a, const std::vector<std::string>& b)
-{
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (!same_rule(a[i], b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
-
-void
-diff_chain_into(const ChainState& want, const ChainState* live, std::vector<std::string>& out)
-{
-  const std::string where = want.where();
-  if (want.own) {
-    if (live == nullptr) {
-      out.push_back("chain " + where + ": missing");
-    } else if (!same_rules(want.rules, live->rules)) {
-      out.push_back("chain " + where + ": rules differ from the configuration");
-    }
-    return;
-  }
-  const std::vector<std::string> none;
-  const std::vector<std::string>& have = live ? live->rules : none;
-  bool reported = false;
-  std::vector<bool> matched(have.size(), false);
-  for (const auto& r : want.rules) {
-    bool found = false;
-    for (std::size_t i = 0; i < have.size(); ++i) {
-      if (!matched[i] && same_rule(r, have[i])) {
-        matched[i] = true;
-        found = true;
-        break;
-      }
-    }
-    if (!found) {
-      out.push_back("rule missing in " + where + ": " + r);
-      reported = true;
-    }
-  }
-  for (std::size_t i = 0; i < have.size(); ++i) {
-    if (!matched[i]) {
-      const bool duplicate = std::any_of(want.rules.begin(), want.rules.end(),
-                                         [&](const std::string& r) { return same_rule(r, have[i]); });
-      out.push_back(std::string(duplicate ? "duplicate rule in " : "rule not configured in ") + where + ": " +
-                    have[i]);
-      reported = true;
-    }
-  }
-  if (reported || live == nullptr) {
-    return;
-  }
-  bool first = same_rules(want.rules, have);
-  for (std::size_t i = 0; first && i < live->positions.size(); ++i) {
-    first = live->positions[i] == i;
-  }
-  if (!first) {
-    out.push_back("rules not first in " + where + " (another rule stands before geoblock's)");
-  }
-}
 
 } // namespace
 
@@ -420,6 +389,33 @@ to_string(const PortRange& range)
 {
   return range.proto + ":" + std::to_string(range.first) +
          (range.first == range.last ? std::string() : "-" + std::to_string(range.last));
+}
+
+Hook
+parse_hook(std::string_view text)
+{
+  std::string table = "filter";
+  std::string chain(text);
+  if (const auto colon = text.find(':'); colon != std::string_view::npos) {
+    table = std::string(text.substr(0, colon));
+    chain = std::string(text.substr(colon + 1));
+  }
+  if (table == "ingress") {
+    // nftables only: the netdev ingress hook of one interface.
+    if (!valid_interface(chain) || chain.back() == '+') {
+      throw ConfigError("unsupported chain '" + std::string(text) +
+                        "': ingress:IFACE needs one interface name (no '+' wildcard)");
+    }
+    return {table, chain};
+  }
+  const bool ok = (table == "raw" && chain == "PREROUTING") || (table == "mangle" && chain == "PREROUTING") ||
+                  (table == "filter" && (chain == "INPUT" || chain == "FORWARD" || chain == "DOCKER-USER"));
+  if (!ok) {
+    throw ConfigError("unsupported chain '" + std::string(text) +
+                      "': use raw:PREROUTING, mangle:PREROUTING, INPUT, FORWARD, DOCKER-USER or (nftables) "
+                      "ingress:IFACE");
+  }
+  return {table, chain};
 }
 
 std::string
@@ -561,26 +557,6 @@ Ownership::owns_set(const std::string& name) const
   return std::find(sets.begin(), sets.end(), name) != sets.end();
 }
 
-bool
-Ownership::owns(const RuleLine& rule) const
-{
-  if (owns_chain(rule.chain)) {
-    return true;
-  }
-  const auto words = split_rule(rule.body);
-  for (std::size_t i = 0; i + 1 < words.size(); ++i) {
-    if (words[i] == "--comment" && words[i + 1] == k_owner_tag) {
-      return true;
-    }
-  }
-  // geoblock 0.1 wrote its rules without the tag, in exactly these forms.
-  if (words.size() == 7 && words[0] == "-m" && words[1] == "set" && words[2] == "--match-set" &&
-      owns_set(words[3]) && words[4] == "src" && words[5] == "-j" && words[6] == "DROP") {
-    return true;
-  }
-  return words.size() == 2 && words[0] == "-j" && owns_chain(words[1]);
-}
-
 Ownership
 ownership_of(const RulesConfig& config)
 {
@@ -600,54 +576,6 @@ ownership_of(const RulesConfig& config)
     }
   }
   return o;
-}
-
-std::string
-ChainState::where() const
-{
-  return to_string(Hook{table, chain}) + " (" + net::family_name(family) + ")";
-}
-
-const SetState*
-FirewallState::set(const std::string& name) const
-{
-  for (const auto& s : sets) {
-    if (s.name == name) {
-      return &s;
-    }
-  }
-  return nullptr;
-}
-
-const ChainState*
-FirewallState::chain(net::Family family, const std::string& table, const std::string& chain_name) const
-{
-  for (const auto& c : chains) {
-    if (c.family == family && c.table == table && c.chain == chain_name) {
-      return &c;
-    }
-  }
-  return nullptr;
-}
-
-Counters
-FirewallState::dropped(net::Family family) const
-{
-  Counters sum;
-  for (const auto& c : chains) {
-    if (c.family != family) {
-      continue;
-    }
-    for (std::size_t i = 0; i < c.rules.size() && i < c.counters.size(); ++i) {
-      const auto words = split_rule(c.rules[i]);
-      const auto j = std::find(words.begin(), words.end(), "-j");
-      if (j != words.end() && j + 1 != words.end() && (j[1] == "DROP" || j[1] == "REJECT")) {
-        sum.packets += c.counters[i].packets;
-        sum.bytes += c.counters[i].bytes;
-      }
-    }
-  }
-  return sum;
 }
 
 FirewallState
@@ -687,80 +615,6 @@ desired_state(const net::NetList& target, const RulesConfig& config)
     }
   }
   return state;
-}
-
-std::vector<std::string>
-diff_chain(const ChainState& desired, const ChainState* live)
-{
-  std::vector<std::string> out;
-  diff_chain_into(desired, live, out);
-  return out;
-}
-
-std::vector<std::string>
-diff(const FirewallState& desired, const FirewallState& live)
-{
-  std::vector<std::string> out;
-  for (const auto& want : desired.sets) {
-    const SetState* have = live.set(want.name);
-    if (have == nullptr) {
-      out.push_back("set " + want.name + ": missing");
-      continue;
-    }
-    if (!have->members_known) {
-      if (have->entries != want.entries) {
-        out.push_back("set " + want.name + ": " + std::to_string(have->entries) + " entries, configured " +
-                      std::to_string(want.entries));
-      }
-      continue;
-    }
-    std::size_t added = 0;
-    std::size_t removed = 0;
-    const auto count = [&](const auto& w, const auto& h) {
-      std::vector<std::decay_t<decltype(w[0])>> only;
-      std::set_difference(w.begin(), w.end(), h.begin(), h.end(), std::back_inserter(only));
-      added += only.size();
-      only.clear();
-      std::set_difference(h.begin(), h.end(), w.begin(), w.end(), std::back_inserter(only));
-      removed += only.size();
-    };
-    count(want.members.v4, have->members.v4);
-    count(want.members.v6, have->members.v6);
-    if (added + removed > 0) {
-      out.push_back("set " + want.name + ": " + std::to_string(added) + " entries to add, " +
-                    std::to_string(removed) + " to remove");
-    }
-  }
-  for (const auto& have : live.sets) {
-    if (desired.set(have.name) == nullptr) {
-      out.push_back("set " + have.name + ": not configured (left over)");
-    }
-  }
-  for (const auto& want : desired.chains) {
-    if ((want.family == net::Family::V4 ? live.rules_known_v4 : live.rules_known_v6)) {
-      diff_chain_into(want, live.chain(want.family, want.table, want.chain), out);
-    }
-  }
-  for (const auto& have : live.chains) {
-    if (desired.chain(have.family, have.table, have.chain) != nullptr) {
-      continue;
-    }
-    if (have.own) {
-      out.push_back("chain " + have.where() + ": not configured (left over)");
-    } else {
-      for (const auto& r : have.rules) {
-        out.push_back("rule not configured in " + have.where() + ": " + r);
-      }
-    }
-  }
-  for (const auto f : {net::Family::V4, net::Family::V6}) {
-    if (!(f == net::Family::V4 ? live.rules_known_v4 : live.rules_known_v6) &&
-        std::any_of(desired.chains.begin(), desired.chains.end(),
-                    [f](const ChainState& c) { return c.family == f; })) {
-      out.push_back(std::string("rules (") + net::family_name(f) + "): cannot be read");
-    }
-  }
-  return out;
 }
 
 } // namespace geoblock::apply

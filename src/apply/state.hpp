@@ -1,27 +1,42 @@
-// The firewall as plain data: what geoblock owns (sets and rules), built
-// from the configuration as the desired state, read from the kernel as the
-// live state by a backend, and compared by one pure function. "Nothing to
-// apply" means diff() is empty, never a shortcut over part of the state.
+// What the configuration asks of the firewall (RulesConfig, every value
+// checked), and the one function that turns it and the aggregated data into
+// the desired state: geoblock's sets, chains and typed rules (model.hpp).
+// Every policy decision lives in desired_state(): allow-only, allowlist and
+// local networks, interfaces, ports, match, direction, log, neighbour
+// discovery, loopback.
 //
-// Ownership: every rule geoblock writes carries the comment match
-// `-m comment --comment geoblock`; its chains and sets are named after the
-// set name (<name>-v4, <name>-v6, <name>-allow, <name>-drop, ...). Reading
-// the live state means reading all of that (for the current set name and
-// every one recorded as used before), so leftovers of an older
-// configuration are found and removed, and nobody else's rules are touched.
+// Ownership: geoblock's chains and sets are named after the set name
+// (<name>-v4, <name>-v6, <name>-allow, <name>-drop, ...) and every rule it
+// writes is tagged by the backend (k_owner_tag). Reading the live state
+// means reading all of that, for the current set name and every one
+// recorded as used before, so leftovers of an older configuration are
+// found and removed, and nobody else's rules are touched.
 #pragma once
 
-#include "apply/rules.hpp"
+#include "apply/model.hpp"
 #include "net/cidr.hpp"
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace geoblock::apply {
 
 // The comment every rule of geoblock's carries.
 inline constexpr const char* k_owner_tag = "geoblock";
+
+enum class Policy {
+  Block,     // drop new packets from the listed networks
+  AllowOnly, // drop packets from everywhere else (except lo, established, allowlist)
+};
+
+// Accepts "raw:PREROUTING", "mangle:PREROUTING", "INPUT", "FORWARD",
+// "DOCKER-USER" (a bare chain means the filter table) and "filter:CHAIN",
+// and "ingress:IFACE" (table "ingress", chain IFACE: nftables' netdev
+// ingress hook; the iptables backend refuses it). Throws ConfigError for
+// anything else.
+Hook parse_hook(std::string_view text);
 
 enum class Match {
   All, // every packet from a listed source, before connection tracking where the chain allows
@@ -107,75 +122,13 @@ std::string set_name_for(const std::string& base, net::Family family);
 struct Ownership {
   std::vector<std::string> sets;   // "geoblock-v4", "geoblock-v6", ...
   std::vector<std::string> chains; // "geoblock-allow", ...
-  // Tagged rules, rules in geoblock's chains, and the untagged rule forms
-  // of geoblock 0.1 (so that an upgrade takes them over).
-  bool owns(const RuleLine& rule) const;
   bool owns_chain(const std::string& name) const;
   bool owns_set(const std::string& name) const;
 };
 Ownership ownership_of(const RulesConfig& config);
 
-struct Counters {
-  std::uint64_t packets = 0;
-  std::uint64_t bytes = 0;
-};
-
-// geoblock's part of one chain of one family's ruleset.
-struct ChainState {
-  net::Family family = net::Family::V4;
-  std::string table; // raw, mangle, filter
-  std::string chain;
-  // A chain geoblock created (its whole body is geoblock's); otherwise a
-  // chain of the system (PREROUTING, INPUT, DOCKER-USER) in which
-  // geoblock's rules must stand first, in order, each once.
-  bool own = false;
-  std::vector<std::string> rules; // bodies as iptables-save prints them after "-A CHAIN "
-  // Live state only: where each rule stands among all rules of the chain
-  // (0-based), and its counters.
-  std::vector<std::size_t> positions;
-  std::vector<Counters> counters;
-
-  std::string where() const; // "raw:PREROUTING (IPv4)"
-};
-
-struct SetState {
-  std::string name;
-  net::Family family = net::Family::V4;
-  net::NetList members;      // sorted; the desired members, or the live ones when read with members
-  bool members_known = true; // false: live state read without members (compare counts only)
-  std::uint64_t entries = 0; // kernel entries (a /0 counts 2)
-  // Live state only, as the kernel reports them.
-  std::uint64_t memory = 0; // bytes
-  std::uint64_t references = 0;
-  std::uint64_t maxelem = 0;
-};
-
-struct FirewallState {
-  std::vector<SetState> sets;
-  std::vector<ChainState> chains;
-  // Live state only: whether each family's rules could be read.
-  bool rules_known_v4 = true;
-  bool rules_known_v6 = true;
-  // Live state only, per family (net::family_index): SHA-256 of what a
-  // configured baseline manages in the live ruleset
-  // (baseline_managed_text), empty without a baseline.
-  std::string baseline_digest[2];
-
-  const SetState* set(const std::string& name) const;
-  const ChainState* chain(net::Family family, const std::string& table, const std::string& chain) const;
-  // Packets and bytes counted by geoblock's DROP and REJECT rules.
-  Counters dropped(net::Family family) const;
-};
-
 // The complete desired state for aggregated data `target` (sorted,
 // disjoint networks) under `config`.
 FirewallState desired_state(const net::NetList& target, const RulesConfig& config);
-
-// Every difference between the desired and the live state, one line each
-// ("set geoblock-v4: 3 entries to add, 1 to remove", "rule missing in
-// raw:PREROUTING (IPv4): -m set ..."). Empty when they are equal.
-std::vector<std::string> diff(const FirewallState& desired, const FirewallState& live);
-// The same for one chain (`live` null when geoblock has nothing there).
-std::vector<std::string> diff_chain(const ChainState& desired, const ChainState* live);
 
 } // namespace geoblock::apply

@@ -52,6 +52,18 @@ native_tables(const std::vector<std::string>& tables, const std::vector<std::str
   return out;
 }
 
+bool
+backend_absent(const std::string& name, const HostFacts& host)
+{
+  if (name == k_nftables) {
+    return !host.nft_usable;
+  }
+  if (name == k_iptables) {
+    return !host.ipset_usable; // rules naming geoblock's sets need ip_set too
+  }
+  return false;
+}
+
 std::string
 describe_state(const apply::FirewallState& state)
 {

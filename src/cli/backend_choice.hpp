@@ -36,12 +36,14 @@ enum class BackendSetting { Auto, Iptables, Nftables };
 // "auto", "iptables", "nftables"; nothing for anything else.
 std::optional<BackendSetting> parse_backend_setting(const std::string& text);
 
-// What the host says, probed once per run where `auto` needs it.
+// What the host says, probed where `auto` needs it and where a backend
+// cannot be read (backend_absent).
 struct HostFacts {
   bool nft_usable = false;         // the nf_tables netlink interface answers
   std::string nft_error;           // why not, when not
   std::vector<std::string> tables; // every nftables table, "inet filter", "ip nat", ...
   bool iptables_installed = false; // an `iptables` program is on PATH
+  bool ipset_usable = false;       // the kernel's ip_set interface answers (the iptables backend's sets)
 };
 
 struct BackendFacts {
@@ -67,6 +69,13 @@ struct BackendChoice {
 
 // The rule above, for `setting` (explicit settings win, whatever the facts).
 BackendChoice decide_backend(BackendSetting setting, const BackendFacts& facts);
+
+// True when the backend named `name` (k_iptables, k_nftables) is absent
+// from the host: the kernel interface geoblock's state would live in does
+// not answer (ip_set, nf_tables), so it holds nothing of geoblock's. A
+// backend that is there but cannot be read is not absent: what it holds
+// is unknown, never "nothing".
+bool backend_absent(const std::string& name, const HostFacts& host);
 
 // True for the tables iptables-nft, ip6tables-nft, arptables-nft and
 // ebtables-nft create ("ip filter", "ip6 nat", "bridge broute", ...): they

@@ -5,7 +5,7 @@
 #include "cli/options.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
-#include "fetch/http_client.hpp"
+#include "fetch/curl_transport.hpp"
 #include "source/gunzip.hpp"
 #include "source/mmdb.hpp"
 #include "source/zip_archive.hpp"

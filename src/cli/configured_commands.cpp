@@ -5,6 +5,7 @@
 #include "cli/commands.hpp"
 
 #include "apply/applier.hpp"
+#include "apply/ipset_session.hpp"
 #include "apply/nft_backend.hpp"
 #include "cli/asn_plan.hpp"
 #include "cli/plan.hpp"
@@ -116,9 +117,8 @@ apply_options(const Settings& s, const util::Json& last_state)
     o.keep_chains = s.raw.keep_chain;
   }
   o.lock_path.clear(); // the command holds the lock for its whole run
-  if (log::level() == log::Level::Verbose) {
-    o.on_stage = [](std::string_view stage) { log::verbose(std::string(stage)); };
-  }
+  // No on_stage here: the backends log each stage with --verbose
+  // themselves, and a second logger printed every stage twice.
   return o;
 }
 
@@ -476,7 +476,8 @@ name_of(Mode mode)
 
 void
 record(const Settings& s, Plan& plan, Mode mode, bool partial, std::int64_t now,
-       const apply::FirewallState& live, const std::string& backend)
+       const apply::FirewallState& live, const std::string& backend,
+       const std::vector<std::string>& still_owned = {})
 {
   util::Json state = report_json(plan, s, false, now);
   state.set("command", name_of(mode));
@@ -484,6 +485,13 @@ record(const Settings& s, Plan& plan, Mode mode, bool partial, std::int64_t now,
   state.set("partial", partial);
   util::Json names = util::Json::array();
   names.push(s.raw.set_name);
+  // Set names whose state another backend may still hold (leftovers not
+  // yet removed): geoblock's until a run has removed them.
+  for (const std::string& n : still_owned) {
+    if (n != s.raw.set_name) {
+      names.push(n);
+    }
+  }
   state.set("set_names", std::move(names));
   state.set("baseline_sha256", baseline_digests(s));
   util::Json managed = util::Json::object();
@@ -514,22 +522,34 @@ struct Backends {
   std::optional<FirewallFacts> firewall; // the managers' part of the firewall, where probed
 };
 
-// What of geoblock's `backend` holds (nothing, also where it cannot be
-// read: a backend without its kernel module or program holds nothing
-// geoblock could have put there).
-apply::FirewallState
-held_by(apply::Backend& backend, const apply::ApplyOptions& ao)
+// What of geoblock's `backend` holds. Where it cannot be read, that is
+// nothing only when the backend is absent from this host (its kernel
+// interface does not answer: backend_absent), or for a user without root,
+// who reads no backend and changes none. Any other failure leaves it
+// unknown: `unreadable` says why, and the commands say so.
+struct Held {
+  apply::FirewallState state;
+  std::string unreadable;
+};
+Held
+held_by(apply::Backend& backend, const apply::ApplyOptions& ao, const Environment& env)
 {
   try {
-    return backend.read(ao, false).state;
+    return {backend.read(ao, false).state, {}};
   } catch (const Error& e) {
-    log::verbose(std::string("backend ") + backend.name() + " not readable: " + e.what());
-    return {};
+    if (!env.privileged || (env.probe_host && backend_absent(backend.name(), env.probe_host()))) {
+      log::verbose(std::string("backend ") + backend.name() +
+                   " not readable, holds nothing here: " + e.what());
+      return {};
+    }
+    return {{}, e.what()};
   }
 }
 
 // The facts of cli/backend_choice.hpp (the state file, geoblock's live
-// state per backend, the host's probe), the decision, logged with its reason.
+// state per backend, the host's probe) and the decision with its reason.
+// Not logged here: the reports of a dry run, status and check show it;
+// update and remove log it (log_backend).
 Backends
 select_backends(const Settings& s, const util::Json& last_state, const apply::ApplyOptions& ao,
                 Environment& env)
@@ -552,8 +572,10 @@ select_backends(const Settings& s, const util::Json& last_state, const apply::Ap
     f.legacy_state = f.recorded.empty();
   }
   if (s.backend == BackendSetting::Auto && f.recorded.empty() && !f.legacy_state) {
+    // A backend that cannot be read counts as holding nothing here; the
+    // commands say it is unreadable (leftovers_of, or its own read).
     for (apply::Backend* x : env.backends) {
-      if (std::string what = describe_state(held_by(*x, ao)); !what.empty()) {
+      if (std::string what = describe_state(held_by(*x, ao, env).state); !what.empty()) {
         f.live.emplace_back(x->name(), std::move(what));
       }
     }
@@ -581,7 +603,6 @@ select_backends(const Settings& s, const util::Json& last_state, const apply::Ap
   if (!b.chosen) {
     throw Error("backend " + b.choice->name + " (" + b.choice->reason + "): not available in this build");
   }
-  log::info("backend " + b.choice->describe());
   return b;
 }
 
@@ -618,24 +639,43 @@ check_managers(const Settings& s, const Backends& b, bool dry_run, Mode mode)
   return warnings;
 }
 
+// For the commands that print no report of their own.
+void
+log_backend(const Backends& b)
+{
+  if (b.choice) {
+    log::info("backend " + b.choice->describe());
+  }
+}
+
 // geoblock's state in the backends not chosen, one line each: left over
 // from a switch of backend; update removes it once the chosen one holds
-// the block.
+// the block. A backend that cannot be read may hold a leftover: a line
+// too, and `unreadable` says why.
 struct Leftover {
   apply::Backend* backend;
   apply::FirewallState state; // without members
   std::string line;
+  std::string unreadable;
 };
 std::vector<Leftover>
-leftovers_of(const Backends& b, const apply::ApplyOptions& ao)
+leftovers_of(const Backends& b, const apply::ApplyOptions& ao, const Environment& env)
 {
   std::vector<Leftover> out;
   for (apply::Backend* x : b.others) {
-    apply::FirewallState state = held_by(*x, ao);
-    if (const std::string what = describe_state(state); !what.empty()) {
-      out.push_back({x, std::move(state),
+    Held held = held_by(*x, ao, env);
+    if (!held.unreadable.empty()) {
+      out.push_back({x,
+                     {},
+                     "backend " + std::string(x->name()) + " (geoblock now uses " + b.chosen->name() +
+                         ") cannot be read, a leftover of geoblock's there is unknown: " + held.unreadable,
+                     held.unreadable});
+    } else if (const std::string what = describe_state(held.state); !what.empty()) {
+      out.push_back({x,
+                     std::move(held.state),
                      "leftover in backend " + std::string(x->name()) + " (geoblock now uses " +
-                         b.chosen->name() + "): " + what});
+                         b.chosen->name() + "): " + what,
+                     {}});
     }
   }
   return out;
@@ -687,7 +727,7 @@ compare(Plan& plan, const Settings& s, const util::Json& last_state, const apply
     members.v6 = v6->members.v6;
   }
   compare_with_live(plan, members, v4 != nullptr, v6 != nullptr);
-  plan.changes = apply::diff(desired, live);
+  plan.changes = apply::describe(apply::diff(desired, live));
   for (const std::string& d : baseline_drift(s, last_state, live)) {
     plan.changes.push_back(d);
   }
@@ -744,8 +784,7 @@ apply_changes(const Plan& plan, apply::FirewallState live, const apply::ApplyOpt
   for (const std::string& c : plan.changes) {
     log::verbose("to apply: " + c);
   }
-  apply::check_safety(plan.target, ao);
-  apply::ApplyReport report = backend.apply(plan.target, ao);
+  apply::ApplyReport report = apply::apply(backend, plan.target, ao);
   for (const apply::FamilyReport* f : {&report.v4, &report.v6}) {
     if (f->enabled) {
       log::info(f->set + ": " + std::to_string(f->entries) + " entries" +
@@ -775,29 +814,36 @@ update(const Invocation& inv, Environment& env, Mode mode)
   }
   const auto lock = take_lock(s, dry_run ? Lock::IfWritable : Lock::Required);
   const std::int64_t now = env.clock();
+  const util::Json last_state = read_state(s);
+  apply::ApplyOptions ao = apply_options(s, last_state);
+  ao.force = inv.run.force;
+  // The backend first: what it cannot express is refused (exit 2) before
+  // anything is fetched, dry runs included.
+  const Backends backends = select_backends(s, last_state, ao, env);
+  if (!dry_run) {
+    log_backend(backends); // a dry run's report names it
+  }
+  apply::Backend& backend = *backends.chosen;
+  apply::check_supported(ao, backend);
+  // A backend the host's firewall managers take the block away from is
+  // refused here too (cli/managers.hpp), the rest are warnings.
+  std::vector<std::string> beside = check_managers(s, backends, dry_run, mode);
   const bool cache_only = inv.run.offline || mode == Mode::Restore;
   Plan plan =
       plan_from_source(s, cache_only ? net::ZoneSource::Mode::CacheOnly : net::ZoneSource::Mode::Refresh,
                        dry_run ? Purpose::DryRun : Purpose::Apply, now, env);
   const bool partial = plan.failed + plan.stale > 0;
   const ExitCode done = partial ? ExitCode::Partial : ExitCode::Ok;
-  const util::Json last_state = read_state(s);
   plan.force = inv.run.force;
   refuse_shrinks(plan, s, last_state, inv.run, mode);
 
   // The desired state against the live one, when it can be read (root,
   // ipset module present); a dry run goes on without it.
-  apply::ApplyOptions ao = apply_options(s, last_state);
-  ao.force = inv.run.force;
-  const Backends backends = select_backends(s, last_state, ao, env);
-  apply::Backend& backend = *backends.chosen;
   if (backends.choice) {
     plan.backend = backends.choice->name;
     plan.backend_reason = backends.choice->reason;
   }
-  for (std::string& w : check_managers(s, backends, dry_run, mode)) {
-    plan.warnings.push_back(std::move(w));
-  }
+  plan.warnings.insert(plan.warnings.end(), beside.begin(), beside.end());
   const apply::FirewallState desired = apply::desired_state(plan.target, ao);
   std::optional<apply::LiveState> live;
   try {
@@ -809,11 +855,16 @@ update(const Invocation& inv, Environment& env, Mode mode)
     }
     log::verbose(std::string("live firewall not compared: ") + e.what());
   }
-  const std::vector<Leftover> leftovers = leftovers_of(backends, ao);
+  const std::vector<Leftover> leftovers = leftovers_of(backends, ao, env);
 
   if (dry_run) {
     for (const Leftover& l : leftovers) {
-      plan.changes.push_back(l.line);
+      if (!l.unreadable.empty()) {
+        plan.warnings.push_back(l.line);
+        log::warning(l.line);
+      } else {
+        plan.changes.push_back(l.line);
+      }
     }
     // Show what apply would refuse, without refusing.
     for (const std::string& r : plan.refused) {
@@ -823,7 +874,7 @@ update(const Invocation& inv, Environment& env, Mode mode)
     }
     if (live) {
       try {
-        apply::check_safety(plan.target, ao);
+        apply::check_ssh_lockout(plan.target, ao);
       } catch (const SafetyError& e) {
         plan.warnings.push_back(std::string("update would refuse: ") + e.what());
         log::warning(std::string("update would refuse: ") + e.what());
@@ -834,15 +885,30 @@ update(const Invocation& inv, Environment& env, Mode mode)
   }
 
   const apply::FirewallState after = apply_changes(plan, std::move(live->state), ao, backend);
-  record(s, plan, mode, partial, now, after, backend.name());
+  // The state file names the new backend, and keeps the set names the
+  // leftovers may hold until they are gone: a run killed before it removed
+  // them finds them again (the next run removes them; status sees them).
+  record(s, plan, mode, partial, now, after, backend.name(),
+         leftovers.empty() ? std::vector<std::string>{} : ao.previous_set_names);
   // Only now, with the block in the chosen backend, the old one's goes:
-  // there is no moment without it. The state file already names the new
-  // backend, so a failure here is retried by the next run, not undone.
+  // there is no moment without it. A failure here is retried by the next
+  // run, not undone.
+  bool unknown = false;
   for (const Leftover& l : leftovers) {
-    const apply::RemoveReport r = l.backend->remove(ao);
+    if (!l.unreadable.empty()) {
+      // Applied, but the old backend may still enforce an old block:
+      // said, and exit 4, never taken for empty.
+      log::warning(l.line + "; not removed ('geoblock remove' tries, 'geoblock status' shows it)");
+      unknown = true;
+      continue;
+    }
+    const apply::RemoveReport r = apply::remove(*l.backend, ao);
     log::info("removed geoblock's state from backend " + std::string(l.backend->name()) + " (" +
               std::to_string(r.rules_removed_v4 + r.rules_removed_v6) + " rules, " +
               std::to_string(r.sets_removed.size()) + " sets): it now lives in " + backend.name());
+  }
+  if (!leftovers.empty() && !unknown) {
+    record(s, plan, mode, partial, now, after, backend.name()); // the old set names are free now
   }
   log::info(
       std::string(mode == Mode::Restore ? "restored" : "updated") + ": " +
@@ -850,7 +916,7 @@ update(const Invocation& inv, Environment& env, Mode mode)
       " IPv6 entries from " + std::to_string(s.countries.size()) + " countries" +
       (plan.blocklists.empty() ? "" : " and " + std::to_string(plan.blocklists.size()) + " blocklists") +
       (partial ? "; some zones were stale or failed (see warnings)" : ""));
-  return done;
+  return unknown ? ExitCode::Partial : done;
 }
 
 // The desired state from the cache (no network), or nothing when the
@@ -924,7 +990,7 @@ gather_kernel(const Settings& s, const apply::ApplyOptions& ao, const util::Json
       ChainStatus cs{h, c ? c->rules.size() : 0, std::nullopt};
       if (desired) {
         const apply::ChainState* want = desired->chain(f, h.table, h.chain);
-        cs.in_sync = want && apply::diff_chain(*want, c).empty();
+        cs.in_sync = want && apply::chain_in_sync(*want, c);
       }
       fs.chains.push_back(cs);
     }
@@ -940,7 +1006,7 @@ gather_kernel(const Settings& s, const apply::ApplyOptions& ao, const util::Json
   }
   if (desired) {
     const std::vector<std::string> leftovers = std::move(r.drift); // other backends', gathered first
-    r.drift = apply::diff(*desired, live.state);
+    r.drift = apply::describe(apply::diff(*desired, live.state));
     for (const std::string& d : baseline_drift(s, last_state, live.state)) {
       r.drift.push_back(d);
     }
@@ -971,8 +1037,8 @@ status(const Invocation& inv, Environment& env)
     r.backend = backends.choice->name;
     r.backend_reason = backends.choice->reason;
   }
-  for (const Leftover& l : leftovers_of(backends, ao)) {
-    r.drift.push_back(l.line);
+  for (const Leftover& l : leftovers_of(backends, ao, env)) {
+    r.drift.push_back(l.line); // an unknown one too: status cannot say "in sync"
   }
   if (backends.firewall) {
     r.managers = managers_beside(*backends.firewall, backends.chosen->name(), s.rules);
@@ -1007,13 +1073,28 @@ remove_command(const Invocation& inv, Environment& env)
   const util::Json last_state = read_state(s);
   const apply::ApplyOptions ao = apply_options(s, last_state);
   const Backends backends = select_backends(s, last_state, ao, env);
-  // Every backend: what a switch left behind goes too.
-  std::vector<apply::Backend*> from{backends.chosen};
-  for (const Leftover& l : leftovers_of(backends, ao)) {
-    from.push_back(l.backend);
+  log_backend(backends);
+  // Every backend: what a switch left behind goes too. One that cannot be
+  // read may hold some: it is asked to remove as well (removal goes by
+  // name). A backend whose removal fails makes remove fail, naming it,
+  // once the others are done.
+  std::vector<std::pair<apply::Backend*, std::string>> from{{backends.chosen, ""}};
+  for (const Leftover& l : leftovers_of(backends, ao, env)) {
+    from.emplace_back(l.backend, l.unreadable);
   }
-  for (apply::Backend* b : from) {
-    const apply::RemoveReport r = b->remove(ao);
+  std::string failed;
+  for (const auto& [b, unreadable] : from) {
+    apply::RemoveReport r;
+    try {
+      r = apply::remove(*b, ao);
+    } catch (const Error& e) {
+      if (b == backends.chosen) {
+        throw;
+      }
+      failed += (failed.empty() ? "" : "; ") + std::string("backend ") + b->name() + ": " + e.what() +
+                (unreadable.empty() ? "" : " (nor can it be read: " + unreadable + ")");
+      continue;
+    }
     std::string sets;
     for (const std::string& name : r.sets_removed) {
       sets += (sets.empty() ? "" : ", ") + name;
@@ -1021,6 +1102,9 @@ remove_command(const Invocation& inv, Environment& env)
     log::info(std::string(backends.choice ? std::string(b->name()) + ": " : "") + "removed " +
               std::to_string(r.rules_removed_v4) + " IPv4 and " + std::to_string(r.rules_removed_v6) +
               " IPv6 rules; sets removed: " + (sets.empty() ? "none" : sets));
+  }
+  if (!failed.empty()) {
+    throw Error("geoblock's state may be left: cannot remove it from " + failed);
   }
   return ExitCode::Ok;
 }
@@ -1094,14 +1178,14 @@ check_firewall(const Settings& s, Environment& env)
     if (!desired) {
       return out + "live firewall: not compared (no cached data for the configured countries)\n";
     }
-    drift = apply::diff(*desired, live.state);
+    drift = apply::describe(apply::diff(*desired, live.state));
     for (const std::string& d : baseline_drift(s, last_state, live.state)) {
       drift.push_back(d);
     }
   } catch (const Error& e) {
     return out + "live firewall: not readable: " + e.what() + "\n";
   }
-  for (const Leftover& l : leftovers_of(backends, ao)) {
+  for (const Leftover& l : leftovers_of(backends, ao, env)) {
     drift.push_back(l.line);
   }
   if (drift.empty()) {
@@ -1249,6 +1333,12 @@ probe_this_host()
   f.nft_error = nft.error;
   f.tables = nft.tables;
   f.iptables_installed = util::program_exists("iptables");
+  try {
+    apply::IpsetSession session; // opening it talks to ip_set once
+    f.ipset_usable = true;
+  } catch (const Error&) {
+    f.ipset_usable = false;
+  }
   return f;
 }
 

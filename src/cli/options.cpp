@@ -35,7 +35,8 @@ Commands:
 
 Configuration: /etc/geoblock/geoblock.conf (--config FILE); every key is
 also an option of the same name. Exit codes: 0 ok, 1 runtime failure,
-2 usage or configuration error, 3 refused for safety, 4 partial.
+2 usage or configuration error, 3 refused for safety, 4 partial,
+5 status: the live firewall differs from the configuration.
 
 Options go before or after the command: 'geoblock --config FILE update'
 is 'geoblock update --config FILE'. Run 'geoblock COMMAND --help' for a

@@ -105,9 +105,16 @@ validate(std::string_view body, const Job& job, const FetchOptions& options, net
   return true;
 }
 
+// The monotonic clock of the run (the HTTP client's: a test's fake one too).
+util::MonotonicClock&
+clock_of(const FetchOptions& options)
+{
+  return options.http_seams.clock ? *options.http_seams.clock : util::steady_clock();
+}
+
 class Progress {
 public:
-  Progress(ProgressMode mode, std::size_t total) : m_total(total)
+  Progress(ProgressMode mode, std::size_t total, util::MonotonicClock& clock) : m_total(total), m_clock(clock)
   {
     if (mode == ProgressMode::Auto) {
       mode = (isatty(STDERR_FILENO) && log::level() != log::Level::Quiet) ? ProgressMode::Terminal
@@ -125,7 +132,7 @@ public:
       return;
     }
     // Redraw at most ten times a second: a terminal is slow at 500 updates.
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = m_clock.now();
     if (m_done != m_total && now - m_drawn < std::chrono::milliseconds(100)) {
       return;
     }
@@ -151,7 +158,8 @@ private:
   std::size_t m_not_modified = 0;
   std::uint64_t m_bytes = 0;
   bool m_line_shown = false;
-  std::chrono::steady_clock::time_point m_drawn{};
+  util::MonotonicClock& m_clock;
+  util::MonotonicClock::time_point m_drawn{};
 };
 
 class Run {
@@ -503,6 +511,7 @@ public:
     m_batch.commit();
     m_cache.record_fetched(net::Family::V4, m_fetched[0], m_now);
     m_cache.record_fetched(net::Family::V6, m_fetched[1], m_now);
+    m_cache.sync(); // here, where a failure is the run's error (not in the destructor)
   }
 
 private:
@@ -688,6 +697,7 @@ http_options(const FetchOptions& options)
   http.retry_delay_ms = options.retry_delay_ms;
   http.max_bytes = options.max_zone_bytes;
   http.ca_bundle = options.ca_bundle;
+  http.seams = options.http_seams;
   return http;
 }
 
@@ -697,7 +707,7 @@ namespace {
 std::vector<HttpResponse>
 download(const std::vector<HttpRequest>& requests, const FetchOptions& options)
 {
-  Progress progress(options.progress, requests.size());
+  Progress progress(options.progress, requests.size(), clock_of(options));
   try {
     auto responses = http_get_all(requests, http_options(options),
                                   [&progress](std::size_t, const HttpResponse& r) { progress.done(r); });
@@ -711,10 +721,10 @@ download(const std::vector<HttpRequest>& requests, const FetchOptions& options)
 
 void
 log_summary(const std::vector<ZoneResult>& results, const FetchOptions& options,
-            std::chrono::steady_clock::time_point started)
+            util::MonotonicClock::time_point started)
 {
   const FetchSummary s = summarize(results);
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const double secs = std::chrono::duration<double>(clock_of(options).now() - started).count();
   char took[32];
   std::snprintf(took, sizeof took, "%.2f s", secs);
   const std::string from = options.zone_url_v4.empty() && options.zone_url_v6.empty()
@@ -732,7 +742,7 @@ log_summary(const std::vector<ZoneResult>& results, const FetchOptions& options,
 std::vector<ZoneResult>
 fetch_zones(const std::vector<std::string>& countries, net::Families families, const FetchOptions& options)
 {
-  const auto started = std::chrono::steady_clock::now();
+  const auto started = clock_of(options).now();
   Run run(options, options.clock());
   const std::vector<net::Family> fams = family_list(families);
   std::vector<Job> jobs;

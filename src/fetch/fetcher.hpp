@@ -74,6 +74,7 @@ struct FetchOptions {
   enum class OnFailure { LastGoodCopy, NextSource };
   OnFailure on_failure = OnFailure::LastGoodCopy;
   util::UnixClock clock = util::system_unix_time; // "now" for data ages and fetch times
+  HttpSeams http_seams; // the network and the waits (http_client.hpp); tests put fakes here
 };
 
 // The URL of a zone, and of a family's MD5SUM, under `base_url`.

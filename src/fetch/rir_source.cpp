@@ -521,6 +521,7 @@ RirSource::read_files(Mode mode, const std::vector<std::string>& countries, net:
     }
     batch.commit();
     cache.record_fetched(k_slot, confirmed, now);
+    cache.sync();
     if (m_options.progress != ProgressMode::Quiet) {
       std::size_t downloaded = 0, unchanged = 0, stale = 0;
       for (const RirFile& f : m_files) {

@@ -1,6 +1,7 @@
 #include "fetch/zone_cache.hpp"
 
 #include "core/error.hpp"
+#include "core/log.hpp"
 #include "core/text.hpp"
 #include "util/atomic_file.hpp"
 #include "util/digest.hpp"
@@ -176,7 +177,13 @@ ZoneCache::make_family_dir(net::Family family) const
 
 ZoneCache::~ZoneCache()
 {
-  sync();
+  // A run that ends well has called sync() and met its errors there; here
+  // (an exception on its way, a reader) one must not terminate the process.
+  try {
+    sync();
+  } catch (const Error& e) {
+    log::warning(e.what());
+  }
 }
 
 void

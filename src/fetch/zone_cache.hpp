@@ -67,11 +67,12 @@ class ZoneCache {
 public:
   // Does not touch the disk; the directory is created by the first store().
   explicit ZoneCache(std::string dir);
-  ~ZoneCache(); // sync()
+  ~ZoneCache(); // sync(), a failure only a warning: call sync() to see it
   ZoneCache(const ZoneCache&) = delete;
   ZoneCache& operator=(const ZoneCache&) = delete;
 
   // Makes the renames of earlier store()/store_meta() calls durable.
+  // Throws Error naming the directory when it cannot (util::sync_dir).
   void sync() const;
 
   const std::string& dir() const { return m_dir; }

@@ -189,9 +189,22 @@ void
 sync_dir(const std::string& dir)
 {
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
+  if (dfd < 0) {
+    fail(dir, "open directory");
+  }
+  int synced = 0;
+  do {
+    synced = ::fsync(dfd);
+  } while (synced != 0 && errno == EINTR);
+  const int err = errno;
+  ::close(dfd);
+  // A file system that cannot sync directories at all says EINVAL (or
+  // EOPNOTSUPP, ENOSYS: some network and FUSE ones); there a rename is as
+  // durable as it makes it. Anything else (EIO, ENOSPC, EDQUOT) means the
+  // renames in `dir` may not survive a crash: the caller must know.
+  if (synced != 0 && err != EINVAL && err != EOPNOTSUPP && err != ENOSYS) {
+    errno = err;
+    fail(dir, "sync directory");
   }
 }
 

@@ -24,7 +24,8 @@ public:
   // Throws Error naming the file on a write error.
   void write(std::string_view data);
 
-  // Makes the data the content of `path`. Throws Error naming the file.
+  // Makes the data the content of `path`. Throws Error naming the file, or
+  // the directory when the rename cannot be made durable (sync_dir).
   // With DirSync::Deferred the directory is not fsynced: the caller does it
   // once (sync_dir) after several commits; until then a crash may bring
   // back the old file, never a torn one.
@@ -68,7 +69,8 @@ public:
   // Throws Error naming `path` on failure. `mtime` (unix seconds, >= 0)
   // is the modification time the file gets (as AtomicFile::set_mtime).
   void add(const std::string& path, std::string_view data, unsigned mode = 0644, std::int64_t mtime = -1);
-  // Throws Error naming the file or directory on failure.
+  // Throws Error naming the file or directory on failure (a directory
+  // that cannot be synced too, as sync_dir).
   void commit();
   bool empty() const { return m_files.empty(); }
 
@@ -80,8 +82,11 @@ private:
   std::vector<Pending> m_files;
 };
 
-// fsyncs a directory, making renames in it durable. Errors are ignored
-// (some file systems refuse fsync on directories).
+// fsyncs a directory, making renames in it durable. Throws Error naming
+// the directory when it cannot be opened or the sync fails (EIO, ENOSPC,
+// ...): the renames have happened, their durability is not promised. A
+// file system that cannot sync directories at all (EINVAL, EOPNOTSUPP,
+// ENOSYS) is no error.
 void sync_dir(const std::string& dir);
 
 // Creates `dir` and its missing parents (like mkdir -p). Throws Error.

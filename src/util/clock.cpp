@@ -1,8 +1,26 @@
 #include "util/clock.hpp"
 
 #include <ctime>
+#include <thread>
 
 namespace geoblock::util {
+
+namespace {
+
+class SteadyClock final : public MonotonicClock {
+public:
+  time_point now() override { return std::chrono::steady_clock::now(); }
+  void sleep_until(time_point t) override { std::this_thread::sleep_until(t); }
+};
+
+} // namespace
+
+MonotonicClock&
+steady_clock()
+{
+  static SteadyClock clock;
+  return clock;
+}
 
 std::int64_t
 system_unix_time()

@@ -50,7 +50,6 @@ public:
   bool is_null() const { return std::holds_alternative<std::monostate>(m_value); }
   bool is_object() const { return std::holds_alternative<Object>(m_value); }
   bool is_array() const { return std::holds_alternative<Array>(m_value); }
-  bool is_string() const { return std::holds_alternative<std::string>(m_value); }
   bool is_number() const
   {
     return std::holds_alternative<std::int64_t>(m_value) || std::holds_alternative<std::uint64_t>(m_value) ||

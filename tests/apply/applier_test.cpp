@@ -33,7 +33,7 @@ TEST(Applier, CreatesThenSwapsSetsWithExactlyTheGivenMembers)
     TempDir dir;
     const ApplyOptions o = options_in(dir);
     const net::NetList first = nets({"198.51.100.0/24", "203.0.113.0/25", "2001:db8::/32"});
-    const ApplyReport r1 = apply::apply(first, o);
+    const ApplyReport r1 = iptables().apply(first, o);
     EXPECT_FALSE(r1.v4.existed);
     EXPECT_EQ(r1.v4.entries, 2u);
     EXPECT_EQ(r1.v6.entries, 1u);
@@ -42,7 +42,7 @@ TEST(Applier, CreatesThenSwapsSetsWithExactlyTheGivenMembers)
 
     // Entries that left the list are gone after the next run, new ones are in.
     const net::NetList second = nets({"203.0.113.0/24", "192.0.2.7", "2001:db8:5::/48"});
-    const ApplyReport r2 = apply::apply(second, o);
+    const ApplyReport r2 = iptables().apply(second, o);
     EXPECT_TRUE(r2.v4.existed);
     EXPECT_EQ(r2.v4.previous_entries, 2u);
     EXPECT_EQ(members("geoblock-v4").v4, second.v4);
@@ -50,7 +50,7 @@ TEST(Applier, CreatesThenSwapsSetsWithExactlyTheGivenMembers)
     EXPECT_FALSE(set_exists("geoblock-v4-new"));
     EXPECT_FALSE(set_exists("geoblock-v6-new"));
 
-    const LiveState live = read_live_state(o, true);
+    const LiveState live = iptables().read(o, true);
     const SetState* v4 = live.state.set("geoblock-v4");
     ASSERT_NE(v4, nullptr);
     EXPECT_EQ(v4->entries, second.v4.size());
@@ -61,7 +61,7 @@ TEST(Applier, CreatesThenSwapsSetsWithExactlyTheGivenMembers)
     ASSERT_NE(raw, nullptr);
     EXPECT_EQ(raw->rules.size(), 1u);
     EXPECT_EQ(raw->positions, std::vector<std::size_t>{0});
-    EXPECT_TRUE(diff(desired_state(second, o), live.state).empty());
+    EXPECT_TRUE(apply::diff(desired_state(second, o), live.state).empty());
   });
 }
 
@@ -75,7 +75,7 @@ TEST(Applier, NoBlockedConnectionGetsThroughWhileSetsAreSwapped)
     ApplyOptions o = options_in(dir);
     o.chains = {parse_hook("INPUT")};
     const auto [a, b] = prober_lists(20000);
-    apply::apply(a, o);
+    iptables().apply(a, o);
     // A witness ahead of the DROP rule: counts packets from the allowed
     // address that the live set would match. A wrong match during a swap
     // shows up here even if TCP's retransmission hides it from the prober.
@@ -89,7 +89,7 @@ TEST(Applier, NoBlockedConnectionGetsThroughWhileSetsAreSwapped)
     geoblock::test::Prober allowed(&net.client, k_allowed4, "198.51.100.1", 80,
                                    std::chrono::milliseconds(3000));
     for (int i = 0; i < 20; ++i) {
-      apply::apply(i % 2 == 0 ? b : a, o);
+      iptables().apply(i % 2 == 0 ? b : a, o);
     }
     const auto nb = blocked.stop();
     const auto na = allowed.stop();
@@ -117,20 +117,20 @@ TEST(Applier, WarnsWhenDockerUserExistsButForwardedTrafficIsNotCovered)
     o.families = net::Families::V4;
     o.chains = {parse_hook("DOCKER-USER")};
     // No Docker yet: geoblock creates the chain with its rule, and no jump.
-    apply::apply(blocklist(), o);
+    iptables().apply(blocklist(), o);
     EXPECT_NE(run_checked({"iptables-save"}).find(":DOCKER-USER - [0:0]"), std::string::npos);
     EXPECT_EQ(run_checked({"iptables-save"}).find("-j DOCKER-USER"), std::string::npos);
     run_checked({"iptables", "-w", "-A", "FORWARD", "-j", "DOCKER-USER"}); // Docker starts
     o.chains = {parse_hook("INPUT")};
-    const ApplyReport r = apply::apply(blocklist(), o);
+    const ApplyReport r = iptables().apply(blocklist(), o);
     ASSERT_EQ(r.warnings.size(), 1u);
     EXPECT_NE(r.warnings[0].find("chain DOCKER-USER exists"), std::string::npos) << r.warnings[0];
     o.chains = {parse_hook("INPUT"), parse_hook("DOCKER-USER")};
-    EXPECT_TRUE(apply::apply(blocklist(), o).warnings.empty());
+    EXPECT_TRUE(iptables().apply(blocklist(), o).warnings.empty());
     EXPECT_NE(
         run_checked({"iptables-save"})
             .find("-A DOCKER-USER -m set --match-set geoblock-v4 src -m comment --comment geoblock -j DROP"),
         std::string::npos);
-    EXPECT_TRUE(read_live_state(o, false).warnings.empty());
+    EXPECT_TRUE(iptables().read(o, false).warnings.empty());
   });
 }

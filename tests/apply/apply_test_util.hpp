@@ -2,6 +2,7 @@
 #pragma once
 
 #include "apply/applier.hpp"
+#include "apply/backend.hpp"
 #include "apply/ipset_session.hpp"
 #include "net/aggregate.hpp"
 #include "net/zone.hpp"
@@ -11,11 +12,29 @@
 #include <algorithm>
 #include <chrono>
 #include <initializer_list>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+namespace geoblock::apply {
+// gtest prints a rule by what it does.
+inline void
+PrintTo(const Rule& rule, std::ostream* os)
+{
+  *os << describe(rule);
+}
+} // namespace geoblock::apply
+
 namespace geoblock::test {
+
+// The iptables+ipset backend, for the tests written against it.
+inline apply::Backend&
+iptables()
+{
+  static const auto backend = apply::make_iptables_backend();
+  return *backend;
+}
 
 // Aggregated networks from their text.
 inline net::NetList

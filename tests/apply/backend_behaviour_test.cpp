@@ -73,8 +73,8 @@ TEST_P(BackendBehaviour, WhatApplyLeavesIsWhatReadReportsWithExactlyTheGivenMemb
     const ChainState* raw = live.state.chain(net::Family::V4, "raw", "PREROUTING");
     ASSERT_NE(raw, nullptr);
     EXPECT_EQ(raw->rules.size(), 1u);
-    EXPECT_TRUE(diff(desired_state(second, o), live.state).empty());
-    EXPECT_TRUE(diff(desired_state(second, o), r2.live).empty());
+    EXPECT_TRUE(describe(diff(desired_state(second, o), live.state)).empty());
+    EXPECT_TRUE(describe(diff(desired_state(second, o), r2.live)).empty());
   });
 }
 

@@ -1,8 +1,11 @@
-// The nftables rendering without a kernel: every rule desired_state() can
-// write translates, anything else is an error, and interval elements
-// encode and decode networks exactly.
+// The typed rules in each backend's syntax without a kernel: every rule
+// desired_state() can write renders to nft expressions and iptables text
+// and reads back as the same rule, anything else is an error or an
+// unknown rule, and interval elements encode and decode networks exactly.
+#include "apply/iptables_rule.hpp"
 #include "apply/nft_backend.hpp"
 #include "apply/nft_netlink.hpp"
+#include "apply/nft_rule.hpp"
 #include "apply/state.hpp"
 #include "core/error.hpp"
 #include "net/aggregate.hpp"
@@ -28,7 +31,7 @@ kind_count(const nft::Rule& r, nft::Expr::Kind kind)
 
 } // namespace
 
-TEST(NftRender, EveryRuleOfEveryConfigurationTranslates)
+TEST(NftRender, EveryRuleOfEveryConfigurationRendersAndReadsBackAsItself)
 {
   const std::vector<std::vector<Hook>> hook_sets = {{},
                                                     {Hook{"raw", "PREROUTING"}},
@@ -73,22 +76,31 @@ TEST(NftRender, EveryRuleOfEveryConfigurationTranslates)
                 for (const auto& chain : st.chains) {
                   const std::string name = nft_chain_name(chain.family, chain.table, chain.chain);
                   const auto tf = chain.table == "ingress" ? nft::Family::Netdev : nft::Family::Inet;
-                  for (const auto& body : chain.rules) {
+                  const NftPlace place{chain.family, tf, "geoblock", chain.table, name};
+                  for (const Rule& rule : chain.rules) {
+                    const std::string what = describe(rule);
                     nft::Rule r;
-                    ASSERT_NO_THROW(r = render_rule(body, chain.family, tf, "geoblock", chain.table, name))
-                        << body;
+                    ASSERT_NO_THROW(r = render_rule(rule, place)) << what;
                     ++rules;
-                    EXPECT_EQ(r.comment.size(), body.size());
-                    EXPECT_EQ(kind_count(r, nft::Expr::Kind::Counter), 1u) << body;
+                    EXPECT_EQ(r.comment, k_owner_tag) << what;
+                    EXPECT_EQ(kind_count(r, nft::Expr::Kind::Counter), 1u) << what;
                     // Family test first, one verdict or action last.
                     ASSERT_GE(r.exprs.size(), 4u);
                     EXPECT_EQ(r.exprs[0].kind, nft::Expr::Kind::Meta);
                     const auto last = r.exprs.back().kind;
                     EXPECT_TRUE(last == nft::Expr::Kind::Verdict || last == nft::Expr::Kind::Reject ||
                                 last == nft::Expr::Kind::Log)
-                        << body;
-                    if (body.find("--dports") != std::string::npos) {
-                      EXPECT_FALSE(r.anonymous.empty() && kind_count(r, nft::Expr::Kind::Cmp) < 3) << body;
+                        << what;
+                    // Read back, it is the same rule: nftables' syntax and
+                    // iptables' each say exactly the rule.
+                    std::map<std::string, const nft::Set*> anonymous;
+                    for (const auto& a : r.anonymous) {
+                      anonymous["__set"] = &a;
+                    }
+                    EXPECT_EQ(read_rule(r, place, anonymous), rule) << what;
+                    if (chain.table != "ingress") {
+                      const std::string body = iptables_body(rule, chain.family);
+                      EXPECT_EQ(parse_iptables_body(body, chain.family), rule) << body;
                     }
                   }
                 }
@@ -103,38 +115,61 @@ TEST(NftRender, EveryRuleOfEveryConfigurationTranslates)
   EXPECT_GT(rules, 3000u);
 }
 
-TEST(NftRender, UnknownVocabularyIsAnErrorNotASkip)
+namespace {
+
+const NftPlace k_raw4{net::Family::V4, nft::Family::Inet, "geoblock", "raw", "raw-PREROUTING-v4"};
+const NftPlace k_drop6{net::Family::V6, nft::Family::Inet, "geoblock", "raw", "raw-geoblock-drop-v6"};
+
+Rule
+drop_from(const std::string& set)
 {
-  const auto render = [](const std::string& body) {
-    return render_rule(body, net::Family::V4, nft::Family::Inet, "geoblock", "raw", "raw-PREROUTING-v4");
-  };
-  EXPECT_NO_THROW(render("-m set --match-set geoblock-v4 src -m comment --comment geoblock -j DROP"));
+  Rule r;
+  r.match.set = set;
+  r.action = Action::Drop;
+  return r;
+}
+
+} // namespace
+
+TEST(NftRender, WhatABackendCannotExpressIsAnErrorOrAnUnknownRule)
+{
+  EXPECT_NO_THROW(render_rule(drop_from("geoblock-v4"), k_raw4));
+  Rule unknown;
+  unknown.action = Action::Unknown;
+  unknown.text = "someone's rule";
+  EXPECT_THROW(render_rule(unknown, k_raw4), RulesError);
+  Rule reset = drop_from("geoblock-v4");
+  reset.action = Action::TcpReset; // without -p tcp
+  EXPECT_THROW(render_rule(reset, k_raw4), RulesError);
+  Rule icmp6;
+  icmp6.match.proto = "ipv6-icmp"; // in an IPv4 rule
+  icmp6.action = Action::Return;
+  EXPECT_THROW(render_rule(icmp6, k_raw4), RulesError);
+  // iptables bodies outside the vocabulary (or not tagged) read as unknown
+  // rules: never equal to a configured one, so they are drift.
   for (const char* bad :
        {"-m set --match-set geoblock-v4 src -m comment --comment geoblock -j MASQUERADE",
-        "-m recent --name x -j DROP", "-m set --match-set geoblock-v4 src",
-        "-m set --match-set geoblock-v4 src -j DROP -j RETURN", "--bogus -j DROP", "-s 2001:db8::/32 -j DROP",
-        "-m conntrack --ctstate FOO -j DROP", "-m limit --limit 3/fortnight -j LOG", "-p icmp -j DROP",
-        "-j REJECT --reject-with tcp-reset",
-        // IPv6's neighbour discovery returns have no place in an IPv4 rule.
-        "-p ipv6-icmp -m icmp6 --icmpv6-type 135 -j RETURN", "-m hl --hl-eq 255 -j RETURN"}) {
-    try {
-      render(bad);
-      ADD_FAILURE() << "rendered: " << bad;
-    } catch (const RulesError& e) {
-      EXPECT_NE(std::string(e.what()).find("cannot render rule"), std::string::npos) << e.what();
-    }
+        "-m recent --name x -m comment --comment geoblock -j DROP", "-m set --match-set geoblock-v4 src",
+        "-m set --match-set geoblock-v4 src -m comment --comment geoblock -j DROP -j RETURN",
+        "--bogus -m comment --comment geoblock -j DROP", "-m set --match-set geoblock-v4 src -j DROP",
+        "-m conntrack --ctstate FOO -m comment --comment geoblock -j DROP",
+        "-m comment --comment geoblock -j ACCEPT"}) {
+    const Rule r = parse_iptables_body(bad, net::Family::V4);
+    EXPECT_EQ(r.action, Action::Unknown) << bad;
+    EXPECT_EQ(r.text, bad);
   }
 }
 
 TEST(NftRender, NeighbourDiscoveryReturnIsIcmpv6TypeAndHopLimit)
 {
-  const auto render = [](const std::string& body) {
-    return render_rule(body, net::Family::V6, nft::Family::Inet, "geoblock", "raw", "raw-geoblock-drop-v6");
-  };
   // meta nfproto ipv6 meta l4proto ipv6-icmp icmpv6 type nd-neighbor-solicit
   // ip6 hoplimit 255 counter return
-  const nft::Rule r = render("-p ipv6-icmp -m icmp6 --icmpv6-type 135 -m hl --hl-eq 255 -m comment --comment "
-                             "geoblock -j RETURN");
+  Rule nd;
+  nd.match.proto = "ipv6-icmp";
+  nd.match.icmpv6_type = 135;
+  nd.match.hop_limit = 255;
+  nd.action = Action::Return;
+  const nft::Rule r = render_rule(nd, k_drop6);
   const std::vector<nft::Expr> want = {nft::meta_load(nft::MetaKey::NfProto),
                                        nft::cmp_eq({10}),
                                        nft::meta_load(nft::MetaKey::L4Proto),
@@ -146,30 +181,50 @@ TEST(NftRender, NeighbourDiscoveryReturnIsIcmpv6TypeAndHopLimit)
                                        nft::counter(),
                                        nft::verdict(nft::Verdict::Return)};
   EXPECT_EQ(r.exprs, want);
-  // Only the numeric form desired_state() writes, only after -p ipv6-icmp.
-  for (const char* bad : {"-p ipv6-icmp -m icmp6 --icmpv6-type neighbour-solicitation -j RETURN",
-                          "-p ipv6-icmp -m icmp6 --icmpv6-type 135/0 -j RETURN",
-                          "-p ipv6-icmp -m icmp6 --icmpv6-type 256 -j RETURN",
-                          "-p tcp -m icmp6 --icmpv6-type 135 -j RETURN", "-m hl --hl-gt 254 -j RETURN"}) {
-    EXPECT_THROW(render(bad), RulesError) << bad;
-  }
+  EXPECT_EQ(
+      iptables_body(nd, net::Family::V6),
+      "-p ipv6-icmp -m icmp6 --icmpv6-type 135 -m hl --hl-eq 255 -m comment --comment geoblock -j RETURN");
+  // The same expressions with hop limit 64 read back as that rule: of the
+  // vocabulary, but not the configured one. Without the counter, or with
+  // an expression geoblock never writes, they are no rule of geoblock's.
+  nft::Rule edited = r;
+  edited.exprs[7] = nft::cmp_eq({64});
+  Rule want64 = nd;
+  want64.match.hop_limit = 64;
+  EXPECT_EQ(read_rule(edited, k_drop6, {}), want64);
+  nft::Rule no_counter = r;
+  no_counter.exprs.erase(no_counter.exprs.begin() + 8);
+  EXPECT_EQ(read_rule(no_counter, k_drop6, {}).action, Action::Unknown);
+  nft::Rule other = r;
+  other.exprs.back() = nft::verdict(nft::Verdict::Accept);
+  EXPECT_EQ(read_rule(other, k_drop6, {}).action, Action::Unknown);
+  nft::Rule old_comment = r;
+  old_comment.comment = "-p ipv6-icmp -m icmp6 --icmpv6-type 135 ...";
+  const Rule older = read_rule(old_comment, k_drop6, {});
+  EXPECT_EQ(older.action, Action::Unknown);
+  EXPECT_NE(older.text.find("written by an older geoblock"), std::string::npos) << older.text;
 }
 
-TEST(NftRender, SameTextRendersTheSameExpressionsAndEditsDiffer)
+TEST(NftRender, SameRuleRendersTheSameExpressionsAndEditsDiffer)
 {
-  const auto render = [](const std::string& body) {
-    return render_rule(body, net::Family::V4, nft::Family::Inet, "geoblock", "filter", "filter-INPUT-v4");
-  };
-  const auto a =
-      render("-i eth0 -p tcp -m multiport --dports 22,80:90 -m comment --comment geoblock -j geoblock-drop");
-  const auto b =
-      render("-i eth0 -p tcp -m multiport --dports 22,80:90 -m comment --comment geoblock -j geoblock-drop");
-  const auto c =
-      render("-i eth0 -p tcp -m multiport --dports 22,80:91 -m comment --comment geoblock -j geoblock-drop");
-  EXPECT_EQ(a.exprs, b.exprs);
-  ASSERT_EQ(a.anonymous.size(), 1u);
-  EXPECT_NE(a.anonymous[0].elements, c.anonymous[0].elements);
-  EXPECT_EQ(a.exprs.back().name, "filter-geoblock-drop-v4");
+  const NftPlace input{net::Family::V4, nft::Family::Inet, "geoblock", "filter", "filter-INPUT-v4"};
+  Rule a;
+  a.match.in = Interface{"eth0", false};
+  a.match.proto = "tcp";
+  a.match.dports = {{22, 22}, {80, 90}};
+  a.action = Action::Jump;
+  a.chain = "geoblock-drop";
+  Rule c = a;
+  c.match.dports.back().last = 91;
+  const auto ra = render_rule(a, input);
+  const auto rb = render_rule(a, input);
+  const auto rc = render_rule(c, input);
+  EXPECT_EQ(ra.exprs, rb.exprs);
+  ASSERT_EQ(ra.anonymous.size(), 1u);
+  EXPECT_NE(ra.anonymous[0].elements, rc.anonymous[0].elements);
+  EXPECT_EQ(ra.exprs.back().name, "filter-geoblock-drop-v4");
+  EXPECT_EQ(iptables_body(a, net::Family::V4),
+            "-i eth0 -p tcp -m multiport --dports 22,80:90 -m comment --comment geoblock -j geoblock-drop");
 }
 
 namespace {
@@ -357,8 +412,9 @@ TEST(NftRender, IngressHookParsesAndMapsToANetdevBaseChain)
   const ChainState* base = st.chain(net::Family::V4, "ingress", "eth0");
   ASSERT_NE(base, nullptr);
   EXPECT_FALSE(base->own);
-  const nft::Rule r = render_rule(base->rules.front(), net::Family::V4, nft::Family::Netdev, "geoblock",
-                                  "ingress", nft_chain_name(net::Family::V4, "ingress", "eth0"));
+  const nft::Rule r =
+      render_rule(base->rules.front(), NftPlace{net::Family::V4, nft::Family::Netdev, "geoblock", "ingress",
+                                                nft_chain_name(net::Family::V4, "ingress", "eth0")});
   // In a netdev table the family test is on the ethertype (meta protocol).
   EXPECT_EQ(r.exprs[1].data, (std::vector<std::uint8_t>{0x08, 0x00}));
   EXPECT_EQ(r.exprs.back().name, "ingress-geoblock-drop-v4");

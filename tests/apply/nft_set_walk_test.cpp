@@ -148,7 +148,7 @@ TEST(NftSetWalk, EverySequenceOfContentsConverges)
           ASSERT_NE(v6, nullptr);
           ASSERT_EQ(v4->members.v4, list.v4);
           ASSERT_EQ(v6->members.v6, list.v6);
-          ASSERT_TRUE(diff(desired_state(list, o), live.state).empty());
+          ASSERT_TRUE(describe(diff(desired_state(list, o), live.state)).empty());
         }
       },
       std::chrono::seconds(280));

@@ -2,6 +2,7 @@
 // iptables-restore for a given baseline and live ruleset.
 #include "apply/converge.hpp"
 #include "apply/ipset_session.hpp"
+#include "apply/iptables_rule.hpp"
 #include "apply/rules.hpp"
 #include "apply/state.hpp"
 #include "core/error.hpp"
@@ -87,6 +88,17 @@ count(const std::vector<std::string>& v, const std::string& line)
   return static_cast<int>(std::count(v.begin(), v.end(), line));
 }
 
+// A chain's rules as the iptables backend writes them.
+std::vector<std::string>
+bodies(const ChainState& chain)
+{
+  std::vector<std::string> out;
+  for (const auto& r : chain.rules) {
+    out.push_back(iptables_body(r, chain.family));
+  }
+  return out;
+}
+
 } // namespace
 
 TEST(Hooks, ParsesTheSupportedPlacesAndRefusesOthers)
@@ -136,10 +148,10 @@ TEST(Ruleset, SplitsQuotedWords)
 
 TEST(BaselineRestore, KeepsLiveFail2banAndDockerChainsAndPutsTheRuleFirst)
 {
-  const RestoreText out =
-      build_baseline_restore(parse_ruleset(k_baseline, "baseline b"), parse_ruleset(k_live, "live"),
-                             block_chains({Hook{"raw", "PREROUTING"}, Hook{"filter", "INPUT"}}), own(),
-                             {"f2b-*", "DOCKER*"}, WithOwnRules::Yes);
+  const RestoreText out = build_baseline_restore(
+      parse_ruleset(k_baseline, "baseline b"), parse_ruleset(k_live, "live"), net::Family::V4,
+      block_chains({Hook{"raw", "PREROUTING"}, Hook{"filter", "INPUT"}}), own(), {"f2b-*", "DOCKER*"},
+      WithOwnRules::Yes);
   const auto l = lines(out.text);
   // The baseline's policy, its own rule, and the live fail2ban ban (not the
   // stale one saved in the baseline).
@@ -168,8 +180,8 @@ TEST(BaselineRestore, KeepsLiveFail2banAndDockerChainsAndPutsTheRuleFirst)
 TEST(BaselineRestore, WithoutOwnRulesLeavesGeoblockOut)
 {
   const RestoreText out =
-      build_baseline_restore(parse_ruleset(k_baseline, "b"), parse_ruleset(k_live, "live"), block_chains(),
-                             own(), {"f2b-*"}, WithOwnRules::No);
+      build_baseline_restore(parse_ruleset(k_baseline, "b"), parse_ruleset(k_live, "live"), net::Family::V4,
+                             block_chains(), own(), {"f2b-*"}, WithOwnRules::No);
   EXPECT_EQ(out.text.find("geoblock"), std::string::npos) << out.text;
 }
 
@@ -177,14 +189,14 @@ TEST(BaselineRestore, CreatesAMissingDockerUserChainWithTheRule)
 {
   // Docker not started yet: DOCKER-USER is in neither the baseline nor
   // the live ruleset; Docker keeps it with geoblock's rule when it starts.
-  const auto l = lines(build_baseline_restore(parse_ruleset(k_baseline, "b"), Ruleset{},
+  const auto l = lines(build_baseline_restore(parse_ruleset(k_baseline, "b"), Ruleset{}, net::Family::V4,
                                               block_chains({Hook{"filter", "DOCKER-USER"}}), own(), {},
                                               WithOwnRules::Yes)
                            .text);
   EXPECT_EQ(count(l, ":DOCKER-USER - [0:0]"), 1);
   EXPECT_EQ(count(l, "-A DOCKER-USER " + k_forward_rule), 1);
   // Any other chain that does not exist is still an error.
-  EXPECT_THROW(build_baseline_restore(parse_ruleset(k_baseline, "b"), Ruleset{},
+  EXPECT_THROW(build_baseline_restore(parse_ruleset(k_baseline, "b"), Ruleset{}, net::Family::V4,
                                       block_chains({Hook{"filter", "OTHER"}}), own(), {}, WithOwnRules::Yes),
                RulesError);
 }
@@ -196,8 +208,8 @@ TEST(BaselineRestore, GeoblocksRuleInAKeptDockerUserChainStaysOnce)
   std::string live = k_live;
   live.insert(live.find("-A DOCKER-USER -j RETURN"), "-A DOCKER-USER " + k_forward_rule + "\n");
   const auto l = lines(build_baseline_restore(parse_ruleset(k_baseline, "b"), parse_ruleset(live, "live"),
-                                              block_chains({Hook{"filter", "DOCKER-USER"}}), own(),
-                                              {"f2b-*", "DOCKER*"}, WithOwnRules::Yes)
+                                              net::Family::V4, block_chains({Hook{"filter", "DOCKER-USER"}}),
+                                              own(), {"f2b-*", "DOCKER*"}, WithOwnRules::Yes)
                            .text);
   EXPECT_EQ(count(l, "-A DOCKER-USER " + k_forward_rule), 1);
   const auto first = std::find_if(l.begin(), l.end(),
@@ -210,10 +222,11 @@ TEST(BaselineRestore, GeoblocksRuleInAKeptDockerUserChainStaysOnce)
 TEST(Converge, CreatesAMissingDockerUserChainWithTheRule)
 {
   const Ruleset live = parse_ruleset("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\nCOMMIT\n", "live");
-  EXPECT_EQ(build_converge(live, block_chains({Hook{"filter", "DOCKER-USER"}}), own()).text,
+  EXPECT_EQ(build_converge(live, net::Family::V4, block_chains({Hook{"filter", "DOCKER-USER"}}), own()).text,
             "*filter\n:DOCKER-USER - [0:0]\n-I DOCKER-USER 1 " + k_forward_rule + "\nCOMMIT\n");
   // No jump from FORWARD: that is Docker's.
-  EXPECT_THROW(build_converge(live, block_chains({Hook{"filter", "OTHER"}}), own()), RulesError);
+  EXPECT_THROW(build_converge(live, net::Family::V4, block_chains({Hook{"filter", "OTHER"}}), own()),
+               RulesError);
 }
 
 TEST(Converge, InsertsOnceAndThenHasNothingToDo)
@@ -221,13 +234,14 @@ TEST(Converge, InsertsOnceAndThenHasNothingToDo)
   const auto want = block_chains({Hook{"raw", "PREROUTING"}, Hook{"filter", "FORWARD"}});
   const Ruleset live = parse_ruleset(k_live, "live");
   // raw already has it first: only FORWARD needs the insert.
-  EXPECT_EQ(build_converge(live, want, own()).text, "*filter\n-I FORWARD 1 " + k_forward_rule + "\nCOMMIT\n");
+  EXPECT_EQ(build_converge(live, net::Family::V4, want, own()).text,
+            "*filter\n-I FORWARD 1 " + k_forward_rule + "\nCOMMIT\n");
 
   const Ruleset done = parse_ruleset("*raw\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING " + k_rule +
                                          "\nCOMMIT\n*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD " +
                                          k_forward_rule + "\n-A FORWARD -j ACCEPT\nCOMMIT\n",
                                      "live");
-  EXPECT_TRUE(build_converge(done, want, own()).text.empty());
+  EXPECT_TRUE(build_converge(done, net::Family::V4, want, own()).text.empty());
 }
 
 TEST(Converge, RemovesTheCopyBelowAForeignAcceptAndKeepsTheOneAboveIt)
@@ -238,7 +252,7 @@ TEST(Converge, RemovesTheCopyBelowAForeignAcceptAndKeepsTheOneAboveIt)
       parse_ruleset("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT " + k_rule +
                         "\n-A INPUT -s 203.0.113.0/24 -j ACCEPT\n-A INPUT " + k_rule + "\nCOMMIT\n",
                     "live");
-  EXPECT_EQ(build_converge(live, block_chains({Hook{"filter", "INPUT"}}), own()).text,
+  EXPECT_EQ(build_converge(live, net::Family::V4, block_chains({Hook{"filter", "INPUT"}}), own()).text,
             "*filter\n-D INPUT 3\nCOMMIT\n");
 }
 
@@ -250,7 +264,7 @@ TEST(Converge, MovesAMisplacedRuleToTheTopAndTakesOverTheUntaggedOldForm)
       parse_ruleset("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\n-A INPUT -m set --match-set "
                     "geoblock-v4 src -j DROP\n-A INPUT -m set --match-set other src -j DROP\nCOMMIT\n",
                     "live");
-  EXPECT_EQ(build_converge(live, block_chains({Hook{"filter", "INPUT"}}), own()).text,
+  EXPECT_EQ(build_converge(live, net::Family::V4, block_chains({Hook{"filter", "INPUT"}}), own()).text,
             "*filter\n-D INPUT 2\n-I INPUT 1 " + k_rule + "\nCOMMIT\n");
 }
 
@@ -262,7 +276,7 @@ TEST(Converge, AllowOnlyRewritesItsChainWhenTheAllowlistChanges)
   c.chains = {Hook{"filter", "INPUT"}};
   c.allowlist.v4.push_back(net::Prefix4{0xC0000200u, 24}); // 192.0.2.0/24
   const auto want = desired_state({}, c).chains;
-  const auto l = lines(build_converge(Ruleset{}, want, own()).text);
+  const auto l = lines(build_converge(Ruleset{}, net::Family::V4, want, own()).text);
   EXPECT_EQ(count(l, ":geoblock-allow - [0:0]"), 1);
   EXPECT_EQ(
       count(l, "-A geoblock-allow -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment geoblock "
@@ -275,29 +289,30 @@ TEST(Converge, AllowOnlyRewritesItsChainWhenTheAllowlistChanges)
   // Once in place, nothing to do; a changed allowlist rewrites the chain.
   std::string live = "*filter\n:INPUT ACCEPT [0:0]\n:geoblock-allow - [0:0]\n";
   for (const auto& ch : want) {
-    for (const auto& r : ch.rules) {
+    for (const auto& r : bodies(ch)) {
       live += "-A " + ch.chain + " " + r + "\n";
     }
   }
   live += "COMMIT\n";
-  EXPECT_TRUE(build_converge(parse_ruleset(live, "live"), want, own()).text.empty());
+  EXPECT_TRUE(build_converge(parse_ruleset(live, "live"), net::Family::V4, want, own()).text.empty());
   c.allowlist.v4[0].len = 25;
-  const auto changed =
-      lines(build_converge(parse_ruleset(live, "live"), desired_state({}, c).chains, own()).text);
+  const auto changed = lines(
+      build_converge(parse_ruleset(live, "live"), net::Family::V4, desired_state({}, c).chains, own()).text);
   EXPECT_EQ(count(changed, "-F geoblock-allow"), 1);
   EXPECT_EQ(count(changed, "-A geoblock-allow -s 192.0.2.0/25 -m comment --comment geoblock -j RETURN"), 1);
   // Back to block: the chain and the jump go.
-  const auto back =
-      lines(build_converge(parse_ruleset(live, "live"), block_chains({Hook{"filter", "INPUT"}}), own()).text);
+  const auto back = lines(build_converge(parse_ruleset(live, "live"), net::Family::V4,
+                                         block_chains({Hook{"filter", "INPUT"}}), own())
+                              .text);
   EXPECT_EQ(back, (std::vector<std::string>{"*filter", "-D INPUT 1", "-I INPUT 1 " + k_rule,
                                             "-F geoblock-allow", "-X geoblock-allow", "COMMIT"}));
 }
 
 TEST(Converge, EmptyDesiredStateRemovesOnlyGeoblocksRules)
 {
-  const auto l = lines(build_converge(parse_ruleset(k_live, "live"), {}, own()).text);
+  const auto l = lines(build_converge(parse_ruleset(k_live, "live"), net::Family::V4, {}, own()).text);
   EXPECT_EQ(l, (std::vector<std::string>{"*raw", "-D PREROUTING 1", "COMMIT"}));
-  EXPECT_TRUE(build_converge(parse_ruleset(k_baseline, "b"), {}, own()).text.empty());
+  EXPECT_TRUE(build_converge(parse_ruleset(k_baseline, "b"), net::Family::V4, {}, own()).text.empty());
 }
 
 namespace {
@@ -363,14 +378,14 @@ TEST(RuleShapes, NeighbourDiscoveryReturnsBeforeEveryIPv6DropOrReject)
               for (const auto& chain : desired_state(target, c).chains) {
                 SCOPED_TRACE(chain.where());
                 if (chain.family == net::Family::V4) {
-                  for (const auto& r : chain.rules) {
+                  for (const auto& r : bodies(chain)) {
                     EXPECT_EQ(r.find("icmp6 "), std::string::npos) << r;
                     EXPECT_EQ(r.find("--hl-eq"), std::string::npos) << r;
                   }
                   continue;
                 }
                 if (!chain.own) {
-                  for (const auto& r : chain.rules) {
+                  for (const auto& r : bodies(chain)) {
                     EXPECT_TRUE(owned.owns_chain(verdict_of(r))) << r;
                   }
                   continue;
@@ -378,7 +393,7 @@ TEST(RuleShapes, NeighbourDiscoveryReturnsBeforeEveryIPv6DropOrReject)
                 // The five returns first (after the allow chain's own
                 // returns), before any LOG, DROP or REJECT.
                 std::size_t next = 0;
-                for (const auto& r : chain.rules) {
+                for (const auto& r : bodies(chain)) {
                   const std::string v = verdict_of(r);
                   if (v == "LOG" || v == "DROP" || v == "REJECT") {
                     break;
@@ -401,13 +416,13 @@ TEST(RuleShapes, NeighbourDiscoveryReturnsBeforeEveryIPv6DropOrReject)
   // The default: one jump per family's chain; IPv4 drops there as before.
   const auto chains = desired_state(target, RulesConfig{}).chains;
   ASSERT_EQ(chains.size(), 3u);
-  EXPECT_EQ(chains[0].rules, std::vector<std::string>{k_rule});
+  EXPECT_EQ(bodies(chains[0]), std::vector<std::string>{k_rule});
   EXPECT_EQ(chains[1].where(), "raw:PREROUTING (IPv6)");
-  EXPECT_EQ(chains[1].rules,
+  EXPECT_EQ(bodies(chains[1]),
             std::vector<std::string>{"! -i lo -m set --match-set geoblock-v6 src -m comment --comment "
                                      "geoblock -j geoblock-drop"});
   EXPECT_EQ(chains[2].where(), "raw:geoblock-drop (IPv6)");
-  EXPECT_EQ(chains[2].rules,
+  EXPECT_EQ(bodies(chains[2]),
             (std::vector<std::string>{nd_return(133), nd_return(134), nd_return(135), nd_return(136),
                                       nd_return(137), "-m comment --comment geoblock -j DROP"}));
 }
@@ -431,22 +446,22 @@ TEST(RuleShapes, LoopbackIsNeverDroppedAndTcpIsRejectedWithAReset)
     const ChainState* chain = st.chain(net::Family::V4, h.table, h.chain);
     ASSERT_NE(chain, nullptr) << to_string(h);
     const bool forward = h.chain == "FORWARD";
-    EXPECT_EQ(chain->rules.front(), forward ? k_forward_rule : k_rule);
+    EXPECT_EQ(bodies(*chain).front(), forward ? k_forward_rule : k_rule);
   }
   const ChainState* out = st.chain(net::Family::V4, "filter", "OUTPUT");
   ASSERT_NE(out, nullptr);
-  EXPECT_EQ(out->rules,
+  EXPECT_EQ(bodies(*out),
             std::vector<std::string>{"-m conntrack --ctstate NEW -m set --match-set geoblock-v4 dst -m "
                                      "comment --comment geoblock -j geoblock-reject"});
   const ChainState* reject = st.chain(net::Family::V4, "filter", "geoblock-reject");
   ASSERT_NE(reject, nullptr);
-  EXPECT_EQ(reject->rules,
+  EXPECT_EQ(bodies(*reject),
             (std::vector<std::string>{
                 "-p tcp -m comment --comment geoblock -j REJECT --reject-with tcp-reset",
                 "-m comment --comment geoblock -j REJECT --reject-with icmp-port-unreachable"}));
   // An interface configured: loopback is not among the packets matched.
   c.interfaces = {"eth0"};
-  EXPECT_EQ(desired_state(target, c).chain(net::Family::V4, "raw", "PREROUTING")->rules.front(),
+  EXPECT_EQ(bodies(*desired_state(target, c).chain(net::Family::V4, "raw", "PREROUTING")).front(),
             "-i eth0 " + k_forward_rule);
 }
 

@@ -41,17 +41,17 @@ TEST(Faults, FailureBetweenFillAndSwapLeavesTheLiveSetIntact)
     TempDir dir;
     ApplyOptions o = options_in(dir);
     o.families = net::Families::V4;
-    apply::apply(k_old, o);
+    iptables().apply(k_old, o);
     o.on_stage = [](std::string_view stage) {
       if (stage == "filled geoblock-v4-new") {
         throw Error("injected failure");
       }
     };
-    EXPECT_THROW(apply::apply(k_new, o), Error);
+    EXPECT_THROW(iptables().apply(k_new, o), Error);
     EXPECT_EQ(live_v4(), k_old.v4);
     EXPECT_FALSE(set_exists("geoblock-v4-new"));
     o.on_stage = nullptr;
-    apply::apply(k_new, o);
+    iptables().apply(k_new, o);
     EXPECT_EQ(live_v4(), k_new.v4);
   });
 }
@@ -63,7 +63,7 @@ TEST(Faults, ProcessKilledBetweenFillAndSwapIsRecoveredByTheNextRun)
     TempDir dir;
     ApplyOptions o = options_in(dir);
     o.families = net::Families::V4;
-    apply::apply(k_old, o);
+    iptables().apply(k_old, o);
     std::fflush(stdout);
     const pid_t pid = ::fork();
     if (pid == 0) {
@@ -72,7 +72,7 @@ TEST(Faults, ProcessKilledBetweenFillAndSwapIsRecoveredByTheNextRun)
           ::raise(SIGKILL);
         }
       };
-      apply::apply(k_new, o);
+      iptables().apply(k_new, o);
       ::_exit(0);
     }
     int status = 0;
@@ -81,10 +81,10 @@ TEST(Faults, ProcessKilledBetweenFillAndSwapIsRecoveredByTheNextRun)
     // The crash left a filled temporary set; the live one never changed.
     EXPECT_TRUE(set_exists("geoblock-v4-new"));
     EXPECT_EQ(live_v4(), k_old.v4);
-    const LiveState state = read_live_state(o, false);
+    const LiveState state = iptables().read(o, false);
     EXPECT_EQ(state.leftover_temp, std::vector<std::string>{"geoblock-v4-new"});
     // The lock died with the process: the next run goes ahead and cleans up.
-    apply::apply(k_new, o);
+    iptables().apply(k_new, o);
     EXPECT_EQ(live_v4(), k_new.v4);
     EXPECT_FALSE(set_exists("geoblock-v4-new"));
   });
@@ -97,7 +97,7 @@ TEST(Faults, BaselineWithASyntaxErrorChangesNothingAndNamesTheLine)
     TempDir dir;
     ApplyOptions o = options_in(dir);
     o.families = net::Families::V4;
-    apply::apply(k_old, o);
+    iptables().apply(k_old, o);
     run_checked({"iptables", "-w", "-A", "INPUT", "-s", "192.0.2.1", "-j", "DROP"});
     const std::string before = saved_rules({"iptables-save"});
 
@@ -105,7 +105,7 @@ TEST(Faults, BaselineWithASyntaxErrorChangesNothingAndNamesTheLine)
         dir.write("bad-match.rules", "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT "
                                      "[0:0]\n-A INPUT -p tcp -m nosuchmatch --dport 22 -j ACCEPT\nCOMMIT\n");
     try {
-      apply::apply(k_new, o);
+      iptables().apply(k_new, o);
       ADD_FAILURE() << "a broken baseline was accepted";
     } catch (const RulesError& e) {
       EXPECT_NE(std::string(e.what()).find("baseline " + o.baseline + ":5: iptables-restore --test refused"),
@@ -114,7 +114,7 @@ TEST(Faults, BaselineWithASyntaxErrorChangesNothingAndNamesTheLine)
     }
     o.baseline = dir.write("bad-structure.rules", "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\n");
     try {
-      apply::apply(k_new, o);
+      iptables().apply(k_new, o);
       ADD_FAILURE() << "a baseline without COMMIT was accepted";
     } catch (const RulesError& e) {
       EXPECT_NE(std::string(e.what()).find(o.baseline + ":4:"), std::string::npos) << e.what();
@@ -132,7 +132,7 @@ TEST(Faults, MissingIptablesBinaryIsAClearErrorBeforeAnyChange)
     ApplyOptions o = options_in(dir);
     o.iptables = dir.path() + "/no-such/iptables";
     try {
-      apply::apply(k_old, o);
+      iptables().apply(k_old, o);
       ADD_FAILURE() << "no error";
     } catch (const RulesError& e) {
       EXPECT_EQ(std::string(e.what()),
@@ -167,7 +167,7 @@ TEST(Coexistence, Fail2banChainSurvivesABaselineRestoreAndStillDrops)
     o.baseline =
         dir.write("iptables.BACKUP", "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT "
                                      "[0:0]\n-A INPUT -s 192.0.2.0/24 -j DROP\nCOMMIT\n");
-    const ApplyReport r = apply::apply(nets({"198.51.100.0/28"}), o);
+    const ApplyReport r = iptables().apply(nets({"198.51.100.0/28"}), o);
     EXPECT_TRUE(r.v4.baseline_restored);
 
     const std::string saved = run_checked({"iptables-save", "-t", "filter"});
@@ -179,7 +179,7 @@ TEST(Coexistence, Fail2banChainSurvivesABaselineRestoreAndStillDrops)
     EXPECT_TRUE(eventually_connects(&client, "198.51.100.200", "198.51.100.1", 80));
 
     // Applying again is idempotent: still one rule per hook, one jump.
-    apply::apply(nets({"198.51.100.0/28"}), o);
+    iptables().apply(nets({"198.51.100.0/28"}), o);
     const std::string again = run_checked({"iptables-save"});
     std::size_t rules = 0;
     for (std::size_t p = 0;
@@ -201,7 +201,7 @@ TEST(Safety, RefusesToBlockTheSshSessionsOwnAddressUnlessForced)
     ApplyOptions o = options_in(dir);
     o.ssh_connection = "198.51.100.5 50022 198.51.100.1 22";
     try {
-      apply::apply(k_old, o);
+      iptables().apply(k_old, o);
       ADD_FAILURE() << "no refusal";
     } catch (const SafetyError& e) {
       EXPECT_EQ(e.code(), ExitCode::Safety);
@@ -212,17 +212,17 @@ TEST(Safety, RefusesToBlockTheSshSessionsOwnAddressUnlessForced)
     EXPECT_FALSE(set_exists("geoblock-v4"));
     // An address outside the list, or an IPv4-mapped one inside it.
     o.ssh_connection = "::ffff:198.51.100.5 50022 ::ffff:198.51.100.1 22";
-    EXPECT_THROW(apply::apply(k_old, o), SafetyError);
+    EXPECT_THROW(iptables().apply(k_old, o), SafetyError);
     o.ssh_connection = "192.0.2.1 50022 198.51.100.1 22";
-    EXPECT_NO_THROW(apply::apply(k_old, o));
+    EXPECT_NO_THROW(iptables().apply(k_old, o));
     // Allow-only: the client must be in the allowed countries or allowlist.
     o.policy = Policy::AllowOnly;
-    EXPECT_THROW(apply::apply(k_old, o), SafetyError);
+    EXPECT_THROW(iptables().apply(k_old, o), SafetyError);
     o.allowlist = nets({"192.0.2.0/24"});
-    EXPECT_NO_THROW(apply::apply(k_old, o));
+    EXPECT_NO_THROW(iptables().apply(k_old, o));
     o.allowlist = {};
     o.force = true;
-    EXPECT_NO_THROW(apply::apply(k_old, o));
+    EXPECT_NO_THROW(iptables().apply(k_old, o));
   });
 }
 
@@ -241,10 +241,10 @@ TEST(Safety, TheApplierAppliesASmallerSetMaxShrinkIsPerZoneBeforeIt)
     for (std::uint32_t i = 0; i < 100; ++i) {
       big.v4.push_back(net::Prefix4{0x0a000000u + (i << 9), 24});
     }
-    apply::apply(big, o);
+    iptables().apply(big, o);
     net::NetList small;
     small.v4.assign(big.v4.begin(), big.v4.begin() + 1);
-    EXPECT_NO_THROW(apply::apply(small, o));
+    EXPECT_NO_THROW(iptables().apply(small, o));
     EXPECT_EQ(live_v4().size(), 1u);
   });
 }
@@ -261,8 +261,8 @@ TEST(Remove, DeletesGeoblockRulesAndSetsAndLeavesTheRestIntact)
     run_checked({"iptables", "-w", "-t", "raw", "-A", "PREROUTING", "-s", "192.0.2.1", "-j", "DROP"});
     run_checked({"ip6tables", "-w", "-A", "INPUT", "-s", "2001:db8::1", "-j", "DROP"});
     const std::string v4_before = run_checked({"iptables-save"});
-    apply::apply(k_old, o);
-    const RemoveReport r = apply::remove(o);
+    iptables().apply(k_old, o);
+    const RemoveReport r = iptables().remove(o);
     EXPECT_EQ(r.rules_removed_v4, 2);
     // IPv6: the two jumps and, in raw and filter, geoblock-drop's five
     // neighbour discovery returns and its drop.
@@ -277,7 +277,7 @@ TEST(Remove, DeletesGeoblockRulesAndSetsAndLeavesTheRestIntact)
     EXPECT_NE(v4_after.find("-A PREROUTING -s 192.0.2.1/32 -j DROP"), std::string::npos);
     EXPECT_NE(run_checked({"ip6tables-save"}).find("-A INPUT -s 2001:db8::1/128 -j DROP"), std::string::npos);
     // Removing again is not an error.
-    const RemoveReport again = apply::remove(o);
+    const RemoveReport again = iptables().remove(o);
     EXPECT_TRUE(again.sets_removed.empty());
     EXPECT_EQ(again.rules_removed_v4, 0);
   });
@@ -294,9 +294,9 @@ TEST(Sizing, HalfAMillionEntriesFitBecauseMaxelemIsSizedFromTheList)
     for (std::uint32_t i = 0; i < 500000; ++i) {
       world.v4.push_back(net::Prefix4{0x10000000u + (i << 1), 32}); // every other address: nothing merges
     }
-    const ApplyReport r = apply::apply(world, o);
+    const ApplyReport r = iptables().apply(world, o);
     EXPECT_EQ(r.v4.entries, 500000u);
-    const LiveState live = read_live_state(o, false);
+    const LiveState live = iptables().read(o, false);
     const SetState* set = live.state.set("geoblock-v4");
     ASSERT_NE(set, nullptr);
     EXPECT_EQ(set->entries, 500000u);
@@ -311,7 +311,7 @@ TEST(Sizing, SlashZeroIsSplitIntoTwoHalves)
   in_fresh_netns([] {
     TempDir dir;
     ApplyOptions o = options_in(dir);
-    const ApplyReport r = apply::apply(nets({"0.0.0.0/0", "::/0"}), o);
+    const ApplyReport r = iptables().apply(nets({"0.0.0.0/0", "::/0"}), o);
     EXPECT_EQ(r.v4.entries, 2u);
     EXPECT_EQ(r.v6.entries, 2u);
     EXPECT_EQ(live_v4(), (std::vector<net::Prefix4>{{0u, 1}, {0x80000000u, 1}}));
@@ -330,7 +330,7 @@ TEST(Lock, SecondRunWaitsThenExitsWithAClearMessageAndChangesNothing)
     const pid_t pid = ::fork();
     if (pid == 0) {
       try {
-        apply::apply(k_old, o);
+        iptables().apply(k_old, o);
         ::_exit(1);
       } catch (const Error& e) {
         const std::string want =

@@ -151,9 +151,27 @@ TEST(BackendChoice, ParsesTheSettingAndDescribesState)
   s.sets.back().name = "geoblock-v4";
   EXPECT_EQ(describe_state(s), "set geoblock-v4");
   apply::ChainState c;
-  c.rules = {"a", "b"};
+  c.rules = {apply::Rule{}, apply::Rule{}};
   s.chains.push_back(c);
   EXPECT_EQ(describe_state(s), "set geoblock-v4 and 2 rules");
+}
+
+// A backend is absent when the kernel interface its state would live in
+// does not answer; then it holds nothing. Everything else that fails to
+// read is unknown (the commands' test: Switch.AnUnreadableBackendIs*).
+TEST(BackendChoice, ABackendIsAbsentWhereItsKernelInterfaceDoesNotAnswer)
+{
+  HostFacts host;
+  EXPECT_TRUE(backend_absent(k_nftables, host));
+  EXPECT_TRUE(backend_absent(k_iptables, host));
+  host.nft_usable = true;
+  EXPECT_FALSE(backend_absent(k_nftables, host));
+  EXPECT_TRUE(backend_absent(k_iptables, host));
+  host.iptables_installed = true; // a program is not the interface the sets live in
+  EXPECT_TRUE(backend_absent(k_iptables, host));
+  host.ipset_usable = true;
+  EXPECT_FALSE(backend_absent(k_iptables, host));
+  EXPECT_FALSE(backend_absent("fake", host));
 }
 
 } // namespace

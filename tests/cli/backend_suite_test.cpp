@@ -875,6 +875,46 @@ TEST_P(BackendSuite, CountersSurviveAnUpdateThatLeavesTheRuleAsItIs)
   });
 }
 
+// Each thing is said once: with --verbose every stage of the apply is one
+// line (the backend logged it and the command logged it again), and the
+// backend is named once, by the log where the command prints no report
+// (update, remove), by the report where it prints one (a dry run, status,
+// check: it was logged too).
+TEST_P(BackendSuite, EachStageAndTheBackendAreSaidOnce)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  in_fresh_netns([] {
+    Host h(GetParam());
+    const std::string named = "backend " + h.backend.name + " (configured)";
+    const auto times = [](const std::string& text, const std::string& what) {
+      std::size_t n = 0;
+      for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) {
+        ++n;
+      }
+      return n;
+    };
+    auto r = h.geoblock("update", "", {"--verbose"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(times(r.err, "geoblock: checked\n"), 1u) << r.err;
+    const std::vector<std::string> lines = lines_of(r.err);
+    for (std::size_t i = 1; i < lines.size(); ++i) {
+      EXPECT_NE(lines[i], lines[i - 1]) << r.err;
+    }
+    EXPECT_EQ(times(r.out + r.err, named), 1u) << r.out << r.err;
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"update", "--dry-run"}, {"status"}, {"check", k_listed}}) {
+      r = h.geoblock(args[0], "", {args.begin() + 1, args.end()});
+      EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+      EXPECT_EQ(times(r.out, "backend: " + h.backend.name + " (configured)\n"), 1u)
+          << args[0] << ": " << r.out;
+      EXPECT_EQ(times(r.err, named), 0u) << args[0] << ": " << r.err;
+    }
+    r = h.geoblock("remove", "");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(times(r.out + r.err, named), 1u) << r.out << r.err;
+  });
+}
+
 TEST_P(BackendSuite, DeletedRuleOrElementIsDriftThatDryRunCheckAndUpdateSee)
 {
   GEOBLOCK_REQUIRE_NETNS();

@@ -3,8 +3,12 @@
 #include "cli/options.hpp"
 #include "core/error.hpp"
 #include "support/temp_dir.hpp"
+#include "util/file.hpp"
 
 #include <gtest/gtest.h>
+
+#include <regex>
+#include <sstream>
 
 namespace geoblock::test {
 namespace {
@@ -85,6 +89,35 @@ TEST_F(Options, MistakesBeforeTheCommandAreNamed)
             "--quiet and --verbose exclude each other");
   EXPECT_EQ(parse({"--version", "update"}).command, cli::Command::Version);
   EXPECT_EQ(parse({"-h", "update"}).command, cli::Command::Help);
+}
+
+// The exit codes are a contract with scripts: --help names every code the
+// README's table documents (it stopped at 4 when status got 5), and the
+// table goes up to the last ExitCode.
+TEST(CommandLine, HelpNamesEveryDocumentedExitCode)
+{
+  const std::string help = parse({"--help"}).help_text;
+  const std::string readme = util::read_file(GEOBLOCK_SOURCE_DIR "/README.md");
+  const auto section = readme.find("## Exit codes");
+  ASSERT_NE(section, std::string::npos);
+  std::istringstream table(readme.substr(section));
+  const std::regex row(R"(^\| ([0-9]+) \| (.+) \|$)");
+  std::vector<int> codes;
+  for (std::string line; std::getline(table, line) && (codes.empty() || line.rfind("| ", 0) == 0);) {
+    std::smatch m;
+    if (std::regex_match(line, m, row)) {
+      codes.push_back(std::stoi(m[1]));
+    }
+  }
+  ASSERT_FALSE(codes.empty()) << "no exit code table in README.md";
+  EXPECT_EQ(codes.back(), static_cast<int>(ExitCode::Drift));
+  const auto from = help.find("Exit codes:");
+  ASSERT_NE(from, std::string::npos) << help;
+  const std::string sentence = help.substr(from, help.find(".\n", from) - from);
+  for (const int code : codes) {
+    EXPECT_TRUE(std::regex_search(sentence, std::regex("[ \n]" + std::to_string(code) + " [a-z]")))
+        << "exit code " << code << " missing from --help: " << sentence;
+  }
 }
 
 } // namespace

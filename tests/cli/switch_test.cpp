@@ -104,6 +104,47 @@ TEST_F(Switch, SwitchingBothWaysLeavesOnlyTheChosenBackendsState)
   EXPECT_EQ(recorded(), "iptables");
 }
 
+// What the chosen backend cannot express is refused by validation, dry
+// runs included (exit 2, naming the key), before anything is fetched:
+// `update --dry-run` once showed iptables rules "in ingress" and exited 0.
+TEST_F(Switch, WhatTheChosenBackendCannotExpressIsRefusedByADryRunToo)
+{
+  iptables.can = apply::Capabilities{false, true};
+  nftables.can = apply::Capabilities{true, false};
+  EXPECT_EQ(run({"update", "--dry-run"}, "backend = iptables\nchain = ingress:eth0\n"), ExitCode::Usage);
+  EXPECT_EQ(error.rfind("chain ingress:eth0 ", 0), 0u) << error;
+  EXPECT_NE(error.find("nftables only"), std::string::npos) << error;
+  EXPECT_EQ(run({"update"}, "backend = iptables\nchain = ingress:eth0\n"), ExitCode::Usage);
+  EXPECT_EQ(iptables.applies, 0);
+  EXPECT_FALSE(std::filesystem::exists(dir / "cache")) << "refused before anything was fetched";
+  EXPECT_EQ(run({"update", "--dry-run"}, "backend = nftables\nchain = DOCKER-USER\n"), ExitCode::Usage);
+  EXPECT_EQ(error.rfind("chain DOCKER-USER ", 0), 0u) << error;
+  EXPECT_EQ(run({"update", "--dry-run"}, "backend = nftables\nchain = ingress:eth0\n"), ExitCode::Ok)
+      << error;
+}
+
+// A switch of backend and of set name at once, the run stopped after the
+// new backend holds the block but before the old one's state is removed
+// (killed there, or the removal failed): the state file must keep the old
+// set name as geoblock's until that state is gone, or nothing finds it
+// again (status said "in sync" while the old block stayed). Found by the
+// random walk.
+TEST_F(Switch, AnInterruptedSwitchLeavesItsLeftoversFoundAndRemovedNextTime)
+{
+  ASSERT_EQ(run({"update"}, "backend = iptables\nset-name = first\n"), ExitCode::Ok) << error;
+  ASSERT_NE(iptables.live.set("first-v4"), nullptr);
+  iptables.remove_error = "killed";
+  EXPECT_EQ(run({"update"}, "backend = nftables\nset-name = second\n"), ExitCode::Runtime);
+  ASSERT_NE(nftables.live.set("second-v4"), nullptr);
+  ASSERT_NE(iptables.live.set("first-v4"), nullptr);
+  EXPECT_EQ(run({"status"}, "backend = nftables\nset-name = second\n"), ExitCode::Drift) << out;
+  EXPECT_NE(out.find("leftover in backend iptables"), std::string::npos) << out;
+  iptables.remove_error.clear();
+  ASSERT_EQ(run({"update"}, "backend = nftables\nset-name = second\n"), ExitCode::Ok) << error;
+  EXPECT_TRUE(iptables.live.sets.empty());
+  EXPECT_EQ(run({"status"}, "backend = nftables\nset-name = second\n"), ExitCode::Ok) << out;
+}
+
 TEST_F(Switch, TheOldBackendKeepsTheBlockWhenTheNewOneFails)
 {
   ASSERT_EQ(run({"update"}, "backend = iptables\n"), ExitCode::Ok) << error;
@@ -250,6 +291,74 @@ TEST_F(Switch, TheSettingIsValidatedWithFileAndLine)
             std::string::npos)
       << error;
   EXPECT_EQ(iptables.applies + nftables.applies, 0);
+}
+
+// A backend that cannot be read is not "nothing there". Where its kernel
+// interface does not answer (no nf_tables) it holds nothing and nothing is
+// said; where it answers but the read fails, a leftover of geoblock's may
+// be there, enforcing an old block: update applies and says so (exit 4),
+// status and check cannot say "in sync", the dry run warns, and remove
+// tries it too, failing by name when that fails.
+TEST_F(Switch, AnUnreadableBackendIsSaidNeverTakenForEmpty)
+{
+  ASSERT_EQ(run({"update"}, "backend = iptables\n"), ExitCode::Ok) << error;
+  nftables.read_error = "nftables: reading from the kernel failed: Input/output error";
+
+  // Absent (nf_tables does not answer): nothing there, nothing said.
+  host.nft_usable = false;
+  EXPECT_EQ(run({"update"}, "backend = iptables\n"), ExitCode::Ok) << error;
+  EXPECT_EQ(run({"status"}, "backend = iptables\n"), ExitCode::Ok) << out;
+  EXPECT_EQ(out.find("nftables"), std::string::npos) << out;
+
+  // There, but unreadable.
+  host.nft_usable = true;
+  const std::string said = "backend nftables (geoblock now uses iptables) cannot be read, a leftover of "
+                           "geoblock's there is unknown: nftables: reading from the kernel failed: "
+                           "Input/output error";
+  log::set_level(log::Level::Normal);
+  testing::internal::CaptureStderr();
+  const ExitCode updated = run({"update"}, "backend = iptables\n");
+  const std::string err = testing::internal::GetCapturedStderr();
+  log::set_level(log::Level::Quiet);
+  EXPECT_EQ(updated, ExitCode::Partial) << error;
+  EXPECT_NE(err.find("geoblock: warning: " + said + "; not removed"), std::string::npos) << err;
+  EXPECT_NE(iptables.live.set("geoblock-v4"), nullptr) << "applied all the same";
+  EXPECT_EQ(nftables.removes, 0);
+
+  ASSERT_EQ(run({"update", "--dry-run", "--json"}, "backend = iptables\n"), ExitCode::Ok) << error;
+  const util::Json report = util::Json::parse(out, "dry run");
+  ASSERT_EQ(report.get("warnings").items().size(), 1u) << out;
+  EXPECT_EQ(report.get("warnings").items()[0].as_string(), said);
+  EXPECT_TRUE(report.get("changes").items().empty()) << out;
+
+  EXPECT_EQ(run({"status"}, "backend = iptables\n"), ExitCode::Drift);
+  EXPECT_NE(out.find(said), std::string::npos) << out;
+  ASSERT_EQ(run({"check", "198.51.100.7"}, "backend = iptables\n"), ExitCode::Ok) << error;
+  EXPECT_NE(
+      out.find("live firewall: DIFFERS from the configuration ('geoblock update' repairs it):\n  " + said),
+      std::string::npos)
+      << out;
+
+  // A user without root reads no backend: unknown, and a dry run says
+  // that of the live firewall already.
+  privileged = false;
+  ASSERT_EQ(run({"update", "--dry-run", "--json"}, "backend = iptables\n"), ExitCode::Ok) << error;
+  EXPECT_TRUE(util::Json::parse(out, "dry run").get("warnings").items().empty()) << out;
+  privileged = true;
+
+  // remove asks it too: removal goes by name.
+  ASSERT_EQ(run({"remove"}, "backend = iptables\n"), ExitCode::Ok) << error;
+  EXPECT_EQ(nftables.removes, 1);
+  EXPECT_TRUE(iptables.live.sets.empty());
+  // And fails naming it when that fails too, the other backend done.
+  ASSERT_EQ(run({"update"}, "backend = iptables\n"), ExitCode::Partial) << error;
+  nftables.remove_error = "nftables: Operation not permitted";
+  EXPECT_EQ(run({"remove"}, "backend = iptables\n"), ExitCode::Runtime);
+  EXPECT_EQ(error,
+            "geoblock's state may be left: cannot remove it from backend nftables: nftables: Operation "
+            "not permitted (nor can it be read: nftables: reading from the kernel failed: Input/output "
+            "error)");
+  EXPECT_TRUE(iptables.live.sets.empty());
 }
 
 } // namespace

@@ -4,10 +4,20 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sstream>
 #include <string>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace geoblock::test {
 namespace {
@@ -110,6 +120,90 @@ TEST(AtomicBatch, AnUncommittedBatchChangesNothing)
   EXPECT_EQ(entries(dir.path()), 1u) << "temporary files left behind";
   util::AtomicBatch batch;
   EXPECT_THROW(batch.add(dir / "missing/cn.zone", "x"), Error);
+}
+
+// What `body` says (its exception's text, or "ok") when run in a forked
+// child in which every fsync(2) fails with `err`, as a disk that fails, or
+// a file system that cannot sync directories, makes it fail. The batch
+// syncs its data with syncfs(2), so there only the directories' fsync
+// fails.
+std::string
+with_fsync_failing(int err, const std::function<void()>& body)
+{
+  int p[2];
+  if (::pipe(p) != 0) {
+    return "pipe failed";
+  }
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(p[0]);
+    // No architecture check: the child runs only the calls below, native.
+    sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_fsync, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (static_cast<unsigned>(err) & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    sock_fprog prog{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
+    std::string said = "ok";
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+      said = std::string("no seccomp filter: ") + std::strerror(errno);
+    } else {
+      try {
+        body();
+      } catch (const std::exception& e) {
+        said = e.what();
+      }
+    }
+    [[maybe_unused]] const ssize_t n = ::write(p[1], said.data(), said.size());
+    ::_exit(0);
+  }
+  ::close(p[1]);
+  std::string said;
+  char buf[512];
+  for (ssize_t n; (n = ::read(p[0], buf, sizeof buf)) > 0;) {
+    said.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(p[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? said : "child died";
+}
+
+// The durability promise: a rename that cannot be made durable (the
+// directory's fsync fails) is an error naming the directory, not silence.
+TEST(SyncDir, AFailingDirectorySyncIsAnErrorNamingTheDirectory)
+{
+  TempDir dir;
+  std::filesystem::create_directories(dir / "v4");
+  const std::string v4 = dir / "v4";
+  EXPECT_EQ(with_fsync_failing(EIO, [&] { util::sync_dir(v4); }),
+            v4 + ": cannot sync directory: " + std::strerror(EIO));
+  EXPECT_EQ(with_fsync_failing(ENOSPC,
+                               [&] {
+                                 util::AtomicBatch batch;
+                                 batch.add(v4 + "/cn.zone", "new\n");
+                                 batch.commit();
+                               }),
+            v4 + ": cannot sync directory: " + std::strerror(ENOSPC));
+  EXPECT_EQ(slurp(v4 + "/cn.zone"), "new\n") << "renamed, only its durability is in doubt";
+  EXPECT_THROW(util::sync_dir(dir / "missing"), Error);
+}
+
+TEST(SyncDir, AFileSystemThatCannotSyncDirectoriesIsNoError)
+{
+  TempDir dir;
+  EXPECT_EQ(with_fsync_failing(EINVAL, [&] { util::sync_dir(dir.path()); }), "ok");
+  EXPECT_EQ(with_fsync_failing(EINVAL,
+                               [&] {
+                                 util::AtomicBatch batch;
+                                 batch.add(dir / "cn.zone", "new\n");
+                                 batch.commit();
+                               }),
+            "ok");
+  EXPECT_EQ(slurp(dir / "cn.zone"), "new\n");
+  util::sync_dir(dir.path()); // and a real one, where it works
 }
 
 } // namespace
