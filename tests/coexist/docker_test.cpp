@@ -184,7 +184,7 @@ INSTANTIATE_TEST_SUITE_P(Setups, DockerBeside,
                                                        "chain = DOCKER-USER\nchain = INPUT\n"}),
                          [](const ::testing::TestParamInfo<DockerSetup>& p) { return p.param.name; });
 
-TEST(Docker, DockerUserNeedsInputForDockerProxyAndIsRestoredAfterDockerRecreatesIt)
+TEST(Docker, DockerUserNeedsInputAndComesBackAfterDockerRecreatesItForwardIsNotEnough)
 {
   GEOBLOCK_REQUIRE_DOCKER();
   in_fresh_netns(
@@ -234,6 +234,22 @@ TEST(Docker, DockerUserNeedsInputForDockerProxyAndIsRestoredAfterDockerRecreates
         std::printf("DOCKER-USER recreated by dockerd: geoblock restore put the block back in %.2f s\n",
                     took);
         EXPECT_TRUE(s.holds(k_published));
+
+        // chain = FORWARD holds only until Docker next starts: Docker puts
+        // its rules (the ACCEPT of published ports among them) above
+        // geoblock's, which is what status warns about.
+        const std::string forward = "chain = FORWARD\nchain = INPUT\n";
+        ASSERT_EQ(s.geoblock("update", "iptables", forward).exit_code, 0);
+        EXPECT_TRUE(s.holds(k_published));
+        docker.stop();
+        docker.start();
+        ASSERT_TRUE(s.reachable(k_unlisted, k_published));
+        EXPECT_TRUE(s.reachable(k_listed, k_published)) << "Docker left geoblock's rule first in FORWARD";
+        const util::RunResult below = s.geoblock("status", "iptables", forward);
+        EXPECT_EQ(below.exit_code, 5) << below.out;
+        EXPECT_TRUE(
+            contains(below.out, "block NOT PROTECTED: Docker puts its rules above geoblock's in FORWARD"))
+            << below.out;
         docker.finish();
       },
       std::chrono::seconds(240));
