@@ -71,15 +71,35 @@ contains(const std::string& text, const std::string& part)
   return text.find(part) != std::string::npos;
 }
 
-// `backend = auto` and `backend = nftables`.
-class FirewalldBeside : public ::testing::TestWithParam<std::string> {};
+// geoblock's `backend = auto` and `backend = nftables` beside firewalld's
+// default nftables backend, and auto beside its iptables backend
+// (FirewallBackend=iptables in firewalld.conf).
+struct FirewalldSetup {
+  std::string name;
+  std::string backend;           // geoblock's
+  std::string firewalld_backend; // firewalld's
+  std::string seen;              // how status names it
+};
+
+void
+PrintTo(const FirewalldSetup& s, std::ostream* os)
+{
+  *os << s.name;
+}
+
+class FirewalldBeside : public ::testing::TestWithParam<FirewalldSetup> {};
 
 TEST_P(FirewalldBeside, TheBlockHoldsAcrossReloadRestartAndStop)
 {
   GEOBLOCK_REQUIRE_MANAGER("firewalld", "firewall-cmd", "dbus-daemon", "nsenter");
   in_fresh_netns([] {
-    const std::string backend = GetParam();
+    const FirewalldSetup& setup = GetParam();
+    const std::string& backend = setup.backend;
     Scene s(firewalld_spec());
+    const std::string conf = s.sandbox->copy_of("/etc/firewalld/firewalld.conf");
+    std::string text = util::read_file(conf);
+    text.replace(text.find("FirewallBackend=nftables"), 24, "FirewallBackend=" + setup.firewalld_backend);
+    s.dir.write("root/etc/firewalld/firewalld.conf", text);
     Firewalld fw(s);
     fw.start();
     fw.cmd({"--permanent", "--add-port=80/tcp"});
@@ -89,16 +109,16 @@ TEST_P(FirewalldBeside, TheBlockHoldsAcrossReloadRestartAndStop)
     const util::RunResult up = s.geoblock("update", backend);
     ASSERT_EQ(up.exit_code, 0) << up.err;
     // auto sees firewalld and takes the backend it leaves alone.
-    EXPECT_TRUE(contains(up.err, backend == "auto" ? "geoblock: backend nftables (auto: firewalld is active "
-                                                     "(table inet firewalld (its nftables backend))"
-                                                   : "geoblock: backend nftables (configured)"))
+    EXPECT_TRUE(
+        contains(up.err, backend == "auto"
+                             ? "geoblock: backend nftables (auto: firewalld is active (" + setup.seen + ")"
+                             : "geoblock: backend nftables (configured)"))
         << up.err;
     EXPECT_TRUE(s.holds());
     const util::RunResult st = s.geoblock("status", backend);
     EXPECT_EQ(st.exit_code, 0) << st.out << st.err;
-    EXPECT_TRUE(contains(st.out,
-                         "firewall managers:\n  firewalld: active: table inet firewalld (its nftables "
-                         "backend); block protected: "))
+    EXPECT_TRUE(
+        contains(st.out, "firewall managers:\n  firewalld: active: " + setup.seen + "; block protected: "))
         << st.out;
     EXPECT_FALSE(contains(st.err, "warning")) << st.err;
 
@@ -117,8 +137,15 @@ TEST_P(FirewalldBeside, TheBlockHoldsAcrossReloadRestartAndStop)
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, FirewalldBeside, ::testing::Values("auto", "nftables"),
-                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+INSTANTIATE_TEST_SUITE_P(Backends, FirewalldBeside,
+                         ::testing::Values(FirewalldSetup{"auto", "auto", "nftables",
+                                                          "table inet firewalld (its nftables backend)"},
+                                           FirewalldSetup{"nftables", "nftables", "nftables",
+                                                          "table inet firewalld (its nftables backend)"},
+                                           FirewalldSetup{"auto_beside_its_iptables_backend", "auto",
+                                                          "iptables",
+                                                          "chain INPUT_direct (its iptables backend)"}),
+                         [](const ::testing::TestParamInfo<FirewalldSetup>& p) { return p.param.name; });
 
 TEST(Firewalld, IptablesIsRefusedWhileItIsActiveAndAutoMovesTheBlockToNftables)
 {
