@@ -1013,11 +1013,17 @@ Socket::Socket()
   // Errors carry only the failed message's header, not its (possibly
   // 48 KiB) payload, so many errors still fit the receive buffer.
   int one = 1;
-  mnl_socket_setsockopt(m_nl, NETLINK_CAP_ACK, &one, sizeof(one));
-  mnl_socket_setsockopt(m_nl, NETLINK_EXT_ACK, &one, sizeof(one));
+  // Best effort, each: without NETLINK_CAP_ACK an error reply carries the
+  // whole failed message (the receive buffer below still holds several),
+  // without NETLINK_EXT_ACK it has no extended message; a receive buffer
+  // below 4 MiB (SO_RCVBUFFORCE needs CAP_NET_ADMIN, SO_RCVBUF is capped by
+  // rmem_max) only limits how many replies a batch may produce at once,
+  // which the acknowledgements asked for per message keep small.
+  static_cast<void>(mnl_socket_setsockopt(m_nl, NETLINK_CAP_ACK, &one, sizeof(one)));
+  static_cast<void>(mnl_socket_setsockopt(m_nl, NETLINK_EXT_ACK, &one, sizeof(one)));
   int rcv = 4 * 1024 * 1024;
   if (setsockopt(mnl_socket_get_fd(m_nl), SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv)) != 0) {
-    setsockopt(mnl_socket_get_fd(m_nl), SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+    static_cast<void>(setsockopt(mnl_socket_get_fd(m_nl), SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv)));
   }
   m_rbuf.resize(1 << 20);
 }
@@ -1040,8 +1046,10 @@ Socket::commit(Batch& batch)
       batch.m_used + NLMSG_ALIGN(reinterpret_cast<nlmsghdr*>(batch.m_buf.data() + batch.m_used)->nlmsg_len);
   const int fd = mnl_socket_get_fd(m_nl);
   int snd = static_cast<int>(std::min<std::size_t>(len + 4096, 1u << 30));
-  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &snd, sizeof(snd)) != 0) {
-    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd));
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &snd, sizeof(snd)) != 0 &&
+      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd)) != 0) {
+    throw RulesError("nftables: cannot size the netlink send buffer for a transaction of " +
+                     std::to_string(len) + " bytes: " + std::strerror(errno) + "; nothing was changed");
   }
   // Give every message of this socket's sequence space a number of its own.
   const std::uint32_t base = m_seq;

@@ -18,7 +18,7 @@ ExitCode run_aggregate(const AggregateArgs& args);
 // Where the sources run (docs/security.md).
 enum class Isolation {
   InProcess, // in this process: tests with fakes
-  Separated, // in a confined child process, as fetch-user when root (cli/separated_source.hpp)
+  Separated, // in a confined child process, as fetch-user when root (privsep/separated_source.hpp)
 };
 
 // What the configured commands act on, behind narrow interfaces so that

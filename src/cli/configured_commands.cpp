@@ -9,7 +9,6 @@
 #include "apply/nft_backend.hpp"
 #include "cli/asn_plan.hpp"
 #include "cli/plan.hpp"
-#include "cli/separated_source.hpp"
 #include "cli/status.hpp"
 #include "core/log.hpp"
 #include "fetch/blocklist_fetch.hpp"
@@ -18,6 +17,7 @@
 #include "fetch/rir_source.hpp"
 #include "net/local.hpp"
 #include "net/zone.hpp"
+#include "privsep/separated_source.hpp"
 #include "source/asn_source.hpp"
 #include "source/bundle.hpp"
 #include "source/failover.hpp"
@@ -177,25 +177,14 @@ baseline_drift(const Settings& s, const util::Json& last_state, const apply::Fir
   return out;
 }
 
-// The configured source; the commands see only the interface.
+// The configured sources; the commands see only the interface
+// (net::DataSource).
 // What the source is loaded for: a dry run may not write the configured
 // cache.
 enum class Purpose { Apply, DryRun };
 
-// The first bundle or GeoLite2 zip of the `source` list, or "".
-std::string
-first_file(const Settings& s)
-{
-  for (const Settings::SourceSpec& spec : s.sources) {
-    if (spec.kind == Settings::SourceKind::Bundle || spec.kind == Settings::SourceKind::Maxmind) {
-      return spec.path;
-    }
-  }
-  return {};
-}
-
 // True when a source of the list keeps the cache directory (the mirror,
-// rir).
+// rir, mmdb's last good copies).
 bool
 keeps_cache(const Settings& s)
 {
@@ -205,23 +194,16 @@ keeps_cache(const Settings& s)
   });
 }
 
-// Where source `spec` reads its file: `file` for the first one (the path
-// the separated child reaches it by), its own path for any other.
-std::string
-path_of(const Settings& s, const Settings::SourceSpec& spec, const std::string& file)
-{
-  return spec.path == first_file(s) ? file : spec.path;
-}
-
-// One configured source (one item of the `source` list). The HTTP mirror
-// and rir keep `cache_dir`; the list's first bundle or GeoLite2 zip is read
-// from `file` (what the separated child was handed), any other from its
-// path.
+// One configured source (one item of the `source` list), made for the
+// process it runs in: it keeps its cache in `paths.cache_dir` and reads
+// the files it declares (a bundle, a GeoLite2 zip, the databases) by
+// `paths.file` (privsep/separated_source.hpp).
 std::unique_ptr<net::ZoneSource>
-make_one_source(const Settings& s, const Settings::SourceSpec& spec, const std::string& cache_dir,
-                const std::string& file, fetch::HttpSource::Cache cache, const Reach& reach)
+make_one_source(const Settings& s, const Settings::SourceSpec& spec, const privsep::Paths& paths,
+                fetch::HttpSource::Cache cache)
 {
   fetch::FetchOptions fo = fetch_options(s);
+  fo.cache_dir = paths.cache_dir;
   if (&spec != &s.sources.back()) {
     fo.on_failure = fetch::FetchOptions::OnFailure::NextSource;
   }
@@ -229,13 +211,13 @@ make_one_source(const Settings& s, const Settings::SourceSpec& spec, const std::
   case Settings::SourceKind::Bundle: {
     source::BundleOptions o;
     o.zone = zone_options(s);
-    return std::make_unique<source::BundleSource>(path_of(s, spec, file), o);
+    return std::make_unique<source::BundleSource>(paths.file(spec.path), o);
   }
   case Settings::SourceKind::Maxmind: {
     source::MaxmindOptions o;
     o.zone = zone_options(s);
     o.fallback = *source::parse_geoname_fallback(s.raw.geoname_fallback);
-    return std::make_unique<source::MaxmindSource>(path_of(s, spec, file), o);
+    return std::make_unique<source::MaxmindSource>(paths.file(spec.path), o);
   }
   case Settings::SourceKind::Mmdb: {
     source::MmdbOptions o;
@@ -243,9 +225,9 @@ make_one_source(const Settings& s, const Settings::SourceSpec& spec, const std::
     o.registered_fallback = s.raw.mmdb_registered_fallback;
     o.field = source::parse_mmdb_path(s.raw.mmdb_field); // nothing when empty: detected
     o.zone = zone_options(s);
-    o.cache_dir = cache_dir;
+    o.cache_dir = paths.cache_dir;
     o.stale_after_days = s.raw.stale_days;
-    o.reach = reach;
+    o.reach = paths.reach;
     o.urls = s.raw.mmdb_url;
     o.download.http = fetch::http_options(fetch_options(s));
     return std::make_unique<source::MmdbSource>(std::move(o));
@@ -256,13 +238,11 @@ make_one_source(const Settings& s, const Settings::SourceSpec& spec, const std::
     o.max_bytes = s.raw.rir_max_bytes;
     o.countries = s.countries; // max-shrink compares every configured zone
     o.families = s.families;
-    fo.cache_dir = cache_dir;
     return std::make_unique<fetch::RirSource>(std::move(fo), o, cache);
   }
   case Settings::SourceKind::Http:
     break;
   }
-  fo.cache_dir = cache_dir;
   return std::make_unique<fetch::HttpSource>(std::move(fo), cache);
 }
 
@@ -284,96 +264,104 @@ source_name(Settings::SourceKind kind)
   return "?";
 }
 
-// The configured sources, tried in order for each zone (failover.hpp);
-// every zone's result names the one that served it.
-std::unique_ptr<net::ZoneSource>
-make_inner_source(const Settings& s, const std::string& cache_dir, const std::string& file,
-                  fetch::HttpSource::Cache cache, const Reach& reach = {})
+// The configured zone sources, tried in order for each zone
+// (failover.hpp); every zone's result names the one that served it.
+std::unique_ptr<net::DataSource>
+make_zone_source(const Settings& s, const privsep::Paths& paths, fetch::HttpSource::Cache cache)
 {
   std::vector<source::NamedSource> sources;
   for (const Settings::SourceSpec& spec : s.sources) {
-    sources.push_back(
-        source::NamedSource{source_name(spec.kind), make_one_source(s, spec, cache_dir, file, cache, reach)});
+    sources.push_back(source::NamedSource{source_name(spec.kind), make_one_source(s, spec, paths, cache)});
   }
   return std::make_unique<source::FailoverSource>(std::move(sources));
 }
 
-// The ASes asked for, read from the asn-files (in the fetching process
-// when separated): with the cache directory of their last good copies, the
-// files read by `reach`.
-std::vector<net::AsnResult>
-read_asns(const Settings& s, const std::string& cache_dir, const Reach& reach, net::ZoneSource::Mode mode)
+// The extra blocklists (`blocklist`), beside the zones' cache; a FILE list
+// is read by `paths.file` (its name and messages stay its own).
+std::unique_ptr<net::DataSource>
+make_blocklists(const Settings& s, const privsep::Paths& paths, fetch::HttpSource::Cache cache)
+{
+  fetch::FetchOptions fo = fetch_options(s);
+  fo.cache_dir = paths.cache_dir;
+  auto lists = std::make_unique<fetch::BlocklistSource>(s.raw.blocklist, std::move(fo), cache);
+  for (const std::string& location : lists->files()) {
+    if (const std::string used = paths.file(location); used != location) {
+      lists->read_from(location, used);
+    }
+  }
+  return lists;
+}
+
+// The ASes asked for (asn, allow-asn), read from the asn-files and
+// asn-urls with their last good copies in the cache.
+std::unique_ptr<net::DataSource>
+make_asns(const Settings& s, const privsep::Paths& paths)
 {
   source::AsnOptions o;
   o.files = s.raw.asn_file;
   o.urls = s.raw.asn_url;
   o.download.http = fetch::http_options(fetch_options(s));
-  o.offline = mode == net::ZoneSource::Mode::CacheOnly;
   o.block = s.asns;
   o.allow = s.allow_asns;
   o.zone = zone_options(s);
-  o.cache_dir = cache_dir;
-  o.reach = reach;
-  return source::load_asns(o);
+  o.cache_dir = paths.cache_dir;
+  o.reach = paths.reach;
+  return std::make_unique<source::AsnSource>(std::move(o));
 }
 
-// What source mmdb and the ASes add to the separated source: the files
-// root opens for the child (mmdb-file, asn-file), the ASes the report
-// must hold, and the cache of the last good copies.
-void
-add_mmdb_and_asns(const Settings& s, SeparationOptions& o)
+// What a command loads: the zones alone (status' cache, mirror), or the
+// zones, the extra blocklists and the ASes of a run.
+enum class Load { Zones, Everything };
+
+// The parts of the run, each made for the process it runs in. A new kind
+// of source needs its case in make_one_source, and declares its cache
+// folders and files itself (net/data_source.hpp).
+std::vector<privsep::Part>
+parts_of(const Settings& s, Load what, fetch::HttpSource::Cache cache)
 {
-  if (std::any_of(s.sources.begin(), s.sources.end(),
-                  [](const Settings::SourceSpec& spec) { return spec.kind == Settings::SourceKind::Mmdb; })) {
-    o.files.insert(o.files.end(), s.mmdb_files.begin(), s.mmdb_files.end());
-    o.extra_cache_dirs.push_back("mmdb");
+  std::vector<privsep::Part> parts;
+  parts.emplace_back([s, cache](const privsep::Paths& p) { return make_zone_source(s, p, cache); });
+  if (what == Load::Zones) {
+    return parts;
   }
-  if (s.asns.empty() && s.allow_asns.empty()) {
-    return;
+  if (!s.raw.blocklist.empty()) {
+    parts.emplace_back([s, cache](const privsep::Paths& p) { return make_blocklists(s, p, cache); });
   }
-  o.files.insert(o.files.end(), s.raw.asn_file.begin(), s.raw.asn_file.end());
-  o.extra_cache_dirs.push_back("asn");
-  for (const std::uint32_t n : s.asns) {
-    o.asns.push_back({n, false});
+  if (!s.asns.empty() || !s.allow_asns.empty()) {
+    parts.emplace_back([s](const privsep::Paths& p) { return make_asns(s, p); });
   }
-  for (const std::uint32_t n : s.allow_asns) {
-    o.asns.push_back({n, true});
-  }
-  o.dir = s.raw.cache_dir;
-  o.load_asns = [s](const std::string& cache_dir, const Reach& reach, net::ZoneSource::Mode mode) {
-    return read_asns(s, cache_dir, reach, mode);
-  };
+  return parts;
 }
 
-// Separated (the binary): the sources run in a confined child process, as
-// fetch-user when root, and this process re-validates what it hands over
-// (cli/separated_source.hpp). A new kind of source needs nothing here but
-// its case in make_one_source (and its cache directory handed over in
-// separated_source.cpp, if it keeps one). `parent`: whether this process
-// confines itself too once the child runs (update). `lists`: the extra
-// blocklists it loads too (update).
-std::unique_ptr<SeparatedSource>
-make_separated(const Settings& s, Purpose purpose, SeparationOptions::Parent parent,
-               const std::vector<std::string>& lists)
+using Parent = privsep::SeparationOptions::Parent;
+
+// The sources of a run as one DataSource. Separated (the binary): they
+// run in a confined child process, as fetch-user when root, and this
+// process re-validates what it hands over (privsep/separated_source.hpp);
+// `parent`: whether this process confines itself too once the child runs
+// (update). In process (tests with fakes): in turn, here.
+std::unique_ptr<net::DataSource>
+make_source(const Settings& s, Purpose purpose, const Environment& env, Load what,
+            Parent parent = Parent::AsIs)
 {
-  SeparationOptions o;
+  if (env.isolation == Isolation::InProcess) {
+    std::vector<std::unique_ptr<net::DataSource>> sources;
+    for (const privsep::Part& part :
+         parts_of(s, what,
+                  purpose == Purpose::DryRun ? fetch::HttpSource::Cache::ScratchIfReadOnly
+                                             : fetch::HttpSource::Cache::Configured)) {
+      sources.push_back(part(privsep::Paths{s.raw.cache_dir, {}}));
+    }
+    return std::make_unique<net::SourceList>(std::move(sources));
+  }
+  privsep::SeparationOptions o;
   o.parent = parent;
   if (::geteuid() == 0) {
     o.user = s.raw.fetch_user;
   }
-  if (keeps_cache(s)) {
-    o.dir = s.raw.cache_dir;
-  }
-  // Only the mirror's zones are exactly its cache's files; rir's cache
-  // holds whole delegation files, which the child turns into zones.
-  o.read_cache_here = s.sources.size() == 1 && s.sources.front().kind == Settings::SourceKind::Http;
-  o.file = first_file(s);
-  if (!lists.empty()) {
-    o.dir = s.raw.cache_dir; // the lists' cache, beside the zones'
-    o.blocklists = lists;
-  }
+  o.dir = s.raw.cache_dir;
   o.scratch_if_read_only = purpose == Purpose::DryRun;
-  o.reread = fetch_options(s);
+  o.guards = fetch_options(s).zone;
   std::string description;
   for (const Settings::SourceSpec& spec : s.sources) {
     description +=
@@ -383,72 +371,18 @@ make_separated(const Settings& s, Purpose purpose, SeparationOptions::Parent par
                                                  : std::string(source_name(spec.kind)) + " " + spec.path);
   }
   o.description = description;
-  add_mmdb_and_asns(s, o);
-  return std::make_unique<SeparatedSource>(
-      std::move(o), SeparatedSource::FilesFactory([s](const std::string& cache_dir, const std::string& file,
-                                                      const Reach& reach) {
-        return make_inner_source(s, cache_dir, file, fetch::HttpSource::Cache::Configured, reach);
-      }));
+  return std::make_unique<privsep::SeparatedSource>(std::move(o),
+                                                    parts_of(s, what, fetch::HttpSource::Cache::Configured));
 }
 
-std::unique_ptr<net::ZoneSource>
-make_source(const Settings& s, Purpose purpose, const Environment& env,
-            SeparationOptions::Parent parent = SeparationOptions::Parent::AsIs)
+// The zones, the extra blocklists and the ASes of a run, through one
+// interface. Separated: one child loads them (one fork; this process
+// confines itself once), and this process validates them again; a
+// CacheOnly load reads the mirror's and the blocklists' cache here.
+net::SourceData
+load_all(const Settings& s, net::LoadMode mode, const Environment& env, Purpose purpose, Parent parent)
 {
-  if (env.isolation == Isolation::InProcess) {
-    return make_inner_source(s, s.raw.cache_dir, first_file(s),
-                             purpose == Purpose::DryRun ? fetch::HttpSource::Cache::ScratchIfReadOnly
-                                                        : fetch::HttpSource::Cache::Configured);
-  }
-  return make_separated(s, purpose, parent, {});
-}
-
-std::vector<net::ZoneResult>
-load_zones(const Settings& s, net::ZoneSource::Mode mode, const Environment& env,
-           Purpose purpose = Purpose::Apply,
-           SeparationOptions::Parent parent = SeparationOptions::Parent::AsIs)
-{
-  return make_source(s, purpose, env, parent)->load(s.countries, s.families, mode);
-}
-
-// The extra blocklists (none when none is configured), fetched or, in
-// CacheOnly mode, from their cached copies.
-std::vector<net::BlocklistResult>
-load_blocklists(const Settings& s, net::ZoneSource::Mode mode, Purpose purpose = Purpose::Apply)
-{
-  return fetch::BlocklistSource(s.raw.blocklist, fetch_options(s),
-                                purpose == Purpose::DryRun ? fetch::HttpSource::Cache::ScratchIfReadOnly
-                                                           : fetch::HttpSource::Cache::Configured)
-      .load(mode);
-}
-
-// The zones and the extra blocklists of a run. Separated: one child loads
-// both (one fork; this process confines itself once), and this process
-// validates both again; CacheOnly reads the lists' cache here.
-struct Loaded {
-  std::vector<net::ZoneResult> zones;
-  std::vector<net::BlocklistResult> lists;
-  std::vector<net::AsnResult> asns; // asn, then allow-asn
-};
-
-Loaded
-load_all(const Settings& s, net::ZoneSource::Mode mode, const Environment& env, Purpose purpose,
-         SeparationOptions::Parent parent)
-{
-  Loaded out;
-  if (env.isolation == Isolation::InProcess) {
-    out.lists = load_blocklists(s, mode, purpose);
-    out.zones = load_zones(s, mode, env, purpose, parent);
-    if (!s.asns.empty() || !s.allow_asns.empty()) {
-      out.asns = read_asns(s, s.raw.cache_dir, {}, mode);
-    }
-    return out;
-  }
-  const auto source = make_separated(s, purpose, parent, s.raw.blocklist);
-  out.zones = source->load(s.countries, s.families, mode);
-  out.lists = source->blocklists();
-  out.asns = source->asns();
-  return out;
+  return net::load(*make_source(s, purpose, env, Load::Everything, parent), {s.countries, s.families, mode});
 }
 
 void
@@ -690,7 +624,7 @@ plan_from_source(const Settings& s, net::ZoneSource::Mode mode, Purpose purpose,
 {
   // From here on, this process needs no TCP or UDP socket: the fetcher
   // downloads zones and lists; this process reads files and talks netlink.
-  Loaded loaded = load_all(s, mode, env, purpose, SeparationOptions::Parent::Confine);
+  net::SourceData loaded = load_all(s, mode, env, purpose, Parent::Confine);
   // The ASes as lists and allowlist entries (cli/asn_plan.hpp).
   Settings with_asns = s;
   const AsnFold fold = fold_asns(loaded.asns, with_asns, loaded.zones, loaded.lists);
@@ -929,10 +863,9 @@ desired_from_cache(const Settings& s, const apply::ApplyOptions& ao, std::int64_
   }
   const log::Level was = log::level();
   log::set_level(log::Level::Quiet); // the cache's warnings belong to update, not status
-  Loaded loaded;
+  net::SourceData loaded;
   try {
-    loaded =
-        load_all(s, net::ZoneSource::Mode::CacheOnly, env, Purpose::Apply, SeparationOptions::Parent::AsIs);
+    loaded = load_all(s, net::LoadMode::CacheOnly, env, Purpose::Apply, Parent::AsIs);
   } catch (const Error&) {
     log::set_level(was);
     return std::nullopt;
@@ -1057,7 +990,7 @@ status(const Invocation& inv, Environment& env)
   if (!r.drift.empty()) {
     r.in_sync = false; // a leftover is drift even where the cache cannot tell the rest
   }
-  r.cache = make_source(s, Purpose::Apply, env)->cache(r.now);
+  r.cache = make_source(s, Purpose::Apply, env, Load::Zones)->cache(r.now);
   print(inv.run.json ? status_json(r).dump(2) : status_text(r));
   return r.in_sync && !*r.in_sync ? ExitCode::Drift : ExitCode::Ok;
 }
@@ -1202,8 +1135,7 @@ ExitCode
 check(const Invocation& inv, Environment& env)
 {
   const Settings configured = validate(inv.config, Countries::Required);
-  Loaded loaded = load_all(configured, net::ZoneSource::Mode::CacheOnly, env, Purpose::Apply,
-                           SeparationOptions::Parent::AsIs);
+  net::SourceData loaded = load_all(configured, net::LoadMode::CacheOnly, env, Purpose::Apply, Parent::AsIs);
   // The ASes as the plan sees them (cli/asn_plan.hpp): blocked ones are
   // lists, allowed ones allowlist entries (or, allow-only, rows).
   Settings s = configured;
@@ -1266,14 +1198,15 @@ mirror_command(const Invocation& inv, Environment& env)
     log::info("cache-dir " + s.raw.cache_dir + " is not writable: mirroring its contents without fetching");
     cache_only = true;
   }
-  const auto source = make_source(s, Purpose::Apply, env, SeparationOptions::Parent::Confine);
+  const auto source = make_source(s, Purpose::Apply, env, Load::Zones, Parent::Confine);
   if (const auto cache = source->cache(env.clock()); cache_only && cache && cache->zones.empty()) {
     throw Error("mirror: no cached zones in " + cache->where +
                 " (run 'geoblock update' first); nothing written to " + inv.run.output);
   }
   const std::vector<net::ZoneResult> zones =
-      source->load(s.countries, s.families,
-                   cache_only ? net::ZoneSource::Mode::CacheOnly : net::ZoneSource::Mode::Refresh);
+      net::load(*source,
+                {s.countries, s.families, cache_only ? net::LoadMode::CacheOnly : net::LoadMode::Refresh})
+          .zones;
   std::size_t failed = 0;
   for (const net::ZoneResult& z : zones) {
     failed += z.origin == net::Origin::Failed;

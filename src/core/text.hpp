@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace geoblock::text {
@@ -19,6 +20,19 @@ trim(std::string_view s)
     s.remove_suffix(1);
   }
   return s;
+}
+
+// `text` with every `from` replaced by `to` (nothing for an empty `from`).
+inline std::string
+replace_all(std::string text, std::string_view from, std::string_view to)
+{
+  if (from.empty()) {
+    return text;
+  }
+  for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
 }
 
 // The lines of a text, without their '\n'; a last line without '\n'

@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "core/text.hpp"
 #include "fetch/http_client.hpp"
 #include "fetch/zone_cache.hpp"
 #include "util/atomic_file.hpp"
@@ -397,12 +398,73 @@ BlocklistSource::load(net::ZoneSource::Mode mode) const
   const std::vector<HttpResponse> responses = http_get_all(requests, http_options(m_options));
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     run.process(jobs[i], responses[i]);
+    if (const auto instead = m_read_from.find(jobs[i].result.location); instead != m_read_from.end()) {
+      std::string& error = jobs[i].result.error;
+      error = text::replace_all(std::move(error), jobs[i].request, jobs[i].fetch);
+      error = text::replace_all(std::move(error), instead->second, instead->first);
+    }
     log::verbose("blocklist " + jobs[i].result.name + ": " + net::origin_name(jobs[i].result.origin) + ", " +
                  std::to_string(jobs[i].result.nets.v4.size() + jobs[i].result.nets.v6.size()) + " networks");
     results.push_back(std::move(jobs[i].result));
   }
   util::sync_dir(m_options.cache_dir + "/lists");
   return results;
+}
+
+std::string
+BlocklistSource::describe() const
+{
+  std::string out;
+  for (const std::string& l : m_locations) {
+    out += (out.empty() ? "blocklist " : ", ") + l;
+  }
+  return out;
+}
+
+void
+BlocklistSource::load_into(const net::LoadRequest& request, net::SourceData& out)
+{
+  for (net::BlocklistResult& b : load(request.mode)) {
+    out.lists.push_back(std::move(b));
+  }
+}
+
+net::SourceData
+BlocklistSource::expected(const net::LoadRequest&) const
+{
+  net::SourceData out;
+  const std::vector<std::string> list_names = names();
+  for (std::size_t i = 0; i < m_locations.size(); ++i) {
+    net::BlocklistResult b;
+    b.name = list_names[i];
+    b.location = m_locations[i];
+    out.lists.push_back(std::move(b));
+  }
+  return out;
+}
+
+std::vector<std::string>
+BlocklistSource::files() const
+{
+  std::vector<std::string> out;
+  for (const std::string& l : m_locations) {
+    if (!is_blocklist_url(l)) {
+      out.push_back(l);
+    }
+  }
+  return out;
+}
+
+bool
+BlocklistSource::load_cache_here(const net::LoadRequest&, net::SourceData& out) const
+{
+  FetchOptions o = m_options;
+  o.offline = true;
+  o.progress = ProgressMode::Quiet;
+  for (net::BlocklistResult& b : BlocklistSource(m_locations, o).load(net::LoadMode::CacheOnly)) {
+    out.lists.push_back(std::move(b));
+  }
+  return true;
 }
 
 } // namespace geoblock::fetch

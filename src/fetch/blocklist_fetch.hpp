@@ -26,6 +26,7 @@
 
 #include "fetch/fetcher.hpp"
 #include "net/blocklist.hpp"
+#include "net/data_source.hpp"
 #include "net/zone_source.hpp"
 #include "util/temp_dir.hpp"
 
@@ -36,8 +37,9 @@
 
 namespace geoblock::fetch {
 
-// The configured lists, in order, with their cache.
-class BlocklistSource {
+// The configured lists, in order, with their cache: a DataSource that
+// returns lists only (net/data_source.hpp).
+class BlocklistSource final : public net::DataSource {
 public:
   // `locations` as configured (URLs or paths; one given twice counts once). With Cache::ScratchIfReadOnly
   // a process that cannot write options.cache_dir uses a private temporary
@@ -52,6 +54,18 @@ public:
   // throws Error only when the cache cannot be written.
   std::vector<net::BlocklistResult> load(net::ZoneSource::Mode mode) const;
 
+  // net::DataSource: "blocklist LOCATION, ..."; load() as lists of `out`;
+  // one list per location, named as names() says; DIR/lists; the FILE
+  // lists, which the root process opens for the confined child. A
+  // CacheOnly load reads the cached copies alone, as untrusted files
+  // through the strict list parser: the root process may do it itself.
+  std::string describe() const override;
+  void load_into(const net::LoadRequest& request, net::SourceData& out) override;
+  net::SourceData expected(const net::LoadRequest& request) const override;
+  std::vector<std::string> cache_folders() const override { return {"lists"}; }
+  std::vector<std::string> files() const override;
+  bool load_cache_here(const net::LoadRequest& request, net::SourceData& out) const override;
+
   // Where list `location` is cached (its body; ".meta" beside it).
   std::string cache_path(const std::string& location) const;
 
@@ -62,7 +76,8 @@ public:
 
   // FILE list `location` is read from `path` instead (the fetching process
   // reads a copy of what the root process opened); its name, cache and
-  // messages stay those of `location`.
+  // messages stay those of `location` (`path` in an error is replaced by
+  // it).
   void read_from(const std::string& location, std::string path) { m_read_from[location] = std::move(path); }
 
 private:

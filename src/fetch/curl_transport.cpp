@@ -1,5 +1,7 @@
 #include "fetch/curl_transport.hpp"
 
+#include "util/unique_fd.hpp"
+
 #include "core/error.hpp"
 
 #include <curl/curl.h>
@@ -9,6 +11,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <pwd.h>
 #include <string_view>
@@ -182,23 +185,20 @@ std::string
 file_problem(const std::string& url, const char* curl_error)
 {
   std::string path;
-  if (CURLU* u = curl_url()) {
+  if (const std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> u(curl_url(), curl_url_cleanup); u) {
     char* p = nullptr;
-    if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_PATH, &p, CURLU_URLDECODE) == CURLUE_OK && p) {
+    if (curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) == CURLUE_OK &&
+        curl_url_get(u.get(), CURLUPART_PATH, &p, CURLU_URLDECODE) == CURLUE_OK && p) {
       path = p;
     }
     curl_free(p);
-    curl_url_cleanup(u);
   }
   if (path.empty()) {
     return url + ": " + curl_error;
   }
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  const int err = fd < 0 ? errno : 0;
-  if (fd >= 0) {
-    ::close(fd);
-  }
+  // Opened only to learn why libcurl could not read it.
+  const util::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  const int err = fd ? 0 : errno;
   if (err == ENOENT) {
     return {};
   }

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <iterator>
 #include <optional>
 #include <unistd.h>
 #include <unordered_map>
@@ -944,6 +945,18 @@ HttpSource::cache(std::int64_t now) const
                                       {}});
   }
   return r;
+}
+
+bool
+HttpSource::load_cache_here(const net::LoadRequest& request, net::SourceData& out) const
+{
+  FetchOptions o = m_options;
+  o.offline = true;
+  o.progress = ProgressMode::Quiet;
+  std::vector<ZoneResult> zones = fetch_zones(request.countries, request.families, o);
+  out.zones.insert(out.zones.end(), std::make_move_iterator(zones.begin()),
+                   std::make_move_iterator(zones.end()));
+  return true;
 }
 
 } // namespace geoblock::fetch

@@ -182,6 +182,12 @@ public:
     o.offline = o.offline || mode == Mode::CacheOnly;
     return fetch_zones(countries, families, o);
   }
+  // The zones' cache (zone_cache.hpp): DIR/v4 and DIR/v6.
+  std::vector<std::string> cache_folders() const override { return {"v4", "v6"}; }
+  // A CacheOnly load reads the cached zones alone, each through
+  // util::read_untrusted_file and the strict zone parser, with no
+  // progress output: the root process may do it itself (restore at boot).
+  bool load_cache_here(const net::LoadRequest& request, net::SourceData& out) const override;
 
 private:
   FetchOptions m_options;

@@ -104,6 +104,8 @@ public:
   // The delegation files in the cache (CachedZone::file; networks: the
   // records taken), for status.
   std::optional<net::CacheReport> cache(std::int64_t now) const override;
+  // DIR/rir: the delegation files, which only the confined child parses.
+  std::vector<std::string> cache_folders() const override { return {"rir"}; }
 
 private:
   void read_files(Mode mode, const std::vector<std::string>& countries, net::Families families);

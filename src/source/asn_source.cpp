@@ -7,8 +7,8 @@
 #include "util/atomic_file.hpp"
 #include "util/digest.hpp"
 #include "util/file.hpp"
+#include "util/unique_fd.hpp"
 
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -116,33 +116,6 @@ read_asn_mmdb(const std::string& path, const std::string& name, const std::vecto
   });
 }
 
-// A private file holding `bytes`, readable by path (/proc/self/fd/N), for
-// a database that came compressed: libmaxminddb opens files only.
-class MemFile {
-public:
-  MemFile(const std::string& bytes, const std::string& name)
-  {
-    m_fd = ::memfd_create("geoblock-asn", MFD_CLOEXEC);
-    if (m_fd < 0) {
-      throw Error(name + ": cannot hold the decompressed database: " + std::strerror(errno));
-    }
-    for (std::size_t done = 0; done < bytes.size();) {
-      const ssize_t n = ::write(m_fd, bytes.data() + done, bytes.size() - done);
-      if (n < 0) {
-        throw Error(name + ": cannot hold the decompressed database: " + std::strerror(errno));
-      }
-      done += static_cast<std::size_t>(n);
-    }
-  }
-  ~MemFile() { ::close(m_fd); }
-  MemFile(const MemFile&) = delete;
-  MemFile& operator=(const MemFile&) = delete;
-  std::string path() const { return "/proc/self/fd/" + std::to_string(m_fd); }
-
-private:
-  int m_fd = -1;
-};
-
 void
 check_guards(const net::AsnData& data, const std::string& name, const net::ZoneOptions& zone)
 {
@@ -188,8 +161,11 @@ read_asn_file(const std::string& path, const std::string& name, const std::vecto
   }
   if (is_mmdb(bytes)) {
     if (compressed) {
-      const MemFile mem(bytes, name);
-      read_asn_mmdb(mem.path(), name, wanted, out);
+      // A private file holding the bytes, readable by path: libmaxminddb
+      // opens files only.
+      const util::UniqueFd mem =
+          util::memory_file(bytes, "geoblock-asn", name + ": cannot hold the decompressed database");
+      read_asn_mmdb(util::fd_path(mem.get()), name, wanted, out);
     } else {
       read_asn_mmdb(path, name, wanted, out);
     }
@@ -358,6 +334,53 @@ load_asns(const AsnOptions& options)
     add(n, true);
   }
   return out;
+}
+
+std::string
+AsnSource::describe() const
+{
+  std::string out = "asn data";
+  for (const std::string& f : m_options.files) {
+    out += " " + f;
+  }
+  for (const std::string& u : m_options.urls) {
+    out += " " + u;
+  }
+  return out;
+}
+
+void
+AsnSource::load_into(const net::LoadRequest& request, net::SourceData& out)
+{
+  AsnOptions o = m_options;
+  o.offline = o.offline || request.mode == net::LoadMode::CacheOnly;
+  for (net::AsnResult& a : load_asns(o)) {
+    out.asns.push_back(std::move(a));
+  }
+}
+
+net::SourceData
+AsnSource::expected(const net::LoadRequest&) const
+{
+  net::SourceData out;
+  for (const bool allow : {false, true}) {
+    for (const std::uint32_t n : allow ? m_options.allow : m_options.block) {
+      net::AsnResult a;
+      a.number = n;
+      a.allow = allow;
+      out.asns.push_back(std::move(a));
+    }
+  }
+  return out;
+}
+
+std::vector<std::string>
+AsnSource::cache_folders() const
+{
+  if (m_options.cache_dir.empty()) {
+    return {};
+  }
+  return {"asn"};
 }
 
 } // namespace geoblock::source

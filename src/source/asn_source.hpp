@@ -14,6 +14,7 @@
 #pragma once
 
 #include "net/asn.hpp"
+#include "net/data_source.hpp"
 #include "net/zone.hpp"
 #include "source/remote_file.hpp"
 
@@ -47,6 +48,23 @@ struct AsnOptions {
 // `allow` (allow set). Local when the data has networks for it, Absent
 // when none, StaleCache / Failed as above. location: the files.
 std::vector<net::AsnResult> load_asns(const AsnOptions& options);
+
+// The ASes as a DataSource that returns ASes only (net/data_source.hpp):
+// load_asns, offline in CacheOnly mode; its cache is DIR/asn (the last
+// good copies, the downloads) when it has a cache directory; its files
+// are the asn-files, which the root process opens for the confined child.
+class AsnSource final : public net::DataSource {
+public:
+  explicit AsnSource(AsnOptions options) : m_options(std::move(options)) {}
+  std::string describe() const override;
+  void load_into(const net::LoadRequest& request, net::SourceData& out) override;
+  net::SourceData expected(const net::LoadRequest& request) const override;
+  std::vector<std::string> cache_folders() const override;
+  std::vector<std::string> files() const override { return m_options.files; }
+
+private:
+  AsnOptions m_options;
+};
 
 // Reads one file (format detected) into `out`, keeping only the `wanted`
 // ASes (all when empty). `name` is what messages call it. Throws Error.

@@ -125,6 +125,8 @@ public:
   {
     return read_bundle(m_path, countries, families, m_options);
   }
+  // The root process opens it for the confined child.
+  std::vector<std::string> files() const override { return {m_path}; }
 
 private:
   std::string m_path;

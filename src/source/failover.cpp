@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 #include "core/log.hpp"
 
+#include <algorithm>
 #include <limits>
 #include <map>
 #include <stdexcept>
@@ -117,22 +118,45 @@ FailoverSource::describe() const
 std::optional<net::CacheReport>
 FailoverSource::cache(std::int64_t now) const
 {
-  std::optional<net::CacheReport> all;
+  std::vector<std::optional<net::CacheReport>> reports;
   for (const NamedSource& s : m_sources) {
-    auto report = s.source->cache(now);
-    if (!report) {
-      continue;
-    }
-    if (!all) {
-      all = std::move(report);
-      continue;
-    }
-    all->where += ", " + report->where;
-    for (net::CachedZone& z : report->zones) {
-      all->zones.push_back(std::move(z));
+    reports.push_back(s.source->cache(now));
+  }
+  return net::merge(std::move(reports));
+}
+
+std::vector<std::string>
+FailoverSource::cache_folders() const
+{
+  std::vector<std::string> out;
+  for (const NamedSource& s : m_sources) {
+    for (const std::string& f : s.source->cache_folders()) {
+      if (std::find(out.begin(), out.end(), f) == out.end()) {
+        out.push_back(f);
+      }
     }
   }
-  return all;
+  return out;
+}
+
+std::vector<std::string>
+FailoverSource::files() const
+{
+  std::vector<std::string> out;
+  for (const NamedSource& s : m_sources) {
+    for (const std::string& f : s.source->files()) {
+      if (std::find(out.begin(), out.end(), f) == out.end()) {
+        out.push_back(f);
+      }
+    }
+  }
+  return out;
+}
+
+bool
+FailoverSource::load_cache_here(const net::LoadRequest& request, net::SourceData& out) const
+{
+  return m_sources.size() == 1 && m_sources[0].source->load_cache_here(request, out);
 }
 
 std::vector<ZoneResult>

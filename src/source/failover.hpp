@@ -53,6 +53,13 @@ public:
                                     Mode mode) override;
   // Every source's cache in one report ("where" lists their directories).
   std::optional<net::CacheReport> cache(std::int64_t now) const override;
+  // Every source's folders and files.
+  std::vector<std::string> cache_folders() const override;
+  std::vector<std::string> files() const override;
+  // With one source, that source's (its zones unnamed: read from the last
+  // good copy, not served by a source in this run); with several, none
+  // (only a lone mirror's zones are exactly its cache's files).
+  bool load_cache_here(const net::LoadRequest& request, net::SourceData& out) const override;
 
 private:
   std::vector<NamedSource> m_sources;

@@ -105,6 +105,8 @@ public:
   {
     return read_maxmind(m_path, countries, families, m_options);
   }
+  // The root process opens it for the confined child.
+  std::vector<std::string> files() const override { return {m_path}; }
 
 private:
   std::string m_path;

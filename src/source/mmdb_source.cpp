@@ -140,6 +140,15 @@ read_mmdb_countries(const std::string& path, const MmdbOptions& options, const s
   return out;
 }
 
+std::vector<std::string>
+MmdbSource::cache_folders() const
+{
+  if (m_options.cache_dir.empty()) {
+    return {};
+  }
+  return {"mmdb"};
+}
+
 std::string
 MmdbSource::cached_copy(const std::string& cache_dir, const std::string& file)
 {

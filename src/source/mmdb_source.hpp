@@ -94,6 +94,10 @@ public:
   // for status: the file name, its age (the database's build date when it
   // opens, else the copy's time) and whether it opens as a database.
   std::optional<net::CacheReport> cache(std::int64_t now) const override;
+  // DIR/mmdb (the last good copies, the downloads) when there is a cache
+  // directory; the databases, which the root process opens.
+  std::vector<std::string> cache_folders() const override;
+  std::vector<std::string> files() const override { return m_options.files; }
 
   // The cached copy of `file` under `cache_dir` (DIR/mmdb/NAME-HASH.mmdb).
   static std::string cached_copy(const std::string& cache_dir, const std::string& file);

@@ -8,8 +8,8 @@
 #include "util/atomic_file.hpp"
 #include "util/digest.hpp"
 #include "util/file.hpp"
+#include "util/unique_fd.hpp"
 
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -72,32 +72,6 @@ regular_file(const std::string& path)
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
-
-// The bytes at a path of their own, for the validator (libmaxminddb
-// opens files only).
-class MemFile {
-public:
-  explicit MemFile(const std::string& bytes) : m_fd(::memfd_create("geoblock-download", MFD_CLOEXEC))
-  {
-    if (m_fd < 0) {
-      throw Error(std::string("cannot hold a download: ") + std::strerror(errno));
-    }
-    for (std::size_t done = 0; done < bytes.size();) {
-      const ssize_t n = ::write(m_fd, bytes.data() + done, bytes.size() - done);
-      if (n < 0) {
-        throw Error(std::string("cannot hold a download: ") + std::strerror(errno));
-      }
-      done += static_cast<std::size_t>(n);
-    }
-  }
-  ~MemFile() { ::close(m_fd); }
-  MemFile(const MemFile&) = delete;
-  MemFile& operator=(const MemFile&) = delete;
-  std::string path() const { return "/proc/self/fd/" + std::to_string(m_fd); }
-
-private:
-  int m_fd;
-};
 
 } // namespace
 
@@ -218,8 +192,9 @@ refresh_remote_files(const std::vector<std::string>& url_templates, const Remote
     try {
       std::string body = is_gzip(resp.body) ? gunzip(resp.body, url, o.max_bytes) : std::move(resp.body);
       {
-        const MemFile mem(body);
-        validate(mem.path(), url);
+        // The bytes at a path of their own: libmaxminddb opens files only.
+        const util::UniqueFd mem = util::memory_file(body, "geoblock-download", "cannot hold a download");
+        validate(util::fd_path(mem.get()), url);
       }
       fetch::ZoneMeta m;
       m.country = o.sub; // the meta format's required keys: what kind of file

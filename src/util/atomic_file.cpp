@@ -37,16 +37,16 @@ AtomicFile::AtomicFile(std::string path, unsigned mode) : m_path(std::move(path)
   const auto slash = m_path.rfind('/');
   const std::string base = slash == std::string::npos ? m_path : m_path.substr(slash + 1);
   m_tmp_path = dir_of(m_path) + "/." + base + ".tmp.XXXXXX";
-  m_fd = ::mkostemp(m_tmp_path.data(), O_CLOEXEC);
-  if (m_fd < 0) {
+  m_fd.reset(::mkostemp(m_tmp_path.data(), O_CLOEXEC));
+  if (!m_fd) {
     fail(m_path, "create a temporary file");
   }
 }
 
 AtomicFile::~AtomicFile()
 {
-  if (m_fd >= 0) {
-    ::close(m_fd);
+  if (m_fd) {
+    m_fd.reset();
     ::unlink(m_tmp_path.c_str());
   }
 }
@@ -54,47 +54,40 @@ AtomicFile::~AtomicFile()
 void
 AtomicFile::write(std::string_view data)
 {
-  if (m_fd < 0) {
+  if (!m_fd) {
     throw Error(m_path + ": write after commit");
   }
-  while (!data.empty()) {
-    const ssize_t n = ::write(m_fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      fail(m_path, "write");
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
+  if (!write_all(m_fd.get(), data)) {
+    fail(m_path, "write");
   }
 }
 
 void
 AtomicFile::commit(DirSync dir_sync)
 {
-  if (m_fd < 0) {
+  if (!m_fd) {
     throw Error(m_path + ": committed twice");
   }
   // fsync before rename: otherwise a crash can leave the new name pointing
   // at an empty or partial file on some file systems.
-  if (::fchmod(m_fd, static_cast<mode_t>(m_mode)) != 0) {
+  if (::fchmod(m_fd.get(), static_cast<mode_t>(m_mode)) != 0) {
     fail(m_path, "write");
   }
   if (m_mtime >= 0) {
     const struct timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(m_mtime), 0}};
-    if (::futimens(m_fd, times) != 0) {
+    if (::futimens(m_fd.get(), times) != 0) {
       fail(m_path, "set the modification time of");
     }
   }
-  if (::fsync(m_fd) != 0) {
+  if (::fsync(m_fd.get()) != 0) {
     fail(m_path, "write");
   }
-  if (::close(m_fd) != 0) {
-    m_fd = -1;
+  if (m_fd.close() != 0) {
+    const int saved = errno;
     ::unlink(m_tmp_path.c_str());
+    errno = saved;
     fail(m_path, "write");
   }
-  m_fd = -1;
   if (::rename(m_tmp_path.c_str(), m_path.c_str()) != 0) {
     const int saved = errno;
     ::unlink(m_tmp_path.c_str());
@@ -121,30 +114,21 @@ AtomicBatch::add(const std::string& path, std::string_view data, unsigned mode, 
   std::string tmp = dir_of(path) + "/." + base + ".tmp.XXXXXX";
   // Closed right away: a batch of a thousand files must not hold a thousand
   // descriptors. syncfs() in commit() needs none of them.
-  const int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
-  if (fd < 0) {
+  UniqueFd fd(::mkostemp(tmp.data(), O_CLOEXEC));
+  if (!fd) {
     fail(path, "create a temporary file");
   }
   m_files.push_back({tmp, path});
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      ::close(fd);
-      fail(path, "write");
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
+  if (!write_all(fd.get(), data)) {
+    fail(path, "write");
   }
   if (mtime >= 0) {
     const struct timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(mtime), 0}};
-    if (::futimens(fd, times) != 0) {
-      ::close(fd);
+    if (::futimens(fd.get(), times) != 0) {
       fail(path, "set the modification time of");
     }
   }
-  if (::fchmod(fd, static_cast<mode_t>(mode)) != 0 || ::close(fd) != 0) {
+  if (::fchmod(fd.get(), static_cast<mode_t>(mode)) != 0 || fd.close() != 0) {
     fail(path, "write");
   }
 }
@@ -158,13 +142,11 @@ AtomicBatch::commit()
   // Data first, for all files at once: renames must never expose data that
   // is not on disk yet.
   const std::string first_dir = dir_of(m_files.front().path);
-  const int dfd = ::open(first_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) {
+  const UniqueFd dfd(::open(first_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dfd) {
     fail(first_dir, "open directory");
   }
-  const int synced = ::syncfs(dfd);
-  ::close(dfd);
-  if (synced != 0) {
+  if (::syncfs(dfd.get()) != 0) {
     fail(first_dir, "sync");
   }
   std::vector<std::string> dirs;
@@ -188,22 +170,19 @@ AtomicBatch::commit()
 void
 sync_dir(const std::string& dir)
 {
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) {
+  const UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dfd) {
     fail(dir, "open directory");
   }
   int synced = 0;
   do {
-    synced = ::fsync(dfd);
+    synced = ::fsync(dfd.get());
   } while (synced != 0 && errno == EINTR);
-  const int err = errno;
-  ::close(dfd);
   // A file system that cannot sync directories at all says EINVAL (or
   // EOPNOTSUPP, ENOSYS: some network and FUSE ones); there a rename is as
   // durable as it makes it. Anything else (EIO, ENOSPC, EDQUOT) means the
   // renames in `dir` may not survive a crash: the caller must know.
-  if (synced != 0 && err != EINVAL && err != EOPNOTSUPP && err != ENOSYS) {
-    errno = err;
+  if (synced != 0 && errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS) {
     fail(dir, "sync directory");
   }
 }

@@ -5,6 +5,8 @@
 // temporary file, so a failure or exception never leaves torn data behind.
 #pragma once
 
+#include "util/unique_fd.hpp"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -43,7 +45,7 @@ public:
 private:
   std::string m_path;
   std::string m_tmp_path;
-  int m_fd = -1;
+  UniqueFd m_fd; // the temporary file, until commit()
   unsigned m_mode;
   std::int64_t m_mtime = -1; // -1: the time of the writes
 };

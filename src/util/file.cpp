@@ -15,20 +15,11 @@ namespace geoblock::util {
 InputFile::InputFile(const std::string& path) : m_name(path == "-" ? "<stdin>" : path)
 {
   if (path == "-") {
-    m_fd = STDIN_FILENO;
     return;
   }
-  m_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (m_fd < 0) {
+  m_owned.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!m_owned) {
     throw Error(path + ": cannot open: " + std::strerror(errno));
-  }
-  m_owned = true;
-}
-
-InputFile::~InputFile()
-{
-  if (m_owned) {
-    ::close(m_fd);
   }
 }
 
@@ -36,7 +27,7 @@ std::size_t
 InputFile::size_hint() const
 {
   struct stat st {};
-  return fstat(m_fd, &st) == 0 && S_ISREG(st.st_mode) ? static_cast<std::size_t>(st.st_size) : 0;
+  return fstat(fd(), &st) == 0 && S_ISREG(st.st_mode) ? static_cast<std::size_t>(st.st_size) : 0;
 }
 
 void
@@ -44,7 +35,7 @@ InputFile::for_each_chunk(const std::function<void(std::string_view)>& sink, std
 {
   std::vector<char> buf(chunk);
   for (;;) {
-    const ssize_t n = ::read(m_fd, buf.data(), buf.size());
+    const ssize_t n = ::read(fd(), buf.data(), buf.size());
     if (n == 0) {
       return;
     }
@@ -71,16 +62,12 @@ read_file(const std::string& path)
 std::string
 read_untrusted_file(const std::string& path, std::size_t max_bytes)
 {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) {
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY));
+  if (!fd) {
     throw Error(path + ": cannot open: " + (errno == ELOOP ? "a symbolic link" : std::strerror(errno)));
   }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
+  if (::fstat(fd.get(), &st) != 0) {
     throw Error(path + ": cannot stat: " + std::strerror(errno));
   }
   if (!S_ISREG(st.st_mode)) {
@@ -96,7 +83,7 @@ read_untrusted_file(const std::string& path, std::size_t max_bytes)
   data.reserve(static_cast<std::size_t>(st.st_size));
   std::vector<char> buf(std::size_t{1} << 16);
   for (;;) {
-    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    const ssize_t n = ::read(fd.get(), buf.data(), buf.size());
     if (n == 0) {
       return data;
     }

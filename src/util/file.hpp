@@ -1,6 +1,8 @@
 // Whole-file and chunked reading with errors that name the file.
 #pragma once
 
+#include "util/unique_fd.hpp"
+
 #include <cstddef>
 #include <cstdio>
 #include <functional>
@@ -14,9 +16,6 @@ class InputFile {
 public:
   // Throws Error naming the file and the system's reason.
   explicit InputFile(const std::string& path);
-  ~InputFile();
-  InputFile(const InputFile&) = delete;
-  InputFile& operator=(const InputFile&) = delete;
 
   // "<stdin>" or the path, for messages.
   const std::string& name() const { return m_name; }
@@ -29,9 +28,10 @@ public:
                       std::size_t chunk = std::size_t{1} << 18);
 
 private:
+  int fd() const { return m_owned ? m_owned.get() : 0; } // standard input when none is owned
+
   std::string m_name;
-  int m_fd = -1;
-  bool m_owned = false;
+  UniqueFd m_owned; // the file opened; none for standard input
 };
 
 // Reads all of `path` ("-" means standard input). Throws Error naming the

@@ -3,6 +3,8 @@
 // crashed run never leaves a stale lock behind.
 #pragma once
 
+#include "util/unique_fd.hpp"
+
 #include <chrono>
 #include <string>
 
@@ -16,17 +18,14 @@ public:
   // when the wait runs out, or naming the file and the system's reason when
   // it cannot be opened.
   FileLock(const std::string& path, std::chrono::milliseconds wait);
-  ~FileLock();
-  FileLock(FileLock&& other) noexcept;
+  FileLock(FileLock&&) noexcept = default;
   FileLock& operator=(FileLock&&) = delete;
-  FileLock(const FileLock&) = delete;
-  FileLock& operator=(const FileLock&) = delete;
 
   const std::string& path() const { return m_path; }
 
 private:
   std::string m_path;
-  int m_fd = -1;
+  UniqueFd m_fd; // closing it releases the flock
 };
 
 } // namespace geoblock::util

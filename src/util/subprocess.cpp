@@ -1,6 +1,7 @@
 #include "util/subprocess.hpp"
 
 #include "core/error.hpp"
+#include "util/unique_fd.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -17,47 +18,6 @@
 namespace geoblock::util {
 
 namespace {
-
-class Fd {
-public:
-  Fd() = default;
-  explicit Fd(int fd) : m_fd(fd) {}
-  Fd(Fd&& o) noexcept : m_fd(o.release()) {}
-  Fd& operator=(Fd&& o) noexcept
-  {
-    reset(o.release());
-    return *this;
-  }
-  ~Fd() { reset(); }
-  int get() const { return m_fd; }
-  int release()
-  {
-    const int fd = m_fd;
-    m_fd = -1;
-    return fd;
-  }
-  void reset(int fd = -1)
-  {
-    if (m_fd >= 0) {
-      ::close(m_fd);
-    }
-    m_fd = fd;
-  }
-
-private:
-  int m_fd = -1;
-};
-
-void
-make_pipe(Fd& read_end, Fd& write_end)
-{
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    throw Error(std::string("cannot create a pipe: ") + std::strerror(errno));
-  }
-  read_end.reset(fds[0]);
-  write_end.reset(fds[1]);
-}
 
 // Closes descriptors first..last. Runs between fork and exec, so only
 // async-signal-safe calls. Without close_range (kernels before 5.9: ENOSYS;
@@ -88,7 +48,76 @@ first_line(const std::string& s)
   return line;
 }
 
+// Where the child's error before exec goes: its errno, on the pipe the
+// parent reads until exec closes it. Async-signal-safe.
+[[noreturn]] void
+exec_failed(int report_fd)
+{
+  const int e = errno;
+  [[maybe_unused]] auto n = ::write(report_fd, &e, sizeof e);
+  ::_exit(127);
+}
+
 } // namespace
+
+ChildProcess&
+ChildProcess::operator=(ChildProcess&& other) noexcept
+{
+  if (this != &other) {
+    kill();
+    m_pid = other.m_pid;
+    other.m_pid = -1;
+  }
+  return *this;
+}
+
+int
+ChildProcess::wait() noexcept
+{
+  if (m_pid <= 0) {
+    return 0;
+  }
+  int status = 0;
+  while (::waitpid(m_pid, &status, 0) < 0) {
+    if (errno != EINTR) {
+      status = 0; // not ours to wait for (ECHILD): nothing left to reap
+      break;
+    }
+  }
+  m_pid = -1;
+  return status;
+}
+
+bool
+ChildProcess::try_wait(int& status) noexcept
+{
+  if (m_pid <= 0) {
+    status = 0;
+    return true;
+  }
+  pid_t r;
+  do {
+    r = ::waitpid(m_pid, &status, WNOHANG);
+  } while (r < 0 && errno == EINTR);
+  if (r == 0) {
+    return false;
+  }
+  if (r < 0) {
+    status = 0; // not ours to wait for (ECHILD)
+  }
+  m_pid = -1;
+  return true;
+}
+
+int
+ChildProcess::kill() noexcept
+{
+  if (m_pid <= 0) {
+    return 0;
+  }
+  ::kill(m_pid, SIGKILL);
+  return wait();
+}
 
 std::string
 RunResult::describe() const
@@ -140,26 +169,28 @@ run(const std::vector<std::string>& argv, const std::string& input, std::chrono:
   }
   args.push_back(nullptr);
 
-  Fd in_r, in_w, out_r, out_w, err_r, err_w, exec_r, exec_w;
-  make_pipe(in_r, in_w);
-  make_pipe(out_r, out_w);
-  make_pipe(err_r, err_w);
-  // Carries errno of a failed execvp; closed (EOF) by a successful exec.
-  make_pipe(exec_r, exec_w);
+  util::Pipe in = make_pipe("cannot create a pipe");
+  util::Pipe out = make_pipe("cannot create a pipe");
+  util::Pipe err = make_pipe("cannot create a pipe");
+  // Carries errno of a failed execvp (or of the child's set-up); closed
+  // (EOF) by a successful exec.
+  util::Pipe exec = make_pipe("cannot create a pipe");
 
   const pid_t pid = ::fork();
   if (pid < 0) {
     throw Error("cannot start " + argv[0] + ": " + std::strerror(errno));
   }
   if (pid == 0) {
-    // Only async-signal-safe calls from here on.
-    ::dup2(in_r.get(), 0);
-    ::dup2(out_w.get(), 1);
-    ::dup2(err_w.get(), 2);
+    // Only async-signal-safe calls from here on. A child whose standard
+    // streams are not ours would feed the program the wrong input or
+    // lose its output: it reports the errno and exits instead.
+    if (::dup2(in.read.get(), 0) < 0 || ::dup2(out.write.get(), 1) < 0 || ::dup2(err.write.get(), 2) < 0) {
+      exec_failed(exec.write.get());
+    }
     // Libraries open descriptors without O_CLOEXEC (libipset its netlink
     // socket): close all but 0, 1, 2 and the exec error pipe, which is
     // needed until execvp and closes itself (O_CLOEXEC) when it succeeds.
-    const auto keep = static_cast<unsigned>(exec_w.get());
+    const auto keep = static_cast<unsigned>(exec.write.get());
     if (keep > 3) {
       close_fds(3, keep - 1);
     }
@@ -169,29 +200,32 @@ run(const std::vector<std::string>& argv, const std::string& input, std::chrono:
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::signal(SIGPIPE, SIG_DFL);
     ::execvp(args[0], args.data());
-    const int e = errno;
-    [[maybe_unused]] auto n = ::write(exec_w.get(), &e, sizeof e);
-    ::_exit(127);
+    exec_failed(exec.write.get());
   }
-  in_r.reset();
-  out_w.reset();
-  err_w.reset();
-  exec_w.reset();
+  ChildProcess child(pid); // killed and reaped on every way out of here
+  in.read.reset();
+  out.write.reset();
+  err.write.reset();
+  exec.write.reset();
 
   int exec_errno = 0;
   ssize_t n;
   do {
-    n = ::read(exec_r.get(), &exec_errno, sizeof exec_errno);
+    n = ::read(exec.read.get(), &exec_errno, sizeof exec_errno);
   } while (n < 0 && errno == EINTR);
   if (n == static_cast<ssize_t>(sizeof exec_errno)) {
-    int status;
-    ::waitpid(pid, &status, 0);
+    child.wait();
     throw Error("cannot run " + argv[0] + ": " + std::strerror(exec_errno));
   }
 
   // Feed stdin and drain stdout/stderr together: a child that fills its
   // output pipe before reading all of its input would otherwise deadlock.
-  ::fcntl(in_w.get(), F_SETFL, O_NONBLOCK);
+  UniqueFd& in_w = in.write;
+  UniqueFd& out_r = out.read;
+  UniqueFd& err_r = err.read;
+  if (::fcntl(in_w.get(), F_SETFL, O_NONBLOCK) != 0) {
+    throw Error("cannot run " + argv[0] + ": its input: " + std::strerror(errno));
+  }
   RunResult result;
   std::size_t written = 0;
   if (input.empty()) {
@@ -226,7 +260,9 @@ run(const std::vector<std::string>& argv, const std::string& input, std::chrono:
       if (errno == EINTR) {
         continue;
       }
-      break;
+      // No way left to see it end: leaving the loop to wait for it could
+      // wait forever. `child` kills it on the way out.
+      throw Error("waiting for " + argv[0] + ": poll: " + std::strerror(errno));
     }
     if (idx_in >= 0 && fds[idx_in].revents != 0) {
       if (fds[idx_in].revents & (POLLERR | POLLHUP)) {
@@ -243,7 +279,7 @@ run(const std::vector<std::string>& argv, const std::string& input, std::chrono:
         }
       }
     }
-    auto drain = [&](int idx, Fd& fd, std::string& sink) {
+    auto drain = [&](int idx, UniqueFd& fd, std::string& sink) {
       if (idx < 0 || fds[idx].revents == 0) {
         return;
       }
@@ -258,12 +294,7 @@ run(const std::vector<std::string>& argv, const std::string& input, std::chrono:
     drain(idx_err, err_r, result.err);
   }
   in_w.reset();
-  int status = 0;
-  if (result.timed_out) {
-    ::kill(pid, SIGKILL);
-  }
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  const int status = result.timed_out ? child.kill() : child.wait();
   if (WIFEXITED(status)) {
     result.exit_code = WEXITSTATUS(status);
   } else if (WIFSIGNALED(status)) {

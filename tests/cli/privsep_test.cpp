@@ -3,9 +3,11 @@
 // capabilities, no_new_privs and a seccomp filter, while the root process
 // holds no TCP or UDP socket; what the fetcher hands over is re-validated.
 // Observed from outside, in /proc, while the mirror holds the request open.
-#include "cli/separated_source.hpp"
 #include "core/error.hpp"
+#include "fetch/blocklist_fetch.hpp"
 #include "net/zone.hpp"
+#include "privsep/report.hpp"
+#include "privsep/separated_source.hpp"
 #include "support/geoblock_binary.hpp"
 #include "support/http_fault.hpp"
 #include "support/http_nginx.hpp"
@@ -433,17 +435,16 @@ public:
 
 TEST(PrivilegeSeparation, WhatTheFetcherHandsOverIsValidatedAgain)
 {
-  cli::SeparationOptions o;
+  privsep::SeparationOptions o;
   if (::geteuid() == 0) {
     if (!util::lookup_account("geoblock")) {
       GTEST_SKIP() << "no user 'geoblock' (scripts/setup creates it)";
     }
     o.user = "geoblock";
   } // else the child keeps this identity, confined all the same
-  o.reread.zone = net::ZoneOptions{net::Families::V4, 8, 32};
-  cli::SeparatedSource source(
-      o, [](const std::string&, const std::string&) { return std::make_unique<LyingSource>(); });
-  const auto zones = source.load({"cn", "de"}, net::Families::V4, net::ZoneSource::Mode::Refresh);
+  o.guards = net::ZoneOptions{net::Families::V4, 8, 32};
+  privsep::SeparatedSource source(o, {[](const privsep::Paths&) { return std::make_unique<LyingSource>(); }});
+  const auto zones = net::load(source, {{"cn", "de"}, net::Families::V4, net::LoadMode::Refresh}).zones;
   ASSERT_EQ(zones.size(), 2u);
   EXPECT_EQ(zones[0].origin, net::Origin::Failed);
   EXPECT_TRUE(zones[0].nets.empty());
@@ -472,8 +473,8 @@ TEST(ChildReport, RoundTripsAndRefusesAnythingElse)
   b.origin = net::Origin::Failed;
   b.error = "HTTP 503\tfrom \x1b[31mmirror\n";
   b.stale = true;
-  const std::string good = cli::format_child_report({b, a}); // any order
-  const auto zones = cli::parse_child_report(good, {"cn"}, net::Families::Both);
+  const std::string good = privsep::format_child_report({b, a}); // any order
+  const auto zones = privsep::parse_child_report(good, {"cn"}, net::Families::Both);
   ASSERT_EQ(zones.size(), 2u);
   EXPECT_EQ(zones[0].family, net::Family::V4);
   EXPECT_EQ(zones[0].origin, net::Origin::Downloaded);
@@ -489,14 +490,15 @@ TEST(ChildReport, RoundTripsAndRefusesAnythingElse)
   a.error =
       "cn IPv4: 2 to 1 networks (-97% of the addresses, more than max-shrink 50%) against its last good "
       "copy of 2026-11-18 11:06 UTC";
-  const auto kept = cli::parse_child_report(cli::format_child_report({a, b}), {"cn"}, net::Families::Both);
+  const auto kept =
+      privsep::parse_child_report(privsep::format_child_report({a, b}), {"cn"}, net::Families::Both);
   EXPECT_EQ(kept[0].origin, net::Origin::Refused);
   EXPECT_EQ(kept[0].body, "198.51.100.0/25\n");
   EXPECT_EQ(kept[0].error, a.error);
 
   const auto refused = [](const std::string& text) {
     try {
-      cli::parse_child_report(text, {"cn"}, net::Families::Both);
+      privsep::parse_child_report(text, {"cn"}, net::Families::Both);
     } catch (const Error& e) {
       return std::string(e.what());
     }
@@ -525,7 +527,7 @@ TEST(ChildReport, RoundTripsAndRefusesAnythingElse)
             "accepted");
   EXPECT_NE(refused(v4 + "zone\tcn\tv6\tabsent\t0\t0\t0\t0\tu\t\thttp\t4\n::/0" + "end\t2\n"), "accepted");
   EXPECT_NE(refused(""), "accepted");
-  EXPECT_EQ(refused(cli::format_child_error("cannot write /var/cache/geoblock/v4: disk full")),
+  EXPECT_EQ(refused(privsep::format_child_error("cannot write /var/cache/geoblock/v4: disk full")),
             "cannot write /var/cache/geoblock/v4: disk full");
 }
 
@@ -556,10 +558,10 @@ TEST(ChildReport, ListRecordsRoundTripAndForgedOnesAreRefused)
   own.location = "/etc/geoblock/own.txt";
   own.origin = net::Origin::Failed;
   own.error = "cannot read /etc/geoblock/own.txt (missing or unreadable); no cached copy";
-  const std::vector<cli::ExpectedList> lists = {{drop.name, drop.location}, {own.name, own.location}};
+  const std::vector<privsep::ExpectedList> lists = {{drop.name, drop.location}, {own.name, own.location}};
 
-  const std::string good = cli::format_child_report({z}, {drop, own});
-  const cli::ChildReport r = cli::parse_child_report(good, {"cn"}, net::Families::V4, lists);
+  const std::string good = privsep::format_child_report({z}, {drop, own});
+  const privsep::ChildReport r = privsep::parse_child_report(good, {"cn"}, net::Families::V4, lists);
   ASSERT_EQ(r.zones.size(), 1u);
   ASSERT_EQ(r.lists.size(), 2u);
   EXPECT_EQ(r.lists[0].name, "drop.txt");
@@ -577,7 +579,7 @@ TEST(ChildReport, ListRecordsRoundTripAndForgedOnesAreRefused)
 
   const auto refused = [&lists](const std::string& text) {
     try {
-      cli::parse_child_report(text, {"cn"}, net::Families::V4, lists);
+      privsep::parse_child_report(text, {"cn"}, net::Families::V4, lists);
     } catch (const Error& e) {
       return std::string(e.what());
     }
@@ -616,7 +618,7 @@ TEST(ChildReport, ListRecordsRoundTripAndForgedOnesAreRefused)
     EXPECT_NE(refused(zone + forged + b + "end\t3\n"), "accepted") << forged;
   }
   // A zones-only reader refuses list records it did not ask for.
-  EXPECT_THROW(cli::parse_child_report(zone + a + "end\t2\n", {"cn"}, net::Families::V4), Error);
+  EXPECT_THROW(privsep::parse_child_report(zone + a + "end\t2\n", {"cn"}, net::Families::V4), Error);
 }
 
 // What a (lying) fetcher hands over for a list is parsed again here, with
@@ -625,7 +627,7 @@ TEST(ChildReport, ListRecordsRoundTripAndForgedOnesAreRefused)
 TEST(ChildReport, ListNetworksAreValidatedAgainWithTheGuards)
 {
   const auto reported = [](const std::string& name, const std::string& body) {
-    cli::ReportedList r;
+    privsep::ReportedList r;
     r.name = name;
     r.location = "https://lists.example/" + name;
     r.origin = net::Origin::Downloaded;
@@ -633,11 +635,11 @@ TEST(ChildReport, ListNetworksAreValidatedAgainWithTheGuards)
     return r;
   };
   const net::ZoneOptions guards{net::Families::V4, 8, 32};
-  const auto lists = cli::revalidate_lists({reported("honest.txt", "198.51.100.0/28\n2001:db8:1::/48\n"),
-                                            reported("world.txt", "198.51.100.0/28\n0.0.0.0/0\n"),
-                                            reported("wide.txt", "10.0.0.0/7\n"),
-                                            reported("junk.txt", "198.51.100.0/28 SBL1\n")},
-                                           guards);
+  const auto lists = privsep::revalidate_lists({reported("honest.txt", "198.51.100.0/28\n2001:db8:1::/48\n"),
+                                                reported("world.txt", "198.51.100.0/28\n0.0.0.0/0\n"),
+                                                reported("wide.txt", "10.0.0.0/7\n"),
+                                                reported("junk.txt", "198.51.100.0/28 SBL1\n")},
+                                               guards);
   ASSERT_EQ(lists.size(), 4u);
   EXPECT_EQ(lists[0].origin, net::Origin::Downloaded);
   EXPECT_EQ(lists[0].nets.v4.size(), 1u);
@@ -675,24 +677,37 @@ public:
 TEST(PrivilegeSeparation, ListsComeBackInOrderWithTheirRealNames)
 {
   test::TempDir dir;
-  cli::SeparationOptions o;
+  privsep::SeparationOptions o;
   if (::geteuid() == 0) {
     if (!util::lookup_account("geoblock")) {
       GTEST_SKIP() << "no user 'geoblock' (scripts/setup creates it)";
     }
     o.user = "geoblock";
   }
-  o.reread.zone = net::ZoneOptions{net::Families::V4, 8, 32};
-  o.reread.retries = 0;
+  o.guards = net::ZoneOptions{net::Families::V4, 8, 32};
+  fetch::FetchOptions fo;
+  fo.zone = o.guards;
+  fo.retries = 0;
   o.dir = dir / "cache";
   const std::string honest = dir.write("honest.txt", "198.51.100.0/28\n");
   const std::string wide = dir.write("wide.txt", "198.51.100.0/28\n0.0.0.0/1\n");
-  o.blocklists = {honest, wide};
-  cli::SeparatedSource source(
-      o, [](const std::string&, const std::string&) { return std::make_unique<ZoneOnlySource>(); });
-  const auto zones = source.load({"cn"}, net::Families::V4, net::ZoneSource::Mode::Refresh);
-  ASSERT_EQ(zones.size(), 1u);
-  const auto& lists = source.blocklists();
+  // The blocklists are a source like the zones': a part of its own.
+  const privsep::Part blocklists = [fo, honest, wide](const privsep::Paths& paths) {
+    fetch::FetchOptions in_cache = fo;
+    in_cache.cache_dir = paths.cache_dir;
+    auto lists = std::make_unique<fetch::BlocklistSource>(std::vector<std::string>{honest, wide}, in_cache);
+    for (const std::string& location : lists->files()) {
+      if (paths.file(location) != location) {
+        lists->read_from(location, paths.file(location));
+      }
+    }
+    return lists;
+  };
+  privsep::SeparatedSource source(
+      o, {[](const privsep::Paths&) { return std::make_unique<ZoneOnlySource>(); }, blocklists});
+  const net::SourceData got = net::load(source, {{"cn"}, net::Families::V4, net::LoadMode::Refresh});
+  ASSERT_EQ(got.zones.size(), 1u);
+  const auto& lists = got.lists;
   ASSERT_EQ(lists.size(), 2u);
   EXPECT_EQ(lists[0].name, "honest.txt");
   EXPECT_EQ(lists[0].origin, net::Origin::Local);

@@ -1,5 +1,5 @@
 // Fuzzes the report the unprivileged fetcher hands the root process
-// (cli/separated_source.hpp parse_child_report): its input is whatever a
+// (privsep/report.hpp parse_child_report): its input is whatever a
 // compromised fetcher could write on the pipe. Checked on every input:
 //  - it throws nothing but Error;
 //  - accepted, it returns exactly the zones asked for, in their order;
@@ -12,9 +12,9 @@
 //  - read with ASes asked for too, it returns exactly those, in order,
 //    with the numbers and allow flags asked for, printable names, and a
 //    body only for an AS with data.
-#include "cli/separated_source.hpp"
 #include "core/error.hpp"
 #include "fuzz/fuzz_util.hpp"
+#include "privsep/report.hpp"
 
 #include <string>
 #include <vector>
@@ -42,19 +42,19 @@ LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t size)
 {
   const std::string text(reinterpret_cast<const char*>(data), size);
   const std::vector<std::string> countries = {"cn", "de"};
-  const std::vector<cli::ExpectedList> lists = {{"drop.txt", "https://www.spamhaus.org/drop/drop.txt"},
-                                                {"own.txt", "/etc/geoblock/own.txt"}};
+  const std::vector<privsep::ExpectedList> lists = {{"drop.txt", "https://www.spamhaus.org/drop/drop.txt"},
+                                                    {"own.txt", "/etc/geoblock/own.txt"}};
   // The same input as a report of zones alone, and of zones and lists.
   try {
-    check(cli::parse_child_report(text, countries, net::Families::Both).size() == 4, "four zones");
+    check(privsep::parse_child_report(text, countries, net::Families::Both).size() == 4, "four zones");
   } catch (const Error&) {
   }
-  std::vector<cli::ReportedZone> zones;
+  std::vector<privsep::ReportedZone> zones;
   try {
-    cli::ChildReport report = cli::parse_child_report(text, countries, net::Families::Both, lists);
+    privsep::ChildReport report = privsep::parse_child_report(text, countries, net::Families::Both, lists);
     check(report.lists.size() == lists.size(), "one result per list asked for");
     for (std::size_t i = 0; i < report.lists.size(); ++i) {
-      const cli::ReportedList& l = report.lists[i];
+      const privsep::ReportedList& l = report.lists[i];
       check(l.name == lists[i].name && l.location == lists[i].location, "the lists asked for, in order");
       check(l.origin != net::Origin::Absent, "no list is absent");
       check(l.sha256.empty() || (l.sha256.size() == 64 &&
@@ -69,13 +69,13 @@ LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t size)
     return 0;
   }
   // The same input as a report of zones, lists and ASes.
-  const std::vector<cli::ExpectedAsn> asns = {{13335, false}, {64496, true}};
+  const std::vector<privsep::ExpectedAsn> asns = {{13335, false}, {64496, true}};
   try {
-    const cli::ChildReport report =
-        cli::parse_child_report(text, countries, net::Families::Both, lists, asns);
+    const privsep::ChildReport report =
+        privsep::parse_child_report(text, countries, net::Families::Both, lists, asns);
     check(report.asns.size() == asns.size(), "one result per AS asked for");
     for (std::size_t i = 0; i < report.asns.size(); ++i) {
-      const cli::ReportedAsn& a = report.asns[i];
+      const privsep::ReportedAsn& a = report.asns[i];
       check(a.number == asns[i].number && a.allow == asns[i].allow, "the ASes asked for, in order");
       check(printable(a.name) && printable(a.location) && printable(a.error),
             "text fields are printable and bounded");
@@ -87,7 +87,7 @@ LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t size)
   }
   check(zones.size() == 4, "one result per zone asked for");
   for (std::size_t i = 0; i < zones.size(); ++i) {
-    const cli::ReportedZone& z = zones[i];
+    const privsep::ReportedZone& z = zones[i];
     check(z.country == countries[i % 2], "countries in the order asked for");
     check(z.family == (i < 2 ? net::Family::V4 : net::Family::V6), "v4 zones first, then v6");
     check(printable(z.location) && printable(z.error), "text fields are printable and bounded");

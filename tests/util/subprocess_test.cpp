@@ -6,12 +6,17 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <csignal>
 #include <fcntl.h>
 #include <linux/netlink.h>
 #include <set>
 #include <sstream>
 #include <string>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -92,4 +97,70 @@ TEST(Subprocess, ExecFailureIsStillReportedWithDescriptorsClosed)
   } catch (const Error& e) {
     EXPECT_STREQ(e.what(), "cannot run /nonexistent/iptables-restore: No such file or directory");
   }
+}
+
+// Issue 19: a failed poll left util::run's loop for a waitpid without a
+// kill, so a child that does not end by itself hung the caller for good.
+// poll fails (EINVAL) once it is given more descriptors than
+// RLIMIT_NOFILE allows: a thread lowers the limit while run() waits for a
+// child that never ends. Now the child is killed and reaped, and run()
+// throws; before, the alarm ended the test's child.
+TEST(Subprocess, APollErrorKillsTheChildRatherThanWaitingForIt)
+{
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::alarm(20);
+    std::thread lower([] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      rlimit limit{};
+      ::getrlimit(RLIMIT_NOFILE, &limit);
+      limit.rlim_cur = 1; // run() polls two descriptors: its output and error pipes
+      ::setrlimit(RLIMIT_NOFILE, &limit);
+    });
+    int code = 3;
+    try {
+      util::run({"/bin/sh", "-c", "while :; do echo tick; sleep 0.05; done"}, "", std::chrono::seconds(60));
+      code = 2; // it returned as if the child had ended
+    } catch (const Error& e) {
+      code = std::string(e.what()).rfind("waiting for /bin/sh: poll: ", 0) == 0 ? 0 : 4;
+    }
+    lower.join();
+    ::_exit(code);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status)
+                                 << " (SIGALRM: run() waited for a child nobody killed)";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "2: returned, 3: nothing thrown, 4: another error";
+}
+
+// ChildProcess kills and reaps a child it did not wait for.
+TEST(Subprocess, ADroppedChildProcessIsKilledAndReaped)
+{
+  pid_t pid = -1;
+  {
+    pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      for (;;) {
+        ::pause();
+      }
+    }
+    const util::ChildProcess child(pid);
+    EXPECT_TRUE(child.running());
+  }
+  // Reaped: no such child any more (not even a zombie).
+  EXPECT_EQ(::waitpid(pid, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+
+  pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::_exit(7);
+  }
+  util::ChildProcess child(pid);
+  const int status = child.wait();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 7);
+  EXPECT_FALSE(child.running());
 }
