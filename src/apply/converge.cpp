@@ -13,6 +13,18 @@ namespace {
 const LineOrigin k_geoblock{"geoblock", 0};
 const char* const k_table_order[] = {"raw", "mangle", "filter", "nat", "security"};
 
+// Docker's chain for the administrator's rules. Configured before Docker
+// has created it (Docker not started yet, or without ip6tables), geoblock
+// creates it with its rule: Docker 20.10 keeps an existing DOCKER-USER
+// (it only creates it when missing), appends its RETURN below geoblock's
+// rule and puts the jump to it first in FORWARD. geoblock never adds that
+// jump itself: Docker would insert a second one above it.
+bool
+created_when_missing(const std::string& table, const std::string& chain)
+{
+  return table == "filter" && chain == "DOCKER-USER";
+}
+
 // Table names in the kernel's usual order.
 std::vector<std::string>
 ordered(const std::set<std::string>& names)
@@ -90,9 +102,13 @@ render_plan(const Ruleset& live, net::Family family, const Plan& plan)
       }
     }
     std::vector<std::string> lines;
-    // 1. New chains of geoblock's, declared before anything jumps to them.
+    // 1. New chains of geoblock's (and a missing DOCKER-USER), declared
+    // before anything jumps to them or is inserted into them.
     for (const ChainChange* c : changes) {
-      if (c->kind == ChainChange::Kind::Create && !exists(c->desired.chain)) {
+      const bool create =
+          c->kind == ChainChange::Kind::Create ||
+          (c->kind == ChainChange::Kind::Converge && created_when_missing(name, c->desired.chain));
+      if (create && !exists(c->desired.chain)) {
         lines.push_back(":" + c->desired.chain + " - [0:0]");
       }
     }
@@ -102,8 +118,8 @@ render_plan(const Ruleset& live, net::Family family, const Plan& plan)
         continue;
       }
       const std::string& chain = c->desired.chain;
-      if (!exists(chain) && !is_builtin(chain)) {
-        throw RulesError("chain " + chain + " does not exist in table " + name + " (is Docker running?)");
+      if (!exists(chain) && !is_builtin(chain) && !created_when_missing(name, chain)) {
+        throw RulesError("chain " + chain + " does not exist in table " + name);
       }
       for (const std::size_t p : c->delete_positions) {
         lines.push_back("-D " + chain + " " + std::to_string(p + 1));
@@ -205,9 +221,11 @@ build_baseline_restore(const Ruleset& baseline, const Ruleset& live, net::Family
         if (ours) {
           declare(ChainDecl{c.chain, "-", "[0:0]", k_geoblock});
         }
+      } else if (created_when_missing(name, c.chain)) {
+        declare(ChainDecl{c.chain, "-", "[0:0]", k_geoblock});
       } else if (!is_builtin(c.chain)) {
         throw RulesError("chain " + c.chain + " does not exist in table " + name +
-                         " (neither in the baseline nor live; is Docker running?)");
+                         " (neither in the baseline nor live)");
       } else {
         declare(ChainDecl{c.chain, "ACCEPT", "[0:0]", k_geoblock});
       }
@@ -235,8 +253,10 @@ build_baseline_restore(const Ruleset& baseline, const Ruleset& live, net::Family
         out.add("-A " + r.chain + " " + r.body, r.origin);
       }
     }
+    // A kept chain's rules as they are live, but geoblock's (in DOCKER-USER):
+    // those come from the desired state above, once.
     for (const auto& r : now.rules) {
-      if (kept(r.chain)) {
+      if (kept(r.chain) && !owned(own, r)) {
         out.add("-A " + r.chain + " " + r.body, r.origin);
       }
     }

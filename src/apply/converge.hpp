@@ -23,8 +23,10 @@ std::vector<ChainState> owned_chains(const Ruleset& live, net::Family family, co
 // system's chains (so a copy below a foreign ACCEPT goes and the one above
 // it stays; foreign rules keep their order), its own chains created first,
 // then filled, rewritten or deleted. Empty when there is nothing to do.
-// Throws RulesError when a configured chain of the system does not exist
-// (DOCKER-USER without Docker).
+// A missing DOCKER-USER (Docker not started yet) is created with geoblock's
+// rules, without a jump to it (Docker adds its own when it starts); any
+// other configured chain of the system that does not exist is a
+// RulesError.
 RestoreText render_plan(const Ruleset& live, net::Family family, const Plan& plan);
 
 // render_plan() of the plan that turns geoblock's part of `live` (one
@@ -42,8 +44,9 @@ enum class WithOwnRules { No, Yes };
 // when the baseline lacks them), in which chains matching `keep` (and the
 // jumps into them from other chains) come from `live`, geoblock's earlier
 // rules are dropped, and, with WithOwnRules::Yes, `desired` is put in
-// place (its rules first in their chains). Throws RulesError when a
-// configured chain does not exist.
+// place (its rules first in their chains). A missing DOCKER-USER is
+// created as above; another configured chain that does not exist is a
+// RulesError.
 RestoreText build_baseline_restore(const Ruleset& baseline, const Ruleset& live, net::Family family,
                                    const std::vector<ChainState>& desired, const Ownership& own,
                                    const std::vector<std::string>& keep, WithOwnRules with_own);

@@ -94,6 +94,12 @@ decide_backend(BackendSetting setting, const BackendFacts& f)
   if (setting == BackendSetting::Nftables) {
     return {k_nftables, "configured"};
   }
+  // 0. Beside firewalld only nftables keeps the block: this moves a block
+  // an earlier update put in iptables (the switch applies nftables first).
+  if (!f.firewalld.empty()) {
+    return {k_nftables, "auto: firewalld is active (" + f.firewalld +
+                            ") and deletes iptables rules on every reload, restart and stop"};
+  }
   // 1. Keep what the last apply used: a reboot (empty firewall) or a
   // failed read must not move the block elsewhere.
   if (f.recorded == k_iptables || f.recorded == k_nftables) {

@@ -6,6 +6,9 @@
 // (HostFacts, filled by run_configured from the nftables backend's probe).
 //
 // The rule `auto` follows, first match wins:
+//   0. nftables while firewalld is active and nf_tables works: firewalld's
+//      reload, restart and stop delete iptables rules (cli/managers.hpp),
+//      its nftables backend leaves geoblock's table alone;
 //   1. the backend recorded in state.json by the last update or restore
 //      (a state file from before backends were recorded: iptables, the only
 //      backend then);
@@ -51,6 +54,9 @@ struct BackendFacts {
   // (describe_state); backends holding nothing of geoblock's are absent.
   std::vector<std::pair<std::string, std::string>> live;
   HostFacts host;
+  // firewalld's evidence where nf_tables works ("table inet firewalld (its
+  // nftables backend)"); "" when it is not active (cli/managers.hpp).
+  std::string firewalld;
   std::vector<std::string> own_tables; // geoblock's own nftables tables ("inet geoblock"), not the host's
 };
 

@@ -31,6 +31,12 @@ select_backends(const Settings& s, const std::string& state_path, const util::Js
   }
   BackendFacts f;
   f.state_path = state_path;
+  if (env.probe_firewall) {
+    b.firewall = env.probe_firewall();
+    if (b.firewall->nft_usable) {
+      f.firewalld = firewalld_seen(*b.firewall);
+    }
+  }
   if (!last_state.is_null()) {
     f.recorded = last_state.get("backend").as_string();
     f.legacy_state = f.recorded.empty();

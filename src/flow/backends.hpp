@@ -7,6 +7,7 @@
 #include "flow/backend_choice.hpp"
 #include "flow/commands.hpp"
 #include "flow/config.hpp"
+#include "flow/managers.hpp"
 #include "util/json.hpp"
 
 #include <optional>
@@ -19,7 +20,8 @@ namespace geoblock::flow {
 struct Backends {
   apply::Backend* chosen = nullptr;
   std::vector<apply::Backend*> others;
-  std::optional<BackendChoice> choice; // none when there was no choice to make
+  std::optional<BackendChoice> choice;   // none when there was no choice to make
+  std::optional<FirewallFacts> firewall; // the managers' part of the firewall, where probed
 };
 
 // What of geoblock's `backend` holds. Where it cannot be read, that is

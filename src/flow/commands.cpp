@@ -423,6 +423,39 @@ record(StateStore& store, const Settings& s, Report& plan, Mode mode, bool parti
   store.save(state);
 }
 
+// The host's firewall managers (flow/managers.hpp). update refuses a
+// backend one of them takes the block away from (a dry run says it would);
+// restore applies anyway, as it never refuses (at boot, a refusal would
+// leave no block at all). Otherwise each manager that can take the block
+// away on the chosen backend is a warning.
+std::vector<std::string>
+check_managers(const Settings& s, const Backends& b, bool dry_run, Mode mode)
+{
+  std::vector<std::string> warnings;
+  if (!b.firewall) {
+    return warnings;
+  }
+  try {
+    refuse_unprotected_backend(*b.firewall, b.chosen->name(), s.raw.origins.where("backend"));
+    for (const Manager& m : managers_beside(*b.firewall, b.chosen->name(), s.rules)) {
+      if (!m.protects) {
+        warnings.push_back(m.name + " (" + m.seen + ") can take geoblock's block away: " + m.why);
+      }
+    }
+  } catch (const ConfigError& e) {
+    if (!dry_run && mode == Mode::Update) {
+      throw;
+    }
+    warnings.push_back(
+        (mode == Mode::Update ? "update would refuse: " : "restore applies, though update refuses: ") +
+        std::string(e.what()));
+  }
+  for (const std::string& w : warnings) {
+    log::warning(w);
+  }
+  return warnings;
+}
+
 // The zones from the source, aggregated into the plan. Refuses a plan
 // with no networks at all: an empty set would silently lift the block (or,
 // allow-only, block everyone), never the right result of a download problem.
@@ -567,6 +600,9 @@ update(const Request& inv, Environment& env, Mode mode)
   }
   apply::Backend& backend = *backends.chosen;
   apply::check_supported(ao, backend);
+  // A backend the host's firewall managers take the block away from is
+  // refused here too (cli/managers.hpp), the rest are warnings.
+  std::vector<std::string> beside = check_managers(s, backends, dry_run, mode);
   const bool cache_only = inv.run.offline || mode == Mode::Restore;
   Report plan =
       plan_from_source(s, cache_only ? net::ZoneSource::Mode::CacheOnly : net::ZoneSource::Mode::Refresh,
@@ -582,6 +618,7 @@ update(const Request& inv, Environment& env, Mode mode)
     plan.backend = backends.choice->name;
     plan.backend_reason = backends.choice->reason;
   }
+  plan.warnings.insert(plan.warnings.end(), beside.begin(), beside.end());
   const apply::FirewallState desired = apply::desired_state(plan.target, ao);
   std::optional<apply::LiveState> live;
   try {
@@ -778,6 +815,14 @@ status(const Request& inv, Environment& env)
   }
   for (const Leftover& l : leftovers_of(backends, ao, env)) {
     r.drift.push_back(l.line); // an unknown one too: status cannot say "in sync"
+  }
+  if (backends.firewall) {
+    r.managers = managers_beside(*backends.firewall, backends.chosen->name(), s.rules);
+    for (const Manager& m : *r.managers) {
+      if (!m.protects) {
+        log::warning(m.name + " (" + m.seen + ") can take geoblock's block away: " + m.why);
+      }
+    }
   }
   try {
     gather_kernel(s, ao, r.last_update, env, *backends.chosen, r);
@@ -1080,6 +1125,7 @@ run(const Request& inv)
   Environment env{*iptables, util::system_unix_time, geteuid() == 0, Isolation::Separated};
   env.backends = {iptables.get(), nftables.get()};
   env.probe_host = probe_this_host;
+  env.probe_firewall = probe_firewall;
   return run(inv, env);
 }
 

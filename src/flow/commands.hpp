@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "flow/backend_choice.hpp"
 #include "flow/config.hpp"
+#include "flow/managers.hpp"
 #include "flow/state_store.hpp"
 #include "util/clock.hpp"
 
@@ -56,6 +57,10 @@ struct Environment {
   // and update and remove take it away. Empty: `backend` is the only one.
   std::vector<apply::Backend*> backends = {};
   std::function<HostFacts()> probe_host = {};
+  // What the host's firewall managers have loaded (flow/managers.hpp):
+  // `auto` avoids iptables beside firewalld, update refuses it, status
+  // names each manager. Empty: no managers are looked for.
+  std::function<FirewallFacts()> probe_firewall = {};
   // The state file of a configuration; unset: state-dir/state.json and
   // metrics-file (flow/state_store.hpp).
   std::function<std::unique_ptr<StateStore>(const Settings&)> state_store = {};

@@ -67,6 +67,14 @@ status_text(const StatusReport& r)
       }
     }
   }
+  if (r.managers) {
+    text += r.managers->empty() ? "firewall managers: none seen (firewalld, Docker, ufw, fail2ban)\n"
+                                : "firewall managers:\n";
+    for (const Manager& m : *r.managers) {
+      text += "  " + m.name + ": " + m.seen + "; block " + (m.protects ? "protected: " : "NOT PROTECTED: ") +
+              m.why + "\n";
+    }
+  }
   if (!r.last_update.is_null()) {
     const util::Json& state = r.last_update;
     text += "last update: " + std::to_string((r.now - state.get("time").as_int()) / 86400) + " d ago (" +
@@ -163,6 +171,18 @@ status_json(const StatusReport& r)
     drift.push(d);
   }
   doc.set("drift", std::move(drift));
+  if (r.managers) {
+    util::Json managers = util::Json::array();
+    for (const Manager& m : *r.managers) {
+      util::Json j = util::Json::object();
+      j.set("name", m.name);
+      j.set("seen", m.seen);
+      j.set("protected", m.protects);
+      j.set("why", m.why);
+      managers.push(std::move(j));
+    }
+    doc.set("managers", std::move(managers));
+  }
   doc.set("last_update", r.last_update);
   if (r.cache) {
     util::Json cache = util::Json::array();

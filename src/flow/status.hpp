@@ -3,6 +3,7 @@
 #pragma once
 
 #include "apply/state.hpp"
+#include "flow/managers.hpp"
 #include "net/zone_source.hpp"
 #include "util/json.hpp"
 
@@ -39,6 +40,9 @@ struct StatusReport {
   std::string state_path;
   util::Json last_update;                // the state document, null when none
   std::optional<net::CacheReport> cache; // for sources that keep one (the HTTP cache)
+  // The host's firewall managers seen, each judged (cli/managers.hpp);
+  // nothing where they were not looked for.
+  std::optional<std::vector<Manager>> managers;
   std::int64_t now = 0;
 };
 

@@ -185,11 +185,47 @@ TEST(BaselineRestore, WithoutOwnRulesLeavesGeoblockOut)
   EXPECT_EQ(out.text.find("geoblock"), std::string::npos) << out.text;
 }
 
-TEST(BaselineRestore, MissingDockerUserChainIsAClearError)
+TEST(BaselineRestore, CreatesAMissingDockerUserChainWithTheRule)
 {
+  // Docker not started yet: DOCKER-USER is in neither the baseline nor
+  // the live ruleset; Docker keeps it with geoblock's rule when it starts.
+  const auto l = lines(build_baseline_restore(parse_ruleset(k_baseline, "b"), Ruleset{}, net::Family::V4,
+                                              block_chains({Hook{"filter", "DOCKER-USER"}}), own(), {},
+                                              WithOwnRules::Yes)
+                           .text);
+  EXPECT_EQ(count(l, ":DOCKER-USER - [0:0]"), 1);
+  EXPECT_EQ(count(l, "-A DOCKER-USER " + k_forward_rule), 1);
+  // Any other chain that does not exist is still an error.
   EXPECT_THROW(build_baseline_restore(parse_ruleset(k_baseline, "b"), Ruleset{}, net::Family::V4,
-                                      block_chains({Hook{"filter", "DOCKER-USER"}}), own(), {},
-                                      WithOwnRules::Yes),
+                                      block_chains({Hook{"filter", "OTHER"}}), own(), {}, WithOwnRules::Yes),
+               RulesError);
+}
+
+TEST(BaselineRestore, GeoblocksRuleInAKeptDockerUserChainStaysOnce)
+{
+  // DOCKER-USER matches keep-chain: its live rules come back as they are,
+  // but geoblock's own rule there only once, first.
+  std::string live = k_live;
+  live.insert(live.find("-A DOCKER-USER -j RETURN"), "-A DOCKER-USER " + k_forward_rule + "\n");
+  const auto l = lines(build_baseline_restore(parse_ruleset(k_baseline, "b"), parse_ruleset(live, "live"),
+                                              net::Family::V4, block_chains({Hook{"filter", "DOCKER-USER"}}),
+                                              own(), {"f2b-*", "DOCKER*"}, WithOwnRules::Yes)
+                           .text);
+  EXPECT_EQ(count(l, "-A DOCKER-USER " + k_forward_rule), 1);
+  const auto first = std::find_if(l.begin(), l.end(),
+                                  [](const std::string& s) { return s.rfind("-A DOCKER-USER ", 0) == 0; });
+  ASSERT_NE(first, l.end());
+  EXPECT_EQ(*first, "-A DOCKER-USER " + k_forward_rule);
+  EXPECT_EQ(count(l, "-A DOCKER-USER -j RETURN"), 1);
+}
+
+TEST(Converge, CreatesAMissingDockerUserChainWithTheRule)
+{
+  const Ruleset live = parse_ruleset("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\nCOMMIT\n", "live");
+  EXPECT_EQ(build_converge(live, net::Family::V4, block_chains({Hook{"filter", "DOCKER-USER"}}), own()).text,
+            "*filter\n:DOCKER-USER - [0:0]\n-I DOCKER-USER 1 " + k_forward_rule + "\nCOMMIT\n");
+  // No jump from FORWARD: that is Docker's.
+  EXPECT_THROW(build_converge(live, net::Family::V4, block_chains({Hook{"filter", "OTHER"}}), own()),
                RulesError);
 }
 
