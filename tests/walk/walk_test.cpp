@@ -503,16 +503,14 @@ private:
   {
     m_what = "hand edit";
     const std::string set = m_config.set_name + (m_config.family == "v6" ? "-v6" : "-v4");
-    std::string edit;
-    if (chance(m_rng, 50)) {
+    std::string edit = chance(m_rng, 50) ? delete_a_rule() : std::string();
+    if (edit.empty()) { // chosen, or no rule of geoblock's the tools can delete here
       edit = "flush set " + set;
       if (m_config.backend == "iptables") {
         run_checked({"ipset", "flush", set});
       } else {
         run_checked({"nft", "flush", "set", "inet", m_config.set_name, set});
       }
-    } else {
-      edit = delete_a_rule();
     }
     m_what = "hand edit: " + edit;
     const auto st = m_lab.geoblock("status", m_config);
@@ -524,6 +522,9 @@ private:
     step_update(m_config, "update after " + edit);
   }
 
+  // Deletes one of geoblock's rules the way an administrator would (with
+  // iptables or nft); what it deleted, or empty when there was none it
+  // could delete (a rule quoting its log prefix, a backend with no rule).
   std::string delete_a_rule()
   {
     if (m_config.backend == "iptables") {
@@ -546,24 +547,29 @@ private:
           }
         }
       }
-      return "(no rule to delete)";
+      return {};
     }
-    std::istringstream in(run_checked({"nft", "-a", "list", "table", "inet", m_config.set_name}));
-    std::string chain;
-    for (std::string line; std::getline(in, line);) {
-      std::istringstream words(line);
-      std::vector<std::string> w;
-      for (std::string x; words >> x;) {
-        w.push_back(x);
-      }
-      if (w.size() >= 2 && w[0] == "chain") {
-        chain = w[1];
-      } else if (!chain.empty() && w.size() > 3 && w[w.size() - 2] == "handle" && w[0] != "type") {
-        run_checked({"nft", "delete", "rule", "inet", m_config.set_name, chain, "handle", w.back()});
-        return "deleted from " + chain + ": " + line;
+    // The inet table, or the netdev one where only ingress:IFACE chains
+    // are configured.
+    for (const char* family : {"inet", "netdev"}) {
+      const std::string listing = run_text({"nft", "-a", "list", "table", family, m_config.set_name});
+      std::istringstream in(listing);
+      std::string chain;
+      for (std::string line; std::getline(in, line);) {
+        std::istringstream words(line);
+        std::vector<std::string> w;
+        for (std::string x; words >> x;) {
+          w.push_back(x);
+        }
+        if (w.size() >= 2 && w[0] == "chain") {
+          chain = w[1];
+        } else if (!chain.empty() && w.size() > 3 && w[w.size() - 2] == "handle" && w[0] != "type") {
+          run_checked({"nft", "delete", "rule", family, m_config.set_name, chain, "handle", w.back()});
+          return "deleted from " + std::string(family) + " " + chain + ": " + line;
+        }
       }
     }
-    return "(no rule to delete)";
+    return {};
   }
 
   std::string ruleset() const
