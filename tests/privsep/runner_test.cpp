@@ -8,6 +8,8 @@
 #include "util/file.hpp"
 #include "util/sandbox.hpp"
 
+#include "support/children.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cerrno>
@@ -209,24 +211,6 @@ TEST(Runner, OutputOverTheLimitKillsAndReapsTheChild)
   EXPECT_TRUE(gone(pid_from(p)));
 }
 
-// Waits (bounded; the test's alarm ends it first) until this process's
-// main thread has started a child: a lower file limit then hits the poll
-// loop, not the setting up of the pipes before it, however loaded the
-// machine is.
-void
-wait_for_a_child()
-{
-  const std::string path = "/proc/self/task/" + std::to_string(::getpid()) + "/children";
-  for (int i = 0; i < 4000; ++i) {
-    std::ifstream in(path);
-    std::string pids;
-    if (std::getline(in, pids) && !pids.empty()) {
-      return;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-}
-
 // Issue 19: poll failing while the child runs must not lead to a wait for
 // a child nobody killed. poll fails (EINVAL) once RLIMIT_NOFILE is below
 // the number of descriptors it is given: a thread lowers the limit while
@@ -243,7 +227,7 @@ TEST(Runner, APollErrorKillsTheChildEvenWithoutATimeout)
   if (tester == 0) {
     ::alarm(20);
     std::thread lower([] {
-      wait_for_a_child(); // the runner has started the child: it polls now
+      test::wait_for_a_child(); // the runner has started the child: it polls now
       rlimit limit{};
       ::getrlimit(RLIMIT_NOFILE, &limit);
       limit.rlim_cur = 0; // the runner polls one descriptor

@@ -4,6 +4,8 @@
 #include "core/error.hpp"
 #include "util/subprocess.hpp"
 
+#include "support/children.hpp"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -100,24 +102,6 @@ TEST(Subprocess, ExecFailureIsStillReportedWithDescriptorsClosed)
   }
 }
 
-// Waits (bounded; the test's alarm ends it first) until this process's
-// main thread has started a child: a lower file limit then hits the poll
-// loop, not the setting up of the pipes before it, however loaded the
-// machine is.
-void
-wait_for_a_child()
-{
-  const std::string path = "/proc/self/task/" + std::to_string(::getpid()) + "/children";
-  for (int i = 0; i < 4000; ++i) {
-    std::ifstream in(path);
-    std::string pids;
-    if (std::getline(in, pids) && !pids.empty()) {
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-}
-
 // Issue 19: a failed poll left util::run's loop for a waitpid without a
 // kill, so a child that does not end by itself hung the caller for good.
 // poll fails (EINVAL) once it is given more descriptors than
@@ -131,7 +115,7 @@ TEST(Subprocess, APollErrorKillsTheChildRatherThanWaitingForIt)
   if (pid == 0) {
     ::alarm(20);
     std::thread lower([] {
-      wait_for_a_child(); // run() has its pipes and its child: it polls now
+      test::wait_for_a_child(); // run() has its pipes and its child: it polls now
       rlimit limit{};
       ::getrlimit(RLIMIT_NOFILE, &limit);
       limit.rlim_cur = 1; // run() polls two descriptors: its output and error pipes
