@@ -213,8 +213,8 @@ TEST(Runner, OutputOverTheLimitKillsAndReapsTheChild)
 
 // Issue 19: poll failing while the child runs must not lead to a wait for
 // a child nobody killed. poll fails (EINVAL) once RLIMIT_NOFILE is below
-// the number of descriptors it is given: a thread lowers the limit while
-// the runner reads a child that writes forever. With no timeout set (as
+// the number of descriptors it is given: the test lowers the limit
+// (prlimit) while the runner reads a child that writes forever. With no timeout set (as
 // in production), the runner must still throw and kill the child; were it
 // to wait instead, the alarm would end the test's process.
 TEST(Runner, APollErrorKillsTheChildEvenWithoutATimeout)
@@ -226,13 +226,6 @@ TEST(Runner, APollErrorKillsTheChildEvenWithoutATimeout)
   ASSERT_GE(tester, 0);
   if (tester == 0) {
     ::alarm(20);
-    std::thread lower([] {
-      test::wait_for_a_child(); // the runner has started the child: it polls now
-      rlimit limit{};
-      ::getrlimit(RLIMIT_NOFILE, &limit);
-      limit.rlim_cur = 0; // the runner polls one descriptor
-      ::setrlimit(RLIMIT_NOFILE, &limit);
-    });
     c.handed.push_back(std::move(p.write));
     int code = 3;
     try {
@@ -246,10 +239,12 @@ TEST(Runner, APollErrorKillsTheChildEvenWithoutATimeout)
     } catch (const Error& e) {
       code = std::string(e.what()).rfind("waiting for the fetching process: poll: ", 0) == 0 ? 0 : 4;
     }
-    lower.join();
     ::_exit(code);
   }
   p.write.reset();
+  // Once the runner has started the child it polls its one descriptor.
+  test::wait_for_a_child_of(tester);
+  ASSERT_TRUE(test::lower_file_limit(tester, 0));
   int status = 0;
   ASSERT_EQ(::waitpid(tester, &status, 0), tester);
   ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status)

@@ -105,8 +105,8 @@ TEST(Subprocess, ExecFailureIsStillReportedWithDescriptorsClosed)
 // Issue 19: a failed poll left util::run's loop for a waitpid without a
 // kill, so a child that does not end by itself hung the caller for good.
 // poll fails (EINVAL) once it is given more descriptors than
-// RLIMIT_NOFILE allows: a thread lowers the limit while run() waits for a
-// child that never ends. Now the child is killed and reaped, and run()
+// RLIMIT_NOFILE allows: the test lowers the limit (prlimit) while run()
+// waits for a child that never ends. Now the child is killed and reaped, and run()
 // throws; before, the alarm ended the test's child.
 TEST(Subprocess, APollErrorKillsTheChildRatherThanWaitingForIt)
 {
@@ -114,13 +114,6 @@ TEST(Subprocess, APollErrorKillsTheChildRatherThanWaitingForIt)
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     ::alarm(20);
-    std::thread lower([] {
-      test::wait_for_a_child(); // run() has its pipes and its child: it polls now
-      rlimit limit{};
-      ::getrlimit(RLIMIT_NOFILE, &limit);
-      limit.rlim_cur = 1; // run() polls two descriptors: its output and error pipes
-      ::setrlimit(RLIMIT_NOFILE, &limit);
-    });
     int code = 3;
     try {
       util::run({"/bin/sh", "-c", "while :; do echo tick; sleep 0.05; done"}, "", std::chrono::seconds(60));
@@ -128,9 +121,12 @@ TEST(Subprocess, APollErrorKillsTheChildRatherThanWaitingForIt)
     } catch (const Error& e) {
       code = std::string(e.what()).rfind("waiting for /bin/sh: poll: ", 0) == 0 ? 0 : 4;
     }
-    lower.join();
     ::_exit(code);
   }
+  // Once run() has its child it polls: then its poll of two descriptors
+  // (output and error pipes) fails.
+  test::wait_for_a_child_of(pid);
+  ASSERT_TRUE(test::lower_file_limit(pid, 1));
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status)
