@@ -2,6 +2,8 @@
 #include "support/temp_dir.hpp"
 #include "util/atomic_file.hpp"
 
+#include "support/fail_syscalls.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cerrno>
@@ -137,17 +139,8 @@ with_fsync_failing(int err, const std::function<void()>& body)
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::close(p[0]);
-    // No architecture check: the child runs only the calls below, native.
-    sock_filter filter[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_fsync, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (static_cast<unsigned>(err) & SECCOMP_RET_DATA)),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    sock_fprog prog{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
     std::string said = "ok";
-    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-        ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+    if (!test::fail_syscalls({SYS_fsync}, err)) {
       said = std::string("no seccomp filter: ") + std::strerror(errno);
     } else {
       try {
