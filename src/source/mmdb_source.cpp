@@ -20,6 +20,7 @@ namespace {
 const MmdbPath k_iso_code = {"country", "iso_code"};
 const MmdbPath k_registered = {"registered_country", "iso_code"};
 const MmdbPath k_flat = {"country_code"};
+const MmdbPath k_country = {"country"}; // IPinfo's older free databases: the code
 
 constexpr int k_none = -1; // a record that names no country
 
@@ -28,6 +29,17 @@ file_mtime(const std::string& path)
 {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 ? static_cast<std::int64_t>(st.st_mtime) : 0;
+}
+
+// Metadata text for a message: printable ASCII, at most 64 characters.
+std::string
+printable(const std::string& s)
+{
+  std::string out;
+  for (const char c : s.substr(0, 64)) {
+    out += c >= 0x20 && c < 0x7f ? c : '?';
+  }
+  return out;
 }
 
 std::string
@@ -68,28 +80,123 @@ code_of(const MmdbFile& db, const MmdbValue& v, const MmdbPath& field)
 
 } // namespace
 
+std::optional<MmdbLayout>
+mmdb_layout(const std::string& database_type)
+{
+  std::string t;
+  for (const char c : database_type) {
+    t += static_cast<char>(c >= 'A' && c <= 'Z' ? c | 0x20 : c);
+  }
+  // The words of the type: "geolite2-asn" -> {"geolite2", "asn"}.
+  std::vector<std::string> words(1);
+  for (const char c : t) {
+    if (c == '-' || c == ' ' || c == '_' || c == '.') {
+      if (!words.back().empty()) {
+        words.emplace_back();
+      }
+    } else {
+      words.back() += c;
+    }
+  }
+  const auto has_word = [&](const char* w) {
+    return std::find(words.begin(), words.end(), w) != words.end();
+  };
+  const auto starts = [&](const char* prefix) { return t.rfind(prefix, 0) == 0; };
+  if (starts("ipinfo")) {
+    // IPinfo Lite: country_code (country is the name); the older free
+    // country and country_asn databases: country is the code.
+    return MmdbLayout{"IPinfo's layout", {k_flat, k_country}, false};
+  }
+  if (starts("geolite2-") || starts("geoip2-")) {
+    if (has_word("asn") || t == "geoip2-isp") {
+      return MmdbLayout{"MaxMind's AS database", {}, true};
+    }
+    return MmdbLayout{"MaxMind's layout", {k_iso_code}, false};
+  }
+  if (starts("dbip-")) {
+    if (has_word("asn") || has_word("isp")) {
+      return MmdbLayout{"DB-IP's AS database", {}, true};
+    }
+    return MmdbLayout{"DB-IP's layout (MaxMind's)", {k_iso_code}, false};
+  }
+  // ip-location-db's: "country ipv4", "country ipv6", "country ipvAll";
+  // its AS databases "asn ipv4", ...
+  if (words.size() == 2 && (words[1] == "ipv4" || words[1] == "ipv6" || words[1] == "ipvall")) {
+    if (words[0] == "country") {
+      return MmdbLayout{"ip-location-db's layout", {k_flat}, false};
+    }
+    if (words[0] == "asn") {
+      return MmdbLayout{"ip-location-db's AS database", {}, true};
+    }
+  }
+  return std::nullopt;
+}
+
 MmdbCountries
 read_mmdb_countries(const std::string& path, const MmdbOptions& options, const std::string& name)
 {
   const MmdbFile db(path, name);
   MmdbCountries out;
   out.metadata = db.metadata();
+  const std::string type =
+      "database_type " +
+      (out.metadata.database_type.empty() ? std::string("(none)") : printable(out.metadata.database_type));
+
+  // The fields the metadata names, and every field a record may decide
+  // for (those first, then the common ones).
+  const std::optional<MmdbLayout> layout =
+      options.field ? std::nullopt : mmdb_layout(out.metadata.database_type);
+  const std::vector<MmdbPath> candidates =
+      layout ? layout->fields : std::vector<MmdbPath>{k_iso_code, k_flat};
+  std::vector<MmdbPath> known = candidates;
+  for (const MmdbPath& p : {k_iso_code, k_flat}) {
+    if (std::find(known.begin(), known.end(), p) == known.end()) {
+      known.push_back(p);
+    }
+  }
+  const auto names = [](const std::vector<MmdbPath>& fields) {
+    std::string text;
+    for (const MmdbPath& p : fields) {
+      text += (text.empty() ? "" : " or ") + mmdb_path_text(p);
+    }
+    return text;
+  };
 
   std::unordered_map<std::string, int> slot_of_code;
   std::unordered_map<std::uint32_t, int> slot_of_record; // many networks share a record
   std::optional<MmdbPath> field = options.field;
+  if (field) {
+    out.why = "mmdb-field";
+  }
+  const auto present = [&](std::uint32_t record, const MmdbPath& p) {
+    return db.value(record, p).kind != MmdbValue::Kind::Missing ||
+           (p == k_iso_code && options.registered_fallback &&
+            db.value(record, k_registered).kind != MmdbValue::Kind::Missing);
+  };
   const auto slot_of = [&](std::uint32_t record) {
     if (const auto it = slot_of_record.find(record); it != slot_of_record.end()) {
       return it->second;
     }
     if (!field) {
       // Detection: the first record that has one of the known fields
-      // decides for the whole database.
-      if (db.value(record, k_iso_code).kind != MmdbValue::Kind::Missing ||
-          (options.registered_fallback && db.value(record, k_registered).kind != MmdbValue::Kind::Missing)) {
-        field = k_iso_code;
-      } else if (db.value(record, k_flat).kind != MmdbValue::Kind::Missing) {
-        field = k_flat;
+      // decides for the whole database, the metadata's fields first.
+      for (const MmdbPath& p : known) {
+        if (!present(record, p)) {
+          continue;
+        }
+        field = p;
+        const bool named = std::find(candidates.begin(), candidates.end(), p) != candidates.end();
+        if (!layout) {
+          out.why = "found in the records; " + type + " is not one geoblock knows";
+        } else if (named) {
+          out.why = type + ": " + layout->name;
+        } else {
+          out.why =
+              type + " is " + layout->name +
+              (candidates.empty() ? std::string(", with no country field") : " (" + names(candidates) + ")") +
+              ", but its records have " + mmdb_path_text(p);
+        }
+        break;
       }
     }
     std::optional<std::string> code;
@@ -133,7 +240,14 @@ read_mmdb_countries(const std::string& path, const MmdbOptions& options, const s
       nets.v6.push_back(n.v6);
     }
   });
+  if (!field && layout && layout->as_only) {
+    throw Error(db.path() + ": " + type + " is " + layout->name +
+                ": no record names a country (configure it as asn-file, not mmdb-file)");
+  }
   out.field = field ? mmdb_path_text(*field) : std::string("none found");
+  if (!field) {
+    out.why = "no record has " + names(known) + (layout ? "; " + type + ": " + layout->name : "");
+  }
   if (options.registered_fallback && field == k_iso_code) {
     out.field += " (else registered_country.iso_code)";
   }
@@ -256,8 +370,9 @@ MmdbSource::load(const std::vector<std::string>& countries, net::Families famili
       continue;
     }
     const auto epoch = static_cast<std::int64_t>(data->metadata.build_epoch);
-    log::info("mmdb " + r.url + ": " + data->metadata.database_type + " built " + utc_date(epoch) + ", IPv" +
-              std::to_string(data->metadata.ip_version) + ", country from " + data->field);
+    log::info("mmdb " + r.url + ": " + printable(data->metadata.database_type) + " built " + utc_date(epoch) +
+              ", IPv" + std::to_string(data->metadata.ip_version) + ", country from " + data->field + " (" +
+              data->why + ")");
     built = built == 0 ? epoch : std::min(built, epoch);
     fetched_at = std::max(fetched_at, r.fetched_at);
     for (MmdbCountries::Country& c : data->countries) {
@@ -310,8 +425,9 @@ MmdbSource::load(const std::vector<std::string>& countries, net::Families famili
       }
     }
     const auto epoch = static_cast<std::int64_t>(data->metadata.build_epoch);
-    log::info("mmdb " + file + ": " + data->metadata.database_type + " built " + utc_date(epoch) + ", IPv" +
-              std::to_string(data->metadata.ip_version) + ", country from " + data->field);
+    log::info("mmdb " + file + ": " + printable(data->metadata.database_type) + " built " + utc_date(epoch) +
+              ", IPv" + std::to_string(data->metadata.ip_version) + ", country from " + data->field + " (" +
+              data->why + ")");
     built = built == 0 ? epoch : std::min(built, epoch);
     fetched_at = std::max(fetched_at, mtime);
     for (MmdbCountries::Country& c : data->countries) {

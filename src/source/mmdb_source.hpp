@@ -3,16 +3,27 @@
 // ip-location-db), read whole through source/mmdb.hpp and split per
 // country like every other source.
 //
-// Which field names a network's country, per database (detected on the
-// data, logged with the database type, so a dry run says it):
+// Which field names a network's country, per database (decided by the
+// metadata's database_type and confirmed on the data, logged with the
+// reason, so a dry run says which and why):
 //   - `mmdb-field PATH` when configured (dot-separated: "country.iso_code");
-//   - else `country.iso_code` (MaxMind, DB-IP), when the database has it;
-//     with `mmdb-registered-fallback = true` a record without it counts by
-//     `registered_country.iso_code` (MaxMind leaves the located country
-//     empty for some networks known only by registration);
-//   - else the flat `country_code` (ip-location-db).
+//   - else what the database_type names (mmdb_layout()): `country.iso_code`
+//     for MaxMind's (GeoLite2-Country, GeoIP2-City, ...) and DB-IP's
+//     (DBIP-Country-Lite, ...); the flat `country_code` for ip-location-db's
+//     ("country ipv4", "country ipv6", "country ipvAll"); for IPinfo's
+//     ("ipinfo ..."), `country_code` (IPinfo Lite), else `country` (the
+//     older free databases, where it is the code);
+//   - the first record that has any of these fields (or, for an unknown
+//     type, `country.iso_code` or `country_code`) confirms it; when it has
+//     another of them instead, the data wins and the reason says so;
+//   - with `mmdb-registered-fallback = true` a record without
+//     `country.iso_code` counts by `registered_country.iso_code` (MaxMind
+//     leaves the located country empty for some networks known only by
+//     registration).
 // A record without the field is no country's (skipped). A value that is
-// not two ASCII letters refuses the database.
+// not two ASCII letters refuses the database, and so does a database whose
+// type says it is an AS database (GeoLite2-ASN, DBIP-ASN-Lite, ...) and
+// whose records name no country: it belongs in asn-file.
 //
 // Every counted network (wanted country or not) passes the min-prefix
 // guard, as zone lines do. Several files (`mmdb-file` repeatable, e.g. an
@@ -65,6 +76,7 @@ struct MmdbOptions {
 struct MmdbCountries {
   MmdbMetadata metadata;
   std::string field; // the field used: "country.iso_code", "country_code", ...
+  std::string why;   // why that one: "database_type GeoLite2-Country: MaxMind's layout", ...
   struct Country {
     std::string code;
     net::NetList nets;
@@ -72,6 +84,17 @@ struct MmdbCountries {
   std::vector<Country> countries;  // in order of first appearance
   std::size_t without_country = 0; // networks with a record but no country
 };
+
+// What a database_type says of the country field: the layout's name
+// ("MaxMind's layout") and the fields it puts the code in, in the order
+// they are looked for; nothing for a type geoblock does not know. `as_only`
+// is set for the types of AS databases (no country expected).
+struct MmdbLayout {
+  std::string name;
+  std::vector<MmdbPath> fields;
+  bool as_only = false;
+};
+std::optional<MmdbLayout> mmdb_layout(const std::string& database_type);
 
 // Reads one database whole (tests, the fuzzer, the bench). Throws Error
 // naming the file on anything unusable.

@@ -77,7 +77,7 @@ TEST(MmdbAsnEndToEnd, ADryRunReadsTheDatabasesInTheFetcherAndShowsOneRowPerAs)
   auto r = run_geoblock({"update", "--dry-run", "--config", conf});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("AS64496 Example Hosting"));
-  EXPECT_THAT(r.err, HasSubstr("country from country.iso_code"));
+  EXPECT_THAT(r.err, HasSubstr("country from country.iso_code (database_type GeoLite2-Country: MaxMind's layout)"));
   EXPECT_THAT(r.err, HasSubstr("allow-asn AS64497 Example Office: 1 IPv4 and 0 IPv6 networks never blocked"));
 
   r = run_geoblock({"update", "--dry-run", "--json", "--config", conf});

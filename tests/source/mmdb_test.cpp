@@ -129,6 +129,70 @@ TEST(Mmdb, AFlatCountryCodeDatabaseIsDetected)
   EXPECT_EQ(data.without_country, 1u);
 }
 
+// The metadata's database_type names the field; the first record that
+// has a known field confirms it, and the reason is part of what is read.
+TEST(Mmdb, TheDatabaseTypeNamesTheCountryFieldAndTheReasonIsGiven)
+{
+  TempDir dir;
+  const auto read = [&](const std::string& type, const test::MmdbValue& record) {
+    MmdbWriter w(4, 24, type);
+    w.insert(p4("198.51.100.0/24"), record);
+    return source::read_mmdb_countries(dir.write("t.mmdb", w.bytes()), MmdbOptions{});
+  };
+  // Both layouts in one record: the type decides, not the order of the
+  // data's fields.
+  const test::MmdbValue both = MmdbMap{{"country", MmdbMap{{"iso_code", "NL"}}}, {"country_code", "DE"}};
+  auto d = read("GeoLite2-Country", both);
+  EXPECT_EQ(d.field, "country.iso_code");
+  EXPECT_EQ(d.why, "database_type GeoLite2-Country: MaxMind's layout");
+  EXPECT_THAT(listing(d), ElementsAre("nl 198.51.100.0/24"));
+  d = read("DBIP-Country-Lite", both);
+  EXPECT_EQ(d.field, "country.iso_code");
+  EXPECT_EQ(d.why, "database_type DBIP-Country-Lite: DB-IP's layout (MaxMind's)");
+  d = read("country ipv4", both); // ip-location-db's databases
+  EXPECT_EQ(d.field, "country_code");
+  EXPECT_EQ(d.why, "database_type country ipv4: ip-location-db's layout");
+  EXPECT_THAT(listing(d), ElementsAre("de 198.51.100.0/24"));
+
+  // IPinfo: the older free databases have the code in `country`, IPinfo
+  // Lite in `country_code` (its `country` is the name).
+  d = read("ipinfo country_asn.mmdb", MmdbMap{{"country", "US"}, {"asn", "AS64496"}});
+  EXPECT_EQ(d.field, "country");
+  EXPECT_EQ(d.why, "database_type ipinfo country_asn.mmdb: IPinfo's layout");
+  EXPECT_THAT(listing(d), ElementsAre("us 198.51.100.0/24"));
+  d = read("ipinfo lite.mmdb", MmdbMap{{"country_code", "NL"}, {"country", "Netherlands"}});
+  EXPECT_EQ(d.field, "country_code");
+  EXPECT_THAT(listing(d), ElementsAre("nl 198.51.100.0/24"));
+
+  // A type that names one layout over records of another: the data wins,
+  // and the reason says so.
+  d = read("GeoLite2-Country", flat_country("CN"));
+  EXPECT_EQ(d.field, "country_code");
+  EXPECT_EQ(d.why, "database_type GeoLite2-Country is MaxMind's layout (country.iso_code), but its records "
+                   "have country_code");
+  // A type geoblock does not know: the data alone.
+  d = read("Test-Country", flat_country("CN"));
+  EXPECT_EQ(d.field, "country_code");
+  EXPECT_EQ(d.why, "found in the records; database_type Test-Country is not one geoblock knows");
+}
+
+TEST(Mmdb, AnAsDatabaseGivenAsACountryDatabaseIsOneErrorNamingIt)
+{
+  TempDir dir;
+  MmdbWriter w(4, 24, "GeoLite2-ASN");
+  w.insert(p4("203.0.113.0/24"),
+           MmdbMap{{"autonomous_system_number", 64496}, {"autonomous_system_organization", "Example"}});
+  const std::string path = dir.write("GeoLite2-ASN.mmdb", w.bytes());
+  try {
+    source::read_mmdb_countries(path, MmdbOptions{});
+    ADD_FAILURE() << "an AS database read as countries";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), path +
+                                         ": database_type GeoLite2-ASN is MaxMind's AS database: no record "
+                                         "names a country (configure it as asn-file, not mmdb-file)");
+  }
+}
+
 TEST(Mmdb, MmdbFieldOverridesTheDetection)
 {
   MmdbWriter w(4, 32);
