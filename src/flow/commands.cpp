@@ -217,6 +217,9 @@ make_one_source(const Settings& s, const Settings::SourceSpec& spec, const privs
     o.reach = paths.reach;
     o.urls = s.raw.mmdb_url;
     o.download.http = fetch::http_options(fetch_options(s));
+    o.shrink = fo.shrink;
+    o.countries = s.countries; // max-shrink compares every configured zone
+    o.families = s.families;
     return std::make_unique<source::MmdbSource>(std::move(o));
   }
   case Settings::SourceKind::Rir: {

@@ -203,8 +203,8 @@ load_asns(const AsnOptions& options)
     ro.sub = "asn";
     ro.offline = options.offline;
     ro.max_bytes = options.max_bytes;
-    const auto remote =
-        refresh_remote_files(options.urls, ro, [&](const std::string& path, const std::string& url) {
+    const auto remote = refresh_remote_files(
+        options.urls, ro, [&](const std::string& path, const std::string& url, const std::string&) {
           net::AsnData probe;
           read_asn_file(path, url, wanted, probe, options.max_bytes);
           check_guards(probe, url, options.zone);

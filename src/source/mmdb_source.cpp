@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "fetch/shrink_guard.hpp"
 #include "fetch/zone_cache.hpp"
 #include "util/atomic_file.hpp"
 #include "util/digest.hpp"
@@ -11,6 +12,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <map>
 #include <unordered_map>
 
 namespace geoblock::source {
@@ -76,6 +78,74 @@ code_of(const MmdbFile& db, const MmdbValue& v, const MmdbPath& field)
     c = static_cast<char>(c | 0x20);
   }
   return code;
+}
+
+// The zones max-shrink compares.
+struct ShrinkZones {
+  std::vector<std::string> countries; // empty: every country of the last good copy
+  net::Families families = net::Families::Both;
+};
+
+net::NetList
+nets_of(const MmdbCountries& data, const std::string& code)
+{
+  for (const MmdbCountries::Country& c : data.countries) {
+    if (c.code == code) {
+      return c.nets;
+    }
+  }
+  return {};
+}
+
+// max-shrink of one database's new data against its last good copy
+// `previous` ("": none), before the new data replaces it: "" when no zone
+// shrank beyond max-shrink (or --force took it, with a warning), else the
+// refusals joined with "; ", each also in `refused` by "cc v4".
+std::string
+guard_shrink(const std::string& previous, const MmdbCountries& data, const std::string& name,
+             const ShrinkZones& zones, const MmdbOptions& options,
+             std::map<std::string, std::string>& refused)
+{
+  if (previous.empty()) {
+    return {};
+  }
+  MmdbCountries before;
+  try {
+    before = read_mmdb_countries(previous, options, name + " (last good copy)");
+  } catch (const Error&) {
+    return {}; // an unusable copy is no last good one
+  }
+  std::vector<std::string> codes = zones.countries;
+  if (codes.empty()) {
+    for (const MmdbCountries::Country& c : before.countries) {
+      codes.push_back(c.code);
+    }
+  }
+  const fetch::ShrinkGuard& guard = options.shrink;
+  const std::string against = fetch::last_good_copy_of(file_mtime(previous));
+  std::string out;
+  for (const net::Family family : {net::Family::V4, net::Family::V6}) {
+    if (!net::includes(zones.families, family)) {
+      continue;
+    }
+    for (const std::string& code : codes) {
+      const fetch::Shrink s = fetch::measure_shrink(nets_of(before, code), nets_of(data, code), family);
+      if (!fetch::beyond(s, guard.max_shrink)) {
+        continue;
+      }
+      const std::string what = fetch::describe_shrink(code + " " + net::family_name(family) + " in " + name,
+                                                      s, guard.max_shrink, against);
+      if (guard.force) {
+        log::warning(what + ": accepted (--force); it replaces the last good copy");
+        continue;
+      }
+      log::warning(what + ": refused; the last good copy stays (--force accepts it)");
+      std::string& line = refused[code + " " + net::family_key(family)];
+      line += (line.empty() ? "" : "; ") + what;
+      out += (out.empty() ? "" : "; ") + what;
+    }
+  }
+  return out;
 }
 
 } // namespace
@@ -329,6 +399,12 @@ MmdbSource::load(const std::vector<std::string>& countries, net::Families famili
   std::string location;
   std::string stale_error;  // a database served from its last good copy
   std::string failed_error; // a database with no usable data at all
+  // max-shrink compares the configured zones (or those asked for) between
+  // each database and its last good copy; the refused ones, by "cc v4".
+  const ShrinkZones zones = m_options.countries.empty()
+                                ? ShrinkZones{countries, families}
+                                : ShrinkZones{m_options.countries, m_options.families};
+  std::map<std::string, std::string> refused;
   std::int64_t built = 0;
   std::int64_t fetched_at = 0;
   // mmdb-url: the downloads first (each validated whole before it
@@ -342,9 +418,14 @@ MmdbSource::load(const std::vector<std::string>& countries, net::Families famili
     if (!ro.clock) {
       ro.clock = m_options.clock;
     }
-    remote =
-        refresh_remote_files(m_options.urls, ro, [this](const std::string& path, const std::string& url) {
-          read_mmdb_countries(path, m_options, url);
+    remote = refresh_remote_files(
+        m_options.urls, ro,
+        [&](const std::string& path, const std::string& url, const std::string& previous) {
+          const MmdbCountries data = read_mmdb_countries(path, m_options, url);
+          if (const std::string why = guard_shrink(previous, data, url, zones, m_options, refused);
+              !why.empty()) {
+            throw RefusedDownload(why);
+          }
         });
   }
   bool downloaded = false;
@@ -354,6 +435,9 @@ MmdbSource::load(const std::vector<std::string>& countries, net::Families famili
     if (r.state == RemoteFile::State::Cached) {
       stale_error += (stale_error.empty() ? "" : "; ") + r.error + " (its last good copy is used)";
       log::warning(r.error + "; using its last good copy");
+    } else if (r.state == RemoteFile::State::Refused) {
+      stale_error += (stale_error.empty() ? "" : "; ") + r.url +
+                     ": its new copy was refused by max-shrink (" + r.error + "); its last good copy is used";
     }
     std::optional<MmdbCountries> data;
     if (!r.path.empty()) {
@@ -389,7 +473,8 @@ MmdbSource::load(const std::vector<std::string>& countries, net::Families famili
     try {
       data = read_mmdb_countries(path, m_options, file);
       if (!m_options.cache_dir.empty()) {
-        // Keep this copy as the last good one (when it changed).
+        // Keep this copy as the last good one (when it changed), unless
+        // max-shrink refuses it against that copy.
         const std::string copy = cached_copy(m_options.cache_dir, file);
         const std::string bytes = util::read_file(path);
         std::string old;
@@ -398,8 +483,19 @@ MmdbSource::load(const std::vector<std::string>& countries, net::Families famili
         } catch (const Error&) {
         }
         if (old != bytes) {
-          util::make_dirs(m_options.cache_dir + "/mmdb", 0755);
-          util::write_file_atomic(copy, bytes, 0644);
+          struct stat st {};
+          const bool kept = ::lstat(copy.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+          if (const std::string why = guard_shrink(kept ? copy : "", *data, file, zones, m_options, refused);
+              !why.empty()) {
+            data = read_mmdb_countries(copy, m_options, file + " (last good copy)");
+            mtime = static_cast<std::int64_t>(st.st_mtime);
+            stale_error += (stale_error.empty() ? "" : "; ") + file +
+                           ": its new data was refused by max-shrink (" + why + "); the last good copy of " +
+                           utc_date(mtime) + " is used";
+          } else {
+            util::make_dirs(m_options.cache_dir + "/mmdb", 0755);
+            util::write_file_atomic(copy, bytes, 0644);
+          }
         }
       }
     } catch (const Error& e) {
@@ -487,7 +583,10 @@ MmdbSource::load(const std::vector<std::string>& countries, net::Families famili
         }
         r.lines = r.nets.size();
       }
-      if (r.nets.empty()) {
+      if (const auto no = refused.find(code + " " + net::family_key(family)); no != refused.end()) {
+        r.origin = net::Origin::Refused; // the last good copy's networks
+        r.error = no->second;
+      } else if (r.nets.empty()) {
         r.origin = net::Origin::Absent;
         r.error = std::string("no ") + net::family_name(family) + " networks for " + code + " in " + location;
       } else if (!stale_error.empty()) {

@@ -33,9 +33,14 @@
 // to DIR/mmdb/NAME-HASH.mmdb (when it changed). A database that cannot be
 // read (corrupt, truncated, missing) is one warning naming the file; its
 // cached copy then serves (every zone a stale cache, exit code 4), or,
-// without one, every zone fails naming the file.
+// without one, every zone fails naming the file. A database (a file or a
+// download) whose new data shrank beyond max-shrink against its last good
+// copy, in any configured zone, is refused whole like the zone fetcher's
+// zones: the copy stays and serves, the zones that shrank are Refused (the
+// commands refuse to apply them, exit code 3, until --force).
 #pragma once
 
+#include "fetch/shrink_guard.hpp"
 #include "net/zone.hpp"
 #include "net/zone_result.hpp"
 #include "net/zone_source.hpp"
@@ -70,6 +75,15 @@ struct MmdbOptions {
   // sub and offline are set here).
   std::vector<std::string> urls;
   RemoteFileOptions download;
+  // max-shrink (fetch/shrink_guard.hpp): a database's new data that covers
+  // more than shrink.max_shrink fewer addresses than its last good copy in
+  // one of these zones (the configured countries and families; empty: the
+  // countries of the load) does not replace that copy, which serves every
+  // zone of the database: the zones that shrank are Refused, the others a
+  // stale cache. shrink.force takes the new data (with a warning).
+  fetch::ShrinkGuard shrink;
+  std::vector<std::string> countries;
+  net::Families families = net::Families::Both;
 };
 
 // What one database gave: every country's networks (lower-case codes).

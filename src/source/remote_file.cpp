@@ -194,7 +194,7 @@ refresh_remote_files(const std::vector<std::string>& url_templates, const Remote
       {
         // The bytes at a path of their own: libmaxminddb opens files only.
         const util::UniqueFd mem = util::memory_file(body, "geoblock-download", "cannot hold a download");
-        validate(util::fd_path(mem.get()), url);
+        validate(util::fd_path(mem.get()), url, cached ? copy : std::string());
       }
       fetch::ZoneMeta m;
       m.country = o.sub; // the meta format's required keys: what kind of file
@@ -210,6 +210,11 @@ refresh_remote_files(const std::vector<std::string>& url_templates, const Remote
       f.state = RemoteFile::State::Downloaded;
       f.path = copy;
       f.fetched_at = now;
+    } catch (const RefusedDownload& e) {
+      keep_cached(e.what());
+      if (cached) {
+        f.state = RemoteFile::State::Refused;
+      }
     } catch (const Error& e) {
       keep_cached(std::string("refused: ") + e.what());
     }

@@ -15,6 +15,7 @@
 // Written atomically, body before meta.
 #pragma once
 
+#include "core/error.hpp"
 #include "fetch/http_client.hpp"
 
 #include <cstdint>
@@ -38,20 +39,30 @@ struct RemoteFile {
   std::string url_template;
   std::string url;  // the URL fetched (or whose copy is cached)
   std::string path; // the copy to read; empty: none (failed, no cached copy)
-  enum class State { Downloaded, NotModified, Cached, Failed };
+  // Refused: the validator refused the download as a shrink
+  // (RefusedDownload): the last good copy is kept and `path` names it.
+  enum class State { Downloaded, NotModified, Cached, Refused, Failed };
   State state = State::Failed;
-  std::string error; // why this run did not refresh it (Cached, Failed)
+  std::string error; // why this run did not refresh it (Cached, Refused, Failed)
   std::int64_t fetched_at = 0;
   std::uint64_t bytes = 0; // body bytes transferred
 };
 
 // Checks a downloaded copy (the decompressed bytes, readable at `path`)
-// before it replaces the last good one; throws Error to refuse it.
-using RemoteValidator = std::function<void(const std::string& path, const std::string& url)>;
+// before it replaces the last good one (`previous`, readable there; "":
+// none); throws Error to refuse it, RefusedDownload when its data is
+// valid but refused against the last good copy (max-shrink).
+using RemoteValidator =
+    std::function<void(const std::string& path, const std::string& url, const std::string& previous)>;
+class RefusedDownload : public Error {
+public:
+  using Error::Error;
+};
 
 // Refreshes (or, offline, looks up) every URL template, in order. A URL
 // that fails, or whose download `validate` refuses, keeps its last good
-// copy (Cached, with the reason) or has none (Failed).
+// copy (Cached, or Refused for a RefusedDownload, with the reason) or has
+// none (Failed).
 std::vector<RemoteFile> refresh_remote_files(const std::vector<std::string>& url_templates,
                                              const RemoteFileOptions& options,
                                              const RemoteValidator& validate);

@@ -382,3 +382,114 @@ TEST(MmdbSource, AnOldDatabaseIsStale)
 }
 
 } // namespace
+
+namespace {
+
+std::string
+two_countries(const char* cn_net, const char* ru_net)
+{
+  MmdbWriter w(4, 24, "GeoLite2-Country");
+  w.insert(p4(cn_net), maxmind_country("CN"));
+  if (ru_net) {
+    w.insert(p4(ru_net), maxmind_country("RU"));
+  }
+  return w.bytes();
+}
+
+std::map<std::string, net::ZoneResult>
+by_zone(const std::vector<net::ZoneResult>& zones)
+{
+  std::map<std::string, net::ZoneResult> out;
+  for (const net::ZoneResult& z : zones) {
+    out[z.country + " " + net::family_key(z.family)] = z;
+  }
+  return out;
+}
+
+} // namespace
+
+// max-shrink at the source, like the zone fetcher: a database whose new
+// data covers far fewer addresses of a configured zone than its last good
+// copy does not replace that copy; the zone is Refused with the copy's
+// networks, the database's other zones come from the copy too.
+TEST(MmdbSource, ADatabaseThatShrankBeyondMaxShrinkIsRefusedAndItsLastGoodCopyStays)
+{
+  TempDir dir;
+  const std::string good = two_countries("198.51.100.0/24", "203.0.113.0/24");
+  MmdbOptions o;
+  o.files = {dir.write("country.mmdb", good)};
+  o.cache_dir = dir / "cache";
+  o.countries = {"cn", "ru"};
+  o.families = net::Families::V4;
+  const auto load = [&] {
+    return by_zone(MmdbSource(o).load({"cn", "ru"}, net::Families::V4, net::ZoneSource::Mode::Refresh));
+  };
+  ASSERT_EQ(load()["cn v4"].origin, net::Origin::Local);
+  const std::string copy = MmdbSource::cached_copy(o.cache_dir, o.files[0]);
+  ASSERT_EQ(util::read_file(copy), good);
+
+  const std::string shrunk = two_countries("198.51.100.0/28", "203.0.113.0/24"); // cn: /24 -> /28
+  dir.write("country.mmdb", shrunk);
+  for (int run = 0; run < 2; ++run) { // the next run compares with the same copy, and refuses again
+    SCOPED_TRACE(run);
+    auto zones = load();
+    EXPECT_EQ(zones["cn v4"].origin, net::Origin::Refused);
+    EXPECT_THAT(zones["cn v4"].nets.v4, ElementsAre(p4("198.51.100.0/24")));
+    EXPECT_THAT(zones["cn v4"].error, HasSubstr("cn IPv4 in " + o.files[0] +
+                                                ": 1 to 1 networks (-94% of the addresses, more than "
+                                                "max-shrink 50%) against its last good copy of "));
+    EXPECT_EQ(zones["ru v4"].origin, net::Origin::StaleCache);
+    EXPECT_THAT(zones["ru v4"].nets.v4, ElementsAre(p4("203.0.113.0/24")));
+    EXPECT_THAT(zones["ru v4"].error, HasSubstr("refused by max-shrink"));
+    EXPECT_EQ(util::read_file(copy), good) << "the refused data never becomes the last good copy";
+  }
+
+  // A shrink within max-shrink, or --force, takes the new data.
+  o.shrink.force = true;
+  EXPECT_EQ(load()["cn v4"].origin, net::Origin::Local);
+  EXPECT_EQ(util::read_file(copy), shrunk);
+  o.shrink.force = false;
+  dir.write("country.mmdb", two_countries("198.51.100.0/29", "203.0.113.0/24")); // -50%: not beyond
+  EXPECT_EQ(load()["cn v4"].origin, net::Origin::Local);
+}
+
+// A download too: the last good copy in cache-dir/mmdb stays; the zones a
+// failover list does not ask this source for are compared as well (the
+// copy serves them later).
+TEST(MmdbSource, ADownloadThatShrankIsRefusedAgainstItsLastGoodCopyInEveryConfiguredZone)
+{
+  TempDir dir;
+  const std::string good = two_countries("198.51.100.0/24", "203.0.113.0/24");
+  dir.write("www/country.mmdb", good);
+  MmdbOptions o;
+  o.files = {};
+  o.urls = {"file://" + dir / "www/country.mmdb"};
+  o.cache_dir = dir / "cache";
+  o.countries = {"cn", "ru"};
+  o.families = net::Families::V4;
+  o.download.http.retries = 0;
+  const auto load_ru = [&] {
+    return by_zone(MmdbSource(o).load({"ru"}, net::Families::V4, net::ZoneSource::Mode::Refresh));
+  };
+  ASSERT_EQ(load_ru()["ru v4"].origin, net::Origin::Downloaded);
+  source::RemoteFileOptions ro;
+  ro.cache_dir = o.cache_dir;
+  ro.sub = "mmdb";
+  const std::string copy = source::remote_copy_path(ro, o.urls[0]);
+  ASSERT_EQ(util::read_file(copy), good);
+
+  dir.write("www/country.mmdb", two_countries("198.51.100.0/24", nullptr)); // ru gone
+  auto zones = load_ru();
+  EXPECT_EQ(zones["ru v4"].origin, net::Origin::Refused);
+  EXPECT_THAT(zones["ru v4"].nets.v4, ElementsAre(p4("203.0.113.0/24")));
+  EXPECT_THAT(zones["ru v4"].error,
+              HasSubstr("ru IPv4 in file://" + dir / "www/country.mmdb" + ": 1 to 0 networks"));
+  EXPECT_EQ(util::read_file(copy), good);
+
+  // cn, not asked for here, shrank: the download is refused all the same.
+  dir.write("www/country.mmdb", two_countries("198.51.100.0/30", "203.0.113.0/24"));
+  zones = load_ru();
+  EXPECT_EQ(zones["ru v4"].origin, net::Origin::StaleCache);
+  EXPECT_THAT(zones["ru v4"].error, HasSubstr("refused by max-shrink"));
+  EXPECT_EQ(util::read_file(copy), good);
+}

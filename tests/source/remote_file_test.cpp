@@ -46,7 +46,8 @@ options(const test::TempDir& dir)
   return o;
 }
 
-const source::RemoteValidator k_mmdb = [](const std::string& path, const std::string& url) {
+const source::RemoteValidator k_mmdb = [](const std::string& path, const std::string& url,
+                                          const std::string&) {
   source::read_mmdb_countries(path, source::MmdbOptions{}, url);
 };
 
