@@ -92,6 +92,9 @@ format_meta(const ZoneMeta& m)
   put("size", std::to_string(m.size));
   put("sha256", m.sha256);
   put("md5", m.md5);
+  if (!m.served_sha256.empty()) {
+    put("served_sha256", m.served_sha256);
+  }
   put("networks", std::to_string(m.networks));
   put("lines", std::to_string(m.lines));
   put("absent", m.absent ? "1" : "0");
@@ -140,6 +143,8 @@ parse_meta(std::string_view text)
       m.sha256 = value;
     } else if (key == "md5") {
       m.md5 = value;
+    } else if (key == "served_sha256") {
+      m.served_sha256 = value;
     } else if (key == "networks") {
       ok = parse_number(value, m.networks);
     } else if (key == "lines") {

@@ -49,6 +49,7 @@ struct ZoneMeta {
   std::uint64_t size = 0;         // body bytes
   std::string sha256;             // hex, of the body
   std::string md5;                // hex, of the body (compared with upstream MD5SUM)
+  std::string served_sha256;      // hex, of the body as served, where it is kept otherwise (a .gz download)
   std::size_t networks = 0;       // networks in the body
   std::size_t lines = 0;          // lines in the body
   bool absent = false;            // legitimately empty/missing upstream

@@ -296,11 +296,12 @@ make_asns(const Settings& s, const privsep::Paths& paths)
   o.zone = zone_options(s);
   o.cache_dir = paths.cache_dir;
   o.reach = paths.reach;
+  o.stale_after_days = s.raw.stale_days;
   return std::make_unique<source::AsnSource>(std::move(o));
 }
 
-// What a command loads: the zones alone (status' cache, mirror), or the
-// zones, the extra blocklists and the ASes of a run.
+// What a command loads: the zones alone (mirror), or the zones, the extra
+// blocklists and the ASes of a run (and status' cache of them all).
 enum class Load { Zones, Everything };
 
 // The parts of the run, each made for the process it runs in. A new kind
@@ -836,7 +837,7 @@ status(const Request& inv, Environment& env)
   if (!r.drift.empty()) {
     r.in_sync = false; // a leftover is drift even where the cache cannot tell the rest
   }
-  r.cache = make_source(s, Purpose::Apply, env, Load::Zones)->cache(r.now);
+  r.cache = make_source(s, Purpose::Apply, env, Load::Everything)->cache(r.now);
   print(inv.run.json ? status_json(r).dump(2) : status_text(r));
   return r.in_sync && !*r.in_sync ? ExitCode::Drift : ExitCode::Ok;
 }

@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "source/gunzip.hpp"
+#include "source/last_good_copy.hpp"
 #include "source/mmdb.hpp"
 #include "util/atomic_file.hpp"
 #include "util/digest.hpp"
@@ -15,6 +16,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <optional>
 #include <unordered_map>
 
@@ -188,6 +190,7 @@ asn_cached_copy(const std::string& cache_dir, const std::string& file)
 std::vector<net::AsnResult>
 load_asns(const AsnOptions& options)
 {
+  const std::int64_t now = options.clock ? options.clock() : static_cast<std::int64_t>(std::time(nullptr));
   std::vector<std::uint32_t> wanted = options.block;
   wanted.insert(wanted.end(), options.allow.begin(), options.allow.end());
   net::AsnData data;
@@ -252,16 +255,12 @@ load_asns(const AsnOptions& options)
       check_guards(one, file, options.zone);
       ok = true;
       if (!options.cache_dir.empty()) {
+        // Keep this copy as the last good one (when it changed), with its
+        // metadata for status (source/last_good_copy.hpp).
         const std::string copy = asn_cached_copy(options.cache_dir, file);
         const std::string bytes = util::read_file(path);
-        std::string old;
-        try {
-          old = util::read_untrusted_file(copy, bytes.size() + 1);
-        } catch (const Error&) {
-        }
-        if (old != bytes) {
-          util::make_dirs(options.cache_dir + "/asn", 0755);
-          util::write_file_atomic(copy, bytes, 0644);
+        if (!copy_holds(copy, bytes)) {
+          keep_copy(copy, "asn", file, bytes, mtime, now);
         }
       }
     } catch (const Error& e) {
@@ -372,6 +371,31 @@ AsnSource::expected(const net::LoadRequest&) const
     }
   }
   return out;
+}
+
+std::optional<net::CacheReport>
+AsnSource::cache(std::int64_t now) const
+{
+  if (m_options.cache_dir.empty()) {
+    return std::nullopt;
+  }
+  net::CacheReport report{m_options.cache_dir + "/asn", m_options.stale_after_days, {}};
+  std::vector<std::string> copies;
+  for (const std::string& f : m_options.files) {
+    copies.push_back(asn_cached_copy(m_options.cache_dir, f));
+  }
+  for (const std::string& url : m_options.urls) {
+    RemoteFileOptions ro;
+    ro.cache_dir = m_options.cache_dir;
+    ro.sub = "asn";
+    copies.push_back(remote_copy_path(ro, url));
+  }
+  for (const std::string& copy : copies) {
+    if (std::optional<net::CachedZone> z = copy_status(copy, now, m_options.stale_after_days)) {
+      report.zones.push_back(std::move(*z));
+    }
+  }
+  return report;
 }
 
 std::vector<std::string>

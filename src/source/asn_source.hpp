@@ -41,7 +41,9 @@ struct AsnOptions {
   // sub and offline are set here, offline from `offline`).
   std::vector<std::string> urls;
   RemoteFileOptions download;
-  bool offline = false; // CacheOnly: the URLs' cached copies alone
+  bool offline = false;                // CacheOnly: the URLs' cached copies alone
+  std::function<std::int64_t()> clock; // unix time; empty: the wall clock
+  int stale_after_days = 0;            // status: a copy whose data is older is stale (0: never)
 };
 
 // One result per AS asked for: those of `block` in order, then those of
@@ -51,14 +53,20 @@ std::vector<net::AsnResult> load_asns(const AsnOptions& options);
 
 // The ASes as a DataSource that returns ASes only (net/data_source.hpp):
 // load_asns, offline in CacheOnly mode; its cache is DIR/asn (the last
-// good copies, the downloads) when it has a cache directory; its files
-// are the asn-files, which the root process opens for the confined child.
+// good copies, the downloads, each with its .meta) when it has a cache
+// directory; its files are the asn-files, which the root process opens for
+// the confined child.
 class AsnSource final : public net::DataSource {
 public:
   explicit AsnSource(AsnOptions options) : m_options(std::move(options)) {}
   std::string describe() const override;
   void load_into(const net::LoadRequest& request, net::SourceData& out) override;
   net::SourceData expected(const net::LoadRequest& request) const override;
+  // The last good copies kept in cache_dir/asn (each asn-file's and
+  // asn-url's), for status: the file name, its data's age, since when it
+  // is kept, whether it matches its metadata's SHA-256
+  // (source/last_good_copy.hpp; nothing of it is parsed).
+  std::optional<net::CacheReport> cache(std::int64_t now) const override;
   std::vector<std::string> cache_folders() const override;
   std::vector<std::string> files() const override { return m_options.files; }
 

@@ -4,6 +4,7 @@
 #include "core/log.hpp"
 #include "fetch/shrink_guard.hpp"
 #include "fetch/zone_cache.hpp"
+#include "source/last_good_copy.hpp"
 #include "util/atomic_file.hpp"
 #include "util/digest.hpp"
 #include "util/file.hpp"
@@ -359,22 +360,9 @@ MmdbSource::cache(std::int64_t now) const
     copies.push_back(remote_copy_path(ro, url));
   }
   for (const std::string& copy : copies) {
-    struct stat st {};
-    if (::lstat(copy.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-      continue; // never read (yet)
+    if (std::optional<net::CachedZone> z = copy_status(copy, now, m_options.stale_after_days)) {
+      report.zones.push_back(std::move(*z));
     }
-    net::CachedZone z;
-    z.file = copy.substr(copy.rfind('/') + 1);
-    z.fetched_days_ago = fetch::age_days(static_cast<std::int64_t>(st.st_mtime), now);
-    try {
-      const MmdbFile db(copy);
-      z.body_ok = true;
-      z.age_days = fetch::age_days(static_cast<std::int64_t>(db.metadata().build_epoch), now);
-    } catch (const Error&) {
-      z.age_days = z.fetched_days_ago;
-    }
-    z.stale = m_options.stale_after_days > 0 && z.age_days > m_options.stale_after_days;
-    report.zones.push_back(std::move(z));
   }
   return report;
 }
@@ -477,12 +465,7 @@ MmdbSource::load(const std::vector<std::string>& countries, net::Families famili
         // max-shrink refuses it against that copy.
         const std::string copy = cached_copy(m_options.cache_dir, file);
         const std::string bytes = util::read_file(path);
-        std::string old;
-        try {
-          old = util::read_untrusted_file(copy, bytes.size() + 1);
-        } catch (const Error&) {
-        }
-        if (old != bytes) {
+        if (!copy_holds(copy, bytes)) {
           struct stat st {};
           const bool kept = ::lstat(copy.c_str(), &st) == 0 && S_ISREG(st.st_mode);
           if (const std::string why = guard_shrink(kept ? copy : "", *data, file, zones, m_options, refused);
@@ -493,8 +476,7 @@ MmdbSource::load(const std::vector<std::string>& countries, net::Families famili
                            ": its new data was refused by max-shrink (" + why + "); the last good copy of " +
                            utc_date(mtime) + " is used";
           } else {
-            util::make_dirs(m_options.cache_dir + "/mmdb", 0755);
-            util::write_file_atomic(copy, bytes, 0644);
+            keep_copy(copy, "mmdb", file, bytes, static_cast<std::int64_t>(data->metadata.build_epoch), now);
           }
         }
       }

@@ -73,6 +73,23 @@ regular_file(const std::string& path)
   return ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+// A copy's metadata written before served_sha256 existed holds the hash
+// of the body as served, which differs from the copy's for a .gz
+// download: once, the served hash moves to served_sha256 and sha256
+// becomes the copy's own.
+void
+kept_hash(fetch::ZoneMeta& meta, const std::string& copy, std::size_t max_bytes)
+{
+  if (!meta.served_sha256.empty()) {
+    return;
+  }
+  meta.served_sha256 = meta.sha256;
+  try {
+    meta.sha256 = util::sha256_hex(util::read_untrusted_file(copy, max_bytes));
+  } catch (const Error&) {
+  }
+}
+
 } // namespace
 
 std::string
@@ -171,6 +188,7 @@ refresh_remote_files(const std::vector<std::string>& url_templates, const Remote
     }
     if (resp.status == 304 && cached) {
       fetch::note_response(*meta, resp, now);
+      kept_hash(*meta, copy, o.max_bytes);
       util::write_file_atomic(meta_path, fetch::format_meta(*meta), 0644);
       f.state = RemoteFile::State::NotModified;
       f.path = copy;
@@ -179,9 +197,11 @@ refresh_remote_files(const std::vector<std::string>& url_templates, const Remote
       continue;
     }
     const std::string sha = util::sha256_hex(resp.body);
-    if (cached && meta->url == url && meta->sha256 == sha) {
+    if (cached && meta->url == url &&
+        (meta->served_sha256.empty() ? meta->sha256 : meta->served_sha256) == sha) {
       // The same bytes again (a server without conditionals, file://).
       fetch::note_response(*meta, resp, now);
+      kept_hash(*meta, copy, o.max_bytes);
       util::write_file_atomic(meta_path, fetch::format_meta(*meta), 0644);
       f.state = RemoteFile::State::NotModified;
       f.path = copy;
@@ -201,7 +221,8 @@ refresh_remote_files(const std::vector<std::string>& url_templates, const Remote
       m.family = net::Family::V4;
       m.url = url;
       m.size = body.size();
-      m.sha256 = sha;
+      m.sha256 = util::sha256_hex(body); // of the copy kept (status checks it)
+      m.served_sha256 = sha;             // of what was served (the same bytes again are not modified)
       m.changed_at = now;
       fetch::note_response(m, resp, now);
       util::make_dirs(o.cache_dir + "/" + o.sub, 0755);

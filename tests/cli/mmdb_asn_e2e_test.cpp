@@ -77,7 +77,8 @@ TEST(MmdbAsnEndToEnd, ADryRunReadsTheDatabasesInTheFetcherAndShowsOneRowPerAs)
   auto r = run_geoblock({"update", "--dry-run", "--config", conf});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("AS64496 Example Hosting"));
-  EXPECT_THAT(r.err, HasSubstr("country from country.iso_code (database_type GeoLite2-Country: MaxMind's layout)"));
+  EXPECT_THAT(r.err,
+              HasSubstr("country from country.iso_code (database_type GeoLite2-Country: MaxMind's layout)"));
   EXPECT_THAT(r.err, HasSubstr("allow-asn AS64497 Example Office: 1 IPv4 and 0 IPv6 networks never blocked"));
 
   r = run_geoblock({"update", "--dry-run", "--json", "--config", conf});
@@ -87,6 +88,18 @@ TEST(MmdbAsnEndToEnd, ADryRunReadsTheDatabasesInTheFetcherAndShowsOneRowPerAs)
   // 198.51.100.128/26, 203.0.113.0/25 and cn's IPv6.
   EXPECT_EQ(doc.get("totals").get("v4").get("entries").as_int(), 3) << r.out;
   EXPECT_EQ(doc.get("blocklists").items().at(0).get("name").as_string(), "AS64496 Example Hosting") << r.out;
+
+  // status lists every last good copy, the ASN data's too, intact: hashed
+  // by root against the metadata the fetcher wrote, never opened by root
+  // as a database.
+  const auto st = run_geoblock({"status", "--json", "--config", conf});
+  const util::Json status = util::Json::parse(st.out, "status");
+  std::vector<std::string> copies;
+  for (const util::Json& c : status.get("cache").items()) {
+    EXPECT_TRUE(c.get("body_ok").as_bool()) << st.out;
+    copies.push_back(c.get("file").as_string().substr(0, 9));
+  }
+  EXPECT_THAT(copies, testing::UnorderedElementsAre("country.m", "asn.mmdb-")) << st.out;
 }
 
 TEST(MmdbAsnEndToEnd, ADamagedDatabaseIsOneErrorNamingItAndTheLastGoodCopyServes)

@@ -11,6 +11,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 using namespace geoblock;
 using test::MmdbMap;
 using test::MmdbWriter;
@@ -127,3 +129,67 @@ TEST(AsnSource, WantedNetworksPassTheMinPrefixGuard)
 }
 
 } // namespace
+
+namespace {
+
+const net::CachedZone*
+find_copy(const net::CacheReport& report, const std::string& prefix)
+{
+  for (const net::CachedZone& z : report.zones) {
+    if (z.file.rfind(prefix, 0) == 0) {
+      return &z;
+    }
+  }
+  return nullptr;
+}
+
+} // namespace
+
+// status lists the ASN data's last good copies like the zones' and the
+// databases': the file, the age of its data, whether it is intact
+// (against the SHA-256 its metadata recorded; nothing of it is parsed).
+TEST(AsnSource, ItsCacheListsTheLastGoodCopiesOfTheFilesAndDownloadsWithAgeAndIntegrity)
+{
+  TempDir dir;
+  constexpr std::int64_t k_day = 86400;
+  constexpr std::int64_t k_now = 1795000000;
+  source::AsnOptions o;
+  o.files = {dir.write("ip2asn-v4.tsv", "203.0.113.0\t203.0.113.127\t64496\tUS\tExample\n")};
+  // The file's data is 10 days old (its modification time).
+  ASSERT_EQ(util::run({"touch", "-d", "@" + std::to_string(k_now - 10 * k_day), o.files[0]}).exit_code, 0);
+  dir.write("www/ip2asn-v6.tsv", "2001:db8::\t2001:db8::ffff\t64496\tUS\tExample\n");
+  ASSERT_EQ(util::run({"gzip", dir / "www/ip2asn-v6.tsv"}).exit_code, 0);
+  o.urls = {"file://" + dir / "www/ip2asn-v6.tsv.gz"};
+  o.block = {64496};
+  o.cache_dir = dir / "cache";
+  o.stale_after_days = 60;
+  o.clock = [] { return k_now - 3 * k_day; };
+  o.download.clock = o.clock;
+  o.download.http.retries = 0;
+  ASSERT_EQ(source::load_asns(o)[0].origin, net::Origin::Local);
+  EXPECT_EQ(source::AsnSource(o).cache_folders(), std::vector<std::string>{"asn"});
+
+  const auto report = source::AsnSource(o).cache(k_now);
+  ASSERT_TRUE(report.has_value());
+  EXPECT_EQ(report->where, dir / "cache/asn");
+  ASSERT_EQ(report->zones.size(), 2u);
+  const net::CachedZone* file = find_copy(*report, "ip2asn-v4.tsv-");
+  ASSERT_NE(file, nullptr);
+  EXPECT_TRUE(file->body_ok);
+  EXPECT_EQ(file->fetched_days_ago, 3);
+  EXPECT_EQ(file->age_days, 10);
+  EXPECT_FALSE(file->stale);
+  const net::CachedZone* download = find_copy(*report, "ip2asn-v6.tsv-");
+  ASSERT_NE(download, nullptr);
+  EXPECT_TRUE(download->body_ok) << "the hash of the copy kept (gunzipped), not of what was served";
+  EXPECT_EQ(download->fetched_days_ago, 3);
+
+  // A copy altered since it was kept is damaged; one gone is not listed.
+  std::string copy = source::asn_cached_copy(o.cache_dir, o.files[0]);
+  dir.write("cache/asn/" + copy.substr(copy.rfind('/') + 1), "203.0.113.0\t203.0.113.255\t64496\tUS\tX\n");
+  std::filesystem::remove(report->where + "/" + download->file);
+  const auto after = source::AsnSource(o).cache(k_now + 90 * k_day);
+  ASSERT_EQ(after->zones.size(), 1u);
+  EXPECT_FALSE(after->zones[0].body_ok);
+  EXPECT_TRUE(after->zones[0].stale); // its data is older than stale-days
+}

@@ -493,3 +493,36 @@ TEST(MmdbSource, ADownloadThatShrankIsRefusedAgainstItsLastGoodCopyInEveryConfig
   EXPECT_THAT(zones["ru v4"].error, HasSubstr("refused by max-shrink"));
   EXPECT_EQ(util::read_file(copy), good);
 }
+
+// status' view of the last good copies: the age of the database's build,
+// and whether the copy is the one kept (its metadata's SHA-256). The root
+// process reads status; it hashes the copy and never opens it as a
+// database.
+TEST(MmdbSource, ItsCacheListsEachLastGoodCopyByItsMetadataWithoutReadingTheDatabase)
+{
+  TempDir dir;
+  constexpr std::int64_t k_built = 1790000000;
+  MmdbWriter w(4, 24, "GeoLite2-Country", k_built);
+  w.insert(p4("198.51.100.0/24"), maxmind_country("CN"));
+  MmdbOptions o;
+  o.files = {dir.write("country.mmdb", w.bytes())};
+  o.cache_dir = dir / "cache";
+  o.stale_after_days = 60;
+  o.clock = [] { return k_built + 86400; };
+  ASSERT_EQ(MmdbSource(o).load({"cn"}, net::Families::V4, net::ZoneSource::Mode::Refresh)[0].origin,
+            net::Origin::Local);
+  const std::string copy = MmdbSource::cached_copy(o.cache_dir, o.files[0]);
+  auto report = MmdbSource(o).cache(k_built + 12 * 86400);
+  ASSERT_EQ(report->zones.size(), 1u);
+  EXPECT_EQ(report->zones[0].file, copy.substr(copy.rfind('/') + 1));
+  EXPECT_EQ(report->zones[0].age_days, 12); // since the build
+  EXPECT_EQ(report->zones[0].fetched_days_ago, 11);
+  EXPECT_TRUE(report->zones[0].body_ok);
+
+  // Another database in its place opens as well, but is not the copy kept.
+  MmdbWriter other(4, 24, "GeoLite2-Country", k_built);
+  other.insert(p4("203.0.113.0/24"), maxmind_country("RU"));
+  dir.write("cache/mmdb/" + report->zones[0].file, other.bytes());
+  report = MmdbSource(o).cache(k_built + 12 * 86400);
+  EXPECT_FALSE(report->zones[0].body_ok);
+}

@@ -4,11 +4,14 @@
 // file://), DB-IP's monthly {yyyy}-{mm} names with last month's file while
 // this month's is missing, and the cached copy alone offline.
 #include "core/error.hpp"
+#include "fetch/zone_cache.hpp"
+#include "source/last_good_copy.hpp"
 #include "source/mmdb_source.hpp"
 #include "source/remote_file.hpp"
 #include "support/http_nginx.hpp"
 #include "support/mmdb_writer.hpp"
 #include "support/temp_dir.hpp"
+#include "util/digest.hpp"
 #include "util/file.hpp"
 #include "util/subprocess.hpp"
 
@@ -85,6 +88,40 @@ TEST(RemoteFile, LastMonthsGzipServesWhileThisMonthsIsMissingThenTheSameBytesAre
   r = source::refresh_remote_files(urls, off, k_mmdb);
   EXPECT_EQ(r[0].state, RemoteFile::State::NotModified);
   EXPECT_EQ(util::read_file(r[0].path), database("NL"));
+}
+
+// A .gz download's copy is kept gunzipped: its metadata records the
+// copy's SHA-256 (status checks the copy against it) and the served
+// bytes' apart (the same bytes again are not modified). A copy kept
+// before that, whose sha256 is the served bytes', is put right once.
+TEST(RemoteFile, TheMetadataOfAGzipDownloadHashesTheCopyKeptAndTheBytesServedApart)
+{
+  test::TempDir dir;
+  dir.write("mirror/country.mmdb", database("NL"));
+  ASSERT_EQ(util::run({"gzip", dir / "mirror/country.mmdb"}).exit_code, 0);
+  const std::string served = util::read_file(dir / "mirror/country.mmdb.gz");
+  const std::vector<std::string> urls = {"file://" + dir / "mirror/country.mmdb.gz"};
+  auto r = source::refresh_remote_files(urls, options(dir), k_mmdb);
+  ASSERT_EQ(r[0].state, RemoteFile::State::Downloaded) << r[0].error;
+  const auto meta = [&] { return *fetch::parse_meta(util::read_file(r[0].path + ".meta")); };
+  EXPECT_EQ(meta().sha256, util::sha256_hex(database("NL")));
+  EXPECT_EQ(meta().served_sha256, util::sha256_hex(served));
+  EXPECT_TRUE(source::copy_status(r[0].path, k_march, 0)->body_ok);
+  r = source::refresh_remote_files(urls, options(dir), k_mmdb);
+  EXPECT_EQ(r[0].state, RemoteFile::State::NotModified);
+
+  // The metadata as written before: sha256 of the served bytes, no
+  // served_sha256. Still not modified, and the hashes are put apart.
+  fetch::ZoneMeta old = meta();
+  old.sha256 = old.served_sha256;
+  old.served_sha256.clear();
+  dir.write("cache/mmdb/" + r[0].path.substr(r[0].path.rfind('/') + 1) + ".meta", fetch::format_meta(old));
+  EXPECT_FALSE(source::copy_status(r[0].path, k_march, 0)->body_ok);
+  r = source::refresh_remote_files(urls, options(dir), k_mmdb);
+  EXPECT_EQ(r[0].state, RemoteFile::State::NotModified);
+  EXPECT_EQ(meta().sha256, util::sha256_hex(database("NL")));
+  EXPECT_EQ(meta().served_sha256, util::sha256_hex(served));
+  EXPECT_TRUE(source::copy_status(r[0].path, k_march, 0)->body_ok);
 }
 
 TEST(RemoteFile, ADamagedDownloadKeepsTheLastGoodCopy)
