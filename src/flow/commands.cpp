@@ -470,17 +470,16 @@ plan_from_source(const Settings& s, net::ZoneSource::Mode mode, Purpose purpose,
   // From here on, this process needs no TCP or UDP socket: the fetcher
   // downloads zones and lists; this process reads files and talks netlink.
   net::SourceData loaded = load_all(s, mode, env, purpose, Parent::Confine);
-  // The ASes as lists and allowlist entries (flow/asn_plan.hpp).
-  Settings with_asns = s;
-  const AsnFold fold = fold_asns(loaded.asns, with_asns, loaded.zones, loaded.lists);
   const std::vector<net::ZoneResult>& zones = loaded.zones;
-  const std::vector<net::BlocklistResult>& lists = loaded.lists;
-  Report plan = make_report(zones, lists, with_asns, now);
-  plan.warnings.insert(plan.warnings.end(), fold.warnings.begin(), fold.warnings.end());
-  plan.failed += fold.failed;
-  plan.stale += fold.stale;
+  Report plan = make_report(zones, loaded.lists, loaded.asns, s, now);
   for (const std::string& w : plan.warnings) {
     log::warning(w);
+  }
+  for (const net::AsnResult& a : loaded.asns) {
+    if (a.allow && a.usable()) {
+      log::info("allow-asn " + a.label() + ": " + std::to_string(a.nets.v4.size()) + " IPv4 and " +
+                std::to_string(a.nets.v6.size()) + " IPv6 networks never blocked");
+    }
   }
   const bool usable =
       std::any_of(zones.begin(), zones.end(), [](const net::ZoneResult& z) { return z.usable(); });
@@ -690,12 +689,12 @@ update(const Request& inv, Environment& env, Mode mode)
     record(*state_store(s, env), s, plan, mode, partial, now, after,
            backend.name()); // the old set names are free now
   }
-  log::info(
-      std::string(mode == Mode::Restore ? "restored" : "updated") + ": " +
-      std::to_string(plan.target.v4.size()) + " IPv4 and " + std::to_string(plan.target.v6.size()) +
-      " IPv6 entries from " + std::to_string(s.countries.size()) + " countries" +
-      (plan.blocklists.empty() ? "" : " and " + std::to_string(plan.blocklists.size()) + " blocklists") +
-      (partial ? "; some zones were stale or failed (see warnings)" : ""));
+  log::info(std::string(mode == Mode::Restore ? "restored" : "updated") + ": " +
+            std::to_string(plan.target.v4.size()) + " IPv4 and " + std::to_string(plan.target.v6.size()) +
+            " IPv6 entries from " + std::to_string(s.countries.size()) + " countries" +
+            (plan.blocklists.empty() ? "" : ", " + std::to_string(plan.blocklists.size()) + " blocklists") +
+            (plan.asns.empty() ? "" : ", " + std::to_string(plan.asns.size()) + " ASes") +
+            (partial ? "; some zones were stale or failed (see warnings)" : ""));
   return unknown ? ExitCode::Partial : done;
 }
 
@@ -717,9 +716,7 @@ desired_from_cache(const Settings& s, const apply::ApplyOptions& ao, std::int64_
     return std::nullopt;
   }
   log::set_level(was);
-  Settings with_asns = s;
-  fold_asns(loaded.asns, with_asns, loaded.zones, loaded.lists);
-  const Report plan = make_report(loaded.zones, loaded.lists, with_asns, now);
+  const Report plan = make_report(loaded.zones, loaded.lists, loaded.asns, s, now);
   if (plan.target.v4.empty() && plan.target.v6.empty()) {
     return std::nullopt;
   }

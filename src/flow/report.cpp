@@ -141,22 +141,112 @@ add_blocklists(Report& plan, const std::vector<net::BlocklistResult>& blocklists
   return listed;
 }
 
+// The ASes' networks, by what they do.
+struct AsnNets {
+  net::NetList blocked; // asn
+  net::NetList allowed; // allow-asn
+};
+
+void
+append(net::NetList& to, const net::NetList& from)
+{
+  to.v4.insert(to.v4.end(), from.v4.begin(), from.v4.end());
+  to.v6.insert(to.v6.end(), from.v6.begin(), from.v6.end());
+}
+
+// The ASes' rows, warnings and counts; returns their networks (of the
+// configured families).
+AsnNets
+add_asns(Report& plan, const std::vector<net::AsnResult>& asns, const Settings& settings, std::int64_t now)
+{
+  AsnNets out;
+  for (const net::AsnResult& a : asns) {
+    AsnRow row;
+    row.number = a.number;
+    row.name = a.name;
+    row.allow = a.allow;
+    row.location = a.location;
+    row.guarded = !a.allow || settings.allow_only;
+    const std::int64_t when = a.last_modified ? a.last_modified : a.fetched_at;
+    net::NetList nets;
+    for (const net::Family f : {net::Family::V4, net::Family::V6}) {
+      ZoneRow& z = f == net::Family::V4 ? row.v4 : row.v6;
+      z.present = net::includes(settings.families, f);
+      z.origin = a.origin;
+      z.error = a.error;
+      z.age_days = fetch::age_days(when, now);
+      if (z.present) {
+        if (f == net::Family::V4) {
+          nets.v4 = a.nets.v4;
+        } else {
+          nets.v6 = a.nets.v6;
+        }
+      }
+    }
+    fill_counts(row.v4, a.nets, net::Family::V4);
+    fill_counts(row.v6, a.nets, net::Family::V6);
+    // What adds to what the sets hold counts in the totals: a blocked AS,
+    // and with allow-only an allowed one; an exemption does not.
+    if (row.guarded) {
+      plan.networks_v4 += nets.v4.size();
+      plan.networks_v6 += nets.v6.size();
+    }
+    append(a.allow ? out.allowed : out.blocked, nets);
+    if (a.origin != net::Origin::NotModified) {
+      plan.all_unchanged = false;
+    }
+    const std::string what = (a.allow ? "allow-asn " : "asn ") + a.label();
+    if (a.origin == net::Origin::Refused) {
+      plan.refused.push_back(a.error);
+    } else if (a.origin == net::Origin::Failed) {
+      ++plan.failed;
+      plan.warnings.push_back(what + ": no data, nothing of it is " + (a.allow ? "exempt" : "blocked") +
+                              ": " + a.error);
+    } else if (a.origin == net::Origin::StaleCache) {
+      ++plan.stale;
+      plan.warnings.push_back(what + ": using the last good cached copy: " + a.error);
+    } else if (a.origin == net::Origin::Absent) {
+      plan.warnings.push_back(what + ": " + a.error + (a.allow ? "" : "; nothing of it is blocked"));
+    }
+    if (!a.allow && !settings.raw.block_local && !settings.allow_only && net::touches_local(nets)) {
+      plan.warnings.push_back(what + ": the AS holds private or local networks; they are not blocked");
+    }
+    plan.asns.push_back(std::move(row));
+  }
+  return out;
+}
+
 } // namespace
+
+std::string
+AsnRow::label() const
+{
+  return (allow ? "allow " : "") + net::asn_label(number, name);
+}
 
 Report
 make_report(const std::vector<net::ZoneResult>& zones, const Settings& settings, std::int64_t now)
 {
-  return make_report(zones, {}, settings, now);
+  return make_report(zones, {}, {}, settings, now);
 }
 
 Report
 make_report(const std::vector<net::ZoneResult>& zones, const std::vector<net::BlocklistResult>& blocklists,
             const Settings& settings, std::int64_t now)
 {
+  return make_report(zones, blocklists, {}, settings, now);
+}
+
+Report
+make_report(const std::vector<net::ZoneResult>& zones, const std::vector<net::BlocklistResult>& blocklists,
+            const std::vector<net::AsnResult>& asns, const Settings& settings, std::int64_t now)
+{
   Report plan;
   plan.all_unchanged = fetch::nothing_changed(zones);
   net::NetList all;
-  const net::NetList listed = add_blocklists(plan, blocklists, settings, now);
+  net::NetList listed = add_blocklists(plan, blocklists, settings, now);
+  const AsnNets as = add_asns(plan, asns, settings, now);
+  append(listed, as.blocked);
   for (const std::string& country : settings.countries) {
     CountryRow row;
     row.country = country;
@@ -213,13 +303,15 @@ make_report(const std::vector<net::ZoneResult>& zones, const std::vector<net::Bl
     }
   }
   if (settings.allow_only) {
-    // What the lists name is not allowed in, whichever country it is in.
+    // The allowed ASes are let in like an allowed country; what the lists
+    // and the blocked ASes name is not, whichever country it is in.
+    append(all, as.allowed);
     plan.target.v4 = net::subtract(std::move(all.v4), listed.v4);
     plan.target.v6 = net::subtract(std::move(all.v6), listed.v6);
   } else {
-    all.v4.insert(all.v4.end(), listed.v4.begin(), listed.v4.end());
-    all.v6.insert(all.v6.end(), listed.v6.begin(), listed.v6.end());
+    append(all, listed);
     net::NetList exempt = never_blocked(settings);
+    append(exempt, as.allowed); // a country minus an allowed AS
     plan.target.v4 = net::subtract(std::move(all.v4), std::move(exempt.v4));
     plan.target.v6 = net::subtract(std::move(all.v6), std::move(exempt.v6));
   }
@@ -234,12 +326,37 @@ make_report(const std::vector<net::ZoneResult>& zones, const std::vector<net::Bl
 
 namespace {
 
-// A blocked AS's list (flow/asn_plan.hpp): "asn:13335:FILES", one per AS;
-// its data is upstream's, so its shrink is guarded like a URL list's.
-bool
-is_asn_location(const std::string& location)
+// An AS's record in a state document: in "asns" by number and action; in
+// one written before that key existed, a blocked AS was the blocklist
+// located "asn:NUMBER:FILES" and an allowed AS (allow-only) the country
+// row "allow ASNUMBER NAME". Null when there is none.
+const util::Json&
+recorded_asn(const util::Json& last_state, const AsnRow& row)
 {
-  return location.rfind("asn:", 0) == 0;
+  static const util::Json none;
+  for (const util::Json& a : last_state.get("asns").items()) {
+    if (a.get("as").as_uint(~std::uint64_t{0}) == row.number && a.get("action").as_string() == row.action()) {
+      return a;
+    }
+  }
+  const std::string number = std::to_string(row.number);
+  if (!row.allow) {
+    const std::string location = "asn:" + number + ":";
+    for (const util::Json& l : last_state.get("blocklists").items()) {
+      if (l.get("location").as_string().rfind(location, 0) == 0) {
+        return l;
+      }
+    }
+  } else {
+    const std::string name = "allow AS" + number;
+    for (const util::Json& c : last_state.get("countries").items()) {
+      const std::string country = c.get("country").as_string();
+      if (country == name || country.rfind(name + " ", 0) == 0) {
+        return c;
+      }
+    }
+  }
+  return none;
 }
 
 // One zone row against its record in the last state document.
@@ -279,7 +396,7 @@ check_shrink_against(const util::Json& last_state, double max_shrink, Report& pl
     }
   }
   for (const BlocklistRow& b : plan.blocklists) {
-    if (!fetch::is_blocklist_url(b.location) && !is_asn_location(b.location)) {
+    if (!fetch::is_blocklist_url(b.location)) {
       continue; // the administrator's own file: shrinking it is a decision
     }
     for (const util::Json& l : last_state.get("blocklists").items()) {
@@ -288,6 +405,18 @@ check_shrink_against(const util::Json& last_state, double max_shrink, Report& pl
         check_row("blocklist " + b.name + " IPv6", b.v6, l.get("v6"), max_shrink, applied_at, plan);
       }
     }
+  }
+  // The ASes' data is upstream's: guarded like a URL list's, whichever
+  // files it came from.
+  for (const AsnRow& a : plan.asns) {
+    if (!a.guarded) {
+      continue;
+    }
+    const util::Json& recorded = recorded_asn(last_state, a);
+    const std::string subject =
+        std::string(a.allow ? "allow-asn " : "asn ") + net::asn_label(a.number, a.name);
+    check_row(subject + " IPv4", a.v4, recorded.get("v4"), max_shrink, applied_at, plan);
+    check_row(subject + " IPv6", a.v6, recorded.get("v6"), max_shrink, applied_at, plan);
   }
 }
 
@@ -314,9 +443,12 @@ format_report(const Report& plan, const Settings& settings, bool dry_run)
   std::string out;
   const bool v4 = net::includes(settings.families, net::Family::V4);
   const bool v6 = net::includes(settings.families, net::Family::V6);
-  std::size_t width = 8; // the first column: country codes, and the blocklists' names
+  std::size_t width = 8; // the first column: country codes, and the blocklists' and ASes' names
   for (const BlocklistRow& b : plan.blocklists) {
     width = std::max(width, b.name.size() + 2);
+  }
+  for (const AsnRow& a : plan.asns) {
+    width = std::max(width, a.label().size() + 2);
   }
   out += pad("COUNTRY", width, false);
   if (v4) {
@@ -332,6 +464,9 @@ format_report(const Report& plan, const Settings& settings, bool dry_run)
   std::vector<CountryRow> rows = plan.rows;
   for (const BlocklistRow& b : plan.blocklists) {
     rows.push_back(CountryRow{b.name, b.v4, b.v6});
+  }
+  for (const AsnRow& a : plan.asns) {
+    rows.push_back(CountryRow{a.label(), a.v4, a.v6});
   }
   for (const CountryRow& r : rows) {
     std::string line = pad(r.country, width, false);
@@ -361,10 +496,46 @@ format_report(const Report& plan, const Settings& settings, bool dry_run)
     total.pop_back();
   }
   out += total + '\n';
-  out += plan.blocklists.empty() ? "(total AGGR: all countries merged, minus the allowlist"
-         : settings.allow_only   ? "(total AGGR: all countries merged, minus the blocklists"
-                                 : "(total AGGR: all countries and blocklists merged, minus the allowlist";
-  out += settings.raw.block_local ? ")\n" : " and local networks)\n";
+  bool blocked_asns = false, allowed_asns = false;
+  for (const AsnRow& a : plan.asns) {
+    (a.allow ? allowed_asns : blocked_asns) = true;
+  }
+  // "a, b and c"
+  const auto joined = [](std::vector<std::string> parts) {
+    std::string text;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      text += (i == 0 ? "" : i + 1 == parts.size() ? " and " : ", ") + parts[i];
+    }
+    return text;
+  };
+  std::vector<std::string> merged{"all countries"}, minus;
+  if (settings.allow_only) {
+    if (allowed_asns) {
+      merged.push_back("allowed ASes");
+    }
+    if (!plan.blocklists.empty()) {
+      minus.push_back("the blocklists");
+    }
+    if (blocked_asns) {
+      minus.push_back("the blocked ASes");
+    }
+  } else {
+    if (!plan.blocklists.empty()) {
+      merged.push_back("blocklists");
+    }
+    if (blocked_asns) {
+      merged.push_back("blocked ASes");
+    }
+    minus.push_back("the allowlist");
+    if (allowed_asns) {
+      minus.push_back("the allowed ASes");
+    }
+  }
+  if (!settings.raw.block_local && !settings.allow_only) {
+    minus.push_back("local networks");
+  }
+  out += "(total AGGR: " + joined(merged) + " merged" + (minus.empty() ? "" : ", minus " + joined(minus)) +
+         ")\n";
   const std::string set = settings.raw.set_name;
   const char* verb = dry_run ? "would " : "";
   if (plan.live_readable) {
@@ -435,6 +606,18 @@ report_json(const Report& plan, const Settings& settings, bool dry_run, std::int
     lists.push(std::move(l));
   }
   doc.set("blocklists", std::move(lists));
+  util::Json asns = util::Json::array();
+  for (const AsnRow& a : plan.asns) {
+    util::Json j = util::Json::object();
+    j.set("as", static_cast<unsigned long long>(a.number));
+    j.set("name", a.name);
+    j.set("location", a.location);
+    j.set("action", a.action());
+    j.set("v4", zone_json(a.v4));
+    j.set("v6", zone_json(a.v6));
+    asns.push(std::move(j));
+  }
+  doc.set("asns", std::move(asns));
   util::Json totals = util::Json::object();
   for (const net::Family f : {net::Family::V4, net::Family::V6}) {
     if (!net::includes(settings.families, f)) {
@@ -530,6 +713,27 @@ format_metrics(const util::Json& state)
         out +=
             "geoblock_blocklist_networks" + labels + " " + std::to_string(z.get("networks").as_int()) + "\n";
         fresh += "geoblock_blocklist_fresh" + labels + " " + (z.get("fresh").as_bool() ? "1" : "0") + "\n";
+      }
+    }
+    out += fresh;
+  }
+  if (!state.get("asns").items().empty()) {
+    out += "# HELP geoblock_asn_networks Networks of an autonomous system (asn, allow-asn) as read.\n"
+           "# TYPE geoblock_asn_networks gauge\n";
+    std::string fresh =
+        "# HELP geoblock_asn_fresh 1 when the AS's data was read or confirmed in the last update.\n"
+        "# TYPE geoblock_asn_fresh gauge\n";
+    for (const util::Json& a : state.get("asns").items()) {
+      for (const char* family : {"v4", "v6"}) {
+        const util::Json& z = a.get(family);
+        if (z.is_null()) {
+          continue;
+        }
+        const std::string labels = "{as=\"" + std::to_string(a.get("as").as_uint()) + "\",action=\"" +
+                                   (a.get("action").as_string() == "allow" ? "allow" : "block") +
+                                   "\",family=\"" + family + "\"}";
+        out += "geoblock_asn_networks" + labels + " " + std::to_string(z.get("networks").as_int()) + "\n";
+        fresh += "geoblock_asn_fresh" + labels + " " + (z.get("fresh").as_bool() ? "1" : "0") + "\n";
       }
     }
     out += fresh;

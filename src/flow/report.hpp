@@ -4,6 +4,7 @@
 #pragma once
 
 #include "flow/config.hpp"
+#include "net/asn.hpp"
 #include "net/blocklist.hpp"
 #include "net/cidr.hpp"
 #include "net/zone_result.hpp"
@@ -40,9 +41,30 @@ struct BlocklistRow {
   ZoneRow v6;
 };
 
+// An autonomous system's row (asn, allow-asn; flow/asn_plan.hpp): one per
+// AS asked for, blocked ones then allowed ones, whatever the policy.
+struct AsnRow {
+  std::uint32_t number = 0;
+  std::string name;     // the organisation as the data names it (may be empty)
+  bool allow = false;   // allow-asn (else asn)
+  std::string location; // the ASN data: files and URLs
+  ZoneRow v4;
+  ZoneRow v6;
+  // max-shrink compares it with what the last update applied: a blocked
+  // AS, and with policy allow-only an allowed one (its networks are what
+  // the set lets in); an allowed AS with policy block only exempts, like
+  // the allowlist.
+  bool guarded = false;
+
+  // "AS13335 Cloudflare, Inc.", "allow AS64497 Example Office".
+  std::string label() const;
+  const char* action() const { return allow ? "allow" : "block"; }
+};
+
 struct Report {
   std::vector<CountryRow> rows;
   std::vector<BlocklistRow> blocklists; // after the countries, in configured order
+  std::vector<AsnRow> asns;             // after the blocklists: blocked ASes, then allowed ones
   net::NetList target;                  // what the sets should hold, aggregated
   std::size_t networks_v4 = 0;          // all zones, as read
   std::size_t networks_v6 = 0;
@@ -85,10 +107,21 @@ Report make_report(const std::vector<net::ZoneResult>& zones, const Settings& se
 Report make_report(const std::vector<net::ZoneResult>& zones,
                    const std::vector<net::BlocklistResult>& blocklists, const Settings& settings,
                    std::int64_t now);
+// The same with the autonomous systems (flow/asn_plan.hpp): a blocked AS
+// is merged like a blocklist (allow-only: taken out of what the allowed
+// countries let in); an allowed AS's networks are exempt (allow-only: let
+// in like an allowed country's). Each AS is a row.
+Report make_report(const std::vector<net::ZoneResult>& zones,
+                   const std::vector<net::BlocklistResult>& blocklists,
+                   const std::vector<net::AsnResult>& asns, const Settings& settings, std::int64_t now);
 
 // max-shrink against what the last update applied (its state document,
-// `last_state`; null: none): every zone and URL blocklist of the plan whose
-// addresses fell by more than `max_shrink` since is added to plan.refused.
+// `last_state`; null: none): every zone, URL blocklist and guarded AS row
+// of the plan whose addresses fell by more than `max_shrink` since is added
+// to plan.refused. An AS is found by its number and action in "asns", or,
+// in a state document written before that key existed, as the blocklist
+// located "asn:NUMBER:FILES" (a blocked AS) or the country row "allow
+// ASNUMBER ..." (an allowed AS with policy allow-only).
 // A zone or list the last update did not apply (new in the configuration,
 // or another family) is never a shrink; one its source refused already is
 // not counted twice. This holds the line where the source has no last good

@@ -1,5 +1,7 @@
 #include "flow/status.hpp"
 
+#include "net/asn.hpp"
+
 namespace geoblock::flow {
 
 namespace {
@@ -96,6 +98,19 @@ status_text(const StatusReport& r)
       std::string line = "  blocklist " + b.get("name").as_string();
       for (const char* f : {"v4", "v6"}) {
         const util::Json& z = b.get(f);
+        if (!z.is_null()) {
+          line += std::string("  ") + f + " " + std::to_string(z.get("networks").as_int()) + " networks (" +
+                  z.get("source").as_string() + ")";
+        }
+      }
+      text += line + "\n";
+    }
+    for (const util::Json& a : state.get("asns").items()) {
+      std::string line =
+          std::string("  ") + (a.get("action").as_string() == "allow" ? "allow-asn " : "asn ") +
+          net::asn_label(static_cast<std::uint32_t>(a.get("as").as_uint()), a.get("name").as_string());
+      for (const char* f : {"v4", "v6"}) {
+        const util::Json& z = a.get(f);
         if (!z.is_null()) {
           line += std::string("  ") + f + " " + std::to_string(z.get("networks").as_int()) + " networks (" +
                   z.get("source").as_string() + ")";

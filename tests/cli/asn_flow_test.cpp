@@ -119,5 +119,49 @@ TEST_F(AsnFlow, StatusListsTheLastGoodCopiesOfTheAsnData)
   EXPECT_THAT(out, HasSubstr(dir / "cache/asn"));
 }
 
+// state.json lists the ASes under "asns"; one written before that key
+// existed (a blocked AS as the blocklist "asn:NUMBER:FILES") is still what
+// the first update after an upgrade compares with.
+TEST_F(AsnFlow, TheStateFileListsTheAsesAndAnOlderOneIsStillComparedWith)
+{
+  const std::string conf = "asn = AS64496\nallow-asn = 64497\n";
+  ASSERT_EQ(run({"update"}, conf), ExitCode::Ok) << error;
+  util::Json doc = state();
+  EXPECT_TRUE(doc.get("blocklists").items().empty()) << doc.dump(2);
+  ASSERT_EQ(doc.get("asns").items().size(), 2u) << doc.dump(2);
+  EXPECT_EQ(doc.get("asns").items()[0].get("as").as_int(), 64496);
+  EXPECT_EQ(doc.get("asns").items()[0].get("action").as_string(), "block");
+  EXPECT_EQ(doc.get("asns").items()[1].get("action").as_string(), "allow");
+
+  // The same document in the form before: the blocked AS a blocklist.
+  const util::Json as = doc.get("asns").items()[0];
+  util::Json list = util::Json::object();
+  list.set("name", "AS64496 Example Hosting");
+  list.set("location", "asn:64496:" + dir / "ip2asn-v4.tsv");
+  list.set("v4", as.get("v4"));
+  list.set("v6", util::Json());
+  util::Json lists = util::Json::array();
+  lists.push(std::move(list));
+  util::Json old = util::Json::object();
+  for (const auto& [key, value] : doc.members()) {
+    if (key != "asns") {
+      old.set(key, key == "blocklists" ? lists : value);
+    }
+  }
+  dir.write("state/state.json", old.dump(2));
+
+  ASSERT_EQ(run({"update"}, conf), ExitCode::Ok) << "nothing shrank: " << error;
+  dir.write("state/state.json", old.dump(2));
+  asn_data("203.0.113.0\t203.0.113.15\t64496\tUS\tExample Hosting\n"
+           "198.51.100.192\t198.51.100.255\t64497\tCN\tExample Office\n"); // /25 -> /28
+  ASSERT_EQ(run({"update"}, conf), ExitCode::Safety) << error;
+  EXPECT_THAT(error, HasSubstr("refusing asn AS64496 Example Hosting IPv4: 1 to 1 networks (-88% of the "
+                               "addresses, more than max-shrink 50%) against what the update of "));
+  ASSERT_EQ(run({"update", "--force"}, conf), ExitCode::Ok) << error;
+  doc = state();
+  EXPECT_EQ(doc.get("asns").items()[0].get("v4").get("addresses").as_double(), 16.0) << doc.dump(2);
+  EXPECT_TRUE(doc.get("blocklists").items().empty());
+}
+
 } // namespace
 } // namespace geoblock::test

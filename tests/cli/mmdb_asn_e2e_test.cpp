@@ -87,7 +87,9 @@ TEST(MmdbAsnEndToEnd, ADryRunReadsTheDatabasesInTheFetcherAndShowsOneRowPerAs)
   // cn minus the allowed AS, plus the blocked AS: 198.51.100.0/25,
   // 198.51.100.128/26, 203.0.113.0/25 and cn's IPv6.
   EXPECT_EQ(doc.get("totals").get("v4").get("entries").as_int(), 3) << r.out;
-  EXPECT_EQ(doc.get("blocklists").items().at(0).get("name").as_string(), "AS64496 Example Hosting") << r.out;
+  EXPECT_EQ(doc.get("asns").items().at(0).get("name").as_string(), "Example Hosting") << r.out;
+  EXPECT_EQ(doc.get("asns").items().at(0).get("as").as_int(), 64496) << r.out;
+  EXPECT_EQ(doc.get("asns").items().at(1).get("action").as_string(), "allow") << r.out;
 
   // status lists every last good copy, the ASN data's too, intact: hashed
   // by root against the metadata the fetcher wrote, never opened by root
@@ -208,7 +210,7 @@ TEST(MmdbAsnEndToEnd, AnAsThatShrankBeyondMaxShrinkIsRefused)
     dir.write("ip2asn-v4.tsv", "203.0.113.0\t203.0.113.15\t64496\tUS\tExample Hosting\n"); // /25 -> /28
     r = run_geoblock({"update", "--config", conf});
     EXPECT_EQ(r.exit_code, 3) << r.err;
-    EXPECT_THAT(r.err, HasSubstr("blocklist AS64496 Example Hosting IPv4")) << r.err;
+    EXPECT_THAT(r.err, HasSubstr("asn AS64496 Example Hosting IPv4")) << r.err;
     const auto check = run_geoblock({"check", "--config", conf, "203.0.113.100"});
     EXPECT_THAT(check.out, HasSubstr("live firewall: DIFFERS")) << check.out; // the /25 is still live
     r = run_geoblock({"update", "--force", "--config", conf});
