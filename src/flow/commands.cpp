@@ -12,8 +12,8 @@
 #include "fetch/fetcher.hpp"
 #include "fetch/mirror.hpp"
 #include "fetch/rir_source.hpp"
-#include "flow/asn_plan.hpp"
 #include "flow/backends.hpp"
+#include "flow/check.hpp"
 #include "flow/report.hpp"
 #include "flow/state_store.hpp"
 #include "flow/status.hpp"
@@ -318,7 +318,9 @@ parts_of(const Settings& s, Load what, fetch::HttpSource::Cache cache)
   if (!s.raw.blocklist.empty()) {
     parts.emplace_back([s, cache](const privsep::Paths& p) { return make_blocklists(s, p, cache); });
   }
-  if (!s.asns.empty() || !s.allow_asns.empty()) {
+  // The ASN data is read for the ASes asked for, and for check (the AS of
+  // every address looked up) whenever it is configured.
+  if (!s.asns.empty() || !s.allow_asns.empty() || !s.raw.asn_file.empty() || !s.raw.asn_url.empty()) {
     parts.emplace_back([s](const privsep::Paths& p) { return make_asns(s, p); });
   }
   return parts;
@@ -371,9 +373,11 @@ make_source(const Settings& s, Purpose purpose, const Environment& env, Load wha
 // confines itself once), and this process validates them again; a
 // CacheOnly load reads the mirror's and the blocklists' cache here.
 net::SourceData
-load_all(const Settings& s, net::LoadMode mode, const Environment& env, Purpose purpose, Parent parent)
+load_all(const Settings& s, net::LoadMode mode, const Environment& env, Purpose purpose, Parent parent,
+         const std::vector<net::Address>& lookups = {})
 {
-  return net::load(*make_source(s, purpose, env, Load::Everything, parent), {s.countries, s.families, mode});
+  return net::load(*make_source(s, purpose, env, Load::Everything, parent),
+                   {s.countries, s.families, mode, lookups});
 }
 
 // The state document of a successful update: the report, what geoblock
@@ -886,54 +890,6 @@ remove_command(const Request& inv, Environment& env)
   return ExitCode::Ok;
 }
 
-template <class A>
-const net::Prefix<A>*
-find_net(const std::vector<net::Prefix<A>>& nets, A addr)
-{
-  for (const auto& p : nets) {
-    if (p.contains(addr)) {
-      return &p;
-    }
-  }
-  return nullptr;
-}
-
-template <class A>
-std::string
-check_one(A addr, const std::vector<net::ZoneResult>& zones, const std::vector<net::BlocklistResult>& lists,
-          const Settings& s)
-{
-  if (const auto* p = find_net(s.allow.template of<A>(), addr)) {
-    return "allowed by the allowlist (" + net::to_string(*p) + ")";
-  }
-  if (const auto* p = find_net(never_blocked_local(s).template of<A>(), addr)) {
-    return "allowed: local network " + net::to_string(*p) + " (never blocked unless block-local)";
-  }
-  std::string hits;
-  for (const net::ZoneResult& z : zones) {
-    if (const auto* p = find_net(z.nets.template of<A>(), addr)) {
-      hits += (hits.empty() ? "" : ", ") + z.country + " (" + net::to_string(*p) + ")";
-    }
-  }
-  std::string listed;
-  for (const net::BlocklistResult& b : lists) {
-    if (const auto* p = find_net(b.nets.template of<A>(), addr)) {
-      listed +=
-          (listed.empty() ? "" : ", ") + std::string("blocklist ") + b.name + " (" + net::to_string(*p) + ")";
-    }
-  }
-  if (!listed.empty()) {
-    return "blocked by " + listed +
-           (s.allow_only ? " (policy allow-only: taken out of the allowed countries)"
-                         : (hits.empty() ? "" : ", " + hits));
-  }
-  if (s.allow_only) {
-    return hits.empty() ? "blocked: in none of the allowed countries (policy allow-only)"
-                        : "allowed: listed country " + hits + " (policy allow-only)";
-  }
-  return hits.empty() ? "not blocked: in none of the listed countries" : "blocked by " + hits;
-}
-
 // check's word on the firewall: the backend, and whether the live state is
 // what the configuration asks for (every difference), so that the verdicts
 // above it are known to be in force.
@@ -973,42 +929,51 @@ check_firewall(const Settings& s, Environment& env)
   return out;
 }
 
+// The AS and country of each address are looked up by the sources that
+// read that data, in the same (confined) load as the cached zones, lists
+// and ASes: the ASN data and the databases are untrusted and the fetching
+// process reads them; its answers come back as facts, which this process
+// checks again (privsep/report.hpp) before check words them
+// (flow/check.hpp). The cache keeps those files whole, not per-AS data
+// this process could read itself.
 ExitCode
 check(const Request& inv, Environment& env)
 {
-  const Settings configured = validate(inv.config, Countries::Required);
-  net::SourceData loaded = load_all(configured, net::LoadMode::CacheOnly, env, Purpose::Apply, Parent::AsIs);
-  // The ASes as the plan sees them (flow/asn_plan.hpp): blocked ones are
-  // lists, allowed ones allowlist entries (or, allow-only, rows).
-  Settings s = configured;
-  const AsnFold fold = fold_asns(loaded.asns, s, loaded.zones, loaded.lists);
-  for (const std::string& w : fold.warnings) {
-    log::warning(w);
+  const Settings s = validate(inv.config, Countries::Required);
+  std::vector<net::Address> lookups;
+  for (const std::string& a : inv.run.addresses) {
+    const std::optional<net::Address> address = net::parse_address(a);
+    if (!address) {
+      throw UsageError("check: not an IPv4 or IPv6 address: '" + a + "'");
+    }
+    lookups.push_back(*address);
   }
-  const std::vector<net::ZoneResult>& zones = loaded.zones;
-  const std::vector<net::BlocklistResult>& lists = loaded.lists;
-  bool missing = fold.failed > 0 || std::any_of(lists.begin(), lists.end(),
-                                                [](const net::BlocklistResult& b) { return !b.usable(); });
-  for (const net::ZoneResult& z : zones) {
+  const net::SourceData loaded =
+      load_all(s, net::LoadMode::CacheOnly, env, Purpose::Apply, Parent::AsIs, lookups);
+  bool missing = false;
+  for (const net::ZoneResult& z : loaded.zones) {
     if (z.origin == net::Origin::Failed) {
       log::warning(z.country + " " + net::family_name(z.family) + ": no cached data: " + z.error);
       missing = true;
     }
   }
-  std::string out;
-  for (const std::string& a : inv.run.addresses) {
-    // With ASes configured, the AS data's word on the address too.
-    const auto as_of = [&](const std::string& held) {
-      return loaded.asns.empty() ? std::string()
-                                 : "; AS: " + (held.empty() ? "none of the configured" : held);
-    };
-    if (const auto v4 = net::parse_v4(a)) {
-      out += a + ": " + check_one(*v4, zones, lists, s) + as_of(asns_holding(loaded.asns, *v4)) + "\n";
-    } else if (const auto v6 = net::parse_v6(a)) {
-      out += a + ": " + check_one(*v6, zones, lists, s) + as_of(asns_holding(loaded.asns, *v6)) + "\n";
-    } else {
-      throw UsageError("check: not an IPv4 or IPv6 address: '" + a + "'");
+  for (const net::BlocklistResult& b : loaded.lists) {
+    missing = missing || !b.usable();
+  }
+  for (const net::AsnResult& a : loaded.asns) {
+    if (!a.usable()) {
+      log::warning(std::string(a.allow ? "allow-asn " : "asn ") + a.label() + ": no data: " + a.error);
+      missing = true;
     }
+  }
+  CheckData data{loaded.zones, loaded.lists, loaded.asns, loaded.facts, s};
+  data.country_data = std::any_of(s.sources.begin(), s.sources.end(), [](const Settings::SourceSpec& spec) {
+    return spec.kind == Settings::SourceKind::Mmdb;
+  });
+  data.as_data = !s.raw.asn_file.empty() || !s.raw.asn_url.empty();
+  std::string out;
+  for (std::size_t i = 0; i < lookups.size(); ++i) {
+    out += check_address(inv.run.addresses[i], lookups[i], i, data) + "\n";
   }
   print(out + check_firewall(s, env));
   return missing ? ExitCode::Partial : ExitCode::Ok;
@@ -1047,7 +1012,7 @@ mirror_command(const Request& inv, Environment& env)
   }
   const std::vector<net::ZoneResult> zones =
       net::load(*source,
-                {s.countries, s.families, cache_only ? net::LoadMode::CacheOnly : net::LoadMode::Refresh})
+                {s.countries, s.families, cache_only ? net::LoadMode::CacheOnly : net::LoadMode::Refresh, {}})
           .zones;
   std::size_t failed = 0;
   for (const net::ZoneResult& z : zones) {

@@ -76,6 +76,48 @@ add_range(A first, A last, std::vector<Prefix<A>>& out)
   split_range(Range<A>{first, last}, out);
 }
 
+template <class A>
+A
+address_of(const Address& a)
+{
+  if constexpr (sizeof(A) == 4) {
+    return a.v4;
+  } else {
+    return a.v6;
+  }
+}
+
+// The lookups of `family` in [first, last] not found yet: this range's AS
+// holds them, in the range's CIDR that contains each.
+template <class A, class Name>
+void
+look_up(const std::vector<Address>& lookups, Family family, A first, A last, std::uint32_t number,
+        const Name& name, std::vector<std::optional<AsnHit>>& hits)
+{
+  for (std::size_t i = 0; i < lookups.size(); ++i) {
+    const A addr = address_of<A>(lookups[i]);
+    if (hits[i] || lookups[i].family != family || addr < first || addr > last) {
+      continue;
+    }
+    std::vector<Prefix<A>> cidrs;
+    split_range(Range<A>{first, last}, cidrs);
+    for (const Prefix<A>& p : cidrs) {
+      if (p.contains(addr)) {
+        AsnHit hit;
+        hit.number = number;
+        hit.name = name();
+        hit.family = family;
+        if constexpr (sizeof(A) == 4) {
+          hit.v4 = p;
+        } else {
+          hit.v6 = p;
+        }
+        hits[i] = std::move(hit);
+      }
+    }
+  }
+}
+
 } // namespace
 
 std::optional<std::uint32_t>
@@ -135,6 +177,14 @@ void
 parse_asn_text(std::string_view text, const std::string& source, const std::vector<std::uint32_t>& wanted,
                AsnData& out)
 {
+  parse_asn_text(text, source, AsnQuery{wanted, wanted.empty(), {}}, out);
+}
+
+void
+parse_asn_text(std::string_view text, const std::string& source, const AsnQuery& query, AsnData& out)
+{
+  const std::vector<std::uint32_t>& wanted = query.numbers;
+  out.hits.resize(query.lookups.size());
   const std::optional<AsnTextFormat> format = detect_asn_text(text);
   if (!format) {
     return;
@@ -146,7 +196,7 @@ parse_asn_text(std::string_view text, const std::string& source, const std::vect
   if (text.substr(0, 256).find('<') != std::string_view::npos) {
     throw ParseError(source, 1, "", "an HTML page, not ASN data");
   }
-  const bool all = wanted.empty();
+  const bool all = query.every;
   text::Lines lines(text);
   bool first_line = true;
   for (std::string_view raw; lines.next(raw);) {
@@ -188,13 +238,20 @@ parse_asn_text(std::string_view text, const std::string& source, const std::vect
     }
     ++out.lines;
     const bool want = all || std::find(wanted.begin(), wanted.end(), *asn) != wanted.end();
+    // The organisation, trimmed and printable ("Not routed" is AS 0's).
+    const auto name = [&]() -> std::string {
+      if (name_field >= f.size() || f[name_field] == "Not routed") {
+        return "";
+      }
+      const std::string label = asn_label(*asn, f[name_field]);
+      const std::string prefix = "AS" + std::to_string(*asn);
+      return label.size() > prefix.size() ? label.substr(prefix.size() + 1) : "";
+    };
     AsnData::As* as = nullptr;
     if (want) {
       as = &out.by_number[*asn];
-      if (as->name.empty() && name_field < f.size() && f[name_field] != "Not routed") {
-        const std::string label = asn_label(*asn, f[name_field]);
-        const std::string prefix = "AS" + std::to_string(*asn);
-        as->name = label.size() > prefix.size() ? label.substr(prefix.size() + 1) : "";
+      if (as->name.empty()) {
+        as->name = name();
       }
     }
     if (const auto a = parse_v4(f[0])) {
@@ -206,6 +263,7 @@ parse_asn_text(std::string_view text, const std::string& source, const std::vect
         add_range(*a, *b, as->nets.v4);
         ++as->lines;
       }
+      look_up(query.lookups, Family::V4, *a, *b, *asn, name, out.hits);
     } else if (const auto a6 = parse_v6(f[0])) {
       const auto b6 = parse_v6(f[1]);
       if (!b6 || *b6 < *a6) {
@@ -215,6 +273,7 @@ parse_asn_text(std::string_view text, const std::string& source, const std::vect
         add_range(*a6, *b6, as->nets.v6);
         ++as->lines;
       }
+      look_up(query.lookups, Family::V6, *a6, *b6, *asn, name, out.hits);
     } else {
       fail("the start is not an address");
     }

@@ -16,6 +16,7 @@
 #pragma once
 
 #include "net/cidr.hpp"
+#include "net/lookup.hpp"
 #include "net/zone_result.hpp"
 
 #include <cstdint>
@@ -50,6 +51,24 @@ struct AsnResult {
   std::string label() const { return asn_label(number, name); }
 };
 
+// What a read of ASN data is for: the networks of some ASes (or of every
+// AS), and the AS holding each of some addresses (check).
+struct AsnQuery {
+  std::vector<std::uint32_t> numbers; // the ASes whose networks are kept
+  bool every = false;                 // keep every AS's networks (numbers ignored)
+  std::vector<Address> lookups;       // the addresses whose AS is looked up
+};
+
+// The AS a read found holding an address, and the network of the data
+// holding it (a range's CIDR, or a database's network).
+struct AsnHit {
+  std::uint32_t number = 0;
+  std::string name; // made printable and trimmed (asn_label), may be empty
+  Family family = Family::V4;
+  Prefix4 v4;
+  Prefix6 v6;
+};
+
 // The networks of the wanted ASes found in one source, by AS number.
 struct AsnData {
   struct As {
@@ -59,15 +78,20 @@ struct AsnData {
   };
   std::map<std::uint32_t, As> by_number;
   std::size_t lines = 0; // every line or record read
+  // Per address of AsnQuery::lookups, the first range or record holding
+  // it (empty when the read had no lookups).
+  std::vector<std::optional<AsnHit>> hits;
 };
 
 enum class AsnTextFormat { Iptoasn, Csv };
 // Tab in the first line: iptoasn; else CSV. Nothing for empty text.
 std::optional<AsnTextFormat> detect_asn_text(std::string_view text);
 
-// Reads `text` (the format detected), adding the networks of the ASes in
-// `wanted` (all when empty) to `out`. Throws ParseError naming `source`
-// and the line.
+// Reads `text` (the format detected), adding the networks of the ASes
+// `query` asks for to `out`, and the AS holding each of its lookups to
+// out.hits. Throws ParseError naming `source` and the line.
+void parse_asn_text(std::string_view text, const std::string& source, const AsnQuery& query, AsnData& out);
+// The same for the ASes in `wanted` (all when empty), without lookups.
 void parse_asn_text(std::string_view text, const std::string& source,
                     const std::vector<std::uint32_t>& wanted, AsnData& out);
 

@@ -33,6 +33,7 @@ append(SourceData& to, SourceData&& from)
   move_to(to.zones, std::move(from.zones));
   move_to(to.lists, std::move(from.lists));
   move_to(to.asns, std::move(from.asns));
+  move_to(to.facts, std::move(from.facts));
 }
 
 std::optional<CacheReport>
@@ -128,6 +129,9 @@ void
 ZoneSource::load_into(const LoadRequest& request, SourceData& out)
 {
   move_to(out.zones, load(request.countries, request.families, request.mode));
+  if (!request.lookups.empty()) {
+    look_up(request.lookups, out.facts);
+  }
 }
 
 SourceData

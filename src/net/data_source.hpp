@@ -16,6 +16,7 @@
 #include "net/asn.hpp"
 #include "net/blocklist.hpp"
 #include "net/cidr.hpp"
+#include "net/lookup.hpp"
 #include "net/zone_result.hpp"
 
 #include <cstdint>
@@ -35,6 +36,10 @@ struct LoadRequest {
   std::vector<std::string> countries; // validated codes, in the configured order
   Families families = Families::Both;
   LoadMode mode = LoadMode::Refresh;
+  // The addresses check asks about (net/lookup.hpp): a source whose data
+  // knows the AS or country of an address says so in SourceData::facts,
+  // from the same data it loads (its last good copy where that serves).
+  std::vector<Address> lookups = {};
 };
 
 // Everything a load returns; each source fills its own kind.
@@ -42,6 +47,9 @@ struct SourceData {
   std::vector<ZoneResult> zones;      // one per country and family asked for (zone_source.hpp)
   std::vector<BlocklistResult> lists; // one per configured list, in the configured order
   std::vector<AsnResult> asns;        // one per AS asked for: blocked ones, then allowed ones
+  // What the data says of the addresses asked about: per address, at most
+  // one fact of each kind from each source ("asn", "mmdb"), in any order.
+  std::vector<AddressFact> facts;
 };
 
 // One zone (or file) a source keeps between runs (the HTTP cache, rir's

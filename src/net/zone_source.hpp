@@ -26,8 +26,15 @@ public:
   // be written).
   virtual std::vector<ZoneResult> load(const std::vector<std::string>& countries, Families families,
                                        Mode mode) = 0;
-  // load() of the request's countries and families, as zones of `out`.
+  // load() of the request's countries and families, as zones of `out`;
+  // then, when the request has lookups, look_up() into out.facts.
   void load_into(const LoadRequest& request, SourceData& out) override;
+  // What the data the last load() read says of `addresses` (a country, an
+  // AS), appended to `out` (each fact's address an index into
+  // `addresses`). Nothing by default: a zone holds one country's networks,
+  // not an answer for any address; source mmdb's databases hold every
+  // country's.
+  virtual void look_up(const std::vector<Address>& /*addresses*/, std::vector<AddressFact>& /*out*/) const {}
   // One zone per country and family, in load()'s order.
   SourceData expected(const LoadRequest& request) const override;
   // cache(): what the source keeps between runs, for status; a failover

@@ -147,9 +147,29 @@ format_child_report(const std::vector<net::ZoneResult>& zones, const std::vector
 }
 
 std::string
+format_facts(const std::vector<net::AddressFact>& facts)
+{
+  std::string out;
+  for (const net::AddressFact& f : facts) {
+    const bool as = f.kind == net::AddressFact::Kind::As;
+    out += "fact\t" + std::to_string(f.address) + "\t" + (as ? "as" : "country") + "\t" +
+           std::to_string(as ? f.as_number : 0) + "\t" + (as ? printable(f.as_name) : "") + "\t" +
+           (as ? "" : printable(f.country)) + "\t" + f.network() + "\t" + printable(f.source) + "\n";
+  }
+  return out;
+}
+
+std::string
 format_child_report(const net::SourceData& data)
 {
-  return format_child_report(data.zones, data.lists, data.asns);
+  std::string out = format_child_report(data.zones, data.lists, data.asns);
+  if (data.facts.empty()) {
+    return out;
+  }
+  // The facts go between the ASes and the end line, which counts them.
+  out.resize(out.rfind("end\t"));
+  return out + format_facts(data.facts) + "end\t" +
+         std::to_string(data.zones.size() + data.lists.size() + data.asns.size() + data.facts.size()) + "\n";
 }
 
 std::string
@@ -168,9 +188,18 @@ namespace {
 
 using ZoneKey = std::pair<std::string, net::Family>;
 
+// At most this many facts per address (one per kind and source).
+constexpr std::size_t k_facts_per_address = 4;
+
+bool
+known_fact_source(std::string_view name)
+{
+  return name == "asn" || name == "mmdb";
+}
+
 ChildReport
 parse(const std::string& text, const std::vector<ZoneKey>& expected, const std::vector<ExpectedList>& lists,
-      const std::vector<ExpectedAsn>& asns)
+      const std::vector<ExpectedAsn>& asns, const std::vector<net::Address>& lookups)
 {
   const std::string_view all(text);
   std::size_t pos = 0, line = 0;
@@ -320,7 +349,44 @@ parse(const std::string& text, const std::vector<ZoneKey>& expected, const std::
     pos += body;
     out.asns.push_back(std::move(a));
   }
-  const std::size_t records = expected.size() + lists.size() + asns.size();
+  // Then the facts about the addresses asked about, if any: each index,
+  // kind and source once.
+  while (all.substr(pos, 5) == "fact\t") {
+    const auto f = split(next_line(), '\t');
+    if (f.size() != 8 || f[0] != "fact") {
+      bad_report(line, "not a fact line");
+    }
+    ReportedFact fact;
+    std::uint64_t index = 0, number = 0;
+    if (!parse_count(f[1], index) || index >= lookups.size()) {
+      bad_report(line, "a fact about an address not asked about");
+    }
+    fact.address = static_cast<std::size_t>(index);
+    const bool as = f[2] == "as";
+    fact.kind = as ? net::AddressFact::Kind::As : net::AddressFact::Kind::Country;
+    const bool two_letters =
+        f[5].size() == 2 && f[5][0] >= 'a' && f[5][0] <= 'z' && f[5][1] >= 'a' && f[5][1] <= 'z';
+    if ((!as && f[2] != "country") || !parse_count(f[3], number) || number > 0xffffffffull ||
+        f[4].size() > k_max_field || (as ? !f[5].empty() : (f[3] != "0" || !f[4].empty() || !two_letters)) ||
+        f[6].empty() || f[6].size() > 64 || !known_fact_source(f[7])) {
+      bad_report(line, "a malformed field");
+    }
+    fact.as_number = static_cast<std::uint32_t>(number);
+    fact.as_name = std::string(f[4]);
+    fact.country = std::string(f[5]);
+    fact.network = std::string(f[6]);
+    fact.source = std::string(f[7]);
+    for (const ReportedFact& other : out.facts) {
+      if (other.address == fact.address && other.kind == fact.kind && other.source == fact.source) {
+        bad_report(line, "a second fact of one kind and source about one address");
+      }
+    }
+    if (out.facts.size() >= lookups.size() * k_facts_per_address) {
+      bad_report(line, "more facts than addresses asked about allow");
+    }
+    out.facts.push_back(std::move(fact));
+  }
+  const std::size_t records = expected.size() + lists.size() + asns.size() + out.facts.size();
   std::uint64_t n = 0;
   const auto end = split(next_line(), '\t');
   if (end.size() != 2 || end[0] != "end" || !parse_count(end[1], n) || n != records || pos != all.size()) {
@@ -335,7 +401,8 @@ parse(const std::string& text, const std::vector<ZoneKey>& expected, const std::
 } // namespace
 
 ChildReport
-parse_child_report(const std::string& text, const net::SourceData& expected)
+parse_child_report(const std::string& text, const net::SourceData& expected,
+                   const std::vector<net::Address>& lookups)
 {
   std::vector<ZoneKey> zones;
   for (const net::ZoneResult& z : expected.zones) {
@@ -349,12 +416,13 @@ parse_child_report(const std::string& text, const net::SourceData& expected)
   for (const net::AsnResult& a : expected.asns) {
     asns.push_back({a.number, a.allow});
   }
-  return parse(text, zones, lists, asns);
+  return parse(text, zones, lists, asns, lookups);
 }
 
 ChildReport
 parse_child_report(const std::string& text, const std::vector<std::string>& countries, net::Families families,
-                   const std::vector<ExpectedList>& lists, const std::vector<ExpectedAsn>& asns)
+                   const std::vector<ExpectedList>& lists, const std::vector<ExpectedAsn>& asns,
+                   const std::vector<net::Address>& lookups)
 {
   std::vector<ZoneKey> zones;
   for (const net::Family f : families_of(families)) {
@@ -362,7 +430,7 @@ parse_child_report(const std::string& text, const std::vector<std::string>& coun
       zones.emplace_back(cc, f);
     }
   }
-  return parse(text, zones, lists, asns);
+  return parse(text, zones, lists, asns, lookups);
 }
 
 std::vector<net::BlocklistResult>
@@ -465,13 +533,64 @@ revalidate_zones(const std::vector<ReportedZone>& zones, const net::ZoneOptions&
   return out;
 }
 
+std::vector<net::AddressFact>
+revalidate_facts(const std::vector<ReportedFact>& facts, const std::vector<net::Address>& lookups)
+{
+  std::vector<net::AddressFact> out;
+  for (const ReportedFact& r : facts) {
+    if (r.address >= lookups.size()) {
+      continue; // parse_child_report lets none through
+    }
+    const net::Address& a = lookups[r.address];
+    net::AddressFact f;
+    f.address = r.address;
+    f.kind = r.kind;
+    f.as_number = r.as_number;
+    f.source = r.source;
+    if (r.kind == net::AddressFact::Kind::As) {
+      const std::string label = net::asn_label(r.as_number, r.as_name);
+      const std::size_t skip = 2 + std::to_string(r.as_number).size();
+      f.as_name = label.size() > skip ? label.substr(skip + 1) : "";
+    } else {
+      f.country = r.country;
+    }
+    net::NetList nets;
+    std::string problem;
+    bool one = net::parse_network(r.network, nets, &problem) && nets.size() == 1;
+    if (one && r.network.find('/') == std::string::npos) {
+      one = false;
+      problem = "no prefix length";
+    }
+    if (one) {
+      net::set_network(f, nets.v4.empty() ? net::Family::V6 : net::Family::V4,
+                       nets.v4.empty() ? net::Prefix4{} : nets.v4[0],
+                       nets.v6.empty() ? net::Prefix6{} : nets.v6[0]);
+      // Exactly as this side writes a network: no host bits, canonical.
+      if (f.network() != r.network) {
+        one = false;
+        problem = "not in canonical form";
+      }
+    }
+    if (!one || !f.holds(a)) {
+      log::warning("what the " + f.source + " data says of " + net::to_string(a) +
+                   ": refused on re-validation: '" + r.network + "' " +
+                   (one ? "does not hold the address" : "is not a network: " + problem));
+      continue;
+    }
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
 net::SourceData
-revalidate(const ChildReport& report, const net::ZoneOptions& guards)
+revalidate(const ChildReport& report, const net::ZoneOptions& guards,
+           const std::vector<net::Address>& lookups)
 {
   net::SourceData out;
   out.lists = revalidate_lists(report.lists, guards);
   out.asns = revalidate_asns(report.asns, guards);
   out.zones = revalidate_zones(report.zones, guards);
+  out.facts = revalidate_facts(report.facts, lookups);
   return out;
 }
 

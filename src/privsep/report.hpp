@@ -15,8 +15,14 @@
 // only). After the lists, per AS asked for, in that order, an "asn" line:
 // number, allow (0 or 1), both as expected, name, origin, fetched_at,
 // last_modified, location, error, and the length of the body that follows:
-// the AS's networks, one per line (usable ASes with data only). Then "end
-// N", N counting the records. Or a single "error" line. Fields are
+// the AS's networks, one per line (usable ASes with data only). After the
+// ASes, when addresses were looked up (check), per fact the sources found
+// a "fact" line: the address's index among those asked about, "as" or
+// "country", the AS number ("0" for a country), the AS's name (empty for
+// a country), the country (two lower-case letters; empty for an AS), the
+// data's network holding the address, and the source ("asn" or "mmdb");
+// at most one per address, kind and source. Then "end N", N counting the
+// records. Or a single "error" line. Fields are
 // tab-separated; text fields are printable ASCII (the writer replaces
 // anything else by '?') of at most 1024 bytes. The bodies are for the
 // strict parsers (net::parse_zone, net::parse_blocklist); the reader only
@@ -26,6 +32,7 @@
 #include "net/asn.hpp"
 #include "net/blocklist.hpp"
 #include "net/data_source.hpp"
+#include "net/lookup.hpp"
 #include "net/zone.hpp"
 
 #include <cstdint>
@@ -73,10 +80,20 @@ struct ReportedAsn {
   std::string error;
   std::string body;
 };
+struct ReportedFact {
+  std::size_t address = 0; // an index into the addresses asked about
+  net::AddressFact::Kind kind = net::AddressFact::Kind::As;
+  std::uint32_t as_number = 0;
+  std::string as_name;
+  std::string country;
+  std::string network; // as text, for revalidate_facts
+  std::string source;  // "asn" or "mmdb"
+};
 struct ChildReport {
   std::vector<ReportedZone> zones; // in the expected order
   std::vector<ReportedList> lists;
   std::vector<ReportedAsn> asns;
+  std::vector<ReportedFact> facts;
 };
 
 // A blocklist the report must hold: its name and location as configured.
@@ -95,20 +112,27 @@ std::string format_child_report(const std::vector<net::ZoneResult>& zones,
                                 const std::vector<net::BlocklistResult>& lists = {},
                                 const std::vector<net::AsnResult>& asns = {});
 std::string format_child_report(const net::SourceData& data);
+// The "fact" records alone (format_child_report(data) writes them after
+// the ASes).
+std::string format_facts(const std::vector<net::AddressFact>& facts);
 // The report of a child that failed as a whole.
 std::string format_child_error(const std::string& message);
 
 // The report checked against what it must hold, the results
 // DataSource::expected names: each zone once (in any order; returned in
-// the expected one), the lists and ASes in order, named as expected.
+// the expected one), the lists and ASes in order, named as expected; facts
+// only about the addresses of `lookups` (the request's), each index, kind
+// and source at most once.
 // Throws Error naming the problem for anything else ("not trusted; nothing
 // applied"); an "error" line becomes an Error with its message.
-ChildReport parse_child_report(const std::string& text, const net::SourceData& expected);
+ChildReport parse_child_report(const std::string& text, const net::SourceData& expected,
+                               const std::vector<net::Address>& lookups = {});
 // The same, the zones given as countries x families (v4 first), the lists
 // and ASes by name.
 ChildReport parse_child_report(const std::string& text, const std::vector<std::string>& countries,
                                net::Families families, const std::vector<ExpectedList>& lists,
-                               const std::vector<ExpectedAsn>& asns = {});
+                               const std::vector<ExpectedAsn>& asns = {},
+                               const std::vector<net::Address>& lookups = {});
 // The zones of a report of zones alone.
 std::vector<ReportedZone> parse_child_report(const std::string& text,
                                              const std::vector<std::string>& countries,
@@ -119,7 +143,14 @@ std::vector<ReportedZone> parse_child_report(const std::string& text,
 // a zone, list or AS whose body fails is Failed, "refused on
 // re-validation: " and the parser's error, with a warning. The labels
 // (origin, bytes, error text) only describe the data.
-net::SourceData revalidate(const ChildReport& report, const net::ZoneOptions& guards);
+net::SourceData revalidate(const ChildReport& report, const net::ZoneOptions& guards,
+                           const std::vector<net::Address>& lookups = {});
+// The facts, checked again: the network must parse strictly, be of its
+// address's family and hold it; a fact that fails is dropped with a
+// warning ("refused on re-validation"). A name is made printable and
+// trimmed (net::asn_label).
+std::vector<net::AddressFact> revalidate_facts(const std::vector<ReportedFact>& facts,
+                                               const std::vector<net::Address>& lookups);
 std::vector<net::ZoneResult> revalidate_zones(const std::vector<ReportedZone>& zones,
                                               const net::ZoneOptions& guards);
 std::vector<net::BlocklistResult> revalidate_lists(const std::vector<ReportedList>& lists,

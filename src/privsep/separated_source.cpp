@@ -263,13 +263,13 @@ SeparatedSource::load_into(const net::LoadRequest& request, net::SourceData& out
     throw Error(who + " was killed by signal " + std::to_string(sig) + " (" + ::strsignal(sig) + ")" +
                 (sig == SIGSYS ? ": a system call its seccomp filter forbids" : "") + "; nothing applied");
   }
-  const ChildReport report = parse_child_report(done.output, expected);
+  const ChildReport report = parse_child_report(done.output, expected, request.lookups);
   if (!WIFEXITED(done.status) || WEXITSTATUS(done.status) != 0) {
     throw Error(who + " failed (exit status " + std::to_string(WEXITSTATUS(done.status)) +
                 "); nothing applied");
   }
   net::append(out, std::move(here));
-  net::append(out, revalidate(report, m_options.guards));
+  net::append(out, revalidate(report, m_options.guards, request.lookups));
 }
 
 } // namespace geoblock::privsep

@@ -34,80 +34,25 @@ is_mmdb(std::string_view bytes)
   return bytes.substr(bytes.size() - tail).find(k_mmdb_marker) != std::string_view::npos;
 }
 
-// An AS record of a database: its number and organisation, or nothing.
-struct AsRecord {
-  std::uint32_t number = 0;
-  std::string name;
-};
-
-std::optional<AsRecord>
-as_record(const MmdbFile& db, std::uint32_t record)
-{
-  static const MmdbPath number_path = {"autonomous_system_number"};
-  static const MmdbPath org_path = {"autonomous_system_organization"};
-  static const MmdbPath asn_path = {"asn"};
-  static const MmdbPath as_name_path = {"as_name"};
-  static const MmdbPath name_path = {"name"};
-  AsRecord r;
-  const MmdbValue n = db.value(record, number_path);
-  if (n.kind == MmdbValue::Kind::Number) {
-    if (n.number > 0xffffffffull) {
-      throw Error(db.path() + ": autonomous_system_number " + std::to_string(n.number) + " is out of range");
-    }
-    r.number = static_cast<std::uint32_t>(n.number);
-    const MmdbValue org = db.value(record, org_path);
-    r.name = org.kind == MmdbValue::Kind::Text ? org.text : "";
-    return r;
-  }
-  if (n.kind != MmdbValue::Kind::Missing) {
-    throw Error(db.path() + ": autonomous_system_number is not a number");
-  }
-  const MmdbValue asn = db.value(record, asn_path);
-  if (asn.kind == MmdbValue::Kind::Missing) {
-    return std::nullopt;
-  }
-  const auto number = asn.kind == MmdbValue::Kind::Text ? net::parse_asn(asn.text) : std::nullopt;
-  if (asn.kind == MmdbValue::Kind::Number && asn.number <= 0xffffffffull) {
-    r.number = static_cast<std::uint32_t>(asn.number);
-  } else if (number) {
-    r.number = *number;
-  } else if (asn.kind == MmdbValue::Kind::Text && asn.text.empty()) {
-    return std::nullopt;
-  } else {
-    throw Error(db.path() + ": asn '" + net::asn_label(0, asn.text).substr(4) + "' is not an AS number");
-  }
-  for (const MmdbPath* p : {&as_name_path, &name_path}) {
-    const MmdbValue v = db.value(record, *p);
-    if (v.kind == MmdbValue::Kind::Text && !v.text.empty()) {
-      r.name = v.text;
-      break;
-    }
-  }
-  return r;
-}
-
 void
-read_asn_mmdb(const std::string& path, const std::string& name, const std::vector<std::uint32_t>& wanted,
-              net::AsnData& out)
+read_asn_mmdb(const std::string& path, const std::string& name, const net::AsnQuery& query, net::AsnData& out)
 {
   const MmdbFile db(path, name);
-  std::unordered_map<std::uint32_t, std::optional<AsRecord>> records;
-  const bool all = wanted.empty();
+  std::unordered_map<std::uint32_t, std::optional<MmdbAs>> records;
+  const std::vector<std::uint32_t>& wanted = query.numbers;
   db.walk([&](const MmdbNetwork& n) {
     auto it = records.find(n.record);
     if (it == records.end()) {
-      it = records.emplace(n.record, as_record(db, n.record)).first;
+      it = records.emplace(n.record, mmdb_as_of(db, n.record)).first;
     }
     ++out.lines;
-    const std::optional<AsRecord>& r = it->second;
-    if (!r || (!all && std::find(wanted.begin(), wanted.end(), r->number) == wanted.end())) {
+    const std::optional<MmdbAs>& r = it->second;
+    if (!r || (!query.every && std::find(wanted.begin(), wanted.end(), r->number) == wanted.end())) {
       return;
     }
     net::AsnData::As& as = out.by_number[r->number];
     if (as.name.empty()) {
-      const std::string label = net::asn_label(r->number, r->name);
-      const std::size_t skip = 2 + std::to_string(r->number).size();
-      as.name = label.size() > skip ? label.substr(skip + 1) : "";
+      as.name = r->name;
     }
     ++as.lines;
     if (n.family == net::Family::V4) {
@@ -116,6 +61,24 @@ read_asn_mmdb(const std::string& path, const std::string& name, const std::vecto
       as.nets.v6.push_back(n.v6);
     }
   });
+  // The whole tree is valid: one descent per address looked up.
+  out.hits.resize(query.lookups.size());
+  for (std::size_t i = 0; i < query.lookups.size(); ++i) {
+    const net::Address& a = query.lookups[i];
+    const std::optional<MmdbNetwork> found = db.find(a.family, a.v4, a.v6);
+    if (!found) {
+      continue;
+    }
+    if (const std::optional<MmdbAs> owner = mmdb_as_of(db, found->record)) {
+      net::AsnHit hit;
+      hit.number = owner->number;
+      hit.name = owner->name;
+      hit.family = found->family;
+      hit.v4 = found->v4;
+      hit.v6 = found->v6;
+      out.hits[i] = std::move(hit);
+    }
+  }
 }
 
 void
@@ -150,11 +113,73 @@ read_whole(const std::string& path, const std::string& name, std::size_t max_byt
   }
 }
 
+// The organisation as asn_label makes it: trimmed, printable, bounded.
+std::string
+org_name(std::uint32_t number, const std::string& text)
+{
+  const std::string label = net::asn_label(number, text);
+  const std::size_t skip = 2 + std::to_string(number).size();
+  return label.size() > skip ? label.substr(skip + 1) : "";
+}
+
 } // namespace
+
+std::optional<MmdbAs>
+mmdb_as_of(const MmdbFile& db, std::uint32_t record)
+{
+  static const MmdbPath number_path = {"autonomous_system_number"};
+  static const MmdbPath org_path = {"autonomous_system_organization"};
+  static const MmdbPath asn_path = {"asn"};
+  static const MmdbPath as_name_path = {"as_name"};
+  static const MmdbPath name_path = {"name"};
+  MmdbAs r;
+  const MmdbValue n = db.value(record, number_path);
+  if (n.kind == MmdbValue::Kind::Number) {
+    if (n.number > 0xffffffffull) {
+      throw Error(db.path() + ": autonomous_system_number " + std::to_string(n.number) + " is out of range");
+    }
+    r.number = static_cast<std::uint32_t>(n.number);
+    const MmdbValue org = db.value(record, org_path);
+    r.name = org.kind == MmdbValue::Kind::Text ? org_name(r.number, org.text) : "";
+    return r;
+  }
+  if (n.kind != MmdbValue::Kind::Missing) {
+    throw Error(db.path() + ": autonomous_system_number is not a number");
+  }
+  const MmdbValue asn = db.value(record, asn_path);
+  if (asn.kind == MmdbValue::Kind::Missing) {
+    return std::nullopt;
+  }
+  const auto number = asn.kind == MmdbValue::Kind::Text ? net::parse_asn(asn.text) : std::nullopt;
+  if (asn.kind == MmdbValue::Kind::Number && asn.number <= 0xffffffffull) {
+    r.number = static_cast<std::uint32_t>(asn.number);
+  } else if (number) {
+    r.number = *number;
+  } else if (asn.kind == MmdbValue::Kind::Text && asn.text.empty()) {
+    return std::nullopt;
+  } else {
+    throw Error(db.path() + ": asn '" + net::asn_label(0, asn.text).substr(4) + "' is not an AS number");
+  }
+  for (const MmdbPath* p : {&as_name_path, &name_path}) {
+    const MmdbValue v = db.value(record, *p);
+    if (v.kind == MmdbValue::Kind::Text && !v.text.empty()) {
+      r.name = org_name(r.number, v.text);
+      break;
+    }
+  }
+  return r;
+}
 
 void
 read_asn_file(const std::string& path, const std::string& name, const std::vector<std::uint32_t>& wanted,
               net::AsnData& out, std::size_t max_bytes)
+{
+  read_asn_file(path, name, net::AsnQuery{wanted, wanted.empty(), {}}, out, max_bytes);
+}
+
+void
+read_asn_file(const std::string& path, const std::string& name, const net::AsnQuery& query, net::AsnData& out,
+              std::size_t max_bytes)
 {
   std::string bytes = read_whole(path, name, max_bytes);
   const bool compressed = is_gzip(bytes);
@@ -167,16 +192,16 @@ read_asn_file(const std::string& path, const std::string& name, const std::vecto
       // opens files only.
       const util::UniqueFd mem =
           util::memory_file(bytes, "geoblock-asn", name + ": cannot hold the decompressed database");
-      read_asn_mmdb(util::fd_path(mem.get()), name, wanted, out);
+      read_asn_mmdb(util::fd_path(mem.get()), name, query, out);
     } else {
-      read_asn_mmdb(path, name, wanted, out);
+      read_asn_mmdb(path, name, query, out);
     }
     return;
   }
   if (bytes.find('\0') != std::string::npos) {
     throw Error(name + ": neither a MaxMind database nor ASN text (iptoasn TSV, start,end,asn,org CSV)");
   }
-  net::parse_asn_text(bytes, name, wanted, out);
+  net::parse_asn_text(bytes, name, query, out);
 }
 
 std::string
@@ -188,12 +213,35 @@ asn_cached_copy(const std::string& cache_dir, const std::string& file)
 }
 
 std::vector<net::AsnResult>
-load_asns(const AsnOptions& options)
+load_asns(const AsnOptions& options, const std::vector<net::Address>& lookups,
+          std::vector<net::AddressFact>* facts)
 {
   const std::int64_t now = options.clock ? options.clock() : static_cast<std::int64_t>(std::time(nullptr));
   std::vector<std::uint32_t> wanted = options.block;
   wanted.insert(wanted.end(), options.allow.begin(), options.allow.end());
+  const net::AsnQuery query{wanted, false, facts ? lookups : std::vector<net::Address>{}};
+  const net::AsnQuery no_lookups{wanted, false, {}};
   net::AsnData data;
+  data.hits.resize(query.lookups.size());
+  // What one file read adds: its ASes' networks, and the answers to the
+  // lookups no earlier file gave.
+  const auto merge = [&](net::AsnData& one) {
+    data.lines += one.lines;
+    for (auto& [number, as] : one.by_number) {
+      net::AsnData::As& to = data.by_number[number];
+      if (to.name.empty()) {
+        to.name = as.name;
+      }
+      to.lines += as.lines;
+      to.nets.v4.insert(to.nets.v4.end(), as.nets.v4.begin(), as.nets.v4.end());
+      to.nets.v6.insert(to.nets.v6.end(), as.nets.v6.begin(), as.nets.v6.end());
+    }
+    for (std::size_t i = 0; i < one.hits.size() && i < data.hits.size(); ++i) {
+      if (!data.hits[i] && one.hits[i]) {
+        data.hits[i] = std::move(one.hits[i]);
+      }
+    }
+  };
   std::string location;
   std::string stale_error;
   std::string failed_error;
@@ -209,7 +257,7 @@ load_asns(const AsnOptions& options)
     const auto remote = refresh_remote_files(
         options.urls, ro, [&](const std::string& path, const std::string& url, const std::string&) {
           net::AsnData probe;
-          read_asn_file(path, url, wanted, probe, options.max_bytes);
+          read_asn_file(path, url, no_lookups, probe, options.max_bytes);
           check_guards(probe, url, options.zone);
         });
     for (const RemoteFile& r : remote) {
@@ -223,7 +271,7 @@ load_asns(const AsnOptions& options)
         if (r.path.empty()) {
           throw Error(r.error);
         }
-        read_asn_file(r.path, r.url + " (cached copy)", wanted, one, options.max_bytes);
+        read_asn_file(r.path, r.url + " (cached copy)", query, one, options.max_bytes);
         check_guards(one, r.url + " (cached copy)", options.zone);
       } catch (const Error& e) {
         failed_error += (failed_error.empty() ? "" : "; ") + std::string(e.what());
@@ -231,16 +279,7 @@ load_asns(const AsnOptions& options)
         continue;
       }
       fetched_at = std::max(fetched_at, r.fetched_at);
-      data.lines += one.lines;
-      for (auto& [number, as] : one.by_number) {
-        net::AsnData::As& to = data.by_number[number];
-        if (to.name.empty()) {
-          to.name = as.name;
-        }
-        to.lines += as.lines;
-        to.nets.v4.insert(to.nets.v4.end(), as.nets.v4.begin(), as.nets.v4.end());
-        to.nets.v6.insert(to.nets.v6.end(), as.nets.v6.begin(), as.nets.v6.end());
-      }
+      merge(one);
     }
   }
   for (const std::string& file : options.files) {
@@ -251,7 +290,7 @@ load_asns(const AsnOptions& options)
     std::int64_t mtime = ::stat(path.c_str(), &st) == 0 ? static_cast<std::int64_t>(st.st_mtime) : 0;
     bool ok = false;
     try {
-      read_asn_file(path, file, wanted, one, options.max_bytes);
+      read_asn_file(path, file, query, one, options.max_bytes);
       check_guards(one, file, options.zone);
       ok = true;
       if (!options.cache_dir.empty()) {
@@ -270,7 +309,7 @@ load_asns(const AsnOptions& options)
       if (!copy.empty() && ::lstat(copy.c_str(), &cst) == 0 && S_ISREG(cst.st_mode)) {
         one = {};
         try {
-          read_asn_file(copy, file + " (cached copy)", wanted, one, options.max_bytes);
+          read_asn_file(copy, file + " (cached copy)", query, one, options.max_bytes);
           check_guards(one, file + " (cached copy)", options.zone);
           ok = true;
           mtime = static_cast<std::int64_t>(cst.st_mtime);
@@ -287,15 +326,20 @@ load_asns(const AsnOptions& options)
       }
     }
     fetched_at = std::max(fetched_at, mtime);
-    data.lines += one.lines;
-    for (auto& [number, as] : one.by_number) {
-      net::AsnData::As& to = data.by_number[number];
-      if (to.name.empty()) {
-        to.name = as.name;
+    merge(one);
+  }
+  if (facts) {
+    for (std::size_t i = 0; i < data.hits.size(); ++i) {
+      if (const std::optional<net::AsnHit>& hit = data.hits[i]) {
+        net::AddressFact f;
+        f.address = i;
+        f.kind = net::AddressFact::Kind::As;
+        f.as_number = hit->number;
+        f.as_name = hit->name;
+        f.source = "asn";
+        net::set_network(f, hit->family, hit->v4, hit->v6);
+        facts->push_back(std::move(f));
       }
-      to.lines += as.lines;
-      to.nets.v4.insert(to.nets.v4.end(), as.nets.v4.begin(), as.nets.v4.end());
-      to.nets.v6.insert(to.nets.v6.end(), as.nets.v6.begin(), as.nets.v6.end());
     }
   }
 
@@ -351,9 +395,12 @@ AsnSource::describe() const
 void
 AsnSource::load_into(const net::LoadRequest& request, net::SourceData& out)
 {
+  if (m_options.block.empty() && m_options.allow.empty() && request.lookups.empty()) {
+    return; // ASN data only for check's lookups, and none asked
+  }
   AsnOptions o = m_options;
   o.offline = o.offline || request.mode == net::LoadMode::CacheOnly;
-  for (net::AsnResult& a : load_asns(o)) {
+  for (net::AsnResult& a : load_asns(o, request.lookups, &out.facts)) {
     out.asns.push_back(std::move(a));
   }
 }

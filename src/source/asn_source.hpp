@@ -16,11 +16,13 @@
 #include "net/asn.hpp"
 #include "net/data_source.hpp"
 #include "net/zone.hpp"
+#include "source/mmdb.hpp"
 #include "source/remote_file.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,8 +50,13 @@ struct AsnOptions {
 
 // One result per AS asked for: those of `block` in order, then those of
 // `allow` (allow set). Local when the data has networks for it, Absent
-// when none, StaleCache / Failed as above. location: the files.
-std::vector<net::AsnResult> load_asns(const AsnOptions& options);
+// when none, StaleCache / Failed as above. location: the files. With
+// `facts`, the AS holding each of `lookups` is appended to it (source
+// "asn"): the first file (downloads, then files) whose data, as read in
+// this load (a last good copy where that serves), holds the address.
+std::vector<net::AsnResult> load_asns(const AsnOptions& options,
+                                      const std::vector<net::Address>& lookups = {},
+                                      std::vector<net::AddressFact>* facts = nullptr);
 
 // The ASes as a DataSource that returns ASes only (net/data_source.hpp):
 // load_asns, offline in CacheOnly mode; its cache is DIR/asn (the last
@@ -74,10 +81,25 @@ private:
   AsnOptions m_options;
 };
 
-// Reads one file (format detected) into `out`, keeping only the `wanted`
-// ASes (all when empty). `name` is what messages call it. Throws Error.
+// Reads one file (format detected) into `out`: the networks of the ASes
+// `query` asks for and the AS holding each of its lookups (out.hits).
+// `name` is what messages call it. Throws Error.
+void read_asn_file(const std::string& path, const std::string& name, const net::AsnQuery& query,
+                   net::AsnData& out, std::size_t max_bytes = std::size_t{1} << 30);
+// The same keeping only the `wanted` ASes (all when empty).
 void read_asn_file(const std::string& path, const std::string& name, const std::vector<std::uint32_t>& wanted,
                    net::AsnData& out, std::size_t max_bytes = std::size_t{1} << 30);
+
+// An AS record of a database: autonomous_system_number and
+// autonomous_system_organization (GeoLite2-ASN, ip-location-db), or asn
+// as "AS13335" and as_name or name (IPinfo); the name made printable and
+// trimmed. Nothing for a record with neither; throws Error naming the
+// database for an AS number that is none.
+struct MmdbAs {
+  std::uint32_t number = 0;
+  std::string name;
+};
+std::optional<MmdbAs> mmdb_as_of(const MmdbFile& db, std::uint32_t record);
 
 // The cached copy of `file` under `cache_dir`.
 std::string asn_cached_copy(const std::string& cache_dir, const std::string& file);

@@ -153,6 +153,14 @@ FailoverSource::files() const
   return out;
 }
 
+void
+FailoverSource::look_up(const std::vector<net::Address>& addresses, std::vector<net::AddressFact>& out) const
+{
+  for (const NamedSource& s : m_sources) {
+    s.source->look_up(addresses, out);
+  }
+}
+
 bool
 FailoverSource::load_cache_here(const net::LoadRequest& request, net::SourceData& out) const
 {

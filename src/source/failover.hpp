@@ -51,6 +51,9 @@ public:
   std::string describe() const override; // "https://www.ipdeny.com, then rir (5 files)"
   std::vector<net::ZoneResult> load(const std::vector<std::string>& countries, net::Families families,
                                     Mode mode) override;
+  // What every source's data says of the addresses (each source answers
+  // from what its last load read; those not asked by it say nothing).
+  void look_up(const std::vector<net::Address>& addresses, std::vector<net::AddressFact>& out) const override;
   // Every source's cache in one report ("where" lists their directories).
   std::optional<net::CacheReport> cache(std::int64_t now) const override;
   // Every source's folders and files.

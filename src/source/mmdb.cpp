@@ -4,6 +4,7 @@
 
 #include <maxminddb.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -293,6 +294,75 @@ MmdbFile::walk(const std::function<void(const MmdbNetwork&)>& visit) const
       }
     }
   }
+}
+
+std::optional<MmdbNetwork>
+MmdbFile::find(net::Family family, std::uint32_t v4, u128 v6) const
+{
+  const Impl& d = *m;
+  const auto check_type = [&](std::uint8_t type) {
+    if (type == MMDB_RECORD_TYPE_INVALID) {
+      d.corrupt("a search tree record points outside the data section");
+    }
+  };
+  // The address as 128 bits from the root: IPv4 under ::/96 in an IPv6
+  // database; `bits` of them are followed.
+  u128 addr = 0;
+  int bits = 0;
+  if (family == net::Family::V4) {
+    addr = d.meta.ip_version == 4 ? static_cast<u128>(v4) << 96 : static_cast<u128>(v4);
+    bits = d.meta.ip_version == 4 ? 32 : 128;
+  } else {
+    if (d.meta.ip_version == 4) {
+      return std::nullopt;
+    }
+    for (const Excluded& x : k_excluded) {
+      if (inside(v6, 128, x)) {
+        return std::nullopt; // IPv4 seen again, never an IPv6 member
+      }
+    }
+    addr = v6;
+    bits = 128;
+  }
+  const int skip = family == net::Family::V4 && d.meta.ip_version == 6 ? 96 : 0; // bits before IPv4's
+  std::uint64_t number = 0;
+  for (int depth = 0; depth < bits; ++depth) {
+    const MMDB_search_node_s n = d.node(number);
+    const bool right = ((addr >> (127 - depth)) & 1) != 0;
+    const std::uint8_t type = right ? n.right_record_type : n.left_record_type;
+    check_type(type);
+    if (type == MMDB_RECORD_TYPE_SEARCH_NODE) {
+      number = right ? n.right_record : n.left_record;
+      continue;
+    }
+    if (type != MMDB_RECORD_TYPE_DATA) {
+      return std::nullopt; // empty
+    }
+    MmdbNetwork net;
+    net.family = family;
+    net.record = right ? n.right_record_entry.offset : n.left_record_entry.offset;
+    int len = depth + 1 - skip;
+    if (family == net::Family::V4) {
+      len = std::max(len, 0); // a record at ::/N (N <= 96) covers all of IPv4
+      net.v4 = net::Prefix4{v4 & net::mask<std::uint32_t>(len), static_cast<std::uint8_t>(len)};
+      return net;
+    }
+    // Narrowed, like walk(), to the CIDR around any alias it covers.
+    bool narrowed = true;
+    while (narrowed) {
+      narrowed = false;
+      for (const Excluded& x : k_excluded) {
+        if (strictly_contains(v6 & net::mask<u128>(len), len, x)) {
+          ++len;
+          narrowed = true;
+        }
+      }
+    }
+    net.v6 = net::Prefix6{v6 & net::mask<u128>(len), static_cast<std::uint8_t>(len)};
+    return net;
+  }
+  d.corrupt(std::string("the ") + net::family_name(family) + " search tree is deeper than " +
+            std::to_string(bits - skip) + " bits");
 }
 
 MmdbValue

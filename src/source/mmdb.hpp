@@ -80,6 +80,14 @@ public:
   // the file on a corrupt tree.
   void walk(const std::function<void(const MmdbNetwork&)>& visit) const;
 
+  // The network of the tree holding one address and its record, as walk()
+  // gives it (IPv4 in an IPv6 database under ::/96; an IPv6 address in an
+  // alias is no IPv6 member; a record around an alias narrowed to the CIDR
+  // around it that holds the address); nothing when no data record holds
+  // it. One descent of at most 128 nodes. Throws Error naming the file on
+  // a corrupt tree.
+  std::optional<MmdbNetwork> find(net::Family family, std::uint32_t v4, net::u128 v6) const;
+
   // The value at `path` in the record `record` (a number walk() gave).
   // Missing when a key is absent or a step is not a map. Throws Error
   // naming the file when the record does not decode.

@@ -4,6 +4,7 @@
 #include "core/log.hpp"
 #include "fetch/shrink_guard.hpp"
 #include "fetch/zone_cache.hpp"
+#include "source/asn_source.hpp"
 #include "source/last_good_copy.hpp"
 #include "util/atomic_file.hpp"
 #include "util/digest.hpp"
@@ -206,8 +207,10 @@ mmdb_layout(const std::string& database_type)
 MmdbCountries
 read_mmdb_countries(const std::string& path, const MmdbOptions& options, const std::string& name)
 {
-  const MmdbFile db(path, name);
+  auto opened = std::make_shared<const MmdbFile>(path, name);
+  const MmdbFile& db = *opened;
   MmdbCountries out;
+  out.database = opened;
   out.metadata = db.metadata();
   const std::string type =
       "database_type " +
@@ -315,6 +318,7 @@ read_mmdb_countries(const std::string& path, const MmdbOptions& options, const s
     throw Error(db.path() + ": " + type + " is " + layout->name +
                 ": no record names a country (configure it as asn-file, not mmdb-file)");
   }
+  out.path = field;
   out.field = field ? mmdb_path_text(*field) : std::string("none found");
   if (!field) {
     out.why = "no record has " + names(known) + (layout ? "; " + type + ": " + layout->name : "");
@@ -393,6 +397,7 @@ MmdbSource::load(const std::vector<std::string>& countries, net::Families famili
                                 ? ShrinkZones{countries, families}
                                 : ShrinkZones{m_options.countries, m_options.families};
   std::map<std::string, std::string> refused;
+  m_used.clear();
   std::int64_t built = 0;
   std::int64_t fetched_at = 0;
   // mmdb-url: the downloads first (each validated whole before it
@@ -446,6 +451,7 @@ MmdbSource::load(const std::vector<std::string>& countries, net::Families famili
               ", IPv" + std::to_string(data->metadata.ip_version) + ", country from " + data->field + " (" +
               data->why + ")");
     built = built == 0 ? epoch : std::min(built, epoch);
+    m_used.push_back(Used{data->database, data->path});
     fetched_at = std::max(fetched_at, r.fetched_at);
     for (MmdbCountries::Country& c : data->countries) {
       net::NetList& to = nets[c.code];
@@ -507,6 +513,7 @@ MmdbSource::load(const std::vector<std::string>& countries, net::Families famili
               ", IPv" + std::to_string(data->metadata.ip_version) + ", country from " + data->field + " (" +
               data->why + ")");
     built = built == 0 ? epoch : std::min(built, epoch);
+    m_used.push_back(Used{data->database, data->path});
     fetched_at = std::max(fetched_at, mtime);
     for (MmdbCountries::Country& c : data->countries) {
       net::NetList& to = nets[c.code];
@@ -585,6 +592,56 @@ MmdbSource::load(const std::vector<std::string>& countries, net::Families famili
     }
   }
   return results;
+}
+
+void
+MmdbSource::look_up(const std::vector<net::Address>& addresses, std::vector<net::AddressFact>& out) const
+{
+  for (std::size_t i = 0; i < addresses.size(); ++i) {
+    const net::Address& a = addresses[i];
+    bool country = false, as = false;
+    for (const Used& used : m_used) {
+      if (country && as) {
+        break;
+      }
+      const MmdbFile& db = *used.database;
+      std::optional<MmdbNetwork> found;
+      try {
+        found = db.find(a.family, a.v4, a.v6);
+        if (!found) {
+          continue;
+        }
+        net::AddressFact fact;
+        fact.address = i;
+        fact.source = "mmdb";
+        net::set_network(fact, found->family, found->v4, found->v6);
+        if (!country && used.field) {
+          std::optional<std::string> code = code_of(db, db.value(found->record, *used.field), *used.field);
+          if (!code && m_options.registered_fallback && *used.field == k_iso_code) {
+            code = code_of(db, db.value(found->record, k_registered), k_registered);
+          }
+          if (code) {
+            net::AddressFact c = fact;
+            c.kind = net::AddressFact::Kind::Country;
+            c.country = *code;
+            out.push_back(std::move(c));
+            country = true;
+          }
+        }
+        if (!as) {
+          if (const std::optional<MmdbAs> owner = mmdb_as_of(db, found->record)) {
+            fact.kind = net::AddressFact::Kind::As;
+            fact.as_number = owner->number;
+            fact.as_name = owner->name;
+            out.push_back(std::move(fact));
+            as = true;
+          }
+        }
+      } catch (const Error& e) {
+        log::warning(std::string("looking up ") + net::to_string(a) + ": " + e.what());
+      }
+    }
+  }
 }
 
 } // namespace geoblock::source

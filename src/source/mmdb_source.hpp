@@ -49,6 +49,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -95,8 +96,10 @@ struct MmdbCountries {
     std::string code;
     net::NetList nets;
   };
-  std::vector<Country> countries;  // in order of first appearance
-  std::size_t without_country = 0; // networks with a record but no country
+  std::vector<Country> countries;           // in order of first appearance
+  std::size_t without_country = 0;          // networks with a record but no country
+  std::optional<MmdbPath> path;             // the field used (nothing: none found)
+  std::shared_ptr<const MmdbFile> database; // the database read, still open (lookups)
 };
 
 // What a database_type says of the country field: the layout's name
@@ -127,6 +130,12 @@ public:
   // Both modes read the files; CacheOnly reads the URLs' cached copies.
   std::vector<net::ZoneResult> load(const std::vector<std::string>& countries, net::Families families,
                                     Mode mode) override;
+  // What the databases the last load() used (the files, or the last good
+  // copies that served) say of each address: its country (by the field
+  // each was read by), and its AS where the records have AS fields
+  // (IPinfo's country_asn: asn_source.hpp's layouts); the first database
+  // holding it answers. Source "mmdb".
+  void look_up(const std::vector<net::Address>& addresses, std::vector<net::AddressFact>& out) const override;
   // The last good copies kept in cache_dir/mmdb (each file's and URL's),
   // for status: the file name, its age (the database's build date when it
   // opens, else the copy's time) and whether it opens as a database.
@@ -141,6 +150,11 @@ public:
 
 private:
   MmdbOptions m_options;
+  struct Used {
+    std::shared_ptr<const MmdbFile> database;
+    std::optional<MmdbPath> field;
+  };
+  std::vector<Used> m_used; // by the last load(), in order
 };
 
 } // namespace geoblock::source

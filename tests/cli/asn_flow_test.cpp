@@ -22,6 +22,8 @@
 namespace geoblock::test {
 namespace {
 
+using test::MmdbMap;
+using test::MmdbWriter;
 using testing::HasSubstr;
 
 constexpr std::int64_t k_now = 1'795'000'000; // 2026-11-18
@@ -161,6 +163,37 @@ TEST_F(AsnFlow, TheStateFileListsTheAsesAndAnOlderOneIsStillComparedWith)
   doc = state();
   EXPECT_EQ(doc.get("asns").items()[0].get("v4").get("addresses").as_double(), 16.0) << doc.dump(2);
   EXPECT_TRUE(doc.get("blocklists").items().empty());
+}
+
+// check names the AS of any address the ASN data holds, with no AS
+// configured to block or allow, and the country with source mmdb.
+TEST_F(AsnFlow, CheckNamesTheAsAndCountryOfEveryAddressTheDataHolds)
+{
+  ASSERT_EQ(run({"update"}), ExitCode::Ok) << error;
+  ASSERT_EQ(run({"check", "203.0.113.10", "198.51.100.7", "192.0.2.1"}), ExitCode::Ok) << error;
+  EXPECT_THAT(out,
+              HasSubstr("203.0.113.10: not blocked: in none of the listed countries; AS: AS64496 Example "
+                        "Hosting (203.0.113.0/25): not listed\n"));
+  EXPECT_THAT(out, HasSubstr("198.51.100.7: blocked by cn (198.51.100.0/24); AS: none in the data\n"));
+  EXPECT_THAT(out,
+              HasSubstr("192.0.2.1: not blocked: in none of the listed countries; AS: none in the data\n"));
+
+  // An IPinfo-style database with country and AS, as source mmdb.
+  MmdbWriter w(4, 24, "ipinfo country_asn.mmdb");
+  w.insert(net::Prefix4{*net::parse_v4("198.51.100.0"), 24},
+           MmdbMap{{"country", "CN"}, {"asn", "AS64500"}, {"as_name", "Example Mobile"}});
+  w.insert(net::Prefix4{*net::parse_v4("192.0.2.0"), 24}, MmdbMap{{"country", "DE"}});
+  const std::string mmdb = "source = mmdb\nmmdb-file = " + dir.write("country_asn.mmdb", w.bytes()) + "\n";
+  ASSERT_EQ(run({"update"}, mmdb), ExitCode::Ok) << error;
+  ASSERT_EQ(run({"check", "198.51.100.7", "192.0.2.1", "203.0.113.10"}, mmdb), ExitCode::Ok) << error;
+  EXPECT_THAT(out,
+              HasSubstr("198.51.100.7: blocked by cn (198.51.100.0/24); country: cn (198.51.100.0/24): "
+                        "listed, blocks it; AS: AS64500 Example Mobile (198.51.100.0/24): not listed\n"));
+  EXPECT_THAT(out, HasSubstr("192.0.2.1: not blocked: in none of the listed countries; country: de "
+                             "(192.0.2.0/24): not listed; AS: none in the data\n"));
+  EXPECT_THAT(out,
+              HasSubstr("203.0.113.10: not blocked: in none of the listed countries; country: none in the "
+                        "data; AS: AS64496 Example Hosting (203.0.113.0/25): not listed\n"));
 }
 
 } // namespace

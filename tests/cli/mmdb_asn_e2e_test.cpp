@@ -46,11 +46,13 @@ country_database()
 }
 
 // The ASN database: AS64496 holds 203.0.113.0/25, AS64497 holds
-// 198.51.100.192/26 (inside cn).
+// 198.51.100.192/26 (inside cn), AS64499 192.0.2.0/25 (in no country).
 std::string
 asn_database()
 {
   MmdbWriter w(4, 24, "GeoLite2-ASN");
+  w.insert(p4("192.0.2.0", 25), MmdbMap{{"autonomous_system_number", 64499},
+                                        {"autonomous_system_organization", "Example Transit"}});
   w.insert(p4("203.0.113.0", 25), MmdbMap{{"autonomous_system_number", 64496},
                                           {"autonomous_system_organization", "Example Hosting"}});
   w.insert(p4("198.51.100.192", 26), MmdbMap{{"autonomous_system_number", 64497},
@@ -90,6 +92,18 @@ TEST(MmdbAsnEndToEnd, ADryRunReadsTheDatabasesInTheFetcherAndShowsOneRowPerAs)
   EXPECT_EQ(doc.get("asns").items().at(0).get("name").as_string(), "Example Hosting") << r.out;
   EXPECT_EQ(doc.get("asns").items().at(0).get("as").as_int(), 64496) << r.out;
   EXPECT_EQ(doc.get("asns").items().at(1).get("action").as_string(), "allow") << r.out;
+
+  // check names the country and the AS of every address the data holds,
+  // configured or not: looked up by the fetching process in the
+  // databases it reads (root-only files here), checked again by root.
+  const auto ck = run_geoblock({"check", "--config", conf, "192.0.2.10", "203.0.113.200", "2001:db8::1"});
+  EXPECT_THAT(ck.out, HasSubstr("192.0.2.10: not blocked: in none of the listed countries; country: none in "
+                                "the data; AS: AS64499 Example Transit (192.0.2.0/25): not listed\n"))
+      << ck.out << ck.err;
+  EXPECT_THAT(ck.out, HasSubstr("203.0.113.200: not blocked: in none of the listed countries; country: ru "
+                                "(203.0.113.0/24): not listed; AS: none in the data\n"));
+  EXPECT_THAT(ck.out, HasSubstr("2001:db8::1: blocked by cn (2001:db8::/32); country: cn (2001:db8::/32): "
+                                "listed, blocks it; AS: none in the data\n"));
 
   // status lists every last good copy, the ASN data's too, intact: hashed
   // by root against the metadata the fetcher wrote, never opened by root
@@ -179,12 +193,13 @@ TEST(MmdbAsnEndToEnd, AsnBlocksItsRangesAndAllowAsnLetsOneThroughInsideABlockedC
       EXPECT_TRUE(allowed("203.0.113.200", "203.0.113.1")) << "ru, not listed, in no AS";
 
       const auto c = run_geoblock({"check", "--config", conf, "203.0.113.10", "198.51.100.200"});
-      EXPECT_THAT(c.out,
-                  HasSubstr("203.0.113.10: blocked by blocklist AS64496 Example Hosting (203.0.113.0/25)"));
-      EXPECT_THAT(c.out, HasSubstr("AS: AS64496 Example Hosting (203.0.113.0/25, asn)"));
-      EXPECT_THAT(c.out,
-                  HasSubstr("198.51.100.200: allowed by the allowlist (198.51.100.192/26); AS: AS64497 "
-                            "Example Office (198.51.100.192/26, allow-asn)"));
+      EXPECT_THAT(c.out, HasSubstr("203.0.113.10: blocked by AS64496 Example Hosting (203.0.113.0/25, asn); "
+                                   "country: ru (203.0.113.0/24): not listed; AS: AS64496 Example Hosting "
+                                   "(203.0.113.0/25): asn, blocks it\n"));
+      EXPECT_THAT(c.out, HasSubstr("198.51.100.200: allowed by allow-asn AS64497 Example Office "
+                                   "(198.51.100.192/26); country: cn (198.51.100.0/24): listed, not blocked "
+                                   "here; AS: AS64497 Example Office (198.51.100.192/26): allow-asn, never "
+                                   "blocked\n"));
     });
   }
 }

@@ -13,13 +13,18 @@
 //  - country codes are two lower-case letters, each once;
 //  - every network is a valid prefix (no host bits) passing the guard, and
 //    no IPv6 network lies in ::/96, ::ffff:0:0/96, 2001::/32 or 2002::/16;
-//  - the ASN reader gives only the ASes asked for.
+//  - the ASN reader gives only the ASes asked for;
+//  - check's lookups (MmdbFile::find, also on a database whose walk
+//    fails, and the ASN reader's hits) throw nothing but Error, and what
+//    they find is a valid prefix of the address's family holding it (one
+//    find() gives never in ::/96 or an IPv6 alias).
 // Seeds (tests/fuzz/corpus/mmdb): small databases of both layouts and
 // every record size, written by tests/support/mmdb_writer.hpp, and ASN
 // text files.
 #include "core/error.hpp"
 #include "fuzz/fuzz_util.hpp"
 #include "net/asn.hpp"
+#include "net/lookup.hpp"
 #include "source/asn_source.hpp"
 #include "source/mmdb_source.hpp"
 
@@ -80,6 +85,34 @@ private:
   int m_fd;
 };
 
+const std::vector<net::Address>&
+lookups()
+{
+  static const std::vector<net::Address> a = [] {
+    std::vector<net::Address> out;
+    for (const char* t : {"0.0.0.0", "198.51.100.7", "255.255.255.255", "::1", "2001:db8::1", "ffff::1",
+                          "::ffff:1.2.3.4", "2002::1"}) {
+      out.push_back(*net::parse_address(t));
+    }
+    return out;
+  }();
+  return a;
+}
+
+// A valid prefix of the address's family holding it; from a database's
+// tree (`tree`), never an IPv6 one in ::/96 or an alias (ASN text may
+// list 2002::/16 as any other range).
+bool
+holds(net::Family family, const net::Prefix4& v4, const net::Prefix6& v6, const net::Address& a, bool tree)
+{
+  if (family != a.family) {
+    return false;
+  }
+  return family == net::Family::V4 ? valid(std::vector<net::Prefix4>{v4}, 0) && v4.contains(a.v4)
+                                   : valid(std::vector<net::Prefix6>{v6}, 0) && v6.contains(a.v6) &&
+                                         (!tree || no_alias(std::vector<net::Prefix6>{v6}));
+}
+
 } // namespace
 
 extern "C" int
@@ -93,10 +126,10 @@ LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
   const int min4 = (opt & 4) ? 0 : net::k_default_min_prefix_v4;
   const int min6 = (opt & 4) ? 0 : net::k_default_min_prefix_v6;
   if (opt & 1) {
-    const std::vector<std::uint32_t> wanted = {13335, 64496, 0};
+    const net::AsnQuery query{{13335, 64496, 0}, false, lookups()};
     net::AsnData out;
     try {
-      source::read_asn_file(file.path(), "asn.data", wanted, out, 1 << 20);
+      source::read_asn_file(file.path(), "asn.data", query, out, 1 << 20);
     } catch (const Error& e) {
       check(std::string(e.what()).find("asn.data") != std::string::npos, "errors name the file");
       return 0;
@@ -105,7 +138,24 @@ LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
       check(number == 13335 || number == 64496 || number == 0, "only the ASes asked for");
       check(valid(as.nets.v4, 0) && valid(as.nets.v6, 0), "AS networks are valid prefixes");
     }
+    check(out.hits.size() == lookups().size(), "one answer or none per lookup");
+    for (std::size_t i = 0; i < out.hits.size(); ++i) {
+      if (const auto& hit = out.hits[i]) {
+        check(holds(hit->family, hit->v4, hit->v6, lookups()[i], false), "a hit's network holds its address");
+      }
+    }
     return 0;
+  }
+  // Lookups on the database as it opens, walked or not.
+  try {
+    const source::MmdbFile db(file.path(), "country.mmdb");
+    for (const net::Address& a : lookups()) {
+      if (const auto found = db.find(a.family, a.v4, a.v6)) {
+        check(holds(found->family, found->v4, found->v6, a, true), "a found network holds its address");
+      }
+    }
+  } catch (const Error& e) {
+    check(std::string(e.what()).find("country.mmdb") != std::string::npos, "errors name the file");
   }
   source::MmdbOptions o;
   o.registered_fallback = (opt & 2) != 0;

@@ -11,7 +11,11 @@
 //    and a body only for a usable list;
 //  - read with ASes asked for too, it returns exactly those, in order,
 //    with the numbers and allow flags asked for, printable names, and a
-//    body only for an AS with data.
+//    body only for an AS with data;
+//  - read with addresses looked up too, its facts are about those
+//    addresses only, each kind and source at most once per address, with
+//    printable bounded text, and re-validation keeps only networks of the
+//    address's family that hold it.
 #include "core/error.hpp"
 #include "fuzz/fuzz_util.hpp"
 #include "privsep/report.hpp"
@@ -82,6 +86,28 @@ LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t size)
       check(a.body.empty() || (a.origin != net::Origin::Failed && a.origin != net::Origin::Absent),
             "bodies only with data");
       check(a.body.size() <= text.size(), "bodies come from the input");
+    }
+  } catch (const Error&) {
+  }
+  // The same input with addresses looked up: zones, lists, ASes, facts.
+  const std::vector<net::Address> lookups = {*net::parse_address("203.0.113.10"),
+                                             *net::parse_address("2001:db8::1")};
+  try {
+    const privsep::ChildReport report =
+        privsep::parse_child_report(text, countries, net::Families::Both, lists, asns, lookups);
+    check(report.facts.size() <= lookups.size() * 4, "at most one fact per address, kind and source");
+    for (std::size_t i = 0; i < report.facts.size(); ++i) {
+      const privsep::ReportedFact& f = report.facts[i];
+      check(f.address < lookups.size(), "facts about the addresses asked about");
+      check(f.source == "asn" || f.source == "mmdb", "a known source");
+      check(printable(f.as_name) && printable(f.network) && printable(f.country), "text is printable");
+      for (std::size_t j = 0; j < i; ++j) {
+        const privsep::ReportedFact& g = report.facts[j];
+        check(g.address != f.address || g.kind != f.kind || g.source != f.source, "each once");
+      }
+    }
+    for (const net::AddressFact& f : privsep::revalidate_facts(report.facts, lookups)) {
+      check(f.holds(lookups[f.address]), "a kept fact's network holds its address");
     }
   } catch (const Error&) {
   }

@@ -35,7 +35,7 @@ error_of(const std::string& text)
 {
   net::AsnData d;
   try {
-    net::parse_asn_text(text, "asn.txt", {}, d);
+    net::parse_asn_text(text, "asn.txt", net::AsnQuery{{}, true, {}}, d);
   } catch (const ParseError& e) {
     return e.what();
   }
@@ -104,3 +104,61 @@ TEST(Asn, EveryLineIsValidatedAndTheWholeFileRefused)
 }
 
 } // namespace
+
+namespace {
+
+net::Address
+address(const char* text)
+{
+  return *net::parse_address(text);
+}
+
+} // namespace
+
+TEST(Lookup, AddressesOfBothFamiliesAreParsedStrictly)
+{
+  EXPECT_EQ(net::parse_address("198.51.100.7")->family, net::Family::V4);
+  EXPECT_EQ(net::to_string(address("198.51.100.7")), "198.51.100.7");
+  EXPECT_EQ(net::parse_address("2001:DB8::1")->family, net::Family::V6);
+  EXPECT_EQ(net::to_string(address("2001:DB8::1")), "2001:db8::1");
+  for (const char* bad : {"", "198.51.100.07", "198.51.100.0/24", "2001:db8::1%eth0", "example.org"}) {
+    EXPECT_FALSE(net::parse_address(bad)) << bad;
+  }
+}
+
+// check's lookups in ASN text: the AS of the first range holding each
+// address, and the range's CIDR that holds it, whether or not that AS's
+// networks are asked for; every line is validated all the same.
+TEST(Lookup, TheAsHoldingEachAddressIsFoundInTheTextWithTheCidrAroundIt)
+{
+  const std::string tsv = "198.51.100.0\t198.51.100.191\t64496\tUS\tExample Hosting\n"
+                          "203.0.113.0\t203.0.113.255\t0\tNone\tNot routed\n"
+                          "2001:db8::\t2001:db8::ffff\t64497\tNL\t Example  Office \n";
+  net::AsnData d;
+  net::parse_asn_text(tsv, "ip2asn.tsv",
+                      net::AsnQuery{{},
+                                    false,
+                                    {address("198.51.100.130"), address("192.0.2.1"), address("2001:db8::1"),
+                                     address("203.0.113.9")}},
+                      d);
+  EXPECT_TRUE(d.by_number.empty()) << "no AS's networks asked for";
+  ASSERT_EQ(d.hits.size(), 4u);
+  ASSERT_TRUE(d.hits[0]);
+  EXPECT_EQ(d.hits[0]->number, 64496u);
+  EXPECT_EQ(d.hits[0]->name, "Example Hosting");
+  EXPECT_EQ(net::to_string(d.hits[0]->v4), "198.51.100.128/26"); // of 198.51.100.0/25 + .128/26
+  EXPECT_FALSE(d.hits[1]);
+  ASSERT_TRUE(d.hits[2]);
+  EXPECT_EQ(d.hits[2]->family, net::Family::V6);
+  EXPECT_EQ(net::to_string(d.hits[2]->v6), "2001:db8::/112");
+  EXPECT_EQ(d.hits[2]->name, "Example  Office");
+  ASSERT_TRUE(d.hits[3]);
+  EXPECT_EQ(d.hits[3]->number, 0u);
+  EXPECT_EQ(d.hits[3]->name, "");
+
+  // A bad line refuses the file, lookups or not.
+  net::AsnData bad;
+  EXPECT_THROW(net::parse_asn_text(tsv + "x\ty\t1\tUS\tZ\n", "ip2asn.tsv",
+                                   net::AsnQuery{{}, false, {address("198.51.100.1")}}, bad),
+               ParseError);
+}

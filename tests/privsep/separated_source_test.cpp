@@ -196,5 +196,44 @@ TEST(SeparatedSource, AReportOfWhatWasNotAskedForIsRefusedWhole)
   }
 }
 
+// The facts a source answers check's lookups with: found by the child,
+// with the load; one whose network does not hold its address (a lying
+// fetcher) is dropped here, the others arrive.
+class LookupProbe final : public net::DataSource {
+public:
+  std::string describe() const override { return "lookup probe"; }
+  void load_into(const net::LoadRequest& request, net::SourceData& out) override
+  {
+    for (std::size_t i = 0; i < request.lookups.size(); ++i) {
+      net::AddressFact f;
+      f.address = i;
+      f.kind = net::AddressFact::Kind::As;
+      f.as_number = 64496;
+      f.as_name = "pid " + std::to_string(::getpid());
+      f.source = "asn";
+      // The second address is answered with a network that does not hold it.
+      f.v4 = net::Prefix4{*net::parse_v4(i == 1 ? "192.0.2.0" : "203.0.113.0"), 24};
+      out.facts.push_back(f);
+    }
+  }
+  net::SourceData expected(const net::LoadRequest&) const override { return {}; }
+};
+
+TEST(SeparatedSource, TheChildAnswersLookupsAndTheyAreCheckedAgainHere)
+{
+  SeparationOptions o;
+  REQUIRE_SEPARABLE(o);
+  SeparatedSource source(o, {[](const Paths&) { return std::make_unique<LookupProbe>(); }});
+  const net::SourceData got =
+      net::load(source, {{},
+                         net::Families::V4,
+                         net::LoadMode::CacheOnly,
+                         {*net::parse_address("203.0.113.9"), *net::parse_address("203.0.113.10")}});
+  ASSERT_EQ(got.facts.size(), 1u);
+  EXPECT_EQ(got.facts[0].address, 0u);
+  EXPECT_EQ(got.facts[0].network(), "203.0.113.0/24");
+  EXPECT_NE(got.facts[0].as_name, k_here) << "answered in the child";
+}
+
 } // namespace
 } // namespace geoblock::privsep

@@ -193,3 +193,49 @@ TEST(AsnSource, ItsCacheListsTheLastGoodCopiesOfTheFilesAndDownloadsWithAgeAndIn
   EXPECT_FALSE(after->zones[0].body_ok);
   EXPECT_TRUE(after->zones[0].stale); // its data is older than stale-days
 }
+
+// check's lookups: the AS of any address the data holds, asked for or
+// not, from the data this load reads (a last good copy where that serves);
+// with no AS asked for, nothing else is returned.
+TEST(AsnSource, ItNamesTheAsOfEveryAddressLookedUpFromTheDataItRead)
+{
+  TempDir dir;
+  source::AsnOptions o;
+  o.files = {dir.write("asn.mmdb", asn_database(false)),
+             dir.write("ip2asn-v4.tsv", "192.0.2.0\t192.0.2.255\t64499\tUS\tExample Transit\n")};
+  o.cache_dir = dir / "cache";
+  const std::vector<net::Address> lookups = {
+      *net::parse_address("198.51.100.9"), *net::parse_address("192.0.2.77"),
+      *net::parse_address("2001:db8:1::1"), *net::parse_address("10.0.0.1")};
+  const auto said = [&](const net::SourceData& out) {
+    std::vector<std::string> lines;
+    for (const net::AddressFact& f : out.facts) {
+      EXPECT_EQ(f.kind, net::AddressFact::Kind::As);
+      EXPECT_EQ(f.source, "asn");
+      lines.push_back(std::to_string(f.address) + " AS" + std::to_string(f.as_number) + " " + f.as_name +
+                      " " + f.network());
+    }
+    return lines;
+  };
+  net::SourceData out;
+  source::AsnSource(o).load_into(net::LoadRequest{{}, net::Families::Both, net::LoadMode::CacheOnly, lookups},
+                                 out);
+  EXPECT_TRUE(out.asns.empty()) << "no AS asked for";
+  EXPECT_THAT(said(out), ElementsAre("0 AS13335 Cloudflare, Inc. 198.51.100.0/24",
+                                     "1 AS64499 Example Transit 192.0.2.0/24",
+                                     "2 AS13335 Cloudflare, Inc. 2001:db8::/32"));
+
+  // The database damaged: its last good copy answers.
+  const std::string good = asn_database(false);
+  dir.write("asn.mmdb", good.substr(0, good.size() / 2));
+  net::SourceData stale;
+  source::AsnSource(o).load_into(
+      net::LoadRequest{{}, net::Families::Both, net::LoadMode::CacheOnly, {lookups[0]}}, stale);
+  EXPECT_THAT(said(stale), ElementsAre("0 AS13335 Cloudflare, Inc. 198.51.100.0/24"));
+
+  // Nothing asked for, nothing looked up: nothing read.
+  net::SourceData none;
+  source::AsnSource(o).load_into(net::LoadRequest{{}, net::Families::Both, net::LoadMode::CacheOnly, {}},
+                                 none);
+  EXPECT_TRUE(none.asns.empty() && none.facts.empty());
+}

@@ -526,3 +526,84 @@ TEST(MmdbSource, ItsCacheListsEachLastGoodCopyByItsMetadataWithoutReadingTheData
   report = MmdbSource(o).cache(k_built + 12 * 86400);
   EXPECT_FALSE(report->zones[0].body_ok);
 }
+
+// check's lookups descend the tree for one address; each network walk()
+// gives is what find() gives for its first and last address, with the
+// same record, in every layout (IPv4 under ::/96, the aliases, a record
+// around an alias).
+TEST(Mmdb, FindGivesForAnAddressTheNetworkAndRecordTheWalkGives)
+{
+  MmdbWriter wide(6, 28);
+  wide.insert(p6("2000::/3"), maxmind_country("NL"));
+  wide.insert(p6("::/8"), maxmind_country("DE"));
+  MmdbWriter v4(4, 32);
+  v4.insert(p4("198.51.100.0/25"), flat_country("CN"));
+  v4.insert(p4("203.0.113.64/26"), flat_country("RU"));
+  for (const std::string& bytes : {world_v6(24).bytes(), wide.bytes(), v4.bytes()}) {
+    TempDir dir;
+    const source::MmdbFile db(dir.write("x.mmdb", bytes));
+    std::size_t networks = 0;
+    db.walk([&](const source::MmdbNetwork& n) {
+      ++networks;
+      if (n.family == net::Family::V4) {
+        for (const std::uint32_t a : {n.v4.first(), n.v4.last()}) {
+          const auto found = db.find(net::Family::V4, a, 0);
+          ASSERT_TRUE(found) << net::to_string(n.v4);
+          EXPECT_EQ(found->v4, n.v4);
+          EXPECT_EQ(found->record, n.record);
+        }
+      } else {
+        for (const net::u128 a : {n.v6.first(), n.v6.last()}) {
+          const auto found = db.find(net::Family::V6, 0, a);
+          ASSERT_TRUE(found) << net::to_string(n.v6);
+          EXPECT_EQ(found->v6, n.v6) << net::to_string(found->v6);
+          EXPECT_EQ(found->record, n.record);
+        }
+      }
+    });
+    EXPECT_GT(networks, 0u);
+  }
+  TempDir dir;
+  const source::MmdbFile db(dir.write("w.mmdb", world_v6(24).bytes()));
+  EXPECT_FALSE(db.find(net::Family::V4, *net::parse_v4("203.0.113.200"), 0)) << "no record there";
+  EXPECT_FALSE(db.find(net::Family::V6, 0, *net::parse_v6("::ffff:198.51.100.1"))) << "an alias";
+  EXPECT_FALSE(db.find(net::Family::V6, 0, *net::parse_v6("2002:c633:6401::1"))) << "6to4";
+  const source::MmdbFile four(dir.write("v4.mmdb", v4.bytes()));
+  EXPECT_FALSE(four.find(net::Family::V6, 0, *net::parse_v6("2001:db8::1"))) << "an IPv4 database";
+}
+
+// source mmdb answers check's lookups from the databases its load used:
+// the country by the field it read them by, and the AS where the records
+// have AS fields (IPinfo's country_asn).
+TEST(MmdbSource, ItNamesTheCountryAndTheAsOfAnAddressFromTheDatabasesItRead)
+{
+  TempDir dir;
+  MmdbWriter w(6, 24, "ipinfo country_asn.mmdb");
+  w.insert(p4("198.51.100.0/24"),
+           MmdbMap{{"country", "CN"}, {"asn", "AS64496"}, {"as_name", "Example Hosting"}});
+  w.insert(p6("2001:db8::/32"), MmdbMap{{"country", "NL"}});
+  w.add_ipv4_aliases();
+  MmdbOptions o;
+  o.files = {dir.write("country_asn.mmdb", w.bytes())};
+  MmdbSource source(o);
+  net::SourceData out;
+  source.load_into(net::LoadRequest{{"cn"},
+                                    net::Families::Both,
+                                    net::LoadMode::CacheOnly,
+                                    {*net::parse_address("198.51.100.7"), *net::parse_address("2001:db8::1"),
+                                     *net::parse_address("192.0.2.1")}},
+                   out);
+  ASSERT_EQ(out.facts.size(), 3u);
+  std::vector<std::string> said;
+  for (const net::AddressFact& f : out.facts) {
+    EXPECT_EQ(f.source, "mmdb");
+    said.push_back(std::to_string(f.address) + " " +
+                   (f.kind == net::AddressFact::Kind::As
+                        ? "AS" + std::to_string(f.as_number) + " " + f.as_name
+                        : f.country) +
+                   " " + f.network());
+  }
+  EXPECT_THAT(said, testing::UnorderedElementsAre("0 cn 198.51.100.0/24",
+                                                  "0 AS64496 Example Hosting 198.51.100.0/24",
+                                                  "1 nl 2001:db8::/32"));
+}
