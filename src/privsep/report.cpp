@@ -433,6 +433,27 @@ parse_child_report(const std::string& text, const std::vector<std::string>& coun
   return parse(text, zones, lists, asns, lookups);
 }
 
+namespace {
+
+// Parses a result's handed-over text again with `parse` (which fills
+// result.nets and returns the parse's summary); a parse error makes the
+// result a failure of its own, logged as `label`'s.
+template <class Result, class Parse>
+void
+parse_again(Result& result, const std::string& label, Parse parse)
+{
+  try {
+    result.lines = parse(result.nets).lines;
+  } catch (const ParseError& e) {
+    result.nets = {};
+    result.origin = net::Origin::Failed;
+    result.error = std::string("refused on re-validation: ") + e.what();
+    log::warning(label + ": " + result.error);
+  }
+}
+
+} // namespace
+
 std::vector<net::BlocklistResult>
 revalidate_lists(const std::vector<ReportedList>& lists, const net::ZoneOptions& guards)
 {
@@ -450,15 +471,9 @@ revalidate_lists(const std::vector<ReportedList>& lists, const net::ZoneOptions&
     b.sha256 = r.sha256;
     b.error = r.error;
     if (b.usable()) {
-      try {
-        b.lines =
-            net::parse_blocklist(r.body, b.name + " " + b.location + " (handed over)", guards, b.nets).lines;
-      } catch (const ParseError& e) {
-        b.nets = {};
-        b.origin = net::Origin::Failed;
-        b.error = std::string("refused on re-validation: ") + e.what();
-        log::warning("blocklist " + b.name + ": " + b.error);
-      }
+      parse_again(b, "blocklist " + b.name, [&](net::NetList& nets) {
+        return net::parse_blocklist(r.body, b.name + " " + b.location + " (handed over)", guards, nets);
+      });
     }
     out.push_back(std::move(b));
   }
@@ -480,16 +495,9 @@ revalidate_asns(const std::vector<ReportedAsn>& asns, const net::ZoneOptions& gu
     a.location = r.location;
     a.error = r.error;
     if (a.usable() && a.origin != net::Origin::Absent) {
-      try {
-        a.lines =
-            net::parse_blocklist(r.body, "AS" + std::to_string(a.number) + " (handed over)", guards, a.nets)
-                .lines;
-      } catch (const ParseError& e) {
-        a.nets = {};
-        a.origin = net::Origin::Failed;
-        a.error = std::string("refused on re-validation: ") + e.what();
-        log::warning(a.label() + ": " + a.error);
-      }
+      parse_again(a, a.label(), [&](net::NetList& nets) {
+        return net::parse_blocklist(r.body, "AS" + std::to_string(a.number) + " (handed over)", guards, nets);
+      });
     }
     out.push_back(std::move(a));
   }
@@ -517,16 +525,10 @@ revalidate_zones(const std::vector<ReportedZone>& zones, const net::ZoneOptions&
     if (z.usable() && z.origin != net::Origin::Absent) {
       net::ZoneOptions zo = guards;
       zo.families = z.family == net::Family::V4 ? net::Families::V4 : net::Families::V6;
-      try {
-        z.lines = net::parse_zone(r.body, z.country + " " + net::family_name(z.family) + " (handed over)", zo,
-                                  z.nets)
-                      .lines;
-      } catch (const ParseError& e) {
-        z.nets = {};
-        z.origin = net::Origin::Failed;
-        z.error = std::string("refused on re-validation: ") + e.what();
-        log::warning(z.country + " " + net::family_name(z.family) + ": " + z.error);
-      }
+      const std::string label = z.country + " " + net::family_name(z.family);
+      parse_again(z, label, [&](net::NetList& nets) {
+        return net::parse_zone(r.body, label + " (handed over)", zo, nets);
+      });
     }
     out.push_back(std::move(z));
   }
