@@ -155,4 +155,20 @@ FirewallState::dropped(net::Family family) const
   return sum;
 }
 
+std::string
+to_string(const SourceAction& action)
+{
+  switch (action.kind) {
+  case SourceAction::Kind::Drop:
+    return "drop";
+  case SourceAction::Kind::Reject:
+    return "reject";
+  case SourceAction::Kind::Count:
+    return "count";
+  case SourceAction::Kind::Limit:
+    return "limit " + action.rate;
+  }
+  return "drop";
+}
+
 } // namespace geoblock::apply

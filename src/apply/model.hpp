@@ -97,6 +97,23 @@ struct Counters {
   std::uint64_t bytes = 0;
 };
 
+// What geoblock does with the packets of one source (a country, a
+// blocklist, an AS): the words after its entry in the countries file
+// ("nz", "nz reject", "nz count", "nz limit 10/second").
+struct SourceAction {
+  enum class Kind {
+    Drop,   // the default
+    Reject, // refused at once (TCP reset, else ICMP port unreachable)
+    Count,  // counted, never dropped: watch a source before blocking it
+    Limit,  // packets over `rate` dropped
+  };
+  Kind kind = Kind::Drop;
+  std::string rate; // Limit: canonical (parse_rate: "10/sec")
+  friend bool operator==(const SourceAction&, const SourceAction&) = default;
+};
+// "drop", "reject", "count", "limit 10/sec".
+std::string to_string(const SourceAction& action);
+
 // geoblock's part of one chain of one family.
 struct ChainState {
   net::Family family = net::Family::V4;

@@ -191,28 +191,103 @@ parse_sources(const std::string& text, const KeyOrigins& o)
 
 } // namespace
 
-std::vector<std::string>
-parse_countries_file(const std::string& text, const std::string& source)
+namespace {
+
+bool
+is_action_word(const std::string& word)
 {
-  std::vector<std::string> codes;
+  return word == "drop" || word == "reject" || word == "count" || word == "limit";
+}
+
+std::string
+lower(std::string text)
+{
+  for (char& c : text) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return text;
+}
+
+} // namespace
+
+std::vector<CountryEntry>
+parse_country_entries(const std::string& text, const std::string& source, std::size_t first_line)
+{
+  std::vector<CountryEntry> out;
   text::Lines lines(text);
   for (std::string_view raw; lines.next(raw);) {
+    const std::size_t number = first_line + lines.number() - 1;
+    const std::string where = source + ":" + std::to_string(number) + ": ";
     std::string line(raw.substr(0, raw.find('#')));
-    for (const std::string& code : split_codes(line)) {
-      std::string c = code;
-      if (!c.empty() && c.back() == '\r') {
-        c.pop_back();
-      }
-      if (c.empty()) {
+    if (!line.empty() && line.back() == '\r') {
+      line.pop_back();
+    }
+    const std::vector<std::string> words = split_codes(line);
+    std::vector<CountryEntry> here; // this line's codes
+    std::size_t pending = 0;        // the first of them without an action yet
+    for (std::size_t i = 0; i < words.size(); ++i) {
+      const std::string word = lower(words[i]);
+      if (is_action_word(word)) {
+        apply::SourceAction action;
+        if (word == "reject") {
+          action.kind = apply::SourceAction::Kind::Reject;
+        } else if (word == "count") {
+          action.kind = apply::SourceAction::Kind::Count;
+        } else if (word == "limit") {
+          action.kind = apply::SourceAction::Kind::Limit;
+          if (i + 1 == words.size()) {
+            throw ConfigError(where + "'limit' needs a rate after it (limit 10/second)");
+          }
+          try {
+            action.rate = apply::parse_rate(words[++i]);
+          } catch (const ConfigError& e) {
+            throw ConfigError(where + "limit " + e.what());
+          }
+        }
+        if (pending == here.size()) {
+          throw ConfigError(where + "'" + words[i - (word == "limit" ? 1 : 0)] +
+                            "' follows no country: an action goes after the code it applies to ('nz " + word +
+                            (word == "limit" ? " " + words[i] : std::string()) + "')");
+        }
+        for (std::size_t k = pending; k < here.size(); ++k) {
+          here[k].action = action;
+        }
+        pending = here.size();
         continue;
       }
       std::string normal;
       std::string problem;
-      if (!normalize_country(c, normal, &problem)) {
-        throw ConfigError(source + ":" + std::to_string(lines.number()) + ": " + problem);
+      if (words[i].size() != 2) {
+        throw ConfigError(where + "'" + words[i] +
+                          "' is neither a country code nor an action (drop, reject, count, limit RATE)");
       }
-      codes.push_back(normal);
+      if (!normalize_country(words[i], normal, &problem)) {
+        throw ConfigError(where + problem);
+      }
+      here.push_back(CountryEntry{normal, {}, number});
     }
+    for (CountryEntry& e : here) {
+      const auto same =
+          std::find_if(out.begin(), out.end(), [&](const CountryEntry& o) { return o.code == e.code; });
+      if (same == out.end()) {
+        out.push_back(std::move(e));
+      } else if (!(same->action == e.action)) {
+        throw ConfigError(where + e.code + " is listed with two actions: " + apply::to_string(same->action) +
+                          " (line " + std::to_string(same->line) + ") and " + apply::to_string(e.action));
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<std::string>
+parse_countries_file(const std::string& text, const std::string& source)
+{
+  std::vector<std::string> codes;
+  for (const CountryEntry& e : parse_country_entries(text, source)) {
+    codes.push_back(e.code);
   }
   return codes;
 }
@@ -229,15 +304,14 @@ validate(const Config& raw, Countries countries)
   }
 
   // Countries: the `countries` key wins over the file.
-  std::vector<std::string> codes;
+  std::vector<CountryEntry> entries;
   if (!raw.countries.empty()) {
-    for (const std::string& c : split_codes(raw.countries)) {
-      std::string normal;
-      std::string problem;
-      if (!normalize_country(c, normal, &problem)) {
-        throw ConfigError(o.where("countries") + ": " + problem);
-      }
-      codes.push_back(normal);
+    try {
+      entries = parse_country_entries(raw.countries, "countries");
+    } catch (const ConfigError& e) {
+      // "countries:1: problem" -> "FILE:LINE: countries: problem"
+      const std::string what = e.what();
+      throw ConfigError(o.where("countries") + ": " + what.substr(what.find(": ") + 2));
     }
   } else if (countries == Countries::Required) {
     std::string text;
@@ -247,12 +321,11 @@ validate(const Config& raw, Countries countries)
       throw ConfigError(o.where("countries-file") + ": " + e.what());
     }
     check_permissions(raw.countries_file, "a countries file");
-    codes = parse_countries_file(text, raw.countries_file);
+    entries = parse_country_entries(text, raw.countries_file);
   }
-  for (const std::string& c : codes) {
-    if (std::find(s.countries.begin(), s.countries.end(), c) == s.countries.end()) {
-      s.countries.push_back(c);
-    }
+  for (const CountryEntry& e : entries) {
+    s.countries.push_back(e.code);
+    s.country_actions[e.code] = e.action;
   }
   if (countries == Countries::Required && s.countries.empty()) {
     throw ConfigError((raw.countries.empty() ? raw.countries_file : o.where("countries")) +
@@ -271,6 +344,18 @@ validate(const Config& raw, Countries countries)
     s.allow_only = true;
   } else {
     throw ConfigError(o.where("policy") + ": expected block or allow-only, got '" + raw.policy + "'");
+  }
+  if (s.allow_only) {
+    // The list is what is let in: an action has nothing to act on.
+    for (const CountryEntry& e : entries) {
+      if (e.action.kind != apply::SourceAction::Kind::Drop) {
+        throw ConfigError((raw.countries.empty() ? raw.countries_file + ":" + std::to_string(e.line)
+                                                 : o.where("countries")) +
+                          ": '" + apply::to_string(e.action) + "' after " + e.code +
+                          ": with policy allow-only the list names the allowed countries; actions apply with "
+                          "policy block");
+      }
+    }
   }
 
   s.sources = parse_sources(raw.source, o);

@@ -101,6 +101,9 @@ struct Config {
 struct Settings {
   Config raw;
   std::vector<std::string> countries; // lower-case, unique, validated
+  // What each listed country's packets meet (the words after its code);
+  // every country of `countries` is here, drop unless the list says else.
+  std::map<std::string, apply::SourceAction> country_actions;
   net::Families families = net::Families::Both;
   net::NetList allow; // allow + allowlist-file
   bool allow_only = false;
@@ -135,7 +138,25 @@ enum class Countries {
 };
 Settings validate(const Config& raw, Countries countries);
 
-// Parses a countries file's text: one or more codes per line, '#' comments.
+// One country of a countries list, with what is done to its packets.
+struct CountryEntry {
+  std::string code; // lower case
+  apply::SourceAction action;
+  std::size_t line = 0; // 1-based, in its file (the key's line for `countries`)
+  friend bool operator==(const CountryEntry&, const CountryEntry&) = default;
+};
+
+// Parses a countries list: codes separated by blanks, commas or ';', '#'
+// comments, each code optionally followed by its action, which applies to
+// every code before it on the line that has none yet: "nz", "nz reject",
+// "cn ru count", "au limit 10/second, nz". A country listed twice keeps
+// its first place; listed with two actions, it is an error. Errors are
+// one line, "SOURCE:LINE: problem" (the bad word or rate quoted); `first_line`
+// numbers the text's first line.
+std::vector<CountryEntry> parse_country_entries(const std::string& text, const std::string& source,
+                                                std::size_t first_line = 1);
+
+// The codes alone of parse_country_entries(text, source), in order.
 std::vector<std::string> parse_countries_file(const std::string& text, const std::string& source);
 
 } // namespace geoblock::flow

@@ -94,6 +94,33 @@ TEST_F(BadConfig, UnknownCountryInCountriesFileNamesItsLine)
   expect_usage_error({"update", "--dry-run", "--config", conf}, list + ":4: ");
 }
 
+TEST_F(BadConfig, ABadActionOrRateInTheCountriesFileNamesItsLineAndValue)
+{
+  const std::string list = dir.write("countries.cfg", "# blocked\ncn reject\nru limit 5/fortnight\n");
+  const std::string conf = config("countries-file = " + list + "\n");
+  expect_usage_error({"update", "--dry-run", "--config", conf},
+                     list + ":3: limit '5/fortnight': unknown unit 'fortnight'");
+  const std::string word = dir.write("words.cfg", "cn\nru rejct\n");
+  expect_usage_error({"update", "--dry-run", "--config", config("countries-file = " + word + "\n")},
+                     word + ":2: 'rejct' is neither a country code nor an action");
+}
+
+TEST_F(BadConfig, AnActionInTheCountriesKeyNamesTheKey)
+{
+  const std::string conf = config("countries = cn count, ru limit\n");
+  expect_usage_error({"update", "--dry-run", "--config", conf},
+                     conf + ":4: key 'countries': 'limit' needs a rate after it");
+}
+
+TEST_F(BadConfig, AllowOnlyRefusesActionsOtherThanDrop)
+{
+  const std::string list = dir.write("countries.cfg", "nz\nau count\n");
+  const std::string conf = config("policy = allow-only\ncountries-file = " + list + "\n");
+  expect_usage_error({"update", "--dry-run", "--config", conf},
+                     list +
+                         ":2: 'count' after au: with policy allow-only the list names the allowed countries");
+}
+
 TEST_F(BadConfig, MissingCountriesFile)
 {
   const std::string conf = config("countries-file = " + dir / "nope.cfg" + "\n");
