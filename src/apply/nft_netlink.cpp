@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <iterator>
+#include <map>
 #include <memory>
 
 #include <arpa/inet.h>
@@ -222,7 +223,82 @@ decode(const std::vector<Element>& elements, std::vector<net::Prefix<A>>& out)
   }
 }
 
+template <class A>
+std::vector<Element>
+map_intervals(const std::vector<std::pair<std::string, std::vector<net::Prefix<A>>>>& sources)
+{
+  std::vector<Element> out;
+  for (const auto& [chain, nets] : sources) {
+    for (Element e : intervals(nets)) {
+      if (!e.interval_end) {
+        e.jump = chain;
+      }
+      out.push_back(std::move(e));
+    }
+  }
+  // Key order; at equal keys the end of one interval before the start of
+  // the next, as decode() and intervals_of() read them.
+  std::stable_sort(out.begin(), out.end(), [](const Element& a, const Element& b) {
+    return a.key != b.key ? a.key < b.key : a.interval_end > b.interval_end;
+  });
+  return out;
+}
+
+template <class A>
+void
+decode_map_intervals(const std::vector<Element>& elements,
+                     std::vector<std::pair<std::string, std::vector<net::Prefix<A>>>>& out)
+{
+  // Each interval decoded on its own, with its start's chain.
+  std::vector<Element> sorted = elements;
+  std::sort(sorted.begin(), sorted.end(), [](const Element& a, const Element& b) {
+    return a.key != b.key ? a.key < b.key : a.interval_end > b.interval_end;
+  });
+  std::map<std::string, std::vector<net::Prefix<A>>> by_chain;
+  for (std::size_t i = 0; i < sorted.size(); ++i) {
+    if (sorted[i].interval_end) {
+      continue; // an end without a start is no interval (decode() says the same)
+    }
+    std::vector<Element> one = {sorted[i]};
+    if (i + 1 < sorted.size() && sorted[i + 1].interval_end) {
+      one.push_back(sorted[i + 1]);
+    } else if (i + 1 < sorted.size()) {
+      throw RulesError("nftables: interval map holds two start elements in a row");
+    }
+    std::vector<net::Prefix<A>> nets;
+    decode(one, nets);
+    auto& dest = by_chain[sorted[i].jump];
+    dest.insert(dest.end(), nets.begin(), nets.end());
+  }
+  out.clear();
+  for (auto& [chain, nets] : by_chain) {
+    std::sort(nets.begin(), nets.end());
+    out.emplace_back(chain, std::move(nets));
+  }
+}
+
 } // namespace
+
+std::vector<Element>
+map_elements(const MapSources4& sources)
+{
+  return map_intervals(sources);
+}
+std::vector<Element>
+map_elements(const MapSources6& sources)
+{
+  return map_intervals(sources);
+}
+void
+decode_map(const std::vector<Element>& elements, MapSources4& out)
+{
+  decode_map_intervals(elements, out);
+}
+void
+decode_map(const std::vector<Element>& elements, MapSources6& out)
+{
+  decode_map_intervals(elements, out);
+}
 
 std::string
 family_name(Family family)
@@ -281,8 +357,13 @@ interval_less(const Interval& a, const Interval& b)
   if (a.start.key != b.start.key) {
     return a.start.key < b.start.key;
   }
-  return a.end.has_value() != b.end.has_value() ? b.end.has_value()
-                                                : a.end.has_value() && a.end->key < b.end->key;
+  if (a.end.has_value() != b.end.has_value()) {
+    return b.end.has_value();
+  }
+  if (a.end.has_value() && a.end->key != b.end->key) {
+    return a.end->key < b.end->key;
+  }
+  return a.start.jump < b.start.jump; // a verdict map's: the same interval to another chain differs
 }
 
 // The intervals the elements encode, ascending; nullopt when they are no
@@ -451,6 +532,14 @@ lookup(const std::string& set, std::uint32_t set_id)
 }
 
 Expr
+vmap_lookup(const std::string& set, std::uint32_t set_id)
+{
+  Expr e = lookup(set, set_id);
+  e.verdict_map = true;
+  return e;
+}
+
+Expr
 ct_state_load()
 {
   Expr e;
@@ -563,6 +652,9 @@ build_expr(const Expr& x)
     if (x.op != 0) {
       nftnl_expr_set_u32(e.get(), NFTNL_EXPR_LOOKUP_FLAGS, x.op);
     }
+    if (x.verdict_map) {
+      nftnl_expr_set_u32(e.get(), NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
+    }
     break;
   case Expr::Kind::Ct:
     e = make("ct");
@@ -655,7 +747,11 @@ read_expr(const nftnl_expr* e, Rule& rule)
     x.name = nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_SET) ? nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET) : "";
     x.op = u32_of(e, NFTNL_EXPR_LOOKUP_FLAGS);
     if (nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_DREG)) {
-      x.kind = Expr::Kind::Other; // a map lookup: not geoblock's
+      if (u32_of(e, NFTNL_EXPR_LOOKUP_DREG) == NFT_REG_VERDICT) {
+        x.verdict_map = true; // vmap
+      } else {
+        x.kind = Expr::Kind::Other; // a data map's lookup: not geoblock's
+      }
     }
   } else if (name == "ct" && nftnl_expr_is_set(e, NFTNL_EXPR_CT_DREG)) {
     x.kind = Expr::Kind::Ct;
@@ -801,6 +897,11 @@ Batch::add_set(const Set& set)
   if (set.anonymous) {
     flags |= NFT_SET_ANONYMOUS | NFT_SET_CONSTANT;
   }
+  if (set.verdict_map) {
+    flags |= NFT_SET_MAP;
+    // The kernel sizes a verdict's data itself.
+    nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
+  }
   nftnl_set_set_u32(s.get(), NFTNL_SET_FLAGS, flags);
   nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_TYPE, static_cast<std::uint32_t>(set.key_type));
   nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_LEN, set.key_len);
@@ -822,7 +923,11 @@ Batch::elements(int type, const Set& set, const std::vector<Element>& elements, 
 {
   // Written with libmnl directly: one nftnl_set_elem object per element
   // would cost an allocation each for world-sized sets.
-  const std::size_t per_element = set.key_len + 40;
+  std::size_t longest_jump = 0;
+  for (const Element& e : elements) {
+    longest_jump = std::max(longest_jump, e.jump.size());
+  }
+  const std::size_t per_element = set.key_len + 40 + (longest_jump == 0 ? 0 : longest_jump + 32);
   // An even count: an interval's start and end never straddle two
   // messages (lists of whole intervals start each one at an even index).
   const std::size_t chunk = std::max<std::size_t>(2, k_elements_bytes / per_element / 2 * 2);
@@ -844,6 +949,15 @@ Batch::elements(int type, const Set& set, const std::vector<Element>& elements, 
       mnl_attr_nest_end(nlh, key);
       if (elements[i].interval_end) {
         mnl_attr_put_u32(nlh, NFTA_SET_ELEM_FLAGS, htonl(NFT_SET_ELEM_INTERVAL_END));
+      }
+      if (type == NFT_MSG_NEWSETELEM && !elements[i].jump.empty()) {
+        // DATA > VERDICT > CODE (jump), CHAIN.
+        nlattr* data = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_DATA);
+        nlattr* verdict = mnl_attr_nest_start(nlh, NFTA_DATA_VERDICT);
+        mnl_attr_put_u32(nlh, NFTA_VERDICT_CODE, htonl(static_cast<std::uint32_t>(NFT_JUMP)));
+        mnl_attr_put_strz(nlh, NFTA_VERDICT_CHAIN, elements[i].jump.c_str());
+        mnl_attr_nest_end(nlh, verdict);
+        mnl_attr_nest_end(nlh, data);
       }
       mnl_attr_nest_end(nlh, elem);
     }
@@ -1213,6 +1327,8 @@ Socket::sets(const Table& table, bool with_elements)
     const std::uint32_t flags = nftnl_set_get_u32(s.get(), NFTNL_SET_FLAGS);
     x.interval = (flags & NFT_SET_INTERVAL) != 0;
     x.anonymous = (flags & NFT_SET_ANONYMOUS) != 0;
+    x.verdict_map = (flags & NFT_SET_MAP) != 0 && nftnl_set_is_set(s.get(), NFTNL_SET_DATA_TYPE) &&
+                    nftnl_set_get_u32(s.get(), NFTNL_SET_DATA_TYPE) == NFT_DATA_VERDICT;
     x.key_type = static_cast<KeyType>(nftnl_set_get_u32(s.get(), NFTNL_SET_KEY_TYPE));
     x.key_len = nftnl_set_get_u32(s.get(), NFTNL_SET_KEY_LEN);
     x.elements_known = false;
@@ -1226,6 +1342,50 @@ Socket::sets(const Table& table, bool with_elements)
   }
   return out;
 }
+
+namespace {
+
+// A map element's DATA attribute: the chain of a jump verdict; another
+// verdict as "(verdict N)", so that it never equals a chain geoblock
+// writes.
+std::string
+verdict_chain(const nlattr* data)
+{
+  struct Verdict {
+    std::int32_t code = 0;
+    std::string chain;
+    bool seen = false;
+  } v;
+  mnl_attr_parse_nested(
+      data,
+      [](const nlattr* a, void* d) -> int {
+        if (mnl_attr_get_type(a) != NFTA_DATA_VERDICT) {
+          return MNL_CB_OK;
+        }
+        mnl_attr_parse_nested(
+            a,
+            [](const nlattr* b, void* d2) -> int {
+              auto* out = static_cast<Verdict*>(d2);
+              if (mnl_attr_get_type(b) == NFTA_VERDICT_CODE && mnl_attr_get_payload_len(b) >= 4) {
+                out->code = static_cast<std::int32_t>(ntohl(mnl_attr_get_u32(b)));
+                out->seen = true;
+              } else if (mnl_attr_get_type(b) == NFTA_VERDICT_CHAIN) {
+                const auto* text = static_cast<const char*>(mnl_attr_get_payload(b));
+                out->chain.assign(text, strnlen(text, mnl_attr_get_payload_len(b)));
+              }
+              return MNL_CB_OK;
+            },
+            d);
+        return MNL_CB_OK;
+      },
+      &v);
+  if (v.seen && v.code == NFT_JUMP && !v.chain.empty()) {
+    return v.chain;
+  }
+  return "(verdict " + std::to_string(v.code) + ")";
+}
+
+} // namespace
 
 std::vector<Element>
 Socket::elements(const Set& set)
@@ -1260,6 +1420,8 @@ Socket::elements(const Set& set)
                       auto* o = static_cast<One*>(d);
                       if (mnl_attr_get_type(a) == NFTA_SET_ELEM_FLAGS) {
                         o->e->interval_end = (ntohl(mnl_attr_get_u32(a)) & NFT_SET_ELEM_INTERVAL_END) != 0;
+                      } else if (mnl_attr_get_type(a) == NFTA_SET_ELEM_DATA) {
+                        o->e->jump = verdict_chain(a);
                       } else if (mnl_attr_get_type(a) == NFTA_SET_ELEM_KEY) {
                         mnl_attr_parse_nested(
                             a,

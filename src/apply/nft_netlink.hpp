@@ -41,6 +41,9 @@ enum class KeyType : std::uint32_t { Ipv4Addr = 7, Ipv6Addr = 8, InetService = 1
 struct Element {
   std::array<std::uint8_t, 16> key{}; // network byte order, key_len bytes used
   bool interval_end = false;
+  // A verdict map's element: the chain it jumps to (a start element; ""
+  // in plain sets and on end elements).
+  std::string jump;
   friend bool operator==(const Element&, const Element&) = default;
 };
 
@@ -51,8 +54,9 @@ struct Set {
   KeyType key_type = KeyType::Ipv4Addr;
   std::uint32_t key_len = 4;
   bool interval = true;
-  bool anonymous = false; // anonymous + constant: bound to one rule
-  std::uint32_t id = 0;   // batch-local id (rules refer to new sets by it)
+  bool anonymous = false;   // anonymous + constant: bound to one rule
+  bool verdict_map = false; // a map from keys to verdicts (jump CHAIN): `vmap`
+  std::uint32_t id = 0;     // batch-local id (rules refer to new sets by it)
   bool elements_known = true;
   std::vector<Element> elements;
 };
@@ -67,6 +71,19 @@ std::vector<Element> interval_elements(const std::vector<net::Prefix6>& nets);
 // included). Throws RulesError when they are not a valid interval encoding.
 void decode_intervals(const std::vector<Element>& elements, std::vector<net::Prefix4>& out);
 void decode_intervals(const std::vector<Element>& elements, std::vector<net::Prefix6>& out);
+// A verdict map's interval elements: each source's sorted, disjoint
+// networks (disjoint from every other source's too) as intervals that
+// jump to the source's chain, all in key order. Adjacent networks of two
+// sources stay two intervals, each with its own chain.
+using MapSources4 = std::vector<std::pair<std::string, std::vector<net::Prefix4>>>;
+using MapSources6 = std::vector<std::pair<std::string, std::vector<net::Prefix6>>>;
+std::vector<Element> map_elements(const MapSources4& sources);
+std::vector<Element> map_elements(const MapSources6& sources);
+// And back: the networks of each chain the elements jump to, sorted by
+// chain name, each chain's networks sorted (every interval as the fewest
+// networks covering it). Throws RulesError like decode_intervals.
+void decode_map(const std::vector<Element>& elements, MapSources4& out);
+void decode_map(const std::vector<Element>& elements, MapSources6& out);
 // What turns a live interval set's elements into `want` (the
 // interval_elements() of the desired networks) inside one transaction.
 // The kernel takes interval elements one by one and checks each against
@@ -77,7 +94,8 @@ void decode_intervals(const std::vector<Element>& elements, std::vector<net::Pre
 // to delete a start unless the next end deleted is that start's own. So
 // the delta is made of whole intervals, ascending: each live interval that
 // is not wanted deleted as its start and then its end, each wanted one that
-// is not live added the same way. `replace` (flush the set, then add
+// is not live added the same way. In a verdict map an interval is also
+// its chain: one whose chain changed is deleted and added again. `replace` (flush the set, then add
 // `want` whole) is chosen where the live elements are no clean interval
 // encoding (two starts in a row, an end without its start, such as nft's
 // leading end at 0) or where it sends fewer elements than the delta.
@@ -122,6 +140,7 @@ struct Expr {
   std::string name;               // lookup set, log prefix, jump target, Other: the kernel's name
   std::uint64_t rate = 0, unit = 0;
   std::uint32_t burst = 0;
+  bool verdict_map = false; // lookup: into a verdict map (its result is the verdict)
   friend bool operator==(const Expr&, const Expr&) = default;
 };
 
@@ -134,6 +153,8 @@ enum class PayloadBase : std::uint32_t { Network = 1, Transport = 2 };
 Expr payload_load(PayloadBase base, std::uint32_t offset, std::uint32_t len);
 Expr bitwise_mask(std::vector<std::uint8_t> mask);
 Expr lookup(const std::string& set, std::uint32_t set_id = 0);
+// `vmap @set`: the verdict of the element the register's key falls in.
+Expr vmap_lookup(const std::string& set, std::uint32_t set_id = 0);
 Expr ct_state_load();
 Expr counter();
 Expr limit(std::uint64_t rate, std::uint64_t unit_seconds, std::uint32_t burst);

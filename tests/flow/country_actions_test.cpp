@@ -64,9 +64,9 @@ TEST(CountryActions, RandomListsReadBackAsWritten)
       }
       const Kind kinds[] = {Kind::Drop, Kind::Reject, Kind::Count, Kind::Limit};
       const Kind k = kinds[rng() % 4];
-      want.push_back({cc, k == Kind::Limit ? action(k, std::to_string(1 + rng() % 10000) +
-                                                           (rng() % 2 ? "/sec" : "/min"))
-                                           : action(k)});
+      want.push_back({cc, k == Kind::Limit
+                              ? action(k, std::to_string(1 + rng() % 10000) + (rng() % 2 ? "/sec" : "/min"))
+                              : action(k)});
     }
     std::string text = rng() % 2 ? "# blocked\n" : "";
     std::size_t line = text.empty() ? 1 : 2;
@@ -112,8 +112,9 @@ error_of(const std::string& text)
 TEST(CountryActions, EveryBadWordOrRateIsOneErrorNamingFileLineAndValue)
 {
   const std::string f = "/etc/geoblock/countries.cfg:";
-  EXPECT_EQ(error_of("cn\nnz rejct\n"), f + "2: 'rejct' is neither a country code nor an action (drop, reject, "
-                                            "count, limit RATE)");
+  EXPECT_EQ(error_of("cn\nnz rejct\n"),
+            f + "2: 'rejct' is neither a country code nor an action (drop, reject, "
+                "count, limit RATE)");
   EXPECT_EQ(error_of("nz limit\n"), f + "1: 'limit' needs a rate after it (limit 10/second)");
   EXPECT_EQ(error_of("cn\n\nnz limit 10/fortnight\n"),
             f + "3: limit '10/fortnight': unknown unit 'fortnight' (second, minute, hour or day)");
@@ -122,9 +123,11 @@ TEST(CountryActions, EveryBadWordOrRateIsOneErrorNamingFileLineAndValue)
   EXPECT_NE(error_of("nz limit 0/second\n").find(f + "1: limit '0/second'"), std::string::npos);
   EXPECT_EQ(error_of("reject nz\n"), f + "1: 'reject' follows no country: an action goes after the code it "
                                          "applies to ('nz reject')");
-  EXPECT_EQ(error_of("nz count reject\n"), f + "1: 'reject' follows no country: an action goes after the code it "
-                                               "applies to ('nz reject')");
-  EXPECT_EQ(error_of("nz\nau\nnz reject\n"), f + "3: nz is listed with two actions: drop (line 1) and reject");
+  EXPECT_EQ(error_of("nz count reject\n"),
+            f + "1: 'reject' follows no country: an action goes after the code it "
+                "applies to ('nz reject')");
+  EXPECT_EQ(error_of("nz\nau\nnz reject\n"),
+            f + "3: nz is listed with two actions: drop (line 1) and reject");
   EXPECT_EQ(error_of("xx reject\n"), f + "1: 'xx' is not an ISO 3166-1 alpha-2 country code");
   // The same country twice with the same action is no conflict.
   EXPECT_EQ(error_of("nz count\nnz count\n"), "(no error)");
