@@ -224,6 +224,86 @@ AsnRow::label() const
   return (allow ? "allow " : "") + net::asn_label(number, name);
 }
 
+namespace {
+
+// The block by source (Report::sources): every source's networks of the
+// configured families, made disjoint by precedence (action_rank, then
+// lists, ASes, countries in configured order), with what is never blocked
+// (the allowlist, local networks, allowed ASes) taken out first.
+std::vector<SourceTarget>
+by_source(const std::vector<net::ZoneResult>& zones, const std::vector<net::BlocklistResult>& blocklists,
+          const std::vector<net::AsnResult>& asns, const Settings& settings)
+{
+  std::vector<SourceTarget> sources;
+  const auto add = [&](std::string name, const net::NetList& nets) {
+    SourceTarget t;
+    t.source = std::move(name);
+    t.nets = nets;
+    sources.push_back(std::move(t));
+  };
+  for (const net::BlocklistResult& b : blocklists) {
+    add("list:" + b.name, b.nets);
+  }
+  net::NetList exempt = never_blocked(settings);
+  for (const net::AsnResult& a : asns) {
+    if (a.allow) {
+      append(exempt, a.nets);
+    } else {
+      add("as:" + std::to_string(a.number), a.nets);
+    }
+  }
+  for (const std::string& country : settings.countries) {
+    SourceTarget t;
+    t.source = country;
+    if (const auto it = settings.country_actions.find(country); it != settings.country_actions.end()) {
+      t.action = it->second;
+    }
+    for (const net::ZoneResult& z : zones) {
+      if (z.country == country) {
+        append(t.nets, z.nets);
+      }
+    }
+    sources.push_back(std::move(t));
+  }
+  std::stable_sort(sources.begin(), sources.end(), [](const SourceTarget& a, const SourceTarget& b) {
+    return action_rank(a.action) < action_rank(b.action);
+  });
+  std::vector<std::vector<net::Prefix4>> v4 = {exempt.v4};
+  std::vector<std::vector<net::Prefix6>> v6 = {exempt.v6};
+  for (const SourceTarget& t : sources) {
+    v4.push_back(net::includes(settings.families, net::Family::V4) ? t.nets.v4 : std::vector<net::Prefix4>{});
+    v6.push_back(net::includes(settings.families, net::Family::V6) ? t.nets.v6 : std::vector<net::Prefix6>{});
+  }
+  v4 = net::partition(v4);
+  v6 = net::partition(v6);
+  std::vector<SourceTarget> out;
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    SourceTarget t = std::move(sources[i]);
+    t.nets.v4 = std::move(v4[i + 1]);
+    t.nets.v6 = std::move(v6[i + 1]);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+} // namespace
+
+int
+action_rank(const apply::SourceAction& action)
+{
+  switch (action.kind) {
+  case apply::SourceAction::Kind::Drop:
+    return 0;
+  case apply::SourceAction::Kind::Reject:
+    return 1;
+  case apply::SourceAction::Kind::Limit:
+    return 2;
+  case apply::SourceAction::Kind::Count:
+    return 3;
+  }
+  return 0;
+}
+
 Report
 make_report(const std::vector<net::ZoneResult>& zones, const Settings& settings, std::int64_t now)
 {
@@ -320,6 +400,9 @@ make_report(const std::vector<net::ZoneResult>& zones, const std::vector<net::Bl
   }
   if (!net::includes(settings.families, net::Family::V6)) {
     plan.target.v6.clear();
+  }
+  if (!settings.allow_only) {
+    plan.sources = by_source(zones, blocklists, asns, settings);
   }
   return plan;
 }

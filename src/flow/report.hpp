@@ -61,12 +61,30 @@ struct AsnRow {
   const char* action() const { return allow ? "allow" : "block"; }
 };
 
+// What one source puts in the block with policy block, and what is done
+// to its packets: the unit the firewall counts by (one counter per source,
+// family and direction) and acts by.
+struct SourceTarget {
+  std::string source; // "nz" (a country, lower case), "list:drop.txt", "as:64496"
+  apply::SourceAction action;
+  net::NetList nets; // minimal and sorted; disjoint from every other source's
+};
+
+// The order in which sources claim an address several of them hold (one
+// address, one source, one action): the strongest action first (drop,
+// reject, limit, count), then the most specific data (blocklists, ASes,
+// countries), then the configured order.
+int action_rank(const apply::SourceAction& action);
+
 struct Report {
   std::vector<CountryRow> rows;
   std::vector<BlocklistRow> blocklists; // after the countries, in configured order
   std::vector<AsnRow> asns;             // after the blocklists: blocked ASes, then allowed ones
   net::NetList target;                  // what the sets should hold, aggregated
-  std::size_t networks_v4 = 0;          // all zones, as read
+  // Policy block: the target by source, in precedence order; their
+  // networks together are exactly `target`. Empty with allow-only.
+  std::vector<SourceTarget> sources;
+  std::size_t networks_v4 = 0; // all zones, as read
   std::size_t networks_v6 = 0;
   std::vector<std::string> warnings;
   // Zones and lists whose new data max-shrink refused, one line each

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bitset>
+#include <set>
 
 namespace geoblock::net {
 
@@ -249,6 +250,65 @@ subtract(std::vector<Prefix<A>> blocked, std::vector<Prefix<A>> allowed)
 }
 
 template <class A>
+std::vector<std::vector<Prefix<A>>>
+partition(const std::vector<std::vector<Prefix<A>>>& lists)
+{
+  // Boundaries: a list's range starts at its first address and stops
+  // before last + 1 (no stop for a range reaching the top).
+  struct Event {
+    A at;
+    std::size_t list;
+    bool start;
+  };
+  std::vector<Event> events;
+  for (std::size_t i = 0; i < lists.size(); ++i) {
+    for (const Range<A>& r : merge_ranges(lists[i])) {
+      events.push_back(Event{r.first, i, true});
+      if (r.last != static_cast<A>(~A{0})) {
+        events.push_back(Event{static_cast<A>(r.last + 1), i, false});
+      }
+    }
+  }
+  std::sort(events.begin(), events.end(), [](const Event& a, const Event& b) { return a.at < b.at; });
+  std::vector<std::vector<Range<A>>> owned(lists.size());
+  const auto own = [&](std::size_t list, A first, A last) {
+    auto& ranges = owned[list];
+    if (!ranges.empty() && ranges.back().last != static_cast<A>(~A{0}) &&
+        static_cast<A>(ranges.back().last + 1) == first) {
+      ranges.back().last = last;
+    } else {
+      ranges.push_back(Range<A>{first, last});
+    }
+  };
+  std::set<std::size_t> active; // each list's ranges are disjoint: in or out
+  A from = 0;
+  for (std::size_t e = 0; e < events.size();) {
+    const A at = events[e].at;
+    if (!active.empty() && at > from) {
+      own(*active.begin(), from, static_cast<A>(at - 1));
+    }
+    for (; e < events.size() && events[e].at == at; ++e) {
+      if (events[e].start) {
+        active.insert(events[e].list);
+      } else {
+        active.erase(events[e].list);
+      }
+    }
+    from = at;
+  }
+  if (!active.empty()) {
+    own(*active.begin(), from, static_cast<A>(~A{0}));
+  }
+  std::vector<std::vector<Prefix<A>>> out(lists.size());
+  for (std::size_t i = 0; i < lists.size(); ++i) {
+    for (const Range<A>& r : owned[i]) {
+      split_range(r, out[i]);
+    }
+  }
+  return out;
+}
+
+template <class A>
 u128
 address_count(const std::vector<Prefix<A>>& nets)
 {
@@ -279,6 +339,7 @@ distinct_prefix_lengths(const std::vector<Prefix<A>>& nets)
   template void split_range(Range<A>, std::vector<Prefix<A>>&);                                              \
   template std::vector<Prefix<A>> aggregate(std::vector<Prefix<A>>);                                         \
   template std::vector<Prefix<A>> subtract(std::vector<Prefix<A>>, std::vector<Prefix<A>>);                  \
+  template std::vector<std::vector<Prefix<A>>> partition(const std::vector<std::vector<Prefix<A>>>&);        \
   template u128 address_count(const std::vector<Prefix<A>>&);                                                \
   template int distinct_prefix_lengths(const std::vector<Prefix<A>>&);
 

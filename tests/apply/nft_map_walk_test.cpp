@@ -31,19 +31,21 @@ const char* const k_chains[] = {"src-au", "src-cn", "src-nz", "src-list-x", "src
 // the previous contents, sometimes a network moving to another source.
 template <class A>
 std::vector<std::pair<std::string, std::vector<net::Prefix<A>>>>
-random_sources(std::mt19937_64& rng, const std::vector<std::pair<std::string, std::vector<net::Prefix<A>>>>& previous,
-               A region, int region_len, int top_len)
+random_sources(std::mt19937_64& rng,
+               const std::vector<std::pair<std::string, std::vector<net::Prefix<A>>>>& previous, A region,
+               int region_len, int top_len)
 {
   std::vector<std::vector<net::Prefix<A>>> drawn(std::size(k_chains));
   for (const auto& [chain, nets] : previous) {
     for (const auto& p : nets) {
       if (rng() % 3 != 0) {
         // Mostly where it was; now and then to another source.
-        const std::size_t to = rng() % 6 == 0 ? rng() % std::size(k_chains)
-                                              : static_cast<std::size_t>(
-                                                    std::find_if(std::begin(k_chains), std::end(k_chains),
-                                                                 [&](const char* c) { return chain == c; }) -
-                                                    std::begin(k_chains));
+        const std::size_t to =
+            rng() % 6 == 0
+                ? rng() % std::size(k_chains)
+                : static_cast<std::size_t>(std::find_if(std::begin(k_chains), std::end(k_chains),
+                                                        [&](const char* c) { return chain == c; }) -
+                                           std::begin(k_chains));
         drawn[to].push_back(p);
       }
     }
