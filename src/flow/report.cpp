@@ -1,5 +1,6 @@
 #include "flow/report.hpp"
 
+#include "flow/stats.hpp"
 #include "flow/target.hpp"
 
 #include "fetch/blocklist_fetch.hpp"
@@ -783,10 +784,7 @@ format_metrics(const util::Json& state)
         "# HELP geoblock_blocklist_fresh 1 when the list was fetched or confirmed in the last "
         "update.\n# TYPE geoblock_blocklist_fresh gauge\n";
     for (const util::Json& b : state.get("blocklists").items()) {
-      std::string name;
-      for (const char c : b.get("name").as_string()) { // a label value: \, " and line ends escaped
-        name += c == '\\' ? "\\\\" : c == '"' ? "\\\"" : c == '\n' ? "\\n" : std::string(1, c);
-      }
+      const std::string name = label_value(b.get("name").as_string());
       for (const char* family : {"v4", "v6"}) {
         const util::Json& z = b.get(family);
         if (z.is_null()) {
@@ -839,6 +837,9 @@ format_metrics(const util::Json& state)
                std::to_string(c.get("bytes").as_int()) + "\n";
     }
     out += packets + bytes;
+  }
+  if (state.get("counters").is_array()) {
+    out += counter_metrics(counters_from_json(state.get("counters")));
   }
   return out + ages + ok;
 }

@@ -182,7 +182,9 @@ TEST(Sources, OneAddressOneSourceTogetherExactlyTheBlockByPrecedence)
         EXPECT_TRUE(disjoint(s.nets.v4, o.nets.v4) && disjoint(s.nets.v6, o.nets.v6)) << o.source;
         // A source that comes first by precedence keeps what it shares.
         const int a = flow::action_rank(s.action), b = flow::action_rank(o.action);
-        const bool first = a != b ? a < b : specificity(s.source) < specificity(o.source) || (specificity(s.source) == specificity(o.source) && i < j);
+        const bool first = a != b ? a < b
+                                  : specificity(s.source) < specificity(o.source) ||
+                                        (specificity(s.source) == specificity(o.source) && i < j);
         if (first) {
           EXPECT_TRUE(disjoint(o.nets.v4, own.v4) && disjoint(o.nets.v6, own.v6))
               << o.source << " holds addresses of " << s.source << ", which comes first";
