@@ -47,6 +47,12 @@ void
 check_supported(const RulesConfig& config, const Backend& backend)
 {
   const Capabilities can = backend.capabilities();
+  if (config.by_source && !can.verdict_maps) {
+    throw ConfigError(
+        std::string("per-source actions (reject, count, limit in the countries list) need backend "
+                    "nftables for now; backend ") +
+        backend.name() + " drops only");
+  }
   for (const Hook& h : hooks_of(config)) {
     if (h.table == "ingress" && !can.ingress) {
       throw ConfigError("chain " + to_string(h) +
@@ -67,7 +73,8 @@ apply(Backend& backend, const net::NetList& aggregated, const ApplyOptions& opti
   validate(static_cast<const RulesConfig&>(options));
   check_supported(options, backend);
   const auto lock = lock_for(options);
-  const FirewallState desired = desired_state(aggregated, options);
+  const FirewallState desired = options.by_source ? desired_state_by_source(options.sources, options)
+                                                  : desired_state(aggregated, options);
   const LiveState before = backend.read(options, true);
   for (const auto& w : before.warnings) {
     log::warning(w);

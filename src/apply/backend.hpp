@@ -18,8 +18,9 @@ namespace geoblock::apply {
 // What a backend can express, consulted by the configuration's validation
 // (check_supported) before anything runs, dry runs included.
 struct Capabilities {
-  bool ingress = false;     // chain = ingress:IFACE (netdev ingress)
-  bool docker_user = false; // chain = DOCKER-USER (an iptables chain)
+  bool ingress = false;      // chain = ingress:IFACE (netdev ingress)
+  bool docker_user = false;  // chain = DOCKER-USER (an iptables chain)
+  bool verdict_maps = false; // per-source chains by one lookup (RulesConfig::sources)
 };
 
 class Backend {

@@ -1,5 +1,7 @@
 #include "apply/iptables_rule.hpp"
 
+#include "core/error.hpp"
+
 #include "net/zone.hpp"
 
 #include <algorithm>
@@ -307,6 +309,8 @@ iptables_body(const Rule& rule, net::Family family)
     return out + rule.chain;
   case Action::Log:
     return out + "LOG --log-prefix \"" + rule.log_prefix + "\"";
+  case Action::Classify:
+    throw RulesError("iptables has no verdict maps: per-source actions need backend nftables");
   case Action::Unknown:
     break;
   }

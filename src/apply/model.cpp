@@ -91,6 +91,8 @@ describe(const Rule& rule)
     return out + "jump " + rule.chain;
   case Action::Log:
     return out + "log \"" + rule.log_prefix + "\"";
+  case Action::Classify:
+    return out + "jump to its source's chain";
   case Action::Unknown:
     break;
   }

@@ -72,8 +72,12 @@ enum class Action {
   Reject,   // the family's ICMP port unreachable
   TcpReset, // a TCP reset (the rule matches TCP)
   Return,
-  Jump,    // to `chain`, one of geoblock's own
-  Log,     // with `log_prefix`, then on to the next rule
+  Jump, // to `chain`, one of geoblock's own
+  Log,  // with `log_prefix`, then on to the next rule
+  // To the chain that the verdict map `match.set` names for the address
+  // (its source's chain: one lookup decides the source and the action);
+  // an address in no source goes on to the next rule.
+  Classify,
   Unknown, // read from the kernel, not of geoblock's vocabulary (`text` says what)
 };
 
@@ -136,9 +140,22 @@ struct ChainState {
   std::string where() const; // "raw:PREROUTING (IPv4)"
 };
 
+// A verdict map's part: the networks whose packets go to one chain (one of
+// geoblock's own, in `table`: a source's).
+struct MapPart {
+  std::string table; // the model's table of the chain: raw, mangle, filter
+  std::string chain;
+  net::NetList members; // sorted, disjoint from every other part's
+  friend bool operator==(const MapPart&, const MapPart&) = default;
+};
+
 struct SetState {
   std::string name;
   net::Family family = net::Family::V4;
+  // A verdict map (nftables): `parts` say which chain each network goes
+  // to, sorted by chain; `members` is all of them.
+  bool verdict_map = false;
+  std::vector<MapPart> parts;
   net::NetList members;      // sorted; the desired members, or the live ones when read with members
   bool members_known = true; // false: live state read without members (compare counts only)
   std::uint64_t entries = 0; // kernel entries (a /0 counts 2)

@@ -172,6 +172,39 @@ decode_into(const nft::Set& s, std::vector<net::Prefix<A>>& out)
   nft::decode_intervals(s.elements, out);
 }
 
+// A verdict map's parts (model chains) and members from its elements.
+void
+read_parts(const nft::Set& s, SetState& ss)
+{
+  const auto fill = [&](const auto& by_chain, auto& members, auto pick) {
+    for (const auto& [nft_chain, nets] : by_chain) {
+      MapPart part;
+      net::Family family = net::Family::V4;
+      if (!parse_chain_name(nft_chain, family, part.table, part.chain)) {
+        part.table = "nft";
+        part.chain = nft_chain; // not a chain of geoblock's naming: a difference, shown as such
+      }
+      pick(part.members) = nets;
+      members.insert(members.end(), nets.begin(), nets.end());
+      ss.parts.push_back(std::move(part));
+    }
+    std::sort(members.begin(), members.end());
+  };
+  if (s.key_type == nft::KeyType::Ipv4Addr) {
+    nft::MapSources4 by_chain;
+    nft::decode_map(s.elements, by_chain);
+    fill(
+        by_chain, ss.members.v4, [](net::NetList & n) -> auto& { return n.v4; });
+  } else {
+    nft::MapSources6 by_chain;
+    nft::decode_map(s.elements, by_chain);
+    fill(
+        by_chain, ss.members.v6, [](net::NetList & n) -> auto& { return n.v6; });
+  }
+  std::sort(ss.parts.begin(), ss.parts.end(),
+            [](const MapPart& a, const MapPart& b) { return a.chain < b.chain; });
+}
+
 // The FirewallState form of geoblock's live tables.
 FirewallState
 state_of(const std::vector<LiveTable>& tables, bool with_members, std::vector<std::string>& warnings)
@@ -205,7 +238,14 @@ state_of(const std::vector<LiveTable>& tables, bool with_members, std::vector<st
       const bool v6 = s.key_type == nft::KeyType::Ipv6Addr && s.key_len == 16;
       const bool v4 = s.key_type == nft::KeyType::Ipv4Addr && s.key_len == 4;
       ss.family = v6 ? net::Family::V6 : net::Family::V4;
-      if ((v4 || v6) && s.interval) {
+      if ((v4 || v6) && s.interval && s.verdict_map) {
+        ss.verdict_map = true;
+        try {
+          read_parts(s, ss);
+        } catch (const RulesError& e) {
+          warnings.push_back("map " + s.name + ": " + e.what());
+        }
+      } else if ((v4 || v6) && s.interval) {
         try {
           if (v4) {
             decode_into(s, ss.members.v4);
@@ -224,6 +264,7 @@ state_of(const std::vector<LiveTable>& tables, bool with_members, std::vector<st
       ss.members_known = with_members;
       if (!with_members) {
         ss.members = {};
+        ss.parts = {};
       }
       if (netdev) {
         // The ingress table holds its own copy of the set, which must equal
@@ -404,8 +445,23 @@ objects_of(const FirewallState& desired, const ApplyOptions& options)
       ns.name = s.name;
       ns.key_type = s.family == net::Family::V4 ? nft::KeyType::Ipv4Addr : nft::KeyType::Ipv6Addr;
       ns.key_len = s.family == net::Family::V4 ? 4 : 16;
-      ns.elements = s.family == net::Family::V4 ? nft::interval_elements(s.members.v4)
-                                                : nft::interval_elements(s.members.v6);
+      if (s.verdict_map) {
+        ns.verdict_map = true;
+        nft::MapSources4 m4;
+        nft::MapSources6 m6;
+        for (const MapPart& part : s.parts) {
+          const std::string target = nft_chain_name(s.family, part.table, part.chain);
+          if (s.family == net::Family::V4) {
+            m4.emplace_back(target, part.members.v4);
+          } else {
+            m6.emplace_back(target, part.members.v6);
+          }
+        }
+        ns.elements = s.family == net::Family::V4 ? nft::map_elements(m4) : nft::map_elements(m6);
+      } else {
+        ns.elements = s.family == net::Family::V4 ? nft::interval_elements(s.members.v4)
+                                                  : nft::interval_elements(s.members.v6);
+      }
       p.sets.push_back(std::move(ns));
     }
   }
@@ -519,6 +575,7 @@ public:
   {
     Capabilities c;
     c.ingress = true;
+    c.verdict_maps = true;
     return c;
   }
 
@@ -622,11 +679,30 @@ public:
       }
     }
     // Sets: created with their elements, or flushed and refilled when their
-    // members differ; untouched when equal.
+    // members differ; untouched when equal. A verdict map's elements jump
+    // to chains, so they are written after the chains are (map_ops); a set
+    // that must become a map or the other way round is deleted once the
+    // rules using it are flushed, and created again (replaced).
+    struct MapOp {
+      const nft::Set* set;
+      nft::IntervalDelta delta;
+    };
+    std::vector<MapOp> map_ops;
+    std::vector<std::pair<const nft::Set*, const nft::Set*>> replaced; // live, desired
+    const auto empty_copy = [](const nft::Set& s) {
+      nft::Set e = s;
+      e.elements.clear();
+      return e;
+    };
     for (const auto& s : plan.sets) {
       const auto it = live_sets.find(set_key(s.family, s.table, s.name));
       if (it == live_sets.end()) {
-        batch.add_set(s);
+        if (s.verdict_map) {
+          batch.add_set(empty_copy(s));
+          map_ops.push_back({&s, nft::interval_delta({}, s.elements)});
+        } else {
+          batch.add_set(s);
+        }
         continue;
       }
       const nft::Set& have = *it->second;
@@ -634,10 +710,18 @@ public:
         throw RulesError("nftables: set " + s.name + " in " + nft::family_name(s.family) + " " + s.table +
                          " exists with another type; run `geoblock remove` or choose another set name");
       }
+      if (have.verdict_map != s.verdict_map) {
+        replaced.emplace_back(&have, &s);
+        continue;
+      }
       // Whole intervals deleted, then whole intervals added, or the set
       // flushed and refilled (nft::interval_delta says which and why), all
       // in the same transaction: packets see the old set or the new.
-      const nft::IntervalDelta delta = nft::interval_delta(have.elements, s.elements);
+      nft::IntervalDelta delta = nft::interval_delta(have.elements, s.elements);
+      if (s.verdict_map) {
+        map_ops.push_back({&s, std::move(delta)});
+        continue;
+      }
       if (delta.replace) {
         batch.flush_set(s);
       } else if (!delta.remove.empty()) {
@@ -692,6 +776,17 @@ public:
         }
       }
     }
+    // The rules that used a replaced set are flushed by now (their rules
+    // change with it): the set is deleted and created as it must be.
+    for (const auto& [have, want] : replaced) {
+      batch.delete_set(*have);
+      if (want->verdict_map) {
+        batch.add_set(empty_copy(*want));
+        map_ops.push_back({want, nft::interval_delta({}, want->elements)});
+      } else {
+        batch.add_set(*want);
+      }
+    }
     // Own (regular) chains before the base chains that jump to them.
     for (const bool base : {false, true}) {
       for (const std::size_t i : rewrite) {
@@ -704,6 +799,18 @@ public:
         if (!exists) {
           batch.add_chain(c);
         }
+      }
+    }
+    // The maps' elements, now that every chain they jump to exists (and
+    // before the chains no longer wanted go, so no element names one).
+    for (const MapOp& op : map_ops) {
+      if (op.delta.replace) {
+        batch.flush_set(*op.set);
+      } else if (!op.delta.remove.empty()) {
+        batch.delete_elements(*op.set, op.delta.remove);
+      }
+      if (!op.delta.add.empty()) {
+        batch.add_elements(*op.set, op.delta.add);
       }
     }
     for (const bool base : {false, true}) {

@@ -257,6 +257,12 @@ parse(const nft::Rule& live, const NftPlace& place, const std::map<std::string, 
           m.set = next->name;
           m.set_side = side;
           ++i;
+          if (next->verdict_map) {
+            // `vmap @set`: the verdict comes from the map; the counter
+            // after it counts what no source holds.
+            r.action = Action::Classify;
+            done = true;
+          }
           break;
         }
         const Expr* cmp = next->kind == Expr::Kind::Bitwise ? at(i + 2) : next;
@@ -438,7 +444,7 @@ render_rule(const Rule& rule, const NftPlace& place)
   if (!m.set.empty()) {
     x.push_back(nft::payload_load(nft::PayloadBase::Network, addr_offset(place.family, m.set_side),
                                   addr_len(place.family)));
-    x.push_back(nft::lookup(m.set));
+    x.push_back(rule.action == Action::Classify ? nft::vmap_lookup(m.set) : nft::lookup(m.set));
   }
   if (!m.limit.empty()) {
     const auto [rate, unit] = rate_of(m.limit);
@@ -467,6 +473,11 @@ render_rule(const Rule& rule, const NftPlace& place)
   case Action::Log:
     x.push_back(nft::log(rule.log_prefix));
     break;
+  case Action::Classify:
+    if (m.set.empty()) {
+      throw RulesError("nftables: a source lookup without its map");
+    }
+    break; // the map's verdict; the counter counts the packets of no source
   case Action::Unknown:
     break;
   }

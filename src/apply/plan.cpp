@@ -38,8 +38,36 @@ diff_set(const SetState& want, const SetState* have, Plan& plan)
     }
     return;
   }
-  count_changes(want.members.v4, have->members.v4, c.added, c.removed);
-  count_changes(want.members.v6, have->members.v6, c.added, c.removed);
+  if (want.verdict_map != have->verdict_map) {
+    // A set where a map belongs, or the other way round: replaced whole.
+    c.kind = SetChange::Kind::Create;
+    c.added = want.entries;
+    c.removed = have->entries;
+    plan.sets.push_back(std::move(c));
+    return;
+  }
+  if (want.verdict_map) {
+    // A network that moves to another source's chain counts as removed
+    // from one part and added to the other.
+    for (const MapPart& part : want.parts) {
+      const auto it = std::find_if(have->parts.begin(), have->parts.end(), [&](const MapPart& p) {
+        return p.chain == part.chain && p.table == part.table;
+      });
+      const net::NetList none;
+      const net::NetList& live = it == have->parts.end() ? none : it->members;
+      count_changes(part.members.v4, live.v4, c.added, c.removed);
+      count_changes(part.members.v6, live.v6, c.added, c.removed);
+    }
+    for (const MapPart& part : have->parts) {
+      if (std::none_of(want.parts.begin(), want.parts.end(),
+                       [&](const MapPart& p) { return p.chain == part.chain && p.table == part.table; })) {
+        c.removed += part.members.v4.size() + part.members.v6.size();
+      }
+    }
+  } else {
+    count_changes(want.members.v4, have->members.v4, c.added, c.removed);
+    count_changes(want.members.v6, have->members.v6, c.added, c.removed);
+  }
   if (c.added + c.removed > 0) {
     plan.sets.push_back(std::move(c));
   }

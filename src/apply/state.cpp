@@ -294,6 +294,64 @@ public:
     }
   }
 
+  // By source: in every hook, the lookup in the verdict map; every
+  // source's own chain (once per table), whatever networks it has now, so
+  // that its counters stay while its data changes.
+  void classify(const std::string& map, const std::vector<SourceBlock>& sources)
+  {
+    for (const Hook& h : hooks_of(m_config)) {
+      for (RuleMatch m : selectors(true)) {
+        if (!m.in && sees_loopback(h)) {
+          m.in = Interface{"lo", true};
+        }
+        if (m_config.match == Match::New) {
+          m.ct_states = k_ct_new;
+        }
+        m.set = map;
+        m.set_side = Side::Source;
+        add(h.table, h.chain, false, rule(m, Action::Classify));
+      }
+      for (const SourceBlock& s : sources) {
+        const std::string chain = source_chain(m_config.set_name, s.source);
+        if (!has(h.table, chain)) {
+          finish_source(h.table, chain, s.action);
+        }
+      }
+    }
+  }
+
+  // A source's chain: neighbour discovery and except-ports return, the log
+  // line (what is refused), then the action; the rules after the returns
+  // count the source's packets.
+  void finish_source(const std::string& table, const std::string& chain, const SourceAction& action)
+  {
+    switch (action.kind) {
+    case SourceAction::Kind::Drop:
+      finish_chain(table, chain, Verdict::Drop);
+      return;
+    case SourceAction::Kind::Reject:
+      finish_chain(table, chain, Verdict::Reject);
+      return;
+    case SourceAction::Kind::Count:
+      add(table, chain, true, rule({}, Action::Return));
+      return;
+    case SourceAction::Kind::Limit: {
+      RuleMatch under;
+      under.limit = action.rate;
+      ChainState* c = nullptr;
+      finish_chain(table, chain, Verdict::Drop);
+      for (auto& cs : m_state.chains) {
+        if (cs.family == m_family && cs.table == table && cs.chain == chain) {
+          c = &cs;
+        }
+      }
+      // Within the rate: on, before the log line and the drop.
+      c->rules.insert(c->rules.end() - (m_config.log ? 2 : 1), rule(under, Action::Return));
+      return;
+    }
+    }
+  }
+
   void outbound(const std::string& set)
   {
     const std::string& base = m_config.set_name;
@@ -540,6 +598,12 @@ validate(const RulesConfig& config)
 }
 
 std::string
+source_chain(const std::string& set_name, const std::string& source)
+{
+  return set_name + "-src-" + source;
+}
+
+std::string
 set_name_for(const std::string& base, net::Family family)
 {
   return base + (family == net::Family::V4 ? "-v4" : "-v6");
@@ -613,6 +677,57 @@ desired_state(const net::NetList& target, const RulesConfig& config)
     if (config.direction != Direction::In) {
       b.outbound(state.sets.back().name);
     }
+  }
+  return state;
+}
+
+FirewallState
+desired_state_by_source(const std::vector<SourceBlock>& sources, const RulesConfig& config)
+{
+  const std::vector<Hook> hooks = hooks_of(config);
+  if (config.policy != Policy::Block || config.direction != Direction::In) {
+    throw ConfigError("per-source actions work with policy block and direction in for now");
+  }
+  for (const Hook& h : hooks) {
+    if (h.table == "ingress" || h.table != hooks.front().table) {
+      throw ConfigError(
+          "per-source actions work with chains of one table, not ingress:IFACE, for now (chain " +
+          to_string(h) + ")");
+    }
+  }
+  FirewallState state;
+  for (const auto f : {net::Family::V4, net::Family::V6}) {
+    if (!net::includes(config.families, f)) {
+      continue;
+    }
+    SetState map;
+    map.name = set_name_for(config.set_name, f);
+    map.family = f;
+    map.verdict_map = true;
+    for (const SourceBlock& s : sources) {
+      MapPart part;
+      part.table = hooks.front().table;
+      part.chain = source_chain(config.set_name, s.source);
+      if (f == net::Family::V4) {
+        part.members.v4 = s.nets.v4;
+      } else {
+        part.members.v6 = s.nets.v6;
+      }
+      if (part.members.v4.empty() && part.members.v6.empty()) {
+        continue;
+      }
+      map.members.v4.insert(map.members.v4.end(), part.members.v4.begin(), part.members.v4.end());
+      map.members.v6.insert(map.members.v6.end(), part.members.v6.begin(), part.members.v6.end());
+      map.parts.push_back(std::move(part));
+    }
+    std::sort(map.parts.begin(), map.parts.end(),
+              [](const MapPart& a, const MapPart& b) { return a.chain < b.chain; });
+    std::sort(map.members.v4.begin(), map.members.v4.end());
+    std::sort(map.members.v6.begin(), map.members.v6.end());
+    map.entries = map.members.v4.size() + map.members.v6.size();
+    state.sets.push_back(std::move(map));
+    Builder b(state, config, f);
+    b.classify(state.sets.back().name, sources);
   }
   return state;
 }

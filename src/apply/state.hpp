@@ -71,6 +71,17 @@ std::string parse_rate(const std::string& text);
 // quotes or ':'; a trailing '+' is iptables' wildcard ("ppp+").
 bool valid_interface(const std::string& name);
 
+// What one source (a country, a blocklist, an AS) puts in the block, and
+// what its packets meet: the firewall counts and acts by source.
+struct SourceBlock {
+  std::string source; // "nz", "list:drop.txt", "as:64496"
+  SourceAction action;
+  net::NetList nets; // sorted, disjoint from every other source's
+};
+
+// The chain of a source's packets: "<set-name>-src-<source>".
+std::string source_chain(const std::string& set_name, const std::string& source);
+
 // What the configuration asks the firewall to do, backend-neutral.
 struct RulesConfig {
   // Sets are "<set_name>-v4" / "<set_name>-v6"; chains "<set_name>-allow",
@@ -93,6 +104,12 @@ struct RulesConfig {
   // Set names used before (from the state file): their sets and rules are
   // geoblock's too, and removed when no longer configured.
   std::vector<std::string> previous_set_names;
+  // By source: one verdict map per family sends each source's networks to
+  // a chain of its own, which counts them and applies the source's action
+  // (desired_state(sources, config); nftables). Policy block, direction
+  // in, hooks of one table, no ingress, for now.
+  bool by_source = false;
+  std::vector<SourceBlock> sources;
 };
 
 // The default places of the rule. Block with match all: raw:PREROUTING,
@@ -130,5 +147,12 @@ Ownership ownership_of(const RulesConfig& config);
 // The complete desired state for aggregated data `target` (sorted,
 // disjoint networks) under `config`.
 FirewallState desired_state(const net::NetList& target, const RulesConfig& config);
+// The same by source (RulesConfig::by_source): the map `<set-name>-v4` /
+// `-v6` from every source's networks to its chain, the rule that looks the
+// address up in each configured hook, and each source's chain: neighbour
+// discovery and except-ports return, the log line, then the action (drop;
+// reject; count: counted and on; limit: counted, over the rate dropped).
+// Throws ConfigError for what it cannot do yet.
+FirewallState desired_state_by_source(const std::vector<SourceBlock>& sources, const RulesConfig& config);
 
 } // namespace geoblock::apply

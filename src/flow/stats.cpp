@@ -48,8 +48,8 @@ human_bytes(std::uint64_t n)
 std::size_t
 cells(const std::string& s)
 {
-  return static_cast<std::size_t>(
-      std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+  return static_cast<std::size_t>(std::count_if(
+      s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
 std::string
@@ -130,8 +130,8 @@ bar(std::uint64_t value, std::uint64_t largest, int width)
   if (largest > 0 && value > 0) {
     // value / largest of the whole width, in eighths, rounded; never
     // below one eighth for a value above zero, never beyond the width.
-    const long double exact = static_cast<long double>(value) / static_cast<long double>(largest) *
-                              static_cast<long double>(total);
+    const long double exact =
+        static_cast<long double>(value) / static_cast<long double>(largest) * static_cast<long double>(total);
     units = std::clamp<std::uint64_t>(static_cast<std::uint64_t>(exact + 0.5L), 1, total);
   }
   std::string out;
@@ -212,22 +212,25 @@ std::string
 counter_metrics(const std::vector<SourceCounter>& rows)
 {
   // Summed over hooks: the labels the issue names, one series each.
-  std::map<std::tuple<std::string, std::string, std::string, std::string>, std::pair<std::uint64_t, std::uint64_t>>
+  std::map<std::tuple<std::string, std::string, std::string, std::string>,
+           std::pair<std::uint64_t, std::uint64_t>>
       series;
   for (const SourceCounter& r : rows) {
     auto& s = series[{r.source, r.family, r.direction, r.action}];
     s.first += r.packets;
     s.second += r.bytes;
   }
-  std::string packets = "# HELP geoblock_packets_total Packets of a source counted by geoblock's rules, by what "
-                        "was done to them.\n# TYPE geoblock_packets_total counter\n";
-  std::string bytes = "# HELP geoblock_bytes_total Bytes of a source counted by geoblock's rules, by what was "
-                      "done to them.\n# TYPE geoblock_bytes_total counter\n";
+  std::string packets =
+      "# HELP geoblock_packets_total Packets of a source counted by geoblock's rules, by what "
+      "was done to them.\n# TYPE geoblock_packets_total counter\n";
+  std::string bytes =
+      "# HELP geoblock_bytes_total Bytes of a source counted by geoblock's rules, by what was "
+      "done to them.\n# TYPE geoblock_bytes_total counter\n";
   for (const auto& [key, value] : series) {
     const auto& [source, family, direction, action] = key;
     const std::string labels = "{source=\"" + label_value(source) + "\",family=\"" + label_value(family) +
-                               "\",direction=\"" + label_value(direction) + "\",action=\"" + label_value(action) +
-                               "\"}";
+                               "\",direction=\"" + label_value(direction) + "\",action=\"" +
+                               label_value(action) + "\"}";
     packets += "geoblock_packets_total" + labels + " " + std::to_string(value.first) + "\n";
     bytes += "geoblock_bytes_total" + labels + " " + std::to_string(value.second) + "\n";
   }

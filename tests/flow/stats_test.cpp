@@ -171,16 +171,19 @@ TEST(Stats, MetricsHaveOneSeriesPerSourceFamilyDirectionAndActionSummedOverHooks
       std::uint64_t packets = 0;
       std::uint64_t bytes = 0;
       for (const auto& o : rows) {
-        if (o.source == r.source && o.family == r.family && o.direction == r.direction && o.action == r.action) {
+        if (o.source == r.source && o.family == r.family && o.direction == r.direction &&
+            o.action == r.action) {
           packets += o.packets;
           bytes += o.bytes;
         }
       }
       const std::string labels = "{source=\"" + r.source + "\",family=\"" + r.family + "\",direction=\"" +
                                  r.direction + "\",action=\"" + r.action + "\"} ";
-      EXPECT_NE(text.find("\ngeoblock_packets_total" + labels + std::to_string(packets) + "\n"), std::string::npos)
+      EXPECT_NE(text.find("\ngeoblock_packets_total" + labels + std::to_string(packets) + "\n"),
+                std::string::npos)
           << text;
-      EXPECT_NE(text.find("\ngeoblock_bytes_total" + labels + std::to_string(bytes) + "\n"), std::string::npos);
+      EXPECT_NE(text.find("\ngeoblock_bytes_total" + labels + std::to_string(bytes) + "\n"),
+                std::string::npos);
     }
   }
   EXPECT_EQ(flow::label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
@@ -192,8 +195,9 @@ TEST(Stats, TheMetricsFileCarriesTheStateDocumentsCounters)
   state.set("time", 1000);
   state.set("counters", flow::stats_json({{"nz", "v4", "in", "raw", "drop", 3, 180}}).get("counters"));
   const std::string text = flow::format_metrics(state);
-  EXPECT_NE(text.find("geoblock_packets_total{source=\"nz\",family=\"v4\",direction=\"in\",action=\"drop\"} 3\n"),
-            std::string::npos)
+  EXPECT_NE(
+      text.find("geoblock_packets_total{source=\"nz\",family=\"v4\",direction=\"in\",action=\"drop\"} 3\n"),
+      std::string::npos)
       << text;
   EXPECT_NE(text.find("# TYPE geoblock_bytes_total counter\n"), std::string::npos);
 }

@@ -81,8 +81,9 @@ TEST(Dashboard, ParsesAndEveryMetricItNamesIsInTheMetricsFile)
   }
   EXPECT_TRUE(named.count("geoblock_packets_total")) << "drops per country over time";
   for (const std::string& name : named) {
-    EXPECT_NE(metrics.find("# TYPE " + name + " "), std::string::npos) << name << " is not in the metrics file:\n"
-                                                                        << metrics;
+    EXPECT_NE(metrics.find("# TYPE " + name + " "), std::string::npos)
+        << name << " is not in the metrics file:\n"
+        << metrics;
   }
   // Labels a query groups or filters by exist on the series.
   const auto series = metrics.find("\ngeoblock_packets_total{");
