@@ -98,6 +98,13 @@ apply_options(const Settings& s, const util::Json& last_state)
   for (const util::Json& name : last_state.get("set_names").items()) {
     o.previous_set_names.push_back(name.as_string());
   }
+  // An action other than drop in the countries list: by source (one
+  // verdict map, a chain per source that counts and acts).
+  if (!s.allow_only) {
+    for (const auto& [country, action] : s.country_actions) {
+      o.by_source = o.by_source || action.kind != apply::SourceAction::Kind::Drop;
+    }
+  }
   o.baseline = s.raw.baseline;
   o.baseline6 = s.raw.baseline6;
   if (!s.raw.keep_chain.empty()) {
@@ -550,6 +557,21 @@ refuse_shrinks(Report& plan, const Settings& s, const util::Json& last_state, co
   throw SafetyError("refusing " + what + "; use --force if this is intended");
 }
 
+// The desired state of `plan` under `ao`; by source, ao takes the plan's
+// sources too (what apply() then builds from).
+apply::FirewallState
+desired_of(const Report& plan, apply::ApplyOptions& ao)
+{
+  if (!ao.by_source) {
+    return apply::desired_state(plan.target, ao);
+  }
+  ao.sources.clear();
+  for (const SourceTarget& t : plan.sources) {
+    ao.sources.push_back(apply::SourceBlock{t.source, t.action, t.nets});
+  }
+  return apply::desired_state_by_source(ao.sources, ao);
+}
+
 // Makes the live firewall equal the desired state; returns what it holds
 // afterwards (counters included), for the state file.
 apply::FirewallState
@@ -626,7 +648,7 @@ update(const Request& inv, Environment& env, Mode mode)
     plan.backend_reason = backends.choice->reason;
   }
   plan.warnings.insert(plan.warnings.end(), beside.begin(), beside.end());
-  const apply::FirewallState desired = apply::desired_state(plan.target, ao);
+  const apply::FirewallState desired = desired_of(plan, ao);
   std::optional<apply::LiveState> live;
   try {
     live = backend.read(ao, true);
@@ -705,7 +727,7 @@ update(const Request& inv, Environment& env, Mode mode)
 // The desired state from the cache (no network), or nothing when the
 // cache has no data for the configured countries.
 std::optional<apply::FirewallState>
-desired_from_cache(const Settings& s, const apply::ApplyOptions& ao, std::int64_t now, const Environment& env)
+desired_from_cache(const Settings& s, apply::ApplyOptions ao, std::int64_t now, const Environment& env)
 {
   if (s.countries.empty()) {
     return std::nullopt;
@@ -724,7 +746,7 @@ desired_from_cache(const Settings& s, const apply::ApplyOptions& ao, std::int64_
   if (plan.target.v4.empty() && plan.target.v6.empty()) {
     return std::nullopt;
   }
-  return apply::desired_state(plan.target, ao);
+  return desired_of(plan, ao);
 }
 
 // Keeps the metrics file's drift and counters current for monitoring,
