@@ -76,6 +76,7 @@ run(int argc, const char* const* argv)
     case Command::Check:
     case Command::Export:
     case Command::Mirror:
+    case Command::Stats:
       return static_cast<int>(run_configured(inv));
     }
     return 0;

@@ -29,6 +29,7 @@ Commands:
   restore     re-apply from the cache alone, no network (boot)
   remove      take the block away (rules, then sets)
   check       is an address blocked, by which country and network
+  stats       packets and bytes per country, list and AS, from the kernel
   export      write the cached zones into a zip bundle
   mirror      write the zones as an ipdeny-style tree for a fleet's base-url
   aggregate   merge and collapse CIDR lists into the minimal equivalent set
@@ -423,6 +424,14 @@ run_command_options(const std::string& command, Invocation& inv, std::string& us
             "Writes the cached zones of the configured countries into a zip bundle\n"
             "for air-gapped hosts (source = bundle:/path/FILE.zip).\n";
     d.add_options()("output,o", po::value(&r.output)->value_name("FILE"), "the zip to write");
+  } else if (command == "stats") {
+    inv.command = Command::Stats;
+    usage = "Usage: geoblock stats [--json] [--top N] [OPTIONS]\n\n"
+            "Packets and bytes per source (country, list:NAME, as:NUMBER) that\n"
+            "geoblock dropped, rejected, counted or limited, read from the kernel\n"
+            "(as root): most packets first, with a bar scaled to the largest.\n";
+    d.add_options()("json", po::bool_switch(&r.json), "print one JSON document")(
+        "top", po::value(&r.top)->value_name("N"), "only the N sources with the most packets");
   } else if (command == "mirror") {
     inv.command = Command::Mirror;
     usage = "Usage: geoblock mirror --output DIR [--offline] [OPTIONS]\n\n"
@@ -490,8 +499,8 @@ takes_separate_value(const std::string& arg)
 }
 
 // The command words, as k_usage lists them, and help.
-const char* const k_commands[] = {"update", "status", "restore",   "remove", "check",
-                                  "export", "mirror", "aggregate", "help"};
+const char* const k_commands[] = {"update", "status", "restore", "remove",    "check",
+                                  "stats",  "export", "mirror",  "aggregate", "help"};
 
 // How shell completion completes an option's value, from its value name:
 // "flag" (takes none), "file", "dir", "words W..." (one of the words),
@@ -629,6 +638,9 @@ request_of(const Invocation& inv)
   case Command::Mirror:
     r.task = flow::Task::Mirror;
     break;
+  case Command::Stats:
+    r.task = flow::Task::Stats;
+    break;
   default:
     throw UsageError("not a command on the configured firewall");
   }
@@ -680,7 +692,7 @@ parse_command_line(int argc, const char* const* argv)
       inv.command = Command::Aggregate;
       parse_aggregate(rest, inv);
     } else if (command == "update" || command == "status" || command == "restore" || command == "remove" ||
-               command == "check" || command == "export" || command == "mirror") {
+               command == "check" || command == "export" || command == "mirror" || command == "stats") {
       parse_run_command(command, rest, inv);
     } else if (command == "help") {
       inv.command = Command::Help;

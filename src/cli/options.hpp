@@ -24,7 +24,8 @@ enum class Command {
   Remove,
   Check,
   Export,
-  Mirror
+  Mirror,
+  Stats
 };
 
 struct AggregateArgs {

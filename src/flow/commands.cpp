@@ -16,6 +16,7 @@
 #include "flow/check.hpp"
 #include "flow/report.hpp"
 #include "flow/state_store.hpp"
+#include "flow/stats.hpp"
 #include "flow/status.hpp"
 #include "flow/target.hpp"
 #include "net/zone.hpp"
@@ -435,6 +436,8 @@ record(StateStore& store, const Settings& s, Report& plan, Mode mode, bool parti
     dropped.set(net::family_key(f), std::move(j));
   }
   state.set("dropped", std::move(dropped));
+  // Per source (by_source): what stats shows and the metrics export.
+  state.set("counters", stats_json(counters_of(live, s.rules)).get("counters"));
   store.save(state);
 }
 
@@ -752,8 +755,10 @@ desired_from_cache(const Settings& s, apply::ApplyOptions ao, std::int64_t now, 
 // Keeps the metrics file's drift and counters current for monitoring,
 // which reads that file rather than running status.
 void
-refresh_metrics(StateStore& store, util::Json last_state, bool in_sync, const apply::FirewallState& live)
+refresh_metrics(StateStore& store, util::Json last_state, bool in_sync, const apply::FirewallState& live,
+                const apply::RulesConfig& rules)
 {
+  last_state.set("counters", stats_json(counters_of(live, rules)).get("counters"));
   last_state.set("in_sync", in_sync);
   util::Json counters = util::Json::object();
   for (const net::Family f : {net::Family::V4, net::Family::V6}) {
@@ -815,7 +820,7 @@ gather_kernel(const Settings& s, const apply::ApplyOptions& ao, const util::Json
     r.drift.insert(r.drift.end(), leftovers.begin(), leftovers.end());
     r.in_sync = r.drift.empty();
     if (!s.raw.metrics_file.empty() && !last_state.is_null() && env.privileged) {
-      refresh_metrics(*state_store(s, env), last_state, *r.in_sync, live.state);
+      refresh_metrics(*state_store(s, env), last_state, *r.in_sync, live.state, s.rules);
     }
   }
 }
@@ -1060,6 +1065,28 @@ mirror_command(const Request& inv, Environment& env)
 
 } // namespace
 
+// The kernel's per-source counters (flow/stats.hpp), most packets first.
+ExitCode
+stats_command(const Request& inv, Environment& env)
+{
+  const Settings s = validate(inv.config, Countries::Optional);
+  const util::Json last_state = state_store(s, env)->load();
+  const apply::ApplyOptions ao = apply_options(s, last_state);
+  const Backends backends = select_backends(s, state_store(s, env)->where(), last_state, ao, env);
+  const apply::LiveState live = backends.chosen->read(ao, false);
+  for (const auto& w : live.warnings) {
+    log::warning(w);
+  }
+  const std::vector<SourceCounter> rows = counters_of(live.state, ao);
+  if (rows.empty() && !inv.run.json) {
+    log::info(ao.by_source ? "no per-source chains in the live firewall: run geoblock update"
+                           : "per-source counters come with an action in the countries list (nftables), "
+                             "for now; 'geoblock status' shows the dropped totals");
+  }
+  print(inv.run.json ? stats_json(rows, inv.run.top).dump(2) : format_stats(rows, inv.run.top));
+  return ExitCode::Ok;
+}
+
 ExitCode
 run(const Request& inv, Environment& env)
 {
@@ -1078,6 +1105,8 @@ run(const Request& inv, Environment& env)
     return export_command(inv, env);
   case Task::Mirror:
     return mirror_command(inv, env);
+  case Task::Stats:
+    return stats_command(inv, env);
   }
   throw UsageError("not a configured command");
 }

@@ -19,7 +19,7 @@
 
 namespace geoblock::flow {
 
-enum class Task { Update, Restore, Status, Remove, Check, Export, Mirror };
+enum class Task { Update, Restore, Status, Remove, Check, Export, Mirror, Stats };
 
 // Flags of the commands that work on the configured firewall.
 struct RunArgs {
@@ -29,6 +29,7 @@ struct RunArgs {
   bool force = false;                 // past the safety refusals
   std::vector<std::string> addresses; // check ADDRESS...
   std::string output;                 // export --output FILE, mirror --output DIR
+  std::size_t top = 0;                // stats --top N (0: all)
 };
 
 struct Request {

@@ -62,6 +62,57 @@ pad(const std::string& s, std::size_t width, bool right)
 
 } // namespace
 
+std::vector<SourceCounter>
+counters_of(const apply::FirewallState& live, const apply::RulesConfig& config)
+{
+  const std::string prefix = apply::source_chain(config.set_name, "");
+  std::vector<SourceCounter> out;
+  for (const apply::ChainState& c : live.chains) {
+    if (!c.own || c.chain.rfind(prefix, 0) != 0 || c.chain.size() == prefix.size()) {
+      continue;
+    }
+    SourceCounter r;
+    r.source = c.chain.substr(prefix.size());
+    r.family = net::family_key(c.family);
+    r.direction = "in";
+    // Where it was counted: the hooks of the chain's table that look the
+    // sources up.
+    for (const apply::Hook& h : apply::hooks_of(config)) {
+      if (h.table == c.table) {
+        std::string name = h.table == "filter" ? h.chain : h.table;
+        std::transform(name.begin(), name.end(), name.begin(), [](char ch) {
+          return ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch;
+        });
+        r.hook += (r.hook.empty() ? "" : "+") + name;
+      }
+    }
+    r.hook = r.hook.empty() ? c.table : r.hook;
+    r.action = "count";
+    for (std::size_t i = 0; i < c.rules.size(); ++i) {
+      const apply::Rule& rule = c.rules[i];
+      const bool acts = apply::blocks(rule.action) || (rule.action == apply::Action::Return &&
+                                                       !rule.match.icmpv6_type && rule.match.dports.empty());
+      if (!acts) {
+        continue;
+      }
+      if (rule.action == apply::Action::Drop) {
+        r.action = r.action == "limit" ? "limit" : "drop";
+      } else if (apply::blocks(rule.action)) {
+        r.action = "reject";
+      } else if (!rule.match.limit.empty()) {
+        r.action = "limit";
+      }
+      if (i < c.counters.size()) {
+        r.packets += c.counters[i].packets;
+        r.bytes += c.counters[i].bytes;
+      }
+    }
+    out.push_back(std::move(r));
+  }
+  sort_counters(out);
+  return out;
+}
+
 void
 sort_counters(std::vector<SourceCounter>& rows)
 {

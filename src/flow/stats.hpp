@@ -4,6 +4,7 @@
 // only sorts, words and renders them.
 #pragma once
 
+#include "apply/state.hpp"
 #include "util/json.hpp"
 
 #include <cstddef>
@@ -24,6 +25,12 @@ struct SourceCounter {
   std::uint64_t bytes = 0;
   friend bool operator==(const SourceCounter&, const SourceCounter&) = default;
 };
+
+// The per-source counters of a live firewall read by a backend: each
+// source's chain (<set-name>-src-<source>) per family, its action as the
+// chain's rules say, its packets those its action rules counted (not the
+// neighbour discovery and except-ports returns, not the log line).
+std::vector<SourceCounter> counters_of(const apply::FirewallState& live, const apply::RulesConfig& config);
 
 // Most packets first (then most bytes, then by source, family, direction,
 // hook): the order of every listing.

@@ -9,6 +9,7 @@
 // source's own) keep every counter.
 #include "apply/nft_backend.hpp"
 #include "apply/state.hpp"
+#include "flow/stats.hpp"
 
 #include "apply_test_util.hpp"
 #include <arpa/inet.h>
@@ -184,6 +185,19 @@ TEST(BySource, EachActionDoesWhatItSaysAndEachSourceIsCountedExactlyAcrossUpdate
         auto after = counted(*backend, o);
         for (const char* name : {"nz", "au", "cn", "ru"}) {
           EXPECT_EQ(after[name], static_cast<std::uint64_t>(k_n)) << name << ": exactly the datagrams sent";
+        }
+        // What `geoblock stats` shows of them.
+        const auto rows = flow::counters_of(backend->read(o, false).state, o);
+        const std::map<std::string, std::string> actions = {
+            {"nz", "drop"}, {"au", "count"}, {"cn", "reject"}, {"ru", "limit"}};
+        ASSERT_EQ(rows.size(), 4u);
+        for (const auto& r : rows) {
+          EXPECT_EQ(r.packets, static_cast<std::uint64_t>(k_n)) << r.source;
+          EXPECT_EQ(r.bytes, static_cast<std::uint64_t>(k_n) * 29) << r.source << ": 20 + 8 + 1 bytes each";
+          EXPECT_EQ(r.action, actions.at(r.source));
+          EXPECT_EQ(r.family, "v4");
+          EXPECT_EQ(r.direction, "in");
+          EXPECT_EQ(r.hook, "raw");
         }
 
         // Another source's data changes: nz's counter is untouched; then

@@ -65,13 +65,13 @@ TEST(CompletionWords, EveryCommandOfTheHelp)
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   const auto completed = lines_of(r.out);
   EXPECT_EQ(listed, std::set<std::string>(completed.begin(), completed.end()));
-  EXPECT_EQ(listed.size(), 9u);
+  EXPECT_EQ(listed.size(), 10u);
 }
 
 TEST(CompletionWords, EveryOptionOfEachCommandsHelp)
 {
   for (const std::string command :
-       {"update", "status", "restore", "remove", "check", "export", "mirror", "aggregate"}) {
+       {"update", "status", "restore", "remove", "check", "stats", "export", "mirror", "aggregate"}) {
     std::set<std::string> help = help_options({command});
     // Positional arguments are completed as such, not as options.
     help.erase(command == "aggregate" ? "--file" : command == "check" ? "--address" : "");

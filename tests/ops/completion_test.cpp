@@ -69,8 +69,8 @@ TEST_F(Completion, Commands)
 {
   EXPECT_EQ(complete({"up"}), Words{"update"});
   EXPECT_EQ(complete({"re"}), (Words{"restore", "remove"}));
-  EXPECT_EQ(complete({""}), (Words{"update", "status", "restore", "remove", "check", "export", "mirror",
-                                   "aggregate", "help"}));
+  EXPECT_EQ(complete({""}), (Words{"update", "status", "restore", "remove", "check", "stats", "export",
+                                   "mirror", "aggregate", "help"}));
 }
 
 TEST_F(Completion, OptionsOfTheCommand)
@@ -139,7 +139,8 @@ TEST_F(Completion, OptionsBeforeTheCommand)
   EXPECT_EQ(complete({"--config", "my.conf", "up"}), Words{"update"});
   EXPECT_EQ(complete({"-c", "my.conf", "update", "--dr"}), Words{"--dry-run"});
   EXPECT_EQ(complete({"--config", "=", "my.conf", "--quiet", "check", "--dr"}), Words{});
-  EXPECT_EQ(complete({"--family", "v4", "--dry-run", "st"}), Words{"status"});
+  EXPECT_EQ(complete({"--family", "v4", "--dry-run", "sta"}), (Words{"status", "stats"}));
+  EXPECT_EQ(complete({"--family", "v4", "--dry-run", "statu"}), Words{"status"});
   EXPECT_EQ(complete({"--config", "my.conf", "update", "--family", "b"}), Words{"both"});
 }
 

@@ -1,0 +1,76 @@
+// `geoblock stats` through the binary, on the bundled sample in a private
+// namespace: after an update whose countries list gives actions, one row
+// per country and family with its action, JSON in the documented shape,
+// --top cutting the rows but not the total, and a bad --top refused.
+#include "support/geoblock_binary.hpp"
+#include "support/netns.hpp"
+#include "support/temp_dir.hpp"
+#include "util/file.hpp"
+#include "util/json.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <sys/stat.h>
+
+using namespace geoblock;
+
+namespace {
+
+std::string
+config_in(test::TempDir& dir, const std::string& countries)
+{
+  const std::string list = dir.write("countries.cfg", countries);
+  const std::string conf = dir.write("geoblock.conf", "source = bundle:" + std::string(GEOBLOCK_SOURCE_DIR) +
+                                                          "/tests/data/sample/zones.zip\ncountries-file = " +
+                                                          list + "\ncache-dir = " + dir / "cache" +
+                                                          "\nstate-dir = " + dir / "state" + "\nlock-file = " +
+                                                          dir / "lock" + "\nbackend = nftables\nmetrics-file = " + dir / "geoblock.prom" + "\n");
+  chmod(list.c_str(), 0644);
+  chmod(conf.c_str(), 0644);
+  return conf;
+}
+
+} // namespace
+
+TEST(StatsCommand, OneRowPerCountryAndFamilyWithItsActionInTheDocumentedShape)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  test::in_fresh_netns([] {
+    test::TempDir dir;
+    const std::string conf = config_in(dir, "ad\nis count\nli reject\nmt limit 10/second\nsm\n");
+    auto r = test::run_geoblock({"update", "--quiet", "--config", conf});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    // The metrics file exports the same counters.
+    const std::string metrics = util::read_file(dir / "geoblock.prom");
+    EXPECT_NE(metrics.find("geoblock_packets_total{source=\"li\",family=\"v4\",direction=\"in\",action=\"reject\"} 0\n"),
+              std::string::npos)
+        << metrics;
+    r = test::run_geoblock({"stats", "--json", "--config", conf});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const util::Json doc = util::Json::parse(r.out, "stats --json");
+    std::map<std::string, std::string> actions;
+    std::size_t rows = 0;
+    for (const util::Json& c : doc.get("counters").items()) {
+      ++rows;
+      actions[c.get("source").as_string()] = c.get("action").as_string();
+      EXPECT_EQ(c.get("direction").as_string(), "in");
+      EXPECT_EQ(c.get("hook").as_string(), "raw");
+      EXPECT_TRUE(c.get("packets").is_number());
+      EXPECT_TRUE(c.get("bytes").is_number());
+      const std::string family = c.get("family").as_string();
+      EXPECT_TRUE(family == "v4" || family == "v6") << family;
+    }
+    EXPECT_EQ(rows, 10u) << "five countries, two families";
+    EXPECT_EQ(actions, (std::map<std::string, std::string>{
+                           {"ad", "drop"}, {"is", "count"}, {"li", "reject"}, {"mt", "limit"}, {"sm", "drop"}}));
+
+    r = test::run_geoblock({"stats", "--top", "3", "--config", conf});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 5) << "a header, three rows, a total:\n" << r.out;
+    EXPECT_NE(r.out.find("total (10 counters)"), std::string::npos) << r.out;
+
+    r = test::run_geoblock({"stats", "--top", "many", "--config", conf});
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+  });
+}
