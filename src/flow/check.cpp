@@ -1,5 +1,6 @@
 #include "flow/check.hpp"
 
+#include "flow/report.hpp"
 #include "flow/target.hpp"
 
 #include <algorithm>
@@ -117,8 +118,38 @@ check_address(const std::string& text, const net::Address& a, std::size_t index,
              (s.allow_asns.empty() ? "" : " or ASes") + " (policy allow-only)";
     }
   } else if (!countries.empty()) {
-    blocked = true;
-    out += "blocked by " + countries;
+    // The country whose action comes first (flow/report.hpp: the
+    // strongest, then the first configured) decides.
+    apply::SourceAction action;
+    std::string decides;
+    int best = 99;
+    for (const std::string& code : s.countries) {
+      const auto it = s.country_actions.find(code);
+      const apply::SourceAction a_of = it == s.country_actions.end() ? apply::SourceAction{} : it->second;
+      if (std::find(country_codes.begin(), country_codes.end(), code) != country_codes.end() &&
+          action_rank(a_of) < best) {
+        best = action_rank(a_of);
+        action = a_of;
+        decides = code;
+      }
+    }
+    switch (action.kind) {
+    case apply::SourceAction::Kind::Drop:
+      blocked = true;
+      out += "blocked by " + countries;
+      break;
+    case apply::SourceAction::Kind::Reject:
+      blocked = true;
+      out += "rejected by " + countries + " (" + decides + " reject: refused at once)";
+      break;
+    case apply::SourceAction::Kind::Limit:
+      blocked = true;
+      out += "limited by " + countries + " (" + decides + " limit " + action.rate + ": over it dropped)";
+      break;
+    case apply::SourceAction::Kind::Count:
+      out += "counted, not blocked: " + countries + " (" + decides + " count)";
+      break;
+    }
   } else {
     out += "not blocked: in none of the listed countries";
   }

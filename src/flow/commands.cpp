@@ -811,6 +811,7 @@ gather_kernel(const Settings& s, const apply::ApplyOptions& ao, const util::Json
   for (const std::string& w : live.warnings) {
     log::warning(w);
   }
+  r.top_sources = counters_of(live.state, s.rules);
   if (desired) {
     const std::vector<std::string> leftovers = std::move(r.drift); // other backends', gathered first
     r.drift = apply::describe(apply::diff(*desired, live.state));

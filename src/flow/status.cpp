@@ -69,6 +69,15 @@ status_text(const StatusReport& r)
       }
     }
   }
+  if (!r.top_sources.empty()) {
+    text += "top sources ('geoblock stats' lists them all):\n";
+    std::string rows = format_stats(r.top_sources, 5);
+    for (std::size_t at = 0; at < rows.size();) {
+      const std::size_t end = rows.find('\n', at);
+      text += "  " + rows.substr(at, end - at) + "\n";
+      at = end + 1;
+    }
+  }
   if (r.managers) {
     text += r.managers->empty() ? "firewall managers: none seen (firewalld, Docker, ufw, fail2ban)\n"
                                 : "firewall managers:\n";
@@ -186,6 +195,7 @@ status_json(const StatusReport& r)
     drift.push(d);
   }
   doc.set("drift", std::move(drift));
+  doc.set("top_sources", stats_json(r.top_sources, 5).get("counters"));
   if (r.managers) {
     util::Json managers = util::Json::array();
     for (const Manager& m : *r.managers) {

@@ -4,6 +4,7 @@
 
 #include "apply/state.hpp"
 #include "flow/managers.hpp"
+#include "flow/stats.hpp"
 #include "net/zone_source.hpp"
 #include "util/json.hpp"
 
@@ -43,6 +44,9 @@ struct StatusReport {
   // The host's firewall managers seen, each judged (cli/managers.hpp);
   // nothing where they were not looked for.
   std::optional<std::vector<Manager>> managers;
+  // Per source (an action in the countries list): the five with the most
+  // packets; `geoblock stats` lists them all.
+  std::vector<SourceCounter> top_sources;
   std::int64_t now = 0;
 };
 

@@ -21,11 +21,12 @@ std::string
 config_in(test::TempDir& dir, const std::string& countries)
 {
   const std::string list = dir.write("countries.cfg", countries);
-  const std::string conf = dir.write("geoblock.conf", "source = bundle:" + std::string(GEOBLOCK_SOURCE_DIR) +
-                                                          "/tests/data/sample/zones.zip\ncountries-file = " +
-                                                          list + "\ncache-dir = " + dir / "cache" +
-                                                          "\nstate-dir = " + dir / "state" + "\nlock-file = " +
-                                                          dir / "lock" + "\nbackend = nftables\nmetrics-file = " + dir / "geoblock.prom" + "\n");
+  const std::string conf =
+      dir.write("geoblock.conf", "source = bundle:" + std::string(GEOBLOCK_SOURCE_DIR) +
+                                     "/tests/data/sample/zones.zip\ncountries-file = " + list +
+                                     "\ncache-dir = " + dir / "cache" + "\nstate-dir = " + dir / "state" +
+                                     "\nlock-file = " + dir / "lock" +
+                                     "\nbackend = nftables\nmetrics-file = " + dir / "geoblock.prom" + "\n");
   chmod(list.c_str(), 0644);
   chmod(conf.c_str(), 0644);
   return conf;
@@ -43,8 +44,10 @@ TEST(StatsCommand, OneRowPerCountryAndFamilyWithItsActionInTheDocumentedShape)
     ASSERT_EQ(r.exit_code, 0) << r.err;
     // The metrics file exports the same counters.
     const std::string metrics = util::read_file(dir / "geoblock.prom");
-    EXPECT_NE(metrics.find("geoblock_packets_total{source=\"li\",family=\"v4\",direction=\"in\",action=\"reject\"} 0\n"),
-              std::string::npos)
+    EXPECT_NE(
+        metrics.find(
+            "geoblock_packets_total{source=\"li\",family=\"v4\",direction=\"in\",action=\"reject\"} 0\n"),
+        std::string::npos)
         << metrics;
     r = test::run_geoblock({"stats", "--json", "--config", conf});
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -62,12 +65,21 @@ TEST(StatsCommand, OneRowPerCountryAndFamilyWithItsActionInTheDocumentedShape)
       EXPECT_TRUE(family == "v4" || family == "v6") << family;
     }
     EXPECT_EQ(rows, 10u) << "five countries, two families";
-    EXPECT_EQ(actions, (std::map<std::string, std::string>{
-                           {"ad", "drop"}, {"is", "count"}, {"li", "reject"}, {"mt", "limit"}, {"sm", "drop"}}));
+    EXPECT_EQ(actions,
+              (std::map<std::string, std::string>{
+                  {"ad", "drop"}, {"is", "count"}, {"li", "reject"}, {"mt", "limit"}, {"sm", "drop"}}));
 
     r = test::run_geoblock({"stats", "--top", "3", "--config", conf});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 5) << "a header, three rows, a total:\n" << r.out;
+    EXPECT_NE(r.out.find("total (10 counters)"), std::string::npos) << r.out;
+
+    // status shows the top five.
+    r = test::run_geoblock({"status", "--json", "--config", conf});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(util::Json::parse(r.out, "status --json").get("top_sources").items().size(), 5u) << r.out;
+    r = test::run_geoblock({"status", "--config", conf});
+    EXPECT_NE(r.out.find("top sources ('geoblock stats' lists them all):\n"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("total (10 counters)"), std::string::npos) << r.out;
 
     r = test::run_geoblock({"stats", "--top", "many", "--config", conf});

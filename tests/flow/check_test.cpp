@@ -161,3 +161,31 @@ TEST(Check, AllowOnlyLetsInTheAllowedCountriesAndAsesButNotTheBlockedOnes)
 }
 
 } // namespace
+
+namespace {
+
+TEST(Check, TheActionOfTheCountryThatHoldsTheAddressIsSaid)
+{
+  Fixture f;
+  f.facts = {country(0, "198.51.100.0/24", "cn")};
+  const auto said = [&](apply::SourceAction::Kind kind, const std::string& rate = {}) {
+    apply::SourceAction a;
+    a.kind = kind;
+    a.rate = rate;
+    f.s.country_actions["cn"] = a;
+    const std::string out = f.check("198.51.100.7", 0);
+    return out.substr(0, out.find(';'));
+  };
+  EXPECT_EQ(said(apply::SourceAction::Kind::Drop), "198.51.100.7: blocked by cn (198.51.100.0/24)");
+  EXPECT_EQ(said(apply::SourceAction::Kind::Reject),
+            "198.51.100.7: rejected by cn (198.51.100.0/24) (cn reject: refused at once)");
+  EXPECT_EQ(said(apply::SourceAction::Kind::Limit, "10/sec"),
+            "198.51.100.7: limited by cn (198.51.100.0/24) (cn limit 10/sec: over it dropped)");
+  EXPECT_EQ(said(apply::SourceAction::Kind::Count),
+            "198.51.100.7: counted, not blocked: cn (198.51.100.0/24) (cn count)");
+  // Counted only: the country does not block it.
+  EXPECT_NE(f.check("198.51.100.7", 0).find("country: cn (198.51.100.0/24): listed, not blocked here"),
+            std::string::npos);
+}
+
+} // namespace
