@@ -52,7 +52,8 @@ function(geoblock_install_rewritten source destination)
   ")
 endfunction()
 
-foreach(unit geoblock.service geoblock.timer geoblock-restore.service)
+foreach(unit geoblock.service geoblock.timer geoblock-restore.service geoblock-metrics.service
+             geoblock-metrics.timer)
   geoblock_install_rewritten("systemd/${unit}" "${GEOBLOCK_SYSTEMD_UNITDIR}")
 endforeach()
 geoblock_install_rewritten(cron/geoblock "${GEOBLOCK_SYSCONFDIR}/cron.d")
@@ -63,7 +64,9 @@ geoblock_install_rewritten(cron/geoblock "${GEOBLOCK_SYSCONFDIR}/cron.d")
 install(FILES geoblock.conf.example DESTINATION "${GEOBLOCK_SYSCONFDIR}/geoblock" RENAME geoblock.conf
         PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
 install(FILES geoblock.conf.example countries.cfg.example DESTINATION "${CMAKE_INSTALL_DOCDIR}/examples")
-install(FILES docs/operations.md docs/security.md DESTINATION "${CMAKE_INSTALL_DOCDIR}")
+install(FILES docs/operations.md docs/security.md docs/accounting.md DESTINATION "${CMAKE_INSTALL_DOCDIR}")
+# The Grafana dashboard of the metrics (docs/accounting.md).
+install(FILES contrib/grafana/geoblock.json DESTINATION "${CMAKE_INSTALL_DOCDIR}/examples/grafana")
 # The unprivileged user the downloads run as (fetch-user; docs/security.md).
 # systemd-sysusers reads this at boot; the package's postinst creates the
 # user at once. A plain "cmake --install" onto this system (no DESTDIR,

@@ -12,7 +12,8 @@
 namespace geoblock::test::ops {
 namespace {
 
-const std::vector<std::string> k_units = {"geoblock.service", "geoblock.timer", "geoblock-restore.service"};
+const std::vector<std::string> k_units = {"geoblock.service", "geoblock.timer", "geoblock-restore.service",
+                                          "geoblock-metrics.service", "geoblock-metrics.timer"};
 
 bool
 contains(const std::vector<std::string>& v, const std::string& x)
@@ -90,7 +91,8 @@ TEST_F(Units, SystemdAnalyzeVerifyWouldCatchMistakes)
 
 TEST_F(Units, ServicesAreHardened)
 {
-  for (const std::string name : {"geoblock.service", "geoblock-restore.service"}) {
+  for (const std::string name :
+       {"geoblock.service", "geoblock-restore.service", "geoblock-metrics.service"}) {
     const Unit& u = m_units[name];
     // Only what netfilter and ipset need, and what dropping to the
     // fetch-user needs (docs/security.md).
