@@ -823,9 +823,9 @@ public:
         }
       }
     }
-    for (const auto* c : doomed) {
-      batch.delete_chain(*c);
-    }
+    // Sets no longer wanted before the chains no longer wanted: a map's
+    // elements hold the chains they jump to (the rules that used the sets
+    // were flushed above).
     std::set<std::string> wanted_sets;
     for (const auto& s : plan.sets) {
       wanted_sets.insert(set_key(s.family, s.table, s.name));
@@ -840,6 +840,9 @@ public:
           batch.delete_set(s);
         }
       }
+    }
+    for (const auto* c : doomed) {
+      batch.delete_chain(*c);
     }
     sock.commit(batch);
     report_stage(options, "committed");

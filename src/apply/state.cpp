@@ -681,19 +681,25 @@ desired_state(const net::NetList& target, const RulesConfig& config)
   return state;
 }
 
+bool
+by_source_possible(const RulesConfig& config)
+{
+  const std::vector<Hook> hooks = hooks_of(config);
+  if (config.policy != Policy::Block || config.direction != Direction::In) {
+    return false;
+  }
+  return std::all_of(hooks.begin(), hooks.end(),
+                     [&](const Hook& h) { return h.table != "ingress" && h.table == hooks.front().table; });
+}
+
 FirewallState
 desired_state_by_source(const std::vector<SourceBlock>& sources, const RulesConfig& config)
 {
   const std::vector<Hook> hooks = hooks_of(config);
-  if (config.policy != Policy::Block || config.direction != Direction::In) {
-    throw ConfigError("per-source actions work with policy block and direction in for now");
-  }
-  for (const Hook& h : hooks) {
-    if (h.table == "ingress" || h.table != hooks.front().table) {
-      throw ConfigError(
-          "per-source actions work with chains of one table, not ingress:IFACE, for now (chain " +
-          to_string(h) + ")");
-    }
+  if (!by_source_possible(config)) {
+    throw ConfigError(
+        "per-source actions (reject, count, limit in the countries list) work with policy block, "
+        "direction in and chains of one table other than ingress:IFACE, for now");
   }
   FirewallState state;
   for (const auto f : {net::Family::V4, net::Family::V6}) {

@@ -153,6 +153,9 @@ FirewallState desired_state(const net::NetList& target, const RulesConfig& confi
 // discovery and except-ports return, the log line, then the action (drop;
 // reject; count: counted and on; limit: counted, over the rate dropped).
 // Throws ConfigError for what it cannot do yet.
+// Whether desired_state_by_source() can build `config`'s rules: policy
+// block, direction in, hooks of one table, no ingress (for now).
+bool by_source_possible(const RulesConfig& config);
 FirewallState desired_state_by_source(const std::vector<SourceBlock>& sources, const RulesConfig& config);
 
 } // namespace geoblock::apply

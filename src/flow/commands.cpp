@@ -117,6 +117,16 @@ apply_options(const Settings& s, const util::Json& last_state)
   return o;
 }
 
+// By source wherever the chosen backend and the rule shape allow it, so
+// that every source is counted on its own (docs/accounting.md); actions
+// other than drop ask for it in any case (and are refused where it cannot
+// be).
+void
+choose_by_source(apply::ApplyOptions& ao, const apply::Backend& backend)
+{
+  ao.by_source = ao.by_source || (backend.capabilities().verdict_maps && apply::by_source_possible(ao));
+}
+
 // The run's lock: fetch, cache writes, the decision, the apply, state and
 // metrics all happen under it. A dry run takes it where it can (it writes
 // the cache), and goes on without it where it cannot (an unprivileged user).
@@ -631,6 +641,7 @@ update(const Request& inv, Environment& env, Mode mode)
     log_backend(backends); // a dry run's report names it
   }
   apply::Backend& backend = *backends.chosen;
+  choose_by_source(ao, backend);
   apply::check_supported(ao, backend);
   // A backend the host's firewall managers take the block away from is
   // refused here too (cli/managers.hpp), the rest are warnings.
@@ -840,8 +851,9 @@ status(const Request& inv, Environment& env)
   const auto store = state_store(s, env);
   r.state_path = store->where();
   r.last_update = store->load();
-  const apply::ApplyOptions ao = apply_options(s, r.last_update);
+  apply::ApplyOptions ao = apply_options(s, r.last_update);
   const Backends backends = select_backends(s, state_store(s, env)->where(), r.last_update, ao, env);
+  choose_by_source(ao, *backends.chosen);
   if (backends.choice) {
     r.backend = backends.choice->name;
     r.backend_reason = backends.choice->reason;
@@ -925,8 +937,9 @@ std::string
 check_firewall(const Settings& s, Environment& env)
 {
   const util::Json last_state = state_store(s, env)->load();
-  const apply::ApplyOptions ao = apply_options(s, last_state);
+  apply::ApplyOptions ao = apply_options(s, last_state);
   const Backends backends = select_backends(s, state_store(s, env)->where(), last_state, ao, env);
+  choose_by_source(ao, *backends.chosen);
   std::string out =
       "backend: " + (backends.choice ? backends.choice->describe() : std::string(backends.chosen->name())) +
       "\n";
@@ -1072,8 +1085,9 @@ stats_command(const Request& inv, Environment& env)
 {
   const Settings s = validate(inv.config, Countries::Optional);
   const util::Json last_state = state_store(s, env)->load();
-  const apply::ApplyOptions ao = apply_options(s, last_state);
+  apply::ApplyOptions ao = apply_options(s, last_state);
   const Backends backends = select_backends(s, state_store(s, env)->where(), last_state, ao, env);
+  choose_by_source(ao, *backends.chosen);
   const apply::LiveState live = backends.chosen->read(ao, false);
   for (const auto& w : live.warnings) {
     log::warning(w);

@@ -5,6 +5,7 @@
 #include "support/geoblock_binary.hpp"
 #include "support/netns.hpp"
 #include "support/temp_dir.hpp"
+#include "util/atomic_file.hpp"
 #include "util/file.hpp"
 #include "util/json.hpp"
 
@@ -84,5 +85,35 @@ TEST(StatsCommand, OneRowPerCountryAndFamilyWithItsActionInTheDocumentedShape)
 
     r = test::run_geoblock({"stats", "--top", "many", "--config", conf});
     EXPECT_EQ(r.exit_code, 2) << r.err;
+  });
+}
+
+TEST(StatsCommand, OnNftablesEveryCountryIsCountedOnItsOwnWithoutAnyAction)
+{
+  GEOBLOCK_REQUIRE_NETNS();
+  test::in_fresh_netns([] {
+    test::TempDir dir;
+    const std::string conf = config_in(dir, "ad is li\n");
+    auto r = test::run_geoblock({"update", "--quiet", "--config", conf});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = test::run_geoblock({"stats", "--json", "--config", conf});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::map<std::string, std::string> actions;
+    const util::Json doc = util::Json::parse(r.out, "stats --json");
+    for (const util::Json& c : doc.get("counters").items()) {
+      actions[c.get("source").as_string()] = c.get("action").as_string();
+    }
+    EXPECT_EQ(actions, (std::map<std::string, std::string>{{"ad", "drop"}, {"is", "drop"}, {"li", "drop"}}));
+    // A shape not by source yet (direction both): the single set, no rows,
+    // and the same countries still blocked.
+    std::string text = util::read_file(conf) + "direction = both\n";
+    util::write_file_atomic(conf, text, 0644);
+    r = test::run_geoblock({"update", "--quiet", "--config", conf});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = test::run_geoblock({"stats", "--json", "--config", conf});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(util::Json::parse(r.out, "stats --json").get("counters").items().empty()) << r.out;
+    r = test::run_geoblock({"status", "--config", conf});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   });
 }
