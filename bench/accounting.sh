@@ -24,7 +24,10 @@
 #            element's country (the kernel then knows every element's source)
 #
 # and "miss" rows for a sender in no set (the lookup fails), which is what
-# allowed traffic pays.
+# allowed traffic pays. Then the load: geoblock's whole update cycle for the
+# world, by source (a verdict map of every country's networks, a chain
+# each) against the plain set of the same world merged (what geoblock loads
+# without per-source counting) and not merged, best of 3.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,6 +35,7 @@ BUILD=$(cd "${1:-$SRC/build}" && pwd)
 K=${K:-8}       # rules per variant
 RUNS=${RUNS:-3} # rate measurements per variant (median)
 VARIANTS=${VARIANTS:-plain vmap elemcnt ipset ipsetcnt ipsetcc}
+PARTS=${PARTS:-packet,load} # which parts to run
 
 # shellcheck source=bench/lib.sh
 . "$SRC/bench/lib.sh"
@@ -139,6 +143,9 @@ ipset_load() { # VARIANT: the set (with or without counters) and K rules
   done
 }
 
+rel() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.2f", (y > 0 ? x / y : 0) }'; }
+
+if [[ $PARTS == *packet* ]]; then
 base=$(rate 198.51.100.10)
 printf "\n== per-packet cost of one lookup, %s rules each, 64-byte UDP, median of %s ==\n" "$K" "$RUNS"
 printf "no rules: %s pkt/s\n\n" "$base"
@@ -170,9 +177,33 @@ for v in $VARIANTS; do
   iptables -w -t raw -F PREROUTING
   ipset destroy s 2>/dev/null || true
 done
-rel() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.2f", (y > 0 ? x / y : 0) }'; }
 if [ -n "${hit[plain]:-}" ] && [ -n "${hit[ipset]:-}" ]; then
   printf "\nns per lookup relative to one plain set lookup (hit): vmap %s, elemcnt %s; to ipset: ipsetcnt %s, ipsetcc %s\n" \
     "$(rel "${hit[vmap]:-0}" "${hit[plain]}")" "$(rel "${hit[elemcnt]:-0}" "${hit[plain]}")" \
     "$(rel "${hit[ipsetcnt]:-0}" "${hit[ipset]}")" "$(rel "${hit[ipsetcc]:-0}" "${hit[ipset]}")"
+fi
+
+fi
+
+if [[ $PARTS == *load* ]]; then
+printf "\n== load: the whole update cycle, the world (IPv4), best of 3 ==\n"
+awk '{ print $1 }' "$WORK/labelled" >"$WORK/percountry.list"
+"$BUILD/geoblock" aggregate --family v4 "$WORK/percountry.list" >"$WORK/merged.list"
+best() { sort -n | head -1; }
+load() { # MODE FILE -> seconds, best of 3, from an empty table each time
+  for _ in 1 2 3; do
+    nft delete table inet gbacc 2>/dev/null || true
+    "$HELPER" "$1" "$2" gbacc
+  done | best
+}
+merged=$(load nft-cycle "$WORK/merged.list")
+percountry=$(load nft-cycle "$WORK/percountry.list")
+sources=$(load nft-sources "$WORK/labelled")
+/usr/bin/time -f "%M" -o "$WORK/rss" "$HELPER" nft-sources "$WORK/labelled" gbacc >/dev/null
+rss=$(cat "$WORK/rss")
+nft delete table inet gbacc
+printf "%-46s %8s elements %8.2f s\n" "plain set, the world merged" "$(wc -l <"$WORK/merged.list")" "$merged"
+printf "%-46s %8s elements %8.2f s\n" "plain set, the world per country (not merged)" "$n" "$percountry"
+printf "%-46s %8s elements %8.2f s  (%s KiB peak RSS; %sx the merged set's time)\n" \
+  "by source: verdict map + a chain per country" "$n" "$sources" "$rss" "$(rel "$sources" "$merged")"
 fi

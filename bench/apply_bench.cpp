@@ -7,6 +7,10 @@
 //                                   the same with the nftables backend (the
 //                                   list is sorted, not merged: per-country
 //                                   lists concatenated stay as they are)
+//   apply_bench nft-sources LABELLED SET
+//                                   the nftables backend by source: LABELLED
+//                                   holds "CIDR SOURCE" lines, one verdict-map
+//                                   part and chain per source (IPv4)
 //   apply_bench nft-dropped inet|netdev TABLE
 //                                   packets counted by the table's DROP rules
 //                                   (read with libnftnl: `nft list` would load
@@ -19,6 +23,7 @@
 #include "apply/nft_backend.hpp"
 #include "apply/nft_netlink.hpp"
 #include "apply/rules.hpp"
+#include "net/aggregate.hpp"
 #include "net/zone.hpp"
 #include "util/file.hpp"
 
@@ -28,6 +33,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <netinet/in.h>
 #include <string>
 #include <sys/socket.h>
@@ -82,6 +88,41 @@ nft_cycle(const char* list, const char* set, const char* chain)
   }
   const auto t0 = std::chrono::steady_clock::now();
   apply::make_nftables_backend()->apply(nets, o);
+  std::printf("%.4f\n", seconds_since(t0));
+  return 0;
+}
+
+int
+nft_sources(const char* labelled, const char* set)
+{
+  std::map<std::string, net::NetList> by;
+  const std::string text = util::read_file(labelled);
+  std::size_t at = 0;
+  while (at < text.size()) {
+    const std::size_t end = std::min(text.find('\n', at), text.size());
+    const std::string line = text.substr(at, end - at);
+    at = end + 1;
+    const std::size_t space = line.find(' ');
+    if (space == std::string::npos) {
+      continue;
+    }
+    net::parse_network(line.substr(0, space), by[line.substr(space + 1)]);
+  }
+  apply::ApplyOptions o;
+  o.set_name = set;
+  o.families = net::Families::V4;
+  o.lock_path = std::string(labelled) + ".lock";
+  o.ssh_connection = "";
+  o.force = true;
+  o.by_source = true;
+  for (auto& [source, nets] : by) {
+    apply::SourceBlock b;
+    b.source = source;
+    b.nets.v4 = net::aggregate(nets.v4);
+    o.sources.push_back(std::move(b));
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  apply::make_nftables_backend()->apply({}, o);
   std::printf("%.4f\n", seconds_since(t0));
   return 0;
 }
@@ -190,6 +231,9 @@ main(int argc, char** argv)
     }
     if (mode == "nft-cycle" && (argc == 4 || argc == 5)) {
       return nft_cycle(argv[2], argv[3], argc == 5 ? argv[4] : nullptr);
+    }
+    if (mode == "nft-sources" && argc == 4) {
+      return nft_sources(argv[2], argv[3]);
     }
     if (mode == "nft-dropped" && argc == 4) {
       return nft_dropped(argv[2], argv[3]);
