@@ -204,6 +204,8 @@ config_options(Config& c)
       "refuse IPv6 prefixes shorter than /N")(
       "block-local", po::value(&c.block_local)->value_name("BOOL")->default_value(c.block_local),
       "allow zones to block private/local ranges")(
+      "count-by-source", po::value(&c.count_by_source)->value_name("BOOL")->default_value(c.count_by_source),
+      "count every country, list and AS on its own (nftables; docs/accounting.md)")(
       "parallel", po::value(&c.parallel)->value_name("N")->default_value(c.parallel),
       "downloads at once")("timeout", po::value(&c.timeout)->value_name("SECONDS")->default_value(c.timeout),
                            "total time per download")(

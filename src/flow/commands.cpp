@@ -122,9 +122,10 @@ apply_options(const Settings& s, const util::Json& last_state)
 // other than drop ask for it in any case (and are refused where it cannot
 // be).
 void
-choose_by_source(apply::ApplyOptions& ao, const apply::Backend& backend)
+choose_by_source(apply::ApplyOptions& ao, const apply::Backend& backend, bool count_by_source)
 {
-  ao.by_source = ao.by_source || (backend.capabilities().verdict_maps && apply::by_source_possible(ao));
+  ao.by_source = ao.by_source ||
+                 (count_by_source && backend.capabilities().verdict_maps && apply::by_source_possible(ao));
 }
 
 // The run's lock: fetch, cache writes, the decision, the apply, state and
@@ -641,7 +642,7 @@ update(const Request& inv, Environment& env, Mode mode)
     log_backend(backends); // a dry run's report names it
   }
   apply::Backend& backend = *backends.chosen;
-  choose_by_source(ao, backend);
+  choose_by_source(ao, backend, s.raw.count_by_source);
   apply::check_supported(ao, backend);
   // A backend the host's firewall managers take the block away from is
   // refused here too (cli/managers.hpp), the rest are warnings.
@@ -853,7 +854,7 @@ status(const Request& inv, Environment& env)
   r.last_update = store->load();
   apply::ApplyOptions ao = apply_options(s, r.last_update);
   const Backends backends = select_backends(s, state_store(s, env)->where(), r.last_update, ao, env);
-  choose_by_source(ao, *backends.chosen);
+  choose_by_source(ao, *backends.chosen, s.raw.count_by_source);
   if (backends.choice) {
     r.backend = backends.choice->name;
     r.backend_reason = backends.choice->reason;
@@ -939,7 +940,7 @@ check_firewall(const Settings& s, Environment& env)
   const util::Json last_state = state_store(s, env)->load();
   apply::ApplyOptions ao = apply_options(s, last_state);
   const Backends backends = select_backends(s, state_store(s, env)->where(), last_state, ao, env);
-  choose_by_source(ao, *backends.chosen);
+  choose_by_source(ao, *backends.chosen, s.raw.count_by_source);
   std::string out =
       "backend: " + (backends.choice ? backends.choice->describe() : std::string(backends.chosen->name())) +
       "\n";
@@ -1087,7 +1088,7 @@ stats_command(const Request& inv, Environment& env)
   const util::Json last_state = state_store(s, env)->load();
   apply::ApplyOptions ao = apply_options(s, last_state);
   const Backends backends = select_backends(s, state_store(s, env)->where(), last_state, ao, env);
-  choose_by_source(ao, *backends.chosen);
+  choose_by_source(ao, *backends.chosen, s.raw.count_by_source);
   const apply::LiveState live = backends.chosen->read(ao, false);
   for (const auto& w : live.warnings) {
     log::warning(w);

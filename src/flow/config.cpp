@@ -345,6 +345,15 @@ validate(const Config& raw, Countries countries)
   } else {
     throw ConfigError(o.where("policy") + ": expected block or allow-only, got '" + raw.policy + "'");
   }
+  if (!raw.count_by_source) {
+    for (const CountryEntry& e : entries) {
+      if (e.action.kind != apply::SourceAction::Kind::Drop) {
+        throw ConfigError(o.where("count-by-source") + ": false, but the countries list gives " + e.code +
+                          " the action '" + apply::to_string(e.action) +
+                          "', which needs each country counted on its own (set it to true)");
+      }
+    }
+  }
   if (s.allow_only) {
     // The list is what is let in: an action has nothing to act on.
     for (const CountryEntry& e : entries) {

@@ -59,6 +59,10 @@ struct Config {
   int min_prefix_v4 = 4;
   int min_prefix_v6 = 10;
   bool block_local = false;
+  // Every source counted on its own where the backend and the rule shape
+  // allow it (docs/accounting.md); false: the merged set, one counter per
+  // family (actions other than drop then refused).
+  bool count_by_source = true;
   int parallel = 4;
   int timeout = 60;
   int connect_timeout = static_cast<int>(fetch::k_default_connect_timeout_ms / 1000);

@@ -112,6 +112,14 @@ TEST_F(BadConfig, AnActionInTheCountriesKeyNamesTheKey)
                      conf + ":4: key 'countries': 'limit' needs a rate after it");
 }
 
+TEST_F(BadConfig, ActionsNeedCountBySource)
+{
+  const std::string conf = config("countries = cn count\ncount-by-source = false\n");
+  expect_usage_error(
+      {"update", "--dry-run", "--config", conf},
+      conf + ":5: key 'count-by-source': false, but the countries list gives cn the action 'count'");
+}
+
 TEST_F(BadConfig, AllowOnlyRefusesActionsOtherThanDrop)
 {
   const std::string list = dir.write("countries.cfg", "nz\nau count\n");

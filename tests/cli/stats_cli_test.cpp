@@ -106,6 +106,7 @@ TEST(StatsCommand, OnNftablesEveryCountryIsCountedOnItsOwnWithoutAnyAction)
     EXPECT_EQ(actions, (std::map<std::string, std::string>{{"ad", "drop"}, {"is", "drop"}, {"li", "drop"}}));
     // A shape not by source yet (direction both): the single set, no rows,
     // and the same countries still blocked.
+    util::write_file_atomic(dir / "geoblock.conf.orig", util::read_file(conf), 0644);
     std::string text = util::read_file(conf) + "direction = both\n";
     util::write_file_atomic(conf, text, 0644);
     r = test::run_geoblock({"update", "--quiet", "--config", conf});
@@ -115,5 +116,17 @@ TEST(StatsCommand, OnNftablesEveryCountryIsCountedOnItsOwnWithoutAnyAction)
     EXPECT_TRUE(util::Json::parse(r.out, "stats --json").get("counters").items().empty()) << r.out;
     r = test::run_geoblock({"status", "--config", conf});
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    // count-by-source = false: the merged set again, no rows.
+    util::write_file_atomic(conf, util::read_file(dir / "geoblock.conf.orig"), 0644);
+    util::write_file_atomic(conf, util::read_file(conf) + "count-by-source = false\n", 0644);
+    r = test::run_geoblock({"update", "--quiet", "--config", conf});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = test::run_geoblock({"stats", "--json", "--config", conf});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(util::Json::parse(r.out, "stats --json").get("counters").items().empty()) << r.out;
+    // A plain set again: nft lists it as a set (a map it would refuse).
+    EXPECT_NE(
+        test::run_checked({"nft", "list", "set", "inet", "geoblock", "geoblock-v4"}).find("set geoblock-v4"),
+        std::string::npos);
   });
 }
