@@ -509,7 +509,16 @@ private:
       if (m_config.backend == "iptables") {
         run_checked({"ipset", "flush", set});
       } else {
-        run_checked({"nft", "flush", "set", "inet", m_config.set_name, set});
+        // Counted by source, the set is a verdict map (docs/accounting.md),
+        // which nft flushes as a map.
+        bool map = true;
+        try {
+          run_checked({"nft", "list", "map", "inet", m_config.set_name, set});
+        } catch (const std::exception&) {
+          map = false;
+        }
+        edit = (map ? "flush map " : "flush set ") + set;
+        run_checked({"nft", "flush", map ? "map" : "set", "inet", m_config.set_name, set});
       }
     }
     m_what = "hand edit: " + edit;
